@@ -1,0 +1,30 @@
+# Two entry points, each self-contained on a fresh machine (Python 3.11, a C++ compiler, make):
+#   make demo   -- set up .venv and run `zeroskip demo`
+#   make test   -- set up .venv and run the whole default test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,synth]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/zeroskip demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+# everything, the long runs too (full training, the whole random regression)
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

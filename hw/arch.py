@@ -1,0 +1,210 @@
+"""The accelerator's architecture configuration: the one place every width and depth comes from.
+
+``ArchConfig`` is frozen and validated once; the compiler, the simulator, the gateware and the
+testbenches all derive their sizes from it (as TVM VTA's ``Environment`` does). Presets live in
+``PRESETS``; a JSON file with the same field names (a preset name under ``"base"`` optional)
+loads through ``load_arch``, and ``with_overrides`` applies CLI flags such as ``--pes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+from zeroskip.errors import ZeroskipError
+
+
+def _bits_for(value: int) -> int:
+    """Unsigned bits needed to hold 0..value."""
+    return max(1, int(value).bit_length())
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Parameters of an EIE-like array of processing elements (PEs).
+
+    Memory sizes are per PE. Widths are in bits. Depths count words of the memory's own width.
+    """
+
+    name: str = "custom"
+    pes: int = 4                 #: processing elements; row i and activation i live in PE i mod pes
+    fifo_depth: int = 8          #: activation queue depth per PE (broadcast stalls when any is full)
+    code_bits: int = 4           #: codebook index per sparse entry (code 0 is the constant 0.0)
+    run_bits: int = 4            #: zero-run (relative row index) per sparse entry
+    line_bits: int = 64          #: sparse-matrix SRAM line width
+    sparse_depth: int = 1024     #: sparse-matrix SRAM lines per PE
+    ptr_depth: int = 2048        #: column pointers per PE (split into even and odd banks)
+    act_bits: int = 16           #: activation width (signed fixed point)
+    act_depth: int = 256         #: activations per PE per register-file bank (two banks swap per layer)
+    weight_bits: int = 16        #: codebook value width (signed fixed point)
+    acc_bits: int = 32           #: accumulator width (two's complement, wraps)
+    acc_depth: int = 64          #: accumulator rows per PE; taller layers run in row tiles
+    bias_depth: int = 512        #: bias words (acc_bits wide) per PE, all layers together
+    max_layers: int = 16         #: codebooks held on chip (one per layer)
+    max_passes: int = 64         #: pass descriptors held on chip (a layer has one per row tile)
+    clock_mhz: float = 800.0     #: used only to report time and power
+
+    def __post_init__(self):
+        positive = ["pes", "fifo_depth", "code_bits", "run_bits", "line_bits", "sparse_depth",
+                    "ptr_depth", "act_bits", "act_depth", "weight_bits", "acc_bits", "acc_depth",
+                    "bias_depth", "max_layers", "max_passes"]
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ZeroskipError(f"architecture field '{name}' must be a positive integer, got {value!r}")
+        if not (isinstance(self.clock_mhz, (int, float)) and self.clock_mhz > 0):
+            raise ZeroskipError(f"architecture field 'clock_mhz' must be a positive number, got {self.clock_mhz!r}")
+        limits = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 8), "run_bits": (1, 8),
+                  "act_bits": (2, 32), "weight_bits": (2, 32), "line_bits": (8, 64)}
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ZeroskipError(f"architecture field '{name}' must be in {low}..{high}, got {value}")
+        if self.line_bits % self.entry_bits:
+            raise ZeroskipError(
+                f"architecture field 'line_bits' ({self.line_bits}) must be a multiple of the entry width "
+                f"code_bits + run_bits = {self.entry_bits}")
+        if self.ptr_depth % 2:
+            raise ZeroskipError(f"architecture field 'ptr_depth' must be even (two banks), got {self.ptr_depth}")
+        if self.acc_bits < self.act_bits + self.weight_bits:
+            raise ZeroskipError(
+                f"architecture field 'acc_bits' ({self.acc_bits}) must hold a product: at least "
+                f"act_bits + weight_bits = {self.act_bits + self.weight_bits}")
+        if self.acc_depth > self.act_depth:
+            raise ZeroskipError(
+                f"architecture field 'acc_depth' ({self.acc_depth}) must not exceed act_depth ({self.act_depth})")
+
+    # -- derived sizes: use these, never recompute them elsewhere --------------------------------
+    @property
+    def entry_bits(self) -> int:
+        """One sparse entry: code then zero run, LSB first."""
+        return self.code_bits + self.run_bits
+
+    @property
+    def entries_per_line(self) -> int:
+        return self.line_bits // self.entry_bits
+
+    @property
+    def sparse_entries(self) -> int:
+        """Sparse entries one PE holds."""
+        return self.sparse_depth * self.entries_per_line
+
+    @property
+    def codebook_size(self) -> int:
+        return 1 << self.code_bits
+
+    @property
+    def max_run(self) -> int:
+        """Largest zero run one entry can express; longer gaps need a padding entry (code 0)."""
+        return (1 << self.run_bits) - 1
+
+    @property
+    def ptr_bits(self) -> int:
+        """A pointer holds an entry index 0..sparse_entries inclusive."""
+        return _bits_for(self.sparse_entries)
+
+    @property
+    def ptr_bank_depth(self) -> int:
+        return self.ptr_depth // 2
+
+    @property
+    def act_index_bits(self) -> int:
+        """Global activation index (up to act_depth * pes)."""
+        return _bits_for(self.act_depth * self.pes - 1)
+
+    @property
+    def max_vector(self) -> int:
+        """Longest activation vector (input or output) the array holds."""
+        return self.act_depth * self.pes
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1000.0 / self.clock_mhz
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, ArchConfig] = {
+    # EIE as published: 64 PEs, queue 8, 4-bit codes and runs, 64-bit lines (8 entries),
+    # 128 KB sparse SRAM (16384 lines), 32 KB pointer SRAM (16384 pointers), 2 KB activation
+    # SRAM (1024 x 16 bit), 16-bit fixed point, 800 MHz. The accumulator file holds 64 rows per
+    # PE like EIE's destination register file, at 32 bits so sums do not overflow.
+    "eie64": ArchConfig(name="eie64", pes=64, fifo_depth=8, code_bits=4, run_bits=4, line_bits=64,
+                        sparse_depth=16384, ptr_depth=16384, act_bits=16, act_depth=1024,
+                        weight_bits=16, acc_bits=32, acc_depth=64, bias_depth=1024,
+                        max_layers=16, max_passes=64, clock_mhz=800.0),
+    # a few PEs and small memories: fast RTL simulation, and MNIST-sized networks (tiled)
+    "small": ArchConfig(name="small", pes=4, fifo_depth=8, code_bits=4, run_bits=4, line_bits=64,
+                        sparse_depth=1024, ptr_depth=2048, act_bits=16, act_depth=256,
+                        weight_bits=16, acc_bits=32, acc_depth=64, bias_depth=512,
+                        max_layers=8, max_passes=32, clock_mhz=100.0),
+}
+
+FIELDS = {f.name: f for f in dataclasses.fields(ArchConfig)}
+
+
+def from_dict(values: dict, where: str = "architecture") -> ArchConfig:
+    """Build a config from a dict; unknown fields are an error naming them."""
+    values = dict(values)
+    base = values.pop("base", None)
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise ZeroskipError(f"{where}: unknown architecture field '{unknown[0]}'")
+    start = PRESETS[base] if base in PRESETS else ArchConfig()
+    if base is not None and base not in PRESETS:
+        raise ZeroskipError(f"{where}: unknown base preset '{base}' (known: {', '.join(PRESETS)})")
+    return dataclasses.replace(start, **values)
+
+
+def load_arch(spec: str | ArchConfig) -> ArchConfig:
+    """A preset name, a JSON file path, or a config already made."""
+    if isinstance(spec, ArchConfig):
+        return spec
+    if spec in PRESETS:
+        return PRESETS[spec]
+    if os.path.exists(spec):
+        try:
+            with open(spec) as f:
+                values = json.load(f)
+        except (OSError, json.JSONDecodeError) as error:
+            raise ZeroskipError(f"{spec}: not a readable JSON architecture file ({error})") from None
+        if not isinstance(values, dict):
+            raise ZeroskipError(f"{spec}: an architecture file holds a JSON object")
+        return from_dict(values, where=spec)
+    raise ZeroskipError(f"unknown architecture '{spec}' (a preset: {', '.join(PRESETS)}; or a JSON file)")
+
+
+def with_overrides(arch: ArchConfig, **overrides) -> ArchConfig:
+    """Apply CLI overrides (None means: keep)."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(changes) - set(FIELDS))
+    if unknown:
+        raise ZeroskipError(f"unknown architecture field '{unknown[0]}'")
+    return dataclasses.replace(arch, **changes) if changes else arch
+
+
+#: CLI flag -> field, shared by every command that takes an architecture
+CLI_OVERRIDES = {
+    "--pes": "pes", "--fifo": "fifo_depth", "--code-bits": "code_bits", "--run-bits": "run_bits",
+    "--line-bits": "line_bits", "--sparse-depth": "sparse_depth", "--ptr-depth": "ptr_depth",
+    "--act-depth": "act_depth", "--acc-depth": "acc_depth", "--bias-depth": "bias_depth",
+    "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
+}
+
+
+def add_arch_arguments(parser, default: str | None = "small") -> None:
+    """``--arch NAME|FILE`` plus one flag per overridable field."""
+    parser.add_argument("--arch", default=default, help=f"preset ({', '.join(PRESETS)}) or JSON file")
+    for flag, name in CLI_OVERRIDES.items():
+        kind = float if name == "clock_mhz" else int
+        parser.add_argument(flag, dest=f"arch_{name}", type=kind, default=None,
+                            help=f"override {name}")
+
+
+def arch_from_args(args) -> ArchConfig:
+    arch = load_arch(args.arch)
+    return with_overrides(arch, **{name: getattr(args, f"arch_{name}", None)
+                                   for name in CLI_OVERRIDES.values()})

@@ -1,0 +1,396 @@
+"""The program format: memory images and pass descriptors, defined once.
+
+The compiler writes a ``Program``; the simulator and the reference read it; the gateware
+initialises its memories from it and the testbenches load it through the host bus. Every bit
+layout here derives from ``ArchConfig``.
+
+A program directory holds ``manifest.json`` (the configuration, the layers, the passes, and for
+every image its file, dtype, shape and SHA-256), the raw little-endian images (``*.bin``), and
+``hex/`` with one ``$readmemh`` file per memory instance (``sparse_pe3.hex`` ...), words in the
+memory's own width, two's complement for signed memories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import ArchConfig, from_dict, _bits_for
+
+FORMAT = "zeroskip-program"
+VERSION = 1
+
+KIND_SPARSE = 0
+KIND_BINARY = 1
+
+
+# -- bit layouts -------------------------------------------------------------------------------
+def entry_layout(arch: ArchConfig) -> list[tuple[str, int]]:
+    """One sparse entry, LSB first: codebook index, then zero run."""
+    return [("code", arch.code_bits), ("run", arch.run_bits)]
+
+
+def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
+    """One pass descriptor, LSB first. The gateware builds its ``data.StructLayout`` from this."""
+    return [
+        ("kind", 1),                                   # KIND_SPARSE or KIND_BINARY
+        ("layer", _bits_for(arch.max_layers - 1)),     # codebook slot; parity picks the source bank
+        ("in_len", _bits_for(arch.max_vector)),        # activations scanned
+        ("rows", _bits_for(arch.acc_depth)),           # local rows swept at the end (tallest PE)
+        ("row_base", _bits_for(arch.act_depth)),       # destination local address of row 0
+        ("ptr_base", _bits_for(arch.ptr_depth)),       # pointer address of column 0
+        ("bias_base", _bits_for(arch.bias_depth)),     # bias address of row 0
+        ("shift", 6),                                  # requantisation right shift
+        ("relu", 1),
+        ("last", 1),                                   # last pass of its layer: banks swap after it
+    ]
+
+
+def layout_width(layout: list[tuple[str, int]]) -> int:
+    return sum(width for _, width in layout)
+
+
+def pack_fields(layout, values: dict[str, np.ndarray | int]) -> np.ndarray:
+    """Pack named integer fields (arrays broadcast) into uint64 words."""
+    word = np.uint64(0)
+    offset = 0
+    for name, width in layout:
+        value = np.asarray(values[name], dtype=np.int64)
+        if np.any(value < 0) or np.any(value >= (1 << width)):
+            raise ZeroskipError(f"field '{name}' does not fit in {width} bits")
+        word = word | (value.astype(np.uint64) << np.uint64(offset))
+        offset += width
+    return word
+
+
+def unpack_fields(layout, words) -> dict[str, np.ndarray]:
+    words = np.asarray(words, dtype=np.uint64)
+    out, offset = {}, 0
+    for name, width in layout:
+        out[name] = ((words >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        offset += width
+    return out
+
+
+# -- sparse lines --------------------------------------------------------------------------------
+def pack_lines(codes: np.ndarray, runs: np.ndarray, arch: ArchConfig) -> np.ndarray:
+    """Pack a PE's entry stream into lines (uint64), padding the last line with zero entries."""
+    codes = np.asarray(codes, dtype=np.uint64)
+    runs = np.asarray(runs, dtype=np.uint64)
+    per_line = arch.entries_per_line
+    n_lines = -(-len(codes) // per_line)
+    entries = np.zeros(n_lines * per_line, dtype=np.uint64)
+    entries[: len(codes)] = codes | (runs << np.uint64(arch.code_bits))
+    slots = entries.reshape(n_lines, per_line)
+    shifts = (np.arange(per_line, dtype=np.uint64) * np.uint64(arch.entry_bits))
+    return np.bitwise_or.reduce(slots << shifts, axis=1) if n_lines else np.zeros(0, np.uint64)
+
+
+def unpack_lines(lines: np.ndarray, arch: ArchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Lines → flat (codes, runs) entry arrays, ``entries_per_line`` per line."""
+    lines = np.asarray(lines, dtype=np.uint64)
+    shifts = (np.arange(arch.entries_per_line, dtype=np.uint64) * np.uint64(arch.entry_bits))
+    entries = ((lines[:, None] >> shifts) & np.uint64((1 << arch.entry_bits) - 1)).reshape(-1)
+    codes = (entries & np.uint64(arch.codebook_size - 1)).astype(np.int64)
+    runs = (entries >> np.uint64(arch.code_bits)).astype(np.int64)
+    return codes, runs
+
+
+# -- the program -------------------------------------------------------------------------------
+@dataclass
+class LayerInfo:
+    """A layer as the array runs it, with its fixed-point formats (see docs/fixed-point.md)."""
+
+    in_len: int
+    out_len: int
+    relu: bool
+    in_frac: int        #: fractional bits of the input activations
+    w_frac: int         #: fractional bits of the codebook values
+    out_frac: int       #: fractional bits of the output activations
+    kind: int = KIND_SPARSE
+
+    @property
+    def shift(self) -> int:
+        return self.in_frac + self.w_frac - self.out_frac
+
+
+@dataclass
+class Pass:
+    """One row tile of one layer: what the control unit runs from one descriptor."""
+
+    kind: int
+    layer: int
+    in_len: int
+    rows: int
+    row_base: int
+    ptr_base: int
+    bias_base: int
+    shift: int
+    relu: int
+    last: int
+
+
+@dataclass
+class Program:
+    """A compiled network: every memory image the array needs, plus what the host needs to know."""
+
+    arch: ArchConfig
+    layers: list[LayerInfo]
+    passes: list[Pass]
+    sparse: np.ndarray      #: uint64 [pes, lines]   sparse-matrix lines
+    ptr: np.ndarray         #: int64 [pes, pointers] column pointers (flat; banks = even/odd addresses)
+    bias: np.ndarray        #: int64 [pes, words]    biases at the accumulator's scale
+    codebook: np.ndarray    #: int64 [layers, codebook_size] codebook values at weight scale
+    meta: dict = field(default_factory=dict)   #: free-form provenance (source model, compiler flags)
+
+    # derived views -------------------------------------------------------------------------
+    @property
+    def ptr_even(self) -> np.ndarray:
+        return self.ptr[:, 0::2]
+
+    @property
+    def ptr_odd(self) -> np.ndarray:
+        return self.ptr[:, 1::2]
+
+    @property
+    def descriptors(self) -> np.ndarray:
+        layout = descriptor_layout(self.arch)
+        return np.array([int(pack_fields(layout, dataclasses.asdict(p))) for p in self.passes],
+                        dtype=np.uint64)
+
+    @property
+    def in_len(self) -> int:
+        return self.layers[0].in_len
+
+    @property
+    def out_len(self) -> int:
+        return self.layers[-1].out_len
+
+    def check_fits(self) -> None:
+        """Every image within the memory it loads into, every value within its width."""
+        a = self.arch
+        def need(what, used, depth, field_name):
+            if used > depth:
+                raise ZeroskipError(f"program needs {used} {what} per PE but the architecture's "
+                                    f"'{field_name}' is {depth}")
+        need("sparse lines", self.sparse.shape[1], a.sparse_depth, "sparse_depth")
+        need("pointers", self.ptr.shape[1], a.ptr_depth, "ptr_depth")
+        need("bias words", self.bias.shape[1], a.bias_depth, "bias_depth")
+        need("layers", len(self.layers), a.max_layers, "max_layers")
+        need("passes", len(self.passes), a.max_passes, "max_passes")
+        for shape_name, arr in (("sparse", self.sparse), ("ptr", self.ptr), ("bias", self.bias)):
+            if arr.shape[0] != a.pes:
+                raise ZeroskipError(f"program image '{shape_name}' is for {arr.shape[0]} PEs, "
+                                    f"the architecture has {a.pes}")
+        if self.codebook.shape != (len(self.layers), a.codebook_size):
+            raise ZeroskipError(f"program codebook shape {self.codebook.shape} does not match "
+                                f"{len(self.layers)} layers x {a.codebook_size} codes")
+        for layer in self.layers:
+            for what, n in (("input", layer.in_len), ("output", layer.out_len)):
+                if n > a.max_vector:
+                    raise ZeroskipError(f"a layer's {what} of {n} exceeds the array's "
+                                        f"act_depth x pes = {a.max_vector}")
+        _check_signed(self.codebook, a.weight_bits, "codebook")
+        _check_signed(self.bias, a.acc_bits, "bias")
+        if self.ptr.size and (self.ptr.min() < 0 or self.ptr.max() > a.sparse_entries):
+            raise ZeroskipError("program pointers outside the sparse memory")
+        self.descriptors  # packing checks every descriptor field's width
+
+    # files ----------------------------------------------------------------------------------
+    def save(self, directory: str) -> None:
+        """Write the program directory atomically (temporary directory, then rename)."""
+        self.check_fits()
+        parent = os.path.dirname(os.path.abspath(directory)) or "."
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".zsprog-", dir=parent)
+        try:
+            self._write(tmp)
+            if os.path.exists(directory):
+                old = tempfile.mkdtemp(prefix=".zsprog-old-", dir=parent)
+                os.rename(directory, os.path.join(old, "p"))
+                os.rename(tmp, directory)
+                shutil.rmtree(old)
+            else:
+                os.rename(tmp, directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def images(self) -> dict[str, np.ndarray]:
+        return {"sparse": self.sparse.astype(np.uint64), "ptr": self.ptr.astype(np.int64),
+                "bias": self.bias.astype(np.int64), "codebook": self.codebook.astype(np.int64),
+                "descriptors": self.descriptors}
+
+    def _write(self, tmp: str) -> None:
+        manifest = {
+            "format": FORMAT, "version": VERSION, "arch": self.arch.to_dict(),
+            "layers": [dataclasses.asdict(l) for l in self.layers],
+            "passes": [dataclasses.asdict(p) for p in self.passes],
+            "meta": self.meta, "images": {},
+        }
+        for name, array in self.images().items():
+            data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+            with open(os.path.join(tmp, f"{name}.bin"), "wb") as f:
+                f.write(data)
+            manifest["images"][name] = {"file": f"{name}.bin", "dtype": array.dtype.newbyteorder("<").str,
+                                        "shape": list(array.shape),
+                                        "sha256": hashlib.sha256(data).hexdigest()}
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1)
+        write_hex_images(self, os.path.join(tmp, "hex"))
+
+
+def _check_signed(values: np.ndarray, bits: int, what: str) -> None:
+    if values.size and (values.min() < -(1 << (bits - 1)) or values.max() >= (1 << (bits - 1))):
+        raise ZeroskipError(f"program {what} values do not fit {bits}-bit signed words")
+
+
+def to_unsigned(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's complement words of ``bits`` width (as uint64)."""
+    words = np.asarray(values).astype(np.uint64)   # int64 -> uint64 keeps the bit pattern
+    return words & np.uint64((1 << bits) - 1) if bits < 64 else words
+
+
+def hex_words(values: np.ndarray, bits: int) -> str:
+    digits = -(-bits // 4)
+    return "".join(f"{int(v):0{digits}x}\n" for v in to_unsigned(values, bits))
+
+
+def memory_images(program: Program) -> dict[str, tuple[np.ndarray, int]]:
+    """Every memory instance's initial contents as (unsigned words, width): the gateware's
+    elaboration-time init and the ``hex/`` files both come from here."""
+    a = program.arch
+    out: dict[str, tuple[np.ndarray, int]] = {}
+    for p in range(a.pes):
+        out[f"sparse_pe{p}"] = (to_unsigned(program.sparse[p], a.line_bits), a.line_bits)
+        out[f"ptr_even_pe{p}"] = (to_unsigned(program.ptr_even[p], a.ptr_bits), a.ptr_bits)
+        out[f"ptr_odd_pe{p}"] = (to_unsigned(program.ptr_odd[p], a.ptr_bits), a.ptr_bits)
+        out[f"bias_pe{p}"] = (to_unsigned(program.bias[p], a.acc_bits), a.acc_bits)
+    out["codebook"] = (to_unsigned(program.codebook.reshape(-1), a.weight_bits), a.weight_bits)
+    layout = descriptor_layout(a)
+    out["descriptors"] = (program.descriptors, layout_width(layout))
+    return out
+
+
+def write_hex_images(program: Program, directory: str) -> None:
+    os.makedirs(directory, exist_ok=True)
+    for name, (words, bits) in memory_images(program).items():
+        with open(os.path.join(directory, f"{name}.hex"), "w") as f:
+            f.write(hex_words(words, bits))
+
+
+def load_program(directory: str) -> Program:
+    """Read and check a program directory; any problem is one ``ZeroskipError`` line."""
+    path = os.path.join(directory, "manifest.json")
+    if not os.path.isdir(directory):
+        raise ZeroskipError(f"{directory}: no such program directory")
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        raise ZeroskipError(f"{directory}: not a program directory (no manifest.json)") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ZeroskipError(f"{path}: unreadable manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ZeroskipError(f"{path}: not a zeroskip program manifest")
+    if manifest.get("version") != VERSION:
+        raise ZeroskipError(f"{path}: program format version {manifest.get('version')} "
+                            f"(this zeroskip reads {VERSION})")
+    try:
+        arch = from_dict(manifest["arch"], where=path)
+        layers = [LayerInfo(**l) for l in manifest["layers"]]
+        passes = [Pass(**p) for p in manifest["passes"]]
+        entries = manifest["images"]
+    except (KeyError, TypeError) as error:
+        raise ZeroskipError(f"{path}: malformed manifest ({error})") from None
+    arrays = {}
+    for name in ("sparse", "ptr", "bias", "codebook", "descriptors"):
+        if name not in entries:
+            raise ZeroskipError(f"{path}: image '{name}' missing from the manifest")
+        info = entries[name]
+        file = os.path.join(directory, info["file"])
+        try:
+            with open(file, "rb") as f:
+                data = f.read()
+        except OSError:
+            raise ZeroskipError(f"{file}: program image missing") from None
+        if hashlib.sha256(data).hexdigest() != info["sha256"]:
+            raise ZeroskipError(f"{file}: program image corrupted (checksum mismatch)")
+        dtype = np.dtype(info["dtype"])
+        shape = tuple(info["shape"])
+        if len(data) != dtype.itemsize * int(np.prod(shape)):
+            raise ZeroskipError(f"{file}: program image has {len(data)} bytes, expected "
+                                f"{dtype.itemsize * int(np.prod(shape))}")
+        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    program = Program(arch=arch, layers=layers, passes=passes, sparse=arrays["sparse"],
+                      ptr=arrays["ptr"], bias=arrays["bias"], codebook=arrays["codebook"],
+                      meta=manifest.get("meta", {}))
+    program.check_fits()
+    if not np.array_equal(program.descriptors, arrays["descriptors"]):
+        raise ZeroskipError(f"{path}: pass descriptors disagree with descriptors.bin")
+    return program
+
+
+# -- decoding (the inverse of the compiler's encoder) ------------------------------------------
+def pass_columns(program: Program, pass_index: int, pe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column bounds of one PE in one pass: (start, end) entry indices, one per input column."""
+    p = program.passes[pass_index]
+    ptr = program.ptr[pe, p.ptr_base: p.ptr_base + p.in_len + 1]
+    return ptr[:-1], ptr[1:]
+
+
+def decode_pass(program: Program, pass_index: int, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries of one PE in one pass as (column, local row within the tile, code), padding
+    entries dropped. Vectorised: local row = cumulative (run + 1) − 1, restarted per column."""
+    start, end = pass_columns(program, pass_index, pe)
+    codes_all, runs_all = unpack_lines(program.sparse[pe], program.arch)
+    counts = (end - start).astype(np.int64)
+    if counts.sum() == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    index = _ranges(start, end)
+    codes, runs = codes_all[index], runs_all[index]
+    column = np.repeat(np.arange(len(counts)), counts)
+    steps = runs + 1
+    total = np.cumsum(steps)
+    first = np.cumsum(counts) - counts            # position of each column's first entry
+    offset = np.repeat(total[first[counts > 0]] - steps[first[counts > 0]], counts[counts > 0])
+    row = total - offset - 1
+    keep = codes != 0
+    return column[keep], row[keep], codes[keep]
+
+
+def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, e) for every pair, without a Python loop."""
+    counts = (end - start).astype(np.int64)
+    total = counts.sum()
+    first = np.cumsum(counts) - counts
+    return np.arange(total) - np.repeat(first, counts) + np.repeat(start.astype(np.int64), counts)
+
+
+def decode_layer(program: Program, layer_index: int) -> np.ndarray:
+    """The layer's code matrix [out, in] (0 = no weight), rebuilt from the images."""
+    a = program.arch
+    layer = program.layers[layer_index]
+    codes = np.zeros((layer.out_len, layer.in_len), dtype=np.int64)
+    tile = 0
+    for index, p in enumerate(program.passes):
+        if p.layer != layer_index:
+            continue
+        for pe in range(a.pes):
+            column, row, code = decode_pass(program, index, pe)
+            local = p.row_base + row
+            global_row = local * a.pes + pe
+            if np.any(global_row >= layer.out_len) or np.any(row >= p.rows):
+                raise ZeroskipError(f"program pass {index}: entries beyond the layer's rows")
+            codes[global_row, column] = code
+        tile += 1
+    return codes

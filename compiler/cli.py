@@ -1,0 +1,78 @@
+"""``zeroskip compile MODEL -o PROGDIR``: lower a compressed model onto the accelerator.
+
+MODEL is a compressed model file or an interchange ``.npz`` (``codebook_i``, ``codes_i``,
+``bias_i``, ``act_i`` per layer). ``--calibration X.npy`` (float [batch, in]) sets the
+fixed-point scales from real inputs; without it inputs are assumed in [-1, 1] and the scales
+come from a guaranteed bound (docs/fixed-point.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import add_arch_arguments, arch_from_args
+from zeroskip.progress import Progress
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", help="compressed model file or interchange .npz")
+    add_arch_arguments(parser)
+    parser.add_argument("--balance", action="store_true",
+                        help="permute rows so PEs get even work (outputs keep the model's order)")
+    parser.add_argument("--calibration", metavar="X.npy",
+                        help="float inputs [batch, in] that set the fixed-point scales")
+    parser.add_argument("--input-frac", type=int, default=None,
+                        help="fractional bits of the input activations (default: from the range)")
+    parser.add_argument("-o", "--output", required=True, metavar="PROGDIR",
+                        help="program directory to write")
+
+
+def load_calibration(path: str) -> np.ndarray:
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ZeroskipError(f"{path}: not a readable .npy array ({error})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
+        raise ZeroskipError(f"{path}: calibration data must be a numeric .npy array")
+    return x.astype(np.float64)
+
+
+def summary(program, seconds: float) -> list[str]:
+    """Human-readable lines: per layer its passes, entries and padding; memory use per PE."""
+    a = program.arch
+    lines = [f"{len(program.layers)} layers, {len(program.passes)} passes on {a.name} "
+             f"({a.pes} PEs), compiled in {seconds:.2f} s"]
+    for index, (layer, info) in enumerate(zip(program.layers, program.meta["layers"])):
+        padding = info["padding"] / max(info["entries"], 1)
+        lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} "
+                     f"{'relu' if layer.relu else 'none'}  passes {info['passes']:>3}  "
+                     f"entries {info['entries']:>9}  padding {padding:6.1%}  "
+                     f"frac in/w/out {layer.in_frac}/{layer.w_frac}/{layer.out_frac}")
+    used = {"sparse lines": (program.sparse.shape[1], a.sparse_depth),
+            "pointers": (program.ptr.shape[1], a.ptr_depth),
+            "bias words": (program.bias.shape[1], a.bias_depth),
+            "passes": (len(program.passes), a.max_passes)}
+    lines.append("  per PE: " + ", ".join(f"{what} {n}/{cap} ({n / cap:.0%})"
+                                         for what, (n, cap) in used.items()))
+    return lines
+
+
+def run(args) -> int:
+    from zeroskip.compiler.flow import compile_file
+
+    progress = Progress(args.quiet)
+    arch = arch_from_args(args)
+    calibration = load_calibration(args.calibration) if args.calibration else None
+    start = time.perf_counter()
+    progress(f"compiling {args.model} for {arch.name}")
+    program = compile_file(args.model, arch, calibration=calibration, balance=args.balance,
+                           input_frac=args.input_frac)
+    seconds = time.perf_counter() - start
+    program.save(args.output)
+    if not args.quiet:
+        print("\n".join(summary(program, seconds)))
+        print(f"wrote {args.output}")
+    return 0

@@ -1,0 +1,47 @@
+"""The compiler's entry points: layers (or a model file) → ``Program``."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from zeroskip.compiler.ir import CompileIR
+from zeroskip.compiler.passes import DEFAULT_FLOW, layer_ir, run_flow
+from zeroskip.hw.arch import ArchConfig, load_arch
+from zeroskip.hw.program import Program
+
+
+def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = None,
+                   balance: bool = False, input_frac: int | None = None) -> Program:
+    """Lower fully-connected layers onto ``arch``.
+
+    ``layers``: objects with ``codebook`` (float[K], entry 0 == 0.0), ``codes`` (int [out, in],
+    0 = pruned), ``bias`` (float[out]) and ``act`` ('relu' | 'none'). ``calibration``: float
+    inputs [batch, in] that set the fixed-point scales (docs/fixed-point.md); without them,
+    inputs are assumed in [-1, 1]. ``balance``: permute rows for even PE work (outputs come back
+    in the model's order through ``Program.output_index``). ``input_frac`` fixes the input's
+    fractional bits.
+    """
+    start = time.perf_counter()
+    arch = load_arch(arch)
+    ir = CompileIR(arch=arch, layers=[layer_ir(l, i) for i, l in enumerate(layers)],
+                   calibration=calibration, input_frac=input_frac, balance=balance)
+    ir.meta["compiler"] = {"balance": bool(balance), "input_frac": input_frac,
+                           "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0]),
+                           "flow": [step.__name__ for step in DEFAULT_FLOW]}
+    program = run_flow(ir).program
+    program.meta["compiler"]["seconds"] = round(time.perf_counter() - start, 3)
+    return program
+
+
+def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = None,
+                 balance: bool = False, input_frac: int | None = None) -> Program:
+    """Compile a compressed model file or interchange ``.npz`` (read by
+    ``zeroskip.models.interchange.load_fc_layers``)."""
+    from zeroskip.models.interchange import load_fc_layers
+
+    program = compile_layers(load_fc_layers(path), arch, calibration=calibration,
+                             balance=balance, input_frac=input_frac)
+    program.meta["source"] = str(path)
+    return program

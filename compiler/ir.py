@@ -1,0 +1,104 @@
+"""The compiler's intermediate representation: what the passes read and fill in.
+
+A ``CompileIR`` holds the architecture, the options and one ``LayerIR`` per layer. Passes
+(``zeroskip.compiler.passes``) are functions ``CompileIR -> CompileIR`` that each fill in one
+concern: fixed-point formats, the row order, the partition and tiles, the encoded entry streams,
+the memory images, and finally the ``Program``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.program import Program
+
+
+@dataclass
+class Encoded:
+    """One layer's sparse entries, all tiles and PEs, ordered by (tile, PE, column, row).
+
+    ``code``/``run`` are the entries (padding included); ``tile``/``pe`` say whose stream each
+    belongs to; ``counts[t, p, j]`` is the number of entries of column ``j`` for PE ``p`` in
+    tile ``t``; ``useful[t, p]`` counts non-padding entries (the PE's MACs).
+    """
+
+    code: np.ndarray
+    run: np.ndarray
+    tile: np.ndarray
+    pe: np.ndarray
+    counts: np.ndarray
+    useful: np.ndarray
+
+    @property
+    def entries(self) -> int:
+        return len(self.code)
+
+    @property
+    def padding(self) -> int:
+        return int(self.entries - self.useful.sum())
+
+
+@dataclass
+class LayerIR:
+    """One fully-connected layer on its way to the array."""
+
+    codes: np.ndarray            #: int [out, in], 0 = pruned; rows/columns in array order once balanced
+    codebook: np.ndarray         #: float64 [K], entry 0 == 0.0
+    bias: np.ndarray             #: float64 [out], same row order as ``codes``
+    relu: bool
+    # -- quantize
+    in_frac: int | None = None
+    w_frac: int | None = None
+    out_frac: int | None = None
+    codebook_q: np.ndarray | None = None   #: int64 [K] at ``w_frac``
+    bias_q: np.ndarray | None = None       #: int64 [out] at ``in_frac + w_frac``
+    # -- balance: array row h holds the model's row ``row_order[h]`` (None: identity)
+    row_order: np.ndarray | None = None
+    # -- partition / tile
+    local_rows: np.ndarray | None = None   #: int [pes]: rows PE p holds
+    tile_rows: list[int] = field(default_factory=list)   #: rows swept per pass (tallest PE)
+    # -- encode
+    encoded: Encoded | None = None
+    # -- pack: index of this layer's first pass in the program
+    first_pass: int = 0
+
+    @property
+    def out_len(self) -> int:
+        return self.codes.shape[0]
+
+    @property
+    def in_len(self) -> int:
+        return self.codes.shape[1]
+
+    @property
+    def shift(self) -> int:
+        return self.in_frac + self.w_frac - self.out_frac
+
+
+@dataclass
+class CompileIR:
+    """Everything a compilation knows; passes fill it in step by step."""
+
+    arch: ArchConfig
+    layers: list[LayerIR]
+    calibration: np.ndarray | None = None   #: float64 [batch, in] or None
+    input_frac: int | None = None
+    balance: bool = False
+    meta: dict = field(default_factory=dict)
+    # -- pack
+    sparse: np.ndarray | None = None
+    ptr: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    codebook: np.ndarray | None = None
+    passes: list = field(default_factory=list)
+    # -- emit
+    program: Program | None = None
+
+    @property
+    def output_index(self) -> np.ndarray | None:
+        """Where the array leaves logical output i (the inverse of the last row order)."""
+        order = self.layers[-1].row_order
+        return None if order is None else np.argsort(order).astype(np.int64)

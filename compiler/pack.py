@@ -1,0 +1,84 @@
+"""Packing: encoded entry streams → the program's memory images and pass descriptors.
+
+Per PE, the entries of consecutive passes (and layers) are concatenated in one sparse memory;
+each pass has ``in_len + 1`` pointers (absolute entry indices) at its ``ptr_base`` and ``rows``
+bias words at its ``bias_base``, in local row order. Lines come from ``program.pack_lines``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.program import KIND_SPARSE, Pass, pack_lines
+
+
+def pack(ir) -> None:
+    """Fill in ``ir.sparse``, ``ir.ptr``, ``ir.bias``, ``ir.codebook`` and ``ir.passes``."""
+    a = ir.arch
+    pes = a.pes
+    n_passes = sum(len(layer.tile_rows) for layer in ir.layers)
+    if len(ir.layers) > a.max_layers:
+        raise ZeroskipError(f"the model has {len(ir.layers)} layers but the architecture's "
+                            f"'max_layers' is {a.max_layers}")
+
+    # per (pass, PE) entry totals → where each pass's entries start in its PE's stream
+    totals = np.zeros((n_passes, pes), dtype=np.int64)
+    ptr_used = bias_used = 0
+    passes: list[Pass] = []
+    for index, layer in enumerate(ir.layers):
+        layer.first_pass = len(passes)
+        totals[len(passes): len(passes) + len(layer.tile_rows)] = layer.encoded.counts.sum(axis=2)
+        for tile, rows in enumerate(layer.tile_rows):
+            passes.append(Pass(kind=KIND_SPARSE, layer=index, in_len=layer.in_len, rows=rows,
+                               row_base=tile * a.acc_depth, ptr_base=ptr_used, bias_base=bias_used,
+                               shift=layer.shift, relu=int(layer.relu),
+                               last=int(tile == len(layer.tile_rows) - 1)))
+            ptr_used += layer.in_len + 1
+            bias_used += rows
+        used = totals[: len(passes)].sum(axis=0)
+        lines = -(-int(used.max()) // a.entries_per_line)
+        for what, need, depth, name in (("sparse lines", lines, a.sparse_depth, "sparse_depth"),
+                                        ("pointers", ptr_used, a.ptr_depth, "ptr_depth"),
+                                        ("bias words", bias_used, a.bias_depth, "bias_depth"),
+                                        ("passes", len(passes), a.max_passes, "max_passes")):
+            if need > depth:
+                where = f" (PE {int(used.argmax())})" if what == "sparse lines" else ""
+                raise ZeroskipError(f"layer {index} does not fit: layers 0..{index} need {need} "
+                                    f"{what}{where} but the architecture's '{name}' is {depth}")
+    base = np.cumsum(totals, axis=0) - totals              # [pass, pe] first entry index
+
+    width = max(1, -(-int(totals.sum(axis=0).max()) // a.entries_per_line)) * a.entries_per_line
+    stream_code = np.zeros((pes, width), dtype=np.int64)
+    stream_run = np.zeros((pes, width), dtype=np.int64)
+    ptr = np.zeros((pes, ptr_used), dtype=np.int64)
+    bias = np.zeros((pes, max(bias_used, 1)), dtype=np.int64)
+    for layer in ir.layers:
+        enc = layer.encoded
+        tiles = len(layer.tile_rows)
+        group_totals = enc.counts.sum(axis=2).reshape(-1)            # (tile, pe) order
+        group_start = np.cumsum(group_totals) - group_totals
+        owner = enc.tile * pes + enc.pe
+        rank = np.arange(enc.entries) - group_start[owner]
+        position = base[layer.first_pass + enc.tile, enc.pe] + rank
+        stream_code[enc.pe, position] = enc.code
+        stream_run[enc.pe, position] = enc.run
+        for tile in range(tiles):
+            p = passes[layer.first_pass + tile]
+            start = base[layer.first_pass + tile][:, None]
+            bounds = np.concatenate([np.zeros((pes, 1), np.int64),
+                                     np.cumsum(enc.counts[tile], axis=1)], axis=1)
+            ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1] = start + bounds
+            local = p.row_base + np.arange(p.rows)
+            rows = local[None, :] * pes + np.arange(pes)[:, None]     # [pe, row] array row
+            inside = rows < layer.out_len
+            bias[:, p.bias_base: p.bias_base + p.rows] = np.where(
+                inside, layer.bias_q[np.minimum(rows, layer.out_len - 1)], 0)
+
+    ir.sparse = pack_lines(stream_code.reshape(-1), stream_run.reshape(-1), a).reshape(pes, -1)
+    ir.ptr = ptr
+    ir.bias = bias
+    ir.codebook = np.zeros((len(ir.layers), a.codebook_size), dtype=np.int64)
+    for index, layer in enumerate(ir.layers):
+        ir.codebook[index, : len(layer.codebook_q)] = layer.codebook_q
+    ir.passes = passes

@@ -1,0 +1,171 @@
+"""The compiler's passes: small named steps, each ``CompileIR -> CompileIR`` and testable alone.
+
+``DEFAULT_FLOW`` runs them in order (like hls4ml's optimizer passes or QONNX transformations):
+validate → quantize → balance → partition → tile → encode → pack → emit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zeroskip.compiler.balance import balanced_row_order
+from zeroskip.compiler.encode import encode_layer, tile_count
+from zeroskip.compiler.ir import CompileIR, LayerIR
+from zeroskip.compiler.pack import pack
+from zeroskip.compiler.quantize import choose_formats
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.program import LayerInfo, Program
+
+ACTIVATIONS = {"relu": True, "none": False}
+
+
+def layer_ir(layer, index: int) -> LayerIR:
+    """Duck-typed layer (``codebook``, ``codes``, ``bias``, ``act``) → checked ``LayerIR``."""
+    for name in ("codebook", "codes", "bias", "act"):
+        if not hasattr(layer, name):
+            raise ZeroskipError(f"layer {index}: missing attribute '{name}'")
+    codes = np.asarray(layer.codes)
+    if codes.ndim != 2 or codes.size == 0:
+        raise ZeroskipError(f"layer {index}: codes must be a non-empty 2-D [out, in] array, "
+                            f"got shape {codes.shape}")
+    if codes.dtype.kind not in "iub":
+        raise ZeroskipError(f"layer {index}: codes must be integers, got dtype {codes.dtype}")
+    codebook = np.asarray(layer.codebook, dtype=np.float64)
+    if codebook.ndim != 1 or len(codebook) == 0:
+        raise ZeroskipError(f"layer {index}: codebook must be a non-empty 1-D array")
+    if not np.all(np.isfinite(codebook)):
+        raise ZeroskipError(f"layer {index}: codebook contains NaN or infinite values")
+    if codebook[0] != 0.0:
+        raise ZeroskipError(f"layer {index}: codebook entry 0 must be 0.0 (code 0 = pruned), "
+                            f"got {codebook[0]}")
+    low, high = int(codes.min()), int(codes.max())
+    if low < 0 or high >= len(codebook):
+        raise ZeroskipError(f"layer {index}: codes range {low}..{high} outside the codebook's "
+                            f"0..{len(codebook) - 1}")
+    bias = np.asarray(layer.bias, dtype=np.float64)
+    if bias.shape != (codes.shape[0],):
+        raise ZeroskipError(f"layer {index}: bias has shape {bias.shape}, expected "
+                            f"({codes.shape[0]},) for {codes.shape[0]} outputs")
+    if not np.all(np.isfinite(bias)):
+        raise ZeroskipError(f"layer {index}: bias contains NaN or infinite values")
+    act = str(np.asarray(layer.act).item()) if not isinstance(layer.act, str) else layer.act
+    if act not in ACTIVATIONS:
+        raise ZeroskipError(f"layer {index}: activation '{act}' unsupported "
+                            f"(one of {', '.join(ACTIVATIONS)})")
+    return LayerIR(codes=codes, codebook=codebook, bias=bias, relu=ACTIVATIONS[act])
+
+
+def validate(ir: CompileIR) -> CompileIR:
+    """Shapes chain, codes index their codebook, everything finite and within the array."""
+    a = ir.arch
+    if not ir.layers:
+        raise ZeroskipError("the model has no layers")
+    for index, layer in enumerate(ir.layers):
+        if len(layer.codebook) > a.codebook_size:
+            used = int(layer.codes.max())
+            if used >= a.codebook_size:
+                raise ZeroskipError(f"layer {index}: code {used} needs more than the architecture's "
+                                    f"code_bits = {a.code_bits}")
+            layer.codebook = layer.codebook[: a.codebook_size]
+        if index and layer.in_len != ir.layers[index - 1].out_len:
+            raise ZeroskipError(f"layer {index}: takes {layer.in_len} inputs but layer {index - 1} "
+                                f"has {ir.layers[index - 1].out_len} outputs")
+        for what, n in (("inputs", layer.in_len), ("outputs", layer.out_len)):
+            if n > a.max_vector:
+                raise ZeroskipError(f"layer {index}: {n} {what} exceed the array's act_depth x pes "
+                                    f"= {a.max_vector}")
+    if ir.calibration is not None:
+        x = np.asarray(ir.calibration, dtype=np.float64)
+        x = x[None, :] if x.ndim == 1 else x
+        if x.ndim != 2 or x.shape[1] != ir.layers[0].in_len or x.shape[0] == 0:
+            raise ZeroskipError(f"calibration data has shape {np.shape(ir.calibration)}; expected "
+                                f"[batch, {ir.layers[0].in_len}]")
+        if not np.all(np.isfinite(x)):
+            raise ZeroskipError("calibration data contains NaN or infinite values")
+        ir.calibration = x
+    if ir.input_frac is not None and not (isinstance(ir.input_frac, (int, np.integer))
+                                          and -30 <= ir.input_frac <= 30):
+        raise ZeroskipError(f"input_frac must be an integer in -30..30, got {ir.input_frac!r}")
+    return ir
+
+
+def quantize(ir: CompileIR) -> CompileIR:
+    """Fixed-point formats per layer boundary (see ``zeroskip.compiler.quantize``)."""
+    choose_formats(ir)
+    return ir
+
+
+def balance(ir: CompileIR) -> CompileIR:
+    """With ``ir.balance``: permute each layer's rows for even PE work, and the next layer's
+    columns to match (its inputs arrive in the permuted order)."""
+    if not ir.balance:
+        return ir
+    a = ir.arch
+    previous = None
+    for layer in ir.layers:
+        if previous is not None:
+            layer.codes = layer.codes[:, previous]
+        order = balanced_row_order(np.count_nonzero(layer.codes, axis=1), a.pes, a.acc_depth)
+        layer.codes = layer.codes[order]
+        layer.bias = layer.bias[order]
+        layer.bias_q = layer.bias_q[order]
+        layer.row_order = order
+        previous = order
+    return ir
+
+
+def partition(ir: CompileIR) -> CompileIR:
+    """Row i → PE i mod N: the local rows each PE holds."""
+    pes = ir.arch.pes
+    for layer in ir.layers:
+        layer.local_rows = (layer.out_len - np.arange(pes) + pes - 1) // pes
+    return ir
+
+
+def tile(ir: CompileIR) -> CompileIR:
+    """Row tiles of at most ``acc_depth`` local rows: one pass each."""
+    a = ir.arch
+    for layer in ir.layers:
+        tallest = int(layer.local_rows.max())
+        tiles = tile_count(layer.out_len, a.pes, a.acc_depth)
+        layer.tile_rows = [min(a.acc_depth, tallest - t * a.acc_depth) for t in range(tiles)]
+    return ir
+
+
+def encode(ir: CompileIR) -> CompileIR:
+    """Each layer's (tile, PE) column streams of (code, run) entries, padding included."""
+    a = ir.arch
+    for layer in ir.layers:
+        layer.encoded = encode_layer(layer.codes, a.pes, a.acc_depth, a.max_run)
+    return ir
+
+
+def pack_images(ir: CompileIR) -> CompileIR:
+    """Sparse lines, pointers, biases, codebooks and pass descriptors."""
+    pack(ir)
+    return ir
+
+
+def emit(ir: CompileIR) -> CompileIR:
+    """The ``Program``, checked against the architecture."""
+    infos = [LayerInfo(in_len=l.in_len, out_len=l.out_len, relu=l.relu, in_frac=l.in_frac,
+                       w_frac=l.w_frac, out_frac=l.out_frac) for l in ir.layers]
+    meta = dict(ir.meta)
+    meta["layers"] = [{"passes": len(l.tile_rows), "entries": l.encoded.entries,
+                       "padding": l.encoded.padding, "weights": int(l.encoded.useful.sum()),
+                       "in_frac": l.in_frac, "w_frac": l.w_frac, "out_frac": l.out_frac}
+                      for l in ir.layers]
+    ir.program = Program(arch=ir.arch, layers=infos, passes=ir.passes, sparse=ir.sparse,
+                         ptr=ir.ptr, bias=ir.bias, codebook=ir.codebook,
+                         output_index=ir.output_index, meta=meta)
+    ir.program.check_fits()
+    return ir
+
+
+DEFAULT_FLOW = [validate, quantize, balance, partition, tile, encode, pack_images, emit]
+
+
+def run_flow(ir: CompileIR, flow=None) -> CompileIR:
+    for step in DEFAULT_FLOW if flow is None else flow:
+        ir = step(ir)
+    return ir

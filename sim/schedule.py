@@ -1,0 +1,129 @@
+"""The timing of one pass (docs/timing.md), vectorised across PEs and across a batch of inputs.
+
+The recurrence over the K non-zero activations of the input vector is sequential in k, so the
+loop runs over k only; every step updates arrays ``[batch, pes]``. Samples with fewer non-zeros
+than the longest are masked. All cycles are relative to the pass's first cycle T = 0.
+
+Per PE, the column phase (cycles 0 .. C inclusive) splits into
+- *busy*: a sparse entry issues (padding included);
+- *stall*: the PE popped an item and waits for its column bounds, issuing nothing (a pop that
+  does not coincide with the previous column's last entry);
+- *idle*: nothing to do (queue empty, or the PE has finished while others work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: elements of one [k, batch, pes] work array before the batch is split into chunks
+_CHUNK_ELEMENTS = 1 << 21
+_NEVER = np.int64(-(1 << 62))
+
+
+@dataclass
+class PassSchedule:
+    """Timing of one pass for a batch; cycles relative to the pass's start T."""
+
+    column_end: np.ndarray         #: [batch] C: the column phase's last cycle
+    broadcast_done: np.ndarray     #: [batch] done_b
+    broadcast_stalls: np.ndarray   #: [batch] cycles the broadcaster waited for a full queue
+    nonzeros: np.ndarray           #: [batch] K
+    pe_busy: np.ndarray            #: [batch, pes] entries issued
+    pe_stall: np.ndarray           #: [batch, pes] cycles waiting for column bounds
+    pe_idle: np.ndarray            #: [batch, pes] cycles with nothing to do
+    broadcasts: np.ndarray | None = None   #: [batch, Kmax] b_k (only with keep_trace)
+    pops: np.ndarray | None = None         #: [batch, Kmax, pes] s[p, k] (only with keep_trace)
+
+
+def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
+                  keep_trace: bool = False) -> PassSchedule:
+    """Timing of one pass.
+
+    ``active`` bool [batch, in_len]: which input activations are non-zero.
+    ``counts`` int [pes, in_len]: entries (padding included) of each PE's column.
+    """
+    active = np.atleast_2d(np.asarray(active, dtype=bool))
+    counts = np.asarray(counts, dtype=np.int64)
+    batch = active.shape[0]
+    pes = counts.shape[0]
+    kmax = int(active.sum(axis=1).max()) if batch else 0
+    step = max(1, _CHUNK_ELEMENTS // max(1, kmax * pes))
+    if keep_trace or batch <= step:
+        return _schedule_chunk(active, counts, fifo_depth, keep_trace)
+    parts = [_schedule_chunk(active[i:i + step], counts, fifo_depth, False)
+             for i in range(0, batch, step)]
+    return PassSchedule(**{name: np.concatenate([getattr(p, name) for p in parts])
+                           for name in ("column_end", "broadcast_done", "broadcast_stalls",
+                                        "nonzeros", "pe_busy", "pe_stall", "pe_idle")})
+
+
+def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
+                    keep_trace: bool) -> PassSchedule:
+    batch, in_len = active.shape
+    pes = counts.shape[0]
+    groups_total = -(-in_len // pes)                                   # G
+    nonzeros = active.sum(axis=1).astype(np.int64)                     # K per sample
+    kmax = int(nonzeros.max()) if batch else 0
+
+    # the k-th non-zero of every sample (ascending index), padded to kmax and masked
+    order = np.argsort(~active, axis=1, kind="stable")[:, :kmax]       # [batch, kmax]
+    valid = np.arange(kmax)[None, :] < nonzeros[:, None]
+    group = np.where(valid, order // pes, 0)
+    previous = np.concatenate([np.full((batch, 1), -1, np.int64), group[:, :-1]], axis=1)
+    gap = np.where(valid, np.maximum(group - previous, 1), 0).T.copy()  # 1 + max(0, g_k - g_{k-1} - 1)
+    n = counts.T[order]                                                # [batch, kmax, pes]
+    n[~valid] = 0
+    n = np.ascontiguousarray(n.transpose(1, 0, 2))                      # [kmax, batch, pes]
+    w = np.where(valid.T[:, :, None], np.maximum(n, 1), 0)              # w = max(n, 1), 0 if masked
+    valid_k = valid.T                                                   # [kmax, batch]
+    masked = not bool(valid.all())
+
+    pops = np.empty((kmax, batch, pes), dtype=np.int64)                 # s[p, k]
+    broadcast = np.empty((kmax, batch), dtype=np.int64)                 # b_k
+    b_prev = np.zeros(batch, dtype=np.int64)                            # b_{-1} = T
+    free = np.zeros((batch, pes), dtype=np.int64)                       # s[p,k-1] + w[p,k-1]
+    for k in range(kmax):
+        b = b_prev + gap[k]
+        if k >= depth:                                                  # no PE's queue is full
+            room = pops[k - depth].max(axis=1) + 1
+            if masked:
+                room = np.where(valid_k[k], room, _NEVER)
+            b = np.maximum(b, room)
+        issue = np.where(valid_k[k], b, _NEVER) if masked else b
+        s = np.maximum(issue[:, None] + 1, free)
+        free = s + w[k]
+        pops[k] = s
+        broadcast[k] = b
+        b_prev = b
+
+    last = np.maximum(nonzeros - 1, 0)
+    rows = np.arange(batch)
+    if kmax:
+        g_last = np.where(nonzeros > 0, group[rows, last], -1)
+    else:
+        g_last = np.full(batch, -1, np.int64)
+    broadcast_done = b_prev + groups_total - g_last                     # b + 1 + (G - 1 - g)
+    column_end = np.maximum(broadcast_done, free.max(axis=1) if pes else 0)
+
+    # broadcast stalls: how much later than the group scan alone each broadcast went out
+    if kmax:
+        before = np.concatenate([np.zeros((1, batch), np.int64), broadcast[:-1]])
+        stalls = np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
+    else:
+        stalls = np.zeros(batch, np.int64)
+    busy = n.sum(axis=0)
+    # a pop overlaps the previous column's last entry when s[k] = s[k-1] + n[k-1], n[k-1] > 0
+    if kmax > 1:
+        overlapped = ((pops[1:] == pops[:-1] + w[:-1]) & (n[:-1] > 0)
+                      & valid_k[1:, :, None]).sum(axis=0)
+    else:
+        overlapped = np.zeros((batch, pes), np.int64)
+    stall = nonzeros[:, None] - overlapped
+    idle = column_end[:, None] + 1 - busy - stall
+    return PassSchedule(
+        column_end=column_end, broadcast_done=broadcast_done, broadcast_stalls=stalls,
+        nonzeros=nonzeros, pe_busy=busy, pe_stall=stall, pe_idle=idle,
+        broadcasts=np.where(valid, broadcast.T, -1) if keep_trace else None,
+        pops=np.where(valid[:, :, None], pops.transpose(1, 0, 2), -1) if keep_trace else None)

@@ -1,0 +1,155 @@
+"""The pass timing (docs/timing.md): hand-computed cases that pin the spec, and a plain
+cycle-by-cycle model of the broadcaster, the queues and the PEs that the vectorised recurrence
+must agree with on many random cases."""
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from zeroskip.sim.schedule import schedule_pass
+
+
+def cycle_by_cycle(active, counts, depth):
+    """One pass, one cycle at a time (T = 0). Returns C, the broadcasts b_k, the pops s[p][k]
+    and per-PE busy / stall / idle cycles over 0..C."""
+    pes, in_len = counts.shape
+    groups = -(-in_len // pes)
+    nonzero = list(active) + [False] * (groups * pes - in_len)
+    queues = [deque() for _ in range(pes)]            # items: (column, cycle pushed)
+    register, group = None, -1                        # the loaded group's remaining non-zeros
+    pending_read = (0, 1)                             # (group, cycle its register loads)
+    broadcaster_done_at = None
+    remaining = [0] * pes                             # entries of the current column left to issue
+    bounds_due = [None] * pes                         # column whose bounds arrive this cycle
+    broadcasts, pops = [], [[] for _ in range(pes)]
+    busy, stall, idle = [0] * pes, [0] * pes, [0] * pes
+    cycle = 0
+    while True:
+        if pending_read is not None and pending_read[1] == cycle:
+            group = pending_read[0]
+            register = [j for j in range(group * pes, group * pes + pes) if nonzero[j]]
+            pending_read = None
+        full = any(len(q) >= depth for q in queues)   # occupancy at the start of the cycle
+
+        all_ready = True
+        for p in range(pes):
+            if bounds_due[p] is not None:
+                remaining[p] = counts[p, bounds_due[p]]
+                bounds_due[p] = None
+            issued = remaining[p] > 0
+            if issued:
+                remaining[p] -= 1
+            popped = False
+            if remaining[p] == 0 and queues[p] and queues[p][0][1] < cycle:
+                column, _ = queues[p].popleft()
+                bounds_due[p] = column
+                pops[p].append(cycle)
+                popped = True
+            busy[p] += issued
+            stall[p] += (not issued) and popped
+            idle[p] += (not issued) and (not popped)
+            all_ready &= remaining[p] == 0 and bounds_due[p] is None and not queues[p]
+
+        if broadcaster_done_at is None and register is not None:
+            next_read = not register                  # an empty group: read the next one
+            if register and not full:
+                column = register.pop(0)
+                for q in queues:
+                    q.append((column, cycle))
+                broadcasts.append(cycle)
+                next_read = not register
+            if next_read:
+                register = None
+                if group + 1 == groups:
+                    broadcaster_done_at = cycle + 1
+                else:
+                    pending_read = (group + 1, cycle + 1)
+
+        if broadcaster_done_at is not None and cycle >= broadcaster_done_at and all_ready:
+            return cycle, broadcasts, pops, busy, stall, idle
+        cycle += 1
+
+
+def test_two_activations_one_pe():
+    # b0 = 1, s0 = 2 (entries 3..5), b1 = 2, s1 = 5 (overlaps entry 3 of col 0), F = 7
+    s = schedule_pass(np.array([[True, True]]), np.array([[3, 2]]), fifo_depth=8, keep_trace=True)
+    assert s.broadcasts.tolist() == [[1, 2]]
+    assert s.pops[0, :, 0].tolist() == [2, 5]
+    assert s.broadcast_done.tolist() == [3]
+    assert s.column_end.tolist() == [7]
+    assert (s.pe_busy.tolist(), s.pe_stall.tolist(), s.pe_idle.tolist()) == ([[5]], [[1]], [[2]])
+
+
+def test_depth_one_queue_stalls_the_broadcast():
+    s = schedule_pass(np.array([[True, True, True]]), np.array([[4, 1, 1]]), fifo_depth=1,
+                      keep_trace=True)
+    assert s.broadcasts.tolist() == [[1, 3, 7]]       # waits for s[k-1] + 1
+    assert s.pops[0, :, 0].tolist() == [2, 6, 8]
+    assert s.broadcast_stalls.tolist() == [4]
+    assert s.column_end.tolist() == [9]
+    assert (s.pe_busy.tolist(), s.pe_stall.tolist(), s.pe_idle.tolist()) == ([[6]], [[2]], [[2]])
+    deep = schedule_pass(np.array([[True, True, True]]), np.array([[4, 1, 1]]), fifo_depth=8)
+    assert deep.column_end.tolist() == [8] and deep.broadcast_stalls.tolist() == [0]
+
+
+def test_all_zero_input_scans_every_group():
+    s = schedule_pass(np.zeros((1, 10), bool), np.ones((4, 10), np.int64), fifo_depth=8)
+    assert s.column_end.tolist() == [3 + 1]           # G + 1 with G = ceil(10 / 4)
+    assert s.pe_busy.sum() == 0 and s.pe_idle.tolist() == [[5] * 4]
+
+
+def test_empty_groups_cost_one_cycle_each():
+    active = np.zeros((1, 8), bool)
+    active[0, 5] = True                                # group 2 of 4 (2 PEs)
+    counts = np.zeros((2, 8), np.int64)
+    counts[0, 5] = 2
+    s = schedule_pass(active, counts, fifo_depth=8, keep_trace=True)
+    assert s.broadcasts.tolist() == [[3]]
+    assert s.broadcast_done.tolist() == [5]
+    assert s.column_end.tolist() == [6]                # PE 0: pops at 4, issues at 5, 6
+
+
+def random_case(rng):
+    pes = int(rng.integers(1, 7))
+    in_len = int(rng.integers(1, 40))
+    active = rng.random(in_len) < rng.choice([0.0, 0.2, 0.5, 1.0])
+    counts = rng.integers(0, 12, (pes, in_len)) * (rng.random((pes, in_len)) < rng.random())
+    depth = int(rng.choice([1, 2, 3, 8]))
+    return active, counts, depth
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_agrees_with_cycle_by_cycle_model(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        active, counts, depth = random_case(rng)
+        end, broadcasts, pops, busy, stall, idle = cycle_by_cycle(active, counts, depth)
+        s = schedule_pass(active[None], counts, depth, keep_trace=True)
+        k = len(broadcasts)
+        assert s.column_end[0] == end
+        assert s.broadcasts[0, :k].tolist() == broadcasts
+        assert s.pops[0, :k].T.tolist() == pops
+        assert s.pe_busy[0].tolist() == busy
+        assert s.pe_stall[0].tolist() == stall
+        assert s.pe_idle[0].tolist() == idle
+
+
+def test_batch_equals_one_at_a_time():
+    """Masking samples with fewer non-zeros must not change any sample's timing."""
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 9, (5, 30))
+    active = rng.random((12, 30)) < rng.random((12, 1))
+    active[3] = False
+    together = schedule_pass(active, counts, 2)
+    for i in range(12):
+        alone = schedule_pass(active[i:i + 1], counts, 2)
+        for name in ("column_end", "broadcast_done", "broadcast_stalls", "pe_busy", "pe_stall", "pe_idle"):
+            assert np.array_equal(getattr(together, name)[i], getattr(alone, name)[0]), name
+
+
+def test_same_group_broadcasts_on_consecutive_cycles():
+    s = schedule_pass(np.array([[True, True, False, True]]), np.zeros((2, 4), np.int64), 8,
+                      keep_trace=True)
+    assert s.broadcasts.tolist() == [[1, 2, 3]]        # groups 0, 0, 1
+    assert s.broadcast_done.tolist() == [4]

@@ -44,8 +44,9 @@ def pack(ir) -> None:
                                         ("passes", len(passes), a.max_passes, "max_passes")):
             if need > depth:
                 where = f" (PE {int(used.argmax())})" if what == "sparse lines" else ""
-                raise ZeroskipError(f"layer {index} does not fit: layers 0..{index} need {need} "
-                                    f"{what}{where} but the architecture's '{name}' is {depth}")
+                who = "it needs" if index == 0 else f"layers 0..{index} need"
+                raise ZeroskipError(f"layer {index} does not fit: {who} {need} {what}{where} "
+                                    f"but the architecture's '{name}' is {depth}")
     base = np.cumsum(totals, axis=0) - totals              # [pass, pe] first entry index
 
     width = max(1, -(-int(totals.sum(axis=0).max()) // a.entries_per_line)) * a.entries_per_line

@@ -1,0 +1,69 @@
+"""``zeroskip compile``: writes a loadable program; bad input exits 2 with one line."""
+
+import numpy as np
+from compiler_helpers import random_layer
+from test_flow import write_interchange
+
+from zeroskip.cli import main
+from zeroskip.hw import reference
+from zeroskip.hw.program import load_program
+
+
+def model(tmp_path, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = [random_layer(rng, 40, 12, 0.4), random_layer(rng, 6, 40, 0.4, act="none")]
+    write_interchange(tmp_path / "model.npz", layers)
+    return str(tmp_path / "model.npz"), layers
+
+
+def test_compile_writes_a_program_and_prints_a_summary(tmp_path, capsys):
+    path, layers = model(tmp_path)
+    x = np.random.default_rng(1).uniform(-2, 2, (10, 12))
+    x[3, 4] = 2.0
+    np.save(tmp_path / "x.npy", x)
+    out = str(tmp_path / "prog")
+    assert main(["compile", path, "--arch", "small", "--pes", "3", "--balance",
+                 "--calibration", str(tmp_path / "x.npy"), "-o", out]) == 0
+    printed = capsys.readouterr().out
+    assert "2 layers, 2 passes on small (3 PEs)" in printed and "sparse lines" in printed
+    program = load_program(out)
+    assert program.arch.pes == 3 and program.output_index is not None
+    assert program.layers[0].in_frac == 13                 # |x| <= 2 fits 16 bits with 13
+    assert reference.predict(program, x).shape == (10, 6)
+
+
+def test_quiet_prints_nothing(tmp_path, capsys):
+    path, _ = model(tmp_path)
+    assert main(["-q", "compile", path, "-o", str(tmp_path / "prog")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def exit_two(argv, capsys, message):
+    assert main(argv) == 2
+    last = capsys.readouterr().err.splitlines()[-1]       # after any progress lines
+    assert last.startswith("zeroskip compile: error: ") and message in last
+
+
+def test_missing_model(tmp_path, capsys):
+    exit_two(["compile", str(tmp_path / "none.npz"), "-o", str(tmp_path / "p")], capsys,
+             "none.npz: no such file")
+
+
+def test_bad_calibration_file(tmp_path, capsys):
+    path, _ = model(tmp_path)
+    (tmp_path / "x.npy").write_text("not numpy")
+    exit_two(["compile", path, "--calibration", str(tmp_path / "x.npy"), "-o", str(tmp_path / "p")],
+             capsys, "x.npy: not a readable .npy array")
+    np.save(tmp_path / "y.npy", np.zeros((3, 5)))
+    exit_two(["compile", path, "--calibration", str(tmp_path / "y.npy"), "-o", str(tmp_path / "p")],
+             capsys, "calibration data has shape (3, 5); expected [batch, 12]")
+
+
+def test_layer_not_fitting_and_unknown_arch(tmp_path, capsys):
+    path, _ = model(tmp_path)
+    exit_two(["compile", path, "--sparse-depth", "2", "-o", str(tmp_path / "p")], capsys,
+             "layer 0 does not fit")
+    exit_two(["compile", path, "--arch", "huge", "-o", str(tmp_path / "p")], capsys,
+             "unknown architecture 'huge'")
+    assert not (tmp_path / "p").exists()

@@ -1,0 +1,132 @@
+"""``zeroskip sim PROGDIR``: run a compiled program through the cycle-accurate simulator.
+
+Prints a per-layer table (cycles, ideal cycles, efficiency, MACs, energy), and optionally writes
+the outputs (``--output``), a JSON report (``--json``) and plots (``--plot``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.progress import Progress
+
+#: activation density of the seeded random input used without --input (EIE's AlexNet FC layers
+#: see 35 % non-zero activations, Table III)
+DEFAULT_DENSITY = 0.35
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("program", metavar="PROGDIR", help="compiled program directory")
+    parser.add_argument("--input", metavar="X.npy",
+                        help="float input [in] or [batch, in] (default: seeded random, see --density)")
+    parser.add_argument("--output", metavar="Y.npy", help="write the float32 outputs (logical order)")
+    parser.add_argument("--json", metavar="REPORT", help="write a JSON report")
+    parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
+    parser.add_argument("--plot", metavar="DIR", help="write PNG plots of per-PE work and energy")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random input")
+    parser.add_argument("--density", type=float, default=DEFAULT_DENSITY,
+                        help="non-zero fraction of the random input")
+    parser.add_argument("--batch", type=int, default=1, help="random inputs to simulate")
+
+
+def load_input(path: str) -> np.ndarray:
+    try:
+        x = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ZeroskipError(f"{path}: no such input file") from None
+    except (OSError, ValueError, EOFError) as error:
+        raise ZeroskipError(f"{path}: not a readable .npy array ({error})") from None
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ZeroskipError(f"{path}: input must be numeric, got dtype {x.dtype}")
+    return x.astype(np.float32)
+
+
+def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarray:
+    """Non-negative activations (as after a ReLU), ``density`` of them non-zero."""
+    if not 0.0 <= density <= 1.0:
+        raise ZeroskipError(f"--density must be in 0..1, got {density}")
+    if batch < 1:
+        raise ZeroskipError(f"--batch must be at least 1, got {batch}")
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, in_len)) * (rng.random((batch, in_len)) < density)
+    return (x[0] if batch == 1 else x).astype(np.float32)
+
+
+def write_atomic(path: str, write) -> None:
+    """Write through a temporary file in the same directory, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".zs-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def format_table(result) -> str:
+    b = result.batch
+    head = f"{'layer':<12}{'cycles':>10}{'ideal':>10}{'effic.':>8}{'MACs':>11}{'padding':>9}" \
+           f"{'stall(b)':>9}{'energy nJ':>11}"
+    lines = [head, "-" * len(head)]
+    summary = result.summary()
+    for layer in summary["layers"]:
+        lines.append(f"{layer['name']:<12}{layer['cycles'] / b:>10.0f}{layer['ideal_cycles'] / b:>10.0f}"
+                     f"{layer['efficiency']:>8.1%}{layer['macs'] / b:>11.0f}"
+                     f"{layer['padding_entries'] / b:>9.0f}{layer['broadcast_stall_cycles'] / b:>9.0f}"
+                     f"{layer['energy_pj'] / b / 1000:>11.2f}")
+    lines.append("-" * len(head))
+    lines.append(f"{'total':<12}{result.cycles.mean():>10.0f}{result.ideal_cycles.mean():>10.0f}"
+                 f"{summary['efficiency']:>8.1%}{result.actions['mac'] / b:>11.0f}"
+                 f"{result.actions['padding_entry'] / b:>9.0f}{result.broadcast_stalls.sum() / b:>9.0f}"
+                 f"{result.energy_pj / b / 1000:>11.2f}")
+    per = "per input (mean over the batch of %d)" % b if b > 1 else "per input"
+    components = ", ".join(f"{k} {v / b / 1000:.2f}" for k, v in result.component_energy_pj.items() if v)
+    lines.append(f"{per}: {result.time_us.mean():.2f} us at {result.clock_mhz:g} MHz, "
+                 f"{result.power_mw:.1f} mW; energy nJ by component: {components}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from zeroskip.hw.program import load_program
+    from zeroskip.sim import load_energy_table, simulate
+
+    progress = Progress(getattr(args, "quiet", False))
+    program = load_program(args.program)
+    table = load_energy_table(args.energy)
+    if args.input:
+        x = load_input(args.input)
+        source = args.input
+    else:
+        x = random_input(program.in_len, args.batch, args.density, args.seed)
+        source = f"seeded random input (seed {args.seed}, {args.density:.0%} non-zero, batch {args.batch})"
+        print(f"no --input: using a {source}")
+    try:
+        from zeroskip.hw.reference import quantize_input
+        quantize_input(program, x)
+    except ZeroskipError as error:
+        raise ZeroskipError(f"{args.input or 'input'}: {error}") from None
+    progress(f"simulating {args.program} on {program.arch.name} ({program.arch.pes} PEs)")
+    result = simulate(program, x, energy_table=table)
+    progress("done")
+    print(format_table(result))
+    if args.output:
+        write_atomic(args.output, lambda f: np.save(f, result.outputs.astype(np.float32)))
+    if args.json:
+        report = result.summary()
+        report["program"] = os.path.abspath(args.program)
+        report["input"] = source
+        write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
+    if args.plot:
+        from zeroskip.sim.plots import write_plots
+        for path in write_plots(result, args.plot):
+            progress(f"wrote {path}")
+    return 0

@@ -1,0 +1,92 @@
+"""``zeroskip sim``: outputs, JSON report, plots, and one-line exit-2 errors."""
+
+import json
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from zeroskip.cli import main
+from zeroskip.compiler import compile_layers
+from zeroskip.hw.arch import PRESETS
+from zeroskip.hw.program import load_program
+from zeroskip.hw.reference import predict
+
+
+@pytest.fixture(scope="module")
+def progdir(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    layers = []
+    for n_in, n_out, act in ((40, 30, "relu"), (30, 10, "none")):
+        codes = np.where(rng.random((n_out, n_in)) < 0.3, rng.integers(1, 16, (n_out, n_in)), 0)
+        layers.append(SimpleNamespace(codebook=np.linspace(-1, 1, 16).astype(np.float32) * (np.arange(16) > 0),
+                                      codes=codes, bias=rng.normal(0, 0.1, n_out).astype(np.float32),
+                                      act=act))
+    directory = str(tmp_path_factory.mktemp("prog") / "p")
+    compile_layers(layers, PRESETS["small"]).save(directory)
+    return directory
+
+
+def test_outputs_report_and_plots(progdir, tmp_path, capsys):
+    x = np.random.default_rng(1).random((3, 40)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = main(["sim", progdir, "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+                 "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "plots"), "-q"])
+    assert code == 0
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.float32 and np.array_equal(y, predict(load_program(progdir), x))
+    report = json.loads((tmp_path / "r.json").read_text())
+    for key in ("cycles", "ideal_cycles", "efficiency", "energy_pj", "layers", "batch", "mean_per_input"):
+        assert key in report
+    assert report["batch"] == 3 and len(report["per_input"]["cycles"]) == 3
+    assert report["cycles"] == sum(report["per_input"]["cycles"])
+    for layer in report["layers"]:
+        assert {"cycles", "ideal_cycles", "macs", "energy_pj"} <= set(layer)
+    assert sorted(os.listdir(tmp_path / "plots")) == ["energy.png", "pe_work.png"]
+    assert "total" in capsys.readouterr().out
+
+
+def test_random_input_is_announced_and_shaped(progdir, tmp_path, capsys):
+    assert main(["sim", progdir, "--output", str(tmp_path / "y.npy"), "-q"]) == 0
+    assert "seeded random input" in capsys.readouterr().out
+    assert np.load(tmp_path / "y.npy").shape == (10,)
+
+
+def corrupt(progdir, tmp_path):
+    import shutil
+    copy = str(tmp_path / "bad")
+    shutil.copytree(progdir, copy)
+    with open(os.path.join(copy, "sparse.bin"), "r+b") as f:
+        f.write(b"\xff")
+    return copy
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such program directory"),
+    ("corrupt", "corrupted"),
+    ("short", "x.npy"),
+    ("nan", "NaN"),
+    ("not-npy", "not a readable .npy"),
+    ("energy", "unknown action"),
+])
+def test_bad_input_exits_2_with_one_line(progdir, tmp_path, capsys, case, message):
+    args = ["sim", progdir]
+    if case == "missing":
+        args = ["sim", str(tmp_path / "nowhere")]
+    elif case == "corrupt":
+        args = ["sim", corrupt(progdir, tmp_path)]
+    elif case in ("short", "nan"):
+        x = np.zeros(39 if case == "short" else 40, np.float32)
+        x[0] = np.nan if case == "nan" else 0
+        np.save(tmp_path / "x.npy", x)
+        args += ["--input", str(tmp_path / "x.npy")]
+    elif case == "not-npy":
+        (tmp_path / "x.npy").write_text("hello")
+        args += ["--input", str(tmp_path / "x.npy")]
+    elif case == "energy":
+        (tmp_path / "e.json").write_text('{"actions": {"laser": {"pj": 1}}}')
+        args += ["--energy", str(tmp_path / "e.json")]
+    assert main(args + ["-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("zeroskip sim: error:")

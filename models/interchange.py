@@ -1,0 +1,212 @@
+"""The interchange between ``zeroskip.models`` and the compiler: weight-shared layer stacks.
+
+A ``SharedLayer`` is one fully-connected layer after Deep Compression: ``W = codebook[codes]``,
+code 0 always meaning the pruned weight 0.0. The interchange ``.npz`` holds, for layer
+``i = 0..L-1``: ``codebook_{i}`` float32 [K] (entry 0 is 0.0), ``codes_{i}`` integer [out, in]
+(0 = pruned, k → ``codebook_{i}[k]``), ``bias_{i}`` float32 [out] and ``act_{i}`` ('relu' or
+'none'). ``load_fc_layers`` also reads the compressed model file (``zeroskip.models.modelfile``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+
+ACTIVATIONS = ("relu", "none")
+
+
+@dataclass(frozen=True, eq=False)
+class SharedLayer:
+    """One weight-shared layer: ``y = codebook[codes] @ x + bias``, then ``act``."""
+
+    codebook: np.ndarray  # float32 [K], codebook[0] == 0.0
+    codes: np.ndarray     # unsigned integer [out, in], values < K, 0 = pruned
+    bias: np.ndarray      # float32 [out]
+    act: str              # 'relu' or 'none'
+
+    def __post_init__(self):
+        problem = layer_problem(self.codebook, self.codes, self.bias, self.act)
+        if problem:
+            key, message = problem
+            raise ZeroskipError(f"SharedLayer {key}: {message}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.codes.shape)
+
+    def weights(self) -> np.ndarray:
+        """The float32 weight matrix ``codebook[codes]``."""
+        return self.codebook[self.codes]
+
+
+def layer_problem(book, codes, bias, act) -> tuple[str, str] | None:
+    """``(field, what is wrong)`` for the first invalid field of a layer, or None."""
+    if not isinstance(book, np.ndarray) or book.ndim != 1 or len(book) == 0:
+        return "codebook", "must be a non-empty 1-D array"
+    if book.dtype != np.float32:
+        return "codebook", f"must be float32, got {book.dtype}"
+    if not np.all(np.isfinite(book)):
+        return "codebook", "contains NaN or infinity"
+    if book[0] != 0.0:
+        return "codebook", f"entry 0 must be 0.0 (pruned), got {book[0]}"
+    if not isinstance(codes, np.ndarray) or codes.ndim != 2:
+        return "codes", "must be a 2-D [out, in] array"
+    if codes.dtype.kind not in "ui":
+        return "codes", f"must be integers, got {codes.dtype}"
+    if codes.size and (codes.min() < 0 or codes.max() >= len(book)):
+        return "codes", f"values must be in 0..{len(book) - 1} (codebook size {len(book)})"
+    if not isinstance(bias, np.ndarray) or bias.shape != (codes.shape[0],):
+        got = getattr(bias, "shape", None)
+        return "bias", f"must have shape ({codes.shape[0]},) to match codes, got {got}"
+    if bias.dtype != np.float32:
+        return "bias", f"must be float32, got {bias.dtype}"
+    if not np.all(np.isfinite(bias)):
+        return "bias", "contains NaN or infinity"
+    if act not in ACTIVATIONS:
+        return "act", f"must be 'relu' or 'none', got {act!r}"
+    return None
+
+
+def code_dtype(codebook_size: int) -> np.dtype:
+    return np.dtype(np.uint8 if codebook_size <= 256 else np.uint16)
+
+
+def float_forward(layers: list[SharedLayer], x: np.ndarray) -> np.ndarray:
+    """The float64 reference: logits of ``x`` ([in] or [batch, in]) through ``layers``."""
+    h = np.asarray(x, dtype=np.float64)
+    single = h.ndim == 1
+    h = h[None, :] if single else h
+    for layer in layers:
+        h = h @ layer.weights().astype(np.float64).T + layer.bias.astype(np.float64)
+        if layer.act == "relu":
+            h = np.maximum(h, 0.0)
+    return h[0] if single else h
+
+
+def check_stack(layers: list[SharedLayer], source: str) -> None:
+    """Consecutive layers must chain: layer i's outputs are layer i+1's inputs."""
+    for i in range(1, len(layers)):
+        if layers[i].shape[1] != layers[i - 1].shape[0]:
+            raise ZeroskipError(
+                f"{source}: codes_{i} has {layers[i].shape[1]} inputs but layer {i - 1} "
+                f"has {layers[i - 1].shape[0]} outputs")
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a partial file."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise ZeroskipError(f"{path}: cannot write ({error.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_interchange(path: str | os.PathLike, layers: list[SharedLayer]) -> None:
+    """Write ``layers`` as an interchange ``.npz`` (atomically)."""
+    if not layers:
+        raise ZeroskipError(f"{path}: no layers to write")
+    check_stack(layers, str(path))
+    arrays = {}
+    for i, layer in enumerate(layers):
+        arrays[f"codebook_{i}"] = layer.codebook
+        arrays[f"codes_{i}"] = layer.codes.astype(code_dtype(len(layer.codebook)))
+        arrays[f"bias_{i}"] = layer.bias
+        arrays[f"act_{i}"] = np.array(layer.act)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def load_interchange(path: str | os.PathLike) -> list[SharedLayer]:
+    """Read an interchange ``.npz``; every problem is a ZeroskipError naming the file and key."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ZeroskipError(f"{path}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ZeroskipError(f"{path}: not a readable .npz ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ZeroskipError(f"{path}: not an .npz archive")
+    with archive:
+        keys = set(archive.files)
+        if "codebook_0" not in keys:
+            raise ZeroskipError(f"{path}: missing key codebook_0 (not an interchange file?)")
+        layers, i = [], 0
+        while f"codebook_{i}" in keys:
+            fields = {}
+            for name in ("codebook", "codes", "bias", "act"):
+                key = f"{name}_{i}"
+                if key not in keys:
+                    raise ZeroskipError(f"{path}: missing key {key}")
+                try:
+                    fields[name] = archive[key]
+                except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+                    raise ZeroskipError(f"{path}: key {key} is unreadable ({error})") from None
+            layers.append(_layer_from_arrays(path, i, fields))
+            i += 1
+        extra = sorted(keys - {f"{n}_{j}" for j in range(i)
+                               for n in ("codebook", "codes", "bias", "act")})
+        if extra:
+            raise ZeroskipError(f"{path}: unexpected key {extra[0]} (layers are numbered "
+                                f"0..{i - 1} without gaps)")
+    check_stack(layers, str(path))
+    return layers
+
+
+def _layer_from_arrays(path, i: int, fields: dict) -> SharedLayer:
+    act = fields["act"]
+    if act.shape != () or act.dtype.kind != "U":
+        raise ZeroskipError(f"{path}: act_{i} must be a string")
+    book = fields["codebook"]
+    if book.dtype.kind != "f":
+        raise ZeroskipError(f"{path}: codebook_{i} must be float32, got {book.dtype}")
+    bias = fields["bias"]
+    if bias.dtype.kind != "f":
+        raise ZeroskipError(f"{path}: bias_{i} must be float32, got {bias.dtype}")
+    codes = fields["codes"]
+    if codes.dtype.kind not in "ui":
+        raise ZeroskipError(f"{path}: codes_{i} must be integers, got {codes.dtype}")
+    book, bias, act = book.astype(np.float32), bias.astype(np.float32), str(act)
+    problem = layer_problem(book, codes, bias, act)
+    if problem:
+        field, message = problem
+        raise ZeroskipError(f"{path}: {field}_{i} {message}")
+    return SharedLayer(book, codes.astype(code_dtype(len(book))), bias, act)
+
+
+def load_fc_layers(path: str | os.PathLike) -> list[SharedLayer]:
+    """The fully-connected layers of a compressed model file or an interchange ``.npz``.
+
+    The file type is sniffed from its first bytes. A model with convolutions is an error.
+    """
+    from . import modelfile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(modelfile.MAGIC))
+    except FileNotFoundError:
+        raise ZeroskipError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ZeroskipError(f"{path}: cannot read ({error.strerror})") from None
+    if head == modelfile.MAGIC:
+        return modelfile.load(path).fc_layers(str(path))
+    if head.startswith(b"PK"):
+        return load_interchange(path)
+    raise ZeroskipError(f"{path}: neither a zeroskip model file nor an interchange .npz")

@@ -1,0 +1,77 @@
+"""``zeroskip verilog PROGDIR|--arch ... -o DIR``: write ``DIR/<name>.v`` and ``DIR/<name>.json``.
+
+With a program directory the memories are initialised from its images (embedded in the
+Verilog); the architecture is the program's, and an explicitly requested one (``--arch`` or
+overrides) must be the same configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import CLI_OVERRIDES, PRESETS, add_arch_arguments, load_arch, with_overrides
+from zeroskip.hw.regmap import fingerprint
+from zeroskip.progress import Progress
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("program", nargs="?", default=None,
+                        help="program directory (from `zeroskip compile`): initialise the memories")
+    add_arch_arguments(parser, default=None)
+    parser.add_argument("-o", "--output", required=True, help="output directory")
+    parser.add_argument("--name", default="zeroskip_top", help="Verilog module name")
+
+
+def _requested_arch(args):
+    overrides = {name: getattr(args, f"arch_{name}", None) for name in CLI_OVERRIDES.values()}
+    if args.arch is None and all(v is None for v in overrides.values()):
+        return None
+    return with_overrides(load_arch(args.arch or "small"), **overrides)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".zs-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args) -> int:
+    from zeroskip.hw.program import load_program
+    from zeroskip.hw.verilog import generate
+
+    progress = Progress(args.quiet)
+    requested = _requested_arch(args)
+    program = None
+    if args.program is not None:
+        program = load_program(args.program)
+        if requested is not None and fingerprint(requested) != fingerprint(program.arch):
+            raise ZeroskipError(f"{args.program}: program was compiled for architecture "
+                                f"'{program.arch.name}', which differs from the requested "
+                                f"'{requested.name}'")
+        arch = program.arch
+    else:
+        arch = requested if requested is not None else PRESETS["small"]
+    if not args.name.isidentifier():
+        raise ZeroskipError(f"--name '{args.name}' is not a Verilog identifier")
+    progress(f"elaborating {arch.name} ({arch.pes} PEs){' with ' + args.program if program else ''}")
+    result = generate(arch, program, name=args.name)
+    os.makedirs(args.output, exist_ok=True)
+    verilog_path = os.path.join(args.output, f"{args.name}.v")
+    json_path = os.path.join(args.output, f"{args.name}.json")
+    _write_atomic(verilog_path, result["verilog"])
+    info = {k: v for k, v in result.items() if k != "verilog"}
+    info["arch"] = arch.to_dict()
+    _write_atomic(json_path, json.dumps(info, indent=1))
+    progress(f"wrote {verilog_path} ({len(result['verilog']) // 1024} KiB) and {json_path}")
+    return 0

@@ -1,0 +1,136 @@
+"""The control unit: runs the pass descriptors and counts cycles exactly as docs/timing.md.
+
+Cycle 0 is the cycle ``start`` is asserted (the FSM sees it at the edge closing it). Per pass,
+beginning at T: COLUMN (from T to C, the first cycle the broadcaster is done and every PE is
+free) → DRAIN (``MAC_DRAIN - 1`` cycles) → SWEEP (R cycles, one accumulator row each) → TAIL
+(``REQUANT_TAIL`` cycles) → the next pass at ``T_next = C + MAC_DRAIN + R + REQUANT_TAIL``.
+The descriptor of pass 0 is fetched during the ``PROGRAM_HEAD`` cycles; the next pass's is read
+at C and latched in the last tail cycle. After the last pass, ``PROGRAM_TAIL`` cycles, then
+``done``; the counter then holds the program's cycle count. Banks need no swap state: a pass's
+source bank is its layer's parity.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from zeroskip.hw import timing
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.layouts import descriptor_struct
+from zeroskip.hw.program import descriptor_layout, layout_width
+
+CYCLE_BITS = 32
+
+# what this pipeline needs of the constants (see hw/pe.py): the sweep may read a row the last
+# MAC writes (transparent port) two cycles after C; the last activation write lands in the
+# cycle after the last row read; pass 0's descriptor needs a read and a latch
+assert timing.MAC_DRAIN >= 2, "the MAC pipeline writes its last sum at C + 2"
+assert timing.REQUANT_TAIL >= 1, "the sweep writes its last activation one cycle after the read"
+assert timing.PROGRAM_HEAD >= 2, "the first descriptor takes a read and a latch"
+assert timing.PROGRAM_TAIL >= 0
+
+
+class ControlUnit(wiring.Component):
+    def __init__(self, arch: ArchConfig, descriptors=None):
+        self.arch = arch
+        self.descriptors = descriptors
+        a = arch
+        width = layout_width(descriptor_layout(a))
+        super().__init__({
+            "start": In(1), "passes": In(range(a.max_passes + 1)),
+            "column_done": In(1),                  # broadcaster done and every PE free
+            "desc": Out(descriptor_struct(a)),
+            "pass_start": Out(1),
+            "sweep": Out(1), "sweep_row": Out(range(a.acc_depth)),
+            "busy": Out(1), "done": Out(1),
+            "cycles": Out(CYCLE_BITS),
+            "desc_we": In(1), "desc_addr": In(range(a.max_passes)), "desc_data": In(width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.arch
+        width = layout_width(descriptor_layout(a))
+        init = [] if self.descriptors is None else [int(v) for v in self.descriptors]
+        m.submodules.descriptors = memory = Memory(shape=width, depth=a.max_passes, init=init)
+        wr, rd = memory.write_port(), memory.read_port()
+        m.d.comb += [wr.addr.eq(self.desc_addr), wr.data.eq(self.desc_data), wr.en.eq(self.desc_we),
+                     rd.en.eq(0)]      # a read port's enable is 1 unless driven: hold the data
+
+        index = Signal(range(a.max_passes + 1))
+        count = Signal(range(max(timing.MAC_DRAIN, timing.REQUANT_TAIL, timing.PROGRAM_HEAD,
+                                 timing.PROGRAM_TAIL) + 1))
+        row = Signal(range(a.acc_depth + 1))
+        first = Signal()
+        m.d.comb += self.pass_start.eq(first)
+        m.d.sync += first.eq(0)
+
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.done.eq(0)
+                with m.If(self.start):
+                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]
+                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
+                    m.next = "HEAD"
+            with m.State("HEAD"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(count == 0):
+                    m.d.sync += [self.desc.eq(rd.data), first.eq(1)]
+                    m.next = "COLUMN"
+                with m.Else():
+                    m.d.sync += count.eq(count - 1)
+            with m.State("COLUMN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.column_done & ~first):
+                    m.d.comb += [rd.addr.eq(index + 1), rd.en.eq(1)]      # prefetch the next pass
+                    m.d.sync += [count.eq(timing.MAC_DRAIN - 2), row.eq(0)]
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(count == 0):
+                    with m.If(self.desc.rows == 0):
+                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
+                        m.next = "TAIL"
+                    with m.Else():
+                        m.next = "SWEEP"
+                with m.Else():
+                    m.d.sync += count.eq(count - 1)
+            with m.State("SWEEP"):
+                m.d.comb += [self.busy.eq(1), self.sweep.eq(1), self.sweep_row.eq(row)]
+                m.d.sync += row.eq(row + 1)
+                with m.If(row + 1 == self.desc.rows):
+                    m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
+                    m.next = "TAIL"
+            with m.State("TAIL"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(count == 0):
+                    with m.If(index + 1 >= self.passes):
+                        if timing.PROGRAM_TAIL:
+                            m.d.sync += count.eq(timing.PROGRAM_TAIL - 1)
+                            m.next = "END"
+                        else:
+                            m.next = "DONE"
+                    with m.Else():
+                        m.d.sync += [self.desc.eq(rd.data), index.eq(index + 1), first.eq(1)]
+                        m.next = "COLUMN"
+                with m.Else():
+                    m.d.sync += count.eq(count - 1)
+            with m.State("END"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(count == 0):
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += count.eq(count - 1)
+            with m.State("DONE"):
+                m.d.comb += self.done.eq(1)
+                with m.If(self.start):
+                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]
+                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
+                    m.next = "HEAD"
+        return m

@@ -1,0 +1,121 @@
+"""The host driver: loads a program into the accelerator over its bus and runs inputs.
+
+Transport-agnostic (Glasgow drives gateware in simulation through the same interface as on
+hardware): it takes two coroutines, ``read(addr) -> int`` and ``write(addr, data)``, on 32-bit
+words at word addresses of ``zeroskip.hw.regmap``. The Amaranth testbenches adapt them to a
+simulator context, the cocotb testbench to a DUT, a board to its bridge. No Amaranth import here.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw import regmap
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.program import Program, memory_images, to_unsigned
+
+Read = Callable[[int], Awaitable[int]]
+Write = Callable[[int, int], Awaitable[None]]
+
+MASK32 = 0xFFFFFFFF
+
+
+def _signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+class Host:
+    """Drives one accelerator built for ``arch``."""
+
+    def __init__(self, arch: ArchConfig, read: Read, write: Write, max_polls: int = 10_000_000):
+        self.arch = arch
+        self.read = read
+        self.write = write
+        self.regions = regmap.regions(arch)
+        self.max_polls = max_polls
+        self.program: Program | None = None
+
+    async def check_id(self) -> None:
+        """Refuse hardware built for another configuration than ``self.arch``."""
+        found = await self.read(regmap.REG_ID)
+        want = regmap.fingerprint(self.arch)
+        if found != want:
+            raise ZeroskipError(f"accelerator ID {found:#010x} does not match architecture "
+                                f"'{self.arch.name}' ({want:#010x}): built for another configuration")
+
+    def _check_program(self, program: Program) -> None:
+        if regmap.fingerprint(program.arch) != regmap.fingerprint(self.arch):
+            raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
+                                f"the accelerator is '{self.arch.name}' (fingerprints differ)")
+        program.check_fits()
+
+    async def write_entry(self, region: str, index: int, value: int, pe: int = 0) -> None:
+        """One memory entry, least significant word first (the last word commits it)."""
+        r = self.regions[region]
+        for word in range(r.words):
+            await self.write(r.address(index, pe, word), (int(value) >> (32 * word)) & MASK32)
+
+    async def write_image(self, region: str, words, pe: int = 0) -> None:
+        for index, value in enumerate(np.asarray(words, dtype=np.uint64).tolist()):
+            await self.write_entry(region, index, value, pe)
+
+    async def load_program(self, program: Program, write_images: bool = True) -> None:
+        """Check the ID and the fit, write every image (unless the memories were initialised
+        at elaboration, ``write_images=False``), and the pass count."""
+        self._check_program(program)
+        await self.check_id()
+        if write_images:
+            images = memory_images(program)
+            for pe in range(self.arch.pes):
+                for name in ("sparse", "ptr_even", "ptr_odd", "bias"):
+                    await self.write_image(name, images[f"{name}_pe{pe}"][0], pe)
+            await self.write_image("codebook", images["codebook"][0])
+            await self.write_image("descriptors", images["descriptors"][0])
+        await self.write(regmap.REG_PASSES, len(program.passes))
+        await self.write(regmap.REG_LAYERS, len(program.layers))
+        self.program = program
+
+    async def write_input(self, xq_row) -> None:
+        """Integer input activations into bank 0: activation i to PE i mod N, address i div N."""
+        a = self.arch
+        xq = np.asarray(xq_row, dtype=np.int64).reshape(-1)
+        words = to_unsigned(xq, a.act_bits).tolist()
+        for i, word in enumerate(words):
+            await self.write_entry("act0", i // a.pes, word, pe=i % a.pes)
+
+    async def read_output(self, bank: int, length: int) -> np.ndarray:
+        a = self.arch
+        region = f"act{bank}"
+        out = np.zeros(length, dtype=np.int64)
+        for i in range(length):
+            word = await self.read(self.regions[region].address(i // a.pes, i % a.pes))
+            out[i] = _signed(word, a.act_bits)
+        return out
+
+    async def start(self) -> None:
+        await self.write(regmap.REG_CTRL, regmap.CTRL_START)
+
+    async def wait_done(self) -> int:
+        """Poll until done; returns the cycle counter."""
+        for _ in range(self.max_polls):
+            if await self.read(regmap.REG_STATUS) & regmap.STATUS_DONE:
+                return await self.read(regmap.REG_CYCLES)
+        raise ZeroskipError(f"accelerator not done after {self.max_polls} status polls")
+
+    async def run(self, xq_row) -> tuple[np.ndarray, int]:
+        """One input vector → (integer outputs in array order, cycles)."""
+        program = self.program
+        if program is None:
+            raise ZeroskipError("no program loaded: call load_program first")
+        xq = np.asarray(xq_row, dtype=np.int64).reshape(-1)
+        if xq.shape[0] != program.in_len:
+            raise ZeroskipError(f"input has {xq.shape[0]} activations, the program takes {program.in_len}")
+        await self.write_input(xq)
+        await self.start()
+        cycles = await self.wait_done()
+        outputs = await self.read_output(len(program.layers) % 2, program.out_len)
+        return outputs, cycles

@@ -1,0 +1,225 @@
+"""One processing element (PE): activation queue, pointer banks, sparse-matrix read unit,
+codebook, MAC into the accumulators, the two activation banks and the requantisation sweep.
+
+Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
+
+- ``s``: pop; issue the reads of ``ptr[base + j]`` and ``ptr[base + j + 1]`` (even/odd banks).
+- ``s + 1 .. s + n``: issue entry ``e`` (stage 0): read its sparse line, only at the column's
+  first entry or at slot 0 of a line (the read port holds its data otherwise). The next item is
+  popped in the cycle the column's last entry issues (or when the bounds show an empty column).
+- stage 1 (``e``'s issue + 1): slice the entry from the line, local row = previous + run + 1
+  (from −1 per column), read the codebook and the accumulator row.
+- stage 2 (+ 2): weight × activation + accumulator, written back. The accumulator's read port is
+  transparent for its write port, so an entry reading the row the previous entry is writing sees
+  the new sum: back-to-back entries to one row cost no cycle.
+
+The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` in one cycle and,
+in the next, writes ``requantize(...)`` to the destination bank at ``row_base + i`` and clears
+the row (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from zeroskip.hw.arch import ArchConfig, _bits_for
+from zeroskip.hw.fixedpoint import signed_range
+from zeroskip.hw.layouts import descriptor_struct, entry_struct
+from zeroskip.hw.regmap import PE_MEMORIES, memory_shapes
+
+#: the PE's load-port targets: its own memories, then its copy of the codebook
+LOAD_TARGETS = PE_MEMORIES + ("codebook",)
+
+
+def load_port_widths(arch: ArchConfig) -> tuple[int, int]:
+    """(address bits, data bits) of the load port: enough for every memory the host writes."""
+    shapes = memory_shapes(arch)
+    return (max(_bits_for(depth - 1) for _, depth in shapes.values()),
+            max(width for width, _ in shapes.values()))
+
+
+def _memory(m: Module, name: str, width: int, depth: int, init) -> Memory:
+    words = [] if init is None else [int(v) for v in init]
+    memory = Memory(shape=unsigned(width), depth=depth, init=words)
+    m.submodules[name] = memory
+    return memory
+
+
+class ProcessingElement(wiring.Component):
+    """PE ``index`` of an array built for ``arch``; ``images`` (from ``program.memory_images``)
+    initialises its memories at elaboration."""
+
+    def __init__(self, arch: ArchConfig, index: int = 0, images: dict | None = None):
+        self.arch = arch
+        self.index = index
+        self.images = images or {}
+        a = arch
+        addr_bits, data_bits = load_port_widths(a)
+        super().__init__({
+            # broadcast from the LNZD unit (pushed only when every PE is ``ready``)
+            "push": In(1), "push_value": In(signed(a.act_bits)), "push_index": In(a.act_index_bits),
+            "ready": Out(1),
+            # the LNZD unit's group reads of the source bank (layer parity)
+            "group_en": In(1), "group_addr": In(range(a.act_depth)),
+            "group_value": Out(signed(a.act_bits)),
+            # the running pass, from the control unit
+            "desc": In(descriptor_struct(a)),
+            "free": Out(1),             # queue empty and no column left to issue after this cycle
+            "sweep": In(1), "sweep_row": In(range(a.acc_depth)),
+            "busy": In(1),              # the program runs: the host port is locked out
+            # host load port (memory writes, activation reads)
+            "load_we": In(len(LOAD_TARGETS)), "load_re": In(1), "load_bank": In(1),
+            "load_addr": In(addr_bits), "load_data": In(data_bits),
+            "load_rdata": Out(a.act_bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.arch
+        i = self.index
+        desc = self.desc
+        we = {name: self.load_we[k] for k, name in enumerate(LOAD_TARGETS)}
+
+        def host_written(name, width, depth, image):
+            memory = _memory(m, name, width, depth, self.images.get(image, (None,))[0])
+            port = memory.write_port()
+            m.d.comb += [port.addr.eq(self.load_addr), port.data.eq(self.load_data),
+                         port.en.eq(we[name])]
+            return memory
+
+        shapes = memory_shapes(a)
+        sparse = host_written("sparse", *shapes["sparse"], f"sparse_pe{i}")
+        ptr_even = host_written("ptr_even", *shapes["ptr_even"], f"ptr_even_pe{i}")
+        ptr_odd = host_written("ptr_odd", *shapes["ptr_odd"], f"ptr_odd_pe{i}")
+        bias = host_written("bias", *shapes["bias"], f"bias_pe{i}")
+        codebook = host_written("codebook", *shapes["codebook"], "codebook")
+        acc = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
+
+        # -- activation queue -----------------------------------------------------------------
+        queue = m.submodules.queue = SyncFIFO(width=a.act_bits + a.act_index_bits, depth=a.fifo_depth)
+        m.d.comb += [queue.w_en.eq(self.push), queue.w_data.eq(Cat(self.push_value, self.push_index)),
+                     self.ready.eq(queue.w_rdy)]
+        item_value = queue.r_data[:a.act_bits].as_signed()
+        item_index = queue.r_data[a.act_bits:]
+
+        # -- pointer read unit: both bounds in one cycle ------------------------------------------
+        even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
+        pop = Signal()
+        ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
+        m.d.comb += [ptr_addr.eq(desc.ptr_base + item_index),
+                     even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
+                     even_rd.en.eq(pop), odd_rd.en.eq(pop), queue.r_en.eq(pop)]
+        bounds = Signal()                        # the bounds of the popped column arrive
+        odd = Signal()                           # the column's pointer address was odd
+        column_act = Signal(signed(a.act_bits))
+        m.d.sync += bounds.eq(pop)
+        with m.If(pop):
+            m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item_value)]
+
+        # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
+        active = Signal()                        # a column has entries left after this cycle
+        current = Signal(a.ptr_bits)
+        end = Signal(a.ptr_bits)
+        entry = Signal(a.ptr_bits)
+        stop = Signal(a.ptr_bits)
+        issue = Signal()
+        first = Signal()
+        with m.If(bounds):
+            m.d.comb += [entry.eq(Mux(odd, odd_rd.data, even_rd.data)),
+                         stop.eq(Mux(odd, even_rd.data, odd_rd.data)),
+                         issue.eq(entry != stop), first.eq(1)]
+        with m.Elif(active):
+            m.d.comb += [entry.eq(current), stop.eq(end), issue.eq(1)]
+        last = Signal()
+        m.d.comb += [last.eq(issue & (entry + 1 == stop)),
+                     pop.eq((~issue | last) & queue.r_rdy),
+                     self.free.eq((~issue | last) & ~queue.r_rdy)]
+        m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
+
+        per_line = a.entries_per_line
+        if per_line & (per_line - 1) == 0:        # a power of two: slice the entry index
+            shift = per_line.bit_length() - 1
+            line, slot = entry[shift:], entry[:shift] if shift else Const(0, 1)
+        else:                                       # general case: divide by a constant
+            line, slot = entry // per_line, entry % per_line
+        sparse_rd = sparse.read_port()
+        m.d.comb += [sparse_rd.addr.eq(line), sparse_rd.en.eq(issue & (first | (slot == 0)))]
+
+        # -- stage 1: entry, address accumulation, codebook and accumulator reads -------------------
+        s1_valid, s1_first = Signal(), Signal()
+        s1_slot = Signal(range(per_line))
+        s1_act = Signal(signed(a.act_bits))
+        m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act)]
+        fields = data.View(entry_struct(a), sparse_rd.data.word_select(s1_slot, a.entry_bits))
+        row_bits = _bits_for(a.acc_depth + a.max_run + 1)
+        row, row_prev = Signal(row_bits), Signal(row_bits)
+        m.d.comb += row.eq(Mux(s1_first, fields.run, row_prev + fields.run + 1))
+        with m.If(s1_valid):
+            m.d.sync += row_prev.eq(row)
+        codebook_rd = codebook.read_port()
+        m.d.comb += [codebook_rd.addr.eq(Cat(fields.code, desc.layer)), codebook_rd.en.eq(s1_valid)]
+
+        acc_wr = acc.write_port()
+        acc_rd = acc.read_port(transparent_for=(acc_wr,))
+        bias_rd = bias.read_port()
+        s2_valid = Signal()
+        s2_row = Signal(range(a.acc_depth))
+        s2_act = Signal(signed(a.act_bits))
+        m.d.sync += [s2_valid.eq(s1_valid & (fields.code != 0)), s2_row.eq(row), s2_act.eq(s1_act)]
+
+        # -- stage 2: multiply-accumulate (code 0 is the constant 0.0: no write) --------------------
+        product = codebook_rd.data.as_signed() * s2_act
+
+        # -- requantisation sweep: read (this cycle), write (next cycle) -----------------------------
+        r_valid = Signal()
+        r_row = Signal(range(a.acc_depth))
+        m.d.sync += [r_valid.eq(self.sweep), r_row.eq(self.sweep_row)]
+        m.d.comb += bias_rd.en.eq(0)            # read ports are enabled unless driven
+        with m.If(self.sweep):
+            m.d.comb += [acc_rd.addr.eq(self.sweep_row), acc_rd.en.eq(1),
+                         bias_rd.addr.eq(desc.bias_base + self.sweep_row), bias_rd.en.eq(1)]
+        with m.Else():
+            m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s1_valid & (fields.code != 0))]
+        with m.If(r_valid):
+            m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
+        with m.Else():
+            m.d.comb += [acc_wr.addr.eq(s2_row), acc_wr.data.eq(acc_rd.data + product),
+                         acc_wr.en.eq(s2_valid)]
+
+        total = Signal(signed(a.acc_bits + 1))
+        m.d.comb += total.eq(acc_rd.data.as_signed() + bias_rd.data.as_signed())
+        # round half up: floor((y + 2^(s-1)) / 2^s) == ((2y >> s) + 1) >> 1, also for s = 0
+        rounded = Signal(signed(a.acc_bits + 2))
+        m.d.comb += rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)
+        low, high = signed_range(a.act_bits)
+        result = Signal(signed(a.act_bits))
+        with m.If(rounded > high):
+            m.d.comb += result.eq(high)
+        with m.Elif(rounded < low):
+            m.d.comb += result.eq(low)
+        with m.Else():
+            m.d.comb += result.eq(rounded)
+        activation = Mux(desc.relu & result[-1], 0, result)
+
+        # -- activation banks: source = layer parity, destination = the other -----------------------
+        source = desc.layer[0]
+        banks = []
+        for bank, name in enumerate(("act0", "act1")):
+            memory = _memory(m, name, a.act_bits, a.act_depth, None)
+            wr, rd = memory.write_port(), memory.read_port()
+            with m.If(self.busy):
+                m.d.comb += [wr.addr.eq(desc.row_base + r_row), wr.data.eq(activation),
+                             wr.en.eq(r_valid & (source != bank)),
+                             rd.addr.eq(self.group_addr), rd.en.eq(self.group_en)]
+            with m.Else():
+                m.d.comb += [wr.addr.eq(self.load_addr), wr.data.eq(self.load_data),
+                             wr.en.eq(we[name]),
+                             rd.addr.eq(self.load_addr), rd.en.eq(self.load_re)]
+            banks.append(rd)
+        m.d.comb += [self.group_value.eq(Mux(source, banks[1].data, banks[0].data)),
+                     self.load_rdata.eq(Mux(self.load_bank, banks[1].data, banks[0].data))]
+        return m

@@ -1,0 +1,158 @@
+"""The accelerator's top: N PEs, the broadcast (LNZD) unit, the control unit, and the Wishbone
+host bus decoding ``zeroskip.hw.regmap``'s address map.
+
+Bus transfers take two cycles (``ack`` is registered; a read's data comes from a synchronous
+read port, so it is ready together with ``ack``). Writes of entries wider than 32 bits collect
+their low words in a staging register; the last word commits the entry. While the program runs,
+memory writes are ignored (registers still read).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw import regmap
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.broadcast import Broadcaster
+from zeroskip.hw.control import ControlUnit
+from zeroskip.hw.pe import LOAD_TARGETS, ProcessingElement
+from zeroskip.hw.program import Program, memory_images
+from zeroskip.hw.wishbone import bus_signature
+
+
+def _log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+class Accelerator(wiring.Component):
+    """The whole array for ``arch``; ``program`` (optional) initialises every memory and the
+    pass count at elaboration, so a run needs only the input written over the bus."""
+
+    def __init__(self, arch: ArchConfig, program: Program | None = None):
+        if program is not None:
+            self._MustUse__silence = True      # not elaborated if refused below
+            if regmap.fingerprint(program.arch) != regmap.fingerprint(arch):
+                raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
+                                    f"not for '{arch.name}' (the configurations differ)")
+            program.check_fits()
+            self._MustUse__silence = False
+        self.arch = arch
+        self.program = program
+        self.regions = regmap.regions(arch)
+        super().__init__({
+            "bus": In(bus_signature(regmap.address_bits(arch))),
+            "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.arch
+        images = memory_images(self.program) if self.program is not None else {}
+        m.submodules.control = control = ControlUnit(a, images.get("descriptors", (None,))[0])
+        m.submodules.broadcast = broadcast = Broadcaster(a)
+        pes = []
+        for p in range(a.pes):
+            pe = ProcessingElement(a, p, images)
+            m.submodules[f"pe{p}"] = pe
+            pes.append(pe)
+        # kept for testbenches that watch the array's internals
+        self.control_unit, self.broadcaster, self.pes = control, broadcast, pes
+
+        # -- the array ----------------------------------------------------------------------------
+        m.d.comb += [broadcast.start.eq(control.pass_start), broadcast.in_len.eq(control.desc.in_len),
+                     broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
+                     control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),
+                     self.done.eq(control.done)]
+        for p, pe in enumerate(pes):
+            m.d.comb += [pe.push.eq(broadcast.push), pe.push_value.eq(broadcast.push_value),
+                         pe.push_index.eq(broadcast.push_index),
+                         pe.group_en.eq(broadcast.group_en), pe.group_addr.eq(broadcast.group_addr),
+                         broadcast.group[p].eq(pe.group_value),
+                         pe.desc.eq(control.desc), pe.sweep.eq(control.sweep),
+                         pe.sweep_row.eq(control.sweep_row), pe.busy.eq(control.busy)]
+
+        # -- the host bus -------------------------------------------------------------------------
+        bus = self.bus
+        ack = Signal()
+        access = Signal()
+        m.d.comb += [access.eq(bus.cyc & bus.stb & ~ack), bus.ack.eq(ack)]
+        m.d.sync += ack.eq(access)
+        write = access & bus.we
+        read = access & ~bus.we
+        idle = ~control.busy
+
+        max_words = max(r.words for r in self.regions.values())
+        stage = Signal(32 * max(1, max_words - 1))
+        passes = Signal(range(a.max_passes + 1),
+                        init=len(self.program.passes) if self.program is not None else 0)
+        layers = Signal(32, init=len(self.program.layers) if self.program is not None else 0)
+
+        hits, fields = {}, {}
+        for name, r in self.regions.items():
+            hit = Signal(name=f"hit_{name}")
+            m.d.comb += hit.eq((bus.adr >> _log2(r.size)) == (r.base >> _log2(r.size)))
+            word = bus.adr[:_log2(r.stride)] if r.stride > 1 else Const(0, 1)
+            index = bus.adr[_log2(r.stride):_log2(r.window if r.per_pe else r.size)]
+            pe_sel = (bus.adr[_log2(r.window):_log2(r.size)] if r.per_pe and r.size > r.window
+                      else Const(0, 1))
+            commit = Signal(name=f"commit_{name}")
+            m.d.comb += commit.eq(write & hit & (word == r.words - 1) & idle)
+            with m.If(write & hit & (word < r.words - 1)):
+                m.d.sync += stage.word_select(word, 32).eq(bus.dat_w)
+            value = Cat(stage[:32 * (r.words - 1)], bus.dat_w) if r.words > 1 else bus.dat_w
+            hits[name] = hit
+            fields[name] = (index, pe_sel, commit, value)
+
+        # load ports: address and data from the region hit, one write enable per memory
+        for p, pe in enumerate(pes):
+            for name in LOAD_TARGETS:
+                index, pe_sel, commit, value = fields[name]
+                with m.If(hits[name]):
+                    m.d.comb += [pe.load_addr.eq(index), pe.load_data.eq(value)]
+                k = LOAD_TARGETS.index(name)
+                enable = commit if name == "codebook" else commit & (pe_sel == p)
+                m.d.comb += pe.load_we[k].eq(enable)
+            act_hit = hits["act0"] | hits["act1"]
+            m.d.comb += [pe.load_re.eq(access & act_hit & (fields["act0"][1] == p) & idle),
+                         pe.load_bank.eq(hits["act1"])]
+        index, _, commit, value = fields["descriptors"]
+        m.d.comb += [control.desc_addr.eq(index), control.desc_data.eq(value),
+                     control.desc_we.eq(commit)]
+
+        # registers
+        hit_regs = Signal()
+        m.d.comb += hit_regs.eq((bus.adr >> _log2(regmap.REGISTER_WORDS)) == 0)
+        reg = bus.adr[:_log2(regmap.REGISTER_WORDS)]
+        with m.If(write & hit_regs):
+            with m.Switch(reg):
+                with m.Case(regmap.REG_CTRL):
+                    m.d.comb += control.start.eq(bus.dat_w[0] & idle)
+                with m.Case(regmap.REG_PASSES):
+                    m.d.sync += passes.eq(bus.dat_w)
+                with m.Case(regmap.REG_LAYERS):
+                    m.d.sync += layers.eq(bus.dat_w)
+        m.d.comb += control.passes.eq(passes)
+
+        # read data, valid with ack (the address is held through the transfer)
+        with m.If(hit_regs):
+            with m.Switch(reg):
+                with m.Case(regmap.REG_ID):
+                    m.d.comb += bus.dat_r.eq(regmap.fingerprint(a))
+                with m.Case(regmap.REG_STATUS):
+                    m.d.comb += bus.dat_r.eq(Cat(control.done, control.busy))
+                with m.Case(regmap.REG_PASSES):
+                    m.d.comb += bus.dat_r.eq(passes)
+                with m.Case(regmap.REG_CYCLES):
+                    m.d.comb += bus.dat_r.eq(control.cycles)
+                with m.Case(regmap.REG_LAYERS):
+                    m.d.comb += bus.dat_r.eq(layers)
+        with m.Elif(hits["act0"] | hits["act1"]):
+            pe_sel = fields["act0"][1]
+            with m.Switch(pe_sel):
+                for p, pe in enumerate(pes):
+                    with m.Case(p):
+                        m.d.comb += bus.dat_r.eq(pe.load_rdata)
+        return m

@@ -1,0 +1,35 @@
+"""Verilog of the accelerator, with its port list and bus register map.
+
+Program initialisation, when given, is embedded in the Verilog (``initial`` blocks of the memory
+contents), so one ``.v`` file is the whole design; cocotb runs of big programs use it to skip
+loading the images over the bus.
+"""
+
+from __future__ import annotations
+
+from amaranth.back import verilog as amaranth_verilog
+from amaranth.lib import wiring
+
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.program import Program
+from zeroskip.hw.regmap import fingerprint, register_map
+from zeroskip.hw.top import Accelerator
+
+
+def ports(top: wiring.Component) -> list[dict]:
+    """The top's ports as Verilog sees them: name, direction, width (clk and rst first)."""
+    out = [{"name": "clk", "direction": "input", "width": 1},
+           {"name": "rst", "direction": "input", "width": 1}]
+    for path, member, value in top.signature.flatten(top):
+        direction = "input" if member.flow == wiring.In else "output"
+        out.append({"name": "__".join(str(p) for p in path), "direction": direction,
+                    "width": len(value)})
+    return out
+
+
+def generate(arch: ArchConfig, program: Program | None = None, name: str = "zeroskip_top") -> dict:
+    """``{"name", "verilog", "ports", "register_map", "fingerprint", "initialised"}``."""
+    top = Accelerator(arch, program)
+    text = amaranth_verilog.convert(top, name=name, emit_src=False)
+    return {"name": name, "verilog": text, "ports": ports(top), "register_map": register_map(arch),
+            "fingerprint": fingerprint(arch), "initialised": program is not None}

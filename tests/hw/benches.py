@@ -1,0 +1,55 @@
+"""Amaranth-simulator harness shared by the gateware tests: the whole accelerator driven through
+its Wishbone bus by the same host driver a board or cocotb uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from zeroskip.hw.arch import PRESETS, ArchConfig
+from zeroskip.hw.host import Host
+from zeroskip.hw.top import Accelerator
+from zeroskip.hw.wishbone import SimBus
+
+#: a tiny array: Amaranth's Python simulator is slow, keep the memories small
+TINY = dataclasses.replace(PRESETS["small"], name="tiny", pes=2, sparse_depth=32, ptr_depth=64,
+                           act_depth=16, acc_depth=4, bias_depth=32, max_layers=3, max_passes=8)
+
+
+def tiny(**changes) -> ArchConfig:
+    return dataclasses.replace(TINY, **changes)
+
+
+def simulate(top: Accelerator, bench, vcd: str | None = None) -> None:
+    """Run ``bench(ctx, host)``; a VCD only when ``ZEROSKIP_VCD`` names a directory."""
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+
+    async def testbench(ctx):
+        bus = SimBus(ctx, top.bus)
+        await bench(ctx, Host(top.arch, bus.read, bus.write))
+
+    sim.add_testbench(testbench)
+    directory = os.environ.get("ZEROSKIP_VCD")
+    if directory and vcd:
+        with sim.write_vcd(os.path.join(directory, f"{vcd}.vcd")):
+            sim.run()
+    else:
+        sim.run()
+
+
+def run_program(program, inputs, load_over_bus: bool = True) -> list[tuple[np.ndarray, int]]:
+    """Every input row through the accelerator: [(outputs_int, cycles), ...]."""
+    top = Accelerator(program.arch, None if load_over_bus else program)
+    results = []
+
+    async def bench(ctx, host):
+        await host.load_program(program, write_images=load_over_bus)
+        for x in inputs:
+            results.append(await host.run(x))
+
+    simulate(top, bench, vcd="run_program")
+    return results

@@ -1,0 +1,118 @@
+"""Tiny programs built by hand (the compiler's job, done naively) and the timing equations of
+docs/timing.md written out directly, for the gateware tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zeroskip.hw import timing
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.program import LayerInfo, Pass, Program, decode_pass, pack_lines, pass_columns
+
+
+def encode(arch: ArchConfig, layers: list[dict]) -> Program:
+    """``layers``: dicts with ``codes`` int [out, in], ``codebook`` int [K], ``bias`` int [out],
+    ``shift``, ``relu``. Rows interleaved over PEs, row tiles of ``acc_depth``, EIE padding."""
+    n = arch.pes
+    codes_pe = [[] for _ in range(n)]
+    runs_pe = [[] for _ in range(n)]
+    ptr = [[] for _ in range(n)]
+    bias = [[] for _ in range(n)]
+    passes, infos = [], []
+    for index, layer in enumerate(layers):
+        codes = np.asarray(layer["codes"])
+        out_len, in_len = codes.shape
+        local_rows = -(-out_len // n)
+        tiles = -(-local_rows // arch.acc_depth)
+        for tile in range(tiles):
+            rows = min(arch.acc_depth, local_rows - tile * arch.acc_depth)
+            passes.append(Pass(kind=0, layer=index, in_len=in_len, rows=rows,
+                               row_base=tile * arch.acc_depth, ptr_base=len(ptr[0]),
+                               bias_base=len(bias[0]), shift=layer["shift"], relu=int(layer["relu"]),
+                               last=int(tile == tiles - 1)))
+            for p in range(n):
+                global_rows = (tile * arch.acc_depth + np.arange(rows)) * n + p
+                for j in range(in_len):
+                    ptr[p].append(len(codes_pe[p]))
+                    prev = -1
+                    for r, i in enumerate(global_rows):
+                        if i >= out_len or codes[i, j] == 0:
+                            continue
+                        while r - prev - 1 > arch.max_run:
+                            codes_pe[p].append(0)
+                            runs_pe[p].append(arch.max_run)
+                            prev += arch.max_run + 1
+                        codes_pe[p].append(int(codes[i, j]))
+                        runs_pe[p].append(r - prev - 1)
+                        prev = r
+                ptr[p].append(len(codes_pe[p]))
+                bias[p].extend(int(layer["bias"][i]) if i < out_len else 0 for i in global_rows)
+        infos.append(LayerInfo(in_len=in_len, out_len=out_len, relu=bool(layer["relu"]),
+                               in_frac=0, w_frac=layer["shift"], out_frac=0))
+    lines = [pack_lines(codes_pe[p], runs_pe[p], arch) for p in range(n)]
+    width = max(1, max(len(l) for l in lines))
+    sparse = np.zeros((n, width), np.uint64)
+    for p, l in enumerate(lines):
+        sparse[p, :len(l)] = l
+    ptr_words = max(len(x) for x in ptr)
+    ptr_words += ptr_words % 2
+    ptr_arr = np.zeros((n, ptr_words), np.int64)
+    for p in range(n):
+        ptr_arr[p, :len(ptr[p])] = ptr[p]
+    codebook = np.array([layer["codebook"] for layer in layers], dtype=np.int64)
+    program = Program(arch=arch, layers=infos, passes=passes, sparse=sparse, ptr=ptr_arr,
+                      bias=np.array(bias, dtype=np.int64), codebook=codebook)
+    program.check_fits()
+    return program
+
+
+def random_layers(rng, arch: ArchConfig, sizes: list[int], density: float = 0.3,
+                  relu_last: bool = False) -> list[dict]:
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        codes = rng.integers(1, arch.codebook_size, size=(n_out, n_in))
+        codes[rng.random((n_out, n_in)) > density] = 0
+        codebook = rng.integers(-200, 200, size=arch.codebook_size)
+        codebook[0] = 0
+        last = k == len(sizes) - 2
+        layers.append({"codes": codes, "codebook": codebook,
+                       "bias": rng.integers(-3000, 3000, size=n_out),
+                       "shift": int(rng.integers(0, 8)), "relu": (not last) or relu_last})
+    return layers
+
+
+def timing_cycles(program: Program, xq: np.ndarray) -> int:
+    """docs/timing.md's equations, written out literally (the gateware must match them)."""
+    from zeroskip.hw.reference import trace_int
+    a = program.arch
+    n, depth = a.pes, a.fifo_depth
+    acts = trace_int(program, np.asarray(xq)[None, :])
+    t = timing.PROGRAM_HEAD
+    for index, p in enumerate(program.passes):
+        x = acts[p.layer][0]
+        groups = -(-p.in_len // n)
+        nonzero = [j for j in range(p.in_len) if x[j] != 0]
+        counts = np.zeros((n, p.in_len), np.int64)
+        for pe in range(n):
+            start, end = pass_columns(program, index, pe)
+            counts[pe] = end - start
+        b, s = [], [[] for _ in range(n)]
+        prev_b, prev_g = t, -1
+        for k, j in enumerate(nonzero):
+            g = j // n
+            bk = prev_b + 1 + max(0, g - prev_g - 1)
+            if k >= depth:
+                bk = max(bk, max(s[pe][k - depth] for pe in range(n)) + 1)
+            b.append(bk)
+            for pe in range(n):
+                w_prev = max(counts[pe][nonzero[k - 1]], 1) if k else 0
+                s[pe].append(max(bk + 1, s[pe][k - 1] + w_prev) if k else bk + 1)
+            prev_b, prev_g = bk, g
+        if nonzero:
+            done_b = b[-1] + 1 + (groups - 1 - nonzero[-1] // n)
+            free = [s[pe][-1] + max(counts[pe][nonzero[-1]], 1) for pe in range(n)]
+        else:
+            done_b, free = t + groups + 1, [t] * n
+        column_end = max(done_b, max(free))
+        t = column_end + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+    return t + timing.PROGRAM_TAIL

@@ -1,0 +1,86 @@
+"""The whole array on small programs: outputs == the numpy reference, cycle counter == the
+timing equations (docs/timing.md) == the cycle simulator."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from zeroskip.compiler import compile_layers
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw import regmap
+from zeroskip.hw.reference import predict_int, quantize_input
+from zeroskip.hw.top import Accelerator
+from zeroskip.sim import simulate_int
+
+from benches import run_program, simulate, tiny
+from handmade import encode, random_layers, timing_cycles
+
+
+def sparse_inputs(rng, n, count, density=0.6, scale=60):
+    return [rng.integers(-scale, scale, size=n) * (rng.random(n) < density) for _ in range(count)]
+
+
+def check(program, inputs, results):
+    for x, (outputs, cycles) in zip(inputs, results):
+        np.testing.assert_array_equal(outputs, predict_int(program, np.asarray(x)[None])[0])
+        assert cycles == timing_cycles(program, x)
+        assert cycles == simulate_int(program, np.asarray(x)[None]).cycles
+
+
+@pytest.mark.parametrize("sizes,seed", [([10, 9, 5], 1), ([7, 12, 3], 2)])
+def test_handmade_network_matches_reference_and_timing(sizes, seed):
+    arch = tiny()
+    rng = np.random.default_rng(seed)
+    program = encode(arch, random_layers(rng, arch, sizes, density=0.4))
+    assert len(program.passes) > len(program.layers)          # row tiles exercised
+    inputs = sparse_inputs(rng, sizes[0], 2) + [np.zeros(sizes[0], np.int64)]
+    check(program, inputs, run_program(program, inputs))
+
+
+def test_queue_stalls_and_padding_match_timing():
+    """A one-entry queue stalls the broadcast; long zero runs need padding entries."""
+    arch = tiny(fifo_depth=1, run_bits=2, code_bits=2, line_bits=16, acc_depth=8, act_depth=16)
+    rng = np.random.default_rng(3)
+    layers = random_layers(rng, arch, [9, 16], density=0.15)
+    program = encode(arch, layers)
+    entries = sum(int(program.ptr[p].max()) for p in range(arch.pes))
+    useful = sum(int((np.asarray(l["codes"]) != 0).sum()) for l in layers)
+    assert entries > useful                                    # padding entries present
+    inputs = sparse_inputs(rng, 9, 2, density=0.9)
+    check(program, inputs, run_program(program, inputs))
+
+
+def test_compiled_program_and_elaboration_time_init():
+    arch = tiny(pes=3, acc_depth=4, act_depth=16, sparse_depth=64)
+    rng = np.random.default_rng(4)
+    layers = []
+    for n_in, n_out, act in ((12, 10, "relu"), (10, 4, "none")):
+        codes = rng.integers(1, 16, size=(n_out, n_in)) * (rng.random((n_out, n_in)) < 0.3)
+        codebook = np.linspace(-1, 1, 16).astype(np.float32)
+        codebook[0] = 0
+        layers.append(SimpleNamespace(codebook=codebook, codes=codes,
+                                      bias=rng.normal(0, 0.1, n_out).astype(np.float32), act=act))
+    x = rng.random((2, 12)) * (rng.random((2, 12)) < 0.5)
+    program = compile_layers(layers, arch, calibration=x)
+    xq = quantize_input(program, x)
+    check(program, list(xq), run_program(program, list(xq), load_over_bus=False))
+
+
+def test_refuses_program_for_another_configuration():
+    arch = tiny()
+    program = encode(tiny(pes=3), random_layers(np.random.default_rng(5), tiny(pes=3), [4, 3]))
+    with pytest.raises(ZeroskipError, match="architecture"):
+        Accelerator(arch, program)
+    top = Accelerator(arch)
+    errors = []
+
+    async def bench(ctx, host):
+        assert await host.read(regmap.REG_ID) == regmap.fingerprint(arch)
+        try:
+            await host.load_program(program)
+        except ZeroskipError as error:
+            errors.append(str(error))
+
+    simulate(top, bench)
+    assert errors and "fingerprints differ" in errors[0]

@@ -23,44 +23,56 @@ def tile_count(out_len: int, pes: int, acc_depth: int) -> int:
     return max(1, -(-(-(-out_len // pes)) // acc_depth))
 
 
-def encode_layer(codes: np.ndarray, pes: int, acc_depth: int, max_run: int) -> Encoded:
-    """Encode ``codes`` [out, in] (0 = no weight) for ``pes`` PEs and ``acc_depth``-row tiles."""
+def encode_layer(codes: np.ndarray, pes: int, acc_depth: int, max_run: int,
+                 nonzero: tuple | None = None) -> Encoded:
+    """Encode ``codes`` [out, in] (0 = no weight) for ``pes`` PEs and ``acc_depth``-row tiles.
+
+    ``nonzero``: the weights as (rows, cols, codes) in any order, when already known.
+    """
     codes = np.asarray(codes)
     out_len, in_len = codes.shape
     tiles = tile_count(out_len, pes, acc_depth)
-    rows, cols = np.nonzero(codes)
-    values = codes[rows, cols]
-    local = rows // pes
-    group = ((local // acc_depth) * pes + rows % pes) * in_len + cols   # (tile, PE, column)
-    key = group * acc_depth + local % acc_depth
-    order = np.argsort(key, kind="stable")
-    key, group, values = key[order], group[order], values[order]
-    tile_row = key % acc_depth
+    groups = tiles * pes * in_len                               # (tile, PE, column) streams
+    if nonzero is None:
+        flat = np.flatnonzero(codes)
+        rows = flat // in_len
+        nonzero = (rows, flat - rows * in_len, codes.reshape(-1)[flat])
+    rows, cols, values = nonzero
+    # per array row: its (tile, PE) stream's offset in the key, plus its row within the tile
+    row = np.arange(out_len, dtype=np.int64)
+    local = row // pes
+    row_key = ((local // acc_depth) * pes + row % pes) * (in_len * acc_depth) + local % acc_depth
+    key = row_key[rows] + cols * acc_depth                      # unique per weight
+    order = np.argsort(key)
+    key = key[order]
+    values = values[order]
+    del order
+    group = key // acc_depth
+    tile_row = key - group * acc_depth
 
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = group[1:] != group[:-1]
-    previous = np.empty_like(tile_row)
-    previous[0:1] = -1
-    previous[1:] = tile_row[:-1]
-    previous[first] = -1
-    gap = tile_row - previous - 1                       # zero rows before the entry
-    span = max_run + 1                                  # rows one padding entry stands for
-    per_entry = gap // span + 1                         # padding entries + the entry itself
+    # zero rows before each entry: since the previous entry of its stream, or from row 0
+    gap = np.empty_like(key)
+    gap[:1] = tile_row[:1]
+    gap[1:] = key[1:] - key[:-1] - 1
+    first = np.empty(len(key), dtype=bool)
+    first[:1] = True
+    np.not_equal(group[1:], group[:-1], out=first[1:])
+    gap[first] = tile_row[first]
+    del key, tile_row, first
+    span = max_run + 1                                          # rows one padding entry stands for
+    per_entry = gap // span + 1                                 # padding entries + the entry itself
 
-    position = np.cumsum(per_entry) - 1                 # where each real entry lands
+    position = np.cumsum(per_entry) - 1                         # where each real entry lands
     total = int(position[-1]) + 1 if len(position) else 0
-    out_code = np.zeros(total, dtype=np.int64)
-    out_run = np.full(total, max_run, dtype=np.int64)
+    entry_type = np.uint8 if max(int(values.max(initial=0)), max_run) < 256 else np.uint16
+    out_code = np.zeros(total, dtype=entry_type)
+    out_run = np.full(total, max_run, dtype=entry_type)
     out_code[position] = values
     out_run[position] = gap % span
-    owner = group // in_len                             # tile * pes + pe
-    out_owner = np.repeat(owner, per_entry)
-
-    counts = np.bincount(group, weights=per_entry, minlength=tiles * pes * in_len)
+    counts = np.bincount(group, weights=per_entry, minlength=groups)
     counts = counts.astype(np.int64).reshape(tiles, pes, in_len)
-    useful = np.bincount(owner, minlength=tiles * pes).reshape(tiles, pes)
-    return Encoded(code=out_code, run=out_run, tile=out_owner // pes, pe=out_owner % pes,
-                   counts=counts, useful=useful)
+    useful = np.bincount(group, minlength=groups).reshape(tiles, pes, in_len).sum(axis=2)
+    return Encoded(code=out_code, run=out_run, counts=counts, useful=useful)
 
 
 def encode_column(column: np.ndarray, max_run: int) -> tuple[np.ndarray, np.ndarray]:

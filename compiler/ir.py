@@ -20,15 +20,13 @@ from zeroskip.hw.program import Program
 class Encoded:
     """One layer's sparse entries, all tiles and PEs, ordered by (tile, PE, column, row).
 
-    ``code``/``run`` are the entries (padding included); ``tile``/``pe`` say whose stream each
-    belongs to; ``counts[t, p, j]`` is the number of entries of column ``j`` for PE ``p`` in
-    tile ``t``; ``useful[t, p]`` counts non-padding entries (the PE's MACs).
+    ``code``/``run`` are the entries (padding included); ``counts[t, p, j]`` is the number of
+    entries of column ``j`` for PE ``p`` in tile ``t`` (so each (tile, PE) stream is a
+    contiguous slice); ``useful[t, p]`` counts non-padding entries (the PE's MACs).
     """
 
     code: np.ndarray
     run: np.ndarray
-    tile: np.ndarray
-    pe: np.ndarray
     counts: np.ndarray
     useful: np.ndarray
 
@@ -39,6 +37,29 @@ class Encoded:
     @property
     def padding(self) -> int:
         return int(self.entries - self.useful.sum())
+
+    @property
+    def stream_entries(self) -> np.ndarray:
+        """Entries per (tile, PE) stream: [tiles, pes]."""
+        return self.counts.sum(axis=2)
+
+    @property
+    def stream_starts(self) -> np.ndarray:
+        """Index of each (tile, PE) stream's first entry in ``code``/``run``: [tiles, pes]."""
+        sizes = self.stream_entries.reshape(-1)
+        return (np.cumsum(sizes) - sizes).reshape(self.stream_entries.shape)
+
+    @property
+    def tile(self) -> np.ndarray:
+        """Tile of every entry (for inspection; the packer uses slices)."""
+        sizes = self.stream_entries
+        return np.repeat(np.arange(sizes.size) // sizes.shape[1], sizes.reshape(-1))
+
+    @property
+    def pe(self) -> np.ndarray:
+        """PE of every entry (for inspection; the packer uses slices)."""
+        sizes = self.stream_entries
+        return np.repeat(np.arange(sizes.size) % sizes.shape[1], sizes.reshape(-1))
 
 
 @dataclass
@@ -64,6 +85,34 @@ class LayerIR:
     encoded: Encoded | None = None
     # -- pack: index of this layer's first pass in the program
     first_pass: int = 0
+
+    # -- the non-zero weights as (rows, cols, codes), computed once and kept through permutations
+    _nonzero: tuple | None = field(default=None, repr=False)
+
+    def nonzero(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row, column and code of every non-zero weight (in no particular order)."""
+        if self._nonzero is None:
+            flat = np.flatnonzero(self.codes)
+            rows = flat // self.in_len
+            self._nonzero = (rows, flat - rows * self.in_len, self.codes.reshape(-1)[flat])
+        return self._nonzero
+
+    def permute(self, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> None:
+        """New row ``h`` = old row ``rows[h]``, new column ``j`` = old column ``cols[j]``."""
+        if self._nonzero is not None:
+            r, c, v = self._nonzero
+            if rows is not None:
+                r = np.argsort(rows)[r]
+            if cols is not None:
+                c = np.argsort(cols)[c]
+            self._nonzero = (r, c, v)
+        if rows is not None:
+            self.codes = self.codes[rows]
+            self.bias = self.bias[rows]
+            if self.bias_q is not None:
+                self.bias_q = self.bias_q[rows]
+        if cols is not None:
+            self.codes = self.codes[:, cols]
 
     @property
     def out_len(self) -> int:

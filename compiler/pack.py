@@ -50,20 +50,20 @@ def pack(ir) -> None:
     base = np.cumsum(totals, axis=0) - totals              # [pass, pe] first entry index
 
     width = max(1, -(-int(totals.sum(axis=0).max()) // a.entries_per_line)) * a.entries_per_line
-    stream_code = np.zeros((pes, width), dtype=np.int64)
-    stream_run = np.zeros((pes, width), dtype=np.int64)
+    stream_code = np.zeros((pes, width), dtype=np.uint16)
+    stream_run = np.zeros((pes, width), dtype=np.uint16)
     ptr = np.zeros((pes, ptr_used), dtype=np.int64)
     bias = np.zeros((pes, max(bias_used, 1)), dtype=np.int64)
     for layer in ir.layers:
         enc = layer.encoded
         tiles = len(layer.tile_rows)
-        group_totals = enc.counts.sum(axis=2).reshape(-1)            # (tile, pe) order
-        group_start = np.cumsum(group_totals) - group_totals
-        owner = enc.tile * pes + enc.pe
-        rank = np.arange(enc.entries) - group_start[owner]
-        position = base[layer.first_pass + enc.tile, enc.pe] + rank
-        stream_code[enc.pe, position] = enc.code
-        stream_run[enc.pe, position] = enc.run
+        sizes, starts = enc.stream_entries, enc.stream_starts
+        for tile in range(tiles):
+            for pe in range(pes):
+                n, src = int(sizes[tile, pe]), int(starts[tile, pe])
+                dst = int(base[layer.first_pass + tile, pe])
+                stream_code[pe, dst:dst + n] = enc.code[src:src + n]
+                stream_run[pe, dst:dst + n] = enc.run[src:src + n]
         for tile in range(tiles):
             p = passes[layer.first_pass + tile]
             start = base[layer.first_pass + tile][:, None]

@@ -104,11 +104,10 @@ def balance(ir: CompileIR) -> CompileIR:
     previous = None
     for layer in ir.layers:
         if previous is not None:
-            layer.codes = layer.codes[:, previous]
-        order = balanced_row_order(np.count_nonzero(layer.codes, axis=1), a.pes, a.acc_depth)
-        layer.codes = layer.codes[order]
-        layer.bias = layer.bias[order]
-        layer.bias_q = layer.bias_q[order]
+            layer.permute(cols=previous)
+        work = np.bincount(layer.nonzero()[0], minlength=layer.out_len)
+        order = balanced_row_order(work, a.pes, a.acc_depth)
+        layer.permute(rows=order)
         layer.row_order = order
         previous = order
     return ir
@@ -136,7 +135,7 @@ def encode(ir: CompileIR) -> CompileIR:
     """Each layer's (tile, PE) column streams of (code, run) entries, padding included."""
     a = ir.arch
     for layer in ir.layers:
-        layer.encoded = encode_layer(layer.codes, a.pes, a.acc_depth, a.max_run)
+        layer.encoded = encode_layer(layer.codes, a.pes, a.acc_depth, a.max_run, layer.nonzero())
     return ir
 
 

@@ -34,16 +34,26 @@ DEFAULT_INPUT_RANGE = 1.0
 _CHUNK = 1 << 24
 
 
-def int_matmul(x: np.ndarray, codes: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Exact ``x @ table[codes].T`` for integer ``x`` [batch, in], row chunks of the weights.
+def int_matmul(x: np.ndarray, codes: np.ndarray, table: np.ndarray,
+               nonzero: tuple | None = None) -> np.ndarray:
+    """Exact ``x @ table[codes].T`` for integer ``x`` [batch, in].
 
-    Uses float64 BLAS when every partial sum is provably below 2**53 (exact), int64 otherwise.
+    Float64 (BLAS over row chunks of the weights, or a sparse sum for a single vector) when every
+    partial sum is provably below 2**53, so exact; int64 otherwise.
     """
     x = np.asarray(x, dtype=np.int64)
     table = np.asarray(table, dtype=np.int64)
     out_len, in_len = codes.shape
     peak = float(np.abs(x).max(initial=0)) * float(np.abs(table).max(initial=0)) * max(in_len, 1)
     dtype = np.float64 if peak < 2.0 ** 53 else np.int64
+    if x.shape[0] == 1 and dtype is np.float64:     # one vector (a bound): sparse, no dense copy
+        if nonzero is None:
+            flat = np.flatnonzero(codes)
+            rows = flat // in_len
+            nonzero = (rows, flat - rows * in_len, codes.reshape(-1)[flat])
+        rows, cols, values = nonzero
+        products = table.astype(np.float64)[values] * x[0, cols].astype(np.float64)
+        return np.bincount(rows, weights=products, minlength=out_len).astype(np.int64)[None, :]
     xs = x.astype(dtype)
     result = np.empty((x.shape[0], out_len), dtype=np.int64)
     step = max(1, _CHUNK // max(in_len, 1))
@@ -78,11 +88,11 @@ def choose_formats(ir) -> None:
             codebook_q[0] = 0
             bias_q = quantize(layer.bias, in_frac + w_frac, a.acc_bits)
             if ir.calibration is not None:
-                acc = int_matmul(xq, layer.codes, codebook_q)
+                acc = int_matmul(xq, layer.codes, codebook_q, layer.nonzero())
                 y = acc + bias_q[None, :]
                 peak = max(int(np.abs(acc).max(initial=0)), int(np.abs(y).max(initial=0)))
             else:
-                acc = int_matmul(xq, layer.codes, np.abs(codebook_q))
+                acc = int_matmul(xq, layer.codes, np.abs(codebook_q), layer.nonzero())
                 y = acc + np.abs(bias_q)[None, :]
                 peak = int(y.max(initial=0))
             peak = max(peak, math.ceil(max_bias * 2.0 ** (in_frac + w_frac)))

@@ -48,6 +48,11 @@ class SimResult:
     pe_stall: np.ndarray            #: int64 [batch, pes] column-phase cycles waiting for bounds
     pe_idle: np.ndarray             #: int64 [batch, pes] column-phase cycles with nothing to do
     broadcast_stalls: np.ndarray    #: int64 [batch, layers] cycles the LNZD waited for a full queue
+    pass_layer: np.ndarray          #: int64 [passes] the layer each pass belongs to
+    pass_rows: np.ndarray           #: int64 [passes] R, rows the pass's sweep requantises
+    pass_column_end: np.ndarray     #: int64 [batch, passes] C − T: the column phase's last cycle
+    pass_pe_busy: np.ndarray        #: int64 [batch, passes, pes] entries issued per PE and pass
+    pass_pe_macs: np.ndarray        #: int64 [batch, passes, pes] non-padding entries per PE and pass
     layer_actions: list[dict[str, int]]   #: per layer, action -> count (batch total)
     energy_table: EnergyTable
     layer_energy: list[dict[str, float]] = field(default_factory=list)  #: per layer, action -> pJ
@@ -185,6 +190,9 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     pe_stall = np.zeros((batch, a.pes), np.int64)
     pe_idle = np.zeros((batch, a.pes), np.int64)
     stalls = np.zeros((batch, n_layers), np.int64)
+    column_end = np.zeros((batch, n_passes), np.int64)
+    pass_busy = np.zeros((batch, n_passes, a.pes), np.int64)
+    pass_macs = np.zeros((batch, n_passes, a.pes), np.int64)
     layer_actions = [{name: 0 for name in ACTIONS} for _ in range(n_layers)]
 
     acts = xq
@@ -200,6 +208,9 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
                                            + timing.REQUANT_TAIL)
             macs = _per_pe(active, image.macs)                              # [batch, pes]
             pass_ideal[:, image.index] = macs.max(axis=1)
+            column_end[:, image.index] = sched.column_end
+            pass_busy[:, image.index] = sched.pe_busy
+            pass_macs[:, image.index] = macs
             pe_busy += sched.pe_busy
             pe_macs += macs
             pe_stall += sched.pe_stall
@@ -229,6 +240,8 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
         layer_cycles=layer_cycles, pass_cycles=pass_cycles, ideal_cycles=layer_ideal.sum(axis=1),
         layer_ideal_cycles=layer_ideal, pass_ideal_cycles=pass_ideal, pe_busy=pe_busy,
         pe_macs=pe_macs, pe_stall=pe_stall, pe_idle=pe_idle, broadcast_stalls=stalls,
+        pass_layer=layer_of_pass, pass_rows=np.array([im.rows for im in images], np.int64),
+        pass_column_end=column_end, pass_pe_busy=pass_busy, pass_pe_macs=pass_macs,
         layer_actions=layer_actions, energy_table=table,
         layer_energy=[table.price(counts) for counts in layer_actions])
 

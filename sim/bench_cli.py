@@ -1,0 +1,111 @@
+"""``zeroskip bench eie``: EIE's Table III layers (plus the real AlexNet FC8) compiled onto eie64
+and simulated, next to EIE's published times."""
+
+from __future__ import annotations
+
+import json
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.progress import Progress
+
+SUITES = ("eie",)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("suite", choices=SUITES, help="benchmark suite")
+    parser.add_argument("--pes", type=int, default=64, help="processing elements (EIE: 64)")
+    parser.add_argument("--fifo", type=int, default=8, help="activation queue depth (EIE: 8)")
+    parser.add_argument("--balance", action="store_true", help="compile with row balancing")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--layers", metavar="NAMES",
+                        help="comma-separated subset of layers (default: all, e.g. Alex-7,FC8)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights and inputs")
+    parser.add_argument("--data", metavar="DIR", default=None,
+                        help="where alexnet_fc8_eie.npz lives (default: the repository's ../shared/data)")
+    parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
+
+
+def run_suite(pes: int = 64, fifo: int = 8, balance: bool = False, layers: list[str] | None = None,
+              seed: int = 0, data_dir: str | None = None, energy: str | None = None,
+              progress=None) -> dict:
+    """Compile and simulate every selected layer; returns the JSON-ready report."""
+    from zeroskip.hw.arch import PRESETS, with_overrides
+    from zeroskip.sim import load_energy_table, simulate
+    from zeroskip.sim import eie
+
+    progress = progress or Progress(True)
+    arch = with_overrides(PRESETS["eie64"], pes=pes, fifo_depth=fifo)
+    table = load_energy_table(energy)
+    specs = list(eie.TABLE_III) + [eie.FC8]
+    if layers:
+        wanted = {name.strip().lower() for name in layers}
+        specs = [s for s in specs if s.name.lower() in wanted or s.name.split()[0].lower() in wanted]
+        known = {s.name.lower() for s in list(eie.TABLE_III) + [eie.FC8]} | {"fc8"}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise ZeroskipError(f"--layers: unknown layer '{unknown[0]}'")
+    notes, rows = [], []
+    for i, spec in enumerate(specs):
+        if spec is eie.FC8:
+            loaded = eie.load_fc8(data_dir or eie.DATA_DIR)
+            if loaded is None:
+                notes.append(f"{spec.name}: {eie.FC8_FILE} not found in {data_dir or eie.DATA_DIR}; skipped")
+                continue
+            layer, x = loaded
+        else:
+            layer, x = eie.synthetic_layer(spec, seed + i)
+        progress(f"{spec.name}: compiling {spec.in_len} x {spec.out_len}")
+        program, changes = eie.compile_fitting(layer, arch, x, balance=balance)
+        if changes:
+            notes.append(f"{spec.name}: exceeds {arch.name}'s memories; overridden "
+                         + ", ".join(f"{k} {getattr(arch, k)} -> {v}" for k, v in changes.items()))
+        progress(f"{spec.name}: simulating")
+        result = simulate(program, x, energy_table=table)
+        actions = result.actions
+        entries = actions["mac"] + actions["padding_entry"]
+        rows.append({
+            "name": spec.name, "in": spec.in_len, "out": spec.out_len,
+            "weight_density": float((layer.codes != 0).mean()), "act_density": float((x != 0).mean()),
+            "passes": len(program.passes),
+            "cycles": int(result.cycles[0]), "ideal_cycles": int(result.ideal_cycles[0]),
+            "efficiency": float(result.efficiency[0]), "time_us": float(result.time_us[0]),
+            "eie_theoretical_us": spec.eie_theoretical_us, "eie_actual_us": spec.eie_actual_us,
+            "vs_eie_actual": float(result.time_us[0] / spec.eie_actual_us),
+            "energy_pj": result.energy_pj, "energy_by_component_pj": result.component_energy_pj,
+            "power_mw": result.power_mw,
+            "padding_fraction": actions["padding_entry"] / max(1, entries),
+            "breakdown_cycles": eie.cycle_breakdown(result),
+            "overrides": changes, "actions": {k: int(v) for k, v in actions.items()},
+        })
+    return {"suite": "eie", "arch": arch.to_dict(), "balance": balance, "seed": seed,
+            "energy_table": table.name, "layers": rows, "notes": notes}
+
+
+def format_report(report: dict) -> str:
+    head = (f"{'layer':<11}{'size':>13}{'ideal':>8}{'cycles':>8}{'us':>8}{'EIE th.':>8}{'EIE act.':>9}"
+            f"{'vs act.':>8}{'effic.':>7}{'pad %':>7}{'uJ':>7}")
+    lines = [head, "-" * len(head)]
+    for r in report["layers"]:
+        lines.append(f"{r['name']:<11}{str(r['in']) + 'x' + str(r['out']):>13}{r['ideal_cycles']:>8}"
+                     f"{r['cycles']:>8}{r['time_us']:>8.2f}{r['eie_theoretical_us']:>8.1f}"
+                     f"{r['eie_actual_us']:>9.1f}{r['vs_eie_actual']:>8.2f}{r['efficiency']:>7.1%}"
+                     f"{r['padding_fraction']:>7.1%}{r['energy_pj'] / 1e6:>7.2f}")
+    arch = report["arch"]
+    lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz"
+                 f"{', row-balanced' if report['balance'] else ''}; synthetic layers: uniformly random "
+                 f"weights and activations at the paper's densities (seed {report['seed']})")
+    lines.extend(f"note: {n}" for n in report["notes"])
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from zeroskip.sim.cli import write_atomic
+
+    progress = Progress(getattr(args, "quiet", False))
+    report = run_suite(pes=args.pes, fifo=args.fifo, balance=args.balance,
+                       layers=args.layers.split(",") if args.layers else None, seed=args.seed,
+                       data_dir=args.data, energy=args.energy, progress=progress)
+    print(format_report(report))
+    if args.json:
+        write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
+    return 0

@@ -161,8 +161,10 @@ def load_interchange(path: str | os.PathLike) -> list[SharedLayer]:
                     raise ZeroskipError(f"{path}: key {key} is unreadable ({error})") from None
             layers.append(_layer_from_arrays(path, i, fields))
             i += 1
-        extra = sorted(keys - {f"{n}_{j}" for j in range(i)
-                               for n in ("codebook", "codes", "bias", "act")})
+        # other arrays (e.g. a sample input ``x``) may ride along; stray layer keys may not
+        extra = sorted(k for k in keys - {f"{n}_{j}" for j in range(i)
+                                          for n in ("codebook", "codes", "bias", "act")}
+                       if k.split("_")[0] in ("codebook", "codes", "bias", "act"))
         if extra:
             raise ZeroskipError(f"{path}: unexpected key {extra[0]} (layers are numbered "
                                 f"0..{i - 1} without gaps)")

@@ -7,7 +7,7 @@ from compiler_helpers import arch, float_forward, random_layer
 from zeroskip.compiler import compile_file, compile_layers
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import reference
-from zeroskip.hw.program import load_program
+from zeroskip.hw.program import decode_layer, load_program
 
 
 def error_bound(program, layers, x):
@@ -97,3 +97,13 @@ def test_compile_file_reads_the_interchange_format(tmp_path):
 def test_compile_file_missing_model(tmp_path):
     with pytest.raises(ZeroskipError, match="no such file"):
         compile_file(str(tmp_path / "nope.npz"), arch())
+
+
+def test_compile_file_accepts_sample_arrays_riding_along(tmp_path):
+    # the shared alexnet_fc8_eie.npz carries ``x`` and ``y_ref`` next to the layer
+    rng = np.random.default_rng(4)
+    layer = random_layer(rng, 8, 6, 0.5, act="none")
+    np.savez(tmp_path / "m.npz", codebook_0=layer.codebook, codes_0=layer.codes,
+             bias_0=layer.bias, act_0=np.array("none"), x=np.ones(6, np.float32))
+    program = compile_file(str(tmp_path / "m.npz"), arch())
+    assert np.array_equal(decode_layer(program, 0), layer.codes)

@@ -55,7 +55,7 @@ class ControlUnit(wiring.Component):
         a = self.arch
         width = layout_width(descriptor_layout(a))
         init = [] if self.descriptors is None else [int(v) for v in self.descriptors]
-        m.submodules.descriptors = memory = Memory(shape=width, depth=a.max_passes, init=init)
+        m.submodules.descriptors = memory = self.memory = Memory(shape=width, depth=a.max_passes, init=init)
         wr, rd = memory.write_port(), memory.read_port()
         m.d.comb += [wr.addr.eq(self.desc_addr), wr.data.eq(self.desc_data), wr.en.eq(self.desc_we),
                      rd.en.eq(0)]      # a read port's enable is 1 unless driven: hold the data

@@ -57,6 +57,7 @@ class ProcessingElement(wiring.Component):
         self.arch = arch
         self.index = index
         self.images = images or {}
+        self.memories: dict[str, Memory] = {}     # filled at elaboration (testbenches inspect them)
         a = arch
         addr_bits, data_bits = load_port_widths(a)
         super().__init__({
@@ -85,7 +86,8 @@ class ProcessingElement(wiring.Component):
         we = {name: self.load_we[k] for k, name in enumerate(LOAD_TARGETS)}
 
         def host_written(name, width, depth, image):
-            memory = _memory(m, name, width, depth, self.images.get(image, (None,))[0])
+            memory = self.memories[name] = _memory(m, name, width, depth,
+                                                   self.images.get(image, (None,))[0])
             port = memory.write_port()
             m.d.comb += [port.addr.eq(self.load_addr), port.data.eq(self.load_data),
                          port.en.eq(we[name])]
@@ -97,10 +99,10 @@ class ProcessingElement(wiring.Component):
         ptr_odd = host_written("ptr_odd", *shapes["ptr_odd"], f"ptr_odd_pe{i}")
         bias = host_written("bias", *shapes["bias"], f"bias_pe{i}")
         codebook = host_written("codebook", *shapes["codebook"], "codebook")
-        acc = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
+        acc = self.memories["acc"] = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
 
         # -- activation queue -----------------------------------------------------------------
-        queue = m.submodules.queue = SyncFIFO(width=a.act_bits + a.act_index_bits, depth=a.fifo_depth)
+        queue = self.queue = m.submodules.queue = SyncFIFO(width=a.act_bits + a.act_index_bits, depth=a.fifo_depth)
         m.d.comb += [queue.w_en.eq(self.push), queue.w_data.eq(Cat(self.push_value, self.push_index)),
                      self.ready.eq(queue.w_rdy)]
         item_value = queue.r_data[:a.act_bits].as_signed()
@@ -209,7 +211,7 @@ class ProcessingElement(wiring.Component):
         source = desc.layer[0]
         banks = []
         for bank, name in enumerate(("act0", "act1")):
-            memory = _memory(m, name, a.act_bits, a.act_depth, None)
+            memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
             with m.If(self.busy):
                 m.d.comb += [wr.addr.eq(desc.row_base + r_row), wr.data.eq(activation),

@@ -1,0 +1,61 @@
+"""The host driver over the real bus: every image lands in its memory word for word (wide
+entries split LSB first, the codebook in every PE), and user errors are refused."""
+
+import numpy as np
+import pytest
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.program import memory_images
+from zeroskip.hw.top import Accelerator
+
+from benches import simulate, tiny
+from handmade import encode, random_layers
+
+
+def test_load_program_writes_every_image():
+    arch = tiny(pes=3)
+    program = encode(arch, random_layers(np.random.default_rng(0), arch, [9, 8, 5], density=0.5))
+    top = Accelerator(arch)
+    contents = {}
+
+    async def bench(ctx, host):
+        await host.load_program(program)
+        for p, pe in enumerate(top.pes):
+            for name, memory in pe.memories.items():
+                contents[f"{name}_pe{p}"] = [ctx.get(memory.data[i]) for i in range(memory.depth)]
+        memory = top.control_unit.memory
+        contents["descriptors"] = [ctx.get(memory.data[i]) for i in range(memory.depth)]
+
+    simulate(top, bench)
+    for name, (words, _) in memory_images(program).items():
+        targets = [f"codebook_pe{p}" for p in range(arch.pes)] if name == "codebook" else [name]
+        for target in targets:
+            stored = contents[target]
+            assert stored[:len(words)] == [int(w) for w in words], target
+            assert not any(stored[len(words):]), target
+
+
+def test_refuses_misuse():
+    arch = tiny()
+    program = encode(arch, random_layers(np.random.default_rng(1), arch, [4, 3]))
+    errors = []
+
+    async def bench(ctx, host):
+        for call in (lambda: host.run(np.ones(4)),
+                     lambda: host.load_program(encode(tiny(pes=4), random_layers(
+                         np.random.default_rng(2), tiny(pes=4), [4, 3])))):
+            try:
+                await call()
+            except ZeroskipError as error:
+                errors.append(str(error))
+        await host.load_program(program)
+        try:
+            await host.run(np.ones(5))
+        except ZeroskipError as error:
+            errors.append(str(error))
+
+    simulate(Accelerator(arch), bench)
+    assert len(errors) == 3
+    assert "no program loaded" in errors[0]
+    assert "compiled for architecture" in errors[1]
+    assert "5 activations" in errors[2]

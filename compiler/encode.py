@@ -39,10 +39,11 @@ def encode_layer(codes: np.ndarray, pes: int, acc_depth: int, max_run: int,
         nonzero = (rows, flat - rows * in_len, codes.reshape(-1)[flat])
     rows, cols, values = nonzero
     # per array row: its (tile, PE) stream's offset in the key, plus its row within the tile
+    index = np.int32 if groups * acc_depth < 2 ** 31 else np.int64   # keys: smaller is faster
     row = np.arange(out_len, dtype=np.int64)
     local = row // pes
     row_key = ((local // acc_depth) * pes + row % pes) * (in_len * acc_depth) + local % acc_depth
-    key = row_key[rows] + cols * acc_depth                      # unique per weight
+    key = row_key.astype(index)[rows] + cols.astype(index, copy=False) * index(acc_depth)
     order = np.argsort(key)
     key = key[order]
     values = values[order]

@@ -93,8 +93,11 @@ class LayerIR:
         """Row, column and code of every non-zero weight (in no particular order)."""
         if self._nonzero is None:
             flat = np.flatnonzero(self.codes)
+            values = self.codes.reshape(-1)[flat]
+            if self.codes.size < 2 ** 31:                 # half the memory traffic downstream
+                flat = flat.astype(np.int32)
             rows = flat // self.in_len
-            self._nonzero = (rows, flat - rows * self.in_len, self.codes.reshape(-1)[flat])
+            self._nonzero = (rows, flat - rows * self.in_len, values)
         return self._nonzero
 
     def permute(self, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> None:

@@ -1,0 +1,417 @@
+"""Binary networks: BWN and XNOR-Net layers, batch normalisation, the binary MLP, FINN folding.
+
+Training follows XNOR-Net (Rastegari et al. 2016) and BinaryNet: every binary layer keeps
+real-valued *latent* weights, clipped to [-1, 1] after each update; the forward and backward
+passes use ``sign(W)`` (sign(0) = +1) scaled by ``alpha`` = mean |W| per output row (BWN). The
+straight-through estimator passes a gradient through ``sign`` where the argument lies in
+[-1, 1]. An XNOR layer also binarises its *input* and scales it by ``beta`` = mean |I| of the
+real input per sample while training; at inference ``beta`` is the running mean of those values
+(a constant, like batch norm's running statistics) so it folds into integer thresholds.
+
+Every binary dot product is computed as an exact integer (``sign(x) @ sign(W).T`` is a sum of
+±1 in float32, exact below 2**24) and only then scaled, so the float forward and the packed-bit
+reference (``zeroskip.models.binary_ref``) see the same integers.
+
+``fold(net)`` turns a trained network (eval mode) into integer thresholds on the popcount, as
+FINN does: batch norm + sign becomes ``dot >= T`` (or ``dot <= T`` when the BN scale is
+negative). The exact semantics are in docs/binary.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+
+from .layers import Dense, Layer, ReLU
+from .network import Network
+from .train import WeightParam
+
+MODES = ("bwn", "xnor")
+PIXEL_LEVELS = 255  # MNIST pixels are k/255: the first layer sees them as 8-bit integers
+
+
+def sign(x: np.ndarray) -> np.ndarray:
+    """±1 with sign(0) = +1 (the bit 1): the one binarisation rule everywhere."""
+    return np.where(x >= 0, np.float32(1.0), np.float32(-1.0))
+
+
+class BatchNorm(Layer):
+    """Batch normalisation over every axis but the last (features / NHWC channels).
+
+    Training mode normalises with the batch statistics and updates running ones
+    (``running = momentum * running + (1 - momentum) * batch``); eval mode uses the running ones.
+    """
+
+    kind = "batchnorm"
+
+    def __init__(self, features: int, momentum: float = 0.9, eps: float = 1e-5):
+        self.params = {"gamma": np.ones(features, np.float32),
+                       "beta": np.zeros(features, np.float32)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean = np.zeros(features, np.float32)
+        self.running_var = np.ones(features, np.float32)
+        self.momentum, self.eps = float(momentum), float(eps)
+        self._cache = None
+
+    def forward(self, x, training=False):
+        flat = x.reshape(-1, x.shape[-1])
+        if training:
+            mean, var = flat.mean(axis=0), flat.var(axis=0)
+            m = np.float32(self.momentum)
+            self.running_mean = m * self.running_mean + (1 - m) * mean
+            self.running_var = m * self.running_var + (1 - m) * var
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = (1.0 / np.sqrt(var + np.float32(self.eps))).astype(np.float32)
+        xhat = (flat - mean) * inv_std
+        self._cache = (xhat, inv_std) if training else None
+        y = xhat * self.params["gamma"] + self.params["beta"]
+        return y.reshape(x.shape).astype(np.float32)
+
+    def backward(self, dy):
+        xhat, inv_std = self._cache
+        flat = dy.reshape(-1, dy.shape[-1])
+        n = len(flat)
+        self.grads["gamma"][...] = (flat * xhat).sum(axis=0)
+        self.grads["beta"][...] = flat.sum(axis=0)
+        dxhat = flat * self.params["gamma"]
+        dx = inv_std / n * (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+        return dx.reshape(dy.shape).astype(np.float32)
+
+    def spec(self):
+        return {"kind": self.kind, "features": len(self.params["gamma"]),
+                "momentum": self.momentum, "eps": self.eps}
+
+
+class Sign(Layer):
+    """Binary activation (BinaryNet): forward ``sign``, backward straight-through where |x| <= 1."""
+
+    kind = "sign"
+
+    def forward(self, x, training=False):
+        self._pass = np.abs(x) <= 1.0
+        return sign(x)
+
+    def backward(self, dy):
+        return dy * self._pass
+
+
+class BinaryDense(Layer):
+    """``y = beta * alpha * (x' @ sign(W).T)``, with no bias (a batch norm follows).
+
+    ``W`` [out, in] holds the latent real weights; ``alpha`` = mean |W| per row. The input ``x'``
+    is, by configuration:
+
+    - ``input_levels = L``: ``round(clip(x, 0, 1) * L)``, unsigned integers (the first layer on
+      8-bit pixels), and the product is divided by ``L`` (so ``y`` is in the input's units);
+    - ``binarize_input`` (XNOR-Net): ``sign(x)``, scaled by ``beta`` (per sample while training,
+      the running mean at inference);
+    - otherwise ``x`` as given (BWN; in the binary MLP the previous ``Sign`` already made it ±1).
+    """
+
+    kind = "binary_dense"
+
+    def __init__(self, n_in: int, n_out: int, rng: np.random.Generator | None = None,
+                 binarize_input: bool = False, input_levels: int = 0,
+                 beta_momentum: float = 0.9):
+        if binarize_input and input_levels:
+            raise ValueError("a layer binarises its input or quantises it, not both")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        limit = np.float32(np.sqrt(6.0 / (n_in + n_out)))  # Glorot: well inside [-1, 1]
+        self.params = {"W": rng.uniform(-limit, limit, (n_out, n_in)).astype(np.float32)}
+        self.grads = {"W": np.zeros_like(self.params["W"])}
+        self.binarize_input = bool(binarize_input)
+        self.input_levels = int(input_levels)
+        self.beta_momentum = float(beta_momentum)
+        self.running_beta = np.float32(1.0)
+        self._cache = None
+
+    def alpha(self) -> np.ndarray:
+        return np.abs(self.params["W"]).mean(axis=1).astype(np.float32)
+
+    def weight_signs(self) -> np.ndarray:
+        return sign(self.params["W"])
+
+    def input_scale(self) -> float:
+        """The factor between the integer dot product and ``y / alpha`` at inference."""
+        if self.input_levels:
+            return 1.0 / self.input_levels
+        return float(self.running_beta) if self.binarize_input else 1.0
+
+    def _prepare_input(self, x, training):
+        if self.input_levels:
+            levels = np.float32(self.input_levels)
+            return np.round(np.clip(x, 0.0, 1.0) * levels), np.float32(1.0) / levels, None
+        if self.binarize_input:
+            if training:
+                beta = np.abs(x).mean(axis=1, keepdims=True).astype(np.float32)
+                m = np.float32(self.beta_momentum)
+                self.running_beta = np.float32(m * self.running_beta + (1 - m) * beta.mean())
+            else:
+                beta = self.running_beta
+            return sign(x), beta, np.abs(x) <= 1.0
+        return x, np.float32(1.0), None
+
+    def forward(self, x, training=False):
+        xin, scale, passthrough = self._prepare_input(x, training)
+        wb = self.weight_signs()
+        alpha = self.alpha()
+        self._cache = (xin, scale, passthrough, wb, alpha)
+        return ((xin @ wb.T) * alpha * scale).astype(np.float32)
+
+    def backward(self, dy):
+        xin, scale, passthrough, wb, alpha = self._cache
+        dscaled = dy * alpha * scale  # alpha, beta treated as constants (straight-through)
+        latent = self.params["W"]
+        self.grads["W"][...] = (dscaled.T @ xin) * (np.abs(latent) <= 1.0)
+        if self.input_levels:
+            return None  # the first layer: no gradient w.r.t. the image
+        dx = dscaled @ wb
+        return dx if passthrough is None else dx * passthrough
+
+    def spec(self):
+        n_out, n_in = self.params["W"].shape
+        return {"kind": self.kind, "in": int(n_in), "out": int(n_out),
+                "binarize_input": self.binarize_input, "input_levels": self.input_levels}
+
+
+class ClippedParam(WeightParam):
+    """Latent binary weights: updated as reals, then clipped to [-1, 1] (BinaryNet)."""
+
+    def __init__(self, layer, key: str = "W"):
+        super().__init__(layer, key)
+        self.decay = False
+
+    def sync(self) -> None:
+        np.clip(self.layer.params[self.key], -1.0, 1.0, out=self.layer.params[self.key])
+
+
+def trainable_params(net: Network) -> list:
+    """What the optimizer updates in any network made of these layers and ``layers.py``'s."""
+    params = []
+    for layer in net.layers:
+        for key in layer.params:
+            if isinstance(layer, BinaryDense):
+                params.append(ClippedParam(layer, key))
+            else:
+                params.append(WeightParam(layer, key))
+    return params
+
+
+# ---------------------------------------------------------------------------------------------
+# The zoo's binary MLP
+# ---------------------------------------------------------------------------------------------
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ZeroskipError(f"--mode {mode!r}: unknown binary mode (one of {', '.join(MODES)})")
+    return mode
+
+
+def binary_mlp(mode: str = "bwn", sizes: tuple[int, ...] = (784, 256, 256, 10), seed: int = 0,
+               first_full_precision: bool = False, last_full_precision: bool = False) -> Network:
+    """784-256-256-10 by default: every layer binary-weight, hidden activations binarised.
+
+    Each layer is followed by a batch norm; hidden layers then by ``Sign`` (BWN) or by an XNOR
+    layer that binarises its input itself. The first layer reads 8-bit pixels (binary weights on
+    quantised inputs); the last layer's output is the integer dot product, scaled (its batch norm
+    is an affine map). ``*_full_precision`` swap the first / last layer for a float ``Dense``.
+    """
+    check_mode(mode)
+    if len(sizes) < 3:
+        raise ZeroskipError(f"binary MLP sizes {sizes}: need an input, a hidden and an output size")
+    rng = np.random.default_rng(seed)
+    layers: list[Layer] = []
+    count = len(sizes) - 1
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        first, last = i == 0, i == count - 1
+        if (first and first_full_precision) or (last and last_full_precision):
+            layers.append(Dense(n_in, n_out, rng))
+        elif first:
+            layers.append(BinaryDense(n_in, n_out, rng, input_levels=PIXEL_LEVELS))
+        else:
+            layers.append(BinaryDense(n_in, n_out, rng, binarize_input=(mode == "xnor")))
+        layers.append(BatchNorm(n_out))
+        if not last and mode == "bwn":
+            layers.append(Sign())
+    return Network(f"binary-mlp-{mode}", layers)
+
+
+def float_mlp(sizes: tuple[int, ...] = (784, 256, 256, 10), seed: int = 0) -> Network:
+    """The full-precision baseline and distillation teacher: the same sizes with ReLU."""
+    rng = np.random.default_rng(seed)
+    layers: list[Layer] = []
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    for i, (n_in, n_out) in enumerate(pairs):
+        layers.append(Dense(n_in, n_out, rng))
+        if i < len(pairs) - 1:
+            layers.append(ReLU())
+    return Network("float-mlp", layers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding (FINN): batch norm + sign -> integer thresholds on the dot product
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class FoldedLayer:
+    """One layer of the integer network (semantics in docs/binary.md).
+
+    ``weights`` bool [out, in] (True = +1). Input: ``input_bits = 0`` means bipolar bits (±1),
+    ``b > 0`` unsigned b-bit integers. Output: ``thresholds`` int64 [out] with ``flip`` bool [out]
+    (bit = dot >= T, or dot <= T where flip) for a binarised output; otherwise ``scale``/``offset``
+    float64 [out] (value = scale * dot + offset).
+    """
+
+    name: str
+    weights: np.ndarray
+    input_bits: int
+    thresholds: np.ndarray | None = None
+    flip: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    offset: np.ndarray | None = None
+
+    @property
+    def binary_output(self) -> bool:
+        return self.thresholds is not None
+
+    @property
+    def fan_in(self) -> int:
+        return int(self.weights.shape[1])
+
+    def dot_bound(self) -> int:
+        """|dot| <= this: fan-in times the largest input magnitude."""
+        return self.fan_in * (1 if self.input_bits == 0 else 2 ** self.input_bits - 1)
+
+
+def _bn_affine(bn: BatchNorm) -> tuple[np.ndarray, np.ndarray]:
+    """``BN(y) = g * y + h`` in float64 (eval mode)."""
+    inv_std = 1.0 / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
+    g = bn.params["gamma"].astype(np.float64) * inv_std
+    h = bn.params["beta"].astype(np.float64) - g * bn.running_mean.astype(np.float64)
+    return g, h
+
+
+def threshold_from_affine(a: np.ndarray, c: np.ndarray, bound: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Integer thresholds for ``a * dot + c >= 0`` over integer ``dot`` in [-bound, bound].
+
+    a > 0: dot >= ceil(-c / a); a < 0: dot <= floor(-c / a) (flipped); a == 0: always (c >= 0)
+    or never. Thresholds are clipped to [-bound - 1, bound + 1], which keeps every decision.
+    """
+    a = np.asarray(a, np.float64)
+    c = np.asarray(c, np.float64)
+    flip = a < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = -c / a
+    t = np.where(flip, np.floor(cut), np.ceil(cut))
+    t = np.where(a == 0, np.where(c >= 0, -bound - 1, bound + 1), t)
+    t = np.clip(np.nan_to_num(t, posinf=bound + 1, neginf=-bound - 1), -bound - 1, bound + 1)
+    return t.astype(np.int64), flip
+
+
+def fold(net: Network) -> list[FoldedLayer]:
+    """The integer form of a binary MLP built by ``binary_mlp`` (binary layers only)."""
+    layers = net.layers
+    folded = []
+    i = 0
+    index = 0
+    while i < len(layers):
+        layer = layers[i]
+        index += 1
+        name = f"fc{index}"
+        if not isinstance(layer, BinaryDense):
+            raise ZeroskipError(f"layer {name}: {layer.kind} has no packed-bit form "
+                                "(full-precision layers cannot be folded)")
+        if i + 1 >= len(layers) or not isinstance(layers[i + 1], BatchNorm):
+            raise ZeroskipError(f"layer {name}: a binary layer must be followed by a batch norm")
+        g, h = _bn_affine(layers[i + 1])
+        # y = alpha * s * dot, BN(y) = g * y + h = (g * alpha * s) * dot + h
+        a = g * layer.alpha().astype(np.float64) * layer.input_scale()
+        bits = int(np.ceil(np.log2(layer.input_levels + 1))) if layer.input_levels else 0
+        if bits and 2 ** bits - 1 != layer.input_levels:
+            raise ZeroskipError(f"layer {name}: input levels {layer.input_levels} is not 2**b - 1")
+        weights = layer.params["W"] >= 0
+        nxt = layers[i + 2] if i + 2 < len(layers) else None
+        binarised = isinstance(nxt, Sign) or (
+            isinstance(nxt, BinaryDense) and nxt.binarize_input)
+        if binarised:
+            bound = weights.shape[1] * (2 ** bits - 1 if bits else 1)
+            t, flip = threshold_from_affine(a, h, bound)
+            folded.append(FoldedLayer(name, weights, bits, thresholds=t, flip=flip))
+        elif nxt is None:
+            folded.append(FoldedLayer(name, weights, bits, scale=a, offset=h))
+        else:
+            raise ZeroskipError(f"layer {name}: only the last layer may have a non-binary output")
+        i += 3 if isinstance(nxt, Sign) else 2
+    return folded
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage accounting
+# ---------------------------------------------------------------------------------------------
+
+FLOAT_BITS = 32
+
+
+def signed_bits(bound: int) -> int:
+    """Two's-complement width holding every integer in [-bound, bound]."""
+    return int(bound).bit_length() + 1
+
+
+@dataclass(frozen=True)
+class BinaryLayerStorage:
+    """One layer as deployed. ``bits`` per weight (1 binary, 32 full precision); ``extra_bits``
+    the per-output parameters: a threshold of ``signed_bits(bound + 1)`` plus a flip bit for a
+    binarised output (alpha, beta and batch norm are folded into it), float32 scale + offset for
+    the last layer, float32 bias + threshold for a full-precision layer."""
+
+    name: str
+    weights: int
+    outputs: int
+    bits: int
+    extra_bits: int
+    dense_bits: int  # the float32 baseline: (weights + biases) x 32
+
+    @property
+    def total_bits(self) -> int:
+        return self.weights * self.bits + self.extra_bits
+
+    @property
+    def bytes(self) -> int:
+        return -(-self.total_bits // 8)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "weights": self.weights, "bits": self.bits,
+                "extra_bits": self.extra_bits, "bytes": self.bytes,
+                "float32_bytes": self.dense_bits // 8}
+
+
+def storage(net: Network) -> list[BinaryLayerStorage]:
+    """Per weighted layer of a ``binary_mlp`` network (binary or full-precision layers)."""
+    weighted = [layer for layer in net.layers if isinstance(layer, (BinaryDense, Dense))]
+    report = []
+    for i, layer in enumerate(weighted):
+        n_out, n_in = layer.params["W"].shape
+        last = i == len(weighted) - 1
+        if isinstance(layer, BinaryDense):
+            bits = 1
+            if last:
+                extra = n_out * 2 * FLOAT_BITS
+            else:
+                levels = layer.input_levels or 1
+                extra = n_out * (signed_bits(n_in * levels + 1) + 1)
+        else:
+            bits = FLOAT_BITS
+            extra = n_out * FLOAT_BITS * (1 if last else 2)
+        report.append(BinaryLayerStorage(f"fc{i + 1}", int(n_in * n_out), int(n_out), bits,
+                                         int(extra), int((n_in + 1) * n_out * FLOAT_BITS)))
+    return report
+
+
+def compression_ratio(report: list[BinaryLayerStorage]) -> float:
+    """float32 storage (weights + biases) ÷ deployed storage, both in whole bytes per layer."""
+    return sum(r.dense_bits // 8 for r in report) / sum(r.bytes for r in report)

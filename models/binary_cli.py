@@ -1,0 +1,190 @@
+"""``zeroskip compress binary-mlp``: train the float baseline and a binary MLP, fold, report.
+
+Flow: train the full-precision 784-256-256-10 MLP (the baseline and, with ``--distill``, the
+teacher); train the binary MLP (BWN or XNOR, optionally distilled); fold batch norm + sign into
+integer thresholds; evaluate the packed-bit reference on the 1,000 held-out images; account the
+storage. ``-o`` writes the folded model (.npz, ``zeroskip.models.binary_ref.save``), ``--json``
+the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.progress import QUIET, Progress
+
+from . import binary, binary_ref
+from .data import mnist_split
+from .distill import Distillation, fit_distilled
+from .interchange import atomic_write
+from .network import Network
+from .train import Schedule, dense_params, fit
+
+MODEL = "binary-mlp"
+
+
+@dataclass(frozen=True)
+class BinaryRun:
+    """Everything one run needs; the defaults are the zoo's settings (≈ 30 s per model)."""
+
+    mode: str = "bwn"
+    distill: bool = False
+    seed: int = 0
+    epochs: int = 10
+    teacher_epochs: int = 10
+    lr: float = 0.01
+    teacher_lr: float = 1e-3
+    batch_size: int = 100
+    lr_decay: float = 0.85
+    temperature: float = 4.0
+    soft_weight: float = 0.9
+    first_full_precision: bool = False
+    last_full_precision: bool = False
+    train_limit: int = 0  # use only the first N training images (tests); 0 = all 4,000
+
+    def __post_init__(self):
+        binary.check_mode(self.mode)
+        for name in ("epochs", "teacher_epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ZeroskipError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
+
+
+@dataclass
+class BinaryResult:
+    report: dict
+    teacher: Network
+    student: Network
+    folded: list | None
+
+
+def train_teacher(run: BinaryRun, x, y, progress: Progress) -> Network:
+    teacher = binary.float_mlp(seed=run.seed)
+    fit(teacher, dense_params(teacher), x, y,
+        Schedule(run.teacher_epochs, run.teacher_lr, "adam", 64), np.random.default_rng(run.seed),
+        progress, label="float baseline")
+    return teacher
+
+
+def compress_binary(run: BinaryRun, progress: Progress = QUIET,
+                    teacher: Network | None = None) -> BinaryResult:
+    """Train, fold and measure one binary MLP; ``teacher`` may be reused across runs."""
+    x, y, x_test, y_test = mnist_split(run.seed)
+    if run.train_limit:
+        x, y = x[:run.train_limit], y[:run.train_limit]
+    start = time.perf_counter()
+    if teacher is None:
+        teacher = train_teacher(run, x, y, progress)
+    teacher_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    student = binary.binary_mlp(run.mode, seed=run.seed,
+                                first_full_precision=run.first_full_precision,
+                                last_full_precision=run.last_full_precision)
+    schedule = Schedule(run.epochs, run.lr, "adam", run.batch_size, lr_decay=run.lr_decay)
+    params = binary.trainable_params(student)
+    rng = np.random.default_rng(run.seed + 1)
+    label = f"{run.mode}{' distilled' if run.distill else ''}"
+    if run.distill:
+        config = Distillation(run.temperature, run.soft_weight)
+        fit_distilled(student, params, x, y, teacher.logits(x), schedule, rng, config,
+                      progress, label=label)
+    else:
+        fit(student, params, x, y, schedule, rng, progress, label=label)
+    train_seconds = time.perf_counter() - start
+
+    float_pred = student.logits(x_test).argmax(axis=1)
+    folded = None
+    accuracy_binary = None
+    agreement = None
+    if not (run.first_full_precision or run.last_full_precision):
+        folded = binary.fold(student)
+        ref_pred = binary_ref.predict(folded, binary_ref.quantize_pixels(x_test))
+        accuracy_binary = float(np.mean(ref_pred == y_test))
+        agreement = float(np.mean(ref_pred == float_pred))
+    layers = binary.storage(student)
+    report = {
+        "model": MODEL,
+        "mode": run.mode,
+        "distill": run.distill,
+        "seed": run.seed,
+        "epochs": run.epochs,
+        "first_full_precision": run.first_full_precision,
+        "last_full_precision": run.last_full_precision,
+        "test_images": int(len(y_test)),
+        "accuracy_float": teacher.accuracy(x_test, y_test),
+        "accuracy_binary_float_forward": float(np.mean(float_pred == y_test)),
+        "accuracy_binary": accuracy_binary,
+        "reference_agreement": agreement,
+        "compression_ratio": binary.compression_ratio(layers),
+        "float32_bytes": sum(layer.dense_bits // 8 for layer in layers),
+        "binary_bytes": sum(layer.bytes for layer in layers),
+        "layers": [layer.to_json() for layer in layers],
+        "teacher_seconds": teacher_seconds,
+        "train_seconds": train_seconds,
+    }
+    return BinaryResult(report, teacher, student, folded)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", default="bwn",
+                        help="bwn (binary weights, alpha) or xnor (also beta-scaled binary inputs)")
+    parser.add_argument("--distill", action="store_true",
+                        help="train the binary student on the float teacher's soft targets")
+    parser.add_argument("--json", metavar="REPORT", help="write the report as JSON")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the folded integer model (.npz)")
+    parser.add_argument("--seed", type=int, default=0, help="data split and initialisation seed")
+    parser.add_argument("--epochs", type=int, default=BinaryRun.epochs,
+                        help="binary training epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=BinaryRun.teacher_epochs,
+                        help="float baseline / teacher epochs")
+    parser.add_argument("--temperature", type=float, default=BinaryRun.temperature,
+                        help="distillation temperature T")
+    parser.add_argument("--first-full-precision", action="store_true",
+                        help="float first layer (no packed-bit reference then)")
+    parser.add_argument("--last-full-precision", action="store_true",
+                        help="float last layer (no packed-bit reference then)")
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = Progress(getattr(args, "quiet", False))
+    config = BinaryRun(mode=args.mode, distill=args.distill, seed=args.seed, epochs=args.epochs,
+                       teacher_epochs=args.teacher_epochs, temperature=args.temperature,
+                       first_full_precision=args.first_full_precision,
+                       last_full_precision=args.last_full_precision)
+    if args.output and (config.first_full_precision or config.last_full_precision):
+        raise ZeroskipError(f"-o {args.output}: a model with full-precision layers has no "
+                            "folded integer form")
+    result = compress_binary(config, progress)
+    report = result.report
+    if args.output:
+        binary_ref.save(args.output, result.folded)
+    if args.json:
+        atomic_write(args.json, (json.dumps(report, indent=2) + "\n").encode())
+    if not getattr(args, "quiet", False):
+        print(format_report(report))
+    return 0
+
+
+def format_report(report: dict) -> str:
+    acc = report["accuracy_binary"]
+    lines = [
+        f"{report['model']} ({report['mode']}{', distilled' if report['distill'] else ''}) "
+        f"on {report['test_images']} held-out images",
+        f"  float baseline accuracy      {report['accuracy_float']:.4f}",
+        f"  binary (float forward)       {report['accuracy_binary_float_forward']:.4f}",
+        f"  binary (packed-bit integer)  {'n/a' if acc is None else f'{acc:.4f}'}",
+        f"  storage {report['float32_bytes']} B float32 -> {report['binary_bytes']} B "
+        f"({report['compression_ratio']:.1f}x)",
+        f"  {'layer':<6}{'weights':>9}{'bits':>6}{'extra bits':>12}{'bytes':>9}",
+    ]
+    for layer in report["layers"]:
+        lines.append(f"  {layer['name']:<6}{layer['weights']:>9}{layer['bits']:>6}"
+                     f"{layer['extra_bits']:>12}{layer['bytes']:>9}")
+    return "\n".join(lines)

@@ -1,0 +1,258 @@
+"""Packed-bit reference inference of a folded binary network: integers and bits only.
+
+This is what the accelerator will compute bit-exactly (docs/binary.md defines it). Bit ``j`` of a
+K-bit vector lives in word ``j // 64`` at bit ``j % 64`` (LSB first) of a uint64 array of
+``ceil(K / 64)`` words; padding bits of the last word are zero and are masked off anyway.
+
+Per output row with weight bits ``w`` (1 = +1, 0 = -1):
+
+- bipolar input bits ``a`` (1 = +1): ``P = popcount(xnor(a, w) & mask)``, ``dot = 2P - K``;
+- unsigned b-bit input ``x`` as bit planes ``a_p`` (p = 0 .. b-1):
+  ``dot = sum_p 2**p * (2 * popcount(a_p & w) - popcount(a_p))``.
+
+A binarised output is ``dot >= T`` (``dot <= T`` when flipped), as a bit; the last layer's output
+is the integer ``dot`` itself, and ``scale * dot + offset`` (float64) only ranks the classes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+
+from .binary import FoldedLayer
+from .interchange import atomic_write
+
+WORD_BITS = 64
+BATCH = 256  # samples per block: bounds the [batch, out, words] temporaries
+
+
+def words_for(bits: int) -> int:
+    return -(-int(bits) // WORD_BITS)
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """bool [..., K] → uint64 [..., ceil(K/64)], bit j at word j//64, position j%64."""
+    bits = np.asarray(bits, bool)
+    k = bits.shape[-1]
+    padded = np.zeros(bits.shape[:-1] + (words_for(k) * WORD_BITS,), bool)
+    padded[..., :k] = bits
+    as_bytes = np.packbits(padded, axis=-1, bitorder="little")
+    return np.ascontiguousarray(as_bytes).view("<u8").astype(np.uint64)
+
+
+def unpack_bits(words: np.ndarray, k: int) -> np.ndarray:
+    """The inverse of ``pack_bits``: bool [..., k]."""
+    as_bytes = np.ascontiguousarray(np.asarray(words, "<u8")).view(np.uint8)
+    return np.unpackbits(as_bytes, axis=-1, bitorder="little")[..., :k].astype(bool)
+
+
+def tail_mask(k: int) -> np.ndarray:
+    """uint64 [words]: all ones except the padding bits beyond ``k`` in the last word."""
+    mask = np.full(words_for(k), np.uint64(0xFFFF_FFFF_FFFF_FFFF), np.uint64)
+    if k % WORD_BITS:
+        mask[-1] = np.uint64((1 << (k % WORD_BITS)) - 1)
+    return mask
+
+
+def popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits summed over the last axis (int64)."""
+    return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
+
+
+def bipolar_dot(a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """``2 * popcount(xnor(a, w)) - k``: a uint64 [n, words], w uint64 [out, words] → [n, out]."""
+    mask = tail_mask(k)
+    out = np.empty((len(a), len(w)), np.int64)
+    for s in range(0, len(a), BATCH):
+        xnor = ~(a[s:s + BATCH, None, :] ^ w[None, :, :]) & mask
+        out[s:s + BATCH] = 2 * popcount(xnor) - k
+    return out
+
+
+def unsigned_dot(planes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """``sum_p 2**p (2 popcount(a_p & w) - popcount(a_p))``: planes uint64 [bits, n, words]."""
+    mask = tail_mask(k)
+    n = planes.shape[1]
+    out = np.zeros((n, len(w)), np.int64)
+    for p, plane in enumerate(planes):
+        plane = plane & mask
+        ones = popcount(plane)
+        for s in range(0, n, BATCH):
+            hits = popcount(plane[s:s + BATCH, None, :] & w[None, :, :])
+            out[s:s + BATCH] += (2 * hits - ones[s:s + BATCH, None]) << p
+    return out
+
+
+def input_planes(x: np.ndarray, bits: int) -> np.ndarray:
+    """Unsigned integers [n, K] → packed bit planes uint64 [bits, n, words] (plane 0 = LSB)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.integer):
+        raise ZeroskipError(f"input: expected integers, got {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() >= 2 ** bits):
+        raise ZeroskipError(f"input: values must lie in 0..{2 ** bits - 1} ({bits}-bit unsigned), "
+                            f"got {x.min()}..{x.max()}")
+    return np.stack([pack_bits((x >> p) & 1) for p in range(bits)])
+
+
+def quantize_pixels(x: np.ndarray, bits: int = 8) -> np.ndarray:
+    """Float images in [0, 1] → unsigned integers ``round(x * (2**bits - 1))`` (the first input)."""
+    levels = 2 ** bits - 1
+    return np.round(np.clip(np.asarray(x, np.float32), 0.0, 1.0) * np.float32(levels)).astype(
+        np.int64)
+
+
+def check_layer(layer: FoldedLayer) -> None:
+    """ZeroskipError naming the layer and field for anything outside the integer contract."""
+    name = layer.name
+    w = np.asarray(layer.weights)
+    if w.ndim != 2 or w.dtype != bool or w.shape[1] == 0:
+        raise ZeroskipError(f"layer {name}: weights must be a non-empty bool [out, in] matrix")
+    if not 0 <= layer.input_bits <= 16:
+        raise ZeroskipError(f"layer {name}: input_bits {layer.input_bits} outside 0..16")
+    out = w.shape[0]
+    bound = layer.dot_bound()
+    if layer.binary_output:
+        t, flip = np.asarray(layer.thresholds), np.asarray(layer.flip)
+        if t.shape != (out,) or not np.issubdtype(t.dtype, np.integer):
+            raise ZeroskipError(f"layer {name}: thresholds must be {out} integers")
+        if flip.shape != (out,) or flip.dtype != bool:
+            raise ZeroskipError(f"layer {name}: flip must be {out} booleans")
+        if t.size and (t.min() < -bound - 1 or t.max() > bound + 1):
+            raise ZeroskipError(f"layer {name}: thresholds {t.min()}..{t.max()} out of range "
+                                f"{-bound - 1}..{bound + 1} (fan-in {w.shape[1]})")
+    else:
+        for field in ("scale", "offset"):
+            v = getattr(layer, field)
+            if v is None or np.shape(v) != (out,) or not np.all(np.isfinite(v)):
+                raise ZeroskipError(f"layer {name}: {field} must be {out} finite numbers")
+
+
+def check_network(layers: list[FoldedLayer]) -> None:
+    if not layers:
+        raise ZeroskipError("folded network: no layers")
+    for i, layer in enumerate(layers):
+        check_layer(layer)
+        last = i == len(layers) - 1
+        if last == layer.binary_output:
+            raise ZeroskipError(f"layer {layer.name}: only the last layer has a non-binary output")
+        if i and layer.input_bits != 0:
+            raise ZeroskipError(f"layer {layer.name}: hidden layers read bipolar bits "
+                                "(input_bits 0)")
+        if i and layer.fan_in != layers[i - 1].weights.shape[0]:
+            raise ZeroskipError(f"layer {layer.name}: fan-in {layer.fan_in} does not match "
+                                f"the {layers[i - 1].weights.shape[0]} outputs of "
+                                f"{layers[i - 1].name}")
+
+
+def layer_dot(layer: FoldedLayer, x) -> np.ndarray:
+    """The integer dot products [n, out] of one layer; ``x`` is packed bits (bipolar input,
+    uint64 [n, words]) or unsigned integers [n, K]."""
+    k = layer.fan_in
+    w = pack_bits(layer.weights)
+    if layer.input_bits:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != k:
+            raise ZeroskipError(f"layer {layer.name}: input has {x.shape[-1]} features, "
+                                f"fan-in is {k}")
+        return unsigned_dot(input_planes(x, layer.input_bits), w, k)
+    if x.ndim != 2 or x.shape[1] != words_for(k):
+        raise ZeroskipError(f"layer {layer.name}: input has {x.shape[-1]} words, "
+                            f"fan-in {k} needs {words_for(k)}")
+    return bipolar_dot(x, w, k)
+
+
+def layer_output_bits(layer: FoldedLayer, dot: np.ndarray) -> np.ndarray:
+    """bool [n, out]: ``dot >= T``, or ``dot <= T`` where the layer's ``flip`` is set."""
+    return np.where(layer.flip, dot <= layer.thresholds, dot >= layer.thresholds)
+
+
+def trace(layers: list[FoldedLayer], x_int: np.ndarray) -> list[np.ndarray]:
+    """Every layer's integer dot products, in order (the first layer reads ``x_int``)."""
+    check_network(layers)
+    dots, x = [], np.asarray(x_int)
+    for layer in layers:
+        dot = layer_dot(layer, x)
+        dots.append(dot)
+        if layer.binary_output:
+            x = pack_bits(layer_output_bits(layer, dot))
+    return dots
+
+
+def last_dots(layers: list[FoldedLayer], x_int: np.ndarray) -> np.ndarray:
+    """The last layer's integer dot products [n, classes]."""
+    return trace(layers, x_int)[-1]
+
+
+def scores(layers: list[FoldedLayer], x_int: np.ndarray) -> np.ndarray:
+    """``scale * dot + offset`` of the last layer (float64): the logits up to rounding."""
+    last = layers[-1]
+    return last_dots(layers, x_int) * last.scale + last.offset
+
+
+def predict(layers: list[FoldedLayer], x_int: np.ndarray) -> np.ndarray:
+    """Class indices (ties: the lowest index, as ``argmax``)."""
+    return scores(layers, x_int).argmax(axis=1)
+
+
+def accuracy(layers: list[FoldedLayer], x_int: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(predict(layers, x_int) == np.asarray(y)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The folded model file: an .npz the compiler will lower onto the accelerator
+# ---------------------------------------------------------------------------------------------
+
+FORMAT = "zeroskip-binary-1"
+
+
+def save(path: str | os.PathLike, layers: list[FoldedLayer]) -> None:
+    """Atomic write: ``layer{i}_weights`` packed uint64, thresholds/flip or scale/offset."""
+    check_network(layers)
+    arrays = {"format": np.array(FORMAT), "layers": np.array(len(layers))}
+    for i, layer in enumerate(layers):
+        arrays[f"layer{i}_name"] = np.array(layer.name)
+        arrays[f"layer{i}_weights"] = pack_bits(layer.weights)
+        arrays[f"layer{i}_shape"] = np.array(layer.weights.shape, np.int64)
+        arrays[f"layer{i}_input_bits"] = np.array(layer.input_bits)
+        if layer.binary_output:
+            arrays[f"layer{i}_thresholds"] = np.asarray(layer.thresholds, np.int64)
+            arrays[f"layer{i}_flip"] = np.asarray(layer.flip, bool)
+        else:
+            arrays[f"layer{i}_scale"] = np.asarray(layer.scale, np.float64)
+            arrays[f"layer{i}_offset"] = np.asarray(layer.offset, np.float64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def load(path: str | os.PathLike) -> list[FoldedLayer]:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ZeroskipError(f"{path}: not a readable .npz file ({error})") from None
+    with data:
+        if "format" not in data or str(data["format"]) != FORMAT:
+            raise ZeroskipError(f"{path}: not a zeroskip binary model (format {FORMAT} expected)")
+        try:
+            layers = []
+            for i in range(int(data["layers"])):
+                out, k = (int(v) for v in data[f"layer{i}_shape"])
+                weights = unpack_bits(data[f"layer{i}_weights"], k)
+                if weights.shape != (out, k):
+                    raise ZeroskipError(f"{path}: layer {i} weights do not match shape {out}x{k}")
+                common = dict(name=str(data[f"layer{i}_name"]), weights=weights,
+                              input_bits=int(data[f"layer{i}_input_bits"]))
+                if f"layer{i}_thresholds" in data:
+                    layers.append(FoldedLayer(**common, thresholds=data[f"layer{i}_thresholds"],
+                                              flip=data[f"layer{i}_flip"]))
+                else:
+                    layers.append(FoldedLayer(**common, scale=data[f"layer{i}_scale"],
+                                              offset=data[f"layer{i}_offset"]))
+        except KeyError as error:
+            raise ZeroskipError(f"{path}: missing array {error}") from None
+    check_network(layers)
+    return layers

@@ -1,0 +1,227 @@
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.models import binary, binary_cli, binary_ref
+from zeroskip.models.binary import BatchNorm, BinaryDense, Sign
+from zeroskip.models.data import mnist_split
+from zeroskip.models.optim import Adam
+from zeroskip.models.train import Schedule, fit
+
+
+def numeric_grad(f, x, eps=1e-3):
+    g = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        g.reshape(-1)[i] = (up - down) / (2 * eps)
+    return g
+
+
+def test_sign_of_zero_is_plus_one():
+    assert binary.sign(np.array([-0.5, 0.0, 2.0])).tolist() == [-1.0, 1.0, 1.0]
+
+
+def test_batchnorm_backward_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    bn = BatchNorm(3)
+    bn.params["gamma"][...] = [1.5, -0.7, 0.3]
+    x = rng.standard_normal((6, 3)).astype(np.float64)
+    proj = rng.standard_normal((6, 3))
+
+    def loss():
+        return float((bn.forward(x.astype(np.float32), training=True) * proj).sum())
+
+    loss()
+    dx = bn.backward(proj.astype(np.float32))
+    assert np.allclose(dx, numeric_grad(loss, x), atol=2e-2)
+    assert np.allclose(bn.grads["gamma"], numeric_grad(loss, bn.params["gamma"]), atol=2e-2)
+
+
+def test_batchnorm_eval_uses_running_statistics():
+    bn = BatchNorm(2, momentum=0.0)
+    x = np.array([[1.0, 10.0], [3.0, 30.0]], np.float32)
+    bn.forward(x, training=True)
+    assert np.allclose(bn.running_mean, [2.0, 20.0]) and np.allclose(bn.running_var, [1.0, 100.0])
+    assert np.allclose(bn.forward(np.array([[2.0, 30.0]], np.float32)), [[0.0, 1.0]], atol=1e-4)
+
+
+def test_binary_dense_forward_is_alpha_times_the_sign_dot_product():
+    rng = np.random.default_rng(1)
+    layer = BinaryDense(5, 4, rng)
+    x = binary.sign(rng.standard_normal((3, 5)))
+    w = layer.params["W"]
+    expected = (x @ np.sign(w).T) * np.abs(w).mean(axis=1)
+    assert np.allclose(layer.forward(x), expected, rtol=1e-6)
+
+
+def test_first_layer_sees_pixels_as_integers():
+    layer = BinaryDense(3, 2, input_levels=255)
+    layer.params["W"][...] = [[0.5, -0.5, 0.5], [-0.25, -0.25, 0.25]]
+    x = np.array([[1.0, 2 / 255, 254 / 255]], np.float32)
+    dot = np.array([255 - 2 + 254, -255 - 2 + 254])
+    assert np.allclose(layer.forward(x), dot * np.array([0.5, 0.25]) / 255)
+
+
+def test_straight_through_estimator_passes_gradient_only_where_abs_le_1():
+    layer = BinaryDense(3, 1, binarize_input=True)
+    layer.params["W"][...] = [[0.5, 1.5, -0.2]]  # 1.5: outside the STE window
+    x = np.array([[0.3, -2.0, 0.9]], np.float32)
+    layer.forward(x, training=True)
+    dx = layer.backward(np.ones((1, 1), np.float32))
+    assert dx[0, 1] == 0 and dx[0, 0] != 0 and dx[0, 2] != 0
+    assert layer.grads["W"][0, 1] == 0 and layer.grads["W"][0, 0] != 0
+    sign = Sign()
+    sign.forward(np.array([[-1.5, 0.2]], np.float32))
+    assert sign.backward(np.ones((1, 2), np.float32)).tolist() == [[0.0, 1.0]]
+
+
+def test_latent_weights_are_clipped_after_every_update():
+    net = binary.binary_mlp("bwn", sizes=(4, 3, 2))
+    net.layers[0].params["W"][...] = 0.99
+    params = binary.trainable_params(net)
+    for p in params:
+        p.layer.grads[p.key][...] = -1.0  # push every weight up
+    Adam(lr=0.5).step(params)
+    w = net.layers[0].params["W"]
+    assert w.max() == 1.0 and w.min() >= -1.0
+
+
+def test_xnor_beta_is_a_running_mean_frozen_at_inference():
+    layer = BinaryDense(4, 2, binarize_input=True, beta_momentum=0.0)
+    x = np.array([[0.5, -0.5, 0.5, -0.5], [2.0, -2.0, 2.0, -2.0]], np.float32)
+    layer.forward(x, training=True)
+    assert layer.running_beta == pytest.approx(1.25)
+    a = layer.forward(x[:1])
+    b = layer.forward(x[1:])
+    assert np.allclose(a, b)  # same signs, same (frozen) beta
+
+
+def test_unknown_mode_is_a_one_line_error():
+    with pytest.raises(ZeroskipError, match="--mode 'xor': unknown binary mode"):
+        binary.binary_mlp("xor")
+    with pytest.raises(ZeroskipError, match="unknown binary mode"):
+        binary_cli.BinaryRun(mode="ternary")
+
+
+@pytest.mark.parametrize("bound", [5, 300])
+def test_thresholds_reproduce_every_affine_decision(bound):
+    rng = np.random.default_rng(bound)
+    a = np.concatenate([rng.standard_normal(40), [0.0, 0.0, 1.0, -1.0, 1e-9]])
+    c = np.concatenate([rng.standard_normal(40) * bound, [1.0, -1.0, 2.0, 2.0, 5.0]])
+    t, flip = binary.threshold_from_affine(a, c, bound)
+    dots = np.arange(-bound, bound + 1)[:, None]
+    expected = a * dots + c >= 0
+    got = np.where(flip, dots <= t, dots >= t)
+    assert np.array_equal(got, expected)
+    assert t.min() >= -bound - 1 and t.max() <= bound + 1
+    assert flip.tolist()[-5:] == [False, False, False, True, False]
+
+
+def test_fold_refuses_full_precision_layers():
+    with pytest.raises(ZeroskipError, match="fc1: dense has no packed-bit form"):
+        binary.fold(binary.binary_mlp("bwn", first_full_precision=True))
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return mnist_split(0)
+
+
+def pre_sign_values(net, x):
+    """The float forward's batch-norm outputs of each layer (what sign / argmax see)."""
+    out = []
+    for layer in net.layers:
+        x = layer.forward(x)
+        if isinstance(layer, BatchNorm):
+            out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("mode", binary.MODES)
+def test_folded_reference_matches_the_float_forward(mnist, mode):
+    x, y, x_test, y_test = mnist
+    net = binary.binary_mlp(mode, sizes=(784, 64, 64, 10), seed=1)
+    fit(net, binary.trainable_params(net), x[:1000], y[:1000], Schedule(2, 0.01, "adam", 100),
+        np.random.default_rng(0))
+    x_eval = x_test[:300]
+    folded = binary.fold(net)
+    dots = binary_ref.trace(folded, binary_ref.quantize_pixels(x_eval))
+    floats = pre_sign_values(net, x_eval)
+    for layer, dot, value in zip(folded[:-1], dots[:-1], floats[:-1]):
+        bits = binary_ref.layer_output_bits(layer, dot)
+        differ = bits != (value >= 0)
+        assert not np.any(differ & (np.abs(value) > 1e-4))  # only exact ties may differ
+        assert differ.mean() < 1e-3
+    # the last layer: integer dots, scaled, rank the classes as the float logits do
+    last = folded[-1]
+    assert np.allclose(dots[-1] * last.scale + last.offset, floats[-1], atol=1e-3)
+    ref_pred = binary_ref.predict(folded, binary_ref.quantize_pixels(x_eval))
+    assert np.array_equal(ref_pred, floats[-1].argmax(axis=1))
+    assert np.mean(ref_pred == y_test[:300]) > 0.5  # it has learned something
+
+
+def test_storage_counts_binary_weights_thresholds_and_full_precision_layers():
+    layers = binary.storage(binary.binary_mlp("bwn"))
+    assert [r.bits for r in layers] == [1, 1, 1]
+    # fc1: 784 x 8-bit inputs -> |dot| <= 199920, threshold in 19 bits + a flip bit
+    assert layers[0].extra_bits == 256 * (19 + 1)
+    assert layers[0].bytes == (200704 + 256 * 20) // 8
+    assert layers[2].extra_bits == 10 * 64  # scale + offset in float32
+    assert binary.compression_ratio(layers) >= 25
+    fp = binary.storage(binary.binary_mlp("bwn", first_full_precision=True))
+    assert fp[0].bits == 32 and binary.compression_ratio(fp) < 2
+
+
+def _cli_args(**overrides):
+    parser = argparse.ArgumentParser()
+    binary_cli.add_arguments(parser)
+    args = parser.parse_args([])
+    args.quiet = True
+    for key, value in overrides.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_cli_writes_report_and_folded_model(tmp_path):
+    report_path, model_path = tmp_path / "r.json", tmp_path / "m.npz"
+    args = _cli_args(mode="xnor", distill=True, epochs=1, teacher_epochs=1,
+                     json=str(report_path), output=str(model_path))
+    assert binary_cli.run(args) == 0
+    report = json.loads(report_path.read_text())
+    for key in ("accuracy_float", "accuracy_binary", "compression_ratio", "layers"):
+        assert key in report
+    assert [layer["name"] for layer in report["layers"]] == ["fc1", "fc2", "fc3"]
+    assert report["reference_agreement"] == 1.0
+    assert report["accuracy_binary"] == report["accuracy_binary_float_forward"]
+    assert report["compression_ratio"] >= 25
+    folded = binary_ref.load(model_path)
+    x_test, y_test = mnist_split(0)[2:]
+    assert binary_ref.accuracy(folded, binary_ref.quantize_pixels(x_test), y_test) == \
+        report["accuracy_binary"]
+
+
+def test_cli_rejects_bad_mode_and_folded_output_of_float_layers(tmp_path):
+    with pytest.raises(ZeroskipError, match="unknown binary mode"):
+        binary_cli.run(_cli_args(mode="nope"))
+    with pytest.raises(ZeroskipError, match="no folded integer form"):
+        binary_cli.run(_cli_args(first_full_precision=True, output=str(tmp_path / "m.npz")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", binary.MODES)
+@pytest.mark.parametrize("distill", [False, True])
+def test_zoo_binary_mlp_reaches_90_percent_at_25x(mode, distill):
+    result = binary_cli.compress_binary(binary_cli.BinaryRun(mode=mode, distill=distill))
+    report = result.report
+    assert report["accuracy_binary"] >= 0.90
+    assert report["accuracy_binary"] == report["accuracy_binary_float_forward"]
+    assert report["compression_ratio"] >= 25

@@ -41,3 +41,12 @@ def float_forward(layers, x):
         if layer.act == "relu":
             x = np.maximum(x, 0)
     return x
+
+
+def write_interchange(path, layers):
+    """An interchange .npz as documented: codebook_i, codes_i, bias_i, act_i per layer."""
+    arrays = {}
+    for i, layer in enumerate(layers):
+        arrays.update({f"codebook_{i}": layer.codebook, f"codes_{i}": layer.codes,
+                       f"bias_{i}": layer.bias, f"act_{i}": np.array(layer.act)})
+    np.savez(path, **arrays)

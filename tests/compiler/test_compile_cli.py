@@ -1,8 +1,7 @@
 """``zeroskip compile``: writes a loadable program; bad input exits 2 with one line."""
 
 import numpy as np
-from compiler_helpers import random_layer
-from test_flow import write_interchange
+from compiler_helpers import random_layer, write_interchange
 
 from zeroskip.cli import main
 from zeroskip.hw import reference

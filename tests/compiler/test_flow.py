@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from compiler_helpers import arch, float_forward, random_layer
+from compiler_helpers import arch, float_forward, random_layer, write_interchange
 
 from zeroskip.compiler import compile_file, compile_layers
 from zeroskip.errors import ZeroskipError
@@ -73,14 +73,6 @@ def test_program_save_load_round_trip(tmp_path):
     assert np.array_equal(loaded.output_index, program.output_index)
     assert np.array_equal(reference.predict(loaded, x), reference.predict(program, x))
     assert loaded.meta["layers"][0]["passes"] == 3
-
-
-def write_interchange(path, layers):
-    arrays = {}
-    for i, layer in enumerate(layers):
-        arrays.update({f"codebook_{i}": layer.codebook, f"codes_{i}": layer.codes,
-                       f"bias_{i}": layer.bias, f"act_{i}": np.array(layer.act)})
-    np.savez(path, **arrays)
 
 
 def test_compile_file_reads_the_interchange_format(tmp_path):

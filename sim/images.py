@@ -81,19 +81,24 @@ def _decode(program: Program) -> list[PassImage]:
 
         # every entry of the pass, PE by PE, column by column
         n = counts.reshape(-1)
-        first = np.cumsum(n) - n
-        entry = np.arange(n.sum()) - np.repeat(first, n) + np.repeat(flat_start.reshape(-1), n)
+        segment = np.repeat(np.arange(pes * p.in_len, dtype=np.int32), n)   # (pe, column) of each
+        if np.array_equal(start[:, 1:], end[:, :-1]):                     # columns back to back
+            entry = _ranges(flat_start[:, 0], flat_end[:, -1])
+        else:
+            entry = _ranges(flat_start.reshape(-1), flat_end.reshape(-1))
         code, run = codes_all[entry], runs_all[entry]
-        column = np.repeat(np.tile(np.arange(p.in_len), pes), n)
-        pe = np.repeat(np.repeat(np.arange(pes), p.in_len), n)
-        steps = run + 1
-        total = np.cumsum(steps)
-        row = total - np.repeat(total[first[n > 0]] - steps[first[n > 0]], n[n > 0]) - 1
+        steps = run.astype(np.int32) + 1
+        total = np.cumsum(steps, dtype=np.int64)
+        first = np.cumsum(n) - n                                          # segment's first entry
+        before = np.append(total - steps, 0)[first]                       # rows consumed before it
+        row = total - before[segment] - 1
         keep = code != 0
-        column, row, pe, code = column[keep], row[keep], pe[keep], code[keep]
+        segment, row, code = segment[keep], row[keep], code[keep]
+        column, pe = segment % p.in_len, segment // p.in_len
         if np.any(row >= p.rows) or np.any((p.row_base + row) * pes + pe >= layer.out_len):
             raise ZeroskipError(f"program pass {index}: entries beyond the pass's rows")
-        order = np.argsort(column, kind="stable")
+        # stable sort by column (a radix sort when the columns fit 16 bits)
+        order = np.argsort(column.astype(np.uint16) if p.in_len <= 1 << 16 else column, kind="stable")
         bias = program.bias[:, p.bias_base: p.bias_base + p.rows]
         if bias.shape[1] != p.rows:
             raise ZeroskipError(f"program pass {index}: bias words beyond the bias image")
@@ -103,3 +108,10 @@ def _decode(program: Program) -> list[PassImage]:
             column=column[order], target=(row * pes + pe)[order], code=code[order],
             bias=bias.T.reshape(-1).astype(np.int64)))
     return images
+
+
+def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, e) for every pair, without a Python loop."""
+    counts = (end - start).astype(np.int64)
+    first = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) - np.repeat(first - start, counts)

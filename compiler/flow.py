@@ -27,7 +27,8 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
     arch = load_arch(arch)
     ir = CompileIR(arch=arch, layers=[layer_ir(l, i) for i, l in enumerate(layers)],
                    calibration=calibration, input_frac=input_frac, balance=balance)
-    ir.meta["compiler"] = {"balance": bool(balance), "input_frac": input_frac,
+    ir.meta["compiler"] = {"balance": bool(balance),
+                           "input_frac": None if input_frac is None else int(input_frac),
                            "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0]),
                            "flow": [step.__name__ for step in DEFAULT_FLOW]}
     program = run_flow(ir).program

@@ -47,9 +47,12 @@ def summary(program, seconds: float) -> list[str]:
              f"({a.pes} PEs), compiled in {seconds:.2f} s"]
     for index, (layer, info) in enumerate(zip(program.layers, program.meta["layers"])):
         padding = info["padding"] / max(info["entries"], 1)
+        # busiest PE's MACs over the average PE's: 1.00 is a perfectly even split
+        imbalance = info["busiest_pe_weights"] * a.pes / max(info["weights"], 1)
         lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} "
                      f"{'relu' if layer.relu else 'none'}  passes {info['passes']:>3}  "
                      f"entries {info['entries']:>9}  padding {padding:6.1%}  "
+                     f"busiest PE {info['busiest_pe_weights']:>8} weights (max/mean {imbalance:.2f})  "
                      f"frac in/w/out {layer.in_frac}/{layer.w_frac}/{layer.out_frac}")
     used = {"sparse lines": (program.sparse.shape[1], a.sparse_depth),
             "pointers": (program.ptr.shape[1], a.ptr_depth),

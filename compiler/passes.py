@@ -150,8 +150,10 @@ def emit(ir: CompileIR) -> CompileIR:
     infos = [LayerInfo(in_len=l.in_len, out_len=l.out_len, relu=l.relu, in_frac=l.in_frac,
                        w_frac=l.w_frac, out_frac=l.out_frac) for l in ir.layers]
     meta = dict(ir.meta)
+    # per pass the busiest PE's weights, summed: the ideal cycles for a dense input vector
     meta["layers"] = [{"passes": len(l.tile_rows), "entries": l.encoded.entries,
                        "padding": l.encoded.padding, "weights": int(l.encoded.useful.sum()),
+                       "busiest_pe_weights": int(l.encoded.useful.max(axis=1).sum()),
                        "in_frac": l.in_frac, "w_frac": l.w_frac, "out_frac": l.out_frac}
                       for l in ir.layers]
     ir.program = Program(arch=ir.arch, layers=infos, passes=ir.passes, sparse=ir.sparse,

@@ -46,6 +46,8 @@ def test_balance_keeps_outputs_and_reduces_max_pe_work():
     before = pass_work(decode_layer(plain, 0), a.pes, a.acc_depth).max(axis=1).sum()
     after = pass_work(decode_layer(balanced, 0), a.pes, a.acc_depth).max(axis=1).sum()
     assert after < 0.7 * before
+    assert [plain.meta["layers"][0]["busiest_pe_weights"],
+            balanced.meta["layers"][0]["busiest_pe_weights"]] == [before, after]
 
 
 def test_balanced_program_holds_the_permuted_layers():

@@ -6,6 +6,7 @@ from compiler_helpers import Layer, arch, random_layer
 
 from zeroskip.compiler import compile_layers
 from zeroskip.compiler.encode import encode_column, encode_layer, tile_count
+from zeroskip.hw import reference
 from zeroskip.hw.program import decode_layer, unpack_lines
 
 
@@ -110,3 +111,23 @@ def test_multi_layer_tiled_program_round_trips_and_chains_images():
         assert np.array_equal(program.ptr[:, before.ptr_base + before.in_len],
                               program.ptr[:, after.ptr_base])
     assert np.all(np.diff(program.ptr, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_configurations_round_trip_with_and_without_balance(seed):
+    rng = np.random.default_rng(100 + seed)
+    run_bits = int(rng.integers(1, 5))
+    entry_bits = 4 + run_bits
+    a = arch(pes=int(rng.integers(1, 9)), acc_depth=int(rng.choice([2, 5, 16, 64])),
+             run_bits=run_bits, line_bits=entry_bits * (64 // entry_bits), max_passes=64,
+             bias_depth=1024, act_depth=256)
+    sizes = [int(rng.integers(1, 60)) for _ in range(int(rng.integers(2, 5)))]
+    layers = [random_layer(rng, n_out, n_in, float(rng.uniform(0, 0.6)),
+                           act=str(rng.choice(["relu", "none"])))
+              for n_in, n_out in zip(sizes, sizes[1:])]
+    x = rng.uniform(-1, 1, (6, sizes[0]))
+    plain = compile_layers(layers, a, calibration=x)
+    for index, layer in enumerate(layers):
+        assert np.array_equal(decode_layer(plain, index), layer.codes)
+    balanced = compile_layers(layers, a, calibration=x, balance=True)
+    assert np.array_equal(reference.predict(plain, x), reference.predict(balanced, x))

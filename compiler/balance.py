@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zeroskip.compiler.encode import ceil_div, tile_count
+
 
 def balanced_row_order(work: np.ndarray, pes: int, acc_depth: int) -> np.ndarray:
     """A permutation ``order``: array row ``h`` holds the model's row ``order[h]``."""
@@ -19,7 +21,7 @@ def balanced_row_order(work: np.ndarray, pes: int, acc_depth: int) -> np.ndarray
     by_work = np.argsort(-work, kind="stable")
     order = np.empty(out_len, dtype=np.int64)
     load = np.zeros(pes, dtype=np.int64)
-    for local in range(-(-out_len // pes)):
+    for local in range(ceil_div(out_len, pes)):
         if local % acc_depth == 0:
             load[:] = 0                                  # a new tile: passes run one by one
         start = local * pes
@@ -35,6 +37,6 @@ def pass_work(codes: np.ndarray, pes: int, acc_depth: int) -> np.ndarray:
     out_len = codes.shape[0]
     per_row = np.count_nonzero(codes, axis=1)
     rows = np.arange(out_len)
-    tiles = -(-(-(-out_len // pes)) // acc_depth)
+    tiles = tile_count(out_len, pes, acc_depth)
     slot = (rows // pes // acc_depth) * pes + rows % pes
     return np.bincount(slot, weights=per_row, minlength=tiles * pes).astype(np.int64).reshape(tiles, pes)

@@ -18,9 +18,13 @@ import numpy as np
 from zeroskip.compiler.ir import Encoded
 
 
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def tile_count(out_len: int, pes: int, acc_depth: int) -> int:
     """Passes a layer of ``out_len`` rows needs: the tallest PE's local rows in tiles."""
-    return max(1, -(-(-(-out_len // pes)) // acc_depth))
+    return max(1, ceil_div(ceil_div(out_len, pes), acc_depth))
 
 
 def encode_layer(codes: np.ndarray, pes: int, acc_depth: int, max_run: int,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zeroskip.compiler.encode import ceil_div
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.program import KIND_SPARSE, Pass, pack_lines
 
@@ -28,7 +29,7 @@ def pack(ir) -> None:
     passes: list[Pass] = []
     for index, layer in enumerate(ir.layers):
         layer.first_pass = len(passes)
-        totals[len(passes): len(passes) + len(layer.tile_rows)] = layer.encoded.counts.sum(axis=2)
+        totals[len(passes): len(passes) + len(layer.tile_rows)] = layer.encoded.stream_entries
         for tile, rows in enumerate(layer.tile_rows):
             passes.append(Pass(kind=KIND_SPARSE, layer=index, in_len=layer.in_len, rows=rows,
                                row_base=tile * a.acc_depth, ptr_base=ptr_used, bias_base=bias_used,
@@ -37,7 +38,7 @@ def pack(ir) -> None:
             ptr_used += layer.in_len + 1
             bias_used += rows
         used = totals[: len(passes)].sum(axis=0)
-        lines = -(-int(used.max()) // a.entries_per_line)
+        lines = ceil_div(int(used.max()), a.entries_per_line)
         for what, need, depth, name in (("sparse lines", lines, a.sparse_depth, "sparse_depth"),
                                         ("pointers", ptr_used, a.ptr_depth, "ptr_depth"),
                                         ("bias words", bias_used, a.bias_depth, "bias_depth"),
@@ -49,7 +50,7 @@ def pack(ir) -> None:
                                     f"but the architecture's '{name}' is {depth}")
     base = np.cumsum(totals, axis=0) - totals              # [pass, pe] first entry index
 
-    width = max(1, -(-int(totals.sum(axis=0).max()) // a.entries_per_line)) * a.entries_per_line
+    width = max(1, ceil_div(int(totals.sum(axis=0).max()), a.entries_per_line)) * a.entries_per_line
     stream_code = np.zeros((pes, width), dtype=np.uint16)
     stream_run = np.zeros((pes, width), dtype=np.uint16)
     ptr = np.zeros((pes, ptr_used), dtype=np.int64)

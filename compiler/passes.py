@@ -86,6 +86,8 @@ def validate(ir: CompileIR) -> CompileIR:
     if ir.input_frac is not None and not (isinstance(ir.input_frac, (int, np.integer))
                                           and -30 <= ir.input_frac <= 30):
         raise ZeroskipError(f"input_frac must be an integer in -30..30, got {ir.input_frac!r}")
+    if ir.input_frac is not None:
+        ir.input_frac = int(ir.input_frac)          # numpy integers do not go into JSON
     return ir
 
 

@@ -99,3 +99,10 @@ def test_compile_file_accepts_sample_arrays_riding_along(tmp_path):
              bias_0=layer.bias, act_0=np.array("none"), x=np.ones(6, np.float32))
     program = compile_file(str(tmp_path / "m.npz"), arch())
     assert np.array_equal(decode_layer(program, 0), layer.codes)
+
+
+def test_numpy_integer_input_frac_saves(tmp_path):
+    rng = np.random.default_rng(5)
+    program = compile_layers([random_layer(rng, 8, 6)], arch(), input_frac=np.int64(10))
+    program.save(str(tmp_path / "p"))
+    assert load_program(str(tmp_path / "p")).layers[0].in_frac == 10

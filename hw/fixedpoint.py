@@ -65,3 +65,42 @@ def frac_for_range(max_abs: float, bits: int, limit: int = 30) -> int:
     while frac > -limit and np.floor(max_abs * 2.0 ** frac + 0.5) > high:
         frac -= 1
     return min(frac, limit)
+
+
+# -- binary layers (docs/binary-mode.md) ---------------------------------------------------------
+def input_bits(values: np.ndarray, planes: int) -> np.ndarray:
+    """The bits a binary layer reads from activations: bipolar (planes 0): value ≥ 0;
+    plane p of an unsigned input: bit p of the value. Result [planes or 1, ...] of 0/1."""
+    values = np.asarray(values, dtype=np.int64)
+    if planes == 0:
+        return (values >= 0)[None].astype(np.int64)
+    return np.stack([(values >> p) & 1 for p in range(planes)])
+
+
+def binary_dot(values: np.ndarray, weights: np.ndarray, planes: int) -> np.ndarray:
+    """Integer dot products [batch, out] of activations [batch, in] with weight bits [out, in]:
+    bipolar ``2·popcount(xnor(a, w)) − K``; planes ``Σ_p 2^p (2·popcount(a_p & w) − popcount(a_p))``."""
+    bits = input_bits(values, planes)                     # [planes, batch, in]
+    w = np.asarray(weights, dtype=np.int64)               # [out, in]
+    if planes == 0:
+        a = bits[0]
+        agree = a @ w.T + (1 - a) @ (1 - w).T             # popcount(xnor)
+        return 2 * agree - a.shape[-1]
+    total = 0
+    for p in range(planes):
+        a = bits[p]
+        total = total + ((2 * (a @ w.T) - a.sum(axis=-1, keepdims=True)) << p)
+    return total
+
+
+def threshold_word(threshold: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """A binarising row's bias word: ``2·T + flip`` (so T = word >> 1, flip = word & 1)."""
+    return 2 * np.asarray(threshold, dtype=np.int64) + np.asarray(flip, dtype=np.int64)
+
+
+def binarize(dot: np.ndarray, word: np.ndarray, shift: int) -> np.ndarray:
+    """``dot ≥ T`` (``dot ≤ T`` when flipped) → +2^shift, else −2^shift."""
+    word = np.asarray(word, dtype=np.int64)
+    threshold, flip = word >> 1, (word & 1).astype(bool)
+    bit = np.where(flip, dot <= threshold, dot >= threshold)
+    return np.where(bit, 1 << shift, -(1 << shift)).astype(np.int64)

@@ -60,7 +60,7 @@ class Host:
             await self.write(r.address(index, pe, word), (int(value) >> (32 * word)) & MASK32)
 
     async def write_image(self, region: str, words, pe: int = 0) -> None:
-        for index, value in enumerate(np.asarray(words, dtype=np.uint64).tolist()):
+        for index, value in enumerate(int(w) for w in words):   # descriptors exceed 64 bits
             await self.write_entry(region, index, value, pe)
 
     async def load_program(self, program: Program, write_images: bool = True) -> None:

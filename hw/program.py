@@ -48,9 +48,13 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
         ("row_base", _bits_for(arch.act_depth)),       # destination local address of row 0
         ("ptr_base", _bits_for(arch.ptr_depth)),       # pointer address of column 0
         ("bias_base", _bits_for(arch.bias_depth)),     # bias address of row 0
-        ("shift", 6),                                  # requantisation right shift
+        ("shift", 6),                                  # requantisation right shift (binary: output ±2^shift)
         ("relu", 1),
         ("last", 1),                                   # last pass of its layer: banks swap after it
+        # binary passes only (docs/binary-mode.md); zero in sparse passes
+        ("planes", 4),                                 # 0: bipolar input bits; b: b unsigned bit planes
+        ("binarize", 1),                               # outputs ±2^shift by threshold, else requantised dot
+        ("line_base", _bits_for(arch.sparse_depth)),   # first weight line of the pass
     ]
 
 
@@ -58,26 +62,38 @@ def layout_width(layout: list[tuple[str, int]]) -> int:
     return sum(width for _, width in layout)
 
 
-def pack_fields(layout, values: dict[str, np.ndarray | int]) -> np.ndarray:
-    """Pack named integer fields (arrays broadcast) into uint64 words."""
-    word = np.uint64(0)
-    offset = 0
+def pack_fields(layout, values: dict[str, int]) -> int:
+    """Pack named integer fields into one word (a Python int: layouts may exceed 64 bits).
+    Fields left out are 0 (e.g. the binary-only fields of a sparse pass)."""
+    word, offset = 0, 0
     for name, width in layout:
-        value = np.asarray(values[name], dtype=np.int64)
-        if np.any(value < 0) or np.any(value >= (1 << width)):
-            raise ZeroskipError(f"field '{name}' does not fit in {width} bits")
-        word = word | (value.astype(np.uint64) << np.uint64(offset))
+        value = int(values.get(name, 0))
+        if not 0 <= value < (1 << width):
+            raise ZeroskipError(f"field '{name}' = {value} does not fit in {width} bits")
+        word |= value << offset
         offset += width
     return word
 
 
-def unpack_fields(layout, words) -> dict[str, np.ndarray]:
-    words = np.asarray(words, dtype=np.uint64)
-    out, offset = {}, 0
+def unpack_fields(layout, word: int) -> dict[str, int]:
+    out, offset, word = {}, 0, int(word)
     for name, width in layout:
-        out[name] = ((words >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        out[name] = (word >> offset) & ((1 << width) - 1)
         offset += width
     return out
+
+
+def split_words(values, bits: int, word_bits: int = 64) -> np.ndarray:
+    """Wide unsigned ints → uint64 [n, ceil(bits / word_bits)] pieces, least significant first
+    (how wide words are stored in ``.bin`` images and written over a narrower bus)."""
+    pieces = -(-bits // word_bits)
+    mask = (1 << word_bits) - 1
+    return np.array([[(int(v) >> (word_bits * i)) & mask for i in range(pieces)] for v in values],
+                    dtype=np.uint64).reshape(-1, pieces)
+
+
+def join_words(pieces: np.ndarray, word_bits: int = 64) -> list[int]:
+    return [sum(int(w) << (word_bits * i) for i, w in enumerate(row)) for row in np.atleast_2d(pieces)]
 
 
 # -- sparse lines --------------------------------------------------------------------------------
@@ -116,6 +132,8 @@ class LayerInfo:
     w_frac: int         #: fractional bits of the codebook values
     out_frac: int       #: fractional bits of the output activations
     kind: int = KIND_SPARSE
+    planes: int = 0     #: binary layers: 0 = bipolar input bits, b = b-bit unsigned input planes
+    binarize: bool = False  #: binary layers: thresholded ±1 outputs (else the integer dot product)
 
     @property
     def shift(self) -> int:
@@ -136,6 +154,9 @@ class Pass:
     shift: int
     relu: int
     last: int
+    planes: int = 0
+    binarize: int = 0
+    line_base: int = 0
 
 
 @dataclass
@@ -168,10 +189,10 @@ class Program:
         return self.ptr[:, 1::2]
 
     @property
-    def descriptors(self) -> np.ndarray:
+    def descriptors(self) -> list[int]:
+        """Packed pass descriptors (Python ints: the layout can be wider than 64 bits)."""
         layout = descriptor_layout(self.arch)
-        return np.array([int(pack_fields(layout, dataclasses.asdict(p))) for p in self.passes],
-                        dtype=np.uint64)
+        return [pack_fields(layout, dataclasses.asdict(p)) for p in self.passes]
 
     @property
     def in_len(self) -> int:
@@ -234,7 +255,7 @@ class Program:
     def images(self) -> dict[str, np.ndarray]:
         return {"sparse": self.sparse.astype(np.uint64), "ptr": self.ptr.astype(np.int64),
                 "bias": self.bias.astype(np.int64), "codebook": self.codebook.astype(np.int64),
-                "descriptors": self.descriptors}
+                "descriptors": split_words(self.descriptors, layout_width(descriptor_layout(self.arch)))}
 
     def _write(self, tmp: str) -> None:
         manifest = {
@@ -269,7 +290,8 @@ def to_unsigned(values: np.ndarray, bits: int) -> np.ndarray:
 
 def hex_words(values: np.ndarray, bits: int) -> str:
     digits = -(-bits // 4)
-    return "".join(f"{int(v):0{digits}x}\n" for v in to_unsigned(values, bits))
+    words = values if bits > 64 else to_unsigned(values, bits)   # wider words are Python ints
+    return "".join(f"{int(v):0{digits}x}\n" for v in words)
 
 
 def memory_images(program: Program) -> dict[str, tuple[np.ndarray, int]]:
@@ -284,7 +306,7 @@ def memory_images(program: Program) -> dict[str, tuple[np.ndarray, int]]:
         out[f"bias_pe{p}"] = (to_unsigned(program.bias[p], a.acc_bits), a.acc_bits)
     out["codebook"] = (to_unsigned(program.codebook.reshape(-1), a.weight_bits), a.weight_bits)
     layout = descriptor_layout(a)
-    out["descriptors"] = (program.descriptors, layout_width(layout))
+    out["descriptors"] = (np.array(program.descriptors, dtype=object), layout_width(layout))
     return out
 
 
@@ -347,7 +369,7 @@ def load_program(directory: str) -> Program:
             raise ZeroskipError(f"{path}: output_index is not a permutation of the outputs")
         program.output_index = index
     program.check_fits()
-    if not np.array_equal(program.descriptors, arrays["descriptors"]):
+    if program.descriptors != join_words(arrays["descriptors"]) if len(program.passes) else False:
         raise ZeroskipError(f"{path}: pass descriptors disagree with descriptors.bin")
     return program
 
@@ -407,3 +429,51 @@ def decode_layer(program: Program, layer_index: int) -> np.ndarray:
             codes[global_row, column] = code
         tile += 1
     return codes
+
+
+# -- binary passes (docs/binary-mode.md) ---------------------------------------------------------
+def binary_chunks(in_len: int, arch: ArchConfig) -> int:
+    """Input chunks of ``line_bits`` bits a binary pass broadcasts per plane."""
+    return -(-in_len // arch.line_bits)
+
+
+def pack_binary_lines(weights: np.ndarray, rows: int, arch: ArchConfig) -> np.ndarray:
+    """One PE's weight bits of one binary pass → lines, chunk-major: line ``c * rows + r`` holds
+    bits ``c*line_bits .. (c+1)*line_bits - 1`` of local row r (bit b at position b; 1 = +1).
+    ``weights`` bool [local rows ≤ rows, in_len]; missing rows and bits beyond in_len are 0."""
+    weights = np.asarray(weights, dtype=bool)
+    width = arch.line_bits
+    chunks = binary_chunks(weights.shape[1], arch)
+    padded = np.zeros((rows, chunks * width), dtype=bool)
+    padded[: weights.shape[0], : weights.shape[1]] = weights
+    as_bytes = np.packbits(padded.reshape(rows, chunks, width), axis=-1, bitorder="little")
+    words = np.zeros((rows, chunks, 8), dtype=np.uint8)
+    words[..., : as_bytes.shape[-1]] = as_bytes
+    lines = words.view("<u8")[..., 0].astype(np.uint64)          # [rows, chunks]
+    return np.ascontiguousarray(lines.T).reshape(-1)              # chunk-major
+
+
+def unpack_binary_lines(lines: np.ndarray, rows: int, in_len: int, arch: ArchConfig) -> np.ndarray:
+    """The inverse of ``pack_binary_lines``: bool [rows, in_len]."""
+    chunks = binary_chunks(in_len, arch)
+    grid = np.asarray(lines, dtype="<u8").reshape(chunks, rows).T.copy()   # [rows, chunks]
+    bits = np.unpackbits(grid.view(np.uint8).reshape(rows, chunks, 8), axis=-1, bitorder="little")
+    return bits[..., : arch.line_bits].reshape(rows, -1)[:, :in_len].astype(bool)
+
+
+def decode_binary_layer(program: Program, layer_index: int) -> np.ndarray:
+    """A binary layer's weight bits [out, in] (True = +1), rebuilt from the images."""
+    a = program.arch
+    layer = program.layers[layer_index]
+    weights = np.zeros((layer.out_len, layer.in_len), dtype=bool)
+    for p in program.passes:
+        if p.layer != layer_index:
+            continue
+        n_lines = binary_chunks(p.in_len, a) * p.rows
+        for pe in range(a.pes):
+            bits = unpack_binary_lines(program.sparse[pe, p.line_base: p.line_base + n_lines],
+                                       p.rows, p.in_len, a)
+            rows = (p.row_base + np.arange(p.rows)) * a.pes + pe
+            ok = rows < layer.out_len
+            weights[rows[ok]] = bits[ok]
+    return weights

@@ -12,16 +12,18 @@ from functools import lru_cache
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.fixedpoint import dequantize, quantize, requantize, wrap
-from zeroskip.hw.program import KIND_SPARSE, Program, decode_layer
+from zeroskip.hw.fixedpoint import binarize, binary_dot, dequantize, quantize, requantize, wrap
+from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program, decode_binary_layer, decode_layer
 
 
 def _layer_matrix(program: Program, index: int) -> np.ndarray:
     """Integer weight matrix [out, in] of a sparse layer (codebook values at weight scale)."""
     cache = program.__dict__.setdefault("_reference_cache", {})
     if index not in cache:
-        codes = decode_layer(program, index)
-        cache[index] = program.codebook[index][codes]
+        if program.layers[index].kind == KIND_BINARY:
+            cache[index] = decode_binary_layer(program, index)
+        else:
+            cache[index] = program.codebook[index][decode_layer(program, index)]
     return cache[index]
 
 
@@ -49,7 +51,12 @@ def quantize_input(program: Program, x: np.ndarray) -> np.ndarray:
                             f"or [batch, {program.in_len}]")
     if not np.all(np.isfinite(x)):
         raise ZeroskipError("input contains NaN or infinite values")
-    return quantize(x, program.layers[0].in_frac, program.arch.act_bits)
+    first = program.layers[0]
+    if first.kind == KIND_BINARY and first.planes:
+        # unsigned b-bit input planes: x in [0, 1] -> 0 .. 2^b - 1, rounded half up
+        levels = (1 << first.planes) - 1
+        return np.floor(np.clip(x, 0.0, 1.0) * levels + 0.5).astype(np.int64)
+    return quantize(x, first.in_frac, program.arch.act_bits)
 
 
 def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
@@ -57,11 +64,16 @@ def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
     a = program.arch
     acts = [np.atleast_2d(np.asarray(xq, dtype=np.int64))]
     for index, layer in enumerate(program.layers):
+        bias = _layer_bias(program, index)[None, :]
+        if layer.kind == KIND_BINARY:
+            dot = wrap(binary_dot(acts[-1], _layer_matrix(program, index), layer.planes), a.acc_bits)
+            acts.append(binarize(dot, bias, layer.out_frac) if layer.binarize else
+                        requantize(dot, bias, layer.shift, False, a.acc_bits, a.act_bits))
+            continue
         if layer.kind != KIND_SPARSE:
-            raise ZeroskipError(f"layer {index}: kind {layer.kind} not supported by this reference")
+            raise ZeroskipError(f"layer {index}: unknown kind {layer.kind}")
         acc = wrap(acts[-1] @ _layer_matrix(program, index).T, a.acc_bits)
-        acts.append(requantize(acc, _layer_bias(program, index)[None, :], layer.shift,
-                               layer.relu, a.acc_bits, a.act_bits))
+        acts.append(requantize(acc, bias, layer.shift, layer.relu, a.acc_bits, a.act_bits))
     return acts
 
 

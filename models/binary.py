@@ -38,6 +38,13 @@ def sign(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, np.float32(1.0), np.float32(-1.0))
 
 
+def quantize_input(x: np.ndarray, levels: int) -> np.ndarray:
+    """Images in [0, 1] → integers 0..levels, rounded half up (in float64, as the hardware's
+    ``hw/reference.quantize_input``): ``floor(clip(x, 0, 1) * levels + 0.5)``."""
+    x = np.clip(np.asarray(x, np.float64), 0.0, 1.0)
+    return np.floor(x * levels + 0.5).astype(np.int64)
+
+
 class BatchNorm(Layer):
     """Batch normalisation over every axis but the last (features / NHWC channels).
 
@@ -105,7 +112,7 @@ class BinaryDense(Layer):
     ``W`` [out, in] holds the latent real weights; ``alpha`` = mean |W| per row. The input ``x'``
     is, by configuration:
 
-    - ``input_levels = L``: ``round(clip(x, 0, 1) * L)``, unsigned integers (the first layer on
+    - ``input_levels = L``: ``quantize_input(x, L)``, unsigned integers (the first layer on
       8-bit pixels), and the product is divided by ``L`` (so ``y`` is in the input's units);
     - ``binarize_input`` (XNOR-Net): ``sign(x)``, scaled by ``beta`` (per sample while training,
       the running mean at inference);
@@ -143,8 +150,8 @@ class BinaryDense(Layer):
 
     def _prepare_input(self, x, training):
         if self.input_levels:
-            levels = np.float32(self.input_levels)
-            return np.round(np.clip(x, 0.0, 1.0) * levels), np.float32(1.0) / levels, None
+            xq = quantize_input(x, self.input_levels).astype(np.float32)
+            return xq, np.float32(1.0 / self.input_levels), None
         if self.binarize_input:
             if training:
                 beta = np.abs(x).mean(axis=1, keepdims=True).astype(np.float32)

@@ -23,7 +23,7 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 
-from .binary import FoldedLayer
+from .binary import FoldedLayer, quantize_input
 from .interchange import atomic_write
 
 WORD_BITS = 64
@@ -99,10 +99,8 @@ def input_planes(x: np.ndarray, bits: int) -> np.ndarray:
 
 
 def quantize_pixels(x: np.ndarray, bits: int = 8) -> np.ndarray:
-    """Float images in [0, 1] → unsigned integers ``round(x * (2**bits - 1))`` (the first input)."""
-    levels = 2 ** bits - 1
-    return np.round(np.clip(np.asarray(x, np.float32), 0.0, 1.0) * np.float32(levels)).astype(
-        np.int64)
+    """Float images in [0, 1] → the first layer's unsigned ``bits``-bit integers (round half up)."""
+    return quantize_input(x, 2 ** bits - 1)
 
 
 def check_layer(layer: FoldedLayer) -> None:

@@ -54,6 +54,13 @@ def test_batchnorm_eval_uses_running_statistics():
     assert np.allclose(bn.forward(np.array([[2.0, 30.0]], np.float32)), [[0.0, 1.0]], atol=1e-4)
 
 
+def test_input_quantisation_rounds_half_up_and_clips():
+    x = np.array([[-0.2, 0.5 / 255, 1.5 / 255, 2.5 / 255, 1.2]])
+    assert binary.quantize_input(x, 255).tolist() == [[0, 1, 2, 3, 255]]
+    pixels = np.arange(256, dtype=np.float32) / np.float32(255)
+    assert binary_ref.quantize_pixels(pixels).tolist() == list(range(256))
+
+
 def test_binary_dense_forward_is_alpha_times_the_sign_dot_product():
     rng = np.random.default_rng(1)
     layer = BinaryDense(5, 4, rng)

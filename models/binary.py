@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from zeroskip.errors import ZeroskipError
 
@@ -185,6 +186,60 @@ class BinaryDense(Layer):
                 "binarize_input": self.binarize_input, "input_levels": self.input_levels}
 
 
+class BinaryConv2D(Layer):
+    """Valid, stride-1 binary convolution (im2col, like ``layers.Conv2D``), NHWC.
+
+    ``W`` [out, in_channels, k, k] latent weights, ``alpha`` = mean |W| per output filter. With
+    ``binarize_input`` (XNOR-Net) every patch is ``sign``-ed and scaled by its own ``beta`` =
+    mean |patch| (the paper's K = A * k: mean over channels and the k x k window) while training;
+    at inference by the running mean of those values, as in ``BinaryDense``.
+    """
+
+    kind = "binary_conv2d"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int,
+                 rng: np.random.Generator | None = None, binarize_input: bool = False,
+                 beta_momentum: float = 0.9):
+        self._dense = BinaryDense(in_channels * kernel * kernel, out_channels, rng,
+                                  binarize_input=binarize_input, beta_momentum=beta_momentum)
+        self.params = {"W": self._dense.params["W"].reshape(out_channels, in_channels, kernel,
+                                                            kernel)}
+        self.grads = {"W": self._dense.grads["W"].reshape(self.params["W"].shape)}
+        self.kernel = kernel
+        self._x_shape = None
+
+    def alpha(self) -> np.ndarray:
+        return self._dense.alpha()
+
+    @property
+    def running_beta(self):
+        return self._dense.running_beta
+
+    def forward(self, x, training=False):
+        n, h, w, c = x.shape
+        k = self.kernel
+        oh, ow = h - k + 1, w - k + 1
+        cols = sliding_window_view(x, (k, k), axis=(1, 2)).reshape(n * oh * ow, c * k * k)
+        self._x_shape = x.shape
+        return self._dense.forward(cols, training).reshape(n, oh, ow, -1)
+
+    def backward(self, dy):
+        n, h, w, c = self._x_shape
+        k = self.kernel
+        oh, ow = h - k + 1, w - k + 1
+        dcols = self._dense.backward(dy.reshape(n * oh * ow, -1)).reshape(n, oh, ow, c, k, k)
+        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        for i in range(k):
+            for j in range(k):
+                dx[:, i:i + oh, j:j + ow, :] += dcols[..., i, j]
+        return dx
+
+    def spec(self):
+        out, c, k, _ = self.params["W"].shape
+        return {"kind": self.kind, "in_channels": int(c), "out_channels": int(out),
+                "kernel": int(k), "binarize_input": self._dense.binarize_input}
+
+
 class ClippedParam(WeightParam):
     """Latent binary weights: updated as reals, then clipped to [-1, 1] (BinaryNet)."""
 
@@ -201,7 +256,7 @@ def trainable_params(net: Network) -> list:
     params = []
     for layer in net.layers:
         for key in layer.params:
-            if isinstance(layer, BinaryDense):
+            if isinstance(layer, (BinaryDense, BinaryConv2D)):
                 params.append(ClippedParam(layer, key))
             else:
                 params.append(WeightParam(layer, key))

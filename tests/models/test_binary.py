@@ -8,6 +8,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.models import binary, binary_cli, binary_ref
 from zeroskip.models.binary import BatchNorm, BinaryDense, Sign
 from zeroskip.models.data import mnist_split
+from zeroskip.models.layers import Conv2D
 from zeroskip.models.optim import Adam
 from zeroskip.models.train import Schedule, fit
 
@@ -89,6 +90,30 @@ def test_straight_through_estimator_passes_gradient_only_where_abs_le_1():
     sign = Sign()
     sign.forward(np.array([[-1.5, 0.2]], np.float32))
     assert sign.backward(np.ones((1, 2), np.float32)).tolist() == [[0.0, 1.0]]
+
+
+@pytest.mark.parametrize("xnor", [False, True])
+def test_binary_conv_is_a_float_conv_with_binarised_weights_and_inputs(xnor):
+    rng = np.random.default_rng(2)
+    conv = binary.BinaryConv2D(2, 3, 3, rng, binarize_input=xnor, beta_momentum=0.0)
+    x = rng.standard_normal((2, 5, 5, 2)).astype(np.float32)
+    y = conv.forward(x, training=True)
+    ref = Conv2D(2, 3, 3)
+    w = conv.params["W"]
+    ref.params["W"][...] = np.sign(w) * np.abs(w).mean(axis=(1, 2, 3))[:, None, None, None]
+    xin = binary.sign(x) if xnor else x
+    expected = ref.forward(xin)
+    if xnor:  # per-patch beta = mean |patch|
+        patches = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
+        expected = expected * np.abs(patches).mean(axis=(3, 4, 5))[..., None]
+    assert np.allclose(y, expected, rtol=1e-5, atol=1e-6)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = conv.backward(dy)
+    assert dx.shape == x.shape and conv.grads["W"].shape == w.shape
+    if not xnor:  # straight through: the input gradient of the equivalent float conv
+        ref.forward(xin)
+        assert np.allclose(dx, ref.backward(dy), atol=1e-5)
+    assert np.abs(conv.grads["W"]).sum() > 0
 
 
 def test_latent_weights_are_clipped_after_every_update():

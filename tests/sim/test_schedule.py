@@ -2,73 +2,12 @@
 cycle-by-cycle model of the broadcaster, the queues and the PEs that the vectorised recurrence
 must agree with on many random cases."""
 
-from collections import deque
-
 import numpy as np
 import pytest
 
 from zeroskip.sim.schedule import schedule_pass
 
-
-def cycle_by_cycle(active, counts, depth):
-    """One pass, one cycle at a time (T = 0). Returns C, the broadcasts b_k, the pops s[p][k]
-    and per-PE busy / stall / idle cycles over 0..C."""
-    pes, in_len = counts.shape
-    groups = -(-in_len // pes)
-    nonzero = list(active) + [False] * (groups * pes - in_len)
-    queues = [deque() for _ in range(pes)]            # items: (column, cycle pushed)
-    register, group = None, -1                        # the loaded group's remaining non-zeros
-    pending_read = (0, 1)                             # (group, cycle its register loads)
-    broadcaster_done_at = None
-    remaining = [0] * pes                             # entries of the current column left to issue
-    bounds_due = [None] * pes                         # column whose bounds arrive this cycle
-    broadcasts, pops = [], [[] for _ in range(pes)]
-    busy, stall, idle = [0] * pes, [0] * pes, [0] * pes
-    cycle = 0
-    while True:
-        if pending_read is not None and pending_read[1] == cycle:
-            group = pending_read[0]
-            register = [j for j in range(group * pes, group * pes + pes) if nonzero[j]]
-            pending_read = None
-        full = any(len(q) >= depth for q in queues)   # occupancy at the start of the cycle
-
-        all_ready = True
-        for p in range(pes):
-            if bounds_due[p] is not None:
-                remaining[p] = counts[p, bounds_due[p]]
-                bounds_due[p] = None
-            issued = remaining[p] > 0
-            if issued:
-                remaining[p] -= 1
-            popped = False
-            if remaining[p] == 0 and queues[p] and queues[p][0][1] < cycle:
-                column, _ = queues[p].popleft()
-                bounds_due[p] = column
-                pops[p].append(cycle)
-                popped = True
-            busy[p] += issued
-            stall[p] += (not issued) and popped
-            idle[p] += (not issued) and (not popped)
-            all_ready &= remaining[p] == 0 and bounds_due[p] is None and not queues[p]
-
-        if broadcaster_done_at is None and register is not None:
-            next_read = not register                  # an empty group: read the next one
-            if register and not full:
-                column = register.pop(0)
-                for q in queues:
-                    q.append((column, cycle))
-                broadcasts.append(cycle)
-                next_read = not register
-            if next_read:
-                register = None
-                if group + 1 == groups:
-                    broadcaster_done_at = cycle + 1
-                else:
-                    pending_read = (group + 1, cycle + 1)
-
-        if broadcaster_done_at is not None and cycle >= broadcaster_done_at and all_ready:
-            return cycle, broadcasts, pops, busy, stall, idle
-        cycle += 1
+from sim_helpers import cycle_by_cycle
 
 
 def test_two_activations_one_pe():

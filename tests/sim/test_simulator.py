@@ -15,7 +15,7 @@ from zeroskip.hw.reference import predict, predict_int, quantize_input, trace_in
 from zeroskip.sim import ACTIONS, simulate, simulate_int
 from zeroskip.sim.images import program_images
 
-from test_schedule import cycle_by_cycle
+from sim_helpers import cycle_by_cycle
 
 OVERHEAD = timing.PROGRAM_HEAD + timing.PROGRAM_TAIL
 SWEEP = timing.MAC_DRAIN + timing.REQUANT_TAIL       # plus R rows

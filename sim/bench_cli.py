@@ -16,6 +16,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pes", type=int, default=64, help="processing elements (EIE: 64)")
     parser.add_argument("--fifo", type=int, default=8, help="activation queue depth (EIE: 8)")
     parser.add_argument("--balance", action="store_true", help="compile with row balancing")
+    parser.add_argument("--run-bits", type=int, default=None,
+                        help="zero-run bits per entry (eie64: 4); e.g. 5 with --line-bits 63")
+    parser.add_argument("--line-bits", type=int, default=None, help="sparse line width (eie64: 64)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--layers", metavar="NAMES",
                         help="comma-separated subset of layers (default: all, e.g. Alex-7,FC8)")
@@ -27,14 +30,15 @@ def add_arguments(parser) -> None:
 
 def run_suite(pes: int = 64, fifo: int = 8, balance: bool = False, layers: list[str] | None = None,
               seed: int = 0, data_dir: str | None = None, energy: str | None = None,
-              progress=None) -> dict:
+              progress=None, run_bits: int | None = None, line_bits: int | None = None) -> dict:
     """Compile and simulate every selected layer; returns the JSON-ready report."""
     from zeroskip.hw.arch import PRESETS, with_overrides
     from zeroskip.sim import load_energy_table, simulate
     from zeroskip.sim import eie
 
     progress = progress or Progress(True)
-    arch = with_overrides(PRESETS["eie64"], pes=pes, fifo_depth=fifo)
+    arch = with_overrides(PRESETS["eie64"], pes=pes, fifo_depth=fifo, run_bits=run_bits,
+                          line_bits=line_bits)
     table = load_energy_table(energy)
     specs = list(eie.TABLE_III) + [eie.FC8]
     if layers:
@@ -91,7 +95,8 @@ def format_report(report: dict) -> str:
                      f"{r['eie_actual_us']:>9.1f}{r['vs_eie_actual']:>8.2f}{r['efficiency']:>7.1%}"
                      f"{r['padding_fraction']:>7.1%}{r['energy_pj'] / 1e6:>7.2f}")
     arch = report["arch"]
-    lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz"
+    lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz, "
+                 f"{arch['run_bits']}-bit runs, {arch['line_bits']}-bit lines"
                  f"{', row-balanced' if report['balance'] else ''}; synthetic layers: uniformly random "
                  f"weights and activations at the paper's densities (seed {report['seed']})")
     lines.extend(f"note: {n}" for n in report["notes"])
@@ -104,7 +109,8 @@ def run(args) -> int:
     progress = Progress(getattr(args, "quiet", False))
     report = run_suite(pes=args.pes, fifo=args.fifo, balance=args.balance,
                        layers=args.layers.split(",") if args.layers else None, seed=args.seed,
-                       data_dir=args.data, energy=args.energy, progress=progress)
+                       data_dir=args.data, energy=args.energy, progress=progress,
+                       run_bits=args.run_bits, line_bits=args.line_bits)
     print(format_report(report))
     if args.json:
         write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))

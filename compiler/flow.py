@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from zeroskip.compiler.ir import CompileIR
-from zeroskip.compiler.passes import DEFAULT_FLOW, layer_ir, run_flow
+from zeroskip.compiler.binary import is_binary_model_file
+from zeroskip.compiler.passes import DEFAULT_FLOW, run_flow, to_ir
 from zeroskip.hw.arch import ArchConfig, load_arch
 from zeroskip.hw.program import Program
 
@@ -17,7 +18,9 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
     """Lower fully-connected layers onto ``arch``.
 
     ``layers``: objects with ``codebook`` (float[K], entry 0 == 0.0), ``codes`` (int [out, in],
-    0 = pruned), ``bias`` (float[out]) and ``act`` ('relu' | 'none'). ``calibration``: float
+    0 = pruned), ``bias`` (float[out]) and ``act`` ('relu' | 'none'); or binary layers
+    (``zeroskip.models.binary.FoldedLayer``: ``weights`` bool [out, in], ``input_bits``,
+    ``thresholds``/``flip`` or ``scale``/``offset``), mixed freely (docs/binary-mode.md). ``calibration``: float
     inputs [batch, in] that set the fixed-point scales (docs/fixed-point.md); without them,
     inputs are assumed in [-1, 1]. ``balance``: permute rows for even PE work (outputs come back
     in the model's order through ``Program.output_index``). ``input_frac`` fixes the input's
@@ -25,7 +28,7 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
     """
     start = time.perf_counter()
     arch = load_arch(arch)
-    ir = CompileIR(arch=arch, layers=[layer_ir(l, i) for i, l in enumerate(layers)],
+    ir = CompileIR(arch=arch, layers=[to_ir(l, i) for i, l in enumerate(layers)],
                    calibration=calibration, input_frac=input_frac, balance=balance)
     ir.meta["compiler"] = {"balance": bool(balance),
                            "input_frac": None if input_frac is None else int(input_frac),
@@ -39,10 +42,13 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
 def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = None,
                  balance: bool = False, input_frac: int | None = None) -> Program:
     """Compile a compressed model file or interchange ``.npz`` (read by
-    ``zeroskip.models.interchange.load_fc_layers``)."""
+    ``zeroskip.models.interchange.load_fc_layers``), or a folded binary model
+    (``zeroskip.models.binary_ref.save``; told apart by its ``format`` array)."""
+    from zeroskip.models.binary_ref import load as load_binary
     from zeroskip.models.interchange import load_fc_layers
 
-    program = compile_layers(load_fc_layers(path), arch, calibration=calibration,
+    layers = load_binary(path) if is_binary_model_file(path) else load_fc_layers(path)
+    program = compile_layers(layers, arch, calibration=calibration,
                              balance=balance, input_frac=input_frac)
     program.meta["source"] = str(path)
     return program

@@ -9,14 +9,28 @@ from __future__ import annotations
 import numpy as np
 
 from zeroskip.compiler.balance import balanced_row_order
+from zeroskip.compiler.binary import (binary_layer_ir, check_binary_layer, is_binary,
+                                      is_folded_layer, layer_meta, output_affine)
 from zeroskip.compiler.encode import encode_layer, tile_count
 from zeroskip.compiler.ir import CompileIR, LayerIR
 from zeroskip.compiler.pack import pack
 from zeroskip.compiler.quantize import choose_formats
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.program import LayerInfo, Program
+from zeroskip.hw.program import KIND_BINARY, LayerInfo, Program
 
 ACTIVATIONS = {"relu": True, "none": False}
+
+
+def to_ir(layer, index: int):
+    """Any supported layer → its IR: a binary ``FoldedLayer`` (``weights``, ``input_bits``) or a
+    compressed sparse layer (``codebook``, ``codes``, ``bias``, ``act``)."""
+    if is_folded_layer(layer):
+        return binary_layer_ir(layer, index)
+    if hasattr(layer, "codes") or hasattr(layer, "codebook"):
+        return layer_ir(layer, index)
+    raise ZeroskipError(f"layer {index}: unknown layer type {type(layer).__name__} (neither a "
+                        f"sparse layer with codebook/codes/bias/act nor a binary layer with "
+                        f"weights/input_bits)")
 
 
 def layer_ir(layer, index: int) -> LayerIR:
@@ -61,7 +75,9 @@ def validate(ir: CompileIR) -> CompileIR:
     if not ir.layers:
         raise ZeroskipError("the model has no layers")
     for index, layer in enumerate(ir.layers):
-        if len(layer.codebook) > a.codebook_size:
+        if is_binary(layer):
+            check_binary_layer(ir, index)
+        elif len(layer.codebook) > a.codebook_size:
             used = int(layer.codes.max())
             if used >= a.codebook_size:
                 raise ZeroskipError(f"layer {index}: code {used} needs more than the architecture's "
@@ -107,6 +123,9 @@ def balance(ir: CompileIR) -> CompileIR:
     for layer in ir.layers:
         if previous is not None:
             layer.permute(cols=previous)
+        if is_binary(layer):            # every row has the same work: rows stay in order
+            previous = None
+            continue
         work = np.bincount(layer.nonzero()[0], minlength=layer.out_len)
         order = balanced_row_order(work, a.pes, a.acc_depth)
         layer.permute(rows=order)
@@ -137,6 +156,8 @@ def encode(ir: CompileIR) -> CompileIR:
     """Each layer's (tile, PE) column streams of (code, run) entries, padding included."""
     a = ir.arch
     for layer in ir.layers:
+        if is_binary(layer):            # weight bits, not entries: packed by pack_images
+            continue
         layer.encoded = encode_layer(layer.codes, a.pes, a.acc_depth, a.max_run, layer.nonzero())
     return ir
 
@@ -150,14 +171,21 @@ def pack_images(ir: CompileIR) -> CompileIR:
 def emit(ir: CompileIR) -> CompileIR:
     """The ``Program``, checked against the architecture."""
     infos = [LayerInfo(in_len=l.in_len, out_len=l.out_len, relu=l.relu, in_frac=l.in_frac,
-                       w_frac=l.w_frac, out_frac=l.out_frac) for l in ir.layers]
+                       w_frac=l.w_frac, out_frac=l.out_frac) if not is_binary(l) else
+             LayerInfo(in_len=l.in_len, out_len=l.out_len, relu=False, in_frac=l.in_frac,
+                       w_frac=l.w_frac, out_frac=l.out_frac, kind=KIND_BINARY, planes=l.planes,
+                       binarize=l.binarize) for l in ir.layers]
     meta = dict(ir.meta)
     # per pass the busiest PE's weights, summed: the ideal cycles for a dense input vector
-    meta["layers"] = [{"passes": len(l.tile_rows), "entries": l.encoded.entries,
+    meta["layers"] = [layer_meta(l, ir.arch) if is_binary(l) else
+                      {"passes": len(l.tile_rows), "entries": l.encoded.entries,
                        "padding": l.encoded.padding, "weights": int(l.encoded.useful.sum()),
                        "busiest_pe_weights": int(l.encoded.useful.max(axis=1).sum()),
                        "in_frac": l.in_frac, "w_frac": l.w_frac, "out_frac": l.out_frac}
                       for l in ir.layers]
+    last = ir.layers[-1]
+    if is_binary(last) and not last.binarize:   # integer scores: the host ranks scale·dot + offset
+        meta["output_affine"] = output_affine(last)
     ir.program = Program(arch=ir.arch, layers=infos, passes=ir.passes, sparse=ir.sparse,
                          ptr=ir.ptr, bias=ir.bias, codebook=ir.codebook,
                          output_index=ir.output_index, meta=meta)

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from zeroskip.compiler.binary import binary_formats, is_binary, planes_input
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.fixedpoint import frac_for_range, quantize, requantize, signed_range
 
@@ -74,13 +75,18 @@ def choose_formats(ir) -> None:
     else:
         x_range = DEFAULT_INPUT_RANGE
     in_frac = ir.input_frac if ir.input_frac is not None else frac_for_range(x_range, a.act_bits)
-    if ir.calibration is not None:
+    if is_binary(first) and first.planes:                           # unsigned integer inputs
+        in_frac, xq = planes_input(ir)
+    elif ir.calibration is not None:
         xq = quantize(ir.calibration, in_frac, a.act_bits)          # observed activations
     else:
         bound_q = min(int(quantize(x_range, in_frac, a.act_bits)), act_high)
         xq = np.full((1, first.in_len), bound_q, dtype=np.int64)    # bound on |activation|
 
     for index, layer in enumerate(ir.layers):
+        if is_binary(layer):                                        # integer dot products
+            xq, in_frac = binary_formats(layer, xq, in_frac, a, ir.calibration is not None)
+            continue
         w_frac = frac_for_range(float(np.abs(layer.codebook).max()), a.weight_bits)
         max_bias = float(np.abs(layer.bias).max(initial=0.0))
         while True:

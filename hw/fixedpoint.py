@@ -77,6 +77,13 @@ def input_bits(values: np.ndarray, planes: int) -> np.ndarray:
     return np.stack([(values >> p) & 1 for p in range(planes)])
 
 
+def quantize_planes(x: np.ndarray, planes: int) -> np.ndarray:
+    """Float inputs → unsigned ``planes``-bit integers ``floor(clip(x, 0, 1)·(2^planes − 1) + 0.5)``
+    (the input of a first binary layer reading bit planes)."""
+    levels = (1 << planes) - 1
+    return np.floor(np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0) * levels + 0.5).astype(np.int64)
+
+
 def binary_dot(values: np.ndarray, weights: np.ndarray, planes: int) -> np.ndarray:
     """Integer dot products [batch, out] of activations [batch, in] with weight bits [out, in]:
     bipolar ``2·popcount(xnor(a, w)) − K``; planes ``Σ_p 2^p (2·popcount(a_p & w) − popcount(a_p))``."""

@@ -12,7 +12,8 @@ from functools import lru_cache
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.fixedpoint import binarize, binary_dot, dequantize, quantize, requantize, wrap
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, dequantize, quantize, quantize_planes,
+                                    requantize, wrap)
 from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program, decode_binary_layer, decode_layer
 
 
@@ -53,9 +54,7 @@ def quantize_input(program: Program, x: np.ndarray) -> np.ndarray:
         raise ZeroskipError("input contains NaN or infinite values")
     first = program.layers[0]
     if first.kind == KIND_BINARY and first.planes:
-        # unsigned b-bit input planes: x in [0, 1] -> 0 .. 2^b - 1, rounded half up
-        levels = (1 << first.planes) - 1
-        return np.floor(np.clip(x, 0.0, 1.0) * levels + 0.5).astype(np.int64)
+        return quantize_planes(x, first.planes)     # unsigned b-bit input planes
     return quantize(x, first.in_frac, program.arch.act_bits)
 
 

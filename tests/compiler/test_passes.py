@@ -50,7 +50,7 @@ def bad(layer, **changes):
     (lambda l: [bad(l, act="tanh")], "layer 0: activation 'tanh' unsupported"),
     (lambda l: [l, l], "layer 1: takes 5 inputs but layer 0 has 9 outputs"),
     (lambda l: [], "the model has no layers"),
-    (lambda l: [object()], "layer 0: missing attribute 'codebook'"),
+    (lambda l: [object()], "layer 0: unknown layer type object"),
 ])
 def test_bad_layers_are_one_line_errors(make, message):
     layer = random_layer(np.random.default_rng(2), 9, 5)

@@ -265,8 +265,8 @@ def check_compatible(program: Program, arch: ArchConfig, where: str = "program")
                      and getattr(program.arch, f.name) != getattr(arch, f.name)]
         detail = differing[0] if differing else "?"
         raise ZeroskipError(
-            f"{where} was compiled for architecture '{program.arch.name}', the gateware is "
-            f"'{arch.name}' (field '{detail}': {getattr(program.arch, detail, '?')} vs "
+            f"{where} was compiled for another configuration than the gateware ('{program.arch.name}' "
+            f"vs '{arch.name}': field '{detail}' is {getattr(program.arch, detail, '?')} vs "
             f"{getattr(arch, detail, '?')})")
     program.check_fits()
 

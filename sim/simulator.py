@@ -19,7 +19,7 @@ from zeroskip.hw import timing
 from zeroskip.hw.fixedpoint import binarize, binary_dot, dequantize, requantize, signed_range, wrap
 from zeroskip.hw.program import KIND_BINARY, Program
 from zeroskip.hw.reference import quantize_input
-from zeroskip.sim.energy import ACTIONS, COMPONENTS, EnergyTable, load_energy_table
+from zeroskip.sim.energy import ACTIONS, EnergyTable, load_energy_table
 from zeroskip.sim.images import PassImage, program_images
 from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
 

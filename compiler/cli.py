@@ -1,7 +1,8 @@
 """``zeroskip compile MODEL -o PROGDIR``: lower a compressed model onto the accelerator.
 
-MODEL is a compressed model file or an interchange ``.npz`` (``codebook_i``, ``codes_i``,
-``bias_i``, ``act_i`` per layer). ``--calibration X.npy`` (float [batch, in]) sets the
+MODEL is a compressed model file, an interchange ``.npz`` (``codebook_i``, ``codes_i``,
+``bias_i``, ``act_i`` per layer) or a folded binary model (``zeroskip.models.binary_ref.save``,
+e.g. ``zeroskip compress binary-mlp -o``). ``--calibration X.npy`` (float [batch, in]) sets the
 fixed-point scales from real inputs; without it inputs are assumed in [-1, 1] and the scales
 come from a guaranteed bound (docs/fixed-point.md).
 """
@@ -18,7 +19,7 @@ from zeroskip.progress import Progress
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="compressed model file or interchange .npz")
+    parser.add_argument("model", help="compressed model file, interchange .npz or folded binary model")
     add_arch_arguments(parser)
     parser.add_argument("--balance", action="store_true",
                         help="permute rows so PEs get even work (outputs keep the model's order)")
@@ -46,6 +47,13 @@ def summary(program, seconds: float) -> list[str]:
     lines = [f"{len(program.layers)} layers, {len(program.passes)} passes on {a.name} "
              f"({a.pes} PEs), compiled in {seconds:.2f} s"]
     for index, (layer, info) in enumerate(zip(program.layers, program.meta["layers"])):
+        if info.get("kind") == "binary":
+            reads = f"{layer.planes}-bit planes" if layer.planes else "bipolar bits"
+            writes = "±1 by threshold" if layer.binarize else "integer dots"
+            lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} binary  "
+                         f"passes {info['passes']:>3}  lines {info['lines']:>7}  reads {reads}, "
+                         f"writes {writes}  busiest PE {info['busiest_pe_weights']} cycles ideal")
+            continue
         padding = info["padding"] / max(info["entries"], 1)
         # busiest PE's MACs over the average PE's: 1.00 is a perfectly even split
         imbalance = info["busiest_pe_weights"] * a.pes / max(info["weights"], 1)

@@ -289,3 +289,21 @@ def test_binary_lines_count_against_the_sparse_memory():
     with pytest.raises(ZeroskipError, match="layer 1 does not fit: layers 0..1 need 161 sparse "
                                             "lines .* 'sparse_depth' is 160"):
         compile_layers(layers, arch(pes=4, sparse_depth=160))
+
+
+# -- the next rung: the cycle simulator runs the compiled binary passes to the same integers --------
+@pytest.mark.parametrize("seed, make, pes, acc_depth", [
+    (11, lambda r: folded_network(r, [100, 40, 10], planes=8), 4, 4),
+    (12, lambda r: folded_network(r, [70, 9, 3], planes=0), 3, 64),
+    (13, lambda r: [random_layer(r, 30, 20, 0.4, act="none"), folded_layer(r, 16, 30),
+                    random_layer(r, 8, 16, 0.5, act="relu"), random_layer(r, 4, 8, 0.5, act="none")], 2, 4),
+])
+def test_simulator_agrees_with_the_reference(seed, make, pes, acc_depth):
+    from zeroskip.sim import simulate_int
+
+    rng = np.random.default_rng(seed)
+    layers = make(rng)
+    program = compile_layers(layers, arch(pes=pes, acc_depth=acc_depth))
+    x = rng.uniform(-1 if program.layers[0].planes == 0 else 0, 1, (6, program.in_len))
+    xq = reference.quantize_input(program, x)
+    assert np.array_equal(simulate_int(program, xq).outputs_int, reference.predict_int(program, xq))

@@ -5,7 +5,8 @@ Cases: the binary MLP 784-256-256-10 (a folded model file from ``zeroskip compre
 (4 PEs) and ``eie64``; a 4096 × 4096 bipolar layer (Alex-7's shape as a binary layer) on eie64;
 and a mixed program (sparse 784→300 without ReLU, binary 300→100, binary 100→10) on small. For
 each: compile time (wall and CPU, best of N), passes, sparse-memory lines per PE, the ideal
-cycles (busiest PE's rows × planes × chunks, summed), and whether ``reference.predict_int`` on
+cycles (busiest PE's rows × planes × chunks, summed; for the mixed case plus the sparse layer's
+busiest-PE weights), the cycle simulator's count for one input, and whether ``reference.predict_int`` on
 the program equals the packed-bit reference ``binary_ref`` on 1,000 inputs.
 
     .venv/bin/python benchmarks/compile_binary.py [--model bmlp.npz] [--repeat 3] [--json]
@@ -27,6 +28,7 @@ from zeroskip.hw import reference
 from zeroskip.hw.arch import PRESETS
 from zeroskip.models import binary_ref
 from zeroskip.models.binary import FoldedLayer
+from zeroskip.sim import simulate_int
 
 
 @dataclass
@@ -69,10 +71,13 @@ def measure(name, layers, arch, repeat, x_int, want, calibration=None, note=""):
     exact = None
     if x_int is not None:
         exact = bool(np.array_equal(reference.predict_int(program, x_int), want))
+    probe = x_int[:1] if x_int is not None else reference.quantize_input(program, calibration[:1])
+    cycles = int(np.max(simulate_int(program, probe).cycles))
     return {"case": name, "arch": arch.name, "pes": arch.pes, "layers": len(layers),
             "passes": len(program.passes), "lines_per_pe": int(program.sparse.shape[1]),
             "sparse_depth": arch.sparse_depth,
             "ideal_cycles": int(sum(m["busiest_pe_weights"] for m in program.meta["layers"])),
+            "sim_cycles": cycles,
             "compile_s": round(wall, 3), "compile_cpu_s": round(cpu, 3),
             "inputs_checked": 0 if x_int is None else int(len(x_int)), "exact": exact, "note": note}
 
@@ -122,13 +127,13 @@ def main(argv=None) -> int:
         print(json.dumps({"rows": rows}, indent=1))
         return 0
     header = (f"{'case':<26} {'arch':<6} {'PEs':>4} {'passes':>6} {'lines/PE':>14} "
-              f"{'ideal cycles':>12} {'compile s (cpu)':>16} {'== binary_ref':>14}  note")
+              f"{'ideal cycles':>12} {'sim cycles':>10} {'compile s (cpu)':>16} {'== binary_ref':>14}  note")
     print(header)
     print("-" * len(header))
     for r in rows:
         check = f"{'yes' if r['exact'] else 'NO'} ({r['inputs_checked']})"
         print(f"{r['case']:<26} {r['arch']:<6} {r['pes']:>4} {r['passes']:>6} "
-              f"{r['lines_per_pe']:>6}/{r['sparse_depth']:<7} {r['ideal_cycles']:>12} "
+              f"{r['lines_per_pe']:>6}/{r['sparse_depth']:<7} {r['ideal_cycles']:>12} {r['sim_cycles']:>10} "
               f"{r['compile_s']:>8.3f} ({r['compile_cpu_s']:5.3f}) "
               f"{check:>14}  {r['note']}")
     return 0

@@ -13,6 +13,10 @@ the codebook has ``w_frac`` and the bias ``in_frac + w_frac``. The scales come f
 bias at the accumulator's scale) would exceed ``acc_bits`` on that range. ``out_frac`` is the
 most the output range allows, capped so that the shift ``in_frac + w_frac − out_frac`` is in
 0..63 (the descriptor's field).
+
+Binary layers (``zeroskip.compiler.binary``) produce integer dot products at scale 0 whatever
+their input's scale: ``binary_formats`` sets their formats and carries the activations (or
+their bound) through them.
 """
 
 from __future__ import annotations

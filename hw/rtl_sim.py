@@ -195,6 +195,25 @@ def _tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+#: the build cache keeps at most this many builds; older ones go, but only after a day unused
+CACHE_KEEP = 64
+CACHE_MIN_AGE_S = 24 * 3600
+
+
+def prune_cache(keep: int = CACHE_KEEP, min_age_s: float = CACHE_MIN_AGE_S) -> list[Path]:
+    """Remove the least recently built directories beyond ``keep`` (programs baked into the
+    Verilog make one build each); returns what was removed."""
+    root = cache_root()
+    builds = sorted((d for d in root.glob("*-*") if d.is_dir()),
+                    key=lambda d: d.stat().st_mtime, reverse=True)
+    now, removed = time.time(), []
+    for directory in builds[keep:]:
+        if now - directory.stat().st_mtime >= min_age_s:
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory)
+    return removed
+
+
 @dataclass
 class Build:
     """A compiled simulation model of one Verilog text."""
@@ -219,6 +238,7 @@ def build(verilog: str, toplevel: str, simulator: str, waves: bool = False) -> B
     done = directory / "zeroskip-build.ok"
     with _locked(cache_root() / f".{directory.name}.lock"):
         if done.exists():
+            os.utime(directory)           # most recently used: the last to be pruned
             return Build(simulator, toplevel, directory, waves, cached=True, seconds=0.0)
         start = time.perf_counter()
         shutil.rmtree(directory, ignore_errors=True)
@@ -235,6 +255,7 @@ def build(verilog: str, toplevel: str, simulator: str, waves: bool = False) -> B
             raise RtlError(f"{simulator} build of {toplevel} failed ({error}); log {log}:\n"
                            f"{_tail(log)}") from None
         done.write_text(json.dumps({"simulator": simulator, "version": _tool_version(simulator)}))
+        prune_cache()
         return Build(simulator, toplevel, directory, waves, cached=False,
                      seconds=time.perf_counter() - start)
 

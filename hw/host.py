@@ -50,7 +50,8 @@ class Host:
     def _check_program(self, program: Program) -> None:
         if regmap.fingerprint(program.arch) != regmap.fingerprint(self.arch):
             raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
-                                f"the accelerator is '{self.arch.name}' (fingerprints differ)")
+                                f"the accelerator is '{self.arch.name}' (fingerprints differ: "
+                                f"{regmap.differences(program.arch, self.arch)})")
         program.check_fits()
 
     async def write_entry(self, region: str, index: int, value: int, pe: int = 0) -> None:

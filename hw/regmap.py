@@ -122,6 +122,14 @@ def fingerprint(arch: ArchConfig) -> int:
     return zlib.crc32(text.encode()) & 0xFFFFFFFF
 
 
+def differences(a: ArchConfig, b: ArchConfig) -> str:
+    """The hardware fields in which two configurations differ, e.g. ``pes 4 vs 8``."""
+    left, right = asdict(a), asdict(b)
+    changed = [f"{k} {left[k]} vs {right[k]}" for k in left
+               if k not in _NOT_HARDWARE and left[k] != right[k]]
+    return ", ".join(changed) or "none"
+
+
 def register_map(arch: ArchConfig) -> dict:
     """The whole map as JSON-ready data (written next to the Verilog)."""
     return {

@@ -36,7 +36,7 @@ class Accelerator(wiring.Component):
             self._MustUse__silence = True      # not elaborated if refused below
             if regmap.fingerprint(program.arch) != regmap.fingerprint(arch):
                 raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
-                                    f"not for '{arch.name}' (the configurations differ)")
+                                    f"not for '{arch.name}' ({regmap.differences(program.arch, arch)})")
             program.check_fits()
             self._MustUse__silence = False
         self.arch = arch

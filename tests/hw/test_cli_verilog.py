@@ -42,6 +42,6 @@ def test_program_dir_initialises_and_mismatch_is_one_line(tmp_path, capsys):
     other = arch_file(tmp_path, dataclasses.replace(arch, fifo_depth=4))
     assert main(["-q", "verilog", str(tmp_path / "prog"), "--arch", other, "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "compiled for architecture" in err
+    assert err.count("\n") == 1 and "compiled for architecture" in err and "fifo_depth 8 vs 4" in err
     assert main(["-q", "verilog", str(tmp_path / "missing"), "-o", str(out)]) == 2
     assert "no such program directory" in capsys.readouterr().err

@@ -41,3 +41,10 @@ def test_register_map_is_json():
     assert data["id"] == regmap.fingerprint(PRESETS["small"])
     assert data["registers"]["id"] == regmap.REG_ID
     assert set(data["regions"]) == set(regmap.PE_MEMORIES + regmap.GLOBAL_MEMORIES)
+
+
+def test_differences_names_fields():
+    small = PRESETS["small"]
+    assert regmap.differences(small, dataclasses.replace(small, name="x")) == "none"
+    assert regmap.differences(small, dataclasses.replace(small, pes=8, fifo_depth=2)) == \
+        "pes 4 vs 8, fifo_depth 8 vs 2"

@@ -18,11 +18,15 @@ def test_split_is_stratified_and_shuffled():
     assert not np.all(np.diff(y_train) >= 0)  # the source is sorted by class; ours is not
 
 
-def test_split_is_disjoint():
-    x_train, _, x_test, _ = mnist_split(0)
-    train_rows = {row.tobytes() for row in x_train}
-    overlap = sum(row.tobytes() in train_rows for row in x_test)
-    assert overlap <= 2  # the subset itself may hold a duplicate image, nothing more
+def test_split_is_disjoint_and_matches_its_indices():
+    from zeroskip.models.data import _mnist_raw
+
+    x, y = _mnist_raw()
+    train, test = stratified_split(y, 400, 100, seed=0)
+    assert len(set(train.tolist()) | set(test.tolist())) == 5000  # disjoint, covers everything
+    x_train, y_train, x_test, y_test = mnist_split(0)
+    np.testing.assert_array_equal(x_train, x[train])
+    np.testing.assert_array_equal(y_test, y[test])
 
 
 def test_split_is_deterministic_per_seed():

@@ -116,7 +116,7 @@ class Accelerator(wiring.Component):
                 enable = commit if name == "codebook" else commit & (pe_sel == p)
                 m.d.comb += pe.load_we[k].eq(enable)
             act_hit = hits["act0"] | hits["act1"]
-            m.d.comb += [pe.load_re.eq(access & act_hit & (fields["act0"][1] == p) & idle),
+            m.d.comb += [pe.load_re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
                          pe.load_bank.eq(hits["act1"])]
         index, _, commit, value = fields["descriptors"]
         m.d.comb += [control.desc_addr.eq(index), control.desc_data.eq(value),

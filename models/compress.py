@@ -1,4 +1,4 @@
-"""The Deep Compression pipeline: train → prune with retraining → share → fine-tune → Huffman.
+"""The Deep Compression pipeline: train → prune + retrain → share → fine-tune → Huffman.
 
 ``compress(config)`` runs every stage on the MNIST split and returns a ``CompressResult``: the
 compressed model (as it decodes from its file bytes), the file bytes, the storage accounting,
@@ -34,7 +34,7 @@ class CompressConfig:
     quality: tuple[float, ...] = ()   # pruning quality per weighted layer (× std)
     fc_bits: int = 5                  # 2**bits centroids for fully-connected layers
     conv_bits: int = 8                # ... and for convolutions
-    eie: bool = False                 # codes fit the bits with code 0 reserved (2**bits - 1 centroids)
+    eie: bool = False                 # code 0 within the bits: 2**bits - 1 centroids
     fc_index_bits: int = 5            # relative index width, fully-connected layers
     conv_index_bits: int = 8          # ... and convolutions
     dropout: float = 0.0

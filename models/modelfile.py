@@ -220,7 +220,8 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
         net = Network.from_spec(network)
     except (ValueError, KeyError, TypeError) as error:
         if zlib.crc32(body) != crc:
-            raise ZeroskipError(f"{source}: truncated or corrupt file (checksum mismatch)") from None
+            raise ZeroskipError(f"{source}: truncated or corrupt file "
+                                "(checksum mismatch)") from None
         raise ZeroskipError(f"{source}: bad header ({error})") from None
     weighted = net.weighted()
     if len(entries) != len(weighted):

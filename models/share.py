@@ -15,7 +15,7 @@ import numpy as np
 
 
 def n_centroids(bits: int, reserve_zero: bool) -> int:
-    """Learned centroids for ``bits``: ``2**bits``, or ``2**bits - 1`` when code 0 is in the ``bits``."""
+    """Learned centroids for ``bits``: ``2**bits``, or ``2**bits - 1`` when code 0 must fit too."""
     if not 1 <= bits <= 8:
         raise ValueError(f"weight bits must be in 1..8, got {bits}")
     return 2 ** bits - 1 if reserve_zero else 2 ** bits

@@ -75,7 +75,8 @@ def account_layer(name: str, weights: int, biases: int, bits: int, section: Sect
         codebook_size=codebook_size, ptr_bits=section.ptr_bits,
         dense_bits=(weights + biases) * FLOAT_BITS,
         pruned_bits=entries * (FLOAT_BITS + r) + pointers + bias_bits,
-        quantized_bits=entries * (code_bits + r) + codebook_size * FLOAT_BITS + pointers + bias_bits,
+        quantized_bits=(entries * (code_bits + r) + codebook_size * FLOAT_BITS + pointers
+                        + bias_bits),
         huffman_bits=len(section.data) * 8,
         huffman_code_bits=section.code_stream_bits,
         huffman_index_bits=section.gap_stream_bits,

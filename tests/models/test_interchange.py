@@ -55,7 +55,8 @@ def test_load_fc_layers_sniffs_both_formats(tmp_path):
 
 
 def test_float_forward_known_answer():
-    first = SharedLayer(np.array([0, 1, -2], np.float32), np.array([[1, 0], [2, 2], [0, 1]], np.uint8),
+    first = SharedLayer(np.array([0, 1, -2], np.float32),
+                        np.array([[1, 0], [2, 2], [0, 1]], np.uint8),
                         np.array([0.5, 0, -1], np.float32), "relu")
     second = SharedLayer(np.array([0, 3], np.float32), np.array([[1, 1, 1]], np.uint8),
                          np.array([1], np.float32), "none")

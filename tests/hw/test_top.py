@@ -164,3 +164,21 @@ def test_mixed_sparse_and_binary_program():
     assert {p.kind for p in program.passes} == {0, 1}
     xq = list(quantize_input(program, x))
     check(program, xq, run_program(program, xq))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(8))
+def test_random_binary_regression(seed):
+    rng = np.random.default_rng(200 + seed)
+    pes = int(rng.integers(1, 5))
+    arch = tiny(pes=pes, line_bits=int(rng.choice([8, 16, 24])), fifo_depth=int(rng.integers(1, 4)),
+                acc_depth=int(rng.integers(1, 5)), sparse_depth=256, act_depth=32, bias_depth=64,
+                ptr_depth=128, max_passes=32)
+    planes = int(rng.choice([0, 1, 3]))
+    sizes = [int(v) for v in rng.integers(3, 30, size=3)]
+    layers = [folded(rng, n, k, planes if i == 0 else 0, i == 0)
+              for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    program = compile_layers(layers, arch)
+    inputs = list(rng.integers(0, 1 << planes, (2, sizes[0])) if planes
+                  else rng.integers(-5, 5, (2, sizes[0])))
+    check(program, inputs, run_program(program, inputs, load_over_bus=bool(seed % 2)))

@@ -25,11 +25,11 @@ demo: $(STAMP)
 	$(BIN)/zeroskip demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2
 
 # everything, the long runs too (full training, the whole random regression)
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 -m "slow or not slow"
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

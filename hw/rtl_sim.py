@@ -55,7 +55,8 @@ HOW_TO_GET = {
 #: changes and FSM outputs stay X; the Verilog-2005 mode (a later -g wins) keeps the event.
 BUILD_ARGS = {"verilator": ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"],
               "icarus": ["-g2005"]}
-TIMESCALE = ("1ns", "1ps")   # Amaranth's Verilog has no `timescale; cocotb's Clock needs one
+TIMESCALE = ("1ns", "1ps")
+WAVES_FILE = "zeroskip_waves.fst"   # Icarus, in the run's directory (Verilator writes dump.vcd)   # Amaranth's Verilog has no `timescale; cocotb's Clock needs one
 
 
 class SimulatorUnavailable(ZeroskipError):
@@ -308,12 +309,20 @@ def build(verilog: str, toplevel: str, simulator: str, waves: bool = False) -> B
         log = directory / "build.log"
         if simulator == "verilator":
             _reuse_verilator_runtime(directory, waves)
+        sources, args, runner_waves = [source], list(BUILD_ARGS[simulator]), waves
+        if simulator == "icarus" and waves:
+            # cocotb's own dump module declares a SystemVerilog `string`, which -g2005 refuses:
+            # a plain one instead, writing WAVES_FILE into the run's directory
+            dump = directory / "zeroskip_dump.v"
+            dump.write_text(f'module zeroskip_dump;\ninitial begin\n  $dumpfile("{WAVES_FILE}");\n'
+                            f'  $dumpvars(0, {toplevel});\nend\nendmodule\n')
+            sources, args, runner_waves = [source, dump], args + ["-s", "zeroskip_dump"], False
         runner = get_runner(simulator)
         try:
             with _environment(MAKEFLAGS=VERILATOR_MAKEFLAGS if simulator == "verilator" else None):
-                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=directory,
-                             timescale=TIMESCALE, waves=waves, always=True, log_file=log,
-                             build_args=BUILD_ARGS[simulator])
+                runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=directory,
+                             timescale=TIMESCALE, waves=runner_waves, always=True, log_file=log,
+                             build_args=args)
         except (RuntimeError, SystemExit) as error:
             raise RtlError(f"{simulator} build of {toplevel} failed ({error}); log {log}:\n"
                            f"{_tail(log)}") from None
@@ -412,7 +421,7 @@ def run_programs(arch: ArchConfig, jobs: list[tuple[Program, np.ndarray]], simul
         outputs = np.array(got["outputs"], dtype=np.int64).reshape(len(xs), program.out_len)
         waves_file = None
         if waves:
-            candidates = sorted(work.glob("*.fst")) + sorted(work.glob("*.vcd"))
+            candidates = sorted(work.glob(WAVES_FILE)) + sorted(work.glob("*.vcd"))
             waves_file = candidates[0] if candidates else None
         out.append(RtlResult(simulator=simulator, outputs=outputs,
                              cycles=np.array(got["cycles"], dtype=np.int64),

@@ -64,3 +64,13 @@ def test_verify_images_too_big_exit_2(tmp_path, capsys):
     program.save(str(bad / "p"))
     assert main(["verify", str(bad / "p"), "--sparse-depth", str(QUICK.sparse_depth)]) == 2
     assert "sparse" in capsys.readouterr().err
+
+
+def test_verify_waves(program_dir, capsys):
+    import shutil
+    from pathlib import Path
+    assert main(["verify", str(program_dir), "--count", "1", "--waves"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("waveform: "))
+    waves = Path(line.split(": ", 1)[1])
+    assert waves.name == "zeroskip_waves.fst" and waves.stat().st_size > 1000
+    shutil.rmtree(waves.parent)

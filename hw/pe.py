@@ -16,6 +16,11 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
 The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` in one cycle and,
 in the next, writes ``requantize(...)`` to the destination bank at ``row_base + i`` and clears
 the row (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
+
+Binary passes (docs/binary-mode.md) pop (bits, plane, chunk) items instead, read lines
+``line_base + chunk·rows + r`` one per cycle (``rows`` cycles per item) and add the line's
+xnor/and popcount term to row r through the same stages; the sweep then binarises by the
+threshold word or requantises.
 """
 
 from __future__ import annotations

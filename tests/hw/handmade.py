@@ -7,7 +7,7 @@ import numpy as np
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.program import LayerInfo, Pass, Program, decode_pass, pack_lines, pass_columns
+from zeroskip.hw.program import LayerInfo, Pass, Program, pack_lines, pass_columns
 
 
 def encode(arch: ArchConfig, layers: list[dict]) -> Program:

@@ -1,7 +1,6 @@
 """The broadcast unit with real activation memories: group reads, one broadcast per cycle in
 index order, one cycle per empty group, stalls while a queue is full, and ``done``."""
 
-import dataclasses
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """The control unit alone: pass sequencing and the cycle counter against docs/timing.md."""
 
-import numpy as np
 from amaranth.sim import Simulator
 
 from zeroskip.hw import timing

@@ -2,7 +2,6 @@
 entries split LSB first, the codebook in every PE), and user errors are refused."""
 
 import numpy as np
-import pytest
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.program import memory_images

@@ -8,7 +8,6 @@ the Verilog, so a second run of the suite pays for no compilation.
 
 import os
 
-import numpy as np
 import pytest
 
 from zeroskip.errors import ZeroskipError

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
+from zeroskip.files import write_atomic
 from zeroskip.hw.arch import CLI_OVERRIDES, add_arch_arguments, arch_from_args, with_overrides
 from zeroskip.hw.program import load_program
 from zeroskip.progress import Progress
@@ -120,17 +120,5 @@ def run(args) -> int:
                   "results": [{"index": c.index, "ok": c.ok, "rtl_cycles": c.rtl_cycles,
                                "sim_cycles": c.sim_cycles, "first_difference": c.first_difference,
                                "differing_outputs": c.differing_outputs} for c in checks]}
-        _write_atomic(args.json, json.dumps(report, indent=1))
+        write_atomic(args.json, json.dumps(report, indent=1))
     return 1 if failed else 0
-
-
-def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".verify-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

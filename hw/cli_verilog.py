@@ -7,9 +7,7 @@ overrides) must be the same configuration.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import CLI_OVERRIDES, PRESETS, add_arch_arguments, load_arch, with_overrides
@@ -32,23 +30,9 @@ def _requested_arch(args):
     return with_overrides(load_arch(args.arch or "small"), **overrides)
 
 
-def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".zs-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run(args) -> int:
     from zeroskip.hw.program import load_program
-    from zeroskip.hw.verilog import generate
+    from zeroskip.hw.verilog import write_verilog
 
     progress = Progress(args.quiet)
     requested = _requested_arch(args)
@@ -65,13 +49,6 @@ def run(args) -> int:
     if not args.name.isidentifier():
         raise ZeroskipError(f"--name '{args.name}' is not a Verilog identifier")
     progress(f"elaborating {arch.name} ({arch.pes} PEs){' with ' + args.program if program else ''}")
-    result = generate(arch, program, name=args.name)
-    os.makedirs(args.output, exist_ok=True)
-    verilog_path = os.path.join(args.output, f"{args.name}.v")
-    json_path = os.path.join(args.output, f"{args.name}.json")
-    _write_atomic(verilog_path, result["verilog"])
-    info = {k: v for k, v in result.items() if k != "verilog"}
-    info["arch"] = arch.to_dict()
-    _write_atomic(json_path, json.dumps(info, indent=1))
-    progress(f"wrote {verilog_path} ({len(result['verilog']) // 1024} KiB) and {json_path}")
+    verilog_path, json_path = write_verilog(arch, program, args.output, name=args.name)
+    progress(f"wrote {verilog_path} ({os.path.getsize(verilog_path) // 1024} KiB) and {json_path}")
     return 0

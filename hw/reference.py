@@ -7,7 +7,6 @@ compared against; ``trace`` returns every layer's integer activations. It reads 
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 import numpy as np
 

@@ -33,3 +33,22 @@ def generate(arch: ArchConfig, program: Program | None = None, name: str = "zero
     text = amaranth_verilog.convert(top, name=name, emit_src=False)
     return {"name": name, "verilog": text, "ports": ports(top), "register_map": register_map(arch),
             "fingerprint": fingerprint(arch), "initialised": program is not None}
+
+
+def write_verilog(arch: ArchConfig, program: Program | None, directory, name: str = "zeroskip_top"):
+    """Write ``<name>.v`` and ``<name>.json`` (ports, register map, configuration) into
+    ``directory``, each atomically; returns both paths."""
+    import json
+    import os
+
+    from zeroskip.files import write_atomic
+
+    result = generate(arch, program, name=name)
+    os.makedirs(directory, exist_ok=True)
+    verilog_path = os.path.join(directory, f"{name}.v")
+    json_path = os.path.join(directory, f"{name}.json")
+    write_atomic(verilog_path, result["verilog"])
+    info = {k: v for k, v in result.items() if k != "verilog"}
+    info["arch"] = arch.to_dict()
+    write_atomic(json_path, json.dumps(info, indent=1))
+    return verilog_path, json_path

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
+from zeroskip.files import write_atomic as atomic_write  # noqa: F401  (re-exported)
 
 ACTIVATIONS = ("relu", "none")
 
@@ -98,27 +97,6 @@ def check_stack(layers: list[SharedLayer], source: str) -> None:
             raise ZeroskipError(
                 f"{source}: codes_{i} has {layers[i].shape[1]} inputs but layer {i - 1} "
                 f"has {layers[i - 1].shape[0]} outputs")
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never a partial file."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise ZeroskipError(f"{path}: cannot write ({error.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary name only
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def save_interchange(path: str | os.PathLike, layers: list[SharedLayer]) -> None:

@@ -104,7 +104,7 @@ def format_report(report: dict) -> str:
 
 
 def run(args) -> int:
-    from zeroskip.sim.cli import write_atomic
+    from zeroskip.files import write_atomic
 
     progress = Progress(getattr(args, "quiet", False))
     report = run_suite(pes=args.pes, fifo=args.fifo, balance=args.balance,

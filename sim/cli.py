@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from zeroskip.files import write_atomic
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.progress import Progress
@@ -55,21 +56,6 @@ def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarr
     rng = np.random.default_rng(seed)
     x = rng.random((batch, in_len)) * (rng.random((batch, in_len)) < density)
     return (x[0] if batch == 1 else x).astype(np.float32)
-
-
-def write_atomic(path: str, write) -> None:
-    """Write through a temporary file in the same directory, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".zs-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def format_table(result) -> str:

@@ -1,21 +1,25 @@
 """``zeroskip demo``: the whole flow on MNIST, from training to co-verified RTL.
 
 1. Deep Compression of LeNet-300-100 for the EIE target (4-bit codes, code 0 = pruned).
-2. Compile it onto 8 PEs and run the 1,000 held-out images through the cycle simulator:
-   fixed-point accuracy next to the compressed float model's, cycles, µs, energy.
-3. Compile it for 16 PEs, write the Verilog, and co-verify a few images on the RTL.
+2. A binary (XNOR-Net) 784-256-256-10 MLP, batch norm + sign folded into integer thresholds.
+3. Both compiled onto the same 8-PE array and the 1,000 held-out images run through the cycle
+   simulator: accuracy next to the models', cycles, µs and energy per image, side by side.
+4. Both compiled for 16 PEs, the Verilog written, and a few images co-verified on the RTL
+   (outputs bit-exact with the reference, cycle counter equal to the simulator's).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 
-from zeroskip.hw.arch import PRESETS
+from zeroskip.hw.arch import PRESETS, ArchConfig
 
-#: the demo's array: the `small` preset's memories, 8 PEs for the simulation, 16 for the RTL
+#: the demo's array: the `small` preset with room for the binary MLP's weight lines
+DEMO_ARCH = dataclasses.replace(PRESETS["small"], name="demo", sparse_depth=2048)
 SIM_PES = 8
 RTL_PES = 16
 CALIBRATION_IMAGES = 500
@@ -27,51 +31,132 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rtl-images", type=int, default=3, help="images co-verified on the RTL")
     parser.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"],
                         help="RTL simulator for the co-verification step")
+    parser.add_argument("--mode", default="xnor", choices=["bwn", "xnor"],
+                        help="binary MLP flavour")
 
 
-def _float_accuracy(layers, x, y) -> float:
-    from zeroskip.models.interchange import float_forward
-
-    return float((float_forward(layers, x).argmax(axis=1) == y).mean())
+def demo_arch(pes: int) -> ArchConfig:
+    return dataclasses.replace(DEMO_ARCH, pes=pes)
 
 
-def simulate_step(layers, x_train, x_test, y_test, out: Path, pes: int) -> dict:
-    """Compile onto ``pes`` PEs and simulate every test image; returns the figures."""
-    from zeroskip.compiler import compile_layers
+def classify(program, outputs: np.ndarray) -> np.ndarray:
+    """Class indices from the program's outputs; binary programs rank by the last layer's
+    per-class float scale and offset (their outputs are integer dot products)."""
+    affine = program.meta.get("output_affine")
+    if affine is not None:
+        outputs = outputs * np.asarray(affine["scale"]) + np.asarray(affine["offset"])
+    return outputs.argmax(axis=1)
+
+
+def run_on_array(name: str, program, x_test, y_test, model_accuracy: float) -> dict:
+    """Simulate every test image; the figures one row of the side-by-side table holds."""
     from zeroskip.sim import simulate
 
-    arch = dataclasses.replace(PRESETS["small"], pes=pes)
-    program = compile_layers(layers, arch, calibration=x_train[:CALIBRATION_IMAGES])
-    program.save(str(out / f"lenet300_{pes}pe"))
     result = simulate(program, x_test)
-    fixed = float((result.outputs.argmax(axis=1) == y_test).mean())
-    compressed = _float_accuracy(layers, x_test, y_test)
-    figures = {
-        "pes": pes, "clock_mhz": arch.clock_mhz, "images": len(x_test),
-        "accuracy_compressed_float": compressed, "accuracy_fixed_point": fixed,
+    accuracy = float((classify(program, result.outputs) == y_test).mean())
+    return {
+        "name": name, "images": len(x_test), "pes": program.arch.pes,
+        "clock_mhz": program.arch.clock_mhz,
+        "accuracy_model": model_accuracy, "accuracy_array": accuracy,
         "cycles_per_image": float(result.cycles.mean()),
         "ideal_cycles_per_image": float(result.ideal_cycles.mean()),
         "efficiency": float(result.ideal_cycles.sum() / result.cycles.sum()),
         "time_us_per_image": float(result.time_us.mean()),
         "energy_nj_per_image": result.energy_pj / len(x_test) / 1000.0,
+        "weight_lines_per_pe": int(program.sparse.shape[1]),
     }
-    print(f"\nLeNet-300-100 on {pes} PEs ({arch.name} memories, {arch.clock_mhz:g} MHz), "
-          f"{len(x_test)} held-out images through the cycle simulator:")
-    print(f"  accuracy: compressed float {compressed:.2%}, fixed point on the array {fixed:.2%} "
-          f"({(fixed - compressed) * 100:+.2f} pp)")
-    print(f"  cycles per image {figures['cycles_per_image']:.0f} (ideal "
-          f"{figures['ideal_cycles_per_image']:.0f}, efficiency {figures['efficiency']:.1%}), "
-          f"{figures['time_us_per_image']:.2f} µs per image, "
-          f"{figures['energy_nj_per_image']:.1f} nJ per image (45 nm table)")
-    return figures
+
+
+def print_side_by_side(rows: list[dict]) -> None:
+    first = rows[0]
+    print(f"\nOn one array: {first['pes']} PEs, {first['clock_mhz']:g} MHz, "
+          f"{first['images']} held-out MNIST images through the cycle simulator")
+    header = (f"{'model':<28}{'model acc':>10}{'array acc':>10}{'cycles':>9}{'ideal':>8}"
+              f"{'eff':>7}{'µs':>8}{'nJ':>8}{'lines/PE':>10}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['name']:<28}{r['accuracy_model']:>10.2%}{r['accuracy_array']:>10.2%}"
+              f"{r['cycles_per_image']:>9.0f}{r['ideal_cycles_per_image']:>8.0f}"
+              f"{r['efficiency']:>7.1%}{r['time_us_per_image']:>8.2f}{r['energy_nj_per_image']:>8.1f}"
+              f"{r['weight_lines_per_pe']:>10d}")
+    print("(cycles, µs and nJ per image, means; energy priced by the 45 nm table)")
+
+
+def sparse_model(args):
+    """Step 1: Deep Compression of LeNet-300-100, 4-bit EIE target."""
+    from zeroskip.models.cli import demo_compress
+    from zeroskip.models.interchange import float_forward
+
+    compressed = demo_compress(args)
+    accuracy = float((float_forward(compressed.layers, compressed.x_test).argmax(axis=1)
+                      == compressed.y_test).mean())
+    return compressed.layers, accuracy
+
+
+def binary_model(args, out: Path):
+    """Step 2: the binary MLP, folded to integer thresholds."""
+    from zeroskip.models import binary_ref
+    from zeroskip.models.binary_cli import BinaryRun, compress_binary, format_report
+    from zeroskip.progress import Progress
+
+    print(f"\nTraining the binary MLP ({args.mode})")
+    result = compress_binary(BinaryRun(mode=args.mode, seed=args.seed), Progress(args.quiet))
+    print(format_report(result.report))
+    binary_ref.save(out / "binary_mlp.npz", result.folded)
+    return result.folded, result.report["accuracy_binary"]
+
+
+def rtl_step(args, out: Path, models: list[tuple[str, object]], x_train, x_test) -> bool:
+    """Step 4: Verilog of the 16-PE array, and a few images of each model on the RTL."""
+    from zeroskip.compiler import compile_layers
+    from zeroskip.hw.reference import quantize_input
+    from zeroskip.hw.rtl_sim import build_and_run, check_rtl, require_simulator
+    from zeroskip.hw.verilog import write_verilog
+
+    arch = demo_arch(RTL_PES)
+    paths = write_verilog(arch, None, out / "verilog")
+    print(f"\nVerilog of the {RTL_PES}-PE array (memories loaded over Wishbone): "
+          f"{', '.join(str(p) for p in paths)}")
+    simulator = require_simulator(args.simulator)
+    ok = True
+    for name, layers in models:
+        program = compile_layers(layers, arch, calibration=x_train[:CALIBRATION_IMAGES])
+        xq = quantize_input(program, x_test[: args.rtl_images])
+        result = build_and_run(arch, program, xq, simulator)
+        checks = check_rtl(program, xq, result.outputs, result.cycles)
+        passed = sum(c.ok for c in checks)
+        print(f"{name} on the {RTL_PES}-PE RTL ({simulator}, ID {result.fingerprint:#010x}):")
+        for check in checks:
+            print(f"  {check.describe()}")
+        print(f"  {passed}/{len(checks)} images: outputs bit-exact with the reference, "
+              f"cycles equal to the simulator's")
+        ok &= passed == len(checks)
+    return ok
 
 
 def run(args) -> int:
-    from zeroskip.models.cli import demo_compress
+    from zeroskip.compiler import compile_layers
     from zeroskip.models.data import mnist_split
 
     out = Path(args.out)
-    compressed = demo_compress(args)
+    out.mkdir(parents=True, exist_ok=True)
+    sparse_layers, sparse_accuracy = sparse_model(args)
+    binary_layers, binary_accuracy = binary_model(args, out)
     x_train, _, x_test, y_test = mnist_split(args.seed)
-    simulate_step(compressed.layers, x_train, x_test, y_test, out, SIM_PES)
-    return 0
+
+    arch = demo_arch(SIM_PES)
+    rows = []
+    for name, layers, accuracy in (("LeNet-300-100, 4-bit sparse", sparse_layers, sparse_accuracy),
+                                   (f"binary MLP ({args.mode})", binary_layers, binary_accuracy)):
+        program = compile_layers(layers, arch, calibration=x_train[:CALIBRATION_IMAGES])
+        stem = "lenet300" if "LeNet" in name else "binary_mlp"
+        program.save(str(out / f"{stem}_{SIM_PES}pe"))
+        rows.append(run_on_array(name, program, x_test, y_test, accuracy))
+    print_side_by_side(rows)
+    (out / "demo.json").write_text(json.dumps(rows, indent=1))
+
+    ok = rtl_step(args, out, [("LeNet-300-100", sparse_layers), ("binary MLP", binary_layers)],
+                  x_train, x_test)
+    print(f"\nfiles in {out}/")
+    return 0 if ok else 1

@@ -201,7 +201,7 @@ def add_arch_arguments(parser, default: str | None = "small") -> None:
     for flag, name in CLI_OVERRIDES.items():
         kind = float if name == "clock_mhz" else int
         parser.add_argument(flag, dest=f"arch_{name}", type=kind, default=None,
-                            help=f"override {name}")
+                            metavar="MHZ" if kind is float else "N", help=f"override {name}")
 
 
 def arch_from_args(args) -> ArchConfig:

@@ -56,7 +56,7 @@ def chunk_bits(arch: ArchConfig) -> int:
     return _bits_for(-(-arch.max_vector // arch.line_bits))
 
 
-def popcount(value) -> "Value":
+def popcount(value):
     """Sum of the bits of ``value`` (a balanced adder tree)."""
     terms = [value[i] for i in range(len(value))]
     while len(terms) > 1:

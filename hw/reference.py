@@ -57,6 +57,18 @@ def quantize_input(program: Program, x: np.ndarray) -> np.ndarray:
     return quantize(x, first.in_frac, program.arch.act_bits)
 
 
+def integer_inputs(program: Program, xq) -> np.ndarray:
+    """Integer activations [in] or [batch, in] → int64 [batch, in], or one error line."""
+    xs = np.atleast_2d(np.asarray(xq))
+    if xs.ndim != 2 or xs.shape[1] != program.in_len:
+        raise ZeroskipError(f"integer input has shape {np.shape(xq)}; the program takes "
+                            f"[{program.in_len}] or [batch, {program.in_len}]")
+    if not np.issubdtype(xs.dtype, np.integer):
+        raise ZeroskipError("expected integer activations (quantize float inputs with "
+                            "quantize_input)")
+    return xs.astype(np.int64)
+
+
 def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
     """Integer activations at every layer boundary for integer inputs [batch, in]."""
     a = program.arch

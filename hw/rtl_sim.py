@@ -367,12 +367,9 @@ def check_compatible(program: Program, arch: ArchConfig, where: str = "program")
 
 
 def _inputs_array(program: Program, inputs_int, count: int | None) -> np.ndarray:
-    xs = np.atleast_2d(np.asarray(inputs_int))
-    if xs.ndim != 2 or xs.shape[1] != program.in_len:
-        raise ZeroskipError(f"inputs have shape {np.shape(inputs_int)}; the program takes "
-                            f"[{program.in_len}] or [n, {program.in_len}]")
-    if not np.issubdtype(xs.dtype, np.integer):
-        raise ZeroskipError("RTL inputs must be integer activations (use quantize_input)")
+    from zeroskip.hw.reference import integer_inputs
+
+    xs = integer_inputs(program, inputs_int)
     return xs[:count] if count is not None else xs
 
 

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from zeroskip.errors import ZeroskipError
 
-from .layers import Dense, Layer, ReLU
+from .layers import Dense, Layer, ReLU, col2im
 from .network import Network
 from .train import WeightParam
 
@@ -226,13 +226,8 @@ class BinaryConv2D(Layer):
     def backward(self, dy):
         n, h, w, c = self._x_shape
         k = self.kernel
-        oh, ow = h - k + 1, w - k + 1
-        dcols = self._dense.backward(dy.reshape(n * oh * ow, -1)).reshape(n, oh, ow, c, k, k)
-        dx = np.zeros(self._x_shape, dtype=dy.dtype)
-        for i in range(k):
-            for j in range(k):
-                dx[:, i:i + oh, j:j + ow, :] += dcols[..., i, j]
-        return dx
+        dcols = self._dense.backward(dy.reshape(n * (h - k + 1) * (w - k + 1), -1))
+        return col2im(dcols, self._x_shape, k)
 
     def spec(self):
         out, c, k, _ = self.params["W"].shape

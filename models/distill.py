@@ -19,8 +19,7 @@ from zeroskip.progress import QUIET, Progress
 
 from .layers import softmax_cross_entropy
 from .network import Network
-from .optim import make_optimizer
-from .train import History, Schedule
+from .train import History, Schedule, fit
 
 
 @dataclass(frozen=True)
@@ -66,25 +65,11 @@ def fit_distilled(student: Network, params: list, x: np.ndarray, y: np.ndarray,
     are the teacher's outputs on ``x`` (computed once: the teacher is frozen)."""
     if len(teacher_logits) != len(x):
         raise ZeroskipError(f"teacher logits: {len(teacher_logits)} rows for {len(x)} images")
-    history = History()
-    optimizer = make_optimizer(schedule.optimizer, schedule.lr, schedule.l2)
-    for param in params:
-        param.sync()
-    for epoch in range(schedule.epochs):
-        order = rng.permutation(len(x))
-        losses = []
-        for start in range(0, len(x), schedule.batch_size):
-            batch = order[start:start + schedule.batch_size]
-            logits = student.forward(x[batch], training=True)
-            loss, grad = distillation_loss(logits, teacher_logits[batch], y[batch], config)
-            student.backward(grad)
-            optimizer.step(params)
-            losses.append(loss)
-        history.loss.append(float(np.mean(losses)))
-        line = f"{label} epoch {epoch + 1}/{schedule.epochs}: loss {history.loss[-1]:.4f}"
-        if x_val is not None:
-            history.accuracy.append(student.accuracy(x_val, y_val))
-            line += f", held-out accuracy {history.accuracy[-1]:.4f}"
-        progress(line)
-        optimizer.lr *= schedule.lr_decay
-    return history
+    def step_loss(batch):
+        logits = student.forward(x[batch], training=True)
+        loss, grad = distillation_loss(logits, teacher_logits[batch], y[batch], config)
+        student.backward(grad)
+        return loss
+
+    return fit(student, params, x, y, schedule, rng, progress, label, x_val, y_val,
+               step_loss=step_loss)

@@ -61,6 +61,19 @@ class Dense(Layer):
         return {"kind": self.kind, "in": int(n_in), "out": int(n_out)}
 
 
+def col2im(dcols: np.ndarray, x_shape: tuple[int, ...], k: int) -> np.ndarray:
+    """Gradient of im2col: patch gradients [n·oh·ow, c·k·k] summed back onto the image
+    [n, h, w, c] (valid, stride 1); one slice-add per kernel tap."""
+    n, h, w, c = x_shape
+    oh, ow = h - k + 1, w - k + 1
+    patches = dcols.reshape(n, oh, ow, c, k, k)
+    dx = np.zeros(x_shape, dtype=dcols.dtype)
+    for i in range(k):
+        for j in range(k):
+            dx[:, i:i + oh, j:j + ow, :] += patches[..., i, j]
+    return dx
+
+
 class Conv2D(Layer):
     """Valid, stride-1 convolution by im2col: one matrix product per batch."""
 
@@ -90,7 +103,6 @@ class Conv2D(Layer):
         return y.reshape(n, oh, ow, -1)
 
     def backward(self, dy):
-        n, h, w, c = self._x_shape
         k = self.kernel
         out = dy.shape[-1]
         dy2 = dy.reshape(-1, out)
@@ -98,13 +110,8 @@ class Conv2D(Layer):
         self.grads["b"][...] = dy2.sum(axis=0)
         if not self.input_grad:
             return None
-        oh, ow = h - k + 1, w - k + 1
-        dcols = (dy2 @ self.params["W"].reshape(out, -1)).reshape(n, oh, ow, c, k, k)
-        dx = np.zeros(self._x_shape, dtype=dy.dtype)
-        for i in range(k):
-            for j in range(k):
-                dx[:, i:i + oh, j:j + ow, :] += dcols[..., i, j]
-        return dx
+        dcols = dy2 @ self.params["W"].reshape(out, -1)
+        return col2im(dcols, self._x_shape, k)
 
     def spec(self):
         out, c, k, _ = self.params["W"].shape

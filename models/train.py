@@ -101,8 +101,15 @@ class History:
 
 def fit(net: Network, params: list, x: np.ndarray, y: np.ndarray, schedule: Schedule,
         rng: np.random.Generator, progress: Progress = QUIET, label: str = "train",
-        x_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> History:
-    """Train ``params`` of ``net`` on (x, y); one progress line per epoch."""
+        x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+        step_loss=None) -> History:
+    """Train ``params`` of ``net`` on (x, y); one progress line per epoch.
+
+    ``step_loss(batch_indices) -> loss`` replaces the cross-entropy step (it runs the forward
+    and backward passes itself): distillation trains through it."""
+    if step_loss is None:
+        def step_loss(batch):
+            return net.loss_and_grads(x[batch], y[batch], training=True)
     history = History()
     optimizer = make_optimizer(schedule.optimizer, schedule.lr, schedule.l2)
     for param in params:
@@ -112,7 +119,7 @@ def fit(net: Network, params: list, x: np.ndarray, y: np.ndarray, schedule: Sche
         losses = []
         for start in range(0, len(x), schedule.batch_size):
             batch = order[start:start + schedule.batch_size]
-            losses.append(net.loss_and_grads(x[batch], y[batch], training=True))
+            losses.append(step_loss(batch))
             optimizer.step(params)
         history.loss.append(float(np.mean(losses)))
         line = f"{label} epoch {epoch + 1}/{schedule.epochs}: loss {history.loss[-1]:.4f}"

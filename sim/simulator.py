@@ -18,7 +18,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw import timing
 from zeroskip.hw.fixedpoint import binarize, binary_dot, dequantize, requantize, signed_range, wrap
 from zeroskip.hw.program import KIND_BINARY, Program
-from zeroskip.hw.reference import quantize_input
+from zeroskip.hw.reference import integer_inputs, quantize_input
 from zeroskip.sim.energy import ACTIONS, EnergyTable, load_energy_table
 from zeroskip.sim.images import PassImage, program_images
 from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
@@ -170,13 +170,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     """Integer input activations [in] or [batch, in] (at the first layer's scale)."""
     table = energy_table if isinstance(energy_table, EnergyTable) else load_energy_table(energy_table)
     a = program.arch
-    xq = np.atleast_2d(np.asarray(xq))
-    if xq.ndim != 2 or xq.shape[1] != program.in_len:
-        raise ZeroskipError(f"integer input has shape {xq.shape}; the program takes "
-                            f"[{program.in_len}] or [batch, {program.in_len}]")
-    if not np.issubdtype(xq.dtype, np.integer):
-        raise ZeroskipError("simulate_int takes integer activations (use simulate for floats)")
-    xq = xq.astype(np.int64)
+    xq = integer_inputs(program, xq)
     low, high = signed_range(a.act_bits)
     if xq.size and (xq.min() < low or xq.max() > high):
         raise ZeroskipError(f"integer input outside the {a.act_bits}-bit activation range")

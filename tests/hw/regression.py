@@ -5,6 +5,12 @@ architectures (1, 2, 3, 4 and 8 PEs; queue depths 1, 2 and 8; accumulator files 
 that layers tile), compiled by the real compiler from random layers: 1–3 layers, shapes up to
 128 × 128, densities 0–100 %, all-zero inputs, columns longer than a zero run (padding). Cases
 are grouped by architecture so one RTL build serves many programs (``by_arch``).
+
+``binary_regression_cases(n)`` draws binary and mixed programs (docs/binary-mode.md): random
+folded binary layers (``zeroskip.models.binary.FoldedLayer``), alone or next to sparse layers
+(sparse → binary, binary → sparse, both), fan-ins that are multiples of ``line_bits``, below it
+or anything, bipolar or 1/2/3/8-bit unsigned first layers, thresholds spread over the dot's
+reach (some always / never firing, some flipped), over ``ARCHS`` plus ``BINARY_ARCHS``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,18 @@ ARCHS = [
     _arch("r4pe-run2", pes=4, fifo_depth=1, act_depth=32, acc_depth=8, code_bits=4, run_bits=2,
           line_bits=48, sparse_depth=1024, ptr_depth=512, bias_depth=128, max_passes=16),
 ]
+
+#: binary-only extras: as many PEs as line bits (a chunk is one group), and 3 PEs on 16-bit lines
+#: (groups straddle chunk boundaries); both with many chunks per row
+BINARY_ARCHS = [
+    _arch("b8pe-line8", pes=8, fifo_depth=2, line_bits=8, act_depth=16, acc_depth=2,
+          sparse_depth=2048, ptr_depth=512, bias_depth=128, max_passes=64),
+    _arch("b3pe-line16", pes=3, fifo_depth=1, line_bits=16, act_depth=64, acc_depth=4,
+          sparse_depth=2048, ptr_depth=512, bias_depth=128, max_passes=64),
+]
+
+#: the random binary cases' shapes: which layers are binary ("b") and which sparse ("s")
+BINARY_SHAPES = ("b", "bb", "bbb", "sb", "sbb", "bs", "bss", "bsb", "sbs")
 
 #: one small architecture for the quick co-simulation tests (fast builds on both simulators)
 QUICK = _arch("quick", pes=2, fifo_depth=2, act_depth=16, acc_depth=4, sparse_depth=64,
@@ -116,6 +134,91 @@ def random_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs: int = 
         xq[-1] = 0
     note = f"seed {seed} {arch.name} sizes {sizes} densities {[round(d, 2) for d in densities]}"
     return Case(seed, arch, program, xq, note)
+
+
+def random_fan_in(rng: np.random.Generator, arch: ArchConfig, limit: int) -> int:
+    """A multiple of ``line_bits``, a fan-in below it, or anything up to ``limit``."""
+    width = arch.line_bits
+    kind = rng.integers(0, 3)
+    if kind == 0 and limit >= width:
+        return width * int(rng.integers(1, limit // width + 1))
+    if kind == 1:
+        return int(rng.integers(1, min(width - 1, limit) + 1))
+    return int(rng.integers(1, limit + 1))
+
+
+def random_folded(rng: np.random.Generator, n_in: int, n_out: int, planes: int,
+                  binarize: bool, name: str):
+    """A random ``FoldedLayer``: weight bits of a random bias (some all +1 / all −1 rows),
+    thresholds around the dot's typical size with some beyond its reach, some flipped; or the
+    integer-output form (scale, offset)."""
+    from zeroskip.models.binary import FoldedLayer
+
+    weights = rng.random((n_out, n_in)) < rng.choice([0.5, 0.5, 0.1, 0.9])
+    weights[rng.random(n_out) < 0.05] = rng.random() < 0.5
+    if not binarize:
+        return FoldedLayer(name, weights, planes, scale=rng.uniform(0.1, 1, n_out),
+                           offset=rng.normal(0, 1, n_out))
+    top = (1 << planes) - 1 if planes else 1
+    bound = n_in * top
+    spread = max(1, int(np.sqrt(n_in) * top))
+    thresholds = rng.integers(-spread, spread + 1, n_out)
+    extreme = rng.random(n_out) < 0.1
+    thresholds[extreme] = rng.choice([-bound - 1, bound + 1], int(extreme.sum()))
+    return FoldedLayer(name, weights, planes, thresholds=thresholds,
+                       flip=rng.random(n_out) < 0.3)
+
+
+def random_binary_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs: int = 2) -> Case:
+    """One random binary or mixed program on ``arch`` (shrunk until it fits), with inputs: a
+    random one, and every third case an all-zero one too (bipolar bits: all 1)."""
+    rng = np.random.default_rng(seed)
+    limit = min(max_size, arch.max_vector)
+    shape = str(rng.choice(BINARY_SHAPES))
+    planes = int(rng.choice([0, 0, 1, 2, 3, 8])) if shape[0] == "b" else 0
+    for attempt in range(20):
+        sizes = [random_fan_in(rng, arch, limit) for _ in shape] + [int(rng.integers(1, limit + 1))]
+        layers = []
+        for k, kind in enumerate(shape):
+            last = k == len(shape) - 1
+            if kind == "b":
+                # hidden binary layers binarise; the last one writes its integer dot products
+                # (or, sometimes, bits too)
+                binarize = not last or rng.random() < 0.25
+                layers.append(random_folded(rng, sizes[k], sizes[k + 1], planes if k == 0 else 0,
+                                            binarize, f"fc{k}"))
+            else:
+                density = float(rng.choice([rng.uniform(0, 0.1), rng.uniform(0, 1), 1.0]))
+                layer = random_layers(rng, arch, sizes[k:k + 2], [density])[0]
+                # a sparse layer feeding a binary one gives it signed values (no ReLU)
+                if not last and shape[k + 1] == "b":
+                    layer.act = "none"
+                layers.append(layer)
+        low = 0.0 if planes else -1.0
+        calibration = rng.uniform(low, 1, (16, sizes[0]))
+        try:
+            program = compile_layers(layers, arch, calibration=calibration,
+                                     balance=bool(rng.random() < 0.3))
+            program.check_fits()
+        except ZeroskipError:
+            limit = max(1, limit * 3 // 4)
+            continue
+        break
+    else:
+        raise RuntimeError(f"seed {seed}: no binary program fits {arch.name}")
+    xs = rng.uniform(low, 1, (inputs, program.in_len))
+    xs[:, rng.random(program.in_len) < rng.uniform(0, 1)] = 0.0
+    xq = quantize_input(program, xs)
+    if seed % 3 == 0:
+        xq[-1] = 0
+    note = f"seed {seed} {arch.name} binary {shape} planes {planes} sizes {sizes}"
+    return Case(seed, arch, program, xq, note)
+
+
+def binary_regression_cases(n: int, first_seed: int = 10_000) -> list[Case]:
+    """``n`` binary / mixed cases spread round-robin over ``ARCHS + BINARY_ARCHS``."""
+    archs = ARCHS + BINARY_ARCHS
+    return [random_binary_case(first_seed + i, archs[i % len(archs)]) for i in range(n)]
 
 
 def regression_cases(n: int, first_seed: int = 0) -> list[Case]:

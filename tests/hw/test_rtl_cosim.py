@@ -14,14 +14,16 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.rtl_sim import (SIMULATORS, SimulatorUnavailable, build_and_run, check_rtl,
                                  require_simulator, run_programs)
 
-from regression import ARCHS, QUICK, by_arch, mismatches, random_case, regression_cases
+from regression import (ARCHS, QUICK, binary_regression_cases, by_arch, mismatches,
+                        random_binary_case, random_case, regression_cases)
 
 pytestmark = pytest.mark.rtl
 
 #: the default suite's slice of the regression: one case per architecture on Icarus
 SAMPLE_PER_ARCH = 1
-#: the full regression (pytest -m slow)
+#: the full regression (pytest -m slow): sparse programs, and binary / mixed ones
 FULL_CASES = 204
+FULL_BINARY_CASES = 56
 
 
 def _run_cases(cases, simulator):
@@ -44,6 +46,14 @@ def test_quick_programs_bus_loaded(simulator):
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
+def test_quick_binary_programs_bus_loaded(simulator):
+    """Binary and mixed random programs (docs/binary-mode.md) on the same quick build."""
+    cases = [random_binary_case(seed, QUICK, max_size=32) for seed in range(200, 206)]
+    assert {layer.kind for c in cases for layer in c.program.layers} == {0, 1}
+    assert _run_cases(cases, simulator) == []
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
 def test_program_in_memory_init(simulator):
     """The program baked into the Verilog's memories (no image writes), ID still checked."""
     case = random_case(7, QUICK, max_size=32)
@@ -60,11 +70,22 @@ def test_regression_sample():
     assert _run_cases(cases, "icarus") == []
 
 
+def test_regression_binary_sample():
+    """The binary part of the regression, one binary or mixed program per architecture (fan-ins
+    around line_bits, bit-plane and bipolar inputs, tiled layers), on Icarus."""
+    cases = [random_binary_case(10_000 + seed, arch) for seed, arch in enumerate(ARCHS)]
+    shapes = {"".join("sb"[layer.kind] for layer in c.program.layers) for c in cases}
+    assert len(shapes) >= 3 and any("s" in shape for shape in shapes)
+    assert _run_cases(cases, "icarus") == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_regression_full(simulator):
-    """All 200+ seeded random programs (pytest -m slow); the result goes in docs/verification.md."""
-    problems = _run_cases(regression_cases(FULL_CASES), simulator)
+    """All 260 seeded random programs, 56 of them binary or mixed (pytest -m slow); the result
+    goes in docs/verification.md."""
+    cases = regression_cases(FULL_CASES) + binary_regression_cases(FULL_BINARY_CASES)
+    problems = _run_cases(cases, simulator)
     assert problems == [], "\n".join(problems[:20])
 
 

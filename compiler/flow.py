@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -52,3 +53,14 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
                              balance=balance, input_frac=input_frac)
     program.meta["source"] = str(path)
     return program
+
+
+def compile(model, arch: ArchConfig | str = "small", calibration: np.ndarray | None = None,
+            balance: bool = False, input_frac: int | None = None) -> Program:
+    """The one-call form: ``model`` is a file (compressed model, interchange ``.npz`` or
+    folded binary model) or a list of layers; ``arch`` a preset name, JSON file or config."""
+    if isinstance(model, (str, os.PathLike)):
+        return compile_file(os.fspath(model), arch, calibration=calibration, balance=balance,
+                            input_frac=input_frac)
+    return compile_layers(model, arch, calibration=calibration, balance=balance,
+                          input_frac=input_frac)

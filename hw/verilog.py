@@ -37,7 +37,8 @@ def generate(arch: ArchConfig, program: Program | None = None, name: str = "zero
 
 def write_verilog(arch: ArchConfig, program: Program | None, directory, name: str = "zeroskip_top"):
     """Write ``<name>.v`` and ``<name>.json`` (ports, register map, configuration) into
-    ``directory``, each atomically; returns both paths."""
+    ``directory``, each atomically, and with a program its ``$readmemh`` images in ``hex/``;
+    returns the two paths."""
     import json
     import os
 
@@ -51,4 +52,9 @@ def write_verilog(arch: ArchConfig, program: Program | None, directory, name: st
     info = {k: v for k, v in result.items() if k != "verilog"}
     info["arch"] = arch.to_dict()
     write_atomic(json_path, json.dumps(info, indent=1))
+    if program is not None:
+        # the same words as $readmemh files, for flows that load memories their own way
+        from zeroskip.hw.program import write_hex_images
+
+        write_hex_images(program, os.path.join(directory, "hex"))
     return verilog_path, json_path

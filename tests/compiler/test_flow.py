@@ -106,3 +106,21 @@ def test_numpy_integer_input_frac_saves(tmp_path):
     program = compile_layers([random_layer(rng, 8, 6)], arch(), input_frac=np.int64(10))
     program.save(str(tmp_path / "p"))
     assert load_program(str(tmp_path / "p")).layers[0].in_frac == 10
+
+
+def test_compile_takes_a_file_or_layers(tmp_path):
+    """``zeroskip.compiler.compile``: the same program from the layers and from their file."""
+    from zeroskip.compiler import compile as compile_model
+    from zeroskip.models.interchange import SharedLayer, save_interchange
+
+    rng = np.random.default_rng(3)
+    codebook = np.linspace(-1, 1, 16).astype(np.float32)
+    codebook[0] = 0.0
+    codes = (rng.integers(1, 16, (12, 20)) * (rng.random((12, 20)) < 0.3)).astype(np.uint8)
+    layers = [SharedLayer(codebook, codes, np.zeros(12, np.float32), "relu")]
+    path = tmp_path / "one.npz"
+    save_interchange(path, layers)
+    from_layers = compile_model(layers, "small")
+    from_file = compile_model(path, "small")
+    assert np.array_equal(from_layers.sparse, from_file.sparse)
+    assert from_layers.descriptors == from_file.descriptors

@@ -37,6 +37,10 @@ def test_program_dir_initialises_and_mismatch_is_one_line(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["-q", "verilog", str(tmp_path / "prog"), "-o", str(out)]) == 0
     assert json.loads((out / "zeroskip_top.json").read_text())["initialised"] is True
+    # the program's words as $readmemh files too, identical to the program directory's
+    for name in ("sparse_pe0", "ptr_even_pe1", "bias_pe0", "codebook", "descriptors"):
+        assert (out / "hex" / f"{name}.hex").read_text() == \
+            (tmp_path / "prog" / "hex" / f"{name}.hex").read_text()
 
     capsys.readouterr()
     other = arch_file(tmp_path, dataclasses.replace(arch, fifo_depth=4))

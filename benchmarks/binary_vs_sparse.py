@@ -95,7 +95,8 @@ def binary_storage(report: dict) -> dict:
 
 def print_storage(rows: list[dict]) -> None:
     print("\nWeight storage (each flow's own accounting; float32 = weights + biases x 32 bit)")
-    head = f"{'model':<28}{'float32 B':>11}{'stored B':>10}{'ratio':>8}{'Huffman file B':>16}{'ratio':>8}"
+    head = (f"{'model':<28}{'float32 B':>11}{'stored B':>10}{'ratio':>8}{'Huffman file B':>16}"
+            f"{'ratio':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:

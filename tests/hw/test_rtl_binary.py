@@ -81,3 +81,26 @@ def test_model_reference_array_reference_simulator_and_rtl_agree(binary_mlp, rtl
         assert 0.05 < bits.mean() < 0.95
         assert np.array_equal(acts, np.where(bits, 1, -1))
     assert np.array_equal(classify(program, result.outputs), binary_ref.predict(folded, x_int))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_demo_binary_mlp_in_memory_init(simulator):
+    """The demo's fully trained XNOR MLP (seed 0), baked into the memories' init, on both
+    simulators: bit-exact, cycles equal, and classes as its packed-bit reference's."""
+    from zeroskip.compiler import compile_layers
+    from zeroskip.models.binary_cli import BinaryRun, compress_binary
+    from zeroskip.models.data import mnist_split
+
+    folded = compress_binary(BinaryRun(mode="xnor", seed=0)).folded
+    x_train, _, x_test, y_test = mnist_split(0)
+    program = compile_layers(folded, ARCH, calibration=x_train[:CALIBRATION_IMAGES])
+    images, labels = x_test[:IMAGES], y_test[:IMAGES]
+    xq = quantize_input(program, images)
+    result = build_and_run(ARCH, program, xq, simulator)
+    assert not result.bus_load
+    checks = check_rtl(program, xq, result.outputs, result.cycles)
+    assert [c.describe() for c in checks if not c.ok] == []
+    predicted = classify(program, result.outputs)
+    assert np.array_equal(predicted, binary_ref.predict(folded, binary_ref.quantize_pixels(images)))
+    assert np.mean(predicted == labels) >= 0.8

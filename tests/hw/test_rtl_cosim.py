@@ -89,6 +89,24 @@ def test_regression_full(simulator):
     assert problems == [], "\n".join(problems[:20])
 
 
+def test_full_regression_covers_binary_programs():
+    """The slow regression's binary part has what it claims (docs/verification.md): binary-only
+    and mixed programs both ways, fan-ins multiple of / below line_bits, bit planes and bipolar
+    inputs, tiled binary layers, every PE count and queue depth."""
+    cases = binary_regression_cases(FULL_BINARY_CASES)
+    assert FULL_CASES + len(cases) >= 200 and len(cases) >= 40
+    shapes = {"".join("sb"[layer.kind] for layer in c.program.layers) for c in cases}
+    assert {"b", "bb", "sb", "bs"} <= shapes and any("sbs" in s or "bsb" in s for s in shapes)
+    fan_ins = {("multiple" if layer.in_len % c.arch.line_bits == 0 else
+                "below" if layer.in_len < c.arch.line_bits else "other")
+               for c in cases for layer in c.program.layers if layer.kind == 1}
+    assert fan_ins == {"multiple", "below", "other"}
+    assert {c.program.layers[0].planes for c in cases if c.program.layers[0].kind == 1} >= {0, 1, 8}
+    assert {c.arch.pes for c in cases} == {1, 2, 3, 4, 8}
+    assert {c.arch.fifo_depth for c in cases} == {1, 2, 8}
+    assert sum(any(p.kind == 1 and p.row_base for p in c.program.passes) for c in cases) >= 10
+
+
 def test_check_rtl_reports_first_difference():
     """The comparison catches a single wrong output and a single wrong cycle count."""
     case = random_case(3, QUICK, max_size=32)

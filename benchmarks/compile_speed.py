@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,16 +25,10 @@ from zeroskip.compiler import compile_layers
 from zeroskip.compiler.encode import encode_layer
 from zeroskip.hw import reference
 from zeroskip.hw.arch import PRESETS
+from zeroskip.models.interchange import SharedLayer as Layer
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 
-
-@dataclass
-class Layer:
-    codebook: np.ndarray
-    codes: np.ndarray
-    bias: np.ndarray
-    act: str
 
 
 def synthetic(out_len: int, in_len: int, density: float, seed: int) -> Layer:

@@ -27,17 +27,11 @@ import numpy as np
 
 from zeroskip.compiler import compile_layers
 from zeroskip.hw.arch import PRESETS
+from zeroskip.models.interchange import SharedLayer as Layer
 from zeroskip.hw.reference import predict_int, quantize_input
 from zeroskip.hw.rtl_sim import build_and_run, require_simulator
 from zeroskip.sim import simulate_int
 
-
-@dataclasses.dataclass
-class Layer:
-    codebook: np.ndarray
-    codes: np.ndarray
-    bias: np.ndarray
-    act: str
 
 
 def synthetic(rng, shape: list[tuple[int, int, float]]) -> list[Layer]:
@@ -45,7 +39,8 @@ def synthetic(rng, shape: list[tuple[int, int, float]]) -> list[Layer]:
     for k, (n_in, n_out, density) in enumerate(shape):
         codes = np.where(rng.random((n_out, n_in)) < density, rng.integers(1, 16, (n_out, n_in)), 0)
         codebook = np.concatenate([[0.0], rng.uniform(-0.3, 0.3, 15)])
-        layers.append(Layer(codebook, codes, rng.normal(0, 0.05, n_out),
+        layers.append(Layer(codebook.astype(np.float32), codes.astype(np.uint8),
+                            rng.normal(0, 0.05, n_out).astype(np.float32),
                             "none" if k == len(shape) - 1 else "relu"))
     return layers
 

@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,8 @@ from zeroskip.hw.arch import PRESETS
 from zeroskip.models import binary_ref
 from zeroskip.models.binary import FoldedLayer
 from zeroskip.sim import simulate_int
+
+from measure import best_of
 
 
 @dataclass
@@ -54,16 +55,6 @@ def random_folded(sizes, planes: int, seed: int) -> list[FoldedLayer]:
                                       thresholds=rng.integers(-spread, spread + 1, n),
                                       flip=rng.random(n) < 0.2))
     return layers
-
-
-def best_of(repeat: int, function):
-    walls, cpus, result = [], [], None
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = function()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - start_cpu)
-    return min(walls), min(cpus), result
 
 
 def measure(name, layers, arch, repeat, x_int, want, calibration=None, note=""):

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -26,6 +25,8 @@ from zeroskip.compiler.encode import encode_layer
 from zeroskip.hw import reference
 from zeroskip.hw.arch import PRESETS
 from zeroskip.models.interchange import SharedLayer as Layer
+
+from measure import best_of
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 
@@ -42,30 +43,18 @@ def synthetic(out_len: int, in_len: int, density: float, seed: int) -> Layer:
     return Layer(codebook, codes, rng.normal(0, 0.01, out_len).astype(np.float32), "relu")
 
 
-def best_of(repeat: int, function):
-    """Best wall-clock and process CPU seconds of ``repeat`` runs (CPU time is less sensitive to
-    other jobs sharing the machine)."""
-    walls, cpus, result = [], [], None
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = function()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - start_cpu)
-    return (min(walls), min(cpus)), result
-
-
 def measure(name: str, layer: Layer, arch, repeat: int, calibration=None, note: str = "") -> dict:
-    encode_s, encoded = best_of(repeat, lambda: encode_layer(layer.codes, arch.pes, arch.acc_depth,
-                                                             arch.max_run))   # incl. nonzero
-    compile_s, program = best_of(repeat, lambda: compile_layers([layer], arch,
-                                                                calibration=calibration))
+    encode = best_of(repeat, lambda: encode_layer(layer.codes, arch.pes, arch.acc_depth,
+                                                  arch.max_run))   # incl. nonzero
+    compiled = best_of(repeat, lambda: compile_layers([layer], arch, calibration=calibration))
+    encoded, program = encode.result, compiled.result
     entries = encoded.entries
     per_pe = encoded.stream_entries.sum(axis=0)
     lines = -(-per_pe // arch.entries_per_line)
     row = {"case": name, "shape": f"{layer.codes.shape[1]}x{layer.codes.shape[0]}",
            "density": float(np.count_nonzero(layer.codes) / layer.codes.size),
-           "encode_s": round(encode_s[0], 3), "encode_cpu_s": round(encode_s[1], 3),
-           "compile_s": round(compile_s[0], 3), "compile_cpu_s": round(compile_s[1], 3),
+           "encode_s": round(encode.wall, 3), "encode_cpu_s": round(encode.cpu, 3),
+           "compile_s": round(compiled.wall, 3), "compile_cpu_s": round(compiled.cpu, 3),
            "entries": int(entries), "padding": round(encoded.padding / max(entries, 1), 4),
            "lines_per_pe_max": int(lines.max()), "lines_per_pe_mean": round(float(lines.mean()), 1),
            "passes": len(program.passes), "note": note}

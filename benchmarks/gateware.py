@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,11 +27,7 @@ from zeroskip.hw.reference import predict_int, quantize_input
 from zeroskip.hw.verilog import generate
 from zeroskip.sim import simulate_int
 
-
-def timed(function):
-    start, wall = time.process_time(), time.perf_counter()
-    result = function()
-    return time.process_time() - start, time.perf_counter() - wall, result
+from measure import best_of
 
 
 def verilog_rows(eie64: bool) -> list[dict]:
@@ -40,7 +35,7 @@ def verilog_rows(eie64: bool) -> list[dict]:
     cases = [("small", 4), ("small", 8), ("small", 16)] + ([("eie64", 64)] if eie64 else [])
     for preset, pes in cases:
         arch = with_overrides(PRESETS[preset], pes=pes)
-        cpu, wall, result = timed(lambda: generate(arch))
+        wall, cpu, result = best_of(1, lambda: generate(arch))
         rows.append({"case": f"verilog {preset}/{pes}", "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
                      "verilog_kib": len(result["verilog"]) // 1024})
     return rows
@@ -87,7 +82,7 @@ def amaranth_sim_row(inputs: int = 3) -> dict:
         sim.run()
         return sim
 
-    cpu, wall, _ = timed(run)
+    wall, cpu, _ = best_of(1, run)
     exact = all(np.array_equal(out, predict_int(program, row[None])[0]) and
                 cycles == simulate_int(program, row[None]).cycles
                 for row, (out, cycles) in zip(xq, results))

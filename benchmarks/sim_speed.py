@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")            # one core, as the target says
@@ -26,30 +25,22 @@ from zeroskip.compiler import compile_layers  # noqa: E402
 from zeroskip.hw.arch import PRESETS, with_overrides
 from zeroskip.hw.reference import predict_int, quantize_input
 from zeroskip.sim import simulate
-from zeroskip.sim.eie import FCLayer, TABLE_III, synthetic_layer
+from zeroskip.models.interchange import SharedLayer
+from zeroskip.sim.eie import TABLE_III, synthetic_layer
+
+from measure import best_of
 
 
-def lenet(seed: int) -> list[FCLayer]:
+def lenet(seed: int) -> list[SharedLayer]:
     rng = np.random.default_rng(seed)
     layers = []
     for n_in, n_out, density, act in ((784, 300, 0.08, "relu"), (300, 100, 0.09, "relu"),
                                       (100, 10, 0.26, "none")):
         codes = np.where(rng.random((n_out, n_in)) < density, rng.integers(1, 16, (n_out, n_in)), 0)
         codebook = np.concatenate([[0.0], np.linspace(-0.3, 0.3, 16)[[*range(8), *range(9, 16)]]])
-        layers.append(FCLayer(codebook.astype(np.float32), codes.astype(np.uint8),
+        layers.append(SharedLayer(codebook.astype(np.float32), codes.astype(np.uint8),
                               rng.normal(0.0, 0.05, n_out).astype(np.float32), act))
     return layers
-
-
-def timed(function, repeat: int):
-    """Best CPU time of this process (robust to other jobs sharing the machine)."""
-    times, walls, result = [], [], None
-    for _ in range(repeat):
-        start, wall = time.process_time(), time.perf_counter()
-        result = function()
-        times.append(time.process_time() - start)
-        walls.append(time.perf_counter() - wall)
-    return (min(times), min(walls)), result
 
 
 def main() -> None:
@@ -67,8 +58,8 @@ def main() -> None:
         program.__dict__.pop("_sim_images", None)
         return simulate(program, x)
 
-    (cold_s, cold_wall), result = timed(cold, args.repeat)
-    (warm_s, warm_wall), result = timed(lambda: simulate(program, x), args.repeat)
+    cold_wall, cold_s, _ = best_of(args.repeat, cold)
+    warm_wall, warm_s, result = best_of(args.repeat, lambda: simulate(program, x))
     exact = np.array_equal(result.outputs_int, predict_int(program, quantize_input(program, x)))
     rows.append(dict(case="Alex-7 4096x4096 on eie64 (64 PEs), batch 1", cold_s=cold_s, warm_s=warm_s,
                      cold_wall_s=cold_wall, warm_wall_s=warm_wall,
@@ -85,8 +76,8 @@ def main() -> None:
         program.__dict__.pop("_sim_images", None)
         return simulate(program, xs)
 
-    (cold_s, cold_wall), result = timed(cold_mnist, args.repeat)
-    (warm_s, warm_wall), result = timed(lambda: simulate(program, xs), args.repeat)
+    cold_wall, cold_s, _ = best_of(args.repeat, cold_mnist)
+    warm_wall, warm_s, result = best_of(args.repeat, lambda: simulate(program, xs))
     exact = np.array_equal(result.outputs_int, predict_int(program, quantize_input(program, xs)))
     rows.append(dict(case="LeNet-300-100 on 8 PEs, 1000 MNIST images", cold_s=cold_s, warm_s=warm_s,
                      cold_wall_s=cold_wall, warm_wall_s=warm_wall,

@@ -18,6 +18,7 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
+from zeroskip.models.interchange import SharedLayer
 
 #: repository root / .. / shared / data
 DATA_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -52,17 +53,7 @@ TABLE_III: tuple[BenchLayer, ...] = (
 FC8 = BenchLayer("FC8 (real)", 4096, 1000, 0.257, 0.429, 8.9, 9.9)
 
 
-@dataclass
-class FCLayer:
-    """What ``compile_layers`` takes."""
-
-    codebook: np.ndarray
-    codes: np.ndarray
-    bias: np.ndarray
-    act: str
-
-
-def synthetic_layer(spec: BenchLayer, seed: int) -> tuple[FCLayer, np.ndarray]:
+def synthetic_layer(spec: BenchLayer, seed: int) -> tuple[SharedLayer, np.ndarray]:
     """Weights and one input vector at the layer's densities, positions uniformly random."""
     rng = np.random.default_rng(seed)
     codes = np.zeros((spec.out_len, spec.in_len), dtype=np.uint8)
@@ -77,16 +68,16 @@ def synthetic_layer(spec: BenchLayer, seed: int) -> tuple[FCLayer, np.ndarray]:
     x = rng.random(spec.in_len).astype(np.float32)
     if spec.act_density < 1.0:
         x[rng.random(spec.in_len) >= spec.act_density] = 0.0
-    return FCLayer(codebook, codes, bias, "relu"), x
+    return SharedLayer(codebook, codes, bias, "relu"), x
 
 
-def load_fc8(data_dir: str = DATA_DIR) -> tuple[FCLayer, np.ndarray] | None:
+def load_fc8(data_dir: str = DATA_DIR) -> tuple[SharedLayer, np.ndarray] | None:
     path = os.path.join(data_dir, FC8_FILE)
     if not os.path.exists(path):
         return None
     try:
         with np.load(path, allow_pickle=False) as f:
-            layer = FCLayer(f["codebook_0"].astype(np.float32), f["codes_0"].astype(np.uint8),
+            layer = SharedLayer(f["codebook_0"].astype(np.float32), f["codes_0"].astype(np.uint8),
                             f["bias_0"].astype(np.float32), str(f["act_0"]))
             x = f["x"].astype(np.float32)
     except (OSError, KeyError, ValueError) as error:
@@ -94,7 +85,7 @@ def load_fc8(data_dir: str = DATA_DIR) -> tuple[FCLayer, np.ndarray] | None:
     return layer, x
 
 
-def compile_fitting(layer: FCLayer, arch: ArchConfig, x: np.ndarray, balance: bool = False):
+def compile_fitting(layer: SharedLayer, arch: ArchConfig, x: np.ndarray, balance: bool = False):
     """Compile one layer; if it exceeds ``arch``'s memories, apply the smallest overrides that
     hold it (measured from a compile with roomy memories) and compile again.
     Returns (program, {field: new value})."""

@@ -1,0 +1,23 @@
+"""Timing for the benchmark scripts: the best of N runs, wall-clock and this process's CPU time
+(CPU seconds are less sensitive to other jobs sharing the machine)."""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+
+class Timing(NamedTuple):
+    wall: float     #: best wall-clock seconds
+    cpu: float      #: best CPU seconds of this process
+    result: object  #: what the last run returned
+
+
+def best_of(repeat: int, function) -> Timing:
+    walls, cpus, result = [], [], None
+    for _ in range(max(1, repeat)):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = function()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)
+    return Timing(min(walls), min(cpus), result)

@@ -100,12 +100,38 @@ def random_layers(rng: np.random.Generator, arch: ArchConfig, sizes: list[int],
     return layers
 
 
+def fitting_program(rng, arch: ArchConfig, limit: int, build, failure: str):
+    """Compile ``build(limit) -> (layers, calibration, extra)``, shrinking ``limit`` (the
+    largest layer size) until the program fits the memories; returns (program, extra)."""
+    for attempt in range(20):
+        layers, calibration, extra = build(limit)
+        try:
+            program = compile_layers(layers, arch, calibration=calibration,
+                                     balance=bool(rng.random() < 0.3))
+            program.check_fits()
+            return program, extra
+        except ZeroskipError:
+            limit = max(1, limit * 3 // 4)
+    raise RuntimeError(f"{failure} {arch.name}")
+
+
+def random_inputs(rng, program, inputs: int, low: float, zero_last: bool) -> np.ndarray:
+    """Random activations in [low, 1) with a random fraction zeroed; the last all zero when
+    asked."""
+    xs = rng.uniform(low, 1, (inputs, program.in_len))
+    xs[:, rng.random(program.in_len) < rng.uniform(0, 1)] = 0.0    # sparse activations
+    xq = quantize_input(program, xs)
+    if zero_last:
+        xq[-1] = 0
+    return xq
+
+
 def random_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs: int = 2) -> Case:
     """One random program on ``arch`` (shrunk until it fits the memories), with inputs: a
     random one, and every third case an all-zero one too."""
     rng = np.random.default_rng(seed)
-    limit = min(max_size, arch.max_vector)
-    for attempt in range(20):
+
+    def build(limit):
         depth = int(rng.integers(1, 4))
         sizes = [int(rng.integers(1, limit + 1)) for _ in range(depth + 1)]
         kind = rng.integers(0, 4)
@@ -116,22 +142,11 @@ def random_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs: int = 
         else:
             densities = [float(rng.uniform(0, 1)) for _ in range(depth)]
         layers = random_layers(rng, arch, sizes, densities)
-        calibration = rng.uniform(-1, 1, (16, sizes[0]))
-        try:
-            program = compile_layers(layers, arch, calibration=calibration,
-                                     balance=bool(rng.random() < 0.3))
-            program.check_fits()
-        except ZeroskipError:
-            limit = max(1, limit * 3 // 4)
-            continue
-        break
-    else:
-        raise RuntimeError(f"seed {seed}: no program fits {arch.name}")
-    xs = rng.uniform(-1, 1, (inputs, program.in_len))
-    xs[:, rng.random(program.in_len) < rng.uniform(0, 1)] = 0.0    # sparse activations
-    xq = quantize_input(program, xs)
-    if seed % 3 == 0:
-        xq[-1] = 0
+        return layers, rng.uniform(-1, 1, (16, sizes[0])), (sizes, densities)
+
+    program, (sizes, densities) = fitting_program(rng, arch, min(max_size, arch.max_vector),
+                                                  build, f"seed {seed}: no program fits")
+    xq = random_inputs(rng, program, inputs, -1.0, zero_last=seed % 3 == 0)
     note = f"seed {seed} {arch.name} sizes {sizes} densities {[round(d, 2) for d in densities]}"
     return Case(seed, arch, program, xq, note)
 
@@ -173,10 +188,11 @@ def random_binary_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs:
     """One random binary or mixed program on ``arch`` (shrunk until it fits), with inputs: a
     random one, and every third case an all-zero one too (bipolar bits: all 1)."""
     rng = np.random.default_rng(seed)
-    limit = min(max_size, arch.max_vector)
     shape = str(rng.choice(BINARY_SHAPES))
     planes = int(rng.choice([0, 0, 1, 2, 3, 8])) if shape[0] == "b" else 0
-    for attempt in range(20):
+    low = 0.0 if planes else -1.0
+
+    def build(limit):
         sizes = [random_fan_in(rng, arch, limit) for _ in shape] + [int(rng.integers(1, limit + 1))]
         layers = []
         for k, kind in enumerate(shape):
@@ -194,23 +210,11 @@ def random_binary_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs:
                 if not last and shape[k + 1] == "b":
                     layer.act = "none"
                 layers.append(layer)
-        low = 0.0 if planes else -1.0
-        calibration = rng.uniform(low, 1, (16, sizes[0]))
-        try:
-            program = compile_layers(layers, arch, calibration=calibration,
-                                     balance=bool(rng.random() < 0.3))
-            program.check_fits()
-        except ZeroskipError:
-            limit = max(1, limit * 3 // 4)
-            continue
-        break
-    else:
-        raise RuntimeError(f"seed {seed}: no binary program fits {arch.name}")
-    xs = rng.uniform(low, 1, (inputs, program.in_len))
-    xs[:, rng.random(program.in_len) < rng.uniform(0, 1)] = 0.0
-    xq = quantize_input(program, xs)
-    if seed % 3 == 0:
-        xq[-1] = 0
+        return layers, rng.uniform(low, 1, (16, sizes[0])), sizes
+
+    program, sizes = fitting_program(rng, arch, min(max_size, arch.max_vector), build,
+                                     f"seed {seed}: no binary program fits")
+    xq = random_inputs(rng, program, inputs, low, zero_last=seed % 3 == 0)
     note = f"seed {seed} {arch.name} binary {shape} planes {planes} sizes {sizes}"
     return Case(seed, arch, program, xq, note)
 

@@ -15,7 +15,7 @@ import sys
 import time
 
 from zeroskip.models import binary
-from zeroskip.models.binary_cli import BinaryRun, compress_binary, train_teacher
+from zeroskip.models.compress_binary import BinaryRun, compress_binary, train_teacher
 from zeroskip.models.data import mnist_split
 from zeroskip.progress import Progress
 

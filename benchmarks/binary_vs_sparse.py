@@ -64,7 +64,7 @@ def sparse_model(seed: int, data, cache: Path | None, progress: Progress):
 def binary_model(mode: str, distill: bool, seed: int, cache: Path | None, progress: Progress,
                  teacher: dict):
     """The folded binary MLP and its report; ``teacher`` memoises the float baseline."""
-    from zeroskip.models.binary_cli import BinaryRun, compress_binary, train_teacher
+    from zeroskip.models.compress_binary import BinaryRun, compress_binary, train_teacher
 
     stem = binary_stem(mode, distill)
     found = _cached(cache, stem)

@@ -1,6 +1,6 @@
 """EIE's Table III layers (and the real AlexNet FC8) on the simulated eie64, next to EIE's times.
 
-Runs ``zeroskip bench eie`` (``zeroskip.sim.bench_cli.run_suite``) and prints its table plus
+Runs ``zeroskip bench eie`` (``zeroskip.sim.cli_bench.run_suite``) and prints its table plus
 where each layer's cycles go (``zeroskip.sim.eie.cycle_breakdown``). ``--variants`` also runs
 the suite with row balancing and with deeper queues, to measure what those costs are worth.
 
@@ -13,7 +13,7 @@ import argparse
 import json
 
 from zeroskip.progress import Progress
-from zeroskip.sim.bench_cli import format_report, run_suite
+from zeroskip.sim.cli_bench import format_report, run_suite
 
 
 def breakdown_table(report: dict) -> str:

@@ -2,7 +2,7 @@
 against the reference and the cycle simulator). FPGA resources: ``benchmarks/synth.py``.
 
 Cases:
-- `verilog small/N`: `zeroskip.hw.verilog.generate` for the `small` preset at N PEs (4, 8, 16;
+- `verilog small/N`: `zeroskip.hw.gateware.verilog.generate` for the `small` preset at N PEs (4, 8, 16;
   `--eie64` adds the 64-PE EIE configuration, which takes many minutes).
 - `amaranth-sim`: a 96-48-10 MLP (25 % weights, compiled by `compile_layers`) on `small` with
   4 PEs, memories initialised at elaboration, 3 inputs at 50 % density run through the Wishbone
@@ -24,7 +24,7 @@ import numpy as np
 from zeroskip.compiler import compile_layers
 from zeroskip.hw.arch import PRESETS, with_overrides
 from zeroskip.hw.reference import predict_int, quantize_input
-from zeroskip.hw.verilog import generate
+from zeroskip.hw.gateware.verilog import generate
 from zeroskip.sim import simulate_int
 
 from measure import best_of
@@ -56,8 +56,8 @@ def amaranth_sim_row(inputs: int = 3) -> dict:
     from amaranth.sim import Simulator
 
     from zeroskip.hw.host import Host
-    from zeroskip.hw.top import Accelerator
-    from zeroskip.hw.wishbone import SimBus
+    from zeroskip.hw.gateware.top import Accelerator
+    from zeroskip.hw.gateware.wishbone import SimBus
 
     arch = with_overrides(PRESETS["small"], pes=4)
     rng = np.random.default_rng(0)

@@ -29,7 +29,8 @@ from zeroskip.compiler import compile_layers
 from zeroskip.hw.arch import PRESETS
 from zeroskip.models.interchange import SharedLayer as Layer
 from zeroskip.hw.reference import predict_int, quantize_input
-from zeroskip.hw.rtl_sim import build_and_run, require_simulator
+from zeroskip.hw.rtl.run import build_and_run
+from zeroskip.hw.rtl.toolchain import require_simulator
 from zeroskip.sim import simulate_int
 
 
@@ -77,8 +78,8 @@ def amaranth_rung(arch, program, xq) -> dict:
     from amaranth.sim import Simulator
 
     from zeroskip.hw.host import Host
-    from zeroskip.hw.top import Accelerator
-    from zeroskip.hw.wishbone import SimBus
+    from zeroskip.hw.gateware.top import Accelerator
+    from zeroskip.hw.gateware.wishbone import SimBus
 
     top = Accelerator(arch, program)
     sim = Simulator(top)

@@ -51,7 +51,7 @@ def count(cells: dict[str, int], prefixes: tuple[str, ...]) -> int:
 
 
 def synthesize(pes: int, family: str, workdir: str) -> dict:
-    from zeroskip.hw.verilog import generate
+    from zeroskip.hw.gateware.verilog import generate
 
     arch = dataclasses.replace(BASE, pes=pes)
     start = time.perf_counter()

@@ -22,21 +22,63 @@ Write = Callable[[int, int], Awaitable[None]]
 
 MASK32 = 0xFFFFFFFF
 
+#: the memories a program initialises: one of each per PE, then the global ones (the codebook
+#: is one image written into every PE's copy)
+PROGRAM_PE_MEMORIES = ("sparse", "ptr_even", "ptr_odd", "bias")
+PROGRAM_GLOBAL_MEMORIES = ("codebook", "descriptors")
+
+
+def image_name(memory: str, pe: int | None = None) -> str:
+    """The name of one memory instance's image, as ``program.memory_images`` keys it (and
+    ``write_hex_images`` names its ``hex/<name>.hex`` file); the gateware names its memory
+    instances the same, so the Verilog's ``$readmemh`` hooks find their files by it."""
+    return memory if pe is None else f"{memory}_pe{pe}"
+
+
+def image_names(arch: ArchConfig) -> list[str]:
+    """Every program-initialised memory instance of the array, in ``memory_images`` order."""
+    return ([image_name(m, p) for p in range(arch.pes) for m in PROGRAM_PE_MEMORIES]
+            + [image_name(m) for m in PROGRAM_GLOBAL_MEMORIES])
+
 
 def _signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
+#: clock cycles of one bus transfer at least (the accelerator's ``ack`` is registered)
+BUS_CYCLES = 2
+
+
+class AcceleratorTimeout(ZeroskipError):
+    """The program did not finish within its cycle limit (the gateware hangs or is wrong)."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"accelerator not done within {limit} cycles")
+        self.limit = limit
+
+
+def cycle_limit(program: Program | None, expected: int | None = None) -> int:
+    """Clock cycles after which a run of ``program`` counts as hung: twice the ``expected``
+    count plus 1,000 when the caller knows it (``zeroskip.sim.simulate_int``), else a generous
+    bound from the passes alone — every activation of every plane, each costing a pop, its
+    bounds and two entries per accumulator row (zero-run padding at most doubles them)."""
+    if expected is not None:
+        return 2 * int(expected) + 1000
+    if program is None:
+        return 1_000_000
+    work = sum(p.in_len * max(1, p.planes) * (2 * p.rows + 4) + p.rows + 64 for p in program.passes)
+    return 2 * work + 1000
+
+
 class Host:
     """Drives one accelerator built for ``arch``."""
 
-    def __init__(self, arch: ArchConfig, read: Read, write: Write, max_polls: int = 10_000_000):
+    def __init__(self, arch: ArchConfig, read: Read, write: Write):
         self.arch = arch
         self.read = read
         self.write = write
         self.regions = regmap.regions(arch)
-        self.max_polls = max_polls
         self.program: Program | None = None
 
     async def check_id(self) -> None:
@@ -72,10 +114,10 @@ class Host:
         if write_images:
             images = memory_images(program)
             for pe in range(self.arch.pes):
-                for name in ("sparse", "ptr_even", "ptr_odd", "bias"):
-                    await self.write_image(name, images[f"{name}_pe{pe}"][0], pe)
-            await self.write_image("codebook", images["codebook"][0])
-            await self.write_image("descriptors", images["descriptors"][0])
+                for name in PROGRAM_PE_MEMORIES:
+                    await self.write_image(name, images[image_name(name, pe)][0], pe)
+            for name in PROGRAM_GLOBAL_MEMORIES:
+                await self.write_image(name, images[image_name(name)][0])
         await self.write(regmap.REG_PASSES, len(program.passes))
         await self.write(regmap.REG_LAYERS, len(program.layers))
         self.program = program
@@ -100,15 +142,19 @@ class Host:
     async def start(self) -> None:
         await self.write(regmap.REG_CTRL, regmap.CTRL_START)
 
-    async def wait_done(self) -> int:
-        """Poll until done; returns the cycle counter."""
-        for _ in range(self.max_polls):
+    async def wait_done(self, max_cycles: int | None = None) -> int:
+        """Poll until done; returns the cycle counter. A status read takes at least
+        ``BUS_CYCLES`` clock cycles, so after ``max_cycles / BUS_CYCLES`` polls the program has
+        run longer than ``max_cycles``: ``AcceleratorTimeout`` (default: ``cycle_limit``)."""
+        limit = cycle_limit(self.program) if max_cycles is None else int(max_cycles)
+        for _ in range(-(-limit // BUS_CYCLES) + 1):
             if await self.read(regmap.REG_STATUS) & regmap.STATUS_DONE:
                 return await self.read(regmap.REG_CYCLES)
-        raise ZeroskipError(f"accelerator not done after {self.max_polls} status polls")
+        raise AcceleratorTimeout(limit)
 
-    async def run(self, xq_row) -> tuple[np.ndarray, int]:
-        """One input vector → (integer outputs in array order, cycles)."""
+    async def run(self, xq_row, max_cycles: int | None = None) -> tuple[np.ndarray, int]:
+        """One input vector → (integer outputs in array order, cycles); ``AcceleratorTimeout``
+        if the program has not finished within ``max_cycles`` (default: ``cycle_limit``)."""
         program = self.program
         if program is None:
             raise ZeroskipError("no program loaded: call load_program first")
@@ -117,6 +163,6 @@ class Host:
             raise ZeroskipError(f"input has {xq.shape[0]} activations, the program takes {program.in_len}")
         await self.write_input(xq)
         await self.start()
-        cycles = await self.wait_done()
+        cycles = await self.wait_done(max_cycles)
         outputs = await self.read_output(len(program.layers) % 2, program.out_len)
         return outputs, cycles

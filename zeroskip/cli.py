@@ -1,7 +1,7 @@
 """The ``zeroskip`` command: one entry point, one subcommand per step of the flow.
 
-Each subcommand lives next to the code it drives (``zeroskip.models.cli`` for ``compress``,
-``zeroskip.compiler.cli`` for ``compile``, ...) and exposes ``add_arguments(parser)`` and
+Each subcommand lives next to the code it drives (``zeroskip.models.cli_compress`` for ``compress``,
+``zeroskip.compiler.cli_compile`` for ``compile``, ...) and exposes ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported only when their command runs, so ``zeroskip compress``
 does not pay for Amaranth.
 """
@@ -17,12 +17,12 @@ from .errors import ZeroskipError
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("zeroskip.demo", "compress LeNet-300-100, compile, simulate and co-verify it"),
-    "compress": ("zeroskip.models.cli", "train and compress a model (Deep Compression or binary)"),
-    "compile": ("zeroskip.compiler.cli", "lower a compressed model onto the accelerator"),
-    "sim": ("zeroskip.sim.cli", "simulate a compiled program cycle by cycle, with energy"),
-    "bench": ("zeroskip.sim.bench_cli", "run a benchmark suite (e.g. EIE's Table III layers)"),
-    "verilog": ("zeroskip.hw.cli_verilog", "write the accelerator's Verilog"),
-    "verify": ("zeroskip.hw.cli_verify", "co-verify the RTL against the reference and the simulator"),
+    "compress": ("zeroskip.models.cli_compress", "train and compress a model (Deep Compression or binary)"),
+    "compile": ("zeroskip.compiler.cli_compile", "lower a compressed model onto the accelerator"),
+    "sim": ("zeroskip.sim.cli_sim", "simulate a compiled program cycle by cycle, with energy"),
+    "bench": ("zeroskip.sim.cli_bench", "run a benchmark suite (e.g. EIE's Table III layers)"),
+    "verilog": ("zeroskip.hw.gateware.cli_verilog", "write the accelerator's Verilog"),
+    "verify": ("zeroskip.cli_verify", "co-verify the RTL against the reference and the simulator"),
 }
 
 

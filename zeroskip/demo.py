@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
+from zeroskip.progress import Progress
 
 #: the demo's array: the `small` preset with room for the binary MLP's weight lines
 DEMO_ARCH = dataclasses.replace(PRESETS["small"], name="demo", sparse_depth=2048)
@@ -33,6 +36,44 @@ def add_arguments(parser) -> None:
                         help="RTL simulator for the co-verification step")
     parser.add_argument("--mode", default="xnor", choices=["bwn", "xnor"],
                         help="binary MLP flavour")
+
+
+@dataclass
+class DemoCompression:
+    """What ``zeroskip demo`` carries on to the compiler and the simulator."""
+
+    layers: list              # list[SharedLayer]: the compressed LeNet-300-100, EIE 4-bit
+    x_test: np.ndarray        # float32 [1000, 784], the held-out images
+    y_test: np.ndarray        # int64 [1000]
+    report: dict              # the --json report of the compression
+    model_path: Path          # <out>/lenet300.zsk
+    interchange_path: Path    # <out>/lenet300.npz
+    result: object            # the full CompressResult
+
+
+def demo_compress(args) -> DemoCompression:
+    """Compress LeNet-300-100 in the EIE 4-bit mode, print the table, write ``<out>/lenet300.zsk``
+    and ``<out>/lenet300.npz``; return the layers and the test split for the next demo steps."""
+    from zeroskip.models import compress as pipeline
+    from zeroskip.models.data import mnist_split
+    from zeroskip.models.interchange import atomic_write, save_interchange
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ZeroskipError(f"--out {out}: exists and is not a directory")
+    seed = int(getattr(args, "seed", 0))
+    progress = Progress(getattr(args, "quiet", False))
+    data = mnist_split(seed)
+    config = pipeline.default_config("lenet300", eie=True, seed=seed)
+    result = pipeline.compress(config, data=data, progress=progress)
+    print(result.table())
+    model_path, interchange_path = out / "lenet300.zsk", out / "lenet300.npz"
+    atomic_write(model_path, result.data)
+    layers = result.model.fc_layers(str(model_path))
+    save_interchange(interchange_path, layers)
+    print(f"wrote {model_path}, {interchange_path}")
+    return DemoCompression(layers, data[2], data[3], result.report(), model_path,
+                           interchange_path, result)
 
 
 def demo_arch(pes: int) -> ArchConfig:
@@ -85,7 +126,6 @@ def print_side_by_side(rows: list[dict]) -> None:
 
 def sparse_model(args):
     """Step 1: Deep Compression of LeNet-300-100, 4-bit EIE target."""
-    from zeroskip.models.cli import demo_compress
     from zeroskip.models.interchange import float_forward
 
     compressed = demo_compress(args)
@@ -97,8 +137,7 @@ def sparse_model(args):
 def binary_model(args, out: Path):
     """Step 2: the binary MLP, folded to integer thresholds."""
     from zeroskip.models import binary_ref
-    from zeroskip.models.binary_cli import BinaryRun, compress_binary, format_report
-    from zeroskip.progress import Progress
+    from zeroskip.models.compress_binary import BinaryRun, compress_binary, format_report
 
     print(f"\nTraining the binary MLP ({args.mode})")
     result = compress_binary(BinaryRun(mode=args.mode, seed=args.seed), Progress(args.quiet))
@@ -111,8 +150,10 @@ def rtl_step(args, out: Path, models: list[tuple[str, object]], x_train, x_test)
     """Step 4: Verilog of the 16-PE array, and a few images of each model on the RTL."""
     from zeroskip.compiler import compile_layers
     from zeroskip.hw.reference import quantize_input
-    from zeroskip.hw.rtl_sim import build_and_run, check_rtl, require_simulator
-    from zeroskip.hw.verilog import write_verilog
+    from zeroskip.hw.rtl.run import build_and_run
+    from zeroskip.hw.rtl.toolchain import require_simulator
+    from zeroskip.ladder import check_rtl
+    from zeroskip.hw.gateware.verilog import write_verilog
 
     arch = demo_arch(RTL_PES)
     paths = write_verilog(arch, None, out / "verilog")

@@ -11,8 +11,8 @@ from amaranth.sim import Simulator
 
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.host import Host
-from zeroskip.hw.top import Accelerator
-from zeroskip.hw.wishbone import SimBus
+from zeroskip.hw.gateware.top import Accelerator
+from zeroskip.hw.gateware.wishbone import SimBus
 
 #: a tiny array: Amaranth's Python simulator is slow, keep the memories small
 TINY = dataclasses.replace(PRESETS["small"], name="tiny", pes=2, sparse_depth=32, ptr_depth=64,

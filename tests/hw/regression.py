@@ -25,7 +25,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.program import Program
 from zeroskip.hw.reference import quantize_input
-from zeroskip.hw.rtl_sim import check_rtl
+from zeroskip.ladder import check_rtl
 
 BASE = PRESETS["small"]
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.program import memory_images
-from zeroskip.hw.top import Accelerator
+from zeroskip.hw.gateware.top import Accelerator
 
 from benches import simulate, tiny
 from handmade import encode, random_layers

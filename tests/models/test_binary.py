@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.models import binary, binary_cli, binary_ref
+from zeroskip.models import binary, binary_ref, cli_compress, compress_binary
 from zeroskip.models.binary import BatchNorm, BinaryDense, Sign
 from zeroskip.models.data import mnist_split
 from zeroskip.models.layers import Conv2D
@@ -141,7 +141,7 @@ def test_unknown_mode_is_a_one_line_error():
     with pytest.raises(ZeroskipError, match="--mode 'xor': unknown binary mode"):
         binary.binary_mlp("xor")
     with pytest.raises(ZeroskipError, match="unknown binary mode"):
-        binary_cli.BinaryRun(mode="ternary")
+        compress_binary.BinaryRun(mode="ternary")
 
 
 @pytest.mark.parametrize("bound", [5, 300])
@@ -215,7 +215,7 @@ def test_storage_counts_binary_weights_thresholds_and_full_precision_layers():
 
 def _cli_args(**overrides):
     parser = argparse.ArgumentParser()
-    binary_cli.add_arguments(parser)
+    cli_compress.add_binary_arguments(parser)
     args = parser.parse_args([])
     args.quiet = True
     for key, value in overrides.items():
@@ -227,7 +227,7 @@ def test_cli_writes_report_and_folded_model(tmp_path):
     report_path, model_path = tmp_path / "r.json", tmp_path / "m.npz"
     args = _cli_args(mode="xnor", distill=True, epochs=1, teacher_epochs=1,
                      json=str(report_path), output=str(model_path))
-    assert binary_cli.run(args) == 0
+    assert cli_compress.run_binary(args) == 0
     report = json.loads(report_path.read_text())
     for key in ("accuracy_float", "accuracy_binary", "compression_ratio", "layers"):
         assert key in report
@@ -243,16 +243,16 @@ def test_cli_writes_report_and_folded_model(tmp_path):
 
 def test_cli_rejects_bad_mode_and_folded_output_of_float_layers(tmp_path):
     with pytest.raises(ZeroskipError, match="unknown binary mode"):
-        binary_cli.run(_cli_args(mode="nope"))
+        cli_compress.run_binary(_cli_args(mode="nope"))
     with pytest.raises(ZeroskipError, match="no folded integer form"):
-        binary_cli.run(_cli_args(first_full_precision=True, output=str(tmp_path / "m.npz")))
+        cli_compress.run_binary(_cli_args(first_full_precision=True, output=str(tmp_path / "m.npz")))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", binary.MODES)
 @pytest.mark.parametrize("distill", [False, True])
 def test_zoo_binary_mlp_reaches_90_percent_at_25x(mode, distill):
-    result = binary_cli.compress_binary(binary_cli.BinaryRun(mode=mode, distill=distill))
+    result = compress_binary.compress_binary(compress_binary.BinaryRun(mode=mode, distill=distill))
     report = result.report
     assert report["accuracy_binary"] >= 0.90
     assert report["accuracy_binary"] == report["accuracy_binary_float_forward"]

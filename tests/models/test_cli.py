@@ -6,7 +6,7 @@ import pytest
 
 from zeroskip.cli import main
 from zeroskip.models import compress as pipeline
-from zeroskip.models.cli import demo_compress
+from zeroskip.demo import demo_compress
 from zeroskip.models.interchange import load_fc_layers
 
 TINY = ["--epochs", "1", "--prune-steps", "1", "--prune-epochs", "1", "--finetune-epochs", "1"]

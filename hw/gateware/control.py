@@ -19,7 +19,8 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.layouts import descriptor_struct
+from zeroskip.hw.gateware.layouts import descriptor_struct
+from zeroskip.hw.host import image_name
 from zeroskip.hw.program import descriptor_layout, layout_width
 
 CYCLE_BITS = 32
@@ -55,7 +56,8 @@ class ControlUnit(wiring.Component):
         a = self.arch
         width = layout_width(descriptor_layout(a))
         init = [] if self.descriptors is None else [int(v) for v in self.descriptors]
-        m.submodules.descriptors = memory = self.memory = Memory(shape=width, depth=a.max_passes, init=init)
+        memory = self.memory = Memory(shape=width, depth=a.max_passes, init=init)
+        m.submodules[image_name("descriptors")] = memory      # named as its image (see pe.py)
         wr, rd = memory.write_port(), memory.read_port()
         m.d.comb += [wr.addr.eq(self.desc_addr), wr.data.eq(self.desc_data), wr.en.eq(self.desc_we),
                      rd.en.eq(0)]      # a read port's enable is 1 unless driven: hold the data

@@ -2,7 +2,7 @@
 over a Wishbone adapter on the DUT's ports, so the RTL is driven exactly as the Amaranth
 simulation and a board are.
 
-Run by ``zeroskip.hw.rtl_sim`` (never by hand): it reads the JSON file named by
+Run by ``zeroskip.hw.rtl.run`` (never by hand): it reads the JSON file named by
 ``$ZEROSKIP_TB_CONFIG`` (ports, expected ID, jobs = program directory + ``.npy`` inputs + whether
 to load the program over the bus) and writes a JSON file with, per job, the RTL's outputs and
 cycle counter for every input. It checks only the ID register and the bus protocol; comparing

@@ -9,7 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from zeroskip.hw.broadcast import Broadcaster
+from zeroskip.hw.gateware.broadcast import Broadcaster
 
 from benches import tiny
 

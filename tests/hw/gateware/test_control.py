@@ -3,7 +3,7 @@
 from amaranth.sim import Simulator
 
 from zeroskip.hw import timing
-from zeroskip.hw.control import ControlUnit
+from zeroskip.hw.gateware.control import ControlUnit
 from zeroskip.hw.program import descriptor_layout, pack_fields
 
 from benches import tiny

@@ -10,7 +10,7 @@ from zeroskip.compiler import compile_layers
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import regmap
 from zeroskip.hw.reference import predict_int, quantize_input
-from zeroskip.hw.top import Accelerator
+from zeroskip.hw.gateware.top import Accelerator
 from zeroskip.sim import simulate_int
 
 from benches import run_program, simulate, tiny

@@ -33,7 +33,8 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import signed_range
-from zeroskip.hw.layouts import descriptor_struct, entry_struct
+from zeroskip.hw.gateware.layouts import descriptor_struct, entry_struct
+from zeroskip.hw.host import PROGRAM_GLOBAL_MEMORIES, image_name
 from zeroskip.hw.program import KIND_BINARY
 from zeroskip.hw.regmap import PE_MEMORIES, memory_shapes
 
@@ -110,20 +111,21 @@ class ProcessingElement(wiring.Component):
         desc = self.desc
         we = {name: self.load_we[k] for k, name in enumerate(LOAD_TARGETS)}
 
-        def host_written(name, width, depth, image):
-            memory = self.memories[name] = _memory(m, name, width, depth,
+        shapes = memory_shapes(a)
+
+        def host_written(name):
+            # the instance is named as its image (``sparse_pe3``, ``codebook``): the Verilog's
+            # $readmemh hooks (hw/gateware/verilog.py) find the memory and its file by it
+            image = image_name(name, None if name in PROGRAM_GLOBAL_MEMORIES else i)
+            memory = self.memories[name] = _memory(m, image, *shapes[name],
                                                    self.images.get(image, (None,))[0])
             port = memory.write_port()
             m.d.comb += [port.addr.eq(self.load_addr), port.data.eq(self.load_data),
                          port.en.eq(we[name])]
             return memory
 
-        shapes = memory_shapes(a)
-        sparse = host_written("sparse", *shapes["sparse"], f"sparse_pe{i}")
-        ptr_even = host_written("ptr_even", *shapes["ptr_even"], f"ptr_even_pe{i}")
-        ptr_odd = host_written("ptr_odd", *shapes["ptr_odd"], f"ptr_odd_pe{i}")
-        bias = host_written("bias", *shapes["bias"], f"bias_pe{i}")
-        codebook = host_written("codebook", *shapes["codebook"], "codebook")
+        sparse, ptr_even, ptr_odd, bias, codebook = (
+            host_written(name) for name in ("sparse", "ptr_even", "ptr_odd", "bias", "codebook"))
         acc = self.memories["acc"] = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
 
         # -- activation queue -----------------------------------------------------------------

@@ -16,11 +16,11 @@ from amaranth.lib.wiring import In, Out
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.broadcast import Broadcaster
-from zeroskip.hw.control import ControlUnit
-from zeroskip.hw.pe import LOAD_TARGETS, ProcessingElement
+from zeroskip.hw.gateware.broadcast import Broadcaster
+from zeroskip.hw.gateware.control import ControlUnit
+from zeroskip.hw.gateware.pe import LOAD_TARGETS, ProcessingElement
 from zeroskip.hw.program import Program, memory_images
-from zeroskip.hw.wishbone import bus_signature
+from zeroskip.hw.gateware.wishbone import bus_signature
 
 
 def _log2(n: int) -> int:

@@ -13,7 +13,7 @@ from amaranth.lib import wiring
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.program import Program
 from zeroskip.hw.regmap import fingerprint, register_map
-from zeroskip.hw.top import Accelerator
+from zeroskip.hw.gateware.top import Accelerator
 
 
 def ports(top: wiring.Component) -> list[dict]:

@@ -4,7 +4,7 @@ memory writes locked out while the program runs."""
 import numpy as np
 
 from zeroskip.hw import regmap
-from zeroskip.hw.top import Accelerator
+from zeroskip.hw.gateware.top import Accelerator
 
 from benches import simulate, tiny
 from handmade import encode, random_layers

@@ -20,8 +20,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
-from zeroskip.hw.lnzd import LeadingNonZero
-from zeroskip.hw.pe import PLANE_BITS, chunk_bits
+from zeroskip.hw.gateware.lnzd import LeadingNonZero
+from zeroskip.hw.gateware.pe import PLANE_BITS, chunk_bits
 from zeroskip.hw.program import KIND_BINARY
 
 

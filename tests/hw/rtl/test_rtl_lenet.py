@@ -17,7 +17,8 @@ import pytest
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.program import decode_layer
 from zeroskip.hw.reference import quantize_input
-from zeroskip.hw.rtl_sim import build_and_run, check_rtl
+from zeroskip.hw.rtl.run import build_and_run
+from zeroskip.ladder import check_rtl
 
 pytestmark = pytest.mark.rtl
 

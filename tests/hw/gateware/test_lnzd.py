@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from zeroskip.hw.lnzd import LeadingNonZero, tree_levels
+from zeroskip.hw.gateware.lnzd import LeadingNonZero, tree_levels
 
 
 def test_levels():

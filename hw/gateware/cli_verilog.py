@@ -32,7 +32,7 @@ def _requested_arch(args):
 
 def run(args) -> int:
     from zeroskip.hw.program import load_program
-    from zeroskip.hw.verilog import write_verilog
+    from zeroskip.hw.gateware.verilog import write_verilog
 
     progress = Progress(args.quiet)
     requested = _requested_arch(args)

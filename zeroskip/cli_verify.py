@@ -87,7 +87,9 @@ def load_inputs(args, program) -> tuple[np.ndarray, str]:
 
 
 def run(args) -> int:
-    from zeroskip.hw.rtl_sim import build_and_run, check_compatible, check_rtl, require_simulator
+    from zeroskip.hw.rtl.run import build_and_run, check_compatible
+    from zeroskip.hw.rtl.toolchain import require_simulator
+    from zeroskip.ladder import check_rtl
 
     progress = Progress(getattr(args, "quiet", False))
     program = load_program(args.program)

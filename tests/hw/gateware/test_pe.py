@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 from amaranth.sim import Simulator
 
-from zeroskip.hw.pe import ProcessingElement
+from zeroskip.hw.gateware.pe import ProcessingElement
 from zeroskip.hw.program import memory_images, pass_columns
 from zeroskip.hw.reference import predict_int
 

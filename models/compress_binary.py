@@ -1,4 +1,5 @@
-"""``zeroskip compress binary-mlp``: train the float baseline and a binary MLP, fold, report.
+"""The binary flow behind ``zeroskip compress binary-mlp``: train the float baseline and a binary
+MLP, fold, report.
 
 Flow: train the full-precision 784-256-256-10 MLP (the baseline and, with ``--distill``, the
 teacher); train the binary MLP (BWN or XNOR, optionally distilled); fold batch norm + sign into
@@ -9,8 +10,6 @@ the report.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from zeroskip.progress import QUIET, Progress
 from . import binary, binary_ref
 from .data import mnist_split
 from .distill import Distillation, fit_distilled
-from .interchange import atomic_write
 from .network import Network
 from .train import Schedule, dense_params, fit
 
@@ -129,47 +127,6 @@ def compress_binary(run: BinaryRun, progress: Progress = QUIET,
         "train_seconds": train_seconds,
     }
     return BinaryResult(report, teacher, student, folded)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", default="bwn",
-                        help="bwn (binary weights, alpha) or xnor (also beta-scaled binary inputs)")
-    parser.add_argument("--distill", action="store_true",
-                        help="train the binary student on the float teacher's soft targets")
-    parser.add_argument("--json", metavar="REPORT", help="write the report as JSON")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the folded integer model (.npz)")
-    parser.add_argument("--seed", type=int, default=0, help="data split and initialisation seed")
-    parser.add_argument("--epochs", type=int, default=BinaryRun.epochs,
-                        help="binary training epochs")
-    parser.add_argument("--teacher-epochs", type=int, default=BinaryRun.teacher_epochs,
-                        help="float baseline / teacher epochs")
-    parser.add_argument("--temperature", type=float, default=BinaryRun.temperature,
-                        help="distillation temperature T")
-    parser.add_argument("--first-full-precision", action="store_true",
-                        help="float first layer (no packed-bit reference then)")
-    parser.add_argument("--last-full-precision", action="store_true",
-                        help="float last layer (no packed-bit reference then)")
-
-
-def run(args: argparse.Namespace) -> int:
-    progress = Progress(getattr(args, "quiet", False))
-    config = BinaryRun(mode=args.mode, distill=args.distill, seed=args.seed, epochs=args.epochs,
-                       teacher_epochs=args.teacher_epochs, temperature=args.temperature,
-                       first_full_precision=args.first_full_precision,
-                       last_full_precision=args.last_full_precision)
-    if args.output and (config.first_full_precision or config.last_full_precision):
-        raise ZeroskipError(f"-o {args.output}: a model with full-precision layers has no "
-                            "folded integer form")
-    result = compress_binary(config, progress)
-    report = result.report
-    if args.output:
-        binary_ref.save(args.output, result.folded)
-    if args.json:
-        atomic_write(args.json, (json.dumps(report, indent=2) + "\n").encode())
-    if not getattr(args, "quiet", False):
-        print(format_report(report))
-    return 0
 
 
 def format_report(report: dict) -> str:

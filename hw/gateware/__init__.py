@@ -1,0 +1,1 @@
+"""The gateware: Amaranth components that implement the contract in ``zeroskip.hw``."""

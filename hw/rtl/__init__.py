@@ -1,0 +1,1 @@
+"""RTL tooling: finding Icarus and Verilator, building the generated Verilog, running it under cocotb."""

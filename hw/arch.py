@@ -10,10 +10,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
+
+
+#: fields that are positive integers (each also bounded by ``LIMITS``)
+POSITIVE_FIELDS = ("pes", "fifo_depth", "code_bits", "run_bits", "line_bits", "sparse_depth",
+                   "ptr_depth", "act_bits", "act_depth", "weight_bits", "acc_bits", "acc_depth",
+                   "bias_depth", "max_layers", "max_passes")
+#: largest depth of any one memory, in words (per PE): 2^20. Depths beyond this are no
+#: accelerator one could build, and the gateware and the simulator allocate every word
+MAX_DEPTH = 1 << 20
+#: largest total of memory words in the array (all PEs together): 2^26
+MAX_ARRAY_WORDS = 1 << 26
+MAX_CLOCK_MHZ = 100_000.0
+#: inclusive bounds of every integer field (docs/cli.md lists them)
+LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 8), "run_bits": (1, 8),
+          "act_bits": (2, 32), "weight_bits": (2, 32), "line_bits": (8, 64), "acc_bits": (4, 64),
+          "sparse_depth": (1, MAX_DEPTH), "ptr_depth": (2, MAX_DEPTH), "act_depth": (1, MAX_DEPTH),
+          "acc_depth": (1, MAX_DEPTH), "bias_depth": (1, MAX_DEPTH), "max_layers": (1, 1024),
+          "max_passes": (1, 1 << 16)}
+#: an architecture file is small; anything larger is not one
+MAX_ARCH_FILE_BYTES = 1 << 20
 
 
 def _bits_for(value: int) -> int:
@@ -47,18 +68,19 @@ class ArchConfig:
     clock_mhz: float = 800.0     #: used only to report time and power
 
     def __post_init__(self):
-        positive = ["pes", "fifo_depth", "code_bits", "run_bits", "line_bits", "sparse_depth",
-                    "ptr_depth", "act_bits", "act_depth", "weight_bits", "acc_bits", "acc_depth",
-                    "bias_depth", "max_layers", "max_passes"]
-        for name in positive:
+        if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
+            raise ZeroskipError(f"architecture field 'name' must be a string of 1..64 characters, "
+                                f"got {self.name!r}")
+        for name in POSITIVE_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ZeroskipError(f"architecture field '{name}' must be a positive integer, got {value!r}")
-        if not (isinstance(self.clock_mhz, (int, float)) and self.clock_mhz > 0):
-            raise ZeroskipError(f"architecture field 'clock_mhz' must be a positive number, got {self.clock_mhz!r}")
-        limits = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 8), "run_bits": (1, 8),
-                  "act_bits": (2, 32), "weight_bits": (2, 32), "line_bits": (8, 64)}
-        for name, (low, high) in limits.items():
+        clock = self.clock_mhz
+        if isinstance(clock, bool) or not isinstance(clock, (int, float)) \
+                or not math.isfinite(clock) or not 0 < clock <= MAX_CLOCK_MHZ:
+            raise ZeroskipError(f"architecture field 'clock_mhz' must be a finite number in "
+                                f"(0, {MAX_CLOCK_MHZ:g}], got {clock!r}")
+        for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ZeroskipError(f"architecture field '{name}' must be in {low}..{high}, got {value}")
@@ -75,6 +97,11 @@ class ArchConfig:
         if self.acc_depth > self.act_depth:
             raise ZeroskipError(
                 f"architecture field 'acc_depth' ({self.acc_depth}) must not exceed act_depth ({self.act_depth})")
+        words = self.pes * (self.sparse_depth + self.ptr_depth + 2 * self.act_depth + self.bias_depth)
+        if words > MAX_ARRAY_WORDS:
+            raise ZeroskipError(
+                f"architecture memories too large: pes x (sparse_depth + ptr_depth + 2 act_depth + "
+                f"bias_depth) = {words} words, the maximum is {MAX_ARRAY_WORDS} (2^26)")
 
     # -- derived sizes: use these, never recompute them elsewhere --------------------------------
     @property
@@ -148,15 +175,22 @@ FIELDS = {f.name: f for f in dataclasses.fields(ArchConfig)}
 
 def from_dict(values: dict, where: str = "architecture") -> ArchConfig:
     """Build a config from a dict; unknown fields are an error naming them."""
+    if not isinstance(values, dict):
+        raise ZeroskipError(f"{where}: an architecture is a JSON object of fields, got "
+                            f"{type(values).__name__}")
     values = dict(values)
     base = values.pop("base", None)
-    unknown = sorted(set(values) - set(FIELDS))
+    unknown = sorted(str(k) for k in set(values) - set(FIELDS))
     if unknown:
         raise ZeroskipError(f"{where}: unknown architecture field '{unknown[0]}'")
-    start = PRESETS[base] if base in PRESETS else ArchConfig()
-    if base is not None and base not in PRESETS:
-        raise ZeroskipError(f"{where}: unknown base preset '{base}' (known: {', '.join(PRESETS)})")
-    return dataclasses.replace(start, **values)
+    if base is not None and (not isinstance(base, str) or base not in PRESETS):
+        raise ZeroskipError(f"{where}: unknown base preset {base!r} (known: {', '.join(PRESETS)})")
+    start = PRESETS[base] if base is not None else ArchConfig()
+    try:
+        return dataclasses.replace(start, **values)
+    except ZeroskipError as error:
+        message = str(error)
+        raise ZeroskipError(message if message.startswith(where) else f"{where}: {message}") from None
 
 
 def load_arch(spec: str | ArchConfig) -> ArchConfig:
@@ -166,15 +200,31 @@ def load_arch(spec: str | ArchConfig) -> ArchConfig:
     if spec in PRESETS:
         return PRESETS[spec]
     if os.path.exists(spec):
+        if not os.path.isfile(spec):
+            raise ZeroskipError(f"{spec}: not a regular file (an architecture is a JSON file)")
         try:
-            with open(spec) as f:
-                values = json.load(f)
-        except (OSError, json.JSONDecodeError) as error:
-            raise ZeroskipError(f"{spec}: not a readable JSON architecture file ({error})") from None
+            with open(spec, "rb") as f:
+                raw = f.read(MAX_ARCH_FILE_BYTES + 1)
+        except OSError as error:
+            raise ZeroskipError(f"{spec}: cannot read ({error.strerror})") from None
+        if len(raw) > MAX_ARCH_FILE_BYTES:
+            raise ZeroskipError(f"{spec}: larger than {MAX_ARCH_FILE_BYTES} bytes, not an "
+                                "architecture file")
+        try:
+            values = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ZeroskipError(f"{spec}: not UTF-8 text (an architecture is a JSON file)") from None
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise ZeroskipError(f"{spec}: not a readable JSON architecture file "
+                                f"({_first_line(error)})") from None
         if not isinstance(values, dict):
             raise ZeroskipError(f"{spec}: an architecture file holds a JSON object")
         return from_dict(values, where=spec)
     raise ZeroskipError(f"unknown architecture '{spec}' (a preset: {', '.join(PRESETS)}; or a JSON file)")
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def with_overrides(arch: ArchConfig, **overrides) -> ArchConfig:
@@ -183,7 +233,12 @@ def with_overrides(arch: ArchConfig, **overrides) -> ArchConfig:
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
         raise ZeroskipError(f"unknown architecture field '{unknown[0]}'")
-    return dataclasses.replace(arch, **changes) if changes else arch
+    flags = {name: flag for flag, name in CLI_OVERRIDES.items()}
+    try:
+        return dataclasses.replace(arch, **changes) if changes else arch
+    except ZeroskipError as error:
+        named = [flags[k] for k in changes if f"'{k}'" in str(error) and k in flags]
+        raise ZeroskipError(f"{named[0]}: {error}" if named else str(error)) from None
 
 
 #: CLI flag -> field, shared by every command that takes an architecture

@@ -4,14 +4,20 @@ Each subcommand lives next to the code it drives (``zeroskip.models.cli_compress
 ``zeroskip.compiler.cli_compile`` for ``compile``, ...) and exposes ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported only when their command runs, so ``zeroskip compress``
 does not pay for Amaranth.
+
+Exit statuses (docs/cli.md): 0 every check passed; 1 a mismatch or an RTL failure; 2 bad input
+(one line on stderr naming the input, nothing written); 130 interrupted; 141 stdout closed early
+(``zeroskip verify ... | head -1``). Output paths are checked before the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from . import __version__
 from .errors import ZeroskipError
 
 #: subcommand -> (module, one-line help)
@@ -25,6 +31,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("zeroskip.cli_verify", "co-verify the RTL against the reference and the simulator"),
 }
 
+#: per command, its output arguments: dest -> (flag, kind of ``zeroskip.files.check_output``);
+#: "program" is a program directory replaced whole (only a previous program directory)
+OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
+    "demo": {"out": ("-o", "dir")},
+    "compress": {"output": ("-o", "file"), "json": ("--json", "file"),
+                 "interchange": ("--interchange", "file")},
+    "compile": {"output": ("-o", "program")},
+    "sim": {"output": ("--output", "file"), "json": ("--json", "file"), "plot": ("--plot", "dir")},
+    "bench": {"json": ("--json", "file")},
+    "verilog": {"output": ("-o", "dir")},
+    "verify": {"json": ("--json", "file")},
+}
+#: argument dests that name input files or directories (when they exist): never overwritten
+INPUT_DESTS = ("model", "program", "calibration", "input", "arch", "energy", "data")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line and exit 2, like every other zeroskip error (all subcommands
+    and their own subcommands inherit this class through ``add_subparsers``)."""
+
+    def error(self, message):
+        line = " ".join(str(message).split()) or "bad arguments"
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {line}\n")
+
 
 def _load(name: str):
     module_name, _ = COMMANDS[name]
@@ -32,9 +64,11 @@ def _load(name: str):
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zeroskip", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="zeroskip", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"zeroskip {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=OneLineParser)
     wanted = next((a for a in argv if a in COMMANDS), None)
     for name, (_, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text)
@@ -45,18 +79,84 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def check_arguments(args) -> None:
+    """Checks common to every command, before it runs: seeds, and every output path."""
+    seed = getattr(args, "seed", None)
+    if isinstance(seed, int) and seed < 0:
+        raise ZeroskipError(f"--seed {seed}: must be a non-negative integer")
+    inputs = [value for dest in INPUT_DESTS
+              if isinstance(value := getattr(args, dest, None), str) and os.path.exists(value)]
+    for dest, (flag, kind) in OUTPUTS.get(args.command, {}).items():
+        path = getattr(args, dest, None)
+        if path is None:
+            continue
+        from .files import check_output
+
+        replaceable = None
+        if kind == "program":
+            from zeroskip.hw.manifest import is_program_directory
+
+            kind, replaceable = "replace", is_program_directory
+        check_output(path, flag, kind, inputs=inputs, replaceable=replaceable)
+
+
+def exit_status(error: ZeroskipError) -> int:
+    """1 for an RTL failure (the design under test failed: no ack, timeout, deadlock), 2 for
+    everything else, including a missing RTL simulator (an environment problem)."""
+    toolchain = sys.modules.get("zeroskip.hw.rtl.toolchain")
+    if toolchain is not None and isinstance(error, toolchain.RtlError) \
+            and not isinstance(error, toolchain.SimulatorUnavailable):
+        return EXIT_FAILED
+    return EXIT_BAD_INPUT
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else "error"
+
+
+def _silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    command = "zeroskip"
     try:
-        return int(_load(args.command).run(args) or 0)
+        try:
+            parser = build_parser(argv)
+            args = parser.parse_args(argv)
+        except SystemExit as done:           # --help, --version, or a usage error (one line)
+            return done.code if isinstance(done.code, int) else EXIT_BAD_INPUT
+        command = f"zeroskip {args.command}"
+        check_arguments(args)
+        status = int(_load(args.command).run(args) or 0)
+        sys.stdout.flush()
+        return status
     except ZeroskipError as error:
-        print(f"zeroskip {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        status = exit_status(error)
+        message = str(error).strip() if status == EXIT_FAILED else _one_line(error)
+        print(f"{command}: error: {message}", file=sys.stderr)
+        return status
     except KeyboardInterrupt:
-        print("zeroskip: interrupted", file=sys.stderr)
-        return 130
+        print(f"{command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE
+    except MemoryError:
+        print(f"{command}: error: out of memory (does an input declare sizes that large?)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:        # a file problem no command anticipated: still one line
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"{command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ simulation and a board are.
 
 Run by ``zeroskip.hw.rtl.run`` (never by hand): it reads the JSON file named by
 ``$ZEROSKIP_TB_CONFIG`` (ports, expected ID, jobs = program directory + ``.npy`` inputs + whether
-to load the program over the bus) and writes a JSON file with, per job, the RTL's outputs and
-cycle counter for every input. It checks only the ID register and the bus protocol; comparing
+to load the program over the bus or rely on its ``$readmemh`` images + each input's cycle limit)
+and writes a JSON file with, per job, the RTL's outputs and cycle counter for every input (or
+which input overran its limit; before each input it notes which, for a run killed by the clock). It checks only the ID register and the bus protocol; comparing
 the results with the reference and the simulator is the caller's job, so one failing input does
 not hide the others.
 """
@@ -20,12 +21,12 @@ import traceback
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import from_dict
-from zeroskip.hw.host import Host
+from zeroskip.hw.host import AcceleratorTimeout, Host
 from zeroskip.hw.program import load_program
 from zeroskip.hw.regmap import DATA_BITS, REG_ID
 
@@ -106,9 +107,9 @@ def _write_json(path: str, data: dict) -> None:
 
 @cocotb.test()
 async def run_jobs(dut):
-    """Load each program (or rely on its elaboration-time init), run its inputs, record."""
+    """Load each program (or rely on its images loaded at start), run its inputs, record."""
     config = json.loads(open(os.environ["ZEROSKIP_TB_CONFIG"]).read())
-    results = {"id": None, "jobs": [], "error": None}
+    results = {"id": None, "jobs": [], "error": None, "timeout": None}
     try:
         arch = from_dict(config["arch"])
         Clock(dut.clk, CLOCK_NS, unit="ns").start()
@@ -119,7 +120,7 @@ async def run_jobs(dut):
         if results["id"] != config["fingerprint"]:
             raise ZeroskipError(f"ID register reads {results['id']:#010x}, the gateware was "
                                 f"generated with fingerprint {config['fingerprint']:#010x}")
-        for job in config["jobs"]:
+        for j, job in enumerate(config["jobs"]):
             program = load_program(job["program"])
             inputs = np.load(job["inputs"])
             start = time.perf_counter()
@@ -127,11 +128,13 @@ async def run_jobs(dut):
             loaded = time.perf_counter()
             first_cycle = _cycle()
             outputs, cycles = [], []
-            for x in inputs:
-                run = host.run(x)
-                if config.get("timeout_cycles"):
-                    run = with_timeout(run, config["timeout_cycles"] * CLOCK_NS, "ns")
-                out, count = await run
+            for k, (x, limit) in enumerate(zip(inputs, job["max_cycles"])):
+                _write_json(config["progress"], {"job": j, "input": k})   # for a killed run
+                try:
+                    out, count = await host.run(x, max_cycles=limit)
+                except AcceleratorTimeout as timeout:
+                    results["timeout"] = {"job": j, "input": k, "limit": timeout.limit}
+                    raise
                 outputs.append([int(v) for v in out])
                 cycles.append(int(count))
             results["jobs"].append({

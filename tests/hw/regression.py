@@ -16,6 +16,7 @@ reach (some always / never firing, some flipped), over ``ARCHS`` plus ``BINARY_A
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,10 @@ import numpy as np
 from zeroskip.compiler import compile_layers
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
-from zeroskip.hw.program import Program
-from zeroskip.hw.reference import quantize_input
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize, requantize, signed_range,
+                                    threshold_word, wrap)
+from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program
+from zeroskip.hw.reference import predict_int, quantize_input, trace_int
 from zeroskip.ladder import check_rtl
 
 BASE = PRESETS["small"]
@@ -85,6 +88,7 @@ class Case:
     program: Program
     inputs: np.ndarray      #: int64 [n, in]
     note: str
+    layers: list = dataclasses.field(default_factory=list)   #: what was compiled (model order)
 
 
 def random_layers(rng: np.random.Generator, arch: ArchConfig, sizes: list[int],
@@ -102,17 +106,35 @@ def random_layers(rng: np.random.Generator, arch: ArchConfig, sizes: list[int],
 
 def fitting_program(rng, arch: ArchConfig, limit: int, build, failure: str):
     """Compile ``build(limit) -> (layers, calibration, extra)``, shrinking ``limit`` (the
-    largest layer size) until the program fits the memories; returns (program, extra)."""
+    largest layer size) until the program fits the memories; returns (program, layers, extra)."""
     for attempt in range(20):
         layers, calibration, extra = build(limit)
         try:
             program = compile_layers(layers, arch, calibration=calibration,
                                      balance=bool(rng.random() < 0.3))
             program.check_fits()
-            return program, extra
+            return program, layers, extra
         except ZeroskipError:
             limit = max(1, limit * 3 // 4)
     raise RuntimeError(f"{failure} {arch.name}")
+
+
+#: calibration densities, by seed mod 3: every calibration value kept, a quarter, a sixteenth
+#: (each row keeps its largest, so the input's scale stays). Scales chosen on sparse calibration
+#: inputs leave the dense crafted corner inputs room to saturate outputs and wrap accumulators
+#: (docs/fixed-point.md: "inputs larger than the calibration set's may saturate")
+CALIBRATION_DENSITIES = (1.0, 0.25, 0.0625)
+
+
+def thin_calibration(calibration: np.ndarray, seed: int) -> np.ndarray:
+    """The calibration inputs with all but ``CALIBRATION_DENSITIES[seed % 3]`` of their values
+    zeroed (own random stream: the case's draws stay as they were)."""
+    density = CALIBRATION_DENSITIES[seed % len(CALIBRATION_DENSITIES)]
+    if density == 1.0:
+        return calibration
+    keep = np.random.default_rng([seed, 3]).random(calibration.shape) < density
+    keep[np.arange(len(calibration)), np.abs(calibration).argmax(axis=1)] = True
+    return np.where(keep, calibration, 0.0)
 
 
 def random_inputs(rng, program, inputs: int, low: float, zero_last: bool) -> np.ndarray:
@@ -142,13 +164,14 @@ def random_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs: int = 
         else:
             densities = [float(rng.uniform(0, 1)) for _ in range(depth)]
         layers = random_layers(rng, arch, sizes, densities)
-        return layers, rng.uniform(-1, 1, (16, sizes[0])), (sizes, densities)
+        return layers, thin_calibration(rng.uniform(-1, 1, (16, sizes[0])), seed), (sizes, densities)
 
-    program, (sizes, densities) = fitting_program(rng, arch, min(max_size, arch.max_vector),
-                                                  build, f"seed {seed}: no program fits")
+    program, layers, (sizes, densities) = fitting_program(
+        rng, arch, min(max_size, arch.max_vector), build, f"seed {seed}: no program fits")
     xq = random_inputs(rng, program, inputs, -1.0, zero_last=seed % 3 == 0)
+    xq = np.concatenate([xq, corner_inputs(program, layers, xq, seed)])
     note = f"seed {seed} {arch.name} sizes {sizes} densities {[round(d, 2) for d in densities]}"
-    return Case(seed, arch, program, xq, note)
+    return Case(seed, arch, program, xq, note, layers)
 
 
 def random_fan_in(rng: np.random.Generator, arch: ArchConfig, limit: int) -> int:
@@ -210,13 +233,15 @@ def random_binary_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs:
                 if not last and shape[k + 1] == "b":
                     layer.act = "none"
                 layers.append(layer)
-        return layers, rng.uniform(low, 1, (16, sizes[0])), sizes
+        calibration = rng.uniform(low, 1, (16, sizes[0]))
+        return layers, calibration if planes else thin_calibration(calibration, seed), sizes
 
-    program, sizes = fitting_program(rng, arch, min(max_size, arch.max_vector), build,
-                                     f"seed {seed}: no binary program fits")
+    program, layers, sizes = fitting_program(rng, arch, min(max_size, arch.max_vector), build,
+                                             f"seed {seed}: no binary program fits")
     xq = random_inputs(rng, program, inputs, low, zero_last=seed % 3 == 0)
+    xq = np.concatenate([xq, corner_inputs(program, layers, xq, seed)])
     note = f"seed {seed} {arch.name} binary {shape} planes {planes} sizes {sizes}"
-    return Case(seed, arch, program, xq, note)
+    return Case(seed, arch, program, xq, note, layers)
 
 
 def binary_regression_cases(n: int, first_seed: int = 10_000) -> list[Case]:
@@ -242,3 +267,212 @@ def mismatches(program: Program, inputs: np.ndarray, outputs: np.ndarray,
     """One line per input whose RTL outputs differ from the reference or whose cycle counter
     differs from the simulator; empty when the RTL is right."""
     return [c.describe() for c in check_rtl(program, inputs, outputs, cycles) if not c.ok]
+
+
+# -- the default suite's sample ------------------------------------------------------------------
+def sample_cases() -> list[Case]:
+    """``test_regression_sample``: one sparse program per regression architecture."""
+    return [random_case(seed, arch) for seed, arch in enumerate(ARCHS)]
+
+
+def binary_sample_cases() -> list[Case]:
+    """``test_regression_binary_sample``: one binary or mixed program per architecture."""
+    return [random_binary_case(10_000 + seed, arch) for seed, arch in enumerate(ARCHS)]
+
+
+def quick_cases() -> list[Case]:
+    """``test_quick_programs_bus_loaded``: small programs on the quick build."""
+    return [random_case(seed, QUICK, max_size=32) for seed in range(100, 106)]
+
+
+def quick_binary_cases() -> list[Case]:
+    """``test_quick_binary_programs_bus_loaded``: small binary / mixed programs, quick build."""
+    return [random_binary_case(seed, QUICK, max_size=32) for seed in range(200, 206)]
+
+
+def default_sample() -> list[Case]:
+    """Every random case the default (not slow) RTL tests run."""
+    return sample_cases() + binary_sample_cases() + quick_cases() + quick_binary_cases()
+
+
+# -- corner cases (issue 16) -------------------------------------------------------------------
+#: what ``corner_counts`` counts: outputs saturating high / low (low only where no ReLU hides
+#: it), accumulators that wrap, exact requantisation ties of each sign (that do not saturate;
+#: negative ones only where no ReLU hides them), and (input, pass) pairs whose timing depends
+#: on the order in which the LNZD sends the non-zero columns
+CORNERS = ("saturate_high", "saturate_low", "wrap", "tie_positive", "tie_negative", "lnzd_order")
+
+#: crafted inputs tried per sign when searching an exact rounding tie
+TIE_TRIES = 400
+
+
+def layer_weights(program: Program, layers: list, index: int) -> np.ndarray:
+    """Layer ``index``'s integer weights [out, in] in the model's order: codebook values at
+    weight scale (sparse), 0/1 bits (binary)."""
+    if program.layers[index].kind == KIND_BINARY:
+        return np.asarray(layers[index].weights, dtype=np.int64)
+    return program.codebook[index][np.asarray(layers[index].codes)]
+
+
+def layer_bias(program: Program, layers: list, index: int) -> np.ndarray:
+    """The layer's bias words in the model's order, by the documented rules: the bias at the
+    accumulator's scale (docs/fixed-point.md), a threshold word or 0 (docs/binary-mode.md)."""
+    info, layer = program.layers[index], layers[index]
+    if info.kind == KIND_BINARY:
+        if info.binarize:
+            return threshold_word(layer.thresholds, layer.flip)
+        return np.zeros(info.out_len, np.int64)
+    return quantize(layer.bias, info.in_frac + info.w_frac, program.arch.acc_bits)
+
+
+def arithmetic_corners(program: Program, layers: list, xq: np.ndarray) -> tuple[Counter, np.ndarray]:
+    """The arithmetic corners met over every layer and input, and the outputs (model order),
+    from the exact (unwrapped, unclipped) sums."""
+    a = program.arch
+    low, high = signed_range(a.act_bits)
+    counts = Counter()
+    x = np.atleast_2d(np.asarray(xq, dtype=np.int64))
+    for index, info in enumerate(program.layers):
+        w = layer_weights(program, layers, index)
+        bias = layer_bias(program, layers, index)[None, :]
+        exact = binary_dot(x, w, info.planes) if info.kind == KIND_BINARY else x @ w.T
+        acc = wrap(exact, a.acc_bits)
+        counts["wrap"] += int((acc != exact).sum())
+        if info.kind == KIND_BINARY and info.binarize:
+            x = binarize(acc, bias, info.out_frac)
+            continue
+        shift, relu = info.shift, bool(info.relu)
+        y = acc + bias
+        rounded = (y + (1 << (shift - 1))) >> shift if shift else y
+        counts["saturate_high"] += int((rounded > high).sum())
+        counts["saturate_low"] += 0 if relu else int((rounded < low).sum())
+        if shift:
+            tie = ((y & ((1 << shift) - 1)) == 1 << (shift - 1)) & (rounded >= low) & (rounded <= high)
+            counts["tie_positive"] += int((tie & (y > 0)).sum())
+            counts["tie_negative"] += 0 if relu else int((tie & (y < 0)).sum())
+        x = requantize(acc, bias, shift, relu, a.acc_bits, a.act_bits)
+    return counts, x
+
+
+def column_phase_end(groups: list[int], work: list[list[int]], depth: int, n_groups: int) -> int:
+    """C of one sparse pass (docs/timing.md, T = 0): the non-zeros in groups ``groups``
+    (ascending), the k-th giving PE p ``work[k][p]`` entries."""
+    if not groups:
+        return n_groups + 1
+    b, previous, free, pops = 0, -1, [0] * len(work[0]), []
+    for k, group in enumerate(groups):
+        b = b + 1 + max(0, group - previous - 1)
+        if k >= depth:
+            b = max(b, pops[k - depth] + 1)                   # no PE's queue is full
+        starts = [max(b + 1, f) for f in free]
+        free = [s + max(n, 1) for s, n in zip(starts, work[k])]
+        pops.append(max(starts))
+        previous = group
+    return max(b + 1 + (n_groups - 1 - previous), max(free))
+
+
+def order_exposed(program: Program, xq: np.ndarray) -> int:
+    """(input, sparse pass) pairs whose column phase would end at another cycle if the LNZD sent
+    the same columns' work in the reverse order: the queues' fill depends on the order."""
+    a = program.arch
+    acts = trace_int(program, np.atleast_2d(xq))
+    exposed = 0
+    for p in program.passes:
+        if p.kind != KIND_SPARSE:
+            continue
+        counts = np.diff(program.ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1], axis=1)
+        n_groups = -(-p.in_len // a.pes)
+        for row in acts[p.layer][:, :p.in_len]:
+            columns = np.flatnonzero(row)
+            groups, work = (columns // a.pes).tolist(), counts[:, columns].T.tolist()
+            exposed += column_phase_end(groups, work, a.fifo_depth, n_groups) != \
+                column_phase_end(groups, work[::-1], a.fifo_depth, n_groups)
+    return exposed
+
+
+def corner_counts(case: Case) -> Counter:
+    """Every corner of ``CORNERS`` counted over the case's inputs; the forward pass it counts on
+    is checked against ``predict_int`` first."""
+    counts, outputs = arithmetic_corners(case.program, case.layers, case.inputs)
+    reference = case.program.logical_output(predict_int(case.program, case.inputs))
+    if not np.array_equal(outputs, reference):
+        raise AssertionError(f"{case.note}: the corner count's forward pass disagrees with predict_int")
+    counts["lnzd_order"] = order_exposed(case.program, case.inputs)
+    return Counter({name: counts[name] for name in CORNERS})
+
+
+def _corners_met(program: Program, layers: list, xq: np.ndarray) -> set[str]:
+    counts, _ = arithmetic_corners(program, layers, xq)
+    counts["lnzd_order"] = order_exposed(program, xq)
+    return {name for name in CORNERS if counts[name]}
+
+
+def tie_input(w: np.ndarray, bias: np.ndarray, shift: int, positive: bool, act_bits: int,
+              rng: np.random.Generator) -> np.ndarray | None:
+    """A first-layer input whose sum ``y = acc + bias`` at some row is an exact tie
+    ``(k + 1/2)·2^shift`` of the given sign, inside the output range: random values in the row's
+    other columns, then one column solved for the residue (mod 2^shift)."""
+    low, high = signed_range(act_bits)
+    rows = np.flatnonzero((w != 0).any(axis=1))
+    if not shift or not len(rows):
+        return None
+    modulus, half, direction = 1 << shift, 1 << (shift - 1), 1 if positive else -1
+    for _ in range(TIE_TRIES):
+        i = int(rng.choice(rows))
+        columns = np.flatnonzero(w[i])
+        j = int(rng.choice(columns))
+        x = np.zeros(w.shape[1], np.int64)
+        others = columns[(columns != j) & (rng.random(len(columns)) < rng.uniform(0, 1))]
+        x[others] = direction * np.sign(w[i, others]) * rng.integers(0, high // 4, len(others))
+        rest = int(x @ w[i]) + int(bias[i])
+        weight = int(w[i, j])
+        zeros = (abs(weight) & -abs(weight)).bit_length() - 1      # weight = 2^zeros · odd
+        residue = (half - rest) % modulus
+        if residue % (1 << zeros):
+            continue
+        step = modulus >> zeros
+        base = (residue >> zeros) * pow((weight >> zeros) % step, -1, step) % step if step > 1 else 0
+        first, last = -(-(low - base) // step), (high - base) // step
+        if first > last:
+            continue
+        x[j] = base + step * int(rng.integers(first, last + 1))
+        y = rest + weight * int(x[j])
+        if y * direction > 0 and low <= (y + half) >> shift <= high:
+            return x
+    return None
+
+
+def corner_inputs(program: Program, layers: list, xq: np.ndarray, seed: int) -> np.ndarray:
+    """Integer inputs crafted against the compiled program for the corners its random inputs
+    miss (issue 16), kept only when they add one: the first sparse layer's largest row driven
+    to its most positive and most negative sums at full scale and below (wrap-around, saturation),
+    dense inputs (the queues fill and the order of the columns shows) and exact rounding ties of
+    both signs. Crafted on the program that fits, so the
+    shrink-until-it-fits loop cannot remove them; drawn from their own random stream, so the
+    programs and the random inputs stay what they were."""
+    if program.layers[0].kind != KIND_SPARSE:
+        return np.zeros((0, program.in_len), np.int64)
+    rng = np.random.default_rng([seed, 16])
+    low, high = signed_range(program.arch.act_bits)
+    w, bias, info = layer_weights(program, layers, 0), layer_bias(program, layers, 0), program.layers[0]
+    sign = np.sign(w[int(np.abs(w).sum(axis=1).argmax())])
+    candidates = []
+    for scale in (1, 2, 4, 8, 16, 64):     # full scale may wrap; smaller ones saturate instead
+        candidates += [np.where(sign > 0, high // scale, np.where(sign < 0, low // scale, 0)),
+                       np.where(sign > 0, low // scale, np.where(sign < 0, high // scale, 0))]
+    # every column non-zero, or half of them: the queues fill and the columns' order shows
+    for density in (1.0, 0.5):
+        dense = rng.integers(low // 8, high // 8 + 1, program.in_len)
+        candidates.append(np.where((dense != 0) & (rng.random(program.in_len) < density), dense, 1))
+    for positive in (True, False) if not info.relu else (True,):
+        tie = tie_input(w, bias, info.shift, positive, program.arch.act_bits, rng)
+        if tie is not None:
+            candidates.append(tie)
+    met = _corners_met(program, layers, xq)
+    chosen = []
+    for candidate in candidates:
+        new = _corners_met(program, layers, candidate[None]) - met
+        if new:
+            chosen.append(candidate)
+            met |= new
+    return np.array(chosen, dtype=np.int64).reshape(-1, program.in_len)

@@ -7,7 +7,9 @@ the Verilog, so a second run of the suite pays for no compilation.
 """
 
 import os
+from collections import Counter
 
+import numpy as np
 import pytest
 
 from zeroskip.errors import ZeroskipError
@@ -15,8 +17,9 @@ from zeroskip.hw.rtl.run import build_and_run, run_programs
 from zeroskip.hw.rtl.toolchain import SIMULATORS, SimulatorUnavailable, require_simulator
 from zeroskip.ladder import check_rtl
 
-from regression import (ARCHS, QUICK, binary_regression_cases, by_arch, mismatches,
-                        random_binary_case, random_case, regression_cases)
+from regression import (ARCHS, CORNERS, QUICK, binary_regression_cases, binary_sample_cases,
+                        by_arch, corner_counts, default_sample, mismatches, quick_binary_cases,
+                        quick_cases, random_case, regression_cases, sample_cases)
 
 pytestmark = pytest.mark.rtl
 
@@ -42,14 +45,13 @@ def _run_cases(cases, simulator):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_quick_programs_bus_loaded(simulator):
     """Several small random programs loaded one after another over the bus, on one build."""
-    cases = [random_case(seed, QUICK, max_size=32) for seed in range(100, 106)]
-    assert _run_cases(cases, simulator) == []
+    assert _run_cases(quick_cases(), simulator) == []
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_quick_binary_programs_bus_loaded(simulator):
     """Binary and mixed random programs (docs/binary-mode.md) on the same quick build."""
-    cases = [random_binary_case(seed, QUICK, max_size=32) for seed in range(200, 206)]
+    cases = quick_binary_cases()
     assert {layer.kind for c in cases for layer in c.program.layers} == {0, 1}
     assert _run_cases(cases, simulator) == []
 
@@ -67,14 +69,13 @@ def test_program_in_memory_init(simulator):
 def test_regression_sample():
     """A representative slice of the random regression: every architecture (1, 2, 3, 4, 8 PEs,
     queues 1/2/8, tiled layers, 2-bit runs) with its own program, on Icarus."""
-    cases = [random_case(seed, arch) for seed, arch in enumerate(ARCHS)]
-    assert _run_cases(cases, "icarus") == []
+    assert _run_cases(sample_cases(), "icarus") == []
 
 
 def test_regression_binary_sample():
     """The binary part of the regression, one binary or mixed program per architecture (fan-ins
     around line_bits, bit-plane and bipolar inputs, tiled layers), on Icarus."""
-    cases = [random_binary_case(10_000 + seed, arch) for seed, arch in enumerate(ARCHS)]
+    cases = binary_sample_cases()
     shapes = {"".join("sb"[layer.kind] for layer in c.program.layers) for c in cases}
     assert len(shapes) >= 3 and any("s" in shape for shape in shapes)
     assert _run_cases(cases, "icarus") == []
@@ -106,6 +107,35 @@ def test_full_regression_covers_binary_programs():
     assert {c.arch.pes for c in cases} == {1, 2, 3, 4, 8}
     assert {c.arch.fifo_depth for c in cases} == {1, 2, 8}
     assert sum(any(p.kind == 1 and p.row_base for p in c.program.passes) for c in cases) >= 10
+
+
+#: the least of every corner the default sample must hold (docs/verification.md has the counts)
+CORNER_MINIMUM = {"saturate_high": 4, "saturate_low": 2, "wrap": 4, "tie_positive": 4,
+                  "tie_negative": 2, "lnzd_order": 2}
+
+
+def test_default_sample_covers_corner_cases():
+    """The random cases the default suite runs on the RTL hold every arithmetic and timing corner
+    (issue 16), counted on the exact sums, without an RTL simulator: outputs saturating high and
+    low, accumulators wrapping, exact rounding ties of both signs, passes whose timing depends
+    on the order of the non-zero columns. Re-seeding or shrinking cannot drop one silently."""
+    total, sample = Counter(), Counter()
+    for case in default_sample():
+        total += corner_counts(case)
+    short = {name: total[name] for name in CORNERS if total[name] < CORNER_MINIMUM[name]}
+    assert not short, f"too few corner cases: {short} (all: {dict(total)})"
+    # the Icarus regression sample alone has the sparse ones
+    for case in sample_cases():
+        sample += corner_counts(case)
+    assert all(sample[name] >= 1 for name in ("saturate_high", "wrap", "tie_positive", "lnzd_order")), \
+        dict(sample)
+
+
+def test_corner_count_can_fail():
+    """A case whose inputs are all zero meets no corner: the count is not vacuous."""
+    case = random_case(3, QUICK, max_size=32)
+    case.inputs = np.zeros((1, case.program.in_len), np.int64)
+    assert all(corner_counts(case)[name] == 0 for name in CORNERS)
 
 
 def test_check_rtl_reports_first_difference():

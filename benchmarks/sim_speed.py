@@ -55,7 +55,7 @@ def main() -> None:
     program = compile_layers([layer], PRESETS["eie64"], calibration=x[None])
 
     def cold():
-        program.__dict__.pop("_sim_images", None)
+        program.__dict__.pop("decoded", None)   # decode again: part of what is timed
         return simulate(program, x)
 
     cold_wall, cold_s, _ = best_of(args.repeat, cold)
@@ -73,7 +73,7 @@ def main() -> None:
     program = compile_layers(lenet(0), arch, calibration=xs[:200])
 
     def cold_mnist():
-        program.__dict__.pop("_sim_images", None)
+        program.__dict__.pop("decoded", None)   # decode again: part of what is timed
         return simulate(program, xs)
 
     cold_wall, cold_s, _ = best_of(args.repeat, cold_mnist)

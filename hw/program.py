@@ -13,6 +13,7 @@ memory's own width, two's complement for signed memories.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -174,6 +175,14 @@ class Program:
     #: None means identity. Hosts read ``hw_out[..., output_index]``.
     output_index: np.ndarray | None = None
     meta: dict = field(default_factory=dict)   #: free-form provenance (source model, compiler flags)
+
+    @functools.cached_property
+    def decoded(self):
+        """Every pass decoded once (``zeroskip.hw.kinds.DecodedProgram``), for the reference and
+        the simulator alike; the images must not change after this is first read."""
+        from zeroskip.hw.kinds import DecodedProgram
+
+        return DecodedProgram(self)
 
     def logical_output(self, hw_out: np.ndarray) -> np.ndarray:
         """Array-order outputs [..., out] → the model's order."""
@@ -374,61 +383,12 @@ def load_program(directory: str) -> Program:
     return program
 
 
-# -- decoding (the inverse of the compiler's encoder) ------------------------------------------
+# -- pointers --------------------------------------------------------------------------------
 def pass_columns(program: Program, pass_index: int, pe: int) -> tuple[np.ndarray, np.ndarray]:
     """Column bounds of one PE in one pass: (start, end) entry indices, one per input column."""
     p = program.passes[pass_index]
     ptr = program.ptr[pe, p.ptr_base: p.ptr_base + p.in_len + 1]
     return ptr[:-1], ptr[1:]
-
-
-def decode_pass(program: Program, pass_index: int, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entries of one PE in one pass as (column, local row within the tile, code), padding
-    entries dropped. Vectorised: local row = cumulative (run + 1) − 1, restarted per column."""
-    start, end = pass_columns(program, pass_index, pe)
-    codes_all, runs_all = unpack_lines(program.sparse[pe], program.arch)
-    counts = (end - start).astype(np.int64)
-    if counts.sum() == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    index = _ranges(start, end)
-    codes, runs = codes_all[index], runs_all[index]
-    column = np.repeat(np.arange(len(counts)), counts)
-    steps = runs + 1
-    total = np.cumsum(steps)
-    first = np.cumsum(counts) - counts            # position of each column's first entry
-    offset = np.repeat(total[first[counts > 0]] - steps[first[counts > 0]], counts[counts > 0])
-    row = total - offset - 1
-    keep = codes != 0
-    return column[keep], row[keep], codes[keep]
-
-
-def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Concatenation of arange(s, e) for every pair, without a Python loop."""
-    counts = (end - start).astype(np.int64)
-    total = counts.sum()
-    first = np.cumsum(counts) - counts
-    return np.arange(total) - np.repeat(first, counts) + np.repeat(start.astype(np.int64), counts)
-
-
-def decode_layer(program: Program, layer_index: int) -> np.ndarray:
-    """The layer's code matrix [out, in] (0 = no weight), rebuilt from the images."""
-    a = program.arch
-    layer = program.layers[layer_index]
-    codes = np.zeros((layer.out_len, layer.in_len), dtype=np.int64)
-    tile = 0
-    for index, p in enumerate(program.passes):
-        if p.layer != layer_index:
-            continue
-        for pe in range(a.pes):
-            column, row, code = decode_pass(program, index, pe)
-            local = p.row_base + row
-            global_row = local * a.pes + pe
-            if np.any(global_row >= layer.out_len) or np.any(row >= p.rows):
-                raise ZeroskipError(f"program pass {index}: entries beyond the layer's rows")
-            codes[global_row, column] = code
-        tile += 1
-    return codes
 
 
 # -- binary passes (docs/binary-mode.md) ---------------------------------------------------------
@@ -459,21 +419,3 @@ def unpack_binary_lines(lines: np.ndarray, rows: int, in_len: int, arch: ArchCon
     grid = np.asarray(lines, dtype="<u8").reshape(chunks, rows).T.copy()   # [rows, chunks]
     bits = np.unpackbits(grid.view(np.uint8).reshape(rows, chunks, 8), axis=-1, bitorder="little")
     return bits[..., : arch.line_bits].reshape(rows, -1)[:, :in_len].astype(bool)
-
-
-def decode_binary_layer(program: Program, layer_index: int) -> np.ndarray:
-    """A binary layer's weight bits [out, in] (True = +1), rebuilt from the images."""
-    a = program.arch
-    layer = program.layers[layer_index]
-    weights = np.zeros((layer.out_len, layer.in_len), dtype=bool)
-    for p in program.passes:
-        if p.layer != layer_index:
-            continue
-        n_lines = binary_chunks(p.in_len, a) * p.rows
-        for pe in range(a.pes):
-            bits = unpack_binary_lines(program.sparse[pe, p.line_base: p.line_base + n_lines],
-                                       p.rows, p.in_len, a)
-            rows = (p.row_base + np.arange(p.rows)) * a.pes + pe
-            ok = rows < layer.out_len
-            weights[rows[ok]] = bits[ok]
-    return weights

@@ -7,40 +7,12 @@ compared against; ``trace`` returns every layer's integer activations. It reads 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.fixedpoint import (binarize, binary_dot, dequantize, quantize, quantize_planes,
-                                    requantize, wrap)
-from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program, decode_binary_layer, decode_layer
-
-
-def _layer_matrix(program: Program, index: int) -> np.ndarray:
-    """Integer weight matrix [out, in] of a sparse layer (codebook values at weight scale)."""
-    cache = program.__dict__.setdefault("_reference_cache", {})
-    if index not in cache:
-        if program.layers[index].kind == KIND_BINARY:
-            cache[index] = decode_binary_layer(program, index)
-        else:
-            cache[index] = program.codebook[index][decode_layer(program, index)]
-    return cache[index]
-
-
-def _layer_bias(program: Program, index: int) -> np.ndarray:
-    """Bias [out] of a layer, gathered from the per-PE bias images."""
-    a = program.arch
-    layer = program.layers[index]
-    bias = np.zeros(layer.out_len, dtype=np.int64)
-    for p in program.passes:
-        if p.layer != index:
-            continue
-        local = p.row_base + np.arange(p.rows)
-        for pe in range(a.pes):
-            rows = local * a.pes + pe
-            ok = rows < layer.out_len
-            bias[rows[ok]] = program.bias[pe, p.bias_base + np.arange(p.rows)[ok]]
-    return bias
+from zeroskip.hw.fixedpoint import dequantize
+from zeroskip.hw.kinds import kind_of
+from zeroskip.hw.program import Program
 
 
 def quantize_input(program: Program, x: np.ndarray) -> np.ndarray:
@@ -52,9 +24,7 @@ def quantize_input(program: Program, x: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ZeroskipError("input contains NaN or infinite values")
     first = program.layers[0]
-    if first.kind == KIND_BINARY and first.planes:
-        return quantize_planes(x, first.planes)     # unsigned b-bit input planes
-    return quantize(x, first.in_frac, program.arch.act_bits)
+    return kind_of(first.kind).quantize_input(first, x, program.arch.act_bits)
 
 
 def integer_inputs(program: Program, xq) -> np.ndarray:
@@ -70,20 +40,14 @@ def integer_inputs(program: Program, xq) -> np.ndarray:
 
 
 def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
-    """Integer activations at every layer boundary for integer inputs [batch, in]."""
-    a = program.arch
+    """Integer activations at every layer boundary for integer inputs [batch, in]: each layer's
+    whole weight matrix, rebuilt from the decoded images, by its kind's arithmetic."""
+    decoded = program.decoded
     acts = [np.atleast_2d(np.asarray(xq, dtype=np.int64))]
     for index, layer in enumerate(program.layers):
-        bias = _layer_bias(program, index)[None, :]
-        if layer.kind == KIND_BINARY:
-            dot = wrap(binary_dot(acts[-1], _layer_matrix(program, index), layer.planes), a.acc_bits)
-            acts.append(binarize(dot, bias, layer.out_frac) if layer.binarize else
-                        requantize(dot, bias, layer.shift, False, a.acc_bits, a.act_bits))
-            continue
-        if layer.kind != KIND_SPARSE:
-            raise ZeroskipError(f"layer {index}: unknown kind {layer.kind}")
-        acc = wrap(acts[-1] @ _layer_matrix(program, index).T, a.acc_bits)
-        acts.append(requantize(acc, bias, layer.shift, layer.relu, a.acc_bits, a.act_bits))
+        kind = decoded.kind(index)
+        acts.append(kind.forward(program, layer, decoded.weights(index),
+                                 decoded.bias(index)[None, :], acts[-1]))
     return acts
 
 

@@ -16,15 +16,11 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import timing
-from zeroskip.hw.fixedpoint import binarize, binary_dot, dequantize, requantize, signed_range, wrap
-from zeroskip.hw.program import KIND_BINARY, Program
+from zeroskip.hw.fixedpoint import dequantize, signed_range
+from zeroskip.hw.program import Program
 from zeroskip.hw.reference import integer_inputs, quantize_input
 from zeroskip.sim.energy import ACTIONS, EnergyTable, load_energy_table
-from zeroskip.sim.images import PassImage, program_images
-from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
-
-#: elements of one dense weight block in the datapath (float64), bounding its memory
-_BLOCK_ELEMENTS = 1 << 22
+from zeroskip.sim.kinds import SIM_KINDS
 
 
 @dataclass
@@ -174,7 +170,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     low, high = signed_range(a.act_bits)
     if xq.size and (xq.min() < low or xq.max() > high):
         raise ZeroskipError(f"integer input outside the {a.act_bits}-bit activation range")
-    images = program_images(program)
+    images = program.decoded.passes
     batch, n_layers, n_passes = xq.shape[0], len(program.layers), len(images)
 
     pass_cycles = np.zeros((batch, n_passes), np.int64)
@@ -196,15 +192,9 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             source = np.zeros((batch, image.in_len), np.int64)
             width = min(image.in_len, acts.shape[1])
             source[:, :width] = acts[:, :width]
-            if image.kind == KIND_BINARY:
-                sched, reads = _binary_schedule(a, image, batch)
-                macs = np.broadcast_to(image.valid_rows * sched.nonzeros[:1, None], (batch, a.pes))
-                _count_binary_actions(layer_actions[li], image, sched, reads, a.pes, batch)
-            else:
-                active = source != 0
-                sched = schedule_pass(active, image.counts, a.fifo_depth)
-                macs = _per_pe(active, image.macs)                          # [batch, pes]
-                _count_actions(layer_actions[li], image, active, sched, macs, a.pes)
+            kind = SIM_KINDS[image.kind]
+            ran = kind.run(a, image, source, layer_actions[li])
+            sched, macs = ran.schedule, ran.macs
             pass_cycles[:, image.index] = (sched.column_end + timing.MAC_DRAIN + image.rows
                                            + timing.REQUANT_TAIL)
             pass_ideal[:, image.index] = macs.max(axis=1)
@@ -217,8 +207,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             pe_idle += sched.pe_idle
             stalls[:, li] += sched.broadcast_stalls
 
-            values = (_binary_datapath(program, image, source) if image.kind == KIND_BINARY
-                      else _datapath(program, image, source))
+            values = kind.datapath(program, image, source)
             end = min(layer.out_len, image.out_start + values.shape[1])
             out[:, image.out_start:end] = values[:, :end - image.out_start]
         acts = out
@@ -244,104 +233,3 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
         pass_column_end=column_end, pass_pe_busy=pass_busy, pass_pe_macs=pass_macs,
         layer_actions=layer_actions, energy_table=table,
         layer_energy=[table.price(counts) for counts in layer_actions])
-
-
-def _per_pe(active: np.ndarray, per_column: np.ndarray) -> np.ndarray:
-    """[batch, pes] sums of a per-column figure over each sample's non-zero columns (exact:
-    float64 holds these integer sums)."""
-    return np.rint(active.astype(np.float64) @ per_column.T.astype(np.float64)).astype(np.int64)
-
-
-def _count_actions(into: dict, image: PassImage, active: np.ndarray, sched, macs, pes: int) -> None:
-    """Add one pass's action counts (summed over the batch) to a layer's."""
-    batch = active.shape[0]
-    k = int(sched.nonzeros.sum())
-    entries = int(sched.pe_busy.sum())
-    mac = int(macs.sum())
-    rows = image.rows * pes * batch                          # the sweep runs in every PE
-    groups = -(-image.in_len // pes)
-    column_lines = image.lines.sum(axis=0)
-    into["act_read"] += groups * pes * batch
-    into["lnzd_select"] += k
-    into["queue_push"] += k * pes
-    into["queue_pop"] += k * pes
-    into["ptr_read"] += 2 * k * pes
-    into["sparse_line_read"] += int(np.rint(active.astype(np.float64) @ column_lines).sum())
-    into["codebook_read"] += entries
-    into["mac"] += mac
-    into["padding_entry"] += entries - mac
-    into["acc_read"] += entries + rows
-    into["acc_write"] += entries + rows
-    into["bias_read"] += rows
-    into["act_write"] += rows
-    into["skipped_zero"] += image.in_len * batch - k
-    into["idle_cycle"] += int(sched.pe_idle.sum())
-    into["stall_cycle"] += int(sched.pe_stall.sum())
-
-
-def _datapath(program: Program, image: PassImage, source: np.ndarray) -> np.ndarray:
-    """One pass's requantised outputs [batch, rows · pes] (accumulator-slot order = array order).
-
-    Products are summed exactly (float64 holds them when the widths allow, else int64), then
-    wrapped to ``acc_bits`` — the same value a wrapping accumulator reaches in any order."""
-    a = program.arch
-    batch = source.shape[0]
-    slots = image.rows * a.pes
-    values = program.codebook[image.layer][image.code]
-    used = np.flatnonzero(source.any(axis=0))                 # columns some sample broadcasts
-    position = np.full(image.in_len, -1, np.int64)
-    position[used] = np.arange(len(used))
-    where = position[image.column]
-    keep = where >= 0
-    where, target, values = where[keep], image.target[keep], values[keep]
-    exact_bits = (a.act_bits - 1) + (a.weight_bits - 1) + max(1, int(image.in_len).bit_length())
-    dtype = np.float64 if exact_bits <= 52 else np.int64
-    acc = np.zeros((batch, slots), dtype)
-    width = max(1, _BLOCK_ELEMENTS // max(1, slots))
-    for first in range(0, len(used), width):
-        lo, hi = np.searchsorted(where, [first, first + width])
-        block = np.zeros((slots, min(width, len(used) - first)), dtype)
-        block[target[lo:hi], where[lo:hi] - first] = values[lo:hi]
-        acc += source[:, used[first:first + width]].astype(dtype) @ block.T
-    acc = wrap(np.rint(acc).astype(np.int64) if dtype is np.float64 else acc, a.acc_bits)
-    return requantize(acc, image.bias[None, :], image.shift, image.relu, a.acc_bits, a.act_bits)
-
-
-def _binary_schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
-    """A binary pass's timing (the same for every input), repeated over the batch."""
-    one, reads = schedule_binary_pass(image.in_len, a.pes, a.line_bits, image.planes, image.rows,
-                                      a.fifo_depth)
-    tile = lambda v: np.repeat(v, batch, axis=0)                      # noqa: E731
-    return PassSchedule(column_end=tile(one.column_end), broadcast_done=tile(one.broadcast_done),
-                        broadcast_stalls=tile(one.broadcast_stalls), nonzeros=tile(one.nonzeros),
-                        pe_busy=tile(one.pe_busy), pe_stall=tile(one.pe_stall),
-                        pe_idle=tile(one.pe_idle)), reads
-
-
-def _count_binary_actions(into: dict, image: PassImage, sched, reads: int, pes: int, batch: int) -> None:
-    """docs/binary-mode.md: per item N pushes and pops; per row per item a line read, an
-    xnor/popcount and an accumulator read and write; the sweep as in sparse passes."""
-    items = int(sched.nonzeros[0])
-    swept = image.rows * pes * batch
-    row_items = image.rows * items * pes * batch
-    into["act_read"] += reads * pes * batch
-    into["queue_push"] += items * pes * batch
-    into["queue_pop"] += items * pes * batch
-    into["sparse_line_read"] += row_items
-    into["xnor_popcount"] += row_items
-    into["acc_read"] += row_items + swept
-    into["acc_write"] += row_items + swept
-    into["bias_read"] += swept
-    into["act_write"] += swept
-    into["idle_cycle"] += int(sched.pe_idle.sum())
-    into["stall_cycle"] += int(sched.pe_stall.sum())
-
-
-def _binary_datapath(program: Program, image: PassImage, source: np.ndarray) -> np.ndarray:
-    """One binary pass's outputs [batch, rows · pes]: the integer dot of the input bits with the
-    weight bits, wrapped to ``acc_bits``, then thresholded or requantised (docs/binary-mode.md)."""
-    a = program.arch
-    dot = wrap(binary_dot(source, image.weights.astype(np.int64), image.planes), a.acc_bits)
-    if image.binarize:
-        return binarize(dot, image.bias[None, :], image.shift)
-    return requantize(dot, image.bias[None, :], image.shift, False, a.acc_bits, a.act_bits)

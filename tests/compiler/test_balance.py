@@ -6,7 +6,7 @@ from compiler_helpers import Layer, arch, random_layer
 from zeroskip.compiler import compile_layers
 from zeroskip.compiler.balance import balanced_row_order, pass_work
 from zeroskip.hw import reference
-from zeroskip.hw.program import decode_layer
+from zeroskip.hw.kinds import decode_layer
 
 
 def skewed_layers(rng):

@@ -6,7 +6,8 @@ from compiler_helpers import random_layer, write_interchange
 from zeroskip.cli import main
 from zeroskip.compiler import compile_file
 from zeroskip.hw import reference
-from zeroskip.hw.program import KIND_BINARY, decode_binary_layer, load_program
+from zeroskip.hw.kinds import decode_binary_layer
+from zeroskip.hw.program import KIND_BINARY, load_program
 from zeroskip.models import binary_ref
 from zeroskip.models.binary import FoldedLayer
 

@@ -9,8 +9,9 @@ from zeroskip.compiler import compile_layers
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import reference
 from zeroskip.hw.fixedpoint import quantize, requantize
-from zeroskip.hw.program import (KIND_BINARY, KIND_SPARSE, binary_chunks, decode_binary_layer,
-                                 decode_layer, load_program, unpack_binary_lines)
+from zeroskip.hw.kinds import decode_binary_layer, decode_layer
+from zeroskip.hw.program import (KIND_BINARY, KIND_SPARSE, binary_chunks, load_program,
+                                 unpack_binary_lines)
 from zeroskip.models import binary_ref
 from zeroskip.models.binary import FoldedLayer
 
@@ -86,9 +87,9 @@ def test_threshold_words_and_descriptors():
     assert (hidden.kind, hidden.planes, hidden.binarize, hidden.relu) == (KIND_BINARY, 3, True, False)
     assert (last.kind, last.planes, last.binarize) == (KIND_BINARY, 0, False)
     assert [(l.in_frac, l.w_frac, l.out_frac, l.shift) for l in program.layers] == [(0, 0, 0, 0)] * 2
-    bias = reference._layer_bias(program, 0)
+    bias = program.decoded.bias(0)
     assert np.array_equal(bias, 2 * layers[0].thresholds + layers[0].flip)
-    assert not np.any(reference._layer_bias(program, 1))
+    assert not np.any(program.decoded.bias(1))
     assert program.ptr.shape == (4, 0) and not program.codebook.any()
     assert program.meta["output_affine"]["scale"] == layers[1].scale.tolist()
     assert [m["kind"] for m in program.meta["layers"]] == ["binary", "binary"]

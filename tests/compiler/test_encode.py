@@ -7,7 +7,8 @@ from compiler_helpers import Layer, arch, random_layer
 from zeroskip.compiler import compile_layers
 from zeroskip.compiler.encode import encode_column, encode_layer, tile_count
 from zeroskip.hw import reference
-from zeroskip.hw.program import decode_layer, unpack_lines
+from zeroskip.hw.kinds import decode_layer
+from zeroskip.hw.program import unpack_lines
 
 
 def test_eie_example_column():

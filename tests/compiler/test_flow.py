@@ -7,7 +7,8 @@ from compiler_helpers import arch, float_forward, random_layer, write_interchang
 from zeroskip.compiler import compile_file, compile_layers
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import reference
-from zeroskip.hw.program import decode_layer, load_program
+from zeroskip.hw.kinds import decode_layer
+from zeroskip.hw.program import load_program
 
 
 def error_bound(program, layers, x):

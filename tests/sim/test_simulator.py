@@ -13,7 +13,7 @@ from zeroskip.hw import timing
 from zeroskip.hw.arch import PRESETS, with_overrides
 from zeroskip.hw.reference import predict, predict_int, quantize_input, trace_int
 from zeroskip.sim import ACTIONS, simulate, simulate_int
-from zeroskip.sim.images import program_images
+from zeroskip.hw.kinds import DecodedProgram
 
 from sim_helpers import cycle_by_cycle
 
@@ -68,7 +68,7 @@ def test_outputs_bit_exact_and_cycles_per_spec(overrides, sizes, density):
     # every pass's column phase equals the cycle-by-cycle model on the reference's activations
     acts = trace_int(program, xq)
     expected = np.zeros((len(x), len(program.passes)), np.int64)
-    for image in program_images(program):
+    for image in DecodedProgram(program).passes:
         source = acts[image.layer][:, :image.in_len] != 0
         for i in range(len(x)):
             end = cycle_by_cycle(source[i], image.counts, arch.fifo_depth)[0]
@@ -85,7 +85,7 @@ def test_hand_computed_program_one_pe():
     # column 0 holds 3 entries, column 1 two (rows 1, 2): b = 1, 2; s = 2, 5; C = 7
     program = compile_layers([fc([[1, 0], [2, 4], [3, 5]])], small(pes=1),
                              calibration=np.ones((1, 2)))
-    assert program_images(program)[0].counts.tolist() == [[3, 2]]
+    assert DecodedProgram(program).passes[0].counts.tolist() == [[3, 2]]
     result = simulate(program, np.array([0.5, 0.25], np.float32))
     assert result.cycles.tolist() == [OVERHEAD + 7 + SWEEP + 3]
     assert result.ideal_cycles.tolist() == [5]
@@ -190,7 +190,7 @@ def test_random_regression_against_cycle_by_cycle_model(seed):
     xq = quantize_input(program, x)
     assert np.array_equal(result.outputs_int, predict_int(program, xq))
     acts = trace_int(program, xq)
-    for image in program_images(program):
+    for image in DecodedProgram(program).passes:
         source = acts[image.layer][:, :image.in_len] != 0
         for i in range(len(x)):
             end = cycle_by_cycle(source[i], image.counts, arch.fifo_depth)[0]

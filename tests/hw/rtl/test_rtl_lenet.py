@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from zeroskip.hw.arch import PRESETS
-from zeroskip.hw.program import decode_layer
+from zeroskip.hw.kinds import decode_layer
 from zeroskip.hw.reference import quantize_input
 from zeroskip.hw.rtl.run import build_and_run
 from zeroskip.ladder import check_rtl

@@ -1,0 +1,291 @@
+"""Layer kinds as the array sees them: how each kind's passes are decoded from the program's
+images, and its reference arithmetic. The one program decoder (``decode_program``) serves the
+reference and the cycle simulator alike.
+
+A kind is a class with a ``code`` (the descriptor's ``kind`` field); ``KINDS`` maps codes to
+kinds. Generic code never branches on a kind: it asks ``kind_of(code)`` and calls the method.
+The compiler's half of a kind (IR, checks, formats, encoding) is its IR class in
+``zeroskip.compiler.layers``; the simulator's half (timing, actions, datapath) is in
+``zeroskip.sim.kinds``. docs/architecture.md says where a new kind plugs in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.fixedpoint import binarize, binary_dot, quantize, quantize_planes, requantize, wrap
+from zeroskip.hw.placement import slot_rows
+from zeroskip.hw.program import (KIND_BINARY, KIND_SPARSE, LayerInfo, Program, binary_chunks,
+                                 unpack_binary_lines, unpack_lines)
+
+
+@dataclass
+class PassImage:
+    """One pass as the array sees it, decoded from the images."""
+
+    index: int
+    layer: int
+    kind: int
+    in_len: int
+    rows: int                  #: R: rows swept by the requantisation
+    out_start: int             #: array-order index of the pass's first output (row_base · pes)
+    shift: int
+    relu: bool
+    bias: np.ndarray           #: int64 [rows · pes] bias (binary: threshold word) per slot
+    valid_rows: np.ndarray     #: int64 [pes] rows of this pass inside the layer, per PE
+    # sparse passes
+    counts: np.ndarray | None = None     #: int64 [pes, in_len] entries per column, padding included
+    padding: np.ndarray | None = None    #: int64 [pes, in_len] padding entries per column
+    lines: np.ndarray | None = None      #: int64 [pes, in_len] sparse lines a column touches
+    column: np.ndarray | None = None     #: int64 [E] non-padding entries' input column, ascending
+    target: np.ndarray | None = None     #: int64 [E] accumulator slot: local row r of PE p is r·pes+p
+    code: np.ndarray | None = None       #: int64 [E] codebook index (1 ..)
+    # binary passes (docs/binary-mode.md)
+    planes: int = 0                      #: input bit planes (0: bipolar bits)
+    binarize: bool = False               #: threshold to ±2^shift
+    weights: np.ndarray | None = None    #: bool [rows · pes, in_len], True = +1
+
+    @property
+    def macs(self) -> np.ndarray:
+        """int64 [pes, in_len] non-padding entries per column."""
+        return self.counts - self.padding
+
+    @property
+    def slots(self) -> int:
+        return len(self.bias)
+
+
+class LayerKind:
+    """What every kind provides to the decoder and the reference."""
+
+    code: int
+    name: str
+
+    def decode_pass(self, program: Program, index: int, entries) -> PassImage:
+        raise NotImplementedError
+
+    def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
+        """The layer's weights [out, in] in array order, rebuilt from its pass images."""
+        raise NotImplementedError
+
+    def forward(self, program: Program, layer: LayerInfo, weights: np.ndarray, bias: np.ndarray,
+                acts: np.ndarray) -> np.ndarray:
+        """Reference arithmetic: integer activations [batch, in] → [batch, out]."""
+        raise NotImplementedError
+
+    def quantize_input(self, layer: LayerInfo, x: np.ndarray, act_bits: int) -> np.ndarray:
+        """Float inputs → the integer activations a first layer of this kind reads."""
+        return quantize(x, layer.in_frac, act_bits)
+
+
+def _pass_bias(program: Program, index: int) -> np.ndarray:
+    p = program.passes[index]
+    bias = program.bias[:, p.bias_base: p.bias_base + p.rows]
+    if bias.shape[1] != p.rows:
+        raise ZeroskipError(f"program pass {index}: bias words beyond the bias image")
+    return bias.T.reshape(-1).astype(np.int64)
+
+
+def _valid_rows(program: Program, index: int) -> np.ndarray:
+    p = program.passes[index]
+    rows = slot_rows(program.arch.pes, p.row_base, p.rows)         # [rows, pes] layer rows
+    return (rows < program.layers[p.layer].out_len).sum(axis=0).astype(np.int64)
+
+
+def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, e) for every pair, without a Python loop."""
+    counts = (end - start).astype(np.int64)
+    first = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) - np.repeat(first - start, counts)
+
+
+class SparseFC(LayerKind):
+    """A pruned, weight-shared fully-connected layer: relative-index CSC entries per PE
+    (docs/compiler.md), codebook × activation MACs, requantised (docs/fixed-point.md)."""
+
+    code = KIND_SPARSE
+    name = "sparse"
+
+    def decode_pass(self, program: Program, index: int, entries) -> PassImage:
+        a = program.arch
+        pes, per_line = a.pes, a.entries_per_line
+        codes_all, runs_all, is_padding, per_pe = entries
+        p = program.passes[index]
+        layer = program.layers[p.layer]
+        bounds = program.ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1].astype(np.int64)
+        if bounds.shape[1] != p.in_len + 1:
+            raise ZeroskipError(f"program pass {index}: column pointers beyond the pointer image")
+        start, end = bounds[:, :-1], bounds[:, 1:]
+        counts = end - start
+        if np.any(counts < 0) or np.any(end > per_pe) or np.any(start < 0):
+            raise ZeroskipError(f"program pass {index}: column pointers out of order or beyond "
+                                f"the sparse image")
+        flat_start = start + (np.arange(pes) * per_pe)[:, None]        # into the flat entry array
+        flat_end = flat_start + counts
+        padding = is_padding[flat_end] - is_padding[flat_start]
+        lines = np.where(counts > 0, (end - 1) // per_line - start // per_line + 1, 0)
+
+        # every entry of the pass, PE by PE, column by column
+        n = counts.reshape(-1)
+        segment = np.repeat(np.arange(pes * p.in_len, dtype=np.int32), n)   # (pe, column) of each
+        if np.array_equal(start[:, 1:], end[:, :-1]):                     # columns back to back
+            entry = _ranges(flat_start[:, 0], flat_end[:, -1])
+        else:
+            entry = _ranges(flat_start.reshape(-1), flat_end.reshape(-1))
+        code, run = codes_all[entry], runs_all[entry]
+        steps = run.astype(np.int32) + 1
+        total = np.cumsum(steps, dtype=np.int64)
+        first = np.cumsum(n) - n                                          # segment's first entry
+        before = np.append(total - steps, 0)[first]                       # rows consumed before it
+        row = total - before[segment] - 1
+        keep = code != 0
+        segment, row, code = segment[keep], row[keep], code[keep]
+        column, pe = segment % p.in_len, segment // p.in_len
+        if np.any(row >= p.rows) or np.any((p.row_base + row) * pes + pe >= layer.out_len):
+            raise ZeroskipError(f"program pass {index}: entries beyond the pass's rows")
+        # stable sort by column (a radix sort when the columns fit 16 bits)
+        order = np.argsort(column.astype(np.uint16) if p.in_len <= 1 << 16 else column, kind="stable")
+        return PassImage(
+            index=index, layer=p.layer, kind=self.code, in_len=p.in_len, rows=p.rows,
+            out_start=p.row_base * pes, shift=p.shift, relu=bool(p.relu),
+            bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
+            counts=counts, padding=padding, lines=lines, column=column[order],
+            target=(row * pes + pe)[order], code=code[order])
+
+    def layer_codes(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
+        """The code matrix [out, in] (0 = no weight)."""
+        info = program.layers[layer]
+        codes = np.zeros((info.out_len, info.in_len), dtype=np.int64)
+        for image in images:
+            codes[image.out_start + image.target, image.column] = image.code
+        return codes
+
+    def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
+        return program.codebook[layer][self.layer_codes(program, layer, images)]
+
+    def forward(self, program, layer, weights, bias, acts):
+        a = program.arch
+        acc = wrap(acts @ weights.T, a.acc_bits)
+        return requantize(acc, bias, layer.shift, layer.relu, a.acc_bits, a.act_bits)
+
+
+class BinaryFC(LayerKind):
+    """A binary (XNOR / BWN) fully-connected layer: weight bits in chunk-major lines, an
+    xnor/and-popcount dot product, thresholded or requantised (docs/binary-mode.md)."""
+
+    code = KIND_BINARY
+    name = "binary"
+
+    def decode_pass(self, program: Program, index: int, entries) -> PassImage:
+        a = program.arch
+        p = program.passes[index]
+        n_lines = binary_chunks(p.in_len, a) * p.rows
+        if p.line_base + n_lines > program.sparse.shape[1]:
+            raise ZeroskipError(f"program pass {index}: binary weight lines beyond the sparse image")
+        weights = np.zeros((p.rows, a.pes, p.in_len), dtype=bool)
+        for pe in range(a.pes):
+            weights[:, pe] = unpack_binary_lines(program.sparse[pe, p.line_base: p.line_base + n_lines],
+                                                 p.rows, p.in_len, a)
+        return PassImage(
+            index=index, layer=p.layer, kind=self.code, in_len=p.in_len, rows=p.rows,
+            out_start=p.row_base * a.pes, shift=p.shift, relu=bool(p.relu),
+            bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
+            planes=p.planes, binarize=bool(p.binarize),
+            weights=weights.reshape(p.rows * a.pes, p.in_len))
+
+    def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
+        """The weight bits [out, in] (True = +1)."""
+        info = program.layers[layer]
+        weights = np.zeros((info.out_len, info.in_len), dtype=bool)
+        for image in images:
+            end = min(info.out_len, image.out_start + image.slots)
+            weights[image.out_start:end] = image.weights[: end - image.out_start]
+        return weights
+
+    def quantize_input(self, layer, x, act_bits):
+        if layer.planes:                                # unsigned b-bit input planes
+            return quantize_planes(x, layer.planes)
+        return super().quantize_input(layer, x, act_bits)
+
+    def forward(self, program, layer, weights, bias, acts):
+        a = program.arch
+        dot = wrap(binary_dot(acts, weights, layer.planes), a.acc_bits)
+        if layer.binarize:
+            return binarize(dot, bias, layer.out_frac)
+        return requantize(dot, bias, layer.shift, False, a.acc_bits, a.act_bits)
+
+
+#: every kind, by its descriptor code
+KINDS: dict[int, LayerKind] = {kind.code: kind for kind in (SparseFC(), BinaryFC())}
+
+
+def kind_of(code: int, where: str = "program") -> LayerKind:
+    try:
+        return KINDS[int(code)]
+    except (KeyError, TypeError, ValueError):
+        raise ZeroskipError(f"{where}: layer kind {code!r} is unknown (known: "
+                            f"{', '.join(f'{c} {k.name}' for c, k in KINDS.items())})") from None
+
+
+class DecodedProgram:
+    """Every pass of a program decoded once, and each layer's weights and biases rebuilt from
+    them on first use. ``Program.decoded`` holds one (the program's images never change after
+    compilation or loading)."""
+
+    def __init__(self, program: Program):
+        a = program.arch
+        if program.sparse.shape[0] != a.pes or program.ptr.shape[0] != a.pes:
+            raise ZeroskipError(f"program images are for {program.sparse.shape[0]} PEs, "
+                                f"the architecture has {a.pes}")
+        self.program = program
+        codes, runs = unpack_lines(program.sparse.reshape(-1), a)
+        entries = (codes, runs, np.concatenate([[0], np.cumsum(codes == 0)]),
+                   program.sparse.shape[1] * a.entries_per_line)
+        self.passes: list[PassImage] = []
+        for index, p in enumerate(program.passes):
+            if not 0 <= p.layer < len(program.layers):
+                raise ZeroskipError(f"program pass {index}: layer {p.layer} does not exist")
+            kind = kind_of(p.kind, where=f"program pass {index}")
+            if kind.code != program.layers[p.layer].kind:
+                raise ZeroskipError(f"program pass {index}: kind {p.kind} but its layer {p.layer} "
+                                    f"is of kind {program.layers[p.layer].kind}")
+            self.passes.append(kind.decode_pass(program, index, entries))
+        self._weights: dict[int, np.ndarray] = {}
+        self._bias: dict[int, np.ndarray] = {}
+
+    def layer_passes(self, layer: int) -> list[PassImage]:
+        return [image for image in self.passes if image.layer == layer]
+
+    def kind(self, layer: int) -> LayerKind:
+        return kind_of(self.program.layers[layer].kind)
+
+    def weights(self, layer: int) -> np.ndarray:
+        if layer not in self._weights:
+            self._weights[layer] = self.kind(layer).layer_weights(self.program, layer,
+                                                                  self.layer_passes(layer))
+        return self._weights[layer]
+
+    def bias(self, layer: int) -> np.ndarray:
+        """Bias (binary: threshold words) [out] of a layer, in array order."""
+        if layer not in self._bias:
+            out_len = self.program.layers[layer].out_len
+            bias = np.zeros(out_len, dtype=np.int64)
+            for image in self.layer_passes(layer):
+                end = min(out_len, image.out_start + image.slots)
+                bias[image.out_start:end] = image.bias[: end - image.out_start]
+            self._bias[layer] = bias
+        return self._bias[layer]
+
+
+def decode_layer(program: Program, layer: int) -> np.ndarray:
+    """A sparse layer's code matrix [out, in] (0 = no weight), rebuilt from the images."""
+    decoded = program.decoded
+    return SparseFC().layer_codes(program, layer, decoded.layer_passes(layer))
+
+
+def decode_binary_layer(program: Program, layer: int) -> np.ndarray:
+    """A binary layer's weight bits [out, in] (True = +1), rebuilt from the images."""
+    return program.decoded.weights(layer)

@@ -1,0 +1,171 @@
+"""The simulator's half of each layer kind: the timing of a pass (docs/timing.md,
+docs/binary-mode.md), the actions it performs, and its datapath. ``SIM_KINDS`` maps the
+descriptor's kind code to one; the simulator never branches on a kind.
+
+Every method works on a decoded pass (``zeroskip.hw.kinds.PassImage``) and a batch of source
+activations [batch, in_len]. ``run`` returns a ``PassRun``: the pass's schedule, the MACs each PE
+did, and its action counts; ``datapath`` the requantised outputs [batch, rows · pes].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.fixedpoint import binarize, binary_dot, requantize, wrap
+from zeroskip.hw.kinds import PassImage
+from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program
+from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
+
+#: elements of one dense weight block in the datapath (float64), bounding its memory
+_BLOCK_ELEMENTS = 1 << 22
+
+
+@dataclass
+class PassRun:
+    """What one pass did for a batch."""
+
+    schedule: PassSchedule
+    macs: np.ndarray              #: int64 [batch, pes] non-padding MACs (binary: row-items)
+
+
+class SimKind:
+    code: int
+
+    def run(self, a: ArchConfig, image: PassImage, source: np.ndarray, actions: dict) -> PassRun:
+        """Time the pass and add its action counts (batch totals) to ``actions``."""
+        raise NotImplementedError
+
+    def datapath(self, program: Program, image: PassImage, source: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _per_pe(active: np.ndarray, per_column: np.ndarray) -> np.ndarray:
+    """[batch, pes] sums of a per-column figure over each sample's non-zero columns (exact:
+    float64 holds these integer sums)."""
+    return np.rint(active.astype(np.float64) @ per_column.T.astype(np.float64)).astype(np.int64)
+
+
+class SparsePasses(SimKind):
+    """Zero activations skipped by the LNZD; one entry (padding included) per PE per cycle."""
+
+    code = KIND_SPARSE
+
+    def run(self, a, image, source, actions):
+        active = source != 0
+        sched = schedule_pass(active, image.counts, a.fifo_depth)
+        macs = _per_pe(active, image.macs)                          # [batch, pes]
+        self.count_actions(actions, image, active, sched, macs, a.pes)
+        return PassRun(sched, macs)
+
+    @staticmethod
+    def count_actions(into: dict, image: PassImage, active: np.ndarray, sched, macs, pes: int) -> None:
+        """Add one pass's action counts (summed over the batch) to a layer's."""
+        batch = active.shape[0]
+        k = int(sched.nonzeros.sum())
+        entries = int(sched.pe_busy.sum())
+        mac = int(macs.sum())
+        rows = image.rows * pes * batch                          # the sweep runs in every PE
+        groups = -(-image.in_len // pes)
+        column_lines = image.lines.sum(axis=0)
+        into["act_read"] += groups * pes * batch
+        into["lnzd_select"] += k
+        into["queue_push"] += k * pes
+        into["queue_pop"] += k * pes
+        into["ptr_read"] += 2 * k * pes
+        into["sparse_line_read"] += int(np.rint(active.astype(np.float64) @ column_lines).sum())
+        into["codebook_read"] += entries
+        into["mac"] += mac
+        into["padding_entry"] += entries - mac
+        into["acc_read"] += entries + rows
+        into["acc_write"] += entries + rows
+        into["bias_read"] += rows
+        into["act_write"] += rows
+        into["skipped_zero"] += image.in_len * batch - k
+        into["idle_cycle"] += int(sched.pe_idle.sum())
+        into["stall_cycle"] += int(sched.pe_stall.sum())
+
+    def datapath(self, program, image, source):
+        """One pass's requantised outputs [batch, rows · pes] (accumulator-slot order = array order).
+
+        Products are summed exactly (float64 holds them when the widths allow, else int64), then
+        wrapped to ``acc_bits`` — the same value a wrapping accumulator reaches in any order."""
+        a = program.arch
+        batch = source.shape[0]
+        slots = image.rows * a.pes
+        values = program.codebook[image.layer][image.code]
+        used = np.flatnonzero(source.any(axis=0))                 # columns some sample broadcasts
+        position = np.full(image.in_len, -1, np.int64)
+        position[used] = np.arange(len(used))
+        where = position[image.column]
+        keep = where >= 0
+        where, target, values = where[keep], image.target[keep], values[keep]
+        exact_bits = (a.act_bits - 1) + (a.weight_bits - 1) + max(1, int(image.in_len).bit_length())
+        dtype = np.float64 if exact_bits <= 52 else np.int64
+        acc = np.zeros((batch, slots), dtype)
+        width = max(1, _BLOCK_ELEMENTS // max(1, slots))
+        for first in range(0, len(used), width):
+            lo, hi = np.searchsorted(where, [first, first + width])
+            block = np.zeros((slots, min(width, len(used) - first)), dtype)
+            block[target[lo:hi], where[lo:hi] - first] = values[lo:hi]
+            acc += source[:, used[first:first + width]].astype(dtype) @ block.T
+        acc = wrap(np.rint(acc).astype(np.int64) if dtype is np.float64 else acc, a.acc_bits)
+        return requantize(acc, image.bias[None, :], image.shift, image.relu, a.acc_bits, a.act_bits)
+
+
+class BinaryPasses(SimKind):
+    """Every input chunk broadcast (no zero skipping): the timing does not depend on the data."""
+
+    code = KIND_BINARY
+
+    def run(self, a, image, source, actions):
+        batch = source.shape[0]
+        sched, reads = self.schedule(a, image, batch)
+        macs = np.broadcast_to(image.valid_rows * sched.nonzeros[:1, None], (batch, a.pes))
+        self.count_actions(actions, image, sched, reads, a.pes, batch)
+        return PassRun(sched, macs)
+
+    @staticmethod
+    def schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
+        """A binary pass's timing (the same for every input), repeated over the batch."""
+        one, reads = schedule_binary_pass(image.in_len, a.pes, a.line_bits, image.planes, image.rows,
+                                          a.fifo_depth)
+        tile = lambda v: np.repeat(v, batch, axis=0)                      # noqa: E731
+        return PassSchedule(column_end=tile(one.column_end), broadcast_done=tile(one.broadcast_done),
+                            broadcast_stalls=tile(one.broadcast_stalls), nonzeros=tile(one.nonzeros),
+                            pe_busy=tile(one.pe_busy), pe_stall=tile(one.pe_stall),
+                            pe_idle=tile(one.pe_idle)), reads
+
+    @staticmethod
+    def count_actions(into: dict, image: PassImage, sched, reads: int, pes: int, batch: int) -> None:
+        """docs/binary-mode.md: per item N pushes and pops; per row per item a line read, an
+        xnor/popcount and an accumulator read and write; the sweep as in sparse passes."""
+        items = int(sched.nonzeros[0])
+        swept = image.rows * pes * batch
+        row_items = image.rows * items * pes * batch
+        into["act_read"] += reads * pes * batch
+        into["queue_push"] += items * pes * batch
+        into["queue_pop"] += items * pes * batch
+        into["sparse_line_read"] += row_items
+        into["xnor_popcount"] += row_items
+        into["acc_read"] += row_items + swept
+        into["acc_write"] += row_items + swept
+        into["bias_read"] += swept
+        into["act_write"] += swept
+        into["idle_cycle"] += int(sched.pe_idle.sum())
+        into["stall_cycle"] += int(sched.pe_stall.sum())
+
+    def datapath(self, program, image, source):
+        """One binary pass's outputs [batch, rows · pes]: the integer dot of the input bits with the
+        weight bits, wrapped to ``acc_bits``, then thresholded or requantised (docs/binary-mode.md)."""
+        a = program.arch
+        dot = wrap(binary_dot(source, image.weights.astype(np.int64), image.planes), a.acc_bits)
+        if image.binarize:
+            return binarize(dot, image.bias[None, :], image.shift)
+        return requantize(dot, image.bias[None, :], image.shift, False, a.acc_bits, a.act_bits)
+
+
+#: the simulator's half of every kind, by descriptor code
+SIM_KINDS: dict[int, SimKind] = {kind.code: kind for kind in (SparsePasses(), BinaryPasses())}

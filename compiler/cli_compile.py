@@ -4,7 +4,8 @@ MODEL is a compressed model file, an interchange ``.npz`` (``codebook_i``, ``cod
 ``bias_i``, ``act_i`` per layer) or a folded binary model (``zeroskip.models.binary_ref.save``,
 e.g. ``zeroskip compress binary-mlp -o``). ``--calibration X.npy`` (float [batch, in]) sets the
 fixed-point scales from real inputs; without it inputs are assumed in [-1, 1] and the scales
-come from a guaranteed bound (docs/fixed-point.md).
+come from a guaranteed bound (docs/fixed-point.md). ``-o`` replaces only a previous program
+directory (docs/cli.md, "Output paths").
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 
 import numpy as np
 
-from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import add_arch_arguments, arch_from_args
 from zeroskip.progress import Progress
 
@@ -24,21 +24,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--balance", action="store_true",
                         help="permute rows so PEs get even work (outputs keep the model's order)")
     parser.add_argument("--calibration", metavar="X.npy",
-                        help="float inputs [batch, in] that set the fixed-point scales")
+                        help="inputs [batch, in] of real values (any numeric dtype) that set the "
+                             "fixed-point scales")
     parser.add_argument("--input-frac", type=int, default=None,
                         help="fractional bits of the input activations (default: from the range)")
     parser.add_argument("-o", "--output", required=True, metavar="PROGDIR",
-                        help="program directory to write")
+                        help="program directory to write (replaces only a previous program "
+                             "directory, atomically)")
 
 
 def load_calibration(path: str) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ZeroskipError(f"{path}: not a readable .npy array ({error})") from None
-    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
-        raise ZeroskipError(f"{path}: calibration data must be a numeric .npy array")
-    return x.astype(np.float64)
+    """Real inputs float64 [batch, in] (``zeroskip.inputs``: the rule every input file follows)."""
+    from zeroskip.inputs import load_real
+
+    return load_real(path, "--calibration")
 
 
 def summary(program, seconds: float) -> list[str]:
@@ -72,15 +71,18 @@ def summary(program, seconds: float) -> list[str]:
 
 
 def run(args) -> int:
-    from zeroskip.compiler.flow import compile_file
+    from zeroskip.compiler.flow import compile_layers
+    from zeroskip.models.interchange import load_model
 
     progress = Progress(args.quiet)
     arch = arch_from_args(args)
     calibration = load_calibration(args.calibration) if args.calibration else None
     start = time.perf_counter()
     progress(f"compiling {args.model} for {arch.name}")
-    program = compile_file(args.model, arch, calibration=calibration, balance=args.balance,
-                           input_frac=args.input_frac)
+    layers = load_model(args.model)
+    program = compile_layers(layers, arch, calibration=calibration, balance=args.balance,
+                             input_frac=args.input_frac)
+    program.meta["source"] = str(args.model)
     seconds = time.perf_counter() - start
     program.save(args.output)
     if not args.quiet:

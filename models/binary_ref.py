@@ -227,30 +227,59 @@ def save(path: str | os.PathLike, layers: list[FoldedLayer]) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+#: most layers a folded model may declare (the accelerator holds at most 1024 codebooks)
+MAX_LAYERS = 1024
+
+
 def load(path: str | os.PathLike) -> list[FoldedLayer]:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ZeroskipError(f"{path}: not a readable .npz file ({error})") from None
+    """Read a folded binary model; every problem is one ZeroskipError line naming the file."""
+    from .interchange import npz_member, open_npz
+
+    data = open_npz(path, ".npz file")
     with data:
-        if "format" not in data or str(data["format"]) != FORMAT:
+        def array(key):
+            if key not in data.files:
+                raise ZeroskipError(f"{path}: missing array '{key}'")
+            return npz_member(data, key, path)
+
+        def scalar_int(key):
+            value = array(key)
+            if value.shape != () or value.dtype.kind not in "iu":
+                raise ZeroskipError(f"{path}: '{key}' must be one integer")
+            return int(value)
+
+        if "format" not in data.files or str(array("format")) != FORMAT:
             raise ZeroskipError(f"{path}: not a zeroskip binary model (format {FORMAT} expected)")
-        try:
-            layers = []
-            for i in range(int(data["layers"])):
-                out, k = (int(v) for v in data[f"layer{i}_shape"])
-                weights = unpack_bits(data[f"layer{i}_weights"], k)
-                if weights.shape != (out, k):
-                    raise ZeroskipError(f"{path}: layer {i} weights do not match shape {out}x{k}")
-                common = dict(name=str(data[f"layer{i}_name"]), weights=weights,
-                              input_bits=int(data[f"layer{i}_input_bits"]))
-                if f"layer{i}_thresholds" in data:
-                    layers.append(FoldedLayer(**common, thresholds=data[f"layer{i}_thresholds"],
-                                              flip=data[f"layer{i}_flip"]))
-                else:
-                    layers.append(FoldedLayer(**common, scale=data[f"layer{i}_scale"],
-                                              offset=data[f"layer{i}_offset"]))
-        except KeyError as error:
-            raise ZeroskipError(f"{path}: missing array {error}") from None
-    check_network(layers)
+        count = scalar_int("layers")
+        if not 1 <= count <= MAX_LAYERS:
+            raise ZeroskipError(f"{path}: 'layers' {count} outside 1..{MAX_LAYERS}")
+        layers = []
+        for i in range(count):
+            shape = array(f"layer{i}_shape")
+            if shape.shape != (2,) or shape.dtype.kind not in "iu" or shape.min() < 1:
+                raise ZeroskipError(f"{path}: layer{i}_shape must be two positive integers")
+            out, k = (int(v) for v in shape)
+            words = array(f"layer{i}_weights")
+            if words.dtype != np.uint64 or words.shape != (out, words_for(k)):
+                raise ZeroskipError(f"{path}: layer {i} weights do not match shape {out}x{k}")
+            weights = unpack_bits(words, k)
+            name = array(f"layer{i}_name")
+            if name.shape != () or name.dtype.kind != "U":
+                raise ZeroskipError(f"{path}: layer{i}_name must be a string")
+            common = dict(name=str(name), weights=weights,
+                          input_bits=scalar_int(f"layer{i}_input_bits"))
+            if f"layer{i}_thresholds" in data.files:
+                layers.append(FoldedLayer(**common, thresholds=array(f"layer{i}_thresholds"),
+                                          flip=array(f"layer{i}_flip")))
+            else:
+                scale, offset = array(f"layer{i}_scale"), array(f"layer{i}_offset")
+                for key, value in (("scale", scale), ("offset", offset)):
+                    if value.dtype.kind not in "iuf":
+                        raise ZeroskipError(f"{path}: layer{i}_{key} must be numbers")
+                layers.append(FoldedLayer(**common, scale=scale.astype(np.float64),
+                                          offset=offset.astype(np.float64)))
+    try:
+        check_network(layers)
+    except ZeroskipError as error:
+        raise ZeroskipError(f"{path}: {error}") from None
     return layers

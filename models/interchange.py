@@ -18,6 +18,7 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.files import write_atomic as atomic_write  # noqa: F401  (re-exported)
+from zeroskip.inputs import ARRAY_FILE_ERRORS, DEFLATE_MAX_RATIO, npy_header, read_file
 
 ACTIVATIONS = ("relu", "none")
 
@@ -115,16 +116,44 @@ def save_interchange(path: str | os.PathLike, layers: list[SharedLayer]) -> None
     atomic_write(path, buffer.getvalue())
 
 
-def load_interchange(path: str | os.PathLike) -> list[SharedLayer]:
-    """Read an interchange ``.npz``; every problem is a ZeroskipError naming the file and key."""
+def open_npz(path: str | os.PathLike, what: str = ".npz") -> np.lib.npyio.NpzFile:
+    """An ``.npz`` archive opened for ``npz_member``; a regular file only (never a device or a
+    FIFO); every problem one ZeroskipError line."""
+    from zeroskip.inputs import _regular_file
+
+    _regular_file(path, what)
     try:
         archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ZeroskipError(f"{path}: no such file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ZeroskipError(f"{path}: not a readable .npz ({error})") from None
+    except ARRAY_FILE_ERRORS as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ZeroskipError(f"{path}: not a readable {what} ({first})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ZeroskipError(f"{path}: not an .npz archive")
+    return archive
+
+
+def npz_member(archive: np.lib.npyio.NpzFile, key: str, path) -> np.ndarray:
+    """One array of an archive, after checking that its header declares no more data than the
+    member holds (and the member no more than its compressed bytes can expand to)."""
+    where = f"{path}: key {key}"
+    try:
+        name = key + ".npy" if key + ".npy" in archive.zip.namelist() else key
+        info = archive.zip.getinfo(name)
+        if info.file_size > DEFLATE_MAX_RATIO * max(info.compress_size, 1):
+            raise ZeroskipError(f"{where}: damaged archive member (impossible size)")
+        with archive.zip.open(name) as f:
+            npy_header(f, info.file_size, where)
+        return archive[key]
+    except ZeroskipError:
+        raise
+    except ARRAY_FILE_ERRORS as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ZeroskipError(f"{where} is unreadable ({first})") from None
+
+
+def load_interchange(path: str | os.PathLike) -> list[SharedLayer]:
+    """Read an interchange ``.npz``; every problem is a ZeroskipError naming the file and key."""
+    archive = open_npz(path)
     with archive:
         keys = set(archive.files)
         if "codebook_0" not in keys:
@@ -136,10 +165,7 @@ def load_interchange(path: str | os.PathLike) -> list[SharedLayer]:
                 key = f"{name}_{i}"
                 if key not in keys:
                     raise ZeroskipError(f"{path}: missing key {key}")
-                try:
-                    fields[name] = archive[key]
-                except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-                    raise ZeroskipError(f"{path}: key {key} is unreadable ({error})") from None
+                fields[name] = npz_member(archive, key, path)
             layers.append(_layer_from_arrays(path, i, fields))
             i += 1
         # other arrays (e.g. a sample input ``x``) may ride along; stray layer keys may not
@@ -166,7 +192,8 @@ def _layer_from_arrays(path, i: int, fields: dict) -> SharedLayer:
     codes = fields["codes"]
     if codes.dtype.kind not in "ui":
         raise ZeroskipError(f"{path}: codes_{i} must be integers, got {codes.dtype}")
-    book, bias, act = book.astype(np.float32), bias.astype(np.float32), str(act)
+    with np.errstate(over="ignore", invalid="ignore"):   # out-of-range values become inf: rejected
+        book, bias, act = book.astype(np.float32), bias.astype(np.float32), str(act)
     problem = layer_problem(book, codes, bias, act)
     if problem:
         field, message = problem
@@ -181,15 +208,43 @@ def load_fc_layers(path: str | os.PathLike) -> list[SharedLayer]:
     """
     from . import modelfile
 
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(modelfile.MAGIC))
-    except FileNotFoundError:
-        raise ZeroskipError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ZeroskipError(f"{path}: cannot read ({error.strerror})") from None
+    head = _head(path, len(modelfile.MAGIC))
     if head == modelfile.MAGIC:
         return modelfile.load(path).fc_layers(str(path))
     if head.startswith(b"PK"):
         return load_interchange(path)
     raise ZeroskipError(f"{path}: neither a zeroskip model file nor an interchange .npz")
+
+
+def _head(path, n: int) -> bytes:
+    from zeroskip.inputs import _regular_file
+
+    _regular_file(path, "model file")
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError as error:
+        raise ZeroskipError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def is_folded_binary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folded binary model (``zeroskip.models.binary_ref.save``): a zip
+    archive whose ``format`` array names that format. Unreadable files are not (the loader
+    that runs next reports them)."""
+    from .binary_ref import FORMAT
+
+    try:
+        if _head(path, 2) != b"PK":
+            return False
+        with open_npz(path) as archive:
+            return "format" in archive.files and str(npz_member(archive, "format", path)) == FORMAT
+    except ZeroskipError:
+        return False
+
+
+def load_model(path: str | os.PathLike) -> list:
+    """The layers of any model file the compiler reads: a folded binary model
+    (``FoldedLayer``s), a compressed model file or an interchange ``.npz`` (``SharedLayer``s)."""
+    from . import binary_ref
+
+    return binary_ref.load(path) if is_folded_binary(path) else load_fc_layers(path)

@@ -201,28 +201,94 @@ class _Reader:
         return chunk
 
 
+#: largest weighted layer a model file may declare, in weights (rows x cols): 2^27, above
+#: VGG-16's fc6 (102M). Zeros are implicit in the file, so its length cannot bound this
+MAX_LAYER_WEIGHTS = 1 << 27
+#: largest header: the network's layer specs are short
+MAX_HEADER_BYTES = 1 << 20
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_network_spec(network, file_bytes: int, source: str) -> None:
+    """Bound the header's network before any layer is built (a layer allocates its weights):
+    every weighted layer within ``MAX_LAYER_WEIGHTS``, and its bias (4 bytes per output, stored
+    in the file) within the file's length."""
+    if not isinstance(network, dict) or not isinstance(network.get("layers"), list) \
+            or not isinstance(network.get("name"), str):
+        raise ZeroskipError(f"{source}: bad header (the network needs a name and a layer list)")
+    for i, spec in enumerate(network["layers"]):
+        if not isinstance(spec, dict):
+            raise ZeroskipError(f"{source}: bad header (network layer {i} is not an object)")
+        kind = spec.get("kind")
+        if kind == Dense.kind:
+            sizes, outputs = [spec.get("in"), spec.get("out")], spec.get("out")
+        elif kind == Conv2D.kind:
+            sizes = [spec.get("in_channels"), spec.get("out_channels"), spec.get("kernel"),
+                     spec.get("kernel")]
+            outputs = spec.get("out_channels")
+        elif kind == "reshape":
+            shape = spec.get("shape")
+            if not isinstance(shape, list) or not all(_positive_int(n) for n in shape) \
+                    or math.prod(shape) > MAX_LAYER_WEIGHTS:
+                raise ZeroskipError(f"{source}: bad header (network layer {i}: reshape needs "
+                                    "a short list of positive sizes)")
+            continue
+        elif kind == "dropout":
+            rate = spec.get("rate")
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+                raise ZeroskipError(f"{source}: bad header (network layer {i}: dropout rate "
+                                    "must be in [0, 1))")
+            continue
+        else:
+            continue                        # layers without sizes (unknown kinds fail later)
+        if not all(_positive_int(n) for n in sizes):
+            raise ZeroskipError(f"{source}: bad header (network layer {i} ({kind}) needs "
+                                "positive integer sizes)")
+        if math.prod(sizes) > MAX_LAYER_WEIGHTS:
+            raise ZeroskipError(f"{source}: network layer {i} ({kind}) declares "
+                                f"{math.prod(sizes)} weights, more than {MAX_LAYER_WEIGHTS}")
+        if 4 * outputs > file_bytes:
+            raise ZeroskipError(f"{source}: network layer {i} ({kind}) declares {outputs} "
+                                f"outputs, more than the {file_bytes}-byte file can hold")
+
+
 def decode(data: bytes, source: str = "model") -> CompressedModel:
-    """Parse a ``.zsk`` file's bytes; every problem is a ZeroskipError naming ``source``."""
+    """Parse a ``.zsk`` file's bytes; every problem is a ZeroskipError naming ``source``.
+
+    The checksum is verified before anything else is parsed, and every size the header declares
+    is bounded (by the file's length where the file stores it) before anything is allocated."""
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
         raise ZeroskipError(f"{source}: not a zeroskip model file (bad magic)")
+    if len(data) < _PREAMBLE.size + _CRC.size:
+        raise ZeroskipError(f"{source}: truncated file (no checksum)")
     reader = _Reader(data, source)
     _, version, header_len = _PREAMBLE.unpack(reader.take(_PREAMBLE.size, "the preamble"))
     if version != VERSION:
         raise ZeroskipError(f"{source}: model file version {version} is not supported "
                             f"(this zeroskip reads version {VERSION})")
-    raw_header = reader.take(header_len, "the header")
-    if len(data) < reader.pos + _CRC.size:
-        raise ZeroskipError(f"{source}: truncated file (no checksum)")
     body, (crc,) = data[:-_CRC.size], _CRC.unpack(data[-_CRC.size:])
+    if zlib.crc32(body) != crc:
+        raise ZeroskipError(f"{source}: truncated or corrupt file (checksum mismatch)")
+    if header_len > MAX_HEADER_BYTES or reader.pos + header_len > len(body):
+        raise ZeroskipError(f"{source}: header length {header_len} exceeds the file")
+    raw_header = reader.take(header_len, "the header")
     try:
-        header = json.loads(raw_header)
+        header = json.loads(raw_header.decode("utf-8"))
+        if not isinstance(header, dict):
+            raise TypeError("not a JSON object")
         network, entries = header["network"], header["layers"]
+        check_network_spec(network, len(data), source)
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise TypeError("'layers' is not a list of objects")
         net = Network.from_spec(network)
-    except (ValueError, KeyError, TypeError) as error:
-        if zlib.crc32(body) != crc:
-            raise ZeroskipError(f"{source}: truncated or corrupt file "
-                                "(checksum mismatch)") from None
-        raise ZeroskipError(f"{source}: bad header ({error})") from None
+    except UnicodeDecodeError:
+        raise ZeroskipError(f"{source}: bad header (not UTF-8 text)") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ZeroskipError(f"{source}: bad header ({first})") from None
     weighted = net.weighted()
     if len(entries) != len(weighted):
         raise ZeroskipError(f"{source}: header lists {len(entries)} layers, network has "
@@ -233,11 +299,16 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
         if (entry.get("rows"), entry.get("cols")) != (rows, cols):
             raise ZeroskipError(f"{source}: layer {i} is {entry.get('rows')}x{entry.get('cols')} "
                                 f"in the header but {rows}x{cols} in the network")
-        k, r = int(entry["codebook_size"]), int(entry["index_bits"])
-        if not 1 <= k <= 65536 or not 1 <= r <= 16:
+        k, r = entry.get("codebook_size"), entry.get("index_bits")
+        if not _positive_int(k) or not _positive_int(r) or not k <= 65536 or not r <= 16:
             raise ZeroskipError(f"{source}: layer {i} has a bad codebook size or index width")
         what = f"layer {i} ({entry.get('name')})"
         n, code_bytes, gap_bytes = _SECTION.unpack(reader.take(_SECTION.size, what))
+        if n > rows * cols or n > 8 * min(code_bytes, gap_bytes) and n:
+            raise ZeroskipError(f"{source}: {what} declares {n} entries, more than its "
+                                f"{rows}x{cols} matrix or its streams can hold")
+        if 4 * k + 4 * rows + k + 2 ** r + code_bytes + gap_bytes > len(body) - reader.pos:
+            raise ZeroskipError(f"{source}: truncated file (ends inside {what})")
         book = np.frombuffer(reader.take(4 * k, what), "<f4").astype(np.float32)
         bias = np.frombuffer(reader.take(4 * rows, what), "<f4").astype(np.float32)
         ptr_bits = int(n).bit_length()
@@ -265,19 +336,12 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
     if reader.pos != len(body):
         raise ZeroskipError(f"{source}: {len(body) - reader.pos} unexpected bytes after the "
                             "last layer")
-    if zlib.crc32(body) != crc:
-        raise ZeroskipError(f"{source}: corrupt file (checksum mismatch)")
     if [layer.act for layer in layers] != activations(network):
         raise ZeroskipError(f"{source}: layer activations disagree with the network")
     return CompressedModel(network, tuple(names), tuple(layers), tuple(index_bits))
 
 
 def load(path: str | os.PathLike) -> CompressedModel:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ZeroskipError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ZeroskipError(f"{path}: cannot read ({error.strerror})") from None
-    return decode(data, str(path))
+    from zeroskip.inputs import read_file
+
+    return decode(read_file(path, "model file"), str(path))

@@ -24,7 +24,11 @@ DEFAULT_DENSITY = 0.35
 def add_arguments(parser) -> None:
     parser.add_argument("program", metavar="PROGDIR", help="compiled program directory")
     parser.add_argument("--input", metavar="X.npy",
-                        help="float input [in] or [batch, in] (default: seeded random, see --density)")
+                        help="input [in] or [batch, in] of real values, whatever the dtype, "
+                             "quantized with the program's input scale (default: seeded random, "
+                             "see --density); docs/cli.md")
+    parser.add_argument("--quantized", action="store_true",
+                        help="--input holds integer activations, already quantized")
     parser.add_argument("--output", metavar="Y.npy", help="write the float32 outputs (logical order)")
     parser.add_argument("--json", metavar="REPORT", help="write a JSON report")
     parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
@@ -36,15 +40,10 @@ def add_arguments(parser) -> None:
 
 
 def load_input(path: str) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ZeroskipError(f"{path}: no such input file") from None
-    except (OSError, ValueError, EOFError) as error:
-        raise ZeroskipError(f"{path}: not a readable .npy array ({error})") from None
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ZeroskipError(f"{path}: input must be numeric, got dtype {x.dtype}")
-    return x.astype(np.float32)
+    """One ``.npy`` input array (``zeroskip.inputs.load_array``: numeric, [in] or [batch, in])."""
+    from zeroskip.inputs import load_array
+
+    return load_array(path, "--input")
 
 
 def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarray:
@@ -88,20 +87,33 @@ def run(args) -> int:
     progress = Progress(getattr(args, "quiet", False))
     program = load_program(args.program)
     table = load_energy_table(args.energy)
+    if args.quantized and not args.input:
+        raise ZeroskipError("--quantized describes --input; give --input too")
     if args.input:
+        from zeroskip.inputs import activations
+
         x = load_input(args.input)
+        xq = activations(x, program, args.quantized, f"--input {args.input}")
         source = args.input
     else:
         x = random_input(program.in_len, args.batch, args.density, args.seed)
+        xq = None
         source = f"seeded random input (seed {args.seed}, {args.density:.0%} non-zero, batch {args.batch})"
         print(f"no --input: using a {source}")
-    try:
-        from zeroskip.hw.reference import quantize_input
-        quantize_input(program, x)
-    except ZeroskipError as error:
-        raise ZeroskipError(f"{args.input or 'input'}: {error}") from None
+        try:
+            from zeroskip.hw.reference import quantize_input
+            quantize_input(program, x)
+        except ZeroskipError as error:
+            raise ZeroskipError(f"input: {error}") from None
     progress(f"simulating {args.program} on {program.arch.name} ({program.arch.pes} PEs)")
-    result = simulate(program, x, energy_table=table)
+    if xq is None:
+        result = simulate(program, x, energy_table=table)
+    else:
+        from zeroskip.sim import simulate_int
+
+        result = simulate_int(program, xq, energy_table=table)
+        if x.ndim == 1:
+            result.outputs = result.outputs[0]
     progress("done")
     print(format_table(result))
     if args.output:
@@ -112,7 +124,8 @@ def run(args) -> int:
         report["input"] = source
         write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
     if args.plot:
+        from zeroskip.files import write_files_atomic
         from zeroskip.sim.plots import write_plots
-        for path in write_plots(result, args.plot):
+        for path in write_files_atomic(args.plot, lambda tmp: write_plots(result, tmp)):
             progress(f"wrote {path}")
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
+from zeroskip.files import write_atomic
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.progress import Progress
 
@@ -177,6 +178,8 @@ def rtl_step(args, out: Path, models: list[tuple[str, object]], x_train, x_test)
 
 
 def run(args) -> int:
+    if args.rtl_images < 1:
+        raise ZeroskipError(f"--rtl-images must be at least 1, got {args.rtl_images}")
     from zeroskip.compiler import compile_layers
     from zeroskip.models.data import mnist_split
 
@@ -195,7 +198,7 @@ def run(args) -> int:
         program.save(str(out / f"{stem}_{SIM_PES}pe"))
         rows.append(run_on_array(name, program, x_test, y_test, accuracy))
     print_side_by_side(rows)
-    (out / "demo.json").write_text(json.dumps(rows, indent=1))
+    write_atomic(out / "demo.json", json.dumps(rows, indent=1))
 
     ok = rtl_step(args, out, [("LeNet-300-100", sparse_layers), ("binary MLP", binary_layers)],
                   x_train, x_test)

@@ -273,3 +273,36 @@ def write_directory_atomic(directory: str | os.PathLike, write: Callable[[str], 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_files_atomic(directory: str | os.PathLike, produce: Callable[[str], object]) -> list[str]:
+    """Write several files into ``directory`` (created if needed), each atomically:
+    ``produce(tmp)`` writes them into a hidden temporary directory next to ``directory``, and
+    each is then renamed to its place (subdirectories kept), so every file is at every moment
+    either its old or its new contents. Files of ``directory`` that ``produce`` does not write
+    are left alone. Returns the paths written."""
+    text = os.fspath(directory)
+    target = os.path.abspath(text)
+    parent = os.path.dirname(target)
+    try:
+        os.makedirs(target, exist_ok=True)
+        remove_stale(parent)
+        tmp = tempfile.mkdtemp(prefix=f"{DIR_TEMP_PREFIX}{os.getpid()}-", dir=parent)
+    except OSError as error:
+        raise ZeroskipError(f"{text}: cannot write ({error.strerror})") from None
+    written = []
+    try:
+        produce(tmp)
+        for root, _, names in os.walk(tmp):
+            relative = os.path.relpath(root, tmp)
+            into = os.path.normpath(os.path.join(target, relative))
+            os.makedirs(into, exist_ok=True)
+            for name in sorted(names):
+                os.replace(os.path.join(root, name), os.path.join(into, name))
+                written.append(os.path.join(text, relative, name) if relative != "."
+                               else os.path.join(text, name))
+    except OSError as error:
+        raise ZeroskipError(f"{text}: cannot write ({error.strerror or error})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return written

@@ -32,6 +32,7 @@ def _requested_arch(args):
 
 def run(args) -> int:
     from zeroskip.hw.program import load_program
+    from zeroskip.files import write_files_atomic
     from zeroskip.hw.gateware.verilog import write_verilog
 
     progress = Progress(args.quiet)
@@ -49,6 +50,9 @@ def run(args) -> int:
     if not args.name.isidentifier():
         raise ZeroskipError(f"--name '{args.name}' is not a Verilog identifier")
     progress(f"elaborating {arch.name} ({arch.pes} PEs){' with ' + args.program if program else ''}")
-    verilog_path, json_path = write_verilog(arch, program, args.output, name=args.name)
+    # every file lands atomically: written in a hidden directory, then renamed into -o
+    write_files_atomic(args.output, lambda tmp: write_verilog(arch, program, tmp, name=args.name))
+    verilog_path = os.path.join(args.output, f"{args.name}.v")
+    json_path = os.path.join(args.output, f"{args.name}.json")
     progress(f"wrote {verilog_path} ({os.path.getsize(verilog_path) // 1024} KiB) and {json_path}")
     return 0

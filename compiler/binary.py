@@ -23,17 +23,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zeroskip.compiler.encode import ceil_div
+from zeroskip.compiler.quantize import quantized_input
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize_planes, requantize,
-                                    signed_range, threshold_word, wrap)
-from zeroskip.hw.program import KIND_BINARY, Pass, binary_chunks, descriptor_layout, pack_binary_lines
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_dot_bound, quantize_planes,
+                                    requant_shift, requantize, signed_range, threshold_word, wrap)
+from zeroskip.hw.program import (KIND_BINARY, LayerInfo, Pass, binary_chunks, field_max,
+                                 pack_binary_lines)
 
 #: output shift of binarising layers: outputs are ±2^BINARY_OUT_FRAC (±1)
 BINARY_OUT_FRAC = 0
 
 #: the descriptor's ``planes`` field width bounds the input bit planes
-MAX_PLANES = (1 << dict(descriptor_layout(ArchConfig()))["planes"]) - 1
+MAX_PLANES = field_max("planes")
 
 
 @dataclass
@@ -75,7 +77,7 @@ class BinaryLayerIR:
 
     @property
     def shift(self) -> int:
-        return self.in_frac + self.w_frac - self.out_frac
+        return requant_shift(self.in_frac, self.w_frac, self.out_frac)
 
     @property
     def input_bound(self) -> int:
@@ -85,7 +87,62 @@ class BinaryLayerIR:
     @property
     def dot_bound(self) -> int:
         """|dot| ≤ this for every input."""
-        return self.in_len * self.input_bound
+        return binary_dot_bound(self.in_len, self.planes)
+
+    # -- the compiler's half of the binary kind: what each pass asks of a layer ----------------
+    def check(self, ir, index: int) -> None:
+        check_binary_layer(ir, index)
+
+    def input_activations(self, ir, in_frac: int, x_range: float):
+        if self.planes:                                 # unsigned integer inputs
+            return planes_input(ir)
+        return quantized_input(ir, in_frac, x_range)
+
+    def choose_formats(self, index: int, xq, in_frac: int, arch: ArchConfig, calibrated: bool):
+        return binary_formats(self, xq, in_frac, arch, calibrated)
+
+    def row_work(self) -> None:
+        """Every row has the same work: rows stay in order."""
+        return None
+
+    def encode(self, arch: ArchConfig) -> None:
+        """Weight bits, not entries: ``tail_lines`` packs them."""
+
+    def plan_passes(self, index: int, arch: ArchConfig, used) -> list[Pass]:
+        passes = binary_passes(self, index, arch, used.bias, used.tail_lines)
+        used.bias += sum(self.tile_rows)
+        used.tail_lines += sum(pass_lines(self, arch))
+        return passes
+
+    def stream_entries(self, pes: int) -> np.ndarray:
+        return np.zeros((len(self.tile_rows), pes), dtype=np.int64)
+
+    def write_streams(self, streams, passes: list[Pass], base) -> None:
+        """No entries, no pointers."""
+
+    def tail_lines(self, arch: ArchConfig) -> np.ndarray:
+        return binary_lines(self, arch)
+
+    def relocate(self, passes: list[Pass], entry_lines: int) -> None:
+        """The weight lines follow the entry streams' ``entry_lines`` lines."""
+        for p in passes:
+            p.line_base += entry_lines
+
+    def codebook_row(self, arch: ArchConfig) -> np.ndarray:
+        return np.zeros(arch.codebook_size, dtype=np.int64)     # binary layers have no codebook
+
+    def info(self) -> LayerInfo:
+        return LayerInfo(in_len=self.in_len, out_len=self.out_len, relu=False,
+                         in_frac=self.in_frac, w_frac=self.w_frac, out_frac=self.out_frac,
+                         kind=self.kind, planes=self.planes, binarize=self.binarize,
+                         name=self.name)
+
+    def meta(self, arch: ArchConfig) -> dict:
+        return layer_meta(self, arch)
+
+    def output_affine(self) -> dict | None:
+        """Integer scores: the host ranks ``scale · dot + offset`` per class."""
+        return None if self.binarize else output_affine(self)
 
     def permute(self, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> None:
         """New column ``j`` = old column ``cols[j]`` (the previous layer's rows were reordered)."""
@@ -93,11 +150,6 @@ class BinaryLayerIR:
             raise ZeroskipError(f"layer {self.name}: binary layers keep their row order")
         if cols is not None:
             self.weights = self.weights[:, cols]
-
-
-def is_binary(layer) -> bool:
-    """A compiler IR layer that is binary."""
-    return isinstance(layer, BinaryLayerIR)
 
 
 def is_folded_layer(layer) -> bool:
@@ -162,7 +214,7 @@ def check_binary_layer(ir, index: int) -> None:
         raise ZeroskipError(f"{where}: only the first layer reads unsigned bit planes "
                             f"(input_bits {layer.planes}); later binary layers read bipolar bits")
     previous = ir.layers[index - 1] if index else None
-    if previous is not None and not is_binary(previous) and previous.relu:
+    if previous is not None and previous.relu:
         raise ZeroskipError(f"{where}: reads the bits x >= 0 of layer {index - 1}'s ReLU outputs, "
                             f"which are all 1; give layer {index - 1} no activation")
     acc_high = signed_range(a.acc_bits)[1]

@@ -13,9 +13,56 @@ No Python loop touches a column or a weight: one ``nonzero``, one sort by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from zeroskip.compiler.ir import Encoded
+
+
+@dataclass
+class Encoded:
+    """One layer's sparse entries, all tiles and PEs, ordered by (tile, PE, column, row).
+
+    ``code``/``run`` are the entries (padding included); ``counts[t, p, j]`` is the number of
+    entries of column ``j`` for PE ``p`` in tile ``t`` (so each (tile, PE) stream is a
+    contiguous slice); ``useful[t, p]`` counts non-padding entries (the PE's MACs).
+    """
+
+    code: np.ndarray
+    run: np.ndarray
+    counts: np.ndarray
+    useful: np.ndarray
+
+    @property
+    def entries(self) -> int:
+        return len(self.code)
+
+    @property
+    def padding(self) -> int:
+        return int(self.entries - self.useful.sum())
+
+    @property
+    def stream_entries(self) -> np.ndarray:
+        """Entries per (tile, PE) stream: [tiles, pes]."""
+        return self.counts.sum(axis=2)
+
+    @property
+    def stream_starts(self) -> np.ndarray:
+        """Index of each (tile, PE) stream's first entry in ``code``/``run``: [tiles, pes]."""
+        sizes = self.stream_entries.reshape(-1)
+        return (np.cumsum(sizes) - sizes).reshape(self.stream_entries.shape)
+
+    @property
+    def tile(self) -> np.ndarray:
+        """Tile of every entry (for inspection; the packer uses slices)."""
+        sizes = self.stream_entries
+        return np.repeat(np.arange(sizes.size) // sizes.shape[1], sizes.reshape(-1))
+
+    @property
+    def pe(self) -> np.ndarray:
+        """PE of every entry (for inspection; the packer uses slices)."""
+        sizes = self.stream_entries
+        return np.repeat(np.arange(sizes.size) % sizes.shape[1], sizes.reshape(-1))
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -12,54 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from zeroskip.compiler.encode import Encoded, encode_layer
+from zeroskip.compiler.quantize import quantized_input, sparse_formats
+from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.program import Program
-
-
-@dataclass
-class Encoded:
-    """One layer's sparse entries, all tiles and PEs, ordered by (tile, PE, column, row).
-
-    ``code``/``run`` are the entries (padding included); ``counts[t, p, j]`` is the number of
-    entries of column ``j`` for PE ``p`` in tile ``t`` (so each (tile, PE) stream is a
-    contiguous slice); ``useful[t, p]`` counts non-padding entries (the PE's MACs).
-    """
-
-    code: np.ndarray
-    run: np.ndarray
-    counts: np.ndarray
-    useful: np.ndarray
-
-    @property
-    def entries(self) -> int:
-        return len(self.code)
-
-    @property
-    def padding(self) -> int:
-        return int(self.entries - self.useful.sum())
-
-    @property
-    def stream_entries(self) -> np.ndarray:
-        """Entries per (tile, PE) stream: [tiles, pes]."""
-        return self.counts.sum(axis=2)
-
-    @property
-    def stream_starts(self) -> np.ndarray:
-        """Index of each (tile, PE) stream's first entry in ``code``/``run``: [tiles, pes]."""
-        sizes = self.stream_entries.reshape(-1)
-        return (np.cumsum(sizes) - sizes).reshape(self.stream_entries.shape)
-
-    @property
-    def tile(self) -> np.ndarray:
-        """Tile of every entry (for inspection; the packer uses slices)."""
-        sizes = self.stream_entries
-        return np.repeat(np.arange(sizes.size) // sizes.shape[1], sizes.reshape(-1))
-
-    @property
-    def pe(self) -> np.ndarray:
-        """PE of every entry (for inspection; the packer uses slices)."""
-        sizes = self.stream_entries
-        return np.repeat(np.arange(sizes.size) % sizes.shape[1], sizes.reshape(-1))
+from zeroskip.hw.fixedpoint import requant_shift
+from zeroskip.hw.placement import slot_rows
+from zeroskip.hw.program import KIND_SPARSE, LayerInfo, Pass, Program
 
 
 @dataclass
@@ -70,6 +29,7 @@ class LayerIR:
     codebook: np.ndarray         #: float64 [K], entry 0 == 0.0
     bias: np.ndarray             #: float64 [out], same row order as ``codes``
     relu: bool
+    name: str = ""               #: the model's name for the layer (``fc1``, ...)
     # -- quantize
     in_frac: int | None = None
     w_frac: int | None = None
@@ -127,7 +87,124 @@ class LayerIR:
 
     @property
     def shift(self) -> int:
-        return self.in_frac + self.w_frac - self.out_frac
+        return requant_shift(self.in_frac, self.w_frac, self.out_frac)
+
+    # -- the compiler's half of the sparse kind: what each pass asks of a layer ----------------
+    kind = KIND_SPARSE
+
+    def check(self, ir: "CompileIR", index: int) -> None:
+        """``validate``: codes within the architecture's codebook (a longer codebook whose
+        upper codes are unused is trimmed)."""
+        a = ir.arch
+        if len(self.codebook) > a.codebook_size:
+            used = int(self.codes.max())
+            if used >= a.codebook_size:
+                raise ZeroskipError(f"layer {index}: code {used} needs more than the "
+                                    f"architecture's code_bits = {a.code_bits}")
+            self.codebook = self.codebook[: a.codebook_size]
+
+    def input_activations(self, ir: "CompileIR", in_frac: int, x_range: float):
+        """``quantize``, first layer: the integer inputs (or their bound) and their frac."""
+        return quantized_input(ir, in_frac, x_range)
+
+    def choose_formats(self, index: int, xq: np.ndarray, in_frac: int, arch: ArchConfig,
+                       calibrated: bool):
+        """``quantize``: this layer's formats; the next boundary's activations and frac."""
+        return sparse_formats(self, index, xq, in_frac, arch, calibrated)
+
+    def row_work(self) -> np.ndarray | None:
+        """``balance``: the work of each row (its non-zero weights)."""
+        return np.bincount(self.nonzero()[0], minlength=self.out_len)
+
+    def encode(self, arch: ArchConfig) -> None:
+        """``encode``: the (tile, PE) column streams of (code, run) entries."""
+        self.encoded = encode_layer(self.codes, arch.pes, arch.acc_depth, arch.max_run,
+                                    self.nonzero())
+
+    def plan_passes(self, index: int, arch: ArchConfig, used: "Allocation") -> list[Pass]:
+        """``pack``: one pass per row tile, with ``in_len + 1`` pointers and ``rows`` bias words."""
+        passes = []
+        for tile, rows in enumerate(self.tile_rows):
+            passes.append(Pass(kind=self.kind, layer=index, in_len=self.in_len, rows=rows,
+                               row_base=tile * arch.acc_depth, ptr_base=used.pointers,
+                               bias_base=used.bias, shift=self.shift, relu=int(self.relu),
+                               last=int(tile == len(self.tile_rows) - 1)))
+            used.pointers += self.in_len + 1
+            used.bias += rows
+        return passes
+
+    def stream_entries(self, pes: int) -> np.ndarray:
+        """int [tiles, pes]: entries each pass puts in each PE's entry stream."""
+        return self.encoded.stream_entries
+
+    def write_streams(self, streams: "Streams", passes: list[Pass], base: np.ndarray) -> None:
+        """``pack``: copy the entries to their streams (``base`` [tiles, pes]: where each pass's
+        entries start) and write each pass's column pointers."""
+        enc, pes = self.encoded, streams.code.shape[0]
+        sizes, starts = enc.stream_entries, enc.stream_starts
+        for tile, p in enumerate(passes):
+            for pe in range(pes):
+                n, src, dst = int(sizes[tile, pe]), int(starts[tile, pe]), int(base[tile, pe])
+                streams.code[pe, dst:dst + n] = enc.code[src:src + n]
+                streams.run[pe, dst:dst + n] = enc.run[src:src + n]
+            bounds = np.concatenate([np.zeros((pes, 1), np.int64),
+                                     np.cumsum(enc.counts[tile], axis=1)], axis=1)
+            streams.ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1] = base[tile][:, None] + bounds
+
+    def tail_lines(self, arch: ArchConfig) -> np.ndarray | None:
+        """Lines stored after every entry stream (binary weight bits); sparse layers have none."""
+        return None
+
+    def codebook_row(self, arch: ArchConfig) -> np.ndarray:
+        row = np.zeros(arch.codebook_size, dtype=np.int64)
+        row[: len(self.codebook_q)] = self.codebook_q
+        return row
+
+    def info(self) -> LayerInfo:
+        """``emit``: the layer as the program records it."""
+        return LayerInfo(in_len=self.in_len, out_len=self.out_len, relu=self.relu,
+                         in_frac=self.in_frac, w_frac=self.w_frac, out_frac=self.out_frac,
+                         kind=self.kind, name=self.name)
+
+    def meta(self, arch: ArchConfig) -> dict:
+        """``emit``: ``program.meta["layers"]``: per pass the busiest PE's weights, summed (the
+        ideal cycles for a dense input vector)."""
+        enc = self.encoded
+        return {"kind": "sparse", "passes": len(self.tile_rows), "entries": enc.entries,
+                "padding": enc.padding, "weights": int(enc.useful.sum()),
+                "busiest_pe_weights": int(enc.useful.max(axis=1).sum()),
+                "in_frac": self.in_frac, "w_frac": self.w_frac, "out_frac": self.out_frac}
+
+    def output_affine(self) -> dict | None:
+        """The host-side float affine of the last layer's outputs, if the layer needs one."""
+        return None
+
+
+@dataclass
+class Allocation:
+    """What the passes packed so far use of the memories shared by all layers."""
+
+    pointers: int = 0
+    bias: int = 0
+    tail_lines: int = 0       #: lines after the entry streams (binary weight bits)
+
+
+@dataclass
+class Streams:
+    """The images ``pack`` fills in: per PE entry streams and pointers."""
+
+    code: np.ndarray          #: uint16 [pes, entries]
+    run: np.ndarray           #: uint16 [pes, entries]
+    ptr: np.ndarray           #: int64 [pes, pointers]
+
+
+def write_bias(bias: np.ndarray, layer, passes: list[Pass], pes: int) -> None:
+    """Every pass's bias words (binary: threshold words), local row order, zero past the layer."""
+    for p in passes:
+        rows = slot_rows(pes, p.row_base, p.rows).T                    # [pe, row] layer row
+        inside = rows < layer.out_len
+        bias[:, p.bias_base: p.bias_base + p.rows] = np.where(
+            inside, layer.bias_q[np.minimum(rows, layer.out_len - 1)], 0)
 
 
 @dataclass

@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from zeroskip.compiler.balance import balanced_row_order
-from zeroskip.compiler.binary import (binary_layer_ir, check_binary_layer, is_binary,
-                                      is_folded_layer, layer_meta, output_affine)
-from zeroskip.compiler.encode import encode_layer, tile_count
+from zeroskip.compiler.binary import binary_layer_ir, is_folded_layer
+from zeroskip.compiler.encode import tile_count
 from zeroskip.compiler.ir import CompileIR, LayerIR
 from zeroskip.compiler.pack import pack
 from zeroskip.compiler.quantize import choose_formats
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.program import KIND_BINARY, LayerInfo, Program
+from zeroskip.hw.placement import local_rows
+from zeroskip.hw.program import Program
 
 ACTIVATIONS = {"relu": True, "none": False}
 
@@ -66,7 +66,8 @@ def layer_ir(layer, index: int) -> LayerIR:
     if act not in ACTIVATIONS:
         raise ZeroskipError(f"layer {index}: activation '{act}' unsupported "
                             f"(one of {', '.join(ACTIVATIONS)})")
-    return LayerIR(codes=codes, codebook=codebook, bias=bias, relu=ACTIVATIONS[act])
+    return LayerIR(codes=codes, codebook=codebook, bias=bias, relu=ACTIVATIONS[act],
+                   name=str(getattr(layer, "name", "") or f"layer{index}"))
 
 
 def validate(ir: CompileIR) -> CompileIR:
@@ -75,14 +76,7 @@ def validate(ir: CompileIR) -> CompileIR:
     if not ir.layers:
         raise ZeroskipError("the model has no layers")
     for index, layer in enumerate(ir.layers):
-        if is_binary(layer):
-            check_binary_layer(ir, index)
-        elif len(layer.codebook) > a.codebook_size:
-            used = int(layer.codes.max())
-            if used >= a.codebook_size:
-                raise ZeroskipError(f"layer {index}: code {used} needs more than the architecture's "
-                                    f"code_bits = {a.code_bits}")
-            layer.codebook = layer.codebook[: a.codebook_size]
+        layer.check(ir, index)
         if index and layer.in_len != ir.layers[index - 1].out_len:
             raise ZeroskipError(f"layer {index}: takes {layer.in_len} inputs but layer {index - 1} "
                                 f"has {ir.layers[index - 1].out_len} outputs")
@@ -123,10 +117,10 @@ def balance(ir: CompileIR) -> CompileIR:
     for layer in ir.layers:
         if previous is not None:
             layer.permute(cols=previous)
-        if is_binary(layer):            # every row has the same work: rows stay in order
+        work = layer.row_work()
+        if work is None:                # every row has the same work: rows stay in order
             previous = None
             continue
-        work = np.bincount(layer.nonzero()[0], minlength=layer.out_len)
         order = balanced_row_order(work, a.pes, a.acc_depth)
         layer.permute(rows=order)
         layer.row_order = order
@@ -136,9 +130,8 @@ def balance(ir: CompileIR) -> CompileIR:
 
 def partition(ir: CompileIR) -> CompileIR:
     """Row i → PE i mod N: the local rows each PE holds."""
-    pes = ir.arch.pes
     for layer in ir.layers:
-        layer.local_rows = (layer.out_len - np.arange(pes) + pes - 1) // pes
+        layer.local_rows = local_rows(layer.out_len, ir.arch.pes)
     return ir
 
 
@@ -154,11 +147,8 @@ def tile(ir: CompileIR) -> CompileIR:
 
 def encode(ir: CompileIR) -> CompileIR:
     """Each layer's (tile, PE) column streams of (code, run) entries, padding included."""
-    a = ir.arch
     for layer in ir.layers:
-        if is_binary(layer):            # weight bits, not entries: packed by pack_images
-            continue
-        layer.encoded = encode_layer(layer.codes, a.pes, a.acc_depth, a.max_run, layer.nonzero())
+        layer.encode(ir.arch)
     return ir
 
 
@@ -170,25 +160,15 @@ def pack_images(ir: CompileIR) -> CompileIR:
 
 def emit(ir: CompileIR) -> CompileIR:
     """The ``Program``, checked against the architecture."""
-    infos = [LayerInfo(in_len=l.in_len, out_len=l.out_len, relu=l.relu, in_frac=l.in_frac,
-                       w_frac=l.w_frac, out_frac=l.out_frac) if not is_binary(l) else
-             LayerInfo(in_len=l.in_len, out_len=l.out_len, relu=False, in_frac=l.in_frac,
-                       w_frac=l.w_frac, out_frac=l.out_frac, kind=KIND_BINARY, planes=l.planes,
-                       binarize=l.binarize) for l in ir.layers]
     meta = dict(ir.meta)
-    # per pass the busiest PE's weights, summed: the ideal cycles for a dense input vector
-    meta["layers"] = [layer_meta(l, ir.arch) if is_binary(l) else
-                      {"passes": len(l.tile_rows), "entries": l.encoded.entries,
-                       "padding": l.encoded.padding, "weights": int(l.encoded.useful.sum()),
-                       "busiest_pe_weights": int(l.encoded.useful.max(axis=1).sum()),
-                       "in_frac": l.in_frac, "w_frac": l.w_frac, "out_frac": l.out_frac}
-                      for l in ir.layers]
-    last = ir.layers[-1]
-    if is_binary(last) and not last.binarize:   # integer scores: the host ranks scale·dot + offset
-        meta["output_affine"] = output_affine(last)
-    ir.program = Program(arch=ir.arch, layers=infos, passes=ir.passes, sparse=ir.sparse,
-                         ptr=ir.ptr, bias=ir.bias, codebook=ir.codebook,
-                         output_index=ir.output_index, meta=meta)
+    meta["layers"] = [layer.meta(ir.arch) for layer in ir.layers]
+    affine = ir.layers[-1].output_affine()
+    if affine is not None:
+        meta["output_affine"] = affine     # until the manifest carries the field itself
+    ir.program = Program(arch=ir.arch, layers=[layer.info() for layer in ir.layers],
+                         passes=ir.passes, sparse=ir.sparse, ptr=ir.ptr, bias=ir.bias,
+                         codebook=ir.codebook, output_index=ir.output_index, meta=meta,
+                         output_affine=affine)
     ir.program.check_fits()
     return ir
 

@@ -25,12 +25,12 @@ import math
 
 import numpy as np
 
-from zeroskip.compiler.binary import binary_formats, is_binary, planes_input
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.fixedpoint import frac_for_range, quantize, requantize, signed_range
+from zeroskip.hw.program import field_max
 
 #: the largest right shift a pass descriptor can hold
-MAX_SHIFT = 63
+MAX_SHIFT = field_max("shift")
 
 #: inputs are assumed to lie in [-DEFAULT_INPUT_RANGE, DEFAULT_INPUT_RANGE] without calibration
 DEFAULT_INPUT_RANGE = 1.0
@@ -69,61 +69,71 @@ def int_matmul(x: np.ndarray, codes: np.ndarray, table: np.ndarray,
 
 
 def choose_formats(ir) -> None:
-    """Fill in every layer's ``in_frac``, ``w_frac``, ``out_frac``, ``codebook_q``, ``bias_q``."""
+    """Fill in every layer's formats, boundary by boundary: each layer's kind chooses its own
+    (``LayerIR.choose_formats``, ``BinaryLayerIR.choose_formats``) from the activations (or
+    their bound) its input carries."""
     a = ir.arch
-    act_high = signed_range(a.act_bits)[1]
-    acc_high = signed_range(a.acc_bits)[1]
     first = ir.layers[0]
-    if ir.calibration is not None:
+    calibrated = ir.calibration is not None
+    if calibrated:
         x_range = float(np.abs(ir.calibration).max(initial=0.0))
     else:
         x_range = DEFAULT_INPUT_RANGE
     in_frac = ir.input_frac if ir.input_frac is not None else frac_for_range(x_range, a.act_bits)
-    if is_binary(first) and first.planes:                           # unsigned integer inputs
-        in_frac, xq = planes_input(ir)
-    elif ir.calibration is not None:
-        xq = quantize(ir.calibration, in_frac, a.act_bits)          # observed activations
-    else:
-        bound_q = min(int(quantize(x_range, in_frac, a.act_bits)), act_high)
-        xq = np.full((1, first.in_len), bound_q, dtype=np.int64)    # bound on |activation|
-
+    in_frac, xq = first.input_activations(ir, in_frac, x_range)
     for index, layer in enumerate(ir.layers):
-        if is_binary(layer):                                        # integer dot products
-            xq, in_frac = binary_formats(layer, xq, in_frac, a, ir.calibration is not None)
-            continue
-        w_frac = frac_for_range(float(np.abs(layer.codebook).max()), a.weight_bits)
-        max_bias = float(np.abs(layer.bias).max(initial=0.0))
-        while True:
-            codebook_q = quantize(layer.codebook, w_frac, a.weight_bits)
-            codebook_q[0] = 0
-            bias_q = quantize(layer.bias, in_frac + w_frac, a.acc_bits)
-            if ir.calibration is not None:
-                acc = int_matmul(xq, layer.codes, codebook_q, layer.nonzero())
-                y = acc + bias_q[None, :]
-                peak = max(int(np.abs(acc).max(initial=0)), int(np.abs(y).max(initial=0)))
-            else:
-                acc = int_matmul(xq, layer.codes, np.abs(codebook_q), layer.nonzero())
-                y = acc + np.abs(bias_q)[None, :]
-                peak = int(y.max(initial=0))
-            peak = max(peak, math.ceil(max_bias * 2.0 ** (in_frac + w_frac)))
-            if peak <= acc_high:
-                break
-            if w_frac <= -30:
-                raise ZeroskipError(
-                    f"layer {index}: its sums exceed the {a.acc_bits}-bit accumulator at any weight "
-                    f"scale (input frac {in_frac}); raise acc_bits or scale the inputs down")
-            w_frac -= max(1, math.ceil(math.log2(peak / acc_high)))
-        scale = in_frac + w_frac
-        if ir.calibration is not None and layer.relu:
-            y_range = float(np.maximum(y, 0).max(initial=0)) * 2.0 ** -scale
+        xq, in_frac = layer.choose_formats(index, xq, in_frac, a, calibrated)
+
+
+def quantized_input(ir, in_frac: int, x_range: float) -> tuple[int, np.ndarray]:
+    """The first boundary's integer activations: the calibration inputs quantized, or (without
+    calibration) a vector of the bound on their magnitude."""
+    a = ir.arch
+    if ir.calibration is not None:
+        return in_frac, quantize(ir.calibration, in_frac, a.act_bits)
+    bound_q = min(int(quantize(x_range, in_frac, a.act_bits)), signed_range(a.act_bits)[1])
+    return in_frac, np.full((1, ir.layers[0].in_len), bound_q, dtype=np.int64)
+
+
+def sparse_formats(layer, index: int, xq: np.ndarray, in_frac: int, arch, calibrated: bool):
+    """A sparse layer's ``w_frac``, ``out_frac``, quantized codebook and bias (see the module's
+    docstring); returns the next boundary's integer activations (or their bound) and ``frac``."""
+    a = arch
+    act_high = signed_range(a.act_bits)[1]
+    acc_high = signed_range(a.acc_bits)[1]
+    w_frac = frac_for_range(float(np.abs(layer.codebook).max()), a.weight_bits)
+    max_bias = float(np.abs(layer.bias).max(initial=0.0))
+    while True:
+        codebook_q = quantize(layer.codebook, w_frac, a.weight_bits)
+        codebook_q[0] = 0
+        bias_q = quantize(layer.bias, in_frac + w_frac, a.acc_bits)
+        if calibrated:
+            acc = int_matmul(xq, layer.codes, codebook_q, layer.nonzero())
+            y = acc + bias_q[None, :]
+            peak = max(int(np.abs(acc).max(initial=0)), int(np.abs(y).max(initial=0)))
         else:
-            y_range = float(np.abs(y).max(initial=0)) * 2.0 ** -scale
-        out_frac = min(max(frac_for_range(y_range, a.act_bits), scale - MAX_SHIFT), scale)
-        layer.in_frac, layer.w_frac, layer.out_frac = in_frac, w_frac, out_frac
-        layer.codebook_q, layer.bias_q = codebook_q, bias_q
-        shift = scale - out_frac
-        if ir.calibration is not None:
-            xq = requantize(acc, bias_q[None, :], shift, layer.relu, a.acc_bits, a.act_bits)
-        else:   # round half up never exceeds ceil(y / 2**shift); saturation caps it
-            xq = np.minimum(-np.right_shift(-y, shift), act_high)
-        in_frac = out_frac
+            acc = int_matmul(xq, layer.codes, np.abs(codebook_q), layer.nonzero())
+            y = acc + np.abs(bias_q)[None, :]
+            peak = int(y.max(initial=0))
+        peak = max(peak, math.ceil(max_bias * 2.0 ** (in_frac + w_frac)))
+        if peak <= acc_high:
+            break
+        if w_frac <= -30:
+            raise ZeroskipError(
+                f"layer {index}: its sums exceed the {a.acc_bits}-bit accumulator at any weight "
+                f"scale (input frac {in_frac}); raise acc_bits or scale the inputs down")
+        w_frac -= max(1, math.ceil(math.log2(peak / acc_high)))
+    scale = in_frac + w_frac
+    if calibrated and layer.relu:
+        y_range = float(np.maximum(y, 0).max(initial=0)) * 2.0 ** -scale
+    else:
+        y_range = float(np.abs(y).max(initial=0)) * 2.0 ** -scale
+    out_frac = min(max(frac_for_range(y_range, a.act_bits), scale - MAX_SHIFT), scale)
+    layer.in_frac, layer.w_frac, layer.out_frac = in_frac, w_frac, out_frac
+    layer.codebook_q, layer.bias_q = codebook_q, bias_q
+    shift = scale - out_frac
+    if calibrated:
+        xq = requantize(acc, bias_q[None, :], shift, layer.relu, a.acc_bits, a.act_bits)
+    else:   # round half up never exceeds ceil(y / 2**shift); saturation caps it
+        xq = np.minimum(-np.right_shift(-y, shift), act_high)
+    return xq, out_frac

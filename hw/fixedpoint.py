@@ -21,6 +21,12 @@ def signed_range(bits: int) -> tuple[int, int]:
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
+def requant_shift(in_frac: int, w_frac: int, out_frac: int) -> int:
+    """The requantisation's right shift: accumulator scale ``in_frac + w_frac`` down to the
+    output's ``out_frac`` (the one definition every layer kind and the program use)."""
+    return in_frac + w_frac - out_frac
+
+
 def quantize(x: np.ndarray, frac: int, bits: int) -> np.ndarray:
     """Round half up to ``frac`` fractional bits, saturate to ``bits`` signed (int64 result)."""
     low, high = signed_range(bits)
@@ -75,6 +81,12 @@ def input_bits(values: np.ndarray, planes: int) -> np.ndarray:
     if planes == 0:
         return (values >= 0)[None].astype(np.int64)
     return np.stack([(values >> p) & 1 for p in range(planes)])
+
+
+def binary_dot_bound(in_len: int, planes: int) -> int:
+    """|binary_dot| never exceeds this: fan-in × the largest input (1 for bipolar bits,
+    2^planes − 1 for unsigned planes)."""
+    return in_len * ((1 << planes) - 1 if planes else 1)
 
 
 def quantize_planes(x: np.ndarray, planes: int) -> np.ndarray:

@@ -220,9 +220,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     cycles = timing.PROGRAM_HEAD + pass_cycles.sum(axis=1) + timing.PROGRAM_TAIL
     last = program.layers[-1]
     outputs = program.logical_output(dequantize(acts, last.out_frac).astype(np.float32))
-    names = program.meta.get("layer_names") if isinstance(program.meta, dict) else None
-    if not (isinstance(names, list) and len(names) == n_layers):
-        names = [f"layer{i}" for i in range(n_layers)]
+    names = [layer.name or f"layer{i}" for i, layer in enumerate(program.layers)]
     return SimResult(
         arch_name=a.name, clock_mhz=float(a.clock_mhz), layer_names=[str(n) for n in names],
         outputs=outputs, outputs_int=acts, cycles=cycles,

@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="load the program over the Wishbone bus instead of baking it into "
                              "the Verilog's memory init (slower, exercises the load path)")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
+    parser.add_argument("--rungs", metavar="LIST", default=None,
+                        help="run these rungs of the verification ladder instead, comma-separated, "
+                             "the first one the reference for outputs, the simulator for cycles "
+                             "(of: reference, sim, amaranth, icarus, verilator)")
     add_arch_arguments(parser, default=None)
     parser.epilog = "--arch and the overrides name the gateware's configuration (default: the program's own)."
 
@@ -96,6 +100,8 @@ def run(args) -> int:
     arch = gateware_arch(args, program)
     check_compatible(program, arch, where=f"program {args.program}")
     xq, source = load_inputs(args, program)
+    if args.rungs is not None:
+        return run_rungs(args, program, xq, source, progress)
     simulator = require_simulator(args.simulator)
     print(source)
     how = "loaded over the bus" if args.bus_load else "in the memories' initial contents"
@@ -124,3 +130,27 @@ def run(args) -> int:
                                "differing_outputs": c.differing_outputs} for c in checks]}
         write_atomic(args.json, json.dumps(report, indent=1))
     return 1 if failed else 0
+
+
+def run_rungs(args, program, xq, source: str, progress) -> int:
+    """``--rungs``: the ladder's rungs on the same inputs, one verdict per rung, one report."""
+    from zeroskip.ladder import climb
+
+    rungs = [r.strip() for r in args.rungs.split(",") if r.strip()]
+    print(source)
+    progress(f"running {', '.join(rungs)} on {len(xq)} inputs")
+    report = climb(program, xq, rungs, bus_load=args.bus_load)
+    for rung in rungs:
+        result = report["results"][rung]
+        first = result["mismatches"][0] if result["mismatches"] else None
+        detail = "" if first is None else (f"; input {first['input']}: first difference "
+                                           f"{first['first_difference']}, cycles "
+                                           f"{first['cycles']} vs simulator {first['sim_cycles']}")
+        print(f"{rung:<10} {'PASS' if result['passed'] else 'FAIL'}  {result['seconds']:8.2f} s"
+              f"{detail}")
+    print(f"{'PASS' if report['passed'] else 'FAIL'}: {', '.join(rungs)} on {len(xq)} inputs")
+    if args.json:
+        report.update(program=args.program, inputs_from=source)
+        write_atomic(args.json, json.dumps(report, indent=1) + "\n")
+    return 0 if report["passed"] else 1
+

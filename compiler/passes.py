@@ -163,8 +163,6 @@ def emit(ir: CompileIR) -> CompileIR:
     meta = dict(ir.meta)
     meta["layers"] = [layer.meta(ir.arch) for layer in ir.layers]
     affine = ir.layers[-1].output_affine()
-    if affine is not None:
-        meta["output_affine"] = affine     # until the manifest carries the field itself
     ir.program = Program(arch=ir.arch, layers=[layer.info() for layer in ir.layers],
                          passes=ir.passes, sparse=ir.sparse, ptr=ir.ptr, bias=ir.bias,
                          codebook=ir.codebook, output_index=ir.output_index, meta=meta,

@@ -84,7 +84,7 @@ def demo_arch(pes: int) -> ArchConfig:
 def classify(program, outputs: np.ndarray) -> np.ndarray:
     """Class indices from the program's outputs; binary programs rank by the last layer's
     per-class float scale and offset (their outputs are integer dot products)."""
-    affine = program.meta.get("output_affine")
+    affine = program.output_affine
     if affine is not None:
         outputs = outputs * np.asarray(affine["scale"]) + np.asarray(affine["offset"])
     return outputs.argmax(axis=1)

@@ -54,7 +54,7 @@ def test_cli_compiles_a_binary_model_and_prints_binary_layers(tmp_path, capsys):
     x_int = binary_ref.quantize_pixels(np.round(x * 255) / 255)
     assert np.array_equal(reference.predict(program, x_int / 255),
                           binary_ref.last_dots(layers, x_int).astype(np.float32))
-    assert program.meta["output_affine"]["offset"] == layers[1].offset.tolist()
+    assert program.output_affine["offset"] == layers[1].offset.tolist()
 
 
 def test_cli_reports_a_binary_model_that_does_not_fit(tmp_path, capsys):

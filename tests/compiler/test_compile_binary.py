@@ -91,7 +91,7 @@ def test_threshold_words_and_descriptors():
     assert np.array_equal(bias, 2 * layers[0].thresholds + layers[0].flip)
     assert not np.any(program.decoded.bias(1))
     assert program.ptr.shape == (4, 0) and not program.codebook.any()
-    assert program.meta["output_affine"]["scale"] == layers[1].scale.tolist()
+    assert program.output_affine["scale"] == layers[1].scale.tolist()
     assert [m["kind"] for m in program.meta["layers"]] == ["binary", "binary"]
 
 
@@ -128,7 +128,7 @@ def test_program_directory_round_trip(tmp_path):
     loaded = load_program(str(tmp_path / "prog"))
     x_int = rng.integers(0, 256, (10, 90))
     assert loaded.passes == program.passes and loaded.layers == program.layers
-    assert loaded.meta["output_affine"] == program.meta["output_affine"]
+    assert loaded.output_affine == program.output_affine
     assert np.array_equal(reference.predict_int(loaded, x_int), binary_ref.last_dots(layers, x_int))
 
 
@@ -154,7 +154,7 @@ def test_a_trained_binary_mlp_runs_bit_exactly(trained):
     got = reference.trace_int(program, x_int)
     for boundary, (g, w) in enumerate(zip(got[1:], reference_boundaries(layers, x_int))):
         assert np.array_equal(g, w), f"boundary {boundary + 1}"
-    affine = program.meta["output_affine"]
+    affine = program.output_affine
     scores = reference.predict(program, x) * np.array(affine["scale"]) + np.array(affine["offset"])
     assert np.array_equal(scores.argmax(axis=1), binary_ref.predict(layers, x_int))
     assert np.mean(scores.argmax(axis=1) == y) > 0.5

@@ -10,16 +10,16 @@ from zeroskip.demo import classify
 
 
 class _Program:
-    def __init__(self, meta):
-        self.meta = meta
+    def __init__(self, output_affine=None):
+        self.output_affine = output_affine
 
 
 def test_classify_ranks_binary_outputs_by_their_affine():
     outputs = np.array([[10.0, 9.0], [1.0, 2.0]])
-    plain = _Program({})
+    plain = _Program()
     assert classify(plain, outputs).tolist() == [0, 1]
     # a negative per-class scale reverses the ranking of the integer scores
-    binary = _Program({"output_affine": {"scale": [-1.0, 1.0], "offset": [0.0, 0.0]}})
+    binary = _Program({"scale": [-1.0, 1.0], "offset": [0.0, 0.0]})
     assert classify(binary, outputs).tolist() == [1, 1]
 
 

@@ -4,7 +4,7 @@ cycle simulator ``zeroskip.sim``, on the same programs and inputs.
 
 For the RTL rungs the figure is the clock cycles the simulator advanced while running the
 inputs (input writes over the bus, the run, status polls, output reads) per second of wall time
-in the testbench; the program is in the memories' initial contents, and build time is excluded
+in the testbench; the program is loaded from its hex images at simulation start, and build time is excluded
 (reported separately). ``zeroskip.sim`` models only the accelerator's own cycles (its cycle
 counter), so its rate is accelerator cycles per CPU second. Every rung's outputs are checked
 against the reference.
@@ -13,7 +13,13 @@ Cases: ``mlp4`` a synthetic 256-128-64 network (20 % weights) on 4 PEs; ``lenet1
 of LeNet-300-100 (784-300-100-10 at 8/9/26 %, synthetic weights) on 16 PEs (Amaranth skipped
 unless ``--amaranth-lenet``: minutes per image).
 
+``--second-program``: one build per architecture. In an empty build cache (a temporary
+``$ZEROSKIP_RTL_CACHE``), the wall time of verifying a first program of the case's architecture
+(generate the Verilog, build, run) against that of a second, different program (seed + 1) on
+the same architecture: only its simulation, the build reused.
+
     .venv/bin/python benchmarks/rtl_speed.py [--inputs 4] [--cases mlp4 lenet16] [--json]
+    .venv/bin/python benchmarks/rtl_speed.py --second-program --cases lenet16 --rungs verilator
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -71,6 +79,33 @@ def rtl_rung(simulator, arch, program, xq) -> dict:
     return {"rung": simulator, "cycles": result.run_sim_cycles, "seconds": result.run_seconds,
             "rate": result.run_sim_cycles / result.run_seconds, "build_s": result.build.seconds,
             "build_cached": result.build.cached, "total_s": total, "outputs_ok": bool(ok)}
+
+
+def second_program_rung(simulator, name: str, inputs: int) -> dict:
+    """First program (cold cache: generate, build, run) against a second one on the same build."""
+    require_simulator(simulator)
+    saved = os.environ.get("ZEROSKIP_RTL_CACHE")
+    timings, results = [], []
+    with tempfile.TemporaryDirectory(prefix="zeroskip-bench-cache-") as cache:
+        os.environ["ZEROSKIP_RTL_CACHE"] = cache
+        try:
+            for seed in (0, 1):
+                arch, program, xq = make_case(name, inputs, seed=seed)
+                start = time.perf_counter()
+                result = build_and_run(arch, program, xq, simulator)
+                timings.append(time.perf_counter() - start)
+                results.append((result, np.array_equal(result.outputs, predict_int(program, xq))))
+        finally:
+            if saved is None:
+                os.environ.pop("ZEROSKIP_RTL_CACHE", None)
+            else:
+                os.environ["ZEROSKIP_RTL_CACHE"] = saved
+    (first, first_ok), (second, second_ok) = results
+    return {"rung": f"{simulator} 2nd program", "first_s": timings[0], "second_s": timings[1],
+            "ratio": timings[1] / timings[0], "build_s": first.build.seconds,
+            "second_cached": second.build.cached,
+            "same_build": second.build.directory == first.build.directory,
+            "outputs_ok": bool(first_ok and second_ok)}
 
 
 def amaranth_rung(arch, program, xq) -> dict:
@@ -135,8 +170,23 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=4)
     parser.add_argument("--rungs", nargs="+", default=["icarus", "verilator", "amaranth", "sim"])
     parser.add_argument("--amaranth-lenet", action="store_true")
+    parser.add_argument("--second-program", action="store_true",
+                        help="time a second program of an already built architecture (RTL rungs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.second_program:
+        rows = [dict(second_program_rung(rung, name, args.inputs), case=name, inputs=args.inputs)
+                for name in args.cases for rung in args.rungs if rung in ("icarus", "verilator")]
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return
+        print(f"{'case':8} {'rung':22} {'first s':>8} {'build s':>8} {'second s':>9} {'ratio':>6} "
+              f"{'cached':>6} {'ok':>3}")
+        for r in rows:
+            print(f"{r['case']:8} {r['rung']:22} {r['first_s']:>8.1f} {r['build_s']:>8.1f} "
+                  f"{r['second_s']:>9.1f} {r['ratio']:>6.2f} {str(r['second_cached'] and r['same_build']):>6} "
+                  f"{'yes' if r['outputs_ok'] else 'NO':>3}")
+        return
     rows = []
     for name in args.cases:
         arch, program, xq = make_case(name, args.inputs)

@@ -31,14 +31,16 @@ class Accelerator(wiring.Component):
     """The whole array for ``arch``; ``program`` (optional) initialises every memory and the
     pass count at elaboration, so a run needs only the input written over the bus."""
 
-    def __init__(self, arch: ArchConfig, program: Program | None = None):
+    def __new__(cls, arch: ArchConfig, program: Program | None = None, **kwargs):
+        # a refused program is refused before the object exists (no unused-elaboratable warning)
         if program is not None:
-            self._MustUse__silence = True      # not elaborated if refused below
             if regmap.fingerprint(program.arch) != regmap.fingerprint(arch):
                 raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
                                     f"not for '{arch.name}' ({regmap.differences(program.arch, arch)})")
             program.check_fits()
-            self._MustUse__silence = False
+        return super().__new__(cls, **kwargs)
+
+    def __init__(self, arch: ArchConfig, program: Program | None = None):
         self.arch = arch
         self.program = program
         self.regions = regmap.regions(arch)

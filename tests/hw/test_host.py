@@ -58,3 +58,43 @@ def test_refuses_misuse():
     assert "no program loaded" in errors[0]
     assert "compiled for architecture" in errors[1]
     assert "5 activations" in errors[2]
+
+
+def test_polling_bounded_by_the_cycle_limit():
+    """A bus whose status never says done: the driver gives up after limit / BUS_CYCLES polls
+    (each read costs at least BUS_CYCLES cycles) with the limit in its message."""
+    import asyncio
+
+    import pytest
+
+    from zeroskip.hw import regmap
+    from zeroskip.hw.host import BUS_CYCLES, AcceleratorTimeout, Host, cycle_limit
+
+    arch = tiny()
+    program = encode(arch, random_layers(np.random.default_rng(2), arch, [6, 4]))
+    polls = []
+
+    async def read(addr):
+        if addr == regmap.REG_STATUS:
+            polls.append(addr)
+        return regmap.fingerprint(arch) if addr == regmap.REG_ID else 0
+
+    async def write(addr, data):
+        pass
+
+    host = Host(arch, read, write)
+
+    async def run(max_cycles):
+        await host.load_program(program)
+        await host.run(np.zeros(program.in_len, dtype=np.int64), max_cycles=max_cycles)
+
+    with pytest.raises(AcceleratorTimeout, match="^accelerator not done within 100 cycles$"):
+        asyncio.run(run(100))
+    assert len(polls) == 100 // BUS_CYCLES + 1
+    polls.clear()
+    with pytest.raises(AcceleratorTimeout) as error:
+        asyncio.run(run(None))                        # default: the bound from the passes
+    assert error.value.limit == cycle_limit(program)
+    assert len(polls) == -(-error.value.limit // BUS_CYCLES) + 1
+    assert cycle_limit(program, expected=500) == 2000
+    assert 1000 < cycle_limit(program) < 10**6

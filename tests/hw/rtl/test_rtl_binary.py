@@ -87,7 +87,7 @@ def test_model_reference_array_reference_simulator_and_rtl_agree(binary_mlp, rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 def test_demo_binary_mlp_in_memory_init(simulator):
-    """The demo's fully trained XNOR MLP (seed 0), baked into the memories' init, on both
+    """The demo's fully trained XNOR MLP (seed 0), loaded from its hex images at start, on both
     simulators: bit-exact, cycles equal, and classes as its packed-bit reference's."""
     from zeroskip.compiler import compile_layers
     from zeroskip.models.compress_binary import BinaryRun, compress_binary

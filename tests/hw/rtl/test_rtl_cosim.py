@@ -58,7 +58,8 @@ def test_quick_binary_programs_bus_loaded(simulator):
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_program_in_memory_init(simulator):
-    """The program baked into the Verilog's memories (no image writes), ID still checked."""
+    """The program's memories loaded from its hex images at simulation start (no image
+    writes) on the architecture's build, ID still checked."""
     case = random_case(7, QUICK, max_size=32)
     result = build_and_run(QUICK, case.program, case.inputs, simulator)
     assert not result.bus_load

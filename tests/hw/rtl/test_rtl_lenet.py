@@ -5,7 +5,7 @@ outputs are bit-exact against the reference and the cycle counter equals the sim
 The default suite trains it briefly (a few epochs: a real, pruned network, lower accuracy) and
 runs it on Verilator, loading the program over the bus into a build of the empty 16-PE array
 (cached across runs; Icarus simulates 16 PEs at ~170 cycles/s, Verilator at ~9,000).
-``-m slow`` runs the full compression the demo uses, baked into the Verilog's memory init, on
+``-m slow`` runs the full compression the demo uses, loaded from its hex images at start, on
 both simulators.
 """
 

@@ -43,7 +43,8 @@ MAX_FRAC = 64
 MAX_SHIFT, MAX_PLANES = 63, 15
 
 LAYER_INTS = ("in_len", "out_len", "in_frac", "w_frac", "out_frac")
-LAYER_OPTIONAL = {"kind": KIND_SPARSE, "planes": 0, "binarize": False}
+LAYER_OPTIONAL = {"kind": KIND_SPARSE, "planes": 0, "binarize": False, "name": ""}
+MAX_NAME = 256
 PASS_INTS = ("kind", "layer", "in_len", "rows", "row_base", "ptr_base", "bias_base", "shift",
              "relu", "last")
 PASS_OPTIONAL = ("planes", "binarize", "line_base")
@@ -67,6 +68,7 @@ class Manifest:
     images: dict[str, ImageEntry]
     output_index: list[int] | None
     meta: dict
+    output_affine: dict | None = None   #: {"scale": [out], "offset": [out]} of integer scores
 
 
 def is_program_directory(directory: str) -> bool:
@@ -150,7 +152,21 @@ def read_manifest(directory: str) -> Manifest:
     meta = manifest.get("meta", {})
     if not isinstance(meta, dict):
         raise ZeroskipError(f"{path}: 'meta' must be an object")
-    return Manifest(path, arch, layers, passes, images, output_index, meta)
+    affine = manifest.get("output_affine")
+    if affine is not None:
+        out_len = layers[-1]["out_len"]
+        if not isinstance(affine, dict) or set(affine) != {"scale", "offset"} or not all(
+                isinstance(v, list) and len(v) == out_len and all(_is_number(x) for x in v)
+                for v in affine.values()):
+            raise ZeroskipError(f"{path}: output_affine must hold {out_len} finite numbers "
+                                "under 'scale' and under 'offset'")
+    return Manifest(path, arch, layers, passes, images, output_index, meta, affine)
+
+
+def _is_number(value) -> bool:
+    import math
+
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _record(value, where: str, ints, optional: dict, path: str) -> dict:
@@ -201,6 +217,9 @@ def _layers(value, arch: ArchConfig, path: str) -> list[dict]:
         if index and layer["in_len"] != layers[-1]["out_len"]:
             raise ZeroskipError(f"{path}: {where} takes {layer['in_len']} inputs but layer "
                                 f"{index - 1} has {layers[-1]['out_len']} outputs")
+        if not isinstance(layer["name"], str) or len(layer["name"]) > MAX_NAME:
+            raise ZeroskipError(f"{path}: {where} field 'name' must be a string of at most "
+                                f"{MAX_NAME} characters")
         layer["relu"], layer["binarize"] = bool(layer["relu"]), bool(layer["binarize"])
         layers.append(layer)
     return layers
@@ -225,6 +244,8 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
             if not _is_int(p[name]) or p[name] < 0:
                 raise ZeroskipError(f"{path}: {where} field '{name}' must be a non-negative "
                                     f"integer, got {p[name]!r}")
+        if expected_layer >= len(layers):
+            raise ZeroskipError(f"{path}: {where} comes after the last pass of the last layer")
         if p["layer"] != expected_layer:
             raise ZeroskipError(f"{path}: {where} is for layer {p['layer']}, expected layer "
                                 f"{expected_layer} (passes run the layers in order)")

@@ -23,6 +23,8 @@ The sparse entries are those of ``zeroskip.models.sparse`` (row-wise, relative i
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 import os
@@ -72,7 +74,7 @@ class CompressedModel:
         if other:
             raise ZeroskipError(f"{source}: model {self.network['name']!r} has {', '.join(other)} "
                                 "layers; only fully-connected models can be used here")
-        return list(self.layers)
+        return [dataclasses.replace(layer, name=name) for layer, name in zip(self.layers, self.names)]
 
 
 def activations(network: dict) -> list[str]:
@@ -212,23 +214,31 @@ def _positive_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def check_network_spec(network, file_bytes: int, source: str) -> None:
-    """Bound the header's network before any layer is built (a layer allocates its weights):
-    every weighted layer within ``MAX_LAYER_WEIGHTS``, and its bias (4 bytes per output, stored
-    in the file) within the file's length."""
+#: layer kinds of a network spec (``zeroskip.models.layers.build_layer``)
+SPEC_KINDS = {"dense", "conv2d", "maxpool2", "relu", "flatten", "reshape", "dropout"}
+
+
+def check_network_spec(network, file_bytes: int, source: str) -> list[tuple[int, int]]:
+    """Check the header's network without building it (a built layer allocates its weights)
+    and return each weighted layer's matrix shape (rows, cols): every one within
+    ``MAX_LAYER_WEIGHTS``, and its bias (4 bytes per output, stored in the file) within the
+    file's length."""
     if not isinstance(network, dict) or not isinstance(network.get("layers"), list) \
             or not isinstance(network.get("name"), str):
         raise ZeroskipError(f"{source}: bad header (the network needs a name and a layer list)")
+    shapes = []
     for i, spec in enumerate(network["layers"]):
-        if not isinstance(spec, dict):
-            raise ZeroskipError(f"{source}: bad header (network layer {i} is not an object)")
-        kind = spec.get("kind")
+        if not isinstance(spec, dict) or spec.get("kind") not in SPEC_KINDS:
+            kind = spec.get("kind") if isinstance(spec, dict) else spec
+            raise ZeroskipError(f"{source}: bad header (network layer {i} has unknown kind "
+                                f"{kind!r})")
+        kind = spec["kind"]
         if kind == Dense.kind:
-            sizes, outputs = [spec.get("in"), spec.get("out")], spec.get("out")
+            sizes, rows = [spec.get("in"), spec.get("out")], spec.get("out")
         elif kind == Conv2D.kind:
             sizes = [spec.get("in_channels"), spec.get("out_channels"), spec.get("kernel"),
                      spec.get("kernel")]
-            outputs = spec.get("out_channels")
+            rows = spec.get("out_channels")
         elif kind == "reshape":
             shape = spec.get("shape")
             if not isinstance(shape, list) or not all(_positive_int(n) for n in shape) \
@@ -243,16 +253,18 @@ def check_network_spec(network, file_bytes: int, source: str) -> None:
                                     "must be in [0, 1))")
             continue
         else:
-            continue                        # layers without sizes (unknown kinds fail later)
+            continue
         if not all(_positive_int(n) for n in sizes):
             raise ZeroskipError(f"{source}: bad header (network layer {i} ({kind}) needs "
                                 "positive integer sizes)")
         if math.prod(sizes) > MAX_LAYER_WEIGHTS:
             raise ZeroskipError(f"{source}: network layer {i} ({kind}) declares "
                                 f"{math.prod(sizes)} weights, more than {MAX_LAYER_WEIGHTS}")
-        if 4 * outputs > file_bytes:
-            raise ZeroskipError(f"{source}: network layer {i} ({kind}) declares {outputs} "
+        if 4 * rows > file_bytes:
+            raise ZeroskipError(f"{source}: network layer {i} ({kind}) declares {rows} "
                                 f"outputs, more than the {file_bytes}-byte file can hold")
+        shapes.append((rows, math.prod(sizes) // rows))
+    return shapes
 
 
 def decode(data: bytes, source: str = "model") -> CompressedModel:
@@ -280,22 +292,19 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
         if not isinstance(header, dict):
             raise TypeError("not a JSON object")
         network, entries = header["network"], header["layers"]
-        check_network_spec(network, len(data), source)
+        shapes = check_network_spec(network, len(data), source)
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise TypeError("'layers' is not a list of objects")
-        net = Network.from_spec(network)
     except UnicodeDecodeError:
         raise ZeroskipError(f"{source}: bad header (not UTF-8 text)") from None
     except (ValueError, KeyError, TypeError, RecursionError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ZeroskipError(f"{source}: bad header ({first})") from None
-    weighted = net.weighted()
-    if len(entries) != len(weighted):
+    if len(entries) != len(shapes):
         raise ZeroskipError(f"{source}: header lists {len(entries)} layers, network has "
-                            f"{len(weighted)} weighted layers")
+                            f"{len(shapes)} weighted layers")
     layers, names, index_bits = [], [], []
-    for i, (entry, layer) in enumerate(zip(entries, weighted)):
-        rows, cols = layer.params["W"].shape[0], layer.params["W"][0].size
+    for i, (entry, (rows, cols)) in enumerate(zip(entries, shapes)):
         if (entry.get("rows"), entry.get("cols")) != (rows, cols):
             raise ZeroskipError(f"{source}: layer {i} is {entry.get('rows')}x{entry.get('cols')} "
                                 f"in the header but {rows}x{cols} in the network")
@@ -338,6 +347,10 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
                             "last layer")
     if [layer.act for layer in layers] != activations(network):
         raise ZeroskipError(f"{source}: layer activations disagree with the network")
+    try:
+        Network.from_spec(network)      # the spec builds (sizes bounded above)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ZeroskipError(f"{source}: bad header ({error})") from None
     return CompressedModel(network, tuple(names), tuple(layers), tuple(index_bits))
 
 

@@ -19,6 +19,8 @@ from zeroskip.progress import Progress
 #: activation density of the seeded random input used without --input (EIE's AlexNet FC layers
 #: see 35 % non-zero activations, Table III)
 DEFAULT_DENSITY = 0.35
+#: largest seeded random batch (a file gives more)
+MAX_RANDOM_BATCH = 100_000
 
 
 def add_arguments(parser) -> None:
@@ -50,8 +52,8 @@ def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarr
     """Non-negative activations (as after a ReLU), ``density`` of them non-zero."""
     if not 0.0 <= density <= 1.0:
         raise ZeroskipError(f"--density must be in 0..1, got {density}")
-    if batch < 1:
-        raise ZeroskipError(f"--batch must be at least 1, got {batch}")
+    if not 1 <= batch <= MAX_RANDOM_BATCH:
+        raise ZeroskipError(f"--batch must be in 1..{MAX_RANDOM_BATCH}, got {batch}")
     rng = np.random.default_rng(seed)
     x = rng.random((batch, in_len)) * (rng.random((batch, in_len)) < density)
     return (x[0] if batch == 1 else x).astype(np.float32)

@@ -69,6 +69,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=OneLineParser)
+    parser.commands = {}
     wanted = next((a for a in argv if a in COMMANDS), None)
     for name, (_, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text)
@@ -76,6 +77,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                         help="no progress output")
         if name == wanted:  # only import the module whose command runs
             _load(name).add_arguments(sp)
+        parser.commands[name] = sp
     return parser
 
 
@@ -130,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             parser = build_parser(argv)
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:                        # named by the command they were given to
+                parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
         except SystemExit as done:           # --help, --version, or a usage error (one line)
             return done.code if isinstance(done.code, int) else EXIT_BAD_INPUT
         command = f"zeroskip {args.command}"

@@ -23,8 +23,6 @@ The sparse entries are those of ``zeroskip.models.sparse`` (row-wise, relative i
 
 from __future__ import annotations
 
-import dataclasses
-
 import json
 import math
 import os
@@ -74,7 +72,7 @@ class CompressedModel:
         if other:
             raise ZeroskipError(f"{source}: model {self.network['name']!r} has {', '.join(other)} "
                                 "layers; only fully-connected models can be used here")
-        return [dataclasses.replace(layer, name=name) for layer, name in zip(self.layers, self.names)]
+        return list(self.layers)
 
 
 def activations(network: dict) -> list[str]:

@@ -66,3 +66,31 @@ def test_layer_not_fitting_and_unknown_arch(tmp_path, capsys):
     exit_two(["compile", path, "--arch", "huge", "-o", str(tmp_path / "p")], capsys,
              "unknown architecture 'huge'")
     assert not (tmp_path / "p").exists()
+
+
+def test_output_rules(tmp_path, capsys):
+    """-o replaces only a previous program directory, never another directory, a file or an
+    input; nothing is written when it refuses."""
+    path, _ = model(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "notes.txt").write_text("x")
+    exit_two(["compile", path, "-o", str(tmp_path / "d")], capsys, "refusing to replace it")
+    exit_two(["compile", path, "-o", path], capsys, "would overwrite the input")
+    exit_two(["compile", path, "-o", str(tmp_path / "d" / "notes.txt")], capsys,
+             "exists and is not a directory")
+    assert (tmp_path / "d" / "notes.txt").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "model.npz"]
+
+
+def test_calibration_holds_real_values_whatever_the_dtype(tmp_path, capsys):
+    """uint8 calibration is real values 0..255: the input scale covers them."""
+    path, _ = model(tmp_path)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (5, 12)).astype(np.uint8))
+    assert main(["-q", "compile", path, "--calibration", str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "prog")]) == 0
+    assert load_program(str(tmp_path / "prog")).layers[0].in_frac <= 7    # 255 needs 8+ bits
+    for bad, message in ((np.zeros((0, 12)), "empty batch"), (np.float64(1.0), "single number"),
+                         (np.full((2, 12), np.nan), "NaN")):
+        np.save(tmp_path / "bad.npy", bad)
+        exit_two(["compile", path, "--calibration", str(tmp_path / "bad.npy"),
+                  "-o", str(tmp_path / "p2")], capsys, message)

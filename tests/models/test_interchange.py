@@ -120,3 +120,34 @@ def test_save_refuses_unchained_layers(tmp_path):
     with pytest.raises(ZeroskipError, match="inputs"):
         save_interchange(tmp_path / "m.npz", [second, first])
     assert not os.listdir(tmp_path)
+
+
+def test_an_array_header_declaring_more_than_its_member_holds(tmp_path):
+    """A member whose .npy header claims a huge shape: refused before anything is allocated."""
+    import io
+    import zipfile
+
+    from zeroskip.errors import ZeroskipError
+    from zeroskip.models.interchange import load_interchange
+
+    fake = io.BytesIO()
+    np.lib.format.write_array_header_1_0(fake, {"descr": "<f4", "fortran_order": False,
+                                                "shape": (200000, 200000)})
+    fake = fake.getvalue() + bytes(16)
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("codebook_0.npy", fake)
+    with pytest.raises(ZeroskipError, match="more data than"):
+        load_interchange(path)
+
+
+def test_fifos_and_devices_are_refused_without_blocking(tmp_path):
+    import os
+
+    from zeroskip.errors import ZeroskipError
+    from zeroskip.models.interchange import load_fc_layers
+
+    os.mkfifo(tmp_path / "fifo")
+    for path in (tmp_path / "fifo", "/dev/zero", tmp_path):
+        with pytest.raises(ZeroskipError):
+            load_fc_layers(path)

@@ -1,3 +1,4 @@
+import json
 import struct
 import zlib
 
@@ -98,3 +99,60 @@ def test_pack_uints_round_trip():
     data = modelfile.pack_uints(values, 3)
     assert len(data) == modelfile.packed_bytes(5, 3) == 2
     np.testing.assert_array_equal(modelfile.unpack_uints(data, 3, 5), values)
+
+
+def test_checksum_is_verified_before_the_header_is_parsed(tmp_path):
+    """An edited header without a fixed checksum: the checksum speaks first."""
+    path = tmp_path / "m.zsk"
+    modelfile.save(path, tiny_fc())
+    data = bytearray(path.read_bytes())
+    at = data.index(b'"rows":')
+    data[at:at + 7] = b'"ROWS":'
+    path.write_bytes(bytes(data))
+    with pytest.raises(ZeroskipError, match="checksum mismatch"):
+        modelfile.load(path)
+
+
+def test_a_small_file_declaring_a_huge_layer_allocates_nothing(tmp_path):
+    """A ~300-byte file (valid checksum) declaring a 200000 x 200000 layer: one error line."""
+    header = json.dumps({"network": {"name": "x", "layers": [
+        {"kind": "dense", "in": 200000, "out": 200000}]},
+        "layers": [{"name": "fc1", "rows": 200000, "cols": 200000, "codebook_size": 16,
+                    "index_bits": 4, "act": "none"}]}).encode()
+    body = struct.pack("<8sHI", modelfile.MAGIC, 1, len(header)) + header + bytes(64)
+    path = tmp_path / "huge.zsk"
+    path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+    assert len(path.read_bytes()) < 400
+    with pytest.raises(ZeroskipError, match="weights, more than|outputs, more than"):
+        modelfile.load(path)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["layers"][0].update(codebook_size="16"),
+    lambda h: h["layers"][0].update(index_bits=None),
+    lambda h: h.update(layers={"a": 1}),
+    lambda h: h["network"]["layers"][0].update(kind="lstm"),
+    lambda h: h["network"]["layers"][0].update({"in": -4}),
+    lambda h: h.update(network=[]),
+])
+def test_edited_headers_with_a_fixed_checksum_are_one_line(edit, tmp_path):
+    path = tmp_path / "m.zsk"
+    modelfile.save(path, tiny_fc())
+    raw = path.read_bytes()
+    size = struct.calcsize("<8sHI")
+    _, _, length = struct.unpack("<8sHI", raw[:size])
+    header = json.loads(raw[size:size + length])
+    edit(header)
+    new = json.dumps(header).encode()
+    body = struct.pack("<8sHI", modelfile.MAGIC, 1, len(new)) + new + raw[size + length:-4]
+    path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+    with pytest.raises(ZeroskipError) as error:
+        modelfile.load(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_devices_and_directories_are_not_model_files(tmp_path):
+    with pytest.raises(ZeroskipError, match="not a regular file"):
+        modelfile.load("/dev/zero")
+    with pytest.raises(ZeroskipError, match="directory"):
+        modelfile.load(tmp_path)

@@ -90,3 +90,57 @@ def test_bad_input_exits_2_with_one_line(progdir, tmp_path, capsys, case, messag
     assert main(args + ["-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("zeroskip sim: error:")
+
+
+def one_error(capsys, argv, message):
+    assert main([str(a) for a in argv]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_input_files_hold_real_values(progdir, tmp_path, capsys):
+    """The rule (docs/cli.md): real values whatever the dtype; what the input format cannot
+    represent is an error, not a saturation; integer activations need --quantized."""
+    pixels = np.full((2, 40), 255, np.uint8)
+    np.save(tmp_path / "u8.npy", pixels)
+    one_error(capsys, ["sim", progdir, "--input", tmp_path / "u8.npy"], "outside the program's input range")
+    np.save(tmp_path / "u8.npy", (pixels // 255).astype(np.uint8))       # 0/1 are in range
+    assert main(["-q", "sim", progdir, "--input", str(tmp_path / "u8.npy"),
+                 "--output", str(tmp_path / "a.npy")]) == 0
+    np.save(tmp_path / "f.npy", np.ones((2, 40)))
+    assert main(["-q", "sim", progdir, "--input", str(tmp_path / "f.npy"),
+                 "--output", str(tmp_path / "b.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_quantized_inputs(progdir, tmp_path, capsys):
+    program = load_program(progdir)
+    from zeroskip.hw.reference import quantize_input
+    x = np.random.default_rng(2).random((3, 40))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "xq.npy", quantize_input(program, x))
+    assert main(["-q", "sim", progdir, "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy")]) == 0
+    assert main(["-q", "sim", progdir, "--input", str(tmp_path / "xq.npy"), "--quantized",
+                 "--output", str(tmp_path / "yq.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "y.npy"), np.load(tmp_path / "yq.npy"))
+    one_error(capsys, ["sim", progdir, "--input", tmp_path / "x.npy", "--quantized"],
+              "--quantized takes integer activations")
+    np.save(tmp_path / "big.npy", np.full((1, 40), 2 ** 20))
+    one_error(capsys, ["sim", progdir, "--input", tmp_path / "big.npy", "--quantized"],
+              "outside the array's")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: np.save(p, np.zeros((0, 40))), "empty batch"),
+    (lambda p: np.save(p, np.float32(1)), "single number"),
+    (lambda p: np.savez(p, x=np.zeros(40)), ".npz archive"),
+    (lambda p: np.save(p, np.zeros((2, 3, 40))), "shape"),
+    (lambda p: np.save(p, np.array(["a"] * 40)), "numeric"),
+])
+def test_bad_input_files(make, message, progdir, tmp_path, capsys):
+    path = tmp_path / "x.npy"
+    with open(path, "wb") as f:
+        make(f)
+    one_error(capsys, ["sim", progdir, "--input", path, "--output", tmp_path / "y.npy"], message)
+    assert sorted(os.listdir(tmp_path)) == ["x.npy"]

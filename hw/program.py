@@ -25,6 +25,7 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, from_dict, _bits_for
+from zeroskip.hw.fixedpoint import requant_shift
 
 FORMAT = "zeroskip-program"
 VERSION = 1
@@ -57,6 +58,11 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
         ("binarize", 1),                               # outputs ±2^shift by threshold, else requantised dot
         ("line_base", _bits_for(arch.sparse_depth)),   # first weight line of the pass
     ]
+
+
+def field_max(name: str, arch: ArchConfig | None = None) -> int:
+    """The largest value a descriptor field holds (e.g. ``shift``, ``planes``)."""
+    return (1 << dict(descriptor_layout(arch or ArchConfig()))[name]) - 1
 
 
 def layout_width(layout: list[tuple[str, int]]) -> int:
@@ -135,10 +141,11 @@ class LayerInfo:
     kind: int = KIND_SPARSE
     planes: int = 0     #: binary layers: 0 = bipolar input bits, b = b-bit unsigned input planes
     binarize: bool = False  #: binary layers: thresholded ±1 outputs (else the integer dot product)
+    name: str = ""      #: the model's name for the layer (``fc1``, ...), shown by ``zeroskip sim``
 
     @property
     def shift(self) -> int:
-        return self.in_frac + self.w_frac - self.out_frac
+        return requant_shift(self.in_frac, self.w_frac, self.out_frac)
 
 
 @dataclass
@@ -175,6 +182,9 @@ class Program:
     #: None means identity. Hosts read ``hw_out[..., output_index]``.
     output_index: np.ndarray | None = None
     meta: dict = field(default_factory=dict)   #: free-form provenance (source model, compiler flags)
+    #: integer scores of a last binary layer: the host ranks ``scale · out + offset`` per class
+    #: (``{"scale": [...], "offset": [...]}``, logical order); None when outputs are values
+    output_affine: dict | None = None
 
     @functools.cached_property
     def decoded(self):
@@ -243,23 +253,15 @@ class Program:
 
     # files ----------------------------------------------------------------------------------
     def save(self, directory: str) -> None:
-        """Write the program directory atomically (temporary directory, then rename)."""
+        """Write the program directory atomically: a hidden temporary directory next to it,
+        then swapped in (``zeroskip.files.write_directory_atomic``). An existing directory is
+        replaced only when it is a previous program directory."""
+        from zeroskip.files import write_directory_atomic
+        from zeroskip.hw.manifest import is_program_directory
+
         self.check_fits()
-        parent = os.path.dirname(os.path.abspath(directory)) or "."
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".zsprog-", dir=parent)
-        try:
-            self._write(tmp)
-            if os.path.exists(directory):
-                old = tempfile.mkdtemp(prefix=".zsprog-old-", dir=parent)
-                os.rename(directory, os.path.join(old, "p"))
-                os.rename(tmp, directory)
-                shutil.rmtree(old)
-            else:
-                os.rename(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        write_directory_atomic(directory, self._write, replaceable=is_program_directory,
+                               what="zeroskip program directory")
 
     def images(self) -> dict[str, np.ndarray]:
         return {"sparse": self.sparse.astype(np.uint64), "ptr": self.ptr.astype(np.int64),
@@ -274,6 +276,8 @@ class Program:
             "meta": self.meta, "images": {},
             "output_index": None if self.output_index is None else [int(i) for i in self.output_index],
         }
+        if getattr(self, "output_affine", None) is not None:
+            manifest["output_affine"] = self.output_affine
         for name, array in self.images().items():
             data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
             with open(os.path.join(tmp, f"{name}.bin"), "wb") as f:
@@ -327,58 +331,31 @@ def write_hex_images(program: Program, directory: str) -> None:
 
 
 def load_program(directory: str) -> Program:
-    """Read and check a program directory; any problem is one ``ZeroskipError`` line."""
-    path = os.path.join(directory, "manifest.json")
-    if not os.path.isdir(directory):
-        raise ZeroskipError(f"{directory}: no such program directory")
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        raise ZeroskipError(f"{directory}: not a program directory (no manifest.json)") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ZeroskipError(f"{path}: unreadable manifest ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ZeroskipError(f"{path}: not a zeroskip program manifest")
-    if manifest.get("version") != VERSION:
-        raise ZeroskipError(f"{path}: program format version {manifest.get('version')} "
-                            f"(this zeroskip reads {VERSION})")
-    try:
-        arch = from_dict(manifest["arch"], where=path)
-        layers = [LayerInfo(**l) for l in manifest["layers"]]
-        passes = [Pass(**p) for p in manifest["passes"]]
-        entries = manifest["images"]
-    except (KeyError, TypeError) as error:
-        raise ZeroskipError(f"{path}: malformed manifest ({error})") from None
+    """Read and check a program directory (the schema of ``zeroskip.hw.manifest``); any problem
+    is one ``ZeroskipError`` line."""
+    from zeroskip.hw.manifest import check_pointers, read_image, read_manifest
+
+    manifest = read_manifest(directory)
+    path = manifest.path
     arrays = {}
-    for name in ("sparse", "ptr", "bias", "codebook", "descriptors"):
-        if name not in entries:
-            raise ZeroskipError(f"{path}: image '{name}' missing from the manifest")
-        info = entries[name]
-        file = os.path.join(directory, info["file"])
-        try:
-            with open(file, "rb") as f:
-                data = f.read()
-        except OSError:
-            raise ZeroskipError(f"{file}: program image missing") from None
-        if hashlib.sha256(data).hexdigest() != info["sha256"]:
-            raise ZeroskipError(f"{file}: program image corrupted (checksum mismatch)")
-        dtype = np.dtype(info["dtype"])
-        shape = tuple(info["shape"])
-        if len(data) != dtype.itemsize * int(np.prod(shape)):
-            raise ZeroskipError(f"{file}: program image has {len(data)} bytes, expected "
-                                f"{dtype.itemsize * int(np.prod(shape))}")
-        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-    program = Program(arch=arch, layers=layers, passes=passes, sparse=arrays["sparse"],
+    for name, entry in manifest.images.items():
+        dtype = np.dtype(entry.dtype)
+        arrays[name] = np.frombuffer(read_image(entry), dtype=dtype).reshape(entry.shape) \
+            .astype(dtype.newbyteorder("="))
+    program = Program(arch=manifest.arch, layers=[LayerInfo(**l) for l in manifest.layers],
+                      passes=[Pass(**p) for p in manifest.passes], sparse=arrays["sparse"],
                       ptr=arrays["ptr"], bias=arrays["bias"], codebook=arrays["codebook"],
-                      meta=manifest.get("meta", {}))
-    if manifest.get("output_index") is not None:
-        index = np.asarray(manifest["output_index"], dtype=np.int64)
-        if sorted(index.tolist()) != list(range(program.out_len)):
-            raise ZeroskipError(f"{path}: output_index is not a permutation of the outputs")
-        program.output_index = index
-    program.check_fits()
-    if program.descriptors != join_words(arrays["descriptors"]) if len(program.passes) else False:
+                      meta=manifest.meta)
+    if manifest.output_index is not None:
+        program.output_index = np.asarray(manifest.output_index, dtype=np.int64)
+    if manifest.output_affine is not None and hasattr(program, "output_affine"):
+        program.output_affine = manifest.output_affine
+    try:
+        program.check_fits()
+    except ZeroskipError as error:
+        raise ZeroskipError(f"{path}: {error}") from None
+    check_pointers(program.ptr, manifest.passes, path)
+    if program.descriptors != join_words(arrays["descriptors"]):
         raise ZeroskipError(f"{path}: pass descriptors disagree with descriptors.bin")
     return program
 

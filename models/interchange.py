@@ -31,6 +31,7 @@ class SharedLayer:
     codes: np.ndarray     # unsigned integer [out, in], values < K, 0 = pruned
     bias: np.ndarray      # float32 [out]
     act: str              # 'relu' or 'none'
+    name: str = ""        # the model's name for the layer (fc1, ...); shown by ``zeroskip sim``
 
     def __post_init__(self):
         problem = layer_problem(self.codebook, self.codes, self.bias, self.act)

@@ -23,6 +23,8 @@ The sparse entries are those of ``zeroskip.models.sparse`` (row-wise, relative i
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 import os
@@ -72,7 +74,7 @@ class CompressedModel:
         if other:
             raise ZeroskipError(f"{source}: model {self.network['name']!r} has {', '.join(other)} "
                                 "layers; only fully-connected models can be used here")
-        return list(self.layers)
+        return [dataclasses.replace(layer, name=name) for layer, name in zip(self.layers, self.names)]
 
 
 def activations(network: dict) -> list[str]:

@@ -17,14 +17,12 @@ import functools
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import ArchConfig, from_dict, _bits_for
+from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import requant_shift
 
 FORMAT = "zeroskip-program"

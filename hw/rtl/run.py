@@ -90,8 +90,12 @@ def _limits(program: Program, n: int, expected, timeout_cycles: int | None) -> l
         return [int(timeout_cycles)] * n
     if expected is None:
         return [cycle_limit(program)] * n
-    counts = np.broadcast_to(np.asarray(expected, dtype=np.int64).reshape(-1), (n,)) if n else []
-    return [cycle_limit(program, int(c)) for c in counts]
+    counts = np.asarray(expected, dtype=np.int64).reshape(-1)
+    if len(counts) == 1:
+        counts = np.repeat(counts, n)
+    if len(counts) < n:
+        raise ZeroskipError(f"expected_cycles has {len(counts)} counts for {n} inputs")
+    return [cycle_limit(program, int(c)) for c in counts[:n]]
 
 
 def _bus_cycles(program: Program, n: int, bus_load: bool) -> int:

@@ -217,3 +217,19 @@ def test_small_cycle_limit_is_a_timeout_on_a_good_gateware():
     case = random_case(53, QUICK, max_size=16, inputs=2)
     with pytest.raises(RtlTimeout, match="input 0: not done within 3 cycles"):
         build_and_run(QUICK, case.program, case.inputs, "icarus", timeout_cycles=3)
+
+
+def test_cycle_limits_per_input():
+    """One expected count for every input or one per input (extra ones ignored, as ``count``
+    may cut the inputs); too few is an error; ``timeout_cycles`` wins."""
+    from zeroskip.errors import ZeroskipError
+    from zeroskip.hw.host import cycle_limit
+    from zeroskip.hw.rtl.run import _limits
+
+    program = random_case(61, QUICK, max_size=16).program
+    assert _limits(program, 2, 300, None) == [1600, 1600]
+    assert _limits(program, 2, [100, 200, 300], None) == [1200, 1400]
+    assert _limits(program, 2, None, 77) == [77, 77]
+    assert _limits(program, 1, None, None) == [cycle_limit(program)]
+    with pytest.raises(ZeroskipError, match="2 counts for 3 inputs"):
+        _limits(program, 3, [1, 2], None)

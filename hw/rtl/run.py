@@ -110,7 +110,7 @@ def _waves_path(waves, work: Path, simulator: str, index: int, simulations: int)
     if waves is None or waves is False:
         return None
     if waves is True:                 # the run directory, as cocotb would: FST / VCD
-        return work / ("waves.fst" if simulator == "icarus" else "waves.vcd")
+        return work / ("zeroskip_waves.fst" if simulator == "icarus" else "zeroskip_waves.vcd")
     path = Path(waves).absolute()
     return path if simulations == 1 else path.with_name(f"{path.stem}-{index}{path.suffix}")
 

@@ -206,6 +206,8 @@ class _Reader:
 #: largest weighted layer a model file may declare, in weights (rows x cols): 2^27, above
 #: VGG-16's fc6 (102M). Zeros are implicit in the file, so its length cannot bound this
 MAX_LAYER_WEIGHTS = 1 << 27
+#: longest layer name (a program's manifest holds at most this, ``zeroskip.hw.manifest``)
+MAX_NAME = 256
 #: largest header: the network's layer specs are short
 MAX_HEADER_BYTES = 1 << 20
 
@@ -340,7 +342,11 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
         if problem:
             raise ZeroskipError(f"{source}: {what} {problem[0]} {problem[1]}")
         layers.append(SharedLayer(book, matrix, bias, act))
-        names.append(str(entry.get("name", f"layer{i}")))
+        name = entry.get("name", f"layer{i}")
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+            raise ZeroskipError(f"{source}: layer {i} name must be a string of 1..{MAX_NAME} "
+                                "characters")
+        names.append(name)
         index_bits.append(r)
     if reader.pos != len(body):
         raise ZeroskipError(f"{source}: {len(body) - reader.pos} unexpected bytes after the "

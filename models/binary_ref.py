@@ -264,8 +264,8 @@ def load(path: str | os.PathLike) -> list[FoldedLayer]:
                 raise ZeroskipError(f"{path}: layer {i} weights do not match shape {out}x{k}")
             weights = unpack_bits(words, k)
             name = array(f"layer{i}_name")
-            if name.shape != () or name.dtype.kind != "U":
-                raise ZeroskipError(f"{path}: layer{i}_name must be a string")
+            if name.shape != () or name.dtype.kind != "U" or not 0 < len(str(name)) <= 256:
+                raise ZeroskipError(f"{path}: layer{i}_name must be a string of 1..256 characters")
             common = dict(name=str(name), weights=weights,
                           input_bits=scalar_int(f"layer{i}_input_bits"))
             if f"layer{i}_thresholds" in data.files:

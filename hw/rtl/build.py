@@ -322,6 +322,9 @@ def build(verilog: str, toplevel: str, simulator: str, waves: str | None = None)
                              build_args=args)
         except (RuntimeError, SystemExit) as error:
             message = f"{simulator} build of {toplevel} failed ({error}); its log ends:\n{_tail(log)}"
+            if waves == "fst" and "lz4.h" in _tail(log, 400):
+                message = ("Verilator's FST writer needs the lz4 headers (Debian: `sudo apt-get "
+                           "install -y liblz4-dev`); or ask for a .vcd waveform")
             shutil.rmtree(directory, ignore_errors=True)
             raise RtlError(message) from None
         if simulator == "verilator":

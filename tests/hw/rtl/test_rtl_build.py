@@ -174,9 +174,13 @@ def test_waves_suffix_checked(tmp_path):
 def test_waves_on_verilator(tmp_path):
     """Verilator compiles the format in: FST and VCD are two builds of the architecture."""
     case = random_case(43, QUICK, max_size=16, inputs=1)
-    for suffix in (".fst", ".vcd"):
+    for suffix in (".vcd", ".fst"):
         path = tmp_path / f"run{suffix}"
-        result = build_and_run(QUICK, case.program, case.inputs, "verilator", waves=path)
+        try:
+            result = build_and_run(QUICK, case.program, case.inputs, "verilator", waves=path)
+        except RtlError as error:      # FST needs liblz4-dev: then the message says so
+            assert suffix == ".fst" and "liblz4-dev" in str(error), str(error)
+            continue
         assert result.waves == path and path.stat().st_size > 0
         assert (path.read_bytes()[:1] == b"$") == (suffix == ".vcd")
 

@@ -41,7 +41,7 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "sim": {"output": ("--output", "file"), "json": ("--json", "file"), "plot": ("--plot", "dir")},
     "bench": {"json": ("--json", "file")},
     "verilog": {"output": ("-o", "dir")},
-    "verify": {"json": ("--json", "file")},
+    "verify": {"json": ("--json", "file"), "waves": ("--waves", "file")},
 }
 #: argument dests that name input files or directories (when they exist): never overwritten
 INPUT_DESTS = ("model", "program", "calibration", "input", "arch", "energy", "data")

@@ -3,15 +3,18 @@
 the RTL's cycle counter equal to the cycle simulator's count.
 
 Exit 0 when every input passes, 1 on a mismatch (the first differing output index with both
-values, or both cycle counts), 2 on bad input (a program for another configuration than the
-gateware, images that do not fit, an unreadable input file, no simulator).
+values, or both cycle counts) or an RTL failure (a run that does not finish within the
+simulator's cycle count with margin, or within its wall-clock limit, is a FAIL, never a hang),
+2 on bad input (a program for another configuration than the gateware, images that do not fit,
+an unreadable input file, no simulator). docs/cli.md has the input-file rule.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -31,13 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=None,
                         help=f"inputs to run (default: all of --input, else {RANDOM_INPUTS})")
     parser.add_argument("--input", metavar="X.npy", default=None,
-                        help="inputs [n, in] or [in]: float (quantized like the compiler's "
-                             "calibration) or integer activations; default: seeded random")
+                        help="inputs [n, in] or [in]: real values, quantized with the program's "
+                             "input scale (default: seeded random inputs)")
+    parser.add_argument("--quantized", action="store_true",
+                        help="--input holds integer activations, taken as they are")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    parser.add_argument("--waves", action="store_true", help="record a waveform (path printed)")
+    parser.add_argument("--waves", metavar="FILE", default=None,
+                        help="write the waveform to FILE: .vcd or .fst (Icarus: both; Verilator: "
+                             ".vcd, .fst when its lz4 headers are installed)")
     parser.add_argument("--bus-load", action="store_true",
-                        help="load the program over the Wishbone bus instead of baking it into "
-                             "the Verilog's memory init (slower, exercises the load path)")
+                        help="load the program over the Wishbone bus instead of from its hex "
+                             "images at simulation start (slower, exercises the load path)")
+    parser.add_argument("--wall-seconds", type=float, default=None,
+                        help="wall-clock limit of one RTL run (default: the RTL tooling's)")
+    parser.add_argument("--clear-cache", action="store_true",
+                        help="empty the RTL build cache ($ZEROSKIP_RTL_CACHE, default "
+                             "~/.cache/zeroskip/rtl) first")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     parser.add_argument("--rungs", metavar="LIST", default=None,
                         help="run these rungs of the verification ladder instead, comma-separated, "
@@ -58,44 +70,40 @@ def gateware_arch(args, program):
 def load_inputs(args, program) -> tuple[np.ndarray, str]:
     """Integer activations [n, in] and a sentence saying where they came from."""
     from zeroskip.hw.reference import quantize_input
+    from zeroskip.inputs import program_inputs
 
     if args.count is not None and args.count < 1:
         raise ZeroskipError(f"--count must be at least 1, got {args.count}")
     if args.input is None:
+        if args.quantized:
+            raise ZeroskipError("--quantized describes --input, which is not given")
         count = args.count or RANDOM_INPUTS
         rng = np.random.default_rng(args.seed)
         x = rng.uniform(-1.0, 1.0, (count, program.in_len))
         x[rng.random(x.shape) < 0.5] = 0.0
         return quantize_input(program, x), (f"no --input: {count} seeded random inputs (seed "
                                             f"{args.seed}, uniform in [-1, 1], half of them zero)")
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ZeroskipError(f"--input {args.input}: not a readable .npy array ({error})") from None
-    x = np.atleast_2d(x)
-    if x.ndim != 2 or x.shape[1] != program.in_len:
-        raise ZeroskipError(f"--input {args.input}: shape {x.shape}, the program takes "
-                            f"[{program.in_len}] or [n, {program.in_len}]")
-    if args.count is not None:
-        x = x[:args.count]
-    if np.issubdtype(x.dtype, np.integer):
-        from zeroskip.hw.fixedpoint import signed_range
-        low, high = signed_range(program.arch.act_bits)
-        if x.size and (x.min() < low or x.max() > high):
-            raise ZeroskipError(f"--input {args.input}: integer activations outside "
-                                f"{program.arch.act_bits}-bit signed")
-        return x.astype(np.int64), f"{len(x)} integer inputs from {args.input}"
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ZeroskipError(f"--input {args.input}: dtype {x.dtype} is neither float nor integer")
-    return quantize_input(program, x), f"{len(x)} float inputs from {args.input}, quantized"
+    xq = program_inputs(args.input, program, args.quantized, count=args.count)
+    how = "integer activations" if args.quantized else "inputs, quantized"
+    return xq, f"{len(xq)} {how} from {args.input}"
 
 
 def run(args) -> int:
-    from zeroskip.hw.rtl.run import build_and_run, check_compatible
+    from zeroskip.hw.rtl.build import clear_cache
+    from zeroskip.hw.rtl.run import RtlTimeout, build_and_run, check_compatible
     from zeroskip.hw.rtl.toolchain import require_simulator
     from zeroskip.ladder import check_rtl
+    from zeroskip.sim import simulate_int
 
     progress = Progress(getattr(args, "quiet", False))
+    if args.wall_seconds is not None and not 0 < args.wall_seconds < float("inf"):
+        raise ZeroskipError(f"--wall-seconds {args.wall_seconds}: must be a positive number")
+    if args.waves is not None and not str(args.waves).endswith((".vcd", ".fst")):
+        raise ZeroskipError(f"--waves {args.waves}: name a .vcd or .fst file")
+    if args.clear_cache:
+        cleared = clear_cache()
+        print(f"removed {cleared['removed']} builds ({cleared['bytes'] / 2**20:.0f} MB) from "
+              f"{cleared['root']}, {cleared['kept']} in use kept")
     program = load_program(args.program)
     arch = gateware_arch(args, program)
     check_compatible(program, arch, where=f"program {args.program}")
@@ -104,11 +112,24 @@ def run(args) -> int:
         return run_rungs(args, program, xq, source, progress)
     simulator = require_simulator(args.simulator)
     print(source)
-    how = "loaded over the bus" if args.bus_load else "in the memories' initial contents"
+    how = "loaded over the bus" if args.bus_load else "from its hex images at simulation start"
     progress(f"generating and building '{arch.name}' ({arch.pes} PEs) for {simulator}, program {how}")
-    workdir = tempfile.mkdtemp(prefix="zeroskip-verify-") if args.waves else None
-    result = build_and_run(arch, program, xq, simulator, waves=args.waves, bus_load=args.bus_load,
-                           workdir=workdir)
+    expected = simulate_int(program, xq).cycles
+    waves = None
+    if args.waves is not None:           # a hidden name next to the file, renamed when complete
+        target = Path(args.waves)
+        waves = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+    try:
+        result = build_and_run(arch, program, xq, simulator, waves=waves, bus_load=args.bus_load,
+                               expected_cycles=expected, wall_seconds=args.wall_seconds,
+                               label=args.program)
+    except RtlTimeout as error:
+        _discard(waves)
+        print(f"FAIL: {error}")
+        return 1
+    except BaseException:
+        _discard(waves)
+        raise
     progress(f"{simulator}: built in {result.build.seconds:.1f} s"
              f"{' (cached)' if result.build.cached else ''}, ran {len(xq)} inputs in "
              f"{result.run_seconds:.1f} s")
@@ -118,10 +139,11 @@ def run(args) -> int:
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)}/{len(checks)} inputs PASS on {simulator} "
           f"(ID {result.fingerprint:#010x})")
-    if result.waves is not None:
-        print(f"waveform: {result.waves}")
-    elif args.waves:
-        print(f"waveform: see {workdir}")
+    if waves is not None:
+        if not waves.exists():
+            raise ZeroskipError(f"--waves {args.waves}: the simulator wrote no waveform")
+        os.replace(waves, args.waves)
+        print(f"waveform: {args.waves}")
     if args.json:
         report = {"program": args.program, "simulator": simulator, "inputs": source,
                   "passed": not failed,
@@ -130,6 +152,11 @@ def run(args) -> int:
                                "differing_outputs": c.differing_outputs} for c in checks]}
         write_atomic(args.json, json.dumps(report, indent=1))
     return 1 if failed else 0
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def run_rungs(args, program, xq, source: str, progress) -> int:

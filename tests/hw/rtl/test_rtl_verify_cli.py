@@ -37,13 +37,15 @@ def test_verify_integer_input_file_over_the_bus(program_dir, tmp_path, capsys):
     x = np.zeros((2, program.in_len), dtype=np.int16)
     x[1, ::2] = 300
     np.save(tmp_path / "x.npy", x)
-    assert main(["verify", str(program_dir), "--input", str(tmp_path / "x.npy"), "--bus-load"]) == 0
-    assert "2 integer inputs from" in capsys.readouterr().out
+    assert main(["verify", str(program_dir), "--input", str(tmp_path / "x.npy"), "--quantized",
+                 "--bus-load"]) == 0
+    assert "2 integer activations from" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--pes", "3"], "another configuration than the gateware"),
-    (["--input", "missing.npy"], "not a readable .npy array"),
+    (["--input", "missing.npy"], "--input missing.npy: no such file"),
+    (["--quantized"], "--quantized describes --input"),
     (["--count", "0"], "--count must be at least 1"),
     (["--arch", "eie64"], "another configuration"),
 ])
@@ -66,11 +68,31 @@ def test_verify_images_too_big_exit_2(tmp_path, capsys):
     assert "sparse" in capsys.readouterr().err
 
 
-def test_verify_waves(program_dir, capsys):
-    import shutil
-    from pathlib import Path
-    assert main(["verify", str(program_dir), "--count", "1", "--waves"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("waveform: "))
-    waves = Path(line.split(": ", 1)[1])
-    assert waves.name == "zeroskip_waves.fst" and waves.stat().st_size > 1000
-    shutil.rmtree(waves.parent)
+@pytest.mark.parametrize("suffix", [".vcd", ".fst"])
+def test_verify_waves_where_asked(program_dir, tmp_path, capsys, suffix):
+    waves = tmp_path / f"run{suffix}"
+    assert main(["verify", str(program_dir), "--count", "1", "--waves", str(waves)]) == 0
+    assert f"waveform: {waves}" in capsys.readouterr().out
+    head = waves.read_bytes()[:64]
+    assert waves.stat().st_size > 1000
+    assert (b"$date" in head or b"$version" in head or b"$timescale" in head) == (suffix == ".vcd")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [waves.name]   # no temporary left
+
+
+def test_verify_waves_needs_a_known_format(program_dir, tmp_path, capsys):
+    assert main(["verify", str(program_dir), "--waves", str(tmp_path / "w.txt")]) == 2
+    assert "--waves" in capsys.readouterr().err
+
+
+def test_verify_quantized_input_and_empty_batch(program_dir, tmp_path, capsys):
+    import numpy as np
+    from zeroskip.hw.program import load_program
+    from zeroskip.hw.reference import quantize_input
+
+    program = load_program(str(program_dir))
+    xq = quantize_input(program, np.zeros((2, program.in_len)) + 0.25)
+    np.save(tmp_path / "xq.npy", xq)
+    assert main(["verify", str(program_dir), "--input", str(tmp_path / "xq.npy"), "--quantized"]) == 0
+    assert "2/2 inputs PASS" in capsys.readouterr().out
+    np.save(tmp_path / "empty.npy", np.zeros((0, program.in_len)))
+    assert main(["verify", str(program_dir), "--input", str(tmp_path / "empty.npy")]) == 2

@@ -15,31 +15,13 @@ import numpy as np
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.program import Program, memory_images, to_unsigned
+from zeroskip.hw.program import (PROGRAM_GLOBAL_MEMORIES, PROGRAM_PE_MEMORIES, Program, image_name,
+                                 memory_images, to_unsigned)
 
 Read = Callable[[int], Awaitable[int]]
 Write = Callable[[int, int], Awaitable[None]]
 
 MASK32 = 0xFFFFFFFF
-
-#: the memories a program initialises: one of each per PE, then the global ones (the codebook
-#: is one image written into every PE's copy)
-PROGRAM_PE_MEMORIES = ("sparse", "ptr_even", "ptr_odd", "bias")
-PROGRAM_GLOBAL_MEMORIES = ("codebook", "descriptors")
-
-
-def image_name(memory: str, pe: int | None = None) -> str:
-    """The name of one memory instance's image, as ``program.memory_images`` keys it (and
-    ``write_hex_images`` names its ``hex/<name>.hex`` file); the gateware names its memory
-    instances the same, so the Verilog's ``$readmemh`` hooks find their files by it."""
-    return memory if pe is None else f"{memory}_pe{pe}"
-
-
-def image_names(arch: ArchConfig) -> list[str]:
-    """Every program-initialised memory instance of the array, in ``memory_images`` order."""
-    return ([image_name(m, p) for p in range(arch.pes) for m in PROGRAM_PE_MEMORIES]
-            + [image_name(m) for m in PROGRAM_GLOBAL_MEMORIES])
-
 
 def _signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1

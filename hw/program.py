@@ -305,19 +305,39 @@ def hex_words(values: np.ndarray, bits: int) -> str:
     return "".join(f"{int(v):0{digits}x}\n" for v in words)
 
 
+#: the memories a program initialises: one of each per PE, then the global ones (the codebook
+#: is one image written into every PE's copy)
+PROGRAM_PE_MEMORIES = ("sparse", "ptr_even", "ptr_odd", "bias")
+PROGRAM_GLOBAL_MEMORIES = ("codebook", "descriptors")
+
+
+def image_name(memory: str, pe: int | None = None) -> str:
+    """The name of one memory instance's image: ``memory_images``' key, the ``hex/<name>.hex``
+    file, the gateware's memory instance and the Verilog's ``+zs_<name>`` plusarg."""
+    return memory if pe is None else f"{memory}_pe{pe}"
+
+
+def image_names(arch: ArchConfig) -> list[str]:
+    """Every program-initialised memory instance of the array, in ``memory_images`` order."""
+    return ([image_name(m, p) for p in range(arch.pes) for m in PROGRAM_PE_MEMORIES]
+            + [image_name(m) for m in PROGRAM_GLOBAL_MEMORIES])
+
+
 def memory_images(program: Program) -> dict[str, tuple[np.ndarray, int]]:
-    """Every memory instance's initial contents as (unsigned words, width): the gateware's
-    elaboration-time init and the ``hex/`` files both come from here."""
+    """Every memory instance's initial contents as (unsigned words, width), keyed by
+    ``image_name``: the ``hex/`` files and the bus loads both come from here."""
     a = program.arch
+    per_pe = {"sparse": (program.sparse, a.line_bits), "ptr_even": (program.ptr_even, a.ptr_bits),
+              "ptr_odd": (program.ptr_odd, a.ptr_bits), "bias": (program.bias, a.acc_bits)}
     out: dict[str, tuple[np.ndarray, int]] = {}
     for p in range(a.pes):
-        out[f"sparse_pe{p}"] = (to_unsigned(program.sparse[p], a.line_bits), a.line_bits)
-        out[f"ptr_even_pe{p}"] = (to_unsigned(program.ptr_even[p], a.ptr_bits), a.ptr_bits)
-        out[f"ptr_odd_pe{p}"] = (to_unsigned(program.ptr_odd[p], a.ptr_bits), a.ptr_bits)
-        out[f"bias_pe{p}"] = (to_unsigned(program.bias[p], a.acc_bits), a.acc_bits)
-    out["codebook"] = (to_unsigned(program.codebook.reshape(-1), a.weight_bits), a.weight_bits)
-    layout = descriptor_layout(a)
-    out["descriptors"] = (np.array(program.descriptors, dtype=object), layout_width(layout))
+        for memory in PROGRAM_PE_MEMORIES:
+            values, bits = per_pe[memory]
+            out[image_name(memory, p)] = (to_unsigned(values[p], bits), bits)
+    out[image_name("codebook")] = (to_unsigned(program.codebook.reshape(-1), a.weight_bits),
+                                   a.weight_bits)
+    out[image_name("descriptors")] = (np.array(program.descriptors, dtype=object),
+                                      layout_width(descriptor_layout(a)))
     return out
 
 

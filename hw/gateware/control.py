@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.gateware.layouts import descriptor_struct
-from zeroskip.hw.host import image_name
+from zeroskip.hw.program import image_name
 from zeroskip.hw.program import descriptor_layout, layout_width
 
 CYCLE_BITS = 32

@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import signed_range
 from zeroskip.hw.gateware.layouts import descriptor_struct, entry_struct
-from zeroskip.hw.host import PROGRAM_GLOBAL_MEMORIES, image_name
+from zeroskip.hw.program import PROGRAM_GLOBAL_MEMORIES, image_name
 from zeroskip.hw.program import KIND_BINARY
 from zeroskip.hw.regmap import PE_MEMORIES, memory_shapes
 

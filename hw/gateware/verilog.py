@@ -16,10 +16,9 @@ from amaranth.back import verilog as amaranth_verilog
 from amaranth.lib import wiring
 
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.program import Program
+from zeroskip.hw.program import Program, image_names
 from zeroskip.hw.regmap import fingerprint, register_map
 from zeroskip.hw.gateware.top import Accelerator
-from zeroskip.hw.host import image_names
 
 #: characters of a ``+zs_<image>=`` path the loaders can hold
 PATH_CHARS = 2048

@@ -25,8 +25,8 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.host import cycle_limit, image_names
-from zeroskip.hw.program import Program, memory_images
+from zeroskip.hw.host import cycle_limit
+from zeroskip.hw.program import Program, image_names, memory_images
 from zeroskip.hw.regmap import fingerprint
 from zeroskip.hw.rtl.build import (TIMESCALE, WAVES_PLUSARG, Build, _tail, build, generated_verilog,
                                    using, wave_format)

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from zeroskip.hw.host import image_names
-from zeroskip.hw.program import memory_images
+from zeroskip.hw.program import image_names, memory_images
 from zeroskip.hw.rtl import build as rtl_build
 from zeroskip.hw.rtl.build import (Build, build, cache_root, clear_cache, generated_verilog,
                                    prune_cache, using)

@@ -50,14 +50,28 @@ def wrap(values: np.ndarray, bits: int) -> np.ndarray:
 def requantize(acc: np.ndarray, bias: np.ndarray, shift: int, relu: bool,
                acc_bits: int, act_bits: int) -> np.ndarray:
     """Accumulator + bias → next activation, exactly as the gateware's requantisation sweep."""
+    low, high = signed_range(act_bits)
+    y = np.clip(_shifted(acc, bias, shift, acc_bits), low, high)
+    return np.maximum(y, 0) if relu else y
+
+
+def clipped(acc: np.ndarray, bias: np.ndarray, shift: int, relu: bool, acc_bits: int,
+            act_bits: int) -> np.ndarray:
+    """Per row of ``acc`` [batch, n]: how many of ``requantize``'s outputs saturated (a value
+    beyond ``act_bits``; below the range only counts without ReLU, which zeroes it anyway)."""
+    low, high = signed_range(act_bits)
+    y = _shifted(acc, bias, shift, acc_bits)
+    return ((y > high) | ((y < low) & (not relu))).sum(axis=-1)
+
+
+def _shifted(acc, bias, shift: int, acc_bits: int) -> np.ndarray:
+    """``acc + bias`` rounded half up by the right shift, before saturation."""
     if shift < 0:
         raise ZeroskipError(f"requantisation shift {shift} is negative")
     y = wrap(acc, acc_bits) + np.asarray(bias, dtype=np.int64)
     if shift:
         y = (y + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
-    low, high = signed_range(act_bits)
-    y = np.clip(y, low, high)
-    return np.maximum(y, 0) if relu else y
+    return y
 
 
 def frac_for_range(max_abs: float, bits: int, limit: int = 30) -> int:

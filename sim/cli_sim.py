@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 
 import numpy as np
 
@@ -59,26 +60,36 @@ def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarr
     return (x[0] if batch == 1 else x).astype(np.float32)
 
 
+#: what each column of the table means (printed under it)
+LEGEND = ("cycles: per input, as the RTL's counter reads them; ideal: the busiest PE's MACs per "
+          "pass, summed; effic.: ideal / cycles; MACs: non-zero weight x non-zero activation "
+          "products; padding: filler entries issued (zero runs longer than the run field); "
+          "stall(b): cycles the broadcast waited for a full queue; clipped: outputs saturated "
+          "at act_bits; all per input (the mean over the batch)")
+
+
 def format_table(result) -> str:
     b = result.batch
     head = f"{'layer':<12}{'cycles':>10}{'ideal':>10}{'effic.':>8}{'MACs':>11}{'padding':>9}" \
-           f"{'stall(b)':>9}{'energy nJ':>11}"
+           f"{'stall(b)':>9}{'clipped':>9}{'energy nJ':>11}"
     lines = [head, "-" * len(head)]
     summary = result.summary()
     for layer in summary["layers"]:
         lines.append(f"{layer['name']:<12}{layer['cycles'] / b:>10.0f}{layer['ideal_cycles'] / b:>10.0f}"
                      f"{layer['efficiency']:>8.1%}{layer['macs'] / b:>11.0f}"
                      f"{layer['padding_entries'] / b:>9.0f}{layer['broadcast_stall_cycles'] / b:>9.0f}"
-                     f"{layer['energy_pj'] / b / 1000:>11.2f}")
+                     f"{layer['clipped_activations'] / b:>9.1f}{layer['energy_pj'] / b / 1000:>11.2f}")
     lines.append("-" * len(head))
     lines.append(f"{'total':<12}{result.cycles.mean():>10.0f}{result.ideal_cycles.mean():>10.0f}"
                  f"{summary['efficiency']:>8.1%}{result.actions['mac'] / b:>11.0f}"
                  f"{result.actions['padding_entry'] / b:>9.0f}{result.broadcast_stalls.sum() / b:>9.0f}"
-                 f"{result.energy_pj / b / 1000:>11.2f}")
+                 f"{result.layer_clipped.sum() / b:>9.1f}{result.energy_pj / b / 1000:>11.2f}")
     per = "per input (mean over the batch of %d)" % b if b > 1 else "per input"
     components = ", ".join(f"{k} {v / b / 1000:.2f}" for k, v in result.component_energy_pj.items() if v)
     lines.append(f"{per}: {result.time_us.mean():.2f} us at {result.clock_mhz:g} MHz, "
-                 f"{result.power_mw:.1f} mW; energy nJ by component: {components}")
+                 f"{result.power_mw:.1f} mW; energy nJ by component: {components} "
+                 f"(priced by {result.energy_table.name})")
+    lines.append(textwrap.fill(LEGEND, width=len(head)))
     return "\n".join(lines)
 
 

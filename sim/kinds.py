@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.fixedpoint import binarize, binary_dot, requantize, wrap
+from zeroskip.hw.fixedpoint import binarize, binary_dot, clipped, requantize, wrap
 from zeroskip.hw.kinds import PassImage
 from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program
 from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
@@ -38,7 +38,9 @@ class SimKind:
         """Time the pass and add its action counts (batch totals) to ``actions``."""
         raise NotImplementedError
 
-    def datapath(self, program: Program, image: PassImage, source: np.ndarray) -> np.ndarray:
+    def datapath(self, program: Program, image: PassImage,
+                 source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pass's outputs [batch, rows · pes] and, per input, how many saturated [batch]."""
         raise NotImplementedError
 
 
@@ -46,6 +48,19 @@ def _per_pe(active: np.ndarray, per_column: np.ndarray) -> np.ndarray:
     """[batch, pes] sums of a per-column figure over each sample's non-zero columns (exact:
     float64 holds these integer sums)."""
     return np.rint(active.astype(np.float64) @ per_column.T.astype(np.float64)).astype(np.int64)
+
+
+def _inside(counts: np.ndarray, acc: np.ndarray, image: PassImage, program: Program) -> np.ndarray:
+    """Saturations counted only in the slots that hold rows of the layer (the tallest PE's
+    spare slots compute bias-only values no one reads)."""
+    rows = image.out_start + np.arange(acc.shape[1])
+    spare = rows >= program.layers[image.layer].out_len
+    if not spare.any():
+        return counts
+    a = program.arch
+    extra = clipped(acc[:, spare], image.bias[None, spare], image.shift, image.relu,
+                    a.acc_bits, a.act_bits)
+    return counts - extra
 
 
 class SparsePasses(SimKind):
@@ -112,7 +127,8 @@ class SparsePasses(SimKind):
             block[target[lo:hi], where[lo:hi] - first] = values[lo:hi]
             acc += source[:, used[first:first + width]].astype(dtype) @ block.T
         acc = wrap(np.rint(acc).astype(np.int64) if dtype is np.float64 else acc, a.acc_bits)
-        return requantize(acc, image.bias[None, :], image.shift, image.relu, a.acc_bits, a.act_bits)
+        args = (acc, image.bias[None, :], image.shift, image.relu, a.acc_bits, a.act_bits)
+        return requantize(*args), _inside(clipped(*args), acc, image, program)
 
 
 class BinaryPasses(SimKind):
@@ -163,8 +179,10 @@ class BinaryPasses(SimKind):
         a = program.arch
         dot = wrap(binary_dot(source, image.weights.astype(np.int64), image.planes), a.acc_bits)
         if image.binarize:
-            return binarize(dot, image.bias[None, :], image.shift)
-        return requantize(dot, image.bias[None, :], image.shift, False, a.acc_bits, a.act_bits)
+            return (binarize(dot, image.bias[None, :], image.shift),
+                    np.zeros(len(dot), np.int64))              # ±2^shift: nothing to saturate
+        args = (dot, image.bias[None, :], image.shift, False, a.acc_bits, a.act_bits)
+        return requantize(*args), _inside(clipped(*args), dot, image, program)
 
 
 #: the simulator's half of every kind, by descriptor code

@@ -52,6 +52,8 @@ class SimResult:
     layer_actions: list[dict[str, int]]   #: per layer, action -> count (batch total)
     energy_table: EnergyTable
     layer_energy: list[dict[str, float]] = field(default_factory=list)  #: per layer, action -> pJ
+    #: int64 [batch, layers] outputs that saturated at act_bits (the rest of the layer is exact)
+    layer_clipped: np.ndarray | None = None
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -122,6 +124,7 @@ class SimResult:
                 "macs": int(actions["mac"]),
                 "padding_entries": int(actions["padding_entry"]),
                 "broadcast_stall_cycles": int(self.broadcast_stalls[:, i].sum()),
+                "clipped_activations": int(self.layer_clipped[:, i].sum()),
                 "energy_pj": float(self.layer_energy_pj[i]),
                 "energy_by_component_pj": self.layer_component_energy_pj[i],
                 "actions": {k: int(v) for k, v in actions.items()},
@@ -180,6 +183,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     pe_stall = np.zeros((batch, a.pes), np.int64)
     pe_idle = np.zeros((batch, a.pes), np.int64)
     stalls = np.zeros((batch, n_layers), np.int64)
+    clipped = np.zeros((batch, n_layers), np.int64)
     column_end = np.zeros((batch, n_passes), np.int64)
     pass_busy = np.zeros((batch, n_passes, a.pes), np.int64)
     pass_macs = np.zeros((batch, n_passes, a.pes), np.int64)
@@ -207,7 +211,8 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             pe_idle += sched.pe_idle
             stalls[:, li] += sched.broadcast_stalls
 
-            values = kind.datapath(program, image, source)
+            values, saturated = kind.datapath(program, image, source)
+            clipped[:, li] += saturated
             end = min(layer.out_len, image.out_start + values.shape[1])
             out[:, image.out_start:end] = values[:, :end - image.out_start]
         acts = out
@@ -230,4 +235,4 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
         pass_layer=layer_of_pass, pass_rows=np.array([im.rows for im in images], np.int64),
         pass_column_end=column_end, pass_pe_busy=pass_busy, pass_pe_macs=pass_macs,
         layer_actions=layer_actions, energy_table=table,
-        layer_energy=[table.price(counts) for counts in layer_actions])
+        layer_energy=[table.price(counts) for counts in layer_actions], layer_clipped=clipped)

@@ -195,3 +195,34 @@ def test_random_regression_against_cycle_by_cycle_model(seed):
         for i in range(len(x)):
             end = cycle_by_cycle(source[i], image.counts, arch.fifo_depth)[0]
             assert result.pass_cycles[i, image.index] == end + SWEEP + image.rows
+
+
+@pytest.mark.parametrize("act", ["relu", "none"])
+def test_saturated_outputs_are_counted_per_layer(act):
+    """Calibrated on small inputs, fed large ones: the counts equal a plain recount of the
+    unclipped values (exact integer arithmetic on the decoded weights, no fixedpoint helpers)."""
+    rng = np.random.default_rng(7)
+    layers = [random_layer(rng, 24, 30, 0.5, act=act), random_layer(rng, 30, 6, 0.6, act="none")]
+    arch = small(pes=3, acc_depth=4)                         # tiled, with spare slots
+    program = compile_layers(layers, arch, calibration=rng.uniform(-0.05, 0.05, (8, 24)),
+                             input_frac=12)          # inputs up to 8 fit; the layers expect 0.05
+    xq = quantize_input(program, rng.uniform(-1, 1, (5, 24)))
+    result = simulate_int(program, xq)
+    acts = trace_int(program, xq)
+    high, low = (1 << (arch.act_bits - 1)) - 1, -(1 << (arch.act_bits - 1))
+    for index, layer in enumerate(program.layers):
+        w = program.decoded.weights(index).astype(object)
+        x = acts[index].astype(object)
+        want = []
+        for sample in range(len(xq)):
+            count = 0
+            for row in range(layer.out_len):
+                total = sum(int(x[sample, j]) * int(w[row, j]) for j in range(layer.in_len))
+                total += int(program.decoded.bias(index)[row])
+                half = (1 << (layer.shift - 1)) if layer.shift else 0
+                y = (total + half) >> layer.shift
+                count += y > high or (y < low and not layer.relu)
+            want.append(count)
+        assert result.layer_clipped[:, index].tolist() == want
+    assert result.layer_clipped.sum() > 0                   # the case exercises saturation
+    assert result.summary()["layers"][0]["clipped_activations"] == int(result.layer_clipped[:, 0].sum())

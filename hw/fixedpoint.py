@@ -30,8 +30,10 @@ def requant_shift(in_frac: int, w_frac: int, out_frac: int) -> int:
 def quantize(x: np.ndarray, frac: int, bits: int) -> np.ndarray:
     """Round half up to ``frac`` fractional bits, saturate to ``bits`` signed (int64 result)."""
     low, high = signed_range(bits)
-    scaled = np.floor(np.asarray(x, dtype=np.float64) * (2.0 ** frac) + 0.5)
-    return np.clip(scaled, low, high).astype(np.int64)
+    scaled = np.asarray(x, dtype=np.float64) * (2.0 ** frac)    # exact: a power-of-two scale
+    whole = np.floor(scaled)
+    rounded = whole + (scaled - whole >= 0.5)   # not floor(scaled + 0.5): that sum can round up
+    return np.clip(rounded, low, high).astype(np.int64)
 
 
 def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
@@ -79,12 +81,18 @@ def frac_for_range(max_abs: float, bits: int, limit: int = 30) -> int:
     high = (1 << (bits - 1)) - 1
     if not np.isfinite(max_abs):
         raise ZeroskipError("cannot choose a fixed-point scale for a non-finite range")
-    if max_abs <= 0:
+    if max_abs <= 0 or max_abs * 2.0 ** limit <= high:      # tiny ranges: the cap
         return limit
+
+    def fits(f: int) -> bool:
+        return int(quantize(max_abs, f, 64)) <= high
+
     frac = int(np.floor(np.log2(high / max_abs)))
-    while frac > -limit and np.floor(max_abs * 2.0 ** frac + 0.5) > high:
+    while frac > -limit and not fits(frac):
         frac -= 1
-    return min(frac, limit)
+    while frac < limit and fits(frac + 1):     # the estimate can be one short: rounding down
+        frac += 1
+    return max(min(frac, limit), -limit)
 
 
 # -- binary layers (docs/binary-mode.md) ---------------------------------------------------------

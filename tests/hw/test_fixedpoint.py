@@ -88,9 +88,8 @@ def test_just_below_a_half_by_the_spec():
     assert fp.quantize(np.array([-BELOW_A_HALF]), 0, 16).tolist() == [0]
 
 
-@pytest.mark.xfail(strict=True, reason="float floor(x·2^frac + 0.5) rounds 0.5 − 2^-54 up "
-                   "(the sum is rounded to 1.0 before the floor); see docs/verification.md")
 def test_quantize_just_below_a_half_rounds_down():
+    """Fixed: floor(x·2^frac + 0.5) rounded 0.5 − 2^-54 up (the sum rounds to 1.0 first)."""
     assert fp.quantize(np.array([BELOW_A_HALF]), 0, 16).tolist() == [0]
 
 
@@ -260,10 +259,9 @@ def test_frac_for_range_rounding_band_by_the_spec(max_abs, bits, expected):
 
 
 @pytest.mark.parametrize("max_abs,bits,expected", FRAC_ROUNDING_BAND)
-@pytest.mark.xfail(strict=True, reason="frac_for_range never raises its first estimate "
-                   "floor(log2(high / max_abs)), one bit short when max_abs · 2^frac rounds down "
-                   "to the largest value; see docs/verification.md")
 def test_frac_for_range_rounding_band(max_abs, bits, expected):
+    """Fixed: the first estimate floor(log2(high / max_abs)) is one bit short when
+    max_abs · 2^frac rounds down to the largest value; it is now raised while it fits."""
     assert fp.frac_for_range(max_abs, bits) == expected
 
 

@@ -24,8 +24,9 @@ POSITIVE_FIELDS = ("pes", "fifo_depth", "code_bits", "run_bits", "line_bits", "s
 #: largest depth of any one memory, in words (per PE): 2^20. Depths beyond this are no
 #: accelerator one could build, and the gateware and the simulator allocate every word
 MAX_DEPTH = 1 << 20
-#: largest total of memory words in the array (all PEs together): 2^26
-MAX_ARRAY_WORDS = 1 << 26
+#: largest total of memory words in the array (all PEs together): 2^27 (eie64 with the
+#: VGG-6 layer's 25,089 pointers per PE needs 77 M)
+MAX_ARRAY_WORDS = 1 << 27
 MAX_CLOCK_MHZ = 100_000.0
 #: inclusive bounds of every integer field (docs/cli.md lists them)
 LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 8), "run_bits": (1, 8),
@@ -101,7 +102,7 @@ class ArchConfig:
         if words > MAX_ARRAY_WORDS:
             raise ZeroskipError(
                 f"architecture memories too large: pes x (sparse_depth + ptr_depth + 2 act_depth + "
-                f"bias_depth) = {words} words, the maximum is {MAX_ARRAY_WORDS} (2^26)")
+                f"bias_depth) = {words} words, the maximum is {MAX_ARRAY_WORDS} (2^27)")
 
     # -- derived sizes: use these, never recompute them elsewhere --------------------------------
     @property

@@ -174,3 +174,11 @@ def test_derived_sizes_agree_with_the_fields(config):
     assert 2 ** c.act_index_bits > c.max_vector - 1
     assert c.act_index_bits == 1 or c.max_vector - 1 >= 2 ** (c.act_index_bits - 1)
     assert c.cycle_ns * c.clock_mhz == pytest.approx(1000.0)
+
+
+def test_the_largest_benchmark_configuration_is_allowed():
+    """`zeroskip bench eie` runs VGG-6 on eie64 with its pointer memory raised to 25,090 words
+    per PE: the array-size bound must leave room for it."""
+    from zeroskip.hw.arch import PRESETS, with_overrides
+
+    with_overrides(PRESETS["eie64"], ptr_depth=25090)

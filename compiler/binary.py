@@ -28,6 +28,8 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_dot_bound, quantize_planes,
                                     requant_shift, requantize, signed_range, threshold_word, wrap)
+from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_ref import check_layer
 from zeroskip.hw.program import (KIND_BINARY, LayerInfo, Pass, binary_chunks, field_max,
                                  pack_binary_lines)
 
@@ -172,30 +174,20 @@ def binary_layer_ir(layer, index: int) -> BinaryLayerIR:
     if not isinstance(planes, (int, np.integer)) or isinstance(planes, bool) or not 0 <= planes <= MAX_PLANES:
         raise ZeroskipError(f"{where}: input_bits {planes!r}: a binary pass reads 0 (bipolar) to "
                             f"{MAX_PLANES} input bit planes")
-    ir = BinaryLayerIR(name=str(getattr(layer, "name", index)), weights=weights, planes=int(planes),
-                       thresholds=None, flip=None)
-    out = weights.shape[0]
-    thresholds = getattr(layer, "thresholds", None)
-    if thresholds is not None:
-        t = np.asarray(thresholds)
-        flip = np.asarray(getattr(layer, "flip", None))
-        if t.shape != (out,) or t.dtype.kind not in "iu":
-            raise ZeroskipError(f"{where}: thresholds must be {out} integers, got {t.dtype} {t.shape}")
-        if flip.shape != (out,) or flip.dtype != bool:
-            raise ZeroskipError(f"{where}: flip must be {out} booleans")
-        reach = ir.dot_bound + 1
-        if t.min() < -reach or t.max() > reach:
-            raise ZeroskipError(f"{where}: thresholds {t.min()}..{t.max()} outside the range the dot "
-                                f"product can reach ±1, {-reach}..{reach} (fan-in {ir.in_len})")
-        ir.thresholds, ir.flip = t.astype(np.int64), flip.copy()
+    def values(name, dtype=None):
+        value = getattr(layer, name, None)
+        return None if value is None else np.asarray(value, dtype=dtype)
+
+    folded = FoldedLayer(name=str(index), weights=weights, input_bits=int(planes),
+                         thresholds=values("thresholds"), flip=values("flip"),
+                         scale=values("scale", np.float64), offset=values("offset", np.float64))
+    check_layer(folded)                     # the models' own validator of a folded layer
+    ir = BinaryLayerIR(name=str(getattr(layer, "name", "") or f"layer{index}"), weights=weights,
+                       planes=int(planes), thresholds=None, flip=None)
+    if folded.binary_output:
+        ir.thresholds, ir.flip = folded.thresholds.astype(np.int64), folded.flip.copy()
     else:
-        for name in ("scale", "offset"):
-            value = getattr(layer, name, None)
-            value = None if value is None else np.asarray(value, dtype=np.float64)
-            if value is None or value.shape != (out,) or not np.all(np.isfinite(value)):
-                raise ZeroskipError(f"{where}: an integer-output binary layer needs {name} as "
-                                    f"{out} finite numbers")
-            setattr(ir, name, value)
+        ir.scale, ir.offset = folded.scale, folded.offset
     return ir
 
 

@@ -34,7 +34,10 @@ def to_ir(layer, index: int):
 
 
 def layer_ir(layer, index: int) -> LayerIR:
-    """Duck-typed layer (``codebook``, ``codes``, ``bias``, ``act``) → checked ``LayerIR``."""
+    """Duck-typed layer (``codebook``, ``codes``, ``bias``, ``act``) → checked ``LayerIR``, by
+    the models' own validator (``interchange.layer_problem``), any float or integer dtypes."""
+    from zeroskip.models.interchange import layer_problem
+
     for name in ("codebook", "codes", "bias", "act"):
         if not hasattr(layer, name):
             raise ZeroskipError(f"layer {index}: missing attribute '{name}'")
@@ -42,30 +45,17 @@ def layer_ir(layer, index: int) -> LayerIR:
     if codes.ndim != 2 or codes.size == 0:
         raise ZeroskipError(f"layer {index}: codes must be a non-empty 2-D [out, in] array, "
                             f"got shape {codes.shape}")
-    if codes.dtype.kind not in "iub":
-        raise ZeroskipError(f"layer {index}: codes must be integers, got dtype {codes.dtype}")
-    codebook = np.asarray(layer.codebook, dtype=np.float64)
-    if codebook.ndim != 1 or len(codebook) == 0:
-        raise ZeroskipError(f"layer {index}: codebook must be a non-empty 1-D array")
-    if not np.all(np.isfinite(codebook)):
-        raise ZeroskipError(f"layer {index}: codebook contains NaN or infinite values")
-    if codebook[0] != 0.0:
-        raise ZeroskipError(f"layer {index}: codebook entry 0 must be 0.0 (code 0 = pruned), "
-                            f"got {codebook[0]}")
-    low, high = int(codes.min()), int(codes.max())
-    if low < 0 or high >= len(codebook):
-        raise ZeroskipError(f"layer {index}: codes range {low}..{high} outside the codebook's "
-                            f"0..{len(codebook) - 1}")
-    bias = np.asarray(layer.bias, dtype=np.float64)
-    if bias.shape != (codes.shape[0],):
-        raise ZeroskipError(f"layer {index}: bias has shape {bias.shape}, expected "
-                            f"({codes.shape[0]},) for {codes.shape[0]} outputs")
-    if not np.all(np.isfinite(bias)):
-        raise ZeroskipError(f"layer {index}: bias contains NaN or infinite values")
+    codebook = np.asarray(layer.codebook)
+    bias = np.asarray(layer.bias)
+    if codebook.dtype.kind in "fiu":
+        codebook = codebook.astype(np.float64)
+    if bias.dtype.kind in "fiu":
+        bias = bias.astype(np.float64)
     act = str(np.asarray(layer.act).item()) if not isinstance(layer.act, str) else layer.act
-    if act not in ACTIVATIONS:
-        raise ZeroskipError(f"layer {index}: activation '{act}' unsupported "
-                            f"(one of {', '.join(ACTIVATIONS)})")
+    problem = layer_problem(codebook, codes, bias, act, exact_dtypes=False)
+    if problem is not None:
+        field, message = problem
+        raise ZeroskipError(f"layer {index}: {field} {message}")
     return LayerIR(codes=codes, codebook=codebook, bias=bias, relu=ACTIVATIONS[act],
                    name=str(getattr(layer, "name", "") or f"layer{index}"))
 

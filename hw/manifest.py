@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, from_dict

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.files import write_atomic as atomic_write  # noqa: F401  (re-exported)
-from zeroskip.inputs import ARRAY_FILE_ERRORS, DEFLATE_MAX_RATIO, npy_header, read_file
+from zeroskip.inputs import ARRAY_FILE_ERRORS, DEFLATE_MAX_RATIO, npy_header
 
 ACTIVATIONS = ("relu", "none")
 
@@ -48,11 +47,13 @@ class SharedLayer:
         return self.codebook[self.codes]
 
 
-def layer_problem(book, codes, bias, act) -> tuple[str, str] | None:
-    """``(field, what is wrong)`` for the first invalid field of a layer, or None."""
+def layer_problem(book, codes, bias, act, exact_dtypes: bool = True) -> tuple[str, str] | None:
+    """``(field, what is wrong)`` for the first invalid field of a layer, or None. The one
+    validator of a weight-shared layer: files, ``SharedLayer`` and the compiler all use it (the
+    compiler takes any float and integer dtypes: ``exact_dtypes=False``)."""
     if not isinstance(book, np.ndarray) or book.ndim != 1 or len(book) == 0:
         return "codebook", "must be a non-empty 1-D array"
-    if book.dtype != np.float32:
+    if exact_dtypes and book.dtype != np.float32:
         return "codebook", f"must be float32, got {book.dtype}"
     if not np.all(np.isfinite(book)):
         return "codebook", "contains NaN or infinity"
@@ -67,7 +68,7 @@ def layer_problem(book, codes, bias, act) -> tuple[str, str] | None:
     if not isinstance(bias, np.ndarray) or bias.shape != (codes.shape[0],):
         got = getattr(bias, "shape", None)
         return "bias", f"must have shape ({codes.shape[0]},) to match codes, got {got}"
-    if bias.dtype != np.float32:
+    if exact_dtypes and bias.dtype != np.float32:
         return "bias", f"must be float32, got {bias.dtype}"
     if not np.all(np.isfinite(bias)):
         return "bias", "contains NaN or infinity"

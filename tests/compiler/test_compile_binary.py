@@ -242,7 +242,7 @@ WIDE = folded_layer(R, 8, 300, planes=7)
 @pytest.mark.parametrize("layers, a, message", [
     ([HIDDEN, LAST], arch(pes=16, line_bits=8), "layer 0: a binary pass needs pes <= line_bits"),
     ([with_(HIDDEN, thresholds=np.full(8, 22)), LAST], arch(),
-     "layer 0: thresholds 22..22 outside the range the dot product can reach ±1, -21..21"),
+     "layer 0: thresholds 22..22 out of range -21..21 (fan-in 20)"),
     ([with_(WIDE, weights=WIDE.weights[:, :200], thresholds=np.zeros(8, np.int64)),
       folded_layer(R, 2, 8, binarize=False)],
      arch(act_bits=8, weight_bits=8, acc_bits=16), None),
@@ -265,7 +265,7 @@ WIDE = folded_layer(R, 8, 300, planes=7)
     ([HIDDEN, "fc2"], arch(), "layer 1: unknown layer type str"),
     ([with_(HIDDEN, weights=HIDDEN.weights.astype(np.int64) * 2), LAST], arch(),
      "layer 0: binary weights must be booleans"),
-    ([HIDDEN, with_(LAST, scale=None)], arch(), "layer 1: an integer-output binary layer needs scale"),
+    ([HIDDEN, with_(LAST, scale=None)], arch(), "layer 1: scale must be 4 finite numbers"),
     ([with_(HIDDEN, flip=None), LAST], arch(), "layer 0: flip must be 8 booleans"),
 ])
 def test_bad_binary_layers_are_one_line_errors(layers, a, message):

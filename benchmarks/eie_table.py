@@ -13,6 +13,7 @@ import argparse
 import json
 
 from zeroskip.progress import Progress
+from zeroskip.hw.arch import PRESETS, with_overrides
 from zeroskip.sim.cli_bench import format_report, run_suite
 
 
@@ -43,8 +44,8 @@ def main() -> None:
     runs = {"default": run_suite(progress=progress)}
     if args.variants:
         runs["balance"] = run_suite(balance=True, progress=progress)
-        runs["fifo16"] = run_suite(fifo=16, progress=progress)
-        runs["fifo32"] = run_suite(fifo=32, progress=progress)
+        runs["fifo16"] = run_suite(with_overrides(PRESETS["eie64"], fifo_depth=16), progress=progress)
+        runs["fifo32"] = run_suite(with_overrides(PRESETS["eie64"], fifo_depth=32), progress=progress)
     if args.json:
         print(json.dumps(runs, indent=1))
         return

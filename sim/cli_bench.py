@@ -12,13 +12,10 @@ SUITES = ("eie",)
 
 
 def add_arguments(parser) -> None:
+    from zeroskip.hw.arch import add_arch_arguments
+
     parser.add_argument("suite", choices=SUITES, help="benchmark suite")
-    parser.add_argument("--pes", type=int, default=64, help="processing elements (EIE: 64)")
-    parser.add_argument("--fifo", type=int, default=8, help="activation queue depth (EIE: 8)")
     parser.add_argument("--balance", action="store_true", help="compile with row balancing")
-    parser.add_argument("--run-bits", type=int, default=None,
-                        help="zero-run bits per entry (eie64: 4); e.g. 5 with --line-bits 63")
-    parser.add_argument("--line-bits", type=int, default=None, help="sparse line width (eie64: 64)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--layers", metavar="NAMES",
                         help="comma-separated subset of layers (default: all, e.g. Alex-7,FC8)")
@@ -26,19 +23,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="where alexnet_fc8_eie.npz lives (default: the repository's ../shared/data)")
     parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
+    add_arch_arguments(parser, default="eie64")
+    parser.epilog = ("--arch and the overrides (--pes, --fifo, --run-bits, --line-bits, ...) are "
+                     "those of every command; EIE's configuration is the eie64 preset")
 
 
-def run_suite(pes: int = 64, fifo: int = 8, balance: bool = False, layers: list[str] | None = None,
+def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = None,
               seed: int = 0, data_dir: str | None = None, energy: str | None = None,
-              progress=None, run_bits: int | None = None, line_bits: int | None = None) -> dict:
-    """Compile and simulate every selected layer; returns the JSON-ready report."""
-    from zeroskip.hw.arch import PRESETS, with_overrides
+              progress=None) -> dict:
+    """Compile and simulate every selected layer on ``arch`` (a preset name, JSON file or
+    ``ArchConfig``); returns the JSON-ready report."""
+    from zeroskip.hw.arch import load_arch
     from zeroskip.sim import load_energy_table, simulate
     from zeroskip.sim import eie
 
     progress = progress or Progress(True)
-    arch = with_overrides(PRESETS["eie64"], pes=pes, fifo_depth=fifo, run_bits=run_bits,
-                          line_bits=line_bits)
+    arch = load_arch(arch)
     table = load_energy_table(energy)
     specs = list(eie.TABLE_III) + [eie.FC8]
     if layers:
@@ -107,10 +107,11 @@ def run(args) -> int:
     from zeroskip.files import write_atomic
 
     progress = Progress(getattr(args, "quiet", False))
-    report = run_suite(pes=args.pes, fifo=args.fifo, balance=args.balance,
+    from zeroskip.hw.arch import arch_from_args
+
+    report = run_suite(arch_from_args(args), balance=args.balance,
                        layers=args.layers.split(",") if args.layers else None, seed=args.seed,
-                       data_dir=args.data, energy=args.energy, progress=progress,
-                       run_bits=args.run_bits, line_bits=args.line_bits)
+                       data_dir=args.data, energy=args.energy, progress=progress)
     print(format_report(report))
     if args.json:
         write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))

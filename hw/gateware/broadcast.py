@@ -20,24 +20,23 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
+from zeroskip.hw.gateware.interfaces import (broadcast_signature, chunk_bits, group_read_signature,
+                                             pass_signature, plane_bits)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
-from zeroskip.hw.gateware.pe import PLANE_BITS, chunk_bits
 from zeroskip.hw.program import KIND_BINARY
 
 
 class Broadcaster(wiring.Component):
+    """The broadcast unit of an array built for ``arch``: ``groups[p]`` reads PE p's source
+    bank, ``items`` goes to every PE's queue while ``ready`` (every queue has room)."""
+
     def __init__(self, arch: ArchConfig):
         self.arch = arch
-        a = arch
         super().__init__({
-            "start": In(1),                               # the pass's first cycle
-            "in_len": In(_bits_for(a.max_vector)),
-            "kind": In(1), "planes": In(PLANE_BITS),
-            "group_en": Out(1), "group_addr": Out(range(a.act_depth)),
-            "group": In(data.ArrayLayout(signed(a.act_bits), a.pes)),   # one activation per PE
+            "run": In(pass_signature(arch)),              # the pass: start, in_len, kind, planes
+            "groups": Out(group_read_signature(arch)).array(arch.pes),   # one lane per PE
             "ready": In(1),                               # no PE's queue is full
-            "push": Out(1), "push_value": Out(signed(a.act_bits)), "push_index": Out(a.act_index_bits),
-            "push_bits": Out(a.line_bits), "push_plane": Out(PLANE_BITS), "push_chunk": Out(chunk_bits(a)),
+            "items": Out(broadcast_signature(arch)),
             "done": Out(1),
         })
 
@@ -46,49 +45,64 @@ class Broadcaster(wiring.Component):
         a = self.arch
         n = a.pes
         m.submodules.lnzd = lnzd = LeadingNonZero(n)
+        in_len = self.run.desc.in_len
 
-        running = Signal()        # a group is in the group register
+        # every lane reads the same local address; the lanes' read data is the group register
+        read = Signal(name="group_en")
+        address = Signal(range(a.act_depth), name="group_addr")
+        group = Signal(data.ArrayLayout(signed(a.act_bits), n))
+        for lane, port in enumerate(self.groups):
+            m.d.comb += [port.en.eq(read), port.addr.eq(address), group[lane].eq(port.data)]
+        push = Signal()                 # the item enters every queue this cycle
         finished = Signal()
-        group = Signal(range(a.act_depth + 1))
+        m.d.comb += [self.items.valid.eq(push), self.done.eq(finished & ~self.run.start)]
+
+        # sparse passes: the lowest-indexed non-zero of the group not yet broadcast
+        running = Signal()        # a group is in the group register
+        index = Signal(range(a.act_depth + 1), name="group_index")
         group_base = Signal(_bits_for(a.max_vector + n))     # group * N
         fired = Signal(n)         # lanes of this group already broadcast
 
-        lanes = Cat((self.group[lane] != 0) & (group_base + lane < self.in_len) for lane in range(n))
+        lanes = Cat((group[lane] != 0) & (group_base + lane < in_len) for lane in range(n))
         remaining = Signal(n)
         m.d.comb += [remaining.eq(lanes & ~fired), lnzd.mask.eq(remaining)]
         chosen = Signal(n)
         m.d.comb += chosen.eq(1 << lnzd.index)
-        m.d.comb += [self.push_value.eq(self.group[lnzd.index]),
-                     self.push_index.eq(group_base + lnzd.index),
-                     self.done.eq(finished & ~self.start)]
 
         advance = Signal()
-        binary = self.kind == KIND_BINARY
-        with m.If(binary):
-            self.elaborate_binary(m, finished)
-        with m.Elif(self.start):
-            m.d.comb += [self.group_en.eq(1), self.group_addr.eq(0)]
-            m.d.sync += [running.eq(1), finished.eq(0), group.eq(0), group_base.eq(0), fired.eq(0)]
-        with m.Elif(running):
-            with m.If(~lnzd.valid):
-                m.d.comb += advance.eq(1)
-            with m.Elif(self.ready):
-                m.d.comb += [self.push.eq(1), advance.eq((remaining & ~chosen) == 0)]
-                m.d.sync += fired.eq(fired | chosen)
-            with m.If(advance):
-                m.d.sync += [fired.eq(0), group.eq(group + 1), group_base.eq(group_base + n)]
-                with m.If(group_base + n >= self.in_len):
-                    m.d.sync += [running.eq(0), finished.eq(1)]
-                with m.Else():
-                    m.d.comb += [self.group_en.eq(1), self.group_addr.eq(group + 1)]
+        with m.If(self.run.desc.kind == KIND_BINARY):
+            self.elaborate_binary(m, group, read, address, push, finished)
+        with m.Else():
+            item = self.items.payload.sparse
+            m.d.comb += [item.value.eq(group[lnzd.index]), item.index.eq(group_base + lnzd.index)]
+            with m.If(self.run.start):
+                m.d.comb += [read.eq(1), address.eq(0)]
+                m.d.sync += [running.eq(1), finished.eq(0), index.eq(0), group_base.eq(0),
+                             fired.eq(0)]
+            with m.Elif(running):
+                with m.If(~lnzd.valid):
+                    m.d.comb += advance.eq(1)
+                with m.Elif(self.ready):
+                    m.d.comb += [push.eq(1), advance.eq((remaining & ~chosen) == 0)]
+                    m.d.sync += fired.eq(fired | chosen)
+                with m.If(advance):
+                    m.d.sync += [fired.eq(0), index.eq(index + 1), group_base.eq(group_base + n)]
+                    with m.If(group_base + n >= in_len):
+                        m.d.sync += [running.eq(0), finished.eq(1)]
+                    with m.Else():
+                        m.d.comb += [read.eq(1), address.eq(index + 1)]
         return m
 
-    def elaborate_binary(self, m: Module, finished: Signal) -> None:
+    def elaborate_binary(self, m: Module, group, read: Signal, address: Signal, push: Signal,
+                         finished: Signal) -> None:
+        """Every (plane, chunk) item, assembled from the groups covering the chunk."""
         a = self.arch
         n, w = a.pes, a.line_bits
+        in_len, planes = self.run.desc.in_len, self.run.desc.planes
+        item = self.items.payload.binary
         span = _bits_for(a.max_vector + w + n)
         running = Signal()
-        plane = Signal(PLANE_BITS)
+        plane = Signal(plane_bits(a))
         chunk = Signal(chunk_bits(a))
         chunk_start = Signal(span)              # chunk · line_bits
         chunk_end = Signal(span)                # min(chunk_start + line_bits, in_len)
@@ -100,9 +114,9 @@ class Broadcaster(wiring.Component):
         assembled = Signal(w)
 
         def bits_of(base):
-            return Cat(Mux(self.planes == 0, self.group[lane] >= 0,
-                           self.group[lane].as_unsigned().bit_select(plane, 1)) &
-                       (base + lane < self.in_len) for lane in range(n))
+            return Cat(Mux(planes == 0, group[lane] >= 0,
+                           group[lane].as_unsigned().bit_select(plane, 1)) &
+                       (base + lane < in_len) for lane in range(n))
 
         def placed(base, start):
             """The group register's bits at their places in the chunk starting at ``start``."""
@@ -114,7 +128,7 @@ class Broadcaster(wiring.Component):
             """Set up an item; issue its first read now if it needs one."""
             m.d.sync += [chunk_start.eq(new_start), chunk_end.eq(new_end)]
             with m.If(first_group < new_end):
-                m.d.comb += [self.group_en.eq(1), self.group_addr.eq(Mux(first_group == 0, 0, read_group))]
+                m.d.comb += [read.eq(1), address.eq(Mux(first_group == 0, 0, read_group))]
                 m.d.sync += [arrive.eq(1), full.eq(0), port_base.eq(first_group)]
             with m.Else():
                 m.d.sync += [arrive.eq(0), full.eq(1)]
@@ -123,24 +137,23 @@ class Broadcaster(wiring.Component):
         m.d.comb += contribution.eq(Mux(arrive, placed(port_base, chunk_start), 0))
         current = assembled | contribution
         complete = full | (arrive & (port_base + n >= chunk_end))
-        m.d.comb += [self.push_bits.eq(current), self.push_plane.eq(plane), self.push_chunk.eq(chunk),
-                     self.done.eq(finished & ~self.start)]
-        first_end = Mux(self.in_len > w, w, self.in_len)
+        m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk)]
+        first_end = Mux(in_len > w, w, in_len)
 
-        with m.If(self.start):
+        with m.If(self.run.start):
             m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0), assembled.eq(0),
                          read_group.eq(1), read_base.eq(n)]
             begin(0, first_end, 0)
         with m.Elif(running & complete & self.ready):
-            m.d.comb += self.push.eq(1)
+            m.d.comb += push.eq(1)
             next_start = chunk_start + w
-            with m.If(next_start < self.in_len):             # next chunk, same plane
-                next_end = Mux(self.in_len > next_start + w, next_start + w, self.in_len)
+            with m.If(next_start < in_len):             # next chunk, same plane
+                next_end = Mux(in_len > next_start + w, next_start + w, in_len)
                 m.d.sync += [chunk.eq(chunk + 1), assembled.eq(placed(port_base, next_start))]
                 with m.If(read_base < next_end):
                     m.d.sync += [read_group.eq(read_group + 1), read_base.eq(read_base + n)]
                 begin(next_start, next_end, read_base)
-            with m.Elif(plane + 1 < Mux(self.planes == 0, 1, self.planes)):   # next plane
+            with m.Elif(plane + 1 < Mux(planes == 0, 1, planes)):   # next plane
                 m.d.sync += [plane.eq(plane + 1), chunk.eq(0), assembled.eq(0),
                              read_group.eq(1), read_base.eq(n)]
                 begin(0, first_end, 0)
@@ -151,7 +164,7 @@ class Broadcaster(wiring.Component):
         with m.Elif(running):                                  # assembling: next read
             m.d.sync += assembled.eq(current)
             with m.If(read_base < chunk_end):
-                m.d.comb += [self.group_en.eq(1), self.group_addr.eq(read_group)]
+                m.d.comb += [read.eq(1), address.eq(read_group)]
                 m.d.sync += [arrive.eq(1), port_base.eq(read_base),
                              read_group.eq(read_group + 1), read_base.eq(read_base + n)]
             with m.Else():

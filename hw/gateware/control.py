@@ -19,11 +19,11 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.gateware.layouts import descriptor_struct
+from zeroskip.hw.gateware.interfaces import descriptor_load_signature, pass_signature
 from zeroskip.hw.program import image_name
-from zeroskip.hw.program import descriptor_layout, layout_width
+from zeroskip.hw.regmap import DATA_BITS, memory_shapes
 
-CYCLE_BITS = 32
+CYCLE_BITS = DATA_BITS      #: the cycle counter is the CYCLES register, one bus word
 
 # what this pipeline needs of the constants (see hw/pe.py): the sweep may read a row the last
 # MAC writes (transparent port) two cycles after C; the last activation write lands in the
@@ -38,28 +38,25 @@ class ControlUnit(wiring.Component):
     def __init__(self, arch: ArchConfig, descriptors=None):
         self.arch = arch
         self.descriptors = descriptors
-        a = arch
-        width = layout_width(descriptor_layout(a))
         super().__init__({
-            "start": In(1), "passes": In(range(a.max_passes + 1)),
+            "start": In(1), "passes": In(range(arch.max_passes + 1)),
             "column_done": In(1),                  # broadcaster done and every PE free
-            "desc": Out(descriptor_struct(a)),
-            "pass_start": Out(1),
-            "sweep": Out(1), "sweep_row": Out(range(a.acc_depth)),
-            "busy": Out(1), "done": Out(1),
+            "run": Out(pass_signature(arch)),      # to the broadcaster and every PE
+            "done": Out(1),
             "cycles": Out(CYCLE_BITS),
-            "desc_we": In(1), "desc_addr": In(range(a.max_passes)), "desc_data": In(width),
+            "load": In(descriptor_load_signature(arch)),    # the host bus writes descriptors
         })
 
     def elaborate(self, platform):
         m = Module()
         a = self.arch
-        width = layout_width(descriptor_layout(a))
+        run, load = self.run, self.load
+        width, depth = memory_shapes(a)["descriptors"]
         init = [] if self.descriptors is None else [int(v) for v in self.descriptors]
-        memory = self.memory = Memory(shape=width, depth=a.max_passes, init=init)
+        memory = self.memory = Memory(shape=width, depth=depth, init=init)
         m.submodules[image_name("descriptors")] = memory      # named as its image (see pe.py)
         wr, rd = memory.write_port(), memory.read_port()
-        m.d.comb += [wr.addr.eq(self.desc_addr), wr.data.eq(self.desc_data), wr.en.eq(self.desc_we),
+        m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we.descriptors),
                      rd.en.eq(0)]      # a read port's enable is 1 unless driven: hold the data
 
         index = Signal(range(a.max_passes + 1))
@@ -67,10 +64,10 @@ class ControlUnit(wiring.Component):
                                  timing.PROGRAM_TAIL) + 1))
         row = Signal(range(a.acc_depth + 1))
         first = Signal()
-        m.d.comb += self.pass_start.eq(first)
+        m.d.comb += run.start.eq(first)
         m.d.sync += first.eq(0)
 
-        with m.If(self.busy):
+        with m.If(run.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
         with m.FSM():
@@ -81,22 +78,22 @@ class ControlUnit(wiring.Component):
                     m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
                     m.next = "HEAD"
             with m.State("HEAD"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
-                    m.d.sync += [self.desc.eq(rd.data), first.eq(1)]
+                    m.d.sync += [run.desc.eq(rd.data), first.eq(1)]
                     m.next = "COLUMN"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
             with m.State("COLUMN"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += run.busy.eq(1)
                 with m.If(self.column_done & ~first):
                     m.d.comb += [rd.addr.eq(index + 1), rd.en.eq(1)]      # prefetch the next pass
                     m.d.sync += [count.eq(timing.MAC_DRAIN - 2), row.eq(0)]
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
-                    with m.If(self.desc.rows == 0):
+                    with m.If(run.desc.rows == 0):
                         m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
                         m.next = "TAIL"
                     with m.Else():
@@ -104,13 +101,13 @@ class ControlUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
             with m.State("SWEEP"):
-                m.d.comb += [self.busy.eq(1), self.sweep.eq(1), self.sweep_row.eq(row)]
+                m.d.comb += [run.busy.eq(1), run.sweep.eq(1), run.sweep_row.eq(row)]
                 m.d.sync += row.eq(row + 1)
-                with m.If(row + 1 == self.desc.rows):
+                with m.If(row + 1 == run.desc.rows):
                     m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
                     m.next = "TAIL"
             with m.State("TAIL"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
                     with m.If(index + 1 >= self.passes):
                         if timing.PROGRAM_TAIL:
@@ -119,12 +116,12 @@ class ControlUnit(wiring.Component):
                         else:
                             m.next = "DONE"
                     with m.Else():
-                        m.d.sync += [self.desc.eq(rd.data), index.eq(index + 1), first.eq(1)]
+                        m.d.sync += [run.desc.eq(rd.data), index.eq(index + 1), first.eq(1)]
                         m.next = "COLUMN"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
             with m.State("END"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
                     m.next = "DONE"
                 with m.Else():

@@ -33,28 +33,12 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import signed_range
-from zeroskip.hw.gateware.layouts import descriptor_struct, entry_struct
-from zeroskip.hw.program import PROGRAM_GLOBAL_MEMORIES, image_name
-from zeroskip.hw.program import KIND_BINARY
-from zeroskip.hw.regmap import PE_MEMORIES, memory_shapes
-
-#: the PE's load-port targets: its own memories, then its copy of the codebook
-LOAD_TARGETS = PE_MEMORIES + ("codebook",)
-
-
-def load_port_widths(arch: ArchConfig) -> tuple[int, int]:
-    """(address bits, data bits) of the load port: enough for every memory the host writes."""
-    shapes = memory_shapes(arch)
-    return (max(_bits_for(depth - 1) for _, depth in shapes.values()),
-            max(width for width, _ in shapes.values()))
-
-
-PLANE_BITS = 4     #: descriptor field ``planes`` (docs/binary-mode.md)
-
-
-def chunk_bits(arch: ArchConfig) -> int:
-    """A binary item's chunk index: up to ceil(max_vector / line_bits) chunks per plane."""
-    return _bits_for(-(-arch.max_vector // arch.line_bits))
+from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature,
+                                             group_read_signature, pass_signature,
+                                             pe_load_signature)
+from zeroskip.hw.gateware.layouts import entry_struct
+from zeroskip.hw.program import KIND_BINARY, PROGRAM_GLOBAL_MEMORIES, field_max, image_name
+from zeroskip.hw.regmap import memory_shapes
 
 
 def popcount(value):
@@ -82,34 +66,24 @@ class ProcessingElement(wiring.Component):
         self.index = index
         self.images = images or {}
         self.memories: dict[str, Memory] = {}     # filled at elaboration (testbenches inspect them)
-        a = arch
-        addr_bits, data_bits = load_port_widths(a)
         super().__init__({
-            # broadcast from the LNZD unit (pushed only when every PE is ``ready``)
-            "push": In(1), "push_value": In(signed(a.act_bits)), "push_index": In(a.act_index_bits),
-            # binary passes: the item is a chunk of input bits of one plane
-            "push_bits": In(a.line_bits), "push_plane": In(PLANE_BITS), "push_chunk": In(chunk_bits(a)),
-            "ready": Out(1),
-            # the LNZD unit's group reads of the source bank (layer parity)
-            "group_en": In(1), "group_addr": In(range(a.act_depth)),
-            "group_value": Out(signed(a.act_bits)),
+            # from the broadcaster (pushed only while every PE is ``ready``)
+            "items": In(broadcast_signature(arch)),
+            "ready": Out(1),            # the queue has room
+            # the broadcaster's group reads of the source bank (layer parity)
+            "group": In(group_read_signature(arch)),
             # the running pass, from the control unit
-            "desc": In(descriptor_struct(a)),
+            "run": In(pass_signature(arch)),
             "free": Out(1),             # queue empty and no column left to issue after this cycle
-            "sweep": In(1), "sweep_row": In(range(a.acc_depth)),
-            "busy": In(1),              # the program runs: the host port is locked out
-            # host load port (memory writes, activation reads)
-            "load_we": In(len(LOAD_TARGETS)), "load_re": In(1), "load_bank": In(1),
-            "load_addr": In(addr_bits), "load_data": In(data_bits),
-            "load_rdata": Out(a.act_bits),
+            # the host bus (memory writes, activation reads)
+            "load": In(pe_load_signature(arch)),
         })
 
     def elaborate(self, platform):
         m = Module()
         a = self.arch
         i = self.index
-        desc = self.desc
-        we = {name: self.load_we[k] for k, name in enumerate(LOAD_TARGETS)}
+        desc, load = self.run.desc, self.load
 
         shapes = memory_shapes(a)
 
@@ -120,8 +94,7 @@ class ProcessingElement(wiring.Component):
             memory = self.memories[name] = _memory(m, image, *shapes[name],
                                                    self.images.get(image, (None,))[0])
             port = memory.write_port()
-            m.d.comb += [port.addr.eq(self.load_addr), port.data.eq(self.load_data),
-                         port.en.eq(we[name])]
+            m.d.comb += [port.addr.eq(load.addr), port.data.eq(load.data), port.en.eq(load.we[name])]
             return memory
 
         sparse, ptr_even, ptr_odd, bias, codebook = (
@@ -131,22 +104,17 @@ class ProcessingElement(wiring.Component):
         # -- activation queue -----------------------------------------------------------------
         binary = Signal()
         m.d.comb += binary.eq(desc.kind == KIND_BINARY)
-        width = max(a.act_bits + a.act_index_bits, a.line_bits + PLANE_BITS + chunk_bits(a))
-        queue = self.queue = m.submodules.queue = SyncFIFO(width=width, depth=a.fifo_depth)
-        m.d.comb += [queue.w_en.eq(self.push), self.ready.eq(queue.w_rdy),
-                     queue.w_data.eq(Mux(binary, Cat(self.push_bits, self.push_plane, self.push_chunk),
-                                         Cat(self.push_value, self.push_index)))]
-        item_value = queue.r_data[:a.act_bits].as_signed()
-        item_index = queue.r_data[a.act_bits:a.act_bits + a.act_index_bits]
-        item_bits = queue.r_data[:a.line_bits]
-        item_plane = queue.r_data[a.line_bits:a.line_bits + PLANE_BITS]
-        item_chunk = queue.r_data[a.line_bits + PLANE_BITS:a.line_bits + PLANE_BITS + chunk_bits(a)]
+        layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
+        queue = self.queue = m.submodules.queue = SyncFIFO(width=layout.size, depth=a.fifo_depth)
+        m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload),
+                     self.ready.eq(queue.w_rdy)]
+        item = data.View(layout, queue.r_data)
 
         # -- pointer read unit: both bounds in one cycle ------------------------------------------
         even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
         pop = Signal()
         ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
-        m.d.comb += [ptr_addr.eq(desc.ptr_base + item_index),
+        m.d.comb += [ptr_addr.eq(desc.ptr_base + item.sparse.index),
                      even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
                      even_rd.en.eq(pop), odd_rd.en.eq(pop), queue.r_en.eq(pop)]
         bounds = Signal()                        # the bounds of the popped column arrive
@@ -154,17 +122,17 @@ class ProcessingElement(wiring.Component):
         column_act = Signal(signed(a.act_bits))
         m.d.sync += bounds.eq(pop)
         with m.If(pop):
-            m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item_value)]
+            m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item.sparse.value)]
         # binary item: lines line_base + chunk·rows + r, r < rows; valid bits of the chunk
         column_bits = Signal(a.line_bits)
-        column_plane = Signal(PLANE_BITS)
+        column_plane = Signal(item.binary.plane.shape())
         column_valid = Signal(range(a.line_bits + 1))
         first_line = Signal(a.ptr_bits)
         left = Signal(signed(_bits_for(a.max_vector) + 2))
-        m.d.comb += left.eq(desc.in_len - item_chunk * a.line_bits)
+        m.d.comb += left.eq(desc.in_len - item.binary.chunk * a.line_bits)
         with m.If(pop):
-            m.d.sync += [column_bits.eq(item_bits), column_plane.eq(item_plane),
-                         first_line.eq(desc.line_base + item_chunk * desc.rows),
+            m.d.sync += [column_bits.eq(item.binary.bits), column_plane.eq(item.binary.plane),
+                         first_line.eq(desc.line_base + item.binary.chunk * desc.rows),
                          column_valid.eq(Mux(left >= a.line_bits, a.line_bits, left))]
 
         # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
@@ -228,7 +196,7 @@ class ProcessingElement(wiring.Component):
 
         # binary stage 1: xnor/and + popcount of the line against the item's bits
         s1_bits = Signal(a.line_bits)
-        s1_plane = Signal(PLANE_BITS)
+        s1_plane = Signal(item.binary.plane.shape())
         s1_valid_bits = Signal(range(a.line_bits + 1))
         m.d.sync += [s1_bits.eq(column_bits), s1_plane.eq(column_plane), s1_valid_bits.eq(column_valid)]
         weights = sparse_rd.data[:a.line_bits]
@@ -237,7 +205,7 @@ class ProcessingElement(wiring.Component):
         agree = popcount(~(s1_bits ^ weights) & mask)           # bipolar: popcount(xnor)
         both = popcount(s1_bits & weights)                      # planes: popcount(a_p & w)
         ones = popcount(s1_bits)
-        dot_bits = _bits_for(a.line_bits) + 2 + (1 << PLANE_BITS)
+        dot_bits = _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1     # << plane
         s2_dot = Signal(signed(dot_bits))
         with m.If(desc.planes == 0):
             m.d.sync += s2_dot.eq(2 * agree - s1_valid_bits)
@@ -250,11 +218,11 @@ class ProcessingElement(wiring.Component):
         # -- requantisation sweep: read (this cycle), write (next cycle) -----------------------------
         r_valid = Signal()
         r_row = Signal(range(a.acc_depth))
-        m.d.sync += [r_valid.eq(self.sweep), r_row.eq(self.sweep_row)]
+        m.d.sync += [r_valid.eq(self.run.sweep), r_row.eq(self.run.sweep_row)]
         m.d.comb += bias_rd.en.eq(0)            # read ports are enabled unless driven
-        with m.If(self.sweep):
-            m.d.comb += [acc_rd.addr.eq(self.sweep_row), acc_rd.en.eq(1),
-                         bias_rd.addr.eq(desc.bias_base + self.sweep_row), bias_rd.en.eq(1)]
+        with m.If(self.run.sweep):
+            m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1),
+                         bias_rd.addr.eq(desc.bias_base + self.run.sweep_row), bias_rd.en.eq(1)]
         with m.Else():
             m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s1_valid & (binary | (fields.code != 0)))]
         with m.If(r_valid):
@@ -293,15 +261,14 @@ class ProcessingElement(wiring.Component):
         for bank, name in enumerate(("act0", "act1")):
             memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
-            with m.If(self.busy):
+            with m.If(self.run.busy):
                 m.d.comb += [wr.addr.eq(desc.row_base + r_row), wr.data.eq(activation),
                              wr.en.eq(r_valid & (source != bank)),
-                             rd.addr.eq(self.group_addr), rd.en.eq(self.group_en)]
+                             rd.addr.eq(self.group.addr), rd.en.eq(self.group.en)]
             with m.Else():
-                m.d.comb += [wr.addr.eq(self.load_addr), wr.data.eq(self.load_data),
-                             wr.en.eq(we[name]),
-                             rd.addr.eq(self.load_addr), rd.en.eq(self.load_re)]
+                m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we[name]),
+                             rd.addr.eq(load.addr), rd.en.eq(load.re)]
             banks.append(rd)
-        m.d.comb += [self.group_value.eq(Mux(source, banks[1].data, banks[0].data)),
-                     self.load_rdata.eq(Mux(self.load_bank, banks[1].data, banks[0].data))]
+        m.d.comb += [self.group.data.eq(Mux(source, banks[1].data, banks[0].data)),
+                     load.rdata.eq(Mux(load.bank, banks[1].data, banks[0].data))]
         return m

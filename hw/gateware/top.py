@@ -18,7 +18,8 @@ from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.gateware.broadcast import Broadcaster
 from zeroskip.hw.gateware.control import ControlUnit
-from zeroskip.hw.gateware.pe import LOAD_TARGETS, ProcessingElement
+from zeroskip.hw.gateware.interfaces import PE_LOAD_TARGETS
+from zeroskip.hw.gateware.pe import ProcessingElement
 from zeroskip.hw.program import Program, memory_images
 from zeroskip.hw.gateware.wishbone import bus_signature
 
@@ -64,19 +65,13 @@ class Accelerator(wiring.Component):
         self.control_unit, self.broadcaster, self.pes = control, broadcast, pes
 
         # -- the array ----------------------------------------------------------------------------
-        m.d.comb += [broadcast.start.eq(control.pass_start), broadcast.in_len.eq(control.desc.in_len),
-                     broadcast.kind.eq(control.desc.kind), broadcast.planes.eq(control.desc.planes),
-                     broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
+        wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
+        wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
+        for lane, pe in zip(broadcast.groups, pes):
+            wiring.connect(m, lane, pe.group)
+        m.d.comb += [broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
                      control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),
                      self.done.eq(control.done)]
-        for p, pe in enumerate(pes):
-            m.d.comb += [pe.push.eq(broadcast.push), pe.push_value.eq(broadcast.push_value),
-                         pe.push_index.eq(broadcast.push_index), pe.push_bits.eq(broadcast.push_bits),
-                         pe.push_plane.eq(broadcast.push_plane), pe.push_chunk.eq(broadcast.push_chunk),
-                         pe.group_en.eq(broadcast.group_en), pe.group_addr.eq(broadcast.group_addr),
-                         broadcast.group[p].eq(pe.group_value),
-                         pe.desc.eq(control.desc), pe.sweep.eq(control.sweep),
-                         pe.sweep_row.eq(control.sweep_row), pe.busy.eq(control.busy)]
 
         # -- the host bus -------------------------------------------------------------------------
         bus = self.bus
@@ -86,13 +81,14 @@ class Accelerator(wiring.Component):
         m.d.sync += ack.eq(access)
         write = access & bus.we
         read = access & ~bus.we
-        idle = ~control.busy
+        idle = ~control.run.busy
 
         max_words = max(r.words for r in self.regions.values())
-        stage = Signal(32 * max(1, max_words - 1))
+        word_bits = regmap.DATA_BITS
+        stage = Signal(word_bits * max(1, max_words - 1))
         passes = Signal(range(a.max_passes + 1),
                         init=len(self.program.passes) if self.program is not None else 0)
-        layers = Signal(32, init=len(self.program.layers) if self.program is not None else 0)
+        layers = Signal(word_bits, init=len(self.program.layers) if self.program is not None else 0)
 
         hits, fields = {}, {}
         for name, r in self.regions.items():
@@ -105,26 +101,25 @@ class Accelerator(wiring.Component):
             commit = Signal(name=f"commit_{name}")
             m.d.comb += commit.eq(write & hit & (word == r.words - 1) & idle)
             with m.If(write & hit & (word < r.words - 1)):
-                m.d.sync += stage.word_select(word, 32).eq(bus.dat_w)
-            value = Cat(stage[:32 * (r.words - 1)], bus.dat_w) if r.words > 1 else bus.dat_w
+                m.d.sync += stage.word_select(word, word_bits).eq(bus.dat_w)
+            value = Cat(stage[:word_bits * (r.words - 1)], bus.dat_w) if r.words > 1 else bus.dat_w
             hits[name] = hit
             fields[name] = (index, pe_sel, commit, value)
 
         # load ports: address and data from the region hit, one write enable per memory
         for p, pe in enumerate(pes):
-            for name in LOAD_TARGETS:
+            for name in PE_LOAD_TARGETS:
                 index, pe_sel, commit, value = fields[name]
                 with m.If(hits[name]):
-                    m.d.comb += [pe.load_addr.eq(index), pe.load_data.eq(value)]
-                k = LOAD_TARGETS.index(name)
+                    m.d.comb += [pe.load.addr.eq(index), pe.load.data.eq(value)]
                 enable = commit if name == "codebook" else commit & (pe_sel == p)
-                m.d.comb += pe.load_we[k].eq(enable)
+                m.d.comb += pe.load.we[name].eq(enable)
             act_hit = hits["act0"] | hits["act1"]
-            m.d.comb += [pe.load_re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
-                         pe.load_bank.eq(hits["act1"])]
+            m.d.comb += [pe.load.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
+                         pe.load.bank.eq(hits["act1"])]
         index, _, commit, value = fields["descriptors"]
-        m.d.comb += [control.desc_addr.eq(index), control.desc_data.eq(value),
-                     control.desc_we.eq(commit)]
+        m.d.comb += [control.load.addr.eq(index), control.load.data.eq(value),
+                     control.load.we.descriptors.eq(commit)]
 
         # registers
         hit_regs = Signal()
@@ -146,7 +141,7 @@ class Accelerator(wiring.Component):
                 with m.Case(regmap.REG_ID):
                     m.d.comb += bus.dat_r.eq(regmap.fingerprint(a))
                 with m.Case(regmap.REG_STATUS):
-                    m.d.comb += bus.dat_r.eq(Cat(control.done, control.busy))
+                    m.d.comb += bus.dat_r.eq(Cat(control.done, control.run.busy))
                 with m.Case(regmap.REG_PASSES):
                     m.d.comb += bus.dat_r.eq(passes)
                 with m.Case(regmap.REG_CYCLES):
@@ -158,5 +153,5 @@ class Accelerator(wiring.Component):
             with m.Switch(pe_sel):
                 for p, pe in enumerate(pes):
                     with m.Case(p):
-                        m.d.comb += bus.dat_r.eq(pe.load_rdata)
+                        m.d.comb += bus.dat_r.eq(pe.load.rdata)
         return m

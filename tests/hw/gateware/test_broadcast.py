@@ -33,8 +33,8 @@ class Harness(wiring.Component):
             init = [int(v) & ((1 << a.act_bits) - 1) for v in padded[lane::a.pes]]
             memory = m.submodules[f"lane{lane}"] = Memory(shape=a.act_bits, depth=a.act_depth, init=init)
             port = memory.read_port()
-            m.d.comb += [port.addr.eq(unit.group_addr), port.en.eq(unit.group_en),
-                         unit.group[lane].eq(port.data)]
+            m.d.comb += [port.addr.eq(unit.groups[lane].addr), port.en.eq(unit.groups[lane].en),
+                         unit.groups[lane].data.eq(port.data)]
         return m
 
 
@@ -44,16 +44,17 @@ def broadcast(arch, vector, in_len, ready_pattern=None, cycles=80):
     log = {"push": [], "done": None}
 
     async def bench(ctx):
-        ctx.set(unit.in_len, in_len)
-        ctx.set(unit.start, 1)
+        ctx.set(unit.run.desc.in_len, in_len)
+        ctx.set(unit.run.start, 1)
         for cycle in range(cycles):
             ready = 1 if ready_pattern is None else ready_pattern(cycle)
             ctx.set(unit.ready, ready)
             if cycle == 1:
-                ctx.set(unit.start, 0)
-            if ctx.get(unit.push):
+                ctx.set(unit.run.start, 0)
+            if ctx.get(unit.items.valid):
                 assert ready
-                log["push"].append((cycle, ctx.get(unit.push_index), ctx.get(unit.push_value)))
+                item = ctx.get(unit.items.payload.sparse)
+                log["push"].append((cycle, item.index, item.value))
             if ctx.get(unit.done) and log["done"] is None:
                 log["done"] = cycle
             await ctx.tick()

@@ -30,14 +30,14 @@ def test_pass_sequence_and_cycle_count():
         ctx.set(dut.start, 0)
         cycle, current = 1, -1
         while not ctx.get(dut.done):
-            if ctx.get(dut.pass_start):
+            if ctx.get(dut.run.start):
                 current += 1
                 log["start"].append(cycle)
-                log["layer"].append(ctx.get(dut.desc.layer))
+                log["layer"].append(ctx.get(dut.run.desc.layer))
             ctx.set(dut.column_done, current >= 0 and cycle >= log["start"][-1] + column[current])
-            if ctx.get(dut.sweep):
-                log["sweep"].append((cycle, ctx.get(dut.sweep_row)))
-            assert ctx.get(dut.busy)
+            if ctx.get(dut.run.sweep):
+                log["sweep"].append((cycle, ctx.get(dut.run.sweep_row)))
+            assert ctx.get(dut.run.busy)
             await ctx.tick()
             cycle += 1
         log["done"], log["cycles"] = cycle, ctx.get(dut.cycles)

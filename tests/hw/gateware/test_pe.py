@@ -37,8 +37,8 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
     sim.add_clock(1e-8)
 
     async def bench(ctx):
-        ctx.set(pe.desc, dataclasses.asdict(p))
-        ctx.set(pe.busy, 1)
+        ctx.set(pe.run.desc, dataclasses.asdict(p))
+        ctx.set(pe.run.busy, 1)
         pending, wait, cycle = list(items), 0, 0
         while pending or not ctx.get(pe.free):
             ready = ctx.get(pe.ready)
@@ -46,36 +46,35 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
             push = bool(pending) and ready and wait == 0
             if push:
                 value, index = pending.pop(0)
-                ctx.set(pe.push_value, value)
-                ctx.set(pe.push_index, index)
+                ctx.set(pe.items.payload.sparse, {"value": value, "index": index})
                 log["push"].append(cycle)
                 wait = gap
             else:
                 wait = max(0, wait - 1)
-            ctx.set(pe.push, push)
+            ctx.set(pe.items.valid, push)
             if ctx.get(pe.queue.r_en) and ctx.get(pe.queue.r_rdy):
                 log["pop"].append(cycle)
             await ctx.tick()
             cycle += 1
             assert cycle < 500
-        ctx.set(pe.push, 0)
+        ctx.set(pe.items.valid, 0)
         log["free"] = cycle
         for _ in range(3):                                   # MAC drain
             await ctx.tick()
         for row in range(p.rows):
-            ctx.set(pe.sweep, 1)
-            ctx.set(pe.sweep_row, row)
+            ctx.set(pe.run.sweep, 1)
+            ctx.set(pe.run.sweep_row, row)
             await ctx.tick()
-        ctx.set(pe.sweep, 0)
+        ctx.set(pe.run.sweep, 0)
         await ctx.tick()
-        ctx.set(pe.busy, 0)
+        ctx.set(pe.run.busy, 0)
         for row in range(p.rows):
-            ctx.set(pe.load_re, 1)
-            ctx.set(pe.load_bank, 1 - p.layer % 2)
-            ctx.set(pe.load_addr, p.row_base + row)
+            ctx.set(pe.load.re, 1)
+            ctx.set(pe.load.bank, 1 - p.layer % 2)
+            ctx.set(pe.load.addr, p.row_base + row)
             await ctx.tick()
-            log["out"].append(ctx.get(pe.load_rdata))
-        ctx.set(pe.load_re, 0)
+            log["out"].append(ctx.get(pe.load.rdata))
+        ctx.set(pe.load.re, 0)
         log["acc"] = [ctx.get(pe.memories["acc"].data[r]) for r in range(p.rows)]
 
     sim.add_testbench(bench)

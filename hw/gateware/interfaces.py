@@ -1,0 +1,102 @@
+"""The interfaces between the gateware's blocks, declared once: the layouts of what travels
+between them and the signatures of the ports that carry them (in the style of Glasgow's gateware
+and ``amaranth.lib.stream``). Every width comes from the contract: ``ArchConfig``, the program
+layouts (``layouts.py``, ``program.field_max``) and ``regmap.memory_shapes``.
+
+Each signature is the driving block's view; the other side takes ``In(...)`` of it, and the top
+joins them with ``wiring.connect``:
+
+- ``broadcast_signature``: the broadcaster's item into every PE's queue (one producer, N
+  consumers, one ``connect``); each PE's ``ready`` (its queue has room) is ANDed by the top;
+- ``group_read_signature``: the broadcaster's read of one PE's source bank (one per lane);
+- ``pass_signature``: the running pass, from the control unit to the broadcaster and every PE;
+- ``pe_load_signature`` / ``descriptor_load_signature``: the host bus's ports into the memories.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from zeroskip.hw.arch import ArchConfig, _bits_for
+from zeroskip.hw.gateware.layouts import descriptor_struct
+from zeroskip.hw.program import field_max
+from zeroskip.hw.regmap import PE_MEMORIES, memory_shapes
+
+#: the memories a PE's load port writes: its own, then its copy of the codebook
+PE_LOAD_TARGETS = PE_MEMORIES + ("codebook",)
+
+
+def plane_bits(arch: ArchConfig) -> int:
+    """A binary item's bit plane: below the descriptor's ``planes`` (docs/binary-mode.md)."""
+    return field_max("planes", arch).bit_length()
+
+
+def chunk_bits(arch: ArchConfig) -> int:
+    """A binary item's chunk index: up to ceil(max_vector / line_bits) chunks per plane."""
+    return _bits_for(-(-arch.max_vector // arch.line_bits))
+
+
+# -- what the broadcaster pushes -------------------------------------------------------------------
+def sparse_item(arch: ArchConfig) -> data.StructLayout:
+    """A sparse pass's item: the non-zero activation ``a_j`` and its index ``j``."""
+    return data.StructLayout({"value": signed(arch.act_bits), "index": arch.act_index_bits})
+
+
+def binary_item(arch: ArchConfig) -> data.StructLayout:
+    """A binary pass's item: the ``line_bits`` input bits of one (plane, chunk)."""
+    return data.StructLayout({"bits": arch.line_bits, "plane": plane_bits(arch),
+                              "chunk": chunk_bits(arch)})
+
+
+def broadcast_item(arch: ArchConfig) -> data.UnionLayout:
+    """One queue item: the pass's kind says which member it is (the queue is as wide as the
+    wider of the two)."""
+    return data.UnionLayout({"sparse": sparse_item(arch), "binary": binary_item(arch)})
+
+
+def broadcast_signature(arch: ArchConfig) -> wiring.Signature:
+    """The broadcaster's push into every PE's queue: ``payload`` enters every queue in the cycle
+    ``valid`` is high. It is ``stream.Signature(broadcast_item(arch), always_ready=True)`` less
+    the constant ``ready`` (``wiring.connect`` cannot join N of them): the broadcaster raises
+    ``valid`` only while every queue has room (each PE's ``ready``, ANDed by the top), so every
+    consumer takes every item — EIE's broadcast stalls the whole array on one full queue."""
+    return wiring.Signature({"valid": Out(1), "payload": Out(broadcast_item(arch))})
+
+
+def group_read_signature(arch: ArchConfig) -> wiring.Signature:
+    """A synchronous read of one PE's source bank (the initiator's view): ``data`` is the word
+    at the ``addr`` given with ``en`` one cycle earlier, held while ``en`` is low."""
+    return wiring.Signature({"en": Out(1), "addr": Out(range(arch.act_depth)),
+                             "data": In(signed(arch.act_bits))})
+
+
+def pass_signature(arch: ArchConfig) -> wiring.Signature:
+    """The running pass, as the control unit drives it: ``start`` in its first cycle, its
+    descriptor, the requantisation sweep's row, and ``busy`` (the program runs: the host's
+    load ports are locked out)."""
+    return wiring.Signature({"start": Out(1), "desc": Out(descriptor_struct(arch)),
+                             "sweep": Out(1), "sweep_row": Out(range(arch.acc_depth)),
+                             "busy": Out(1)})
+
+
+# -- the host's load ports ---------------------------------------------------------------------------
+def _load_members(arch: ArchConfig, targets: tuple[str, ...]) -> dict:
+    shapes = memory_shapes(arch)
+    return {"we": Out(data.StructLayout({name: 1 for name in targets})),   # one enable per memory
+            "addr": Out(max(_bits_for(shapes[name][1] - 1) for name in targets)),
+            "data": Out(max(shapes[name][0] for name in targets))}
+
+
+def pe_load_signature(arch: ArchConfig) -> wiring.Signature:
+    """The bus's port into one PE (the bus decoder's view): an entry of any of
+    ``PE_LOAD_TARGETS`` written where ``we`` says, and the activation banks read back
+    (``re`` with the address, ``bank`` and ``rdata`` one cycle later)."""
+    return wiring.Signature({**_load_members(arch, PE_LOAD_TARGETS),
+                             "re": Out(1), "bank": Out(1), "rdata": In(arch.act_bits)})
+
+
+def descriptor_load_signature(arch: ArchConfig) -> wiring.Signature:
+    """The bus's port into the control unit's descriptor memory."""
+    return wiring.Signature(_load_members(arch, ("descriptors",)))

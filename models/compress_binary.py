@@ -17,6 +17,7 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.progress import QUIET, Progress
+from zeroskip.table import format_table
 
 from . import binary, binary_ref
 from .data import mnist_split
@@ -139,9 +140,8 @@ def format_report(report: dict) -> str:
         f"  binary (packed-bit integer)  {'n/a' if acc is None else f'{acc:.4f}'}",
         f"  storage {report['float32_bytes']} B float32 -> {report['binary_bytes']} B "
         f"({report['compression_ratio']:.1f}x)",
-        f"  {'layer':<6}{'weights':>9}{'bits':>6}{'extra bits':>12}{'bytes':>9}",
     ]
-    for layer in report["layers"]:
-        lines.append(f"  {layer['name']:<6}{layer['weights']:>9}{layer['bits']:>6}"
-                     f"{layer['extra_bits']:>12}{layer['bytes']:>9}")
-    return "\n".join(lines)
+    table = format_table(["layer", "weights", "bits", "extra bits", "bytes"],
+                         [[layer["name"], layer["weights"], layer["bits"], layer["extra_bits"],
+                           layer["bytes"]] for layer in report["layers"]])
+    return "\n".join(lines + ["  " + line for line in table.splitlines()])

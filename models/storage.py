@@ -117,33 +117,29 @@ def _kb(bits: int) -> str:
 def format_table(report: StorageReport, title: str = "") -> str:
     """A table in the spirit of the paper's Tables 1-2 (P = pruning, Q = quantization,
     H = Huffman; bits are per stored entry, KB = 1024 bytes)."""
-    head = (f"{'layer':<7}{'weights':>9}{'kept':>7}{'fillers':>8}"
-            f"{'w-bits':>7}{'w-bits':>7}{'idx':>5}{'idx':>6}"
-            f"{'dense':>9}{'pruned':>8}{'P+Q':>8}{'P+Q+H':>8}{'ratio':>8}")
-    sub = (f"{'':<7}{'':>9}{'':>7}{'':>8}{'P+Q':>7}{'P+Q+H':>7}{'P+Q':>5}{'P+Q+H':>6}"
-           f"{'KB':>9}{'KB':>8}{'KB':>8}{'KB':>8}{'P+Q+H':>8}")
-    lines = [title] if title else []
-    lines += [head, sub, "-" * len(head)]
+    from zeroskip.table import format_table as render
+
+    rows = []
     for layer in report.layers:
         per_entry = max(layer.entries, 1)
-        lines.append(
-            f"{layer.name:<7}{layer.weights:>9}{100 * layer.density:>6.1f}%{layer.fillers:>8}"
-            f"{layer.code_bits:>7}{layer.huffman_code_bits / per_entry:>7.2f}"
-            f"{layer.index_bits:>5}{layer.huffman_index_bits / per_entry:>6.2f}"
-            f"{_kb(layer.dense_bits):>9}{_kb(layer.pruned_bits):>8}{_kb(layer.quantized_bits):>8}"
-            f"{_kb(layer.huffman_bits):>8}{layer.dense_bits / layer.huffman_bits:>7.1f}x")
-    lines.append(f"{'header':<7}{'':>9}{'':>7}{'':>8}{'':>7}{'':>7}{'':>5}{'':>6}{'':>9}{'':>8}"
-                 f"{'':>8}{_kb(report.file_overhead_bytes * 8):>8}")
-    lines.append("-" * len(head))
+        rows.append([layer.name, layer.weights, f"{100 * layer.density:.1f}%", layer.fillers,
+                     layer.code_bits, layer.huffman_code_bits / per_entry, layer.index_bits,
+                     layer.huffman_index_bits / per_entry, _kb(layer.dense_bits),
+                     _kb(layer.pruned_bits), _kb(layer.quantized_bits), _kb(layer.huffman_bits),
+                     f"{layer.dense_bits / layer.huffman_bits:.1f}x"])
+    rows.append(["header"] + [None] * 10 + [_kb(report.file_overhead_bytes * 8), None])
     weights = sum(layer.weights for layer in report.layers)
     nonzero = sum(layer.nonzero for layer in report.layers)
     fillers = sum(layer.fillers for layer in report.layers)
-    lines.append(
-        f"{'total':<7}{weights:>9}{100 * nonzero / weights:>6.1f}%{fillers:>8}{'':>7}{'':>7}"
-        f"{'':>5}{'':>6}{_kb(report.total('dense')):>9}{_kb(report.total('pruned')):>8}"
-        f"{_kb(report.total('quantized')):>8}{_kb(report.total('huffman')):>8}"
-        f"{report.ratio('huffman'):>7.1f}x")
-    lines.append(f"{'ratio':<7}{'':>9}{'':>7}{'':>8}{'':>7}{'':>7}{'':>5}{'':>6}{'1.0x':>9}"
-                 f"{report.ratio('pruned'):>7.1f}x{report.ratio('quantized'):>7.1f}x"
-                 f"{report.ratio('huffman'):>7.1f}x")
-    return "\n".join(lines)
+    totals = [["total", weights, f"{100 * nonzero / weights:.1f}%", fillers, None, None, None, None,
+               _kb(report.total("dense")), _kb(report.total("pruned")),
+               _kb(report.total("quantized")), _kb(report.total("huffman")),
+               f"{report.ratio('huffman'):.1f}x"],
+              ["ratio"] + [None] * 7 + ["1.0x", f"{report.ratio('pruned'):.1f}x",
+                                        f"{report.ratio('quantized'):.1f}x",
+                                        f"{report.ratio('huffman'):.1f}x", None]]
+    return render(["layer", "weights", "kept", "fillers", "w-bits", "w-bits", "idx", "idx", "dense",
+                   "pruned", "P+Q", "P+Q+H", "ratio"], rows,
+                  ["", "", "", "", "", ".2f", "", ".2f", "", "", "", "", ""], totals=totals,
+                  subheaders=["", "", "", "", "P+Q", "P+Q+H", "P+Q", "P+Q+H", "KB", "KB", "KB", "KB",
+                              "P+Q+H"], title=title or None)

@@ -86,14 +86,14 @@ def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = No
 
 
 def format_report(report: dict) -> str:
-    head = (f"{'layer':<11}{'size':>13}{'ideal':>8}{'cycles':>8}{'us':>8}{'EIE th.':>8}{'EIE act.':>9}"
-            f"{'vs act.':>8}{'effic.':>7}{'pad %':>7}{'uJ':>7}")
-    lines = [head, "-" * len(head)]
-    for r in report["layers"]:
-        lines.append(f"{r['name']:<11}{str(r['in']) + 'x' + str(r['out']):>13}{r['ideal_cycles']:>8}"
-                     f"{r['cycles']:>8}{r['time_us']:>8.2f}{r['eie_theoretical_us']:>8.1f}"
-                     f"{r['eie_actual_us']:>9.1f}{r['vs_eie_actual']:>8.2f}{r['efficiency']:>7.1%}"
-                     f"{r['padding_fraction']:>7.1%}{r['energy_pj'] / 1e6:>7.2f}")
+    from zeroskip.table import format_table
+
+    rows = [[r["name"], f"{r['in']}x{r['out']}", r["ideal_cycles"], r["cycles"], r["time_us"],
+             r["eie_theoretical_us"], r["eie_actual_us"], r["vs_eie_actual"], r["efficiency"],
+             r["padding_fraction"], r["energy_pj"] / 1e6] for r in report["layers"]]
+    lines = [format_table(["layer", "size", "ideal", "cycles", "us", "EIE th.", "EIE act.",
+                           "vs act.", "effic.", "pad %", "uJ"], rows,
+                          ["", "", "", "", ".2f", ".1f", ".1f", ".2f", ".1%", ".1%", ".2f"])]
     arch = report["arch"]
     lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz, "
                  f"{arch['run_bits']}-bit runs, {arch['line_bits']}-bit lines"

@@ -15,6 +15,7 @@ import numpy as np
 from zeroskip.files import write_atomic
 
 from zeroskip.errors import ZeroskipError
+from zeroskip.table import format_table as render
 from zeroskip.progress import Progress
 
 #: activation density of the seeded random input used without --input (EIE's AlexNet FC layers
@@ -70,27 +71,26 @@ LEGEND = ("cycles: per input, as the RTL's counter reads them; ideal: the busies
 
 def format_table(result) -> str:
     b = result.batch
-    head = f"{'layer':<12}{'cycles':>10}{'ideal':>10}{'effic.':>8}{'MACs':>11}{'padding':>9}" \
-           f"{'stall(b)':>9}{'clipped':>9}{'energy nJ':>11}"
-    lines = [head, "-" * len(head)]
     summary = result.summary()
-    for layer in summary["layers"]:
-        lines.append(f"{layer['name']:<12}{layer['cycles'] / b:>10.0f}{layer['ideal_cycles'] / b:>10.0f}"
-                     f"{layer['efficiency']:>8.1%}{layer['macs'] / b:>11.0f}"
-                     f"{layer['padding_entries'] / b:>9.0f}{layer['broadcast_stall_cycles'] / b:>9.0f}"
-                     f"{layer['clipped_activations'] / b:>9.1f}{layer['energy_pj'] / b / 1000:>11.2f}")
-    lines.append("-" * len(head))
-    lines.append(f"{'total':<12}{result.cycles.mean():>10.0f}{result.ideal_cycles.mean():>10.0f}"
-                 f"{summary['efficiency']:>8.1%}{result.actions['mac'] / b:>11.0f}"
-                 f"{result.actions['padding_entry'] / b:>9.0f}{result.broadcast_stalls.sum() / b:>9.0f}"
-                 f"{result.layer_clipped.sum() / b:>9.1f}{result.energy_pj / b / 1000:>11.2f}")
+    rows = [[layer["name"], layer["cycles"] / b, layer["ideal_cycles"] / b, layer["efficiency"],
+             layer["macs"] / b, layer["padding_entries"] / b, layer["broadcast_stall_cycles"] / b,
+             layer["clipped_activations"] / b, layer["energy_pj"] / b / 1000]
+            for layer in summary["layers"]]
+    total = ["total", result.cycles.mean(), result.ideal_cycles.mean(), summary["efficiency"],
+             result.actions["mac"] / b, result.actions["padding_entry"] / b,
+             result.broadcast_stalls.sum() / b, result.layer_clipped.sum() / b,
+             result.energy_pj / b / 1000]
+    text = render(["layer", "cycles", "ideal", "effic.", "MACs", "padding", "stall(b)", "clipped",
+                   "energy nJ"], rows, ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".1f", ".2f"],
+                  totals=[total])
+    width = max(len(line) for line in text.splitlines())
     per = "per input (mean over the batch of %d)" % b if b > 1 else "per input"
     components = ", ".join(f"{k} {v / b / 1000:.2f}" for k, v in result.component_energy_pj.items() if v)
-    lines.append(f"{per}: {result.time_us.mean():.2f} us at {result.clock_mhz:g} MHz, "
-                 f"{result.power_mw:.1f} mW; energy nJ by component: {components} "
-                 f"(priced by {result.energy_table.name})")
-    lines.append(textwrap.fill(LEGEND, width=len(head)))
-    return "\n".join(lines)
+    tail = (f"{per}: {result.time_us.mean():.2f} us at {result.clock_mhz:g} MHz, "
+            f"{result.power_mw:.1f} mW; energy nJ by component: {components} "
+            f"(priced by {result.energy_table.name})")
+    return "\n".join([text, textwrap.fill(tail, width=max(width, 60)),
+                      textwrap.fill(LEGEND, width=max(width, 60))])
 
 
 def run(args) -> int:

@@ -110,18 +110,17 @@ def run_on_array(name: str, program, x_test, y_test, model_accuracy: float) -> d
 
 
 def print_side_by_side(rows: list[dict]) -> None:
+    from zeroskip.table import format_table
+
     first = rows[0]
     print(f"\nOn one array: {first['pes']} PEs, {first['clock_mhz']:g} MHz, "
           f"{first['images']} held-out MNIST images through the cycle simulator")
-    header = (f"{'model':<28}{'model acc':>10}{'array acc':>10}{'cycles':>9}{'ideal':>8}"
-              f"{'eff':>7}{'µs':>8}{'nJ':>8}{'lines/PE':>10}")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r['name']:<28}{r['accuracy_model']:>10.2%}{r['accuracy_array']:>10.2%}"
-              f"{r['cycles_per_image']:>9.0f}{r['ideal_cycles_per_image']:>8.0f}"
-              f"{r['efficiency']:>7.1%}{r['time_us_per_image']:>8.2f}{r['energy_nj_per_image']:>8.1f}"
-              f"{r['weight_lines_per_pe']:>10d}")
+    print(format_table(
+        ["model", "model acc", "array acc", "cycles", "ideal", "eff", "µs", "nJ", "lines/PE"],
+        [[r["name"], r["accuracy_model"], r["accuracy_array"], r["cycles_per_image"],
+          r["ideal_cycles_per_image"], r["efficiency"], r["time_us_per_image"],
+          r["energy_nj_per_image"], r["weight_lines_per_pe"]] for r in rows],
+        ["", ".2%", ".2%", ".0f", ".0f", ".1%", ".2f", ".1f", "d"]))
     print("(cycles, µs and nJ per image, means; energy priced by the 45 nm table)")
 
 

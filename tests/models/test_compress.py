@@ -1,13 +1,18 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from zeroskip.models import compress as pipeline
 from zeroskip.models.compress import CompressConfig, compress, default_config, with_epochs
 from zeroskip.models.data import mnist_split
 from zeroskip.models.train import Schedule
 
+# one pruning step with one epoch of retraining does not stay within 1 pp on validation; the
+# quick runs lift the floor (prune_budget 1: no extra epochs), which has tests of its own
 QUICK = dict(prune_steps=1, dense=Schedule(3, 0.05, l2=5e-4), prune=Schedule(1, 0.01, l2=5e-4),
-             finetune=Schedule(1, 1e-4, optimizer="adam"))
+             finetune=Schedule(1, 1e-4, optimizer="adam"), prune_budget=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +63,8 @@ def test_quick_lenet5_uses_conv_settings(split):
     config = default_config("lenet5", quality=(0.3,), prune_steps=1,
                             dense=Schedule(1, 0.02), prune=Schedule(1, 0.005),
                             finetune=Schedule(1, 1e-4, optimizer="adam"))
-    result = compress(config, data=(x_train[:300], y_train[:300], x_test[:100], y_test[:100]))
+    result = compress(replace(config, validation=5),
+                      data=(x_train[:300], y_train[:300], x_test[:100], y_test[:100]))
     assert result.model.names == ("conv1", "conv2", "fc1", "fc2")
     assert result.model.index_bits == (8, 8, 5, 5)
     assert [len(layer.codebook) for layer in result.model.layers] == [257, 257, 33, 33]
@@ -73,6 +79,9 @@ def test_quick_lenet5_uses_conv_settings(split):
     (dict(quality=(-1.0,)), "quality"),
     (dict(prune_steps=0), "prune_steps"),
     (dict(eie=True, fc_bits=1), "EIE"),
+    (dict(validation=-1), "validation"),
+    (dict(prune_budget=1.5), "prune_budget"),
+    (dict(prune_extra_epochs=-1), "prune_extra_epochs"),
 ])
 def test_config_validation(change, message):
     with pytest.raises(ValueError, match=message):
@@ -85,24 +94,65 @@ def test_with_epochs():
     assert config.dense.lr == pipeline.DEFAULTS["lenet300"]["dense"].lr
 
 
-# --- the figures the project promises: full-size runs (minutes) ---
+# --- decisions on the validation split, never on the held-out images ---
 
-def check_promise(result, min_ratio):
-    acc = result.accuracy
-    assert acc["dense"] - acc["compressed"] <= 0.010
-    assert result.storage.ratio("huffman") >= min_ratio
-
-
-@pytest.mark.slow
-def test_lenet300_40x_within_1pp(split):
-    check_promise(compress(default_config("lenet300"), data=split), 40)
-
-
-@pytest.mark.slow
-def test_lenet300_eie_4bit_40x_within_1pp(split):
-    check_promise(compress(default_config("lenet300", eie=True), data=split), 40)
+def test_held_out_images_decide_nothing(split, quick_eie):
+    """Replacing the held-out images changes the measured accuracies, never the model: the
+    bytes depend on the training images (and the validation split carved from them) only."""
+    x_train, y_train, x_test, y_test = split
+    config = default_config("lenet300", eie=True, **QUICK)
+    rng = np.random.default_rng(1)
+    noise = rng.random(x_test.shape, dtype=np.float32)
+    other = compress(config, data=(x_train, y_train, noise, rng.integers(0, 10, len(y_test))))
+    again = quick_eie                             # the same configuration on the real split
+    assert other.data == again.data
+    assert other.validation == again.validation
+    assert other.accuracy["compressed"] < 0.3 < again.accuracy["compressed"]
 
 
-@pytest.mark.slow
-def test_lenet5_35x_within_1pp(split):
-    check_promise(compress(default_config("lenet5"), data=split), 35)
+def test_validation_split_is_carved_from_training(split, quick_eie):
+    assert quick_eie.n_validation == 500 and quick_eie.n_test == 1000
+    assert set(quick_eie.validation) == {"dense", "pruned", "compressed"}
+    report = quick_eie.report()
+    assert report["validation_images"] == 500 and report["test_images"] == 1000
+    assert report["extra_epochs"] == [0]                    # QUICK lifts the floor
+    assert "validation (500 training images set aside)" in quick_eie.table()
+    # without a validation split all 4,000 images train: a different model
+    alone = compress(default_config("lenet300", eie=True, validation=0, **QUICK), data=split)
+    assert alone.n_validation == 0 and alone.validation == {} and alone.data != quick_eie.data
+
+
+def test_retraining_extends_to_the_validation_floor(split):
+    """An unreachable floor adds every allowed extra epoch; a floor of zero, or none, adds
+    nothing; extra epochs never revive a pruned weight."""
+    from zeroskip.models import zoo
+    from zeroskip.models.train import dense_params, fit
+
+    x_train, y_train, x_test, y_test = split
+    x, y, x_val, y_val = x_train[:500], y_train[:500], x_train[-200:], y_train[-200:]
+    for floor, expected in ((1.01, [2, 2]), (0.0, [0, 0]), (None, [0, 0])):
+        net = zoo.build("lenet300", 0)
+        rng = np.random.default_rng(0)
+        with threadpool_limits(limits=1, user_api="blas"):
+            fit(net, dense_params(net), x, y, Schedule(1, 0.05), rng)
+        with threadpool_limits(limits=1, user_api="blas"):
+            masks, extra = pipeline.guarded_prune(net, [1.0, 1.0, 1.0], 2, Schedule(1, 0.01),
+                                                  x, y, rng, x_val=x_val, y_val=y_val,
+                                                  floor=floor, max_extra=2)
+        assert extra == expected
+        for layer, mask in zip(net.weighted(), masks):
+            assert 0 < mask.mean() < 1 and not layer.params["W"][~mask].any()
+
+
+def test_extra_epochs_are_reported(split):
+    result = compress(default_config("lenet300", **dict(QUICK, prune_budget=0.0,
+                                                        prune_extra_epochs=2)), data=split)
+    # budget 0: one retraining epoch after pruning to 1.8 std does not get back to the dense
+    # validation accuracy, nor do two more (seeded: always the same run)
+    assert result.extra_epochs == [2]
+    assert result.validation["pruned"] < result.validation["dense"]
+    assert f"extra retraining epochs per pruning step {result.extra_epochs}" in result.table()
+    assert result.report()["extra_epochs"] == result.extra_epochs
+
+
+# The figures the project promises (full-size runs on seeds 0, 1, 2) are in test_claims.py.

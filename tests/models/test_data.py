@@ -42,3 +42,34 @@ def test_stratified_split_indices():
     train, test = stratified_split(y, 6, 4, seed=0)
     assert len(set(train) | set(test)) == 30 and not set(train) & set(test)
     assert np.bincount(y[train]).tolist() == [6, 6, 6]
+
+
+def test_validation_split_is_stratified_disjoint_and_seeded():
+    from zeroskip.models.data import validation_split
+
+    x_train, y_train, x_test, _ = mnist_split(0)
+    x_fit, y_fit, x_val, y_val = validation_split(x_train, y_train, 50, seed=0)
+    assert len(y_fit) == 3500 and len(y_val) == 500
+    assert np.bincount(y_val).tolist() == [50] * 10
+    assert np.bincount(y_fit).tolist() == [350] * 10
+    # together they are exactly the training images, and none is a held-out one
+    rows = {row.tobytes() for row in x_train}
+    assert {row.tobytes() for row in x_fit} | {row.tobytes() for row in x_val} == rows
+    assert not {row.tobytes() for row in x_val} & {row.tobytes() for row in x_fit}
+    assert not {row.tobytes() for row in x_val} & {row.tobytes() for row in x_test}
+    again = validation_split(x_train, y_train, 50, seed=0)
+    np.testing.assert_array_equal(again[2], x_val)
+    other = validation_split(x_train, y_train, 50, seed=1)
+    assert not np.array_equal(other[2], x_val)
+
+
+def test_validation_split_needs_images_to_train_on():
+    import pytest
+
+    from zeroskip.models.data import validation_split
+
+    y = np.repeat(np.arange(3), 4)
+    with pytest.raises(ValueError, match="class 0 has 4 training images"):
+        validation_split(np.zeros((12, 2)), y, 4)
+    with pytest.raises(ValueError, match=">= 1"):
+        validation_split(np.zeros((12, 2)), y, 0)

@@ -192,6 +192,14 @@ class Program:
 
         return DecodedProgram(self)
 
+    def class_scores(self, outputs: np.ndarray) -> np.ndarray:
+        """Logical-order outputs [..., out] → the scores a classifier ranks: the outputs
+        themselves, or ``scale · out + offset`` for a last binary layer's integer dots."""
+        if self.output_affine is None:
+            return np.asarray(outputs)
+        return (np.asarray(outputs) * np.asarray(self.output_affine["scale"])
+                + np.asarray(self.output_affine["offset"]))
+
     def logical_output(self, hw_out: np.ndarray) -> np.ndarray:
         """Array-order outputs [..., out] → the model's order."""
         return hw_out if self.output_index is None else hw_out[..., self.output_index]

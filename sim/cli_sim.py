@@ -33,6 +33,8 @@ def add_arguments(parser) -> None:
                              "see --density); docs/cli.md")
     parser.add_argument("--quantized", action="store_true",
                         help="--input holds integer activations, already quantized")
+    parser.add_argument("--labels", metavar="Y.npy", default=None,
+                        help="integer class labels [batch] of --input: report the accuracy too")
     parser.add_argument("--output", metavar="Y.npy", help="write the float32 outputs (logical order)")
     parser.add_argument("--json", metavar="REPORT", help="write a JSON report")
     parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
@@ -48,6 +50,18 @@ def load_input(path: str) -> np.ndarray:
     from zeroskip.inputs import load_array
 
     return load_array(path, "--input")
+
+
+def label_accuracy(program, outputs: np.ndarray, path: str) -> float:
+    """The fraction of inputs whose top-scoring class is the label in ``path``."""
+    from zeroskip.inputs import load_array
+
+    labels = load_array(path, "--labels")
+    scores = np.atleast_2d(program.class_scores(outputs))
+    if labels.ndim != 1 or len(labels) != len(scores) or labels.dtype.kind not in "iu":
+        raise ZeroskipError(f"--labels {path}: expected {len(scores)} integer labels [batch], "
+                            f"got {labels.dtype} {labels.shape}")
+    return float(np.mean(scores.argmax(axis=1) == labels))
 
 
 def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarray:
@@ -102,6 +116,8 @@ def run(args) -> int:
     table = load_energy_table(args.energy)
     if args.quantized and not args.input:
         raise ZeroskipError("--quantized describes --input; give --input too")
+    if args.labels and not args.input:
+        raise ZeroskipError("--labels describes --input; give --input too")
     if args.input:
         from zeroskip.inputs import activations
 
@@ -129,12 +145,20 @@ def run(args) -> int:
             result.outputs = result.outputs[0]
     progress("done")
     print(format_table(result))
+    accuracy = None
+    if args.labels:
+        accuracy = label_accuracy(program, result.outputs, args.labels)
+        print(f"accuracy: {accuracy:.2%} on {np.atleast_2d(result.outputs).shape[0]} inputs "
+              f"(--labels {args.labels})")
     if args.output:
         write_atomic(args.output, lambda f: np.save(f, result.outputs.astype(np.float32)))
     if args.json:
         report = result.summary()
         report["program"] = os.path.abspath(args.program)
         report["input"] = source
+        if accuracy is not None:
+            report["accuracy"] = accuracy
+            report["labels"] = args.labels
         write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
     if args.plot:
         from zeroskip.files import write_files_atomic

@@ -22,14 +22,25 @@ from .errors import ZeroskipError
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("zeroskip.demo", "compress LeNet-300-100, compile, simulate and co-verify it"),
+    "demo": ("zeroskip.demo", "compress LeNet-300-100 and train a binary MLP, compile, simulate "
+                              "and co-verify both"),
     "compress": ("zeroskip.models.cli_compress", "train and compress a model (Deep Compression or binary)"),
     "compile": ("zeroskip.compiler.cli_compile", "lower a compressed model onto the accelerator"),
     "sim": ("zeroskip.sim.cli_sim", "simulate a compiled program cycle by cycle, with energy"),
     "bench": ("zeroskip.sim.cli_bench", "run a benchmark suite (e.g. EIE's Table III layers)"),
     "verilog": ("zeroskip.hw.gateware.cli_verilog", "write the accelerator's Verilog"),
     "verify": ("zeroskip.cli_verify", "co-verify the RTL against the reference and the simulator"),
+    "data": ("zeroskip.models.cli_data", "write MNIST images and labels as .npy files (inputs, "
+                                         "calibration sets)"),
+    "energy": ("zeroskip.sim.cli_energy", "print an energy table (--template: an editable copy "
+                                          "with the source of each figure)"),
 }
+
+#: what ``zeroskip --help`` says first
+DESCRIPTION = ("zeroskip: compress networks (Deep Compression, XNOR), compile them onto an EIE-like "
+               "sparse accelerator, simulate it cycle by cycle, and co-verify its Verilog. "
+               "Exit statuses: 0 passed, 1 a mismatch or an RTL failure, 2 bad input, "
+               "130 interrupted (docs/cli.md).")
 
 #: per command, its output arguments: dest -> (flag, kind of ``zeroskip.files.check_output``);
 #: "program" is a program directory replaced whole (only a previous program directory)
@@ -42,16 +53,33 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "bench": {"json": ("--json", "file")},
     "verilog": {"output": ("-o", "dir")},
     "verify": {"json": ("--json", "file"), "waves": ("--waves", "file")},
+    "data": {"output": ("-o", "file"), "labels": ("--labels", "file")},
 }
 #: argument dests that name input files or directories (when they exist): never overwritten
-INPUT_DESTS = ("model", "program", "calibration", "input", "arch", "energy", "data")
+INPUT_DESTS = ("model", "program", "calibration", "input", "arch", "energy", "data", "labels")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Option help with its default, where there is one worth saying."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is argparse.SUPPRESS
+                or isinstance(default, bool) or not action.option_strings):
+            return text
+        return f"{text} (default: {default})"
 
 
 class OneLineParser(argparse.ArgumentParser):
     """Usage errors as one line and exit 2, like every other zeroskip error (all subcommands
     and their own subcommands inherit this class through ``add_subparsers``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         line = " ".join(str(message).split()) or "bad arguments"
@@ -64,7 +92,7 @@ def _load(name: str):
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="zeroskip", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="zeroskip", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"zeroskip {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
@@ -86,8 +114,9 @@ def check_arguments(args) -> None:
     seed = getattr(args, "seed", None)
     if isinstance(seed, int) and seed < 0:
         raise ZeroskipError(f"--seed {seed}: must be a non-negative integer")
-    inputs = [value for dest in INPUT_DESTS
-              if isinstance(value := getattr(args, dest, None), str) and os.path.exists(value)]
+    outputs = OUTPUTS.get(args.command, {})
+    inputs = [value for dest in INPUT_DESTS if dest not in outputs
+              and isinstance(value := getattr(args, dest, None), str) and os.path.exists(value)]
     for dest, (flag, kind) in OUTPUTS.get(args.command, {}).items():
         path = getattr(args, dest, None)
         if path is None:

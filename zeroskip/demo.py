@@ -82,12 +82,9 @@ def demo_arch(pes: int) -> ArchConfig:
 
 
 def classify(program, outputs: np.ndarray) -> np.ndarray:
-    """Class indices from the program's outputs; binary programs rank by the last layer's
-    per-class float scale and offset (their outputs are integer dot products)."""
-    affine = program.output_affine
-    if affine is not None:
-        outputs = outputs * np.asarray(affine["scale"]) + np.asarray(affine["offset"])
-    return outputs.argmax(axis=1)
+    """Class indices from the program's outputs (``Program.class_scores``: binary programs rank
+    by the last layer's per-class float scale and offset)."""
+    return program.class_scores(outputs).argmax(axis=1)
 
 
 def run_on_array(name: str, program, x_test, y_test, model_accuracy: float) -> dict:

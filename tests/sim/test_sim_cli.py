@@ -144,3 +144,29 @@ def test_bad_input_files(make, message, progdir, tmp_path, capsys):
         make(f)
     one_error(capsys, ["sim", progdir, "--input", path, "--output", tmp_path / "y.npy"], message)
     assert sorted(os.listdir(tmp_path)) == ["x.npy"]
+
+
+def test_labels_give_the_accuracy(progdir, tmp_path, capsys):
+    x = np.random.default_rng(3).random((8, 40)).astype(np.float32)
+    want = predict(load_program(progdir), x).argmax(axis=1)
+    labels = want.copy()
+    labels[:3] = (labels[:3] + 1) % 10                       # three wrong on purpose
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", labels.astype(np.int64))
+    assert main(["sim", progdir, "--input", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"),
+                 "--json", str(tmp_path / "r.json"), "-q"]) == 0
+    assert "accuracy: 62.50% on 8 inputs" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["accuracy"] == 0.625
+    np.save(tmp_path / "short.npy", labels[:5].astype(np.int64))
+    assert main(["sim", progdir, "--input", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "short.npy")]) == 2
+    assert "expected 8 integer labels" in capsys.readouterr().err
+
+
+def test_layer_names_come_from_the_model(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    codes = np.where(rng.random((6, 12)) < 0.5, rng.integers(1, 16, (6, 12)), 0)
+    layer = SimpleNamespace(codebook=np.linspace(-1, 1, 16) * (np.arange(16) > 0), codes=codes,
+                            bias=np.zeros(6), act="none", name="fc7")
+    compile_layers([layer], PRESETS["small"]).save(str(tmp_path / "p"))
+    assert main(["sim", str(tmp_path / "p"), "-q"]) == 0
+    assert "\nfc7 " in capsys.readouterr().out

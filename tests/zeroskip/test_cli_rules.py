@@ -235,3 +235,11 @@ def test_exchange_swaps_two_directories(tmp_path):
     if not files.exchange(str(tmp_path / "a"), str(tmp_path / "b")):
         pytest.skip("no renameat2(RENAME_EXCHANGE) here")
     assert (tmp_path / "b" / "x").read_text() == "a" and not (tmp_path / "a" / "x").exists()
+
+
+def test_help_shows_defaults_and_no_markup(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "``" not in text and "data" in text and "energy" in text
+    assert main(["sim", "--help"]) == 0
+    assert "(default: 0.35)" in capsys.readouterr().out

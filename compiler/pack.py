@@ -14,7 +14,16 @@ import numpy as np
 from zeroskip.compiler.encode import ceil_div
 from zeroskip.compiler.ir import Allocation, Streams, write_bias
 from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import CLI_OVERRIDES
 from zeroskip.hw.program import Pass, pack_lines
+
+
+def override_hint(field: str, need: int) -> str:
+    """How to make a program fit: the override flag of the field (or more PEs)."""
+    flag = next((f for f, name in CLI_OVERRIDES.items() if name == field), None)
+    more = "" if field in ("max_passes", "max_layers") else " or more PEs (--pes)"
+    how = f"{flag} {need} or larger" if flag else f"'{field}': {need} or larger in an architecture file"
+    return f"try {how}{more}"
 
 
 def pack(ir) -> None:
@@ -47,7 +56,8 @@ def pack(ir) -> None:
                 where = f" (PE {int(entries.argmax())})" if what == "sparse lines" else ""
                 who = "it needs" if index == 0 else f"layers 0..{index} need"
                 raise ZeroskipError(f"layer {index} does not fit: {who} {need} {what}{where} "
-                                    f"but the architecture's '{name}' is {depth}")
+                                    f"but the architecture's '{name}' is {depth}; "
+                                    f"{override_hint(name, need)}")
     base = np.cumsum(totals, axis=0) - totals              # [pass, pe] first entry index
 
     width = max(1, ceil_div(int(totals.sum(axis=0).max()), a.entries_per_line)) * a.entries_per_line

@@ -83,8 +83,10 @@ def test_codes_wider_than_the_architecture():
 
 @pytest.mark.parametrize("changes, message", [
     ({"sparse_depth": 30}, r"layer 1 does not fit: layers 0..1 need \d+ sparse lines \(PE \d\) but the architecture's 'sparse_depth' is 30"),
-    ({"ptr_depth": 40}, "layer 1 does not fit: layers 0..1 need 52 pointers but the architecture's 'ptr_depth' is 40"),
-    ({"max_passes": 1}, "layer 1 does not fit: layers 0..1 need 2 passes but the architecture's 'max_passes' is 1"),
+    ({"ptr_depth": 40}, "layer 1 does not fit: layers 0..1 need 52 pointers but the architecture's 'ptr_depth' is 40; "
+                        r"try --ptr-depth 52 or larger or more PEs \(--pes\)"),
+    ({"max_passes": 1}, "layer 1 does not fit: layers 0..1 need 2 passes but the architecture's 'max_passes' is 1; "
+                        "try 'max_passes': 2 or larger in an architecture file$"),
     ({"bias_depth": 12}, "layer 1 does not fit: layers 0..1 need 18 bias words"),
     ({"max_layers": 1}, "the model has 2 layers but the architecture's 'max_layers' is 1"),
 ])

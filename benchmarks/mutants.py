@@ -1,0 +1,556 @@
+"""Mutation benchmark of the gateware (issue 9): do the default suite's quick RTL tests, or
+``zeroskip verify`` on a small program, notice a realistic bug in ``hw/gateware/``?
+
+Each mutant is one text substitution ``(file, old snippet, new snippet, description)`` on a
+gateware source; the old snippet must occur exactly once, so the benchmark stops (naming the
+mutant) when the code it mutates has changed. Mutants run one at a time through these checks,
+cheapest first, until one fails (the mutant is *killed*, by that check):
+
+``quick``   pytest -x on the default suite's quick co-simulation tests on Icarus
+            (``tests/hw/rtl/test_rtl_cosim.py``: ``test_quick_programs_bus_loaded``,
+            ``test_quick_binary_programs_bus_loaded``, ``test_program_in_memory_init``;
+            ``tests/hw/rtl/test_rtl_bus.py``: the Wishbone handshake)
+``verify``  ``zeroskip verify`` (Icarus, 4 seeded inputs) on a small sparse program from its
+            hex images, then on a small binary program loaded over the bus
+``sample``  pytest -x on the default suite's regression samples on Icarus
+            (``test_regression_sample``, ``test_regression_binary_sample``: six architectures)
+
+A kill is by ``outputs`` (an output differs from ``predict_int``), ``cycles`` (the cycle
+counter differs from ``simulate_int``), ``timeout`` (``RtlTimeout``: the run's cycle or
+wall-clock limit, hw/rtl/run.py) or ``error`` (anything else, e.g. the ID register). Every
+check also runs under an outer wall-clock limit (``--stage-timeout``); reaching it is reported
+as ``HUNG`` — a finding, since every RTL run is supposed to be bounded by its own limits.
+
+Isolation (other people edit ``hw/gateware/`` in the working tree meanwhile): the benchmark
+never touches the repository. It exports the committed tree (``git archive <ref>``, default
+``HEAD``) into a temporary directory, adds the symlinks ``zeroskip/{hw,sim,compiler,models}
+-> ../{hw,...}`` there (the layout pyproject's ``package-dir`` maps), and runs every check with
+this interpreter (the project's venv: Amaranth, cocotb, pytest), ``cwd`` = the copy and
+``PYTHONPATH`` = the copy. Plain path lookup finds the copy's ``zeroskip`` package and its
+subpackages before the editable install's finder (setuptools appends that to
+``sys.meta_path``, after the path finder), and cocotb's runner hands its ``sys.path`` to the
+simulator's embedded Python, so the testbench imports the copy too; the benchmark checks this
+(every module's file is inside the copy) before it starts. ``PYTHONDONTWRITEBYTECODE=1``: no
+bytecode can outlive a mutation. ``ZEROSKIP_RTL_CACHE`` points into the copy, one cache per
+mutant (removed after it), so mutated builds never reach the user's cache. The copy is reused
+across mutants (apply, run, restore, check restored) and removed at the end (``--keep`` keeps
+it). First the unmutated copy runs every check (``baseline``): all must pass, or the kills
+would mean nothing.
+
+    .venv/bin/python benchmarks/mutants.py [--only NAME,...] [--stages quick,verify,sample]
+                                           [--json FILE] [--ref HEAD] [--list] [--keep]
+
+Prints the kill table (mutant, file, description, killed?, by what, seconds); exit 1 when a
+mutant survives or hangs. Results: docs/verification.md, *Mutation benchmark of the gateware*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+#: the subpackages pyproject's package-dir maps into ``zeroskip``
+SUBPACKAGES = ("hw", "sim", "compiler", "models")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    category: str
+    file: str           #: relative to the repository
+    old: str
+    new: str
+    description: str
+
+
+PE, TOP, BROADCAST, LNZD, CONTROL = (f"hw/gateware/{name}.py" for name in
+                                     ("pe", "top", "broadcast", "lnzd", "control"))
+
+MUTANTS = [
+    # -- pointers and addresses --------------------------------------------------------------
+    Mutant("ptr-even-addr", "pointer", PE,
+           "even_rd.addr.eq((ptr_addr + 1) >> 1)", "even_rd.addr.eq(ptr_addr >> 1)",
+           "even pointer bank read at a>>1, not (a+1)>>1 (off by one for odd a)"),
+    Mutant("ptr-odd-addr", "pointer", PE,
+           "odd_rd.addr.eq(ptr_addr >> 1)", "odd_rd.addr.eq((ptr_addr + 1) >> 1)",
+           "odd pointer bank read at (a+1)>>1, not a>>1"),
+    Mutant("ptr-parity-column", "bank select", PE,
+           "odd.eq(ptr_addr[0])", "odd.eq(item.sparse.index[0])",
+           "bounds' bank order from the column's parity, not the pointer address's (ptr_base)"),
+    Mutant("row-run-off-by-one", "pointer", PE,
+           "row_prev + run + 1", "row_prev + run",
+           "local row = previous + run (the +1 forgotten)"),
+    # -- bank select ----------------------------------------------------------------------------
+    Mutant("act-dest-bank", "bank select", PE,
+           "wr.en.eq(r_valid & (source != bank))", "wr.en.eq(r_valid & (source == bank))",
+           "sweep writes the layer's source bank, not the other one"),
+    Mutant("act-source-bank", "bank select", PE,
+           "self.group.data.eq(Mux(source, banks[1].data, banks[0].data))",
+           "self.group.data.eq(Mux(source, banks[0].data, banks[1].data))",
+           "broadcaster reads the destination bank"),
+    Mutant("host-read-bank", "bank select", TOP,
+           'pe.load.bank.eq(hits["act1"])', 'pe.load.bank.eq(hits["act0"])',
+           "host reads of act1 return act0 (and back)"),
+    # -- slices and bit ranges ------------------------------------------------------------------
+    Mutant("entry-slot-bits", "slice", PE,
+           "word_select(s1_slot, a.entry_bits)", "bit_select(s1_slot, a.entry_bits)",
+           "entry sliced at bit slot, not at slot x entry_bits (bit_select for word_select)"),
+    Mutant("source-bank-bit", "slice", PE,
+           "source = desc.layer[0]", "source = desc.layer[1]",
+           "source bank from bit 1 of the layer number, not its parity"),
+    Mutant("weight-unsigned", "slice", PE,
+           "product = codebook_rd.data.as_signed() * s2_act",
+           "product = codebook_rd.data * s2_act",
+           "codebook weight multiplied as unsigned (sign bit as magnitude)"),
+    Mutant("plane-bit", "slice", BROADCAST,
+           "bit_select(plane, 1)", "bit_select(plane + 1, 1)",
+           "binary item of plane p takes bit p+1 of the activations"),
+    Mutant("lnzd-index-bits", "slice", LNZD,
+           "Cat(group[child][1], Const(child, 2))", "Cat(Const(child, 2), group[child][1])",
+           "LNZD node puts the child number below the child's index (wrong above 4 PEs)"),
+    Mutant("codebook-address", "slice", PE,
+           "codebook_rd.addr.eq(Cat(fields.code, desc.layer))",
+           "codebook_rd.addr.eq(Cat(desc.layer, fields.code))",
+           "codebook address fields swapped (layer in the low bits)"),
+    # -- rounding -------------------------------------------------------------------------------
+    Mutant("round-truncate", "rounding", PE,
+           "rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)",
+           "rounded.eq(((total << 1) >> desc.shift) >> 1)",
+           "requantisation truncates (floor) instead of rounding half up"),
+    Mutant("round-half-down", "rounding", PE,
+           "rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)",
+           "rounded.eq(((((total << 1) - 1) >> desc.shift) + 1) >> 1)",
+           "ties round down (differs from half up on exact ties only)"),
+    # -- saturation -----------------------------------------------------------------------------
+    Mutant("sat-high-value", "saturation", PE,
+           "m.d.comb += result.eq(high)", "m.d.comb += result.eq(high - 1)",
+           "positive saturation to max - 1"),
+    Mutant("sat-low-value", "saturation", PE,
+           "m.d.comb += result.eq(low)", "m.d.comb += result.eq(low + 1)",
+           "negative saturation to min + 1"),
+    Mutant("sat-width", "saturation", PE,
+           "low, high = signed_range(a.act_bits)", "low, high = signed_range(a.act_bits + 1)",
+           "clamp one bit too wide: out-of-range values wrap instead of saturating"),
+    # -- queue ----------------------------------------------------------------------------------
+    Mutant("fifo-deeper", "queue", PE,
+           "SyncFIFO(width=layout.size, depth=a.fifo_depth)",
+           "SyncFIFO(width=layout.size, depth=a.fifo_depth + 1)",
+           "activation queue one entry deeper than fifo_depth"),
+    Mutant("fifo-full-early", "queue", PE,
+           "self.ready.eq(queue.w_rdy)", "self.ready.eq(queue.level + 1 < a.fifo_depth)",
+           "full flag one entry early (a one-deep queue is never ready)"),
+    # -- LNZD -----------------------------------------------------------------------------------
+    Mutant("lnzd-priority", "LNZD", LNZD,
+           "for child in (2, 1, 0):", "for child in (0, 1, 2):",
+           "LNZD priority reversed inside a node (highest valid child first)"),
+    Mutant("lnzd-refire", "LNZD", BROADCAST,
+           "remaining.eq(lanes & ~fired)", "remaining.eq(lanes)",
+           "lanes already broadcast not masked"),
+    # -- stall logic ----------------------------------------------------------------------------
+    Mutant("stall-ignored", "stall", BROADCAST,
+           "with m.Elif(self.ready):", "with m.Else():",
+           "broadcaster pushes while a queue is full"),
+    Mutant("stall-any-pe", "stall", TOP,
+           "broadcast.ready.eq(Cat(pe.ready for pe in pes).all())",
+           "broadcast.ready.eq(Cat(pe.ready for pe in pes).any())",
+           "broadcast stalls only when every queue is full"),
+    Mutant("pop-late", "stall", PE,
+           "pop.eq((~issue | last) & queue.r_rdy)", "pop.eq(~issue & queue.r_rdy)",
+           "next item popped the cycle after the column's last entry (a bubble per column)"),
+    Mutant("free-early", "stall", PE,
+           "self.free.eq((~issue | last) & ~queue.r_rdy)", "self.free.eq(~queue.r_rdy)",
+           "PE reported free while its column still issues"),
+    Mutant("binary-stall-drop", "stall", BROADCAST,
+           "m.d.sync += [assembled.eq(current), full.eq(1), arrive.eq(0)]",
+           "m.d.sync += [assembled.eq(current), arrive.eq(0)]",
+           "a stalled binary item is not marked complete (lost)"),
+    # -- cycle counter --------------------------------------------------------------------------
+    Mutant("cycles-start-zero", "cycle counter", CONTROL,
+           "m.d.comb += self.done.eq(0)\n                with m.If(self.start):\n"
+           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
+           "                    m.d.sync += [self.cycles.eq(1),",
+           "m.d.comb += self.done.eq(0)\n                with m.If(self.start):\n"
+           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
+           "                    m.d.sync += [self.cycles.eq(0),",
+           "counter starts at 0 on the first run after reset"),
+    Mutant("cycles-not-cleared", "cycle counter", CONTROL,
+           "m.d.comb += self.done.eq(1)\n                with m.If(self.start):\n"
+           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
+           "                    m.d.sync += [self.cycles.eq(1),",
+           "m.d.comb += self.done.eq(1)\n                with m.If(self.start):\n"
+           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
+           "                    m.d.sync += [self.cycles.eq(self.cycles + 1),",
+           "counter not cleared when a finished program is started again"),
+    Mutant("cycles-after-done", "cycle counter", CONTROL,
+           "with m.If(run.busy):", "with m.If(run.busy | self.done):",
+           "counter keeps counting after done"),
+    # -- control --------------------------------------------------------------------------------
+    Mutant("drain-short", "control", CONTROL,
+           "count.eq(timing.MAC_DRAIN - 2), row.eq(0)", "count.eq(timing.MAC_DRAIN - 3), row.eq(0)",
+           "MAC drain one cycle short"),
+    Mutant("last-pass-early", "control", CONTROL,
+           "with m.If(index + 1 >= self.passes):", "with m.If(index + 2 >= self.passes):",
+           "program ends one pass early"),
+    Mutant("sweep-extra-row", "control", CONTROL,
+           "with m.If(row + 1 == run.desc.rows):", "with m.If(row == run.desc.rows):",
+           "sweep one row too many"),
+    # -- MAC ------------------------------------------------------------------------------------
+    Mutant("no-bypass", "MAC", PE,
+           "acc.read_port(transparent_for=(acc_wr,))", "acc.read_port()",
+           "accumulator read not transparent: back-to-back entries to one row lose a sum"),
+    # -- binary datapath ------------------------------------------------------------------------
+    Mutant("xnor-mask", "binary", PE,
+           "agree = popcount(~(s1_bits ^ weights) & mask)", "agree = popcount(~(s1_bits ^ weights))",
+           "bipolar popcount counts the chunk's padding bits"),
+    Mutant("threshold-strict", "binary", PE,
+           "dot <= threshold, dot >= threshold)", "dot <= threshold, dot > threshold)",
+           "binarising threshold compares dot > T, not dot >= T"),
+    # -- host bus -------------------------------------------------------------------------------
+    Mutant("ack-held", "bus", TOP,
+           "access.eq(bus.cyc & bus.stb & ~ack)", "access.eq(bus.cyc & bus.stb)",
+           "a transfer is not ended by its ack (ack every cycle)"),
+    Mutant("ack-early", "bus", TOP,
+           "bus.ack.eq(ack)]", "bus.ack.eq(access)]",
+           "ack combinational: read data not yet valid with it"),
+    Mutant("commit-first-word", "bus", TOP,
+           "(word == r.words - 1) & idle", "(word == 0) & idle",
+           "a wide entry is written at its first word, not its last"),
+    Mutant("pe-select-decode", "bus", TOP,
+           "bus.adr[_log2(r.window):_log2(r.size)]", "bus.adr[_log2(r.window) + 1:_log2(r.size)]",
+           "PE-select address bits one too high"),
+    Mutant("region-decode", "bus", TOP,
+           "hit.eq((bus.adr >> _log2(r.size)) == (r.base >> _log2(r.size)))",
+           "hit.eq((bus.adr >> (_log2(r.size) - 1)) == (r.base >> (_log2(r.size) - 1)))",
+           "region decode one bit too wide: a region's upper half misses"),
+]
+
+#: the checks, cheapest first; a ``pytest`` stage is killed by its first failing test
+QUICK_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_quick_programs_bus_loaded[icarus]",
+               "tests/hw/rtl/test_rtl_cosim.py::test_quick_binary_programs_bus_loaded[icarus]",
+               "tests/hw/rtl/test_rtl_cosim.py::test_program_in_memory_init[icarus]",
+               "tests/hw/rtl/test_rtl_bus.py::test_back_to_back_transfers_take_two_cycles_each[icarus]"]
+SAMPLE_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_regression_sample",
+                "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_sample"]
+STAGES = ("quick", "verify", "sample")
+#: the small programs ``zeroskip verify`` checks: (name, regression case, verify's extra flags)
+VERIFY_PROGRAMS = [("sparse", "random_case(21, QUICK, max_size=24)", []),
+                   ("binary", "random_binary_case(201, QUICK, max_size=32)", ["--bus-load"])]
+
+TIMEOUT_WORDS = ("not done within", "wall-clock limit", "RtlTimeout")
+
+
+@dataclass
+class Outcome:
+    """What the checks said about one mutant (or the baseline)."""
+
+    name: str
+    file: str = ""
+    category: str = ""
+    description: str = ""
+    killed: bool = False
+    by: str = ""            #: the check that failed first (stage: test)
+    kind: str = ""          #: outputs, cycles, timeout, error, HUNG
+    detail: str = ""        #: the first line saying why
+    seconds: float = 0.0
+    stages: dict = field(default_factory=dict)   #: stage -> seconds
+
+
+class Copy:
+    """A private copy of the committed tree that imports as ``zeroskip``."""
+
+    def __init__(self, root: Path, ref: str):
+        self.root = root
+        self.tree = root / "tree"
+        self.tree.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(self.tree)], input=archive, check=True)
+        for name in SUBPACKAGES:
+            (self.tree / "zeroskip" / name).symlink_to(Path("..") / name)
+        self.commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", ref], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+
+    def env(self, cache: Path) -> dict:
+        env = dict(os.environ)
+        env.pop("PYTEST_ADDOPTS", None)
+        env.update(PYTHONPATH=str(self.tree), PYTHONDONTWRITEBYTECODE="1",
+                   ZEROSKIP_RTL_CACHE=str(cache))
+        return env
+
+    def check_isolated(self) -> None:
+        """Every module a check imports comes from the copy, not from the editable install."""
+        modules = ["zeroskip", "zeroskip.cli", "zeroskip.hw.gateware.pe", "zeroskip.hw.rtl.run",
+                   "zeroskip.hw.rtl.cocotb_tb", "zeroskip.sim", "zeroskip.compiler",
+                   "zeroskip.models"]
+        code = ("import importlib, json; print(json.dumps([importlib.import_module(m).__file__ "
+                f"for m in {modules!r}]))")
+        out = subprocess.run([sys.executable, "-c", code], cwd=self.tree, env=self.env(self.root / "cache"),
+                             check=True, capture_output=True, text=True).stdout
+        outside = [f for f in json.loads(out.splitlines()[-1])
+                   if not Path(f).resolve().is_relative_to(self.tree.resolve())]
+        if outside:
+            raise SystemExit(f"mutants: the copy does not import in isolation: {outside[0]}")
+
+    def make_programs(self) -> dict[str, Path]:
+        """The small programs ``zeroskip verify`` checks, compiled once (no gateware needed)."""
+        paths = {name: self.root / f"program-{name}" for name, _, _ in VERIFY_PROGRAMS}
+        lines = ["import sys", "sys.path.insert(0, 'tests/hw')",
+                 "from regression import QUICK, random_case, random_binary_case"]
+        lines += [f"{case}.program.save({str(paths[name])!r})" for name, case, _ in VERIFY_PROGRAMS]
+        subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=self.tree,
+                       env=self.env(self.root / "cache"), check=True)
+        return paths
+
+    def apply(self, mutant: Mutant) -> str:
+        """Write the mutation; returns the file's original text."""
+        path = self.tree / mutant.file
+        text = path.read_text()
+        found = text.count(mutant.old)
+        if found != 1:
+            raise SystemExit(f"mutants: {mutant.name}: the snippet occurs {found} times in "
+                             f"{mutant.file} (the gateware changed: update the mutant)")
+        path.write_text(text.replace(mutant.old, mutant.new))
+        return text
+
+    def restore(self, mutant: Mutant, original: str) -> None:
+        path = self.tree / mutant.file
+        path.write_text(original)
+        if path.read_text() != original:
+            raise SystemExit(f"mutants: {mutant.file} not restored after {mutant.name}")
+
+
+def stale_mutants(tree: Path, mutants: list[Mutant]) -> list[str]:
+    """Mutants whose snippet does not occur exactly once (or whose mutation changes nothing)."""
+    out = []
+    for mutant in mutants:
+        found = (tree / mutant.file).read_text().count(mutant.old)
+        if found != 1 or mutant.old == mutant.new:
+            out.append(f"{mutant.name}: {found} occurrences in {mutant.file}")
+    return out
+
+
+def _run(command: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | None, str]:
+    """Run ``command`` in its own process group; ``(returncode, output)``, returncode None when
+    the outer wall-clock limit was reached (the group is then killed)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+        return process.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _ = process.communicate()
+        return None, out
+
+
+def _kind(text: str) -> str:
+    if "outputs differ" in text:
+        return "outputs"
+    if "cycle counts differ" in text:
+        return "cycles"
+    if any(word in text for word in TIMEOUT_WORDS):
+        return "timeout"
+    return "error"
+
+
+#: the words that find the line saying why, by kind of kill
+DETAIL_WORDS = {"outputs": ("outputs differ",), "cycles": ("cycle counts differ",),
+                "timeout": TIMEOUT_WORDS, "error": ("Error", "error", "FAIL", "assert")}
+
+
+def _detail(text: str, kind: str) -> str:
+    """The first line of ``text`` saying why (the mismatch, the limit, the error)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if any(word in line for word in DETAIL_WORDS[kind]):
+            line = re.sub(r"^.*first extra item: '", "", line.removeprefix("E").strip())
+            return line[:240]
+    return lines[-1][:240] if lines else ""
+
+
+def _short(nodeid: str) -> str:
+    return nodeid.split("::")[-1].removeprefix("test_")
+
+
+def pytest_stage(copy: Copy, env: dict, tests: list[str], timeout: float, work: Path):
+    """(failed check, kind, detail) of the first failing test, or None when all pass."""
+    report = work / "junit.xml"
+    report.unlink(missing_ok=True)
+    code, out = _run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                      f"--junitxml={report}", *tests], copy.tree, env, timeout)
+    if code is None:
+        return "pytest", "HUNG", f"still running after {timeout:.0f} s (killed)"
+    if code == 0:
+        return None
+    if report.exists():
+        for case in ElementTree.parse(report).iter("testcase"):
+            failure = case.find("failure")
+            if failure is None:
+                failure = case.find("error")
+            if failure is not None:
+                # the exception's lines only (pytest's "E" lines): the traceback's source
+                # lines name RtlTimeout whatever was raised
+                raised = [line.strip()[1:] for line in (failure.text or "").splitlines()
+                          if line.strip().startswith("E ")]
+                text = "\n".join([failure.get("message") or "", *raised])
+                kind = _kind(text)
+                return _short(case.get("name", "?")), kind, _detail(text, kind)
+    return "pytest", "error", _detail(out, "error")
+
+
+def verify_stage(copy: Copy, env: dict, programs: dict[str, Path], timeout: float, work: Path):
+    for name, _, flags in VERIFY_PROGRAMS:
+        report = work / f"verify-{name}.json"
+        report.unlink(missing_ok=True)
+        code, out = _run([sys.executable, "-m", "zeroskip.cli", "verify", str(programs[name]),
+                          "--simulator", "icarus", "--count", "4", "--json", str(report), *flags],
+                         copy.tree, env, timeout)
+        check = f"verify {name}"
+        if code is None:
+            return check, "HUNG", f"still running after {timeout:.0f} s (killed)"
+        if code != 0:
+            kind = _kind(out)
+            return check, kind, _detail(out, kind)
+    return None
+
+
+def run_checks(copy: Copy, outcome: Outcome, stages: list[str], programs: dict[str, Path],
+               stage_timeout: float, log) -> Outcome:
+    cache = copy.root / "cache" / outcome.name
+    work = copy.root / "work"
+    work.mkdir(exist_ok=True)
+    env = copy.env(cache)
+    start = time.perf_counter()
+    try:
+        for stage in stages:
+            t0 = time.perf_counter()
+            if stage == "quick":
+                got = pytest_stage(copy, env, QUICK_TESTS, stage_timeout, work)
+            elif stage == "sample":
+                got = pytest_stage(copy, env, SAMPLE_TESTS, 2 * stage_timeout, work)
+            else:
+                got = verify_stage(copy, env, programs, stage_timeout, work)
+            outcome.stages[stage] = round(time.perf_counter() - t0, 1)
+            if got is not None:
+                check, outcome.kind, outcome.detail = got
+                outcome.killed, outcome.by = outcome.kind != "HUNG", f"{stage}: {check}"
+                break
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    outcome.seconds = round(time.perf_counter() - start, 1)
+    log(f"  {outcome.name}: {'killed' if outcome.killed else 'HUNG' if outcome.kind == 'HUNG' else 'survived'}"
+        f"{' by ' + outcome.by + ' (' + outcome.kind + ')' if outcome.by else ''} in {outcome.seconds:.0f} s"
+        f"{'; ' + outcome.detail if outcome.detail else ''}")
+    return outcome
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [("mutant", "file", "description", "killed?", "by", "s")]
+    for o in outcomes:
+        verdict = "yes" if o.killed else "HUNG" if o.kind == "HUNG" else "NO"
+        by = f"{o.by} ({o.kind})" if o.by else "-"
+        rows.append((o.name, o.file.removeprefix("hw/gateware/"), o.description, verdict, by,
+                     f"{o.seconds:.0f}"))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated mutant names (default: all)")
+    parser.add_argument("--stages", default=",".join(STAGES),
+                        help=f"checks to try, in order (default {','.join(STAGES)})")
+    parser.add_argument("--ref", default="HEAD", help="the commit to copy (default HEAD)")
+    parser.add_argument("--stage-timeout", type=float, default=600.0,
+                        help="outer wall-clock limit of a check in seconds (sample: twice it)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the unmutated run (development only)")
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
+    args = parser.parse_args(argv)
+
+    mutants = MUTANTS
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [name for name in wanted if name not in {m.name for m in MUTANTS}]
+        if unknown:
+            parser.error(f"--only: no mutant named {unknown[0]}")
+        mutants = [m for m in MUTANTS if m.name in wanted]
+    stages = args.stages.split(",")
+    if not stages or any(stage not in STAGES for stage in stages):
+        parser.error(f"--stages: a list of {', '.join(STAGES)}")
+    if args.list:
+        for m in mutants:
+            print(f"{m.name:20} {m.category:14} {m.file:26} {m.description}")
+        return 0
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix="zeroskip-mutants-"))
+    try:
+        copy = Copy(root, args.ref)
+        stale = stale_mutants(copy.tree, mutants)
+        if stale:
+            raise SystemExit("mutants: stale mutants (update them):\n  " + "\n  ".join(stale))
+        copy.check_isolated()
+        log(f"copy of {copy.commit[:10]} in {copy.tree}; {len(mutants)} mutants; checks {','.join(stages)}")
+        programs = copy.make_programs()
+        baseline = None
+        if not args.no_baseline:
+            log("baseline (no mutation):")
+            baseline = run_checks(copy, Outcome("baseline"), stages, programs, args.stage_timeout, log)
+            if baseline.by:
+                raise SystemExit(f"mutants: the unmutated copy fails {baseline.by}: {baseline.detail}")
+        outcomes = []
+        for mutant in mutants:
+            original = copy.apply(mutant)
+            try:
+                outcome = Outcome(mutant.name, mutant.file, mutant.category, mutant.description)
+                outcomes.append(run_checks(copy, outcome, stages, programs, args.stage_timeout, log))
+            finally:
+                copy.restore(mutant, original)
+        total = time.perf_counter() - started
+        print(table(outcomes))
+        killed = sum(o.killed for o in outcomes)
+        print(f"\n{killed}/{len(outcomes)} mutants killed; total {total / 60:.1f} min "
+              f"(baseline {baseline.seconds if baseline else 0:.0f} s); commit {copy.commit[:10]}; "
+              f"{os.cpu_count()} cores")
+        if args.json:
+            report = {"date": datetime.date.today().isoformat(), "commit": copy.commit,
+                      "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
+                                  "load_average": os.getloadavg()},
+                      "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+                      "stages": stages, "quick_tests": QUICK_TESTS, "sample_tests": SAMPLE_TESTS,
+                      "baseline": asdict(baseline) if baseline else None,
+                      "mutants": [asdict(o) for o in outcomes], "killed": killed,
+                      "total_seconds": round(total, 1)}
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        return 0 if killed == len(outcomes) else 1
+    finally:
+        if args.keep:
+            log(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -47,6 +47,7 @@ mutant survives or hangs. Results: docs/verification.md, *Mutation benchmark of 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -343,18 +344,49 @@ def stale_mutants(tree: Path, mutants: list[Mutant]) -> list[str]:
     return out
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the simulator runs under ``timeout``, in a process group
+    of its own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Kill a check we started, its process group and everything below it."""
+    below = _descendants(process.pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _run(command: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | None, str]:
     """Run ``command`` in its own process group; ``(returncode, output)``, returncode None when
-    the outer wall-clock limit was reached (the group is then killed)."""
+    the outer wall-clock limit was reached (the check is then killed, simulators included)."""
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = process.communicate(timeout=timeout)
         return process.returncode, out
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
         out, _ = process.communicate()
         return None, out
+    except BaseException:           # interrupted: leave nothing running
+        _stop(process)
+        raise
 
 
 def _kind(text: str) -> str:

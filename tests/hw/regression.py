@@ -244,6 +244,23 @@ def random_binary_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs:
     return Case(seed, arch, program, xq, note, layers)
 
 
+def binary_stall_case(seed: int, arch: ArchConfig, inputs: int = 2) -> Case:
+    """A binary program whose broadcaster must wait for full queues (random programs rarely
+    make it: an item usually takes longer to assemble than a PE takes to use it): a first layer
+    reading 8-bit planes through a fan-in of one group, so an item is ready every cycle, into
+    twice as many rows as the accumulators hold, so each item costs a PE ``acc_depth`` cycles
+    in both of its passes; then a binary layer writing its dot products."""
+    rng = np.random.default_rng(seed)
+    sizes = [arch.pes, 2 * arch.pes * arch.acc_depth, arch.pes + 1]
+    layers = [random_folded(rng, sizes[0], sizes[1], 8, True, "fc0"),
+              random_folded(rng, sizes[1], sizes[2], 0, False, "fc1")]
+    program = compile_layers(layers, arch, calibration=rng.uniform(0, 1, (16, sizes[0])))
+    program.check_fits()
+    xq = random_inputs(rng, program, inputs, 0.0, zero_last=False)
+    return Case(seed, arch, program, xq, f"seed {seed} {arch.name} binary stall bb planes 8 sizes {sizes}",
+                layers)
+
+
 def binary_regression_cases(n: int, first_seed: int = 10_000) -> list[Case]:
     """``n`` binary / mixed cases spread round-robin over ``ARCHS + BINARY_ARCHS``."""
     archs = ARCHS + BINARY_ARCHS
@@ -286,8 +303,10 @@ def quick_cases() -> list[Case]:
 
 
 def quick_binary_cases() -> list[Case]:
-    """``test_quick_binary_programs_bus_loaded``: small binary / mixed programs, quick build."""
-    return [random_binary_case(seed, QUICK, max_size=32) for seed in range(200, 206)]
+    """``test_quick_binary_programs_bus_loaded``: small binary / mixed programs, quick build,
+    and one whose binary passes stall the broadcaster (``binary_stall_case``)."""
+    return ([random_binary_case(seed, QUICK, max_size=32) for seed in range(200, 206)] +
+            [binary_stall_case(206, QUICK)])
 
 
 def default_sample() -> list[Case]:
@@ -298,9 +317,11 @@ def default_sample() -> list[Case]:
 # -- corner cases (issue 16) -------------------------------------------------------------------
 #: what ``corner_counts`` counts: outputs saturating high / low (low only where no ReLU hides
 #: it), accumulators that wrap, exact requantisation ties of each sign (that do not saturate;
-#: negative ones only where no ReLU hides them), and (input, pass) pairs whose timing depends
-#: on the order in which the LNZD sends the non-zero columns
-CORNERS = ("saturate_high", "saturate_low", "wrap", "tie_positive", "tie_negative", "lnzd_order")
+#: negative ones only where no ReLU hides them), (input, pass) pairs whose timing depends
+#: on the order in which the LNZD sends the non-zero columns, and (input, binary layer) pairs
+#: in which the broadcaster waits for a full queue (a binary item held while stalled)
+CORNERS = ("saturate_high", "saturate_low", "wrap", "tie_positive", "tie_negative", "lnzd_order",
+           "binary_stall")
 
 #: crafted inputs tried per sign when searching an exact rounding tie
 TIE_TRIES = 400
@@ -398,7 +419,20 @@ def corner_counts(case: Case) -> Counter:
     if not np.array_equal(outputs, reference):
         raise AssertionError(f"{case.note}: the corner count's forward pass disagrees with predict_int")
     counts["lnzd_order"] = order_exposed(case.program, case.inputs)
+    counts["binary_stall"] = binary_stalls(case.program, case.inputs)
     return Counter({name: counts[name] for name in CORNERS})
+
+
+def binary_stalls(program: Program, xq: np.ndarray) -> int:
+    """(input, binary layer) pairs in which the broadcaster waits for a full queue, by the
+    cycle simulator's count (the RTL's cycle counter must then agree with it)."""
+    from zeroskip.sim import simulate_int
+
+    binary = [k for k, layer in enumerate(program.layers) if layer.kind == KIND_BINARY]
+    if not binary:
+        return 0
+    stalls = simulate_int(program, np.atleast_2d(xq)).broadcast_stalls[:, binary]
+    return int((stalls > 0).sum())
 
 
 def _corners_met(program: Program, layers: list, xq: np.ndarray) -> set[str]:

@@ -112,7 +112,7 @@ def test_full_regression_covers_binary_programs():
 
 #: the least of every corner the default sample must hold (docs/verification.md has the counts)
 CORNER_MINIMUM = {"saturate_high": 4, "saturate_low": 2, "wrap": 4, "tie_positive": 4,
-                  "tie_negative": 2, "lnzd_order": 2}
+                  "tie_negative": 2, "lnzd_order": 2, "binary_stall": 2}
 
 
 def test_default_sample_covers_corner_cases():

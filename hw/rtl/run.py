@@ -235,7 +235,7 @@ def _simulate(model: Build, generated: dict, arch: ArchConfig, jobs: list, label
     results_path, progress_path = Path(config["results"]), Path(config["progress"])
     wall = (wall_seconds if wall_seconds is not None
             else WALL_BASE_S + cycles_bound / WALL_MIN_CYCLES_PER_S)
-    prefix = ["timeout", "-k", str(KILL_GRACE_S), f"{wall:.0f}"]
+    prefix = ["timeout", "-k", str(KILL_GRACE_S), f"{max(wall, 0.1):.1f}"]
     test_args, dumper = [], ["-none"]
     if waves_file is not None:
         waves_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,13 @@
-"""PNG plots of a simulation (matplotlib, Agg backend): per-PE work and the energy breakdown."""
+"""PNG plots of a simulation (matplotlib, Agg backend), every figure per input (the mean over the
+batch), with labelled axes and units:
+
+- ``layers.png``: per layer, cycles next to the MAC-ideal (the busiest PE's work), and the
+  efficiency (ideal / cycles);
+- ``pe_work.png``: per PE, for the layer that takes the most cycles: MACs, padding entries,
+  stalls (waiting for column bounds) and idle cycles of its column phases;
+- ``energy.png``: per layer, energy by action (sparse-line reads, pointer reads, codebook, MACs,
+  accumulator, activations, LNZD and queues, leakage), as priced by the energy table.
+"""
 
 from __future__ import annotations
 
@@ -6,57 +15,108 @@ import os
 
 import numpy as np
 
+#: what ``energy.png`` stacks: a label per group of the simulator's actions
+ENERGY_GROUPS: dict[str, tuple[str, ...]] = {
+    "sparse-line read": ("sparse_line_read",),
+    "pointer read": ("ptr_read",),
+    "codebook": ("codebook_read",),
+    "MAC / xnor-popcount": ("mac", "xnor_popcount", "padding_entry"),
+    "accumulator + bias": ("acc_read", "acc_write", "bias_read"),
+    "activation read/write": ("act_read", "act_write"),
+    "LNZD + queues": ("lnzd_select", "queue_push", "queue_pop", "skipped_zero"),
+    "leakage (idle, stall)": ("idle_cycle", "stall_cycle"),
+}
+
+
+def layer_pe_work(result, layer: int) -> dict[str, np.ndarray]:
+    """Per PE, one layer's column-phase cycles per input: MAC, padding, stall, idle."""
+    passes = result.pass_layer == layer
+    batch = result.batch
+    macs = result.pass_pe_macs[:, passes].sum(axis=(0, 1)) / batch
+    busy = result.pass_pe_busy[:, passes].sum(axis=(0, 1)) / batch
+    return {"MAC": macs, "padding entry": busy - macs,
+            "stall (column bounds)": result.pass_pe_stall[:, passes].sum(axis=(0, 1)) / batch,
+            "idle": result.pass_pe_idle[:, passes].sum(axis=(0, 1)) / batch}
+
+
+def layer_energy_groups(result) -> dict[str, np.ndarray]:
+    """nJ per input, per layer, for every group of ``ENERGY_GROUPS``."""
+    return {label: np.array([sum(layer.get(a, 0.0) for a in actions) for layer in result.layer_energy])
+            / result.batch / 1000 for label, actions in ENERGY_GROUPS.items()}
+
 
 def write_plots(result, directory: str) -> list[str]:
-    """Write ``pe_work.png`` and ``energy.png`` into ``directory``; return their paths."""
+    """Write ``layers.png``, ``pe_work.png`` and ``energy.png`` into ``directory``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     os.makedirs(directory, exist_ok=True)
     paths = []
+    names = result.layer_names
+    x = np.arange(len(names))
+    batch = result.batch
 
-    macs = result.pe_macs.sum(axis=0)
-    padding = result.pe_busy.sum(axis=0) - macs
-    stall = result.pe_stall.sum(axis=0)
-    idle = result.pe_idle.sum(axis=0)
-    pes = np.arange(len(macs))
-    fig, ax = plt.subplots(figsize=(max(6.0, len(pes) * 0.15), 4.0))
-    bottom = np.zeros(len(pes))
-    for values, label in ((macs, "MAC"), (padding, "padding entry"), (stall, "stall (bounds)"),
-                          (idle, "idle")):
-        ax.bar(pes, values, bottom=bottom, label=label, width=0.8)
-        bottom += values
+    # -- per layer: cycles against the ideal, and the efficiency
+    cycles = result.layer_cycles.sum(axis=0) / batch
+    ideal = result.layer_ideal_cycles.sum(axis=0) / batch
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8.5, 1.2 * len(names) + 5), 6.0),
+                                      sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    top.bar(x - 0.2, cycles, width=0.4, label="cycles")
+    top.bar(x + 0.2, ideal, width=0.4, label="MAC-ideal (busiest PE's work)")
+    top.set_ylabel("cycles per input")
+    top.set_title(f"Per layer on {result.arch_name}: {result.cycles.mean():.0f} cycles = "
+                  f"{result.time_us.mean():.2f} µs per input at {result.clock_mhz:g} MHz",
+                  fontsize="medium")
+    top.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    efficiency = ideal / np.maximum(cycles, 1)
+    bottom.bar(x, 100 * efficiency, width=0.5, color="tab:green")
+    for xi, value in zip(x, efficiency):
+        bottom.text(xi, 100 * value + 2, f"{value:.0%}", ha="center", fontsize="small")
+    bottom.set_ylim(0, 115)
+    bottom.set_ylabel("efficiency (%)")
+    bottom.set_xticks(x, names)
+    bottom.set_xlabel("layer")
+    fig.tight_layout()
+    paths.append(_save(fig, plt, directory, "layers.png"))
+
+    # -- per PE, the slowest layer
+    slowest = int(np.argmax(cycles))
+    work = layer_pe_work(result, slowest)
+    pes = np.arange(len(next(iter(work.values()))))
+    fig, ax = plt.subplots(figsize=(max(8.5, len(pes) * 0.18 + 4), 4.0))
+    stack = np.zeros(len(pes))
+    for label, values in work.items():
+        ax.bar(pes, values, bottom=stack, label=label, width=0.8)
+        stack += values
     ax.set_xlabel("PE")
-    ax.set_ylabel("column-phase cycles (batch total)")
-    ax.set_title(f"Per-PE work: {result.arch_name}, efficiency {result.ideal_cycles.sum() / result.cycles.sum():.1%}")
-    ax.legend(fontsize="small")
+    ax.set_ylabel("column-phase cycles per input")
+    ax.set_title(f"Per PE, layer {names[slowest]} (the slowest): efficiency "
+                 f"{efficiency[slowest]:.0%}")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    path = os.path.join(directory, "pe_work.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    paths.append(path)
+    paths.append(_save(fig, plt, directory, "pe_work.png"))
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.0))
-    components = result.component_energy_pj
-    names = [k for k, v in components.items() if v > 0]
-    left.bar(names, [components[k] / 1000 for k in names])
-    left.set_ylabel("energy (nJ, batch total)")
-    left.set_title("by component")
-    per_layer = result.layer_component_energy_pj
-    x = np.arange(len(per_layer))
-    bottom = np.zeros(len(per_layer))
-    for name in names:
-        values = np.array([layer[name] / 1000 for layer in per_layer])
-        right.bar(x, values, bottom=bottom, label=name)
-        bottom += values
-    right.set_xticks(x, result.layer_names, rotation=30, ha="right")
-    right.set_title("by layer")
-    right.legend(fontsize="small")
-    fig.suptitle(f"Energy ({result.energy_table.name})", fontsize="medium")
+    # -- energy by action, per layer
+    groups = {k: v for k, v in layer_energy_groups(result).items() if v.sum() > 0}
+    fig, ax = plt.subplots(figsize=(max(8.5, 1.2 * len(names) + 5), 4.5))
+    stack = np.zeros(len(names))
+    for label, values in groups.items():
+        ax.bar(x, values, bottom=stack, label=label, width=0.6)
+        stack += values
+    ax.set_xticks(x, names)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("energy per input (nJ)")
+    ax.set_title(f"Energy by action: {stack.sum():.1f} nJ per input\n"
+                 f"priced by {result.energy_table.name}", fontsize="medium")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    path = os.path.join(directory, "energy.png")
+    paths.append(_save(fig, plt, directory, "energy.png"))
+    return paths
+
+
+def _save(fig, plt, directory: str, name: str) -> str:
+    path = os.path.join(directory, name)
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    paths.append(path)
-    return paths
+    return path

@@ -54,6 +54,8 @@ class SimResult:
     layer_energy: list[dict[str, float]] = field(default_factory=list)  #: per layer, action -> pJ
     #: int64 [batch, layers] outputs that saturated at act_bits (the rest of the layer is exact)
     layer_clipped: np.ndarray | None = None
+    pass_pe_stall: np.ndarray | None = None  #: int64 [batch, passes, pes] stall cycles per PE and pass
+    pass_pe_idle: np.ndarray | None = None   #: int64 [batch, passes, pes] idle cycles per PE and pass
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -186,6 +188,8 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     clipped = np.zeros((batch, n_layers), np.int64)
     column_end = np.zeros((batch, n_passes), np.int64)
     pass_busy = np.zeros((batch, n_passes, a.pes), np.int64)
+    pass_stall = np.zeros((batch, n_passes, a.pes), np.int64)
+    pass_idle = np.zeros((batch, n_passes, a.pes), np.int64)
     pass_macs = np.zeros((batch, n_passes, a.pes), np.int64)
     layer_actions = [{name: 0 for name in ACTIONS} for _ in range(n_layers)]
 
@@ -204,6 +208,8 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             pass_ideal[:, image.index] = macs.max(axis=1)
             column_end[:, image.index] = sched.column_end
             pass_busy[:, image.index] = sched.pe_busy
+            pass_stall[:, image.index] = sched.pe_stall
+            pass_idle[:, image.index] = sched.pe_idle
             pass_macs[:, image.index] = macs
             pe_busy += sched.pe_busy
             pe_macs += macs
@@ -235,4 +241,5 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
         pass_layer=layer_of_pass, pass_rows=np.array([im.rows for im in images], np.int64),
         pass_column_end=column_end, pass_pe_busy=pass_busy, pass_pe_macs=pass_macs,
         layer_actions=layer_actions, energy_table=table,
-        layer_energy=[table.price(counts) for counts in layer_actions], layer_clipped=clipped)
+        layer_energy=[table.price(counts) for counts in layer_actions], layer_clipped=clipped,
+        pass_pe_stall=pass_stall, pass_pe_idle=pass_idle)

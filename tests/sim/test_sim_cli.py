@@ -43,7 +43,7 @@ def test_outputs_report_and_plots(progdir, tmp_path, capsys):
     assert report["cycles"] == sum(report["per_input"]["cycles"])
     for layer in report["layers"]:
         assert {"cycles", "ideal_cycles", "macs", "energy_pj"} <= set(layer)
-    assert sorted(os.listdir(tmp_path / "plots")) == ["energy.png", "pe_work.png"]
+    assert sorted(os.listdir(tmp_path / "plots")) == ["energy.png", "layers.png", "pe_work.png"]
     assert "total" in capsys.readouterr().out
 
 

@@ -98,7 +98,8 @@ def format_report(report: dict) -> str:
     lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz, "
                  f"{arch['run_bits']}-bit runs, {arch['line_bits']}-bit lines"
                  f"{', row-balanced' if report['balance'] else ''}; synthetic layers: uniformly random "
-                 f"weights and activations at the paper's densities (seed {report['seed']})")
+                 f"weights and activations at the paper's densities (seed {report['seed']}); energy priced "
+                 f"by {report['energy_table']}")
     lines.extend(f"note: {n}" for n in report["notes"])
     return "\n".join(lines)
 

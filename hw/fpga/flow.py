@@ -208,17 +208,31 @@ def yosys_cells(directory: str, fam: Family) -> tuple[dict, dict]:
     return {name: _count(cells, prefixes) for name, prefixes in fam.yosys_cells.items()}, cells
 
 
+#: where a synthesised net's name stops being the design's signal and becomes the mapper's
+_MAPPED = re.compile(r"_(?:SB_|TRELLIS_|LUT4|CCU2C|DP16KD|PDPW16KD|MULT18X18D|ALU54B|PFUMX|L6MUX|"
+                     r"DFF|DPR16X4)|\[\d+\]$")
+
+
+def signal_name(net: str) -> str | None:
+    """The design signal a routed net comes from (``pe0.sparse_pe0.0.1_RDATA`` for
+    ``inner.pe0.sparse_pe0.0.1_RDATA_15_SB_LUT4_I3_O[0]``); None for nets nextpnr made."""
+    if net.startswith("$"):
+        return None
+    name = _MAPPED.split(net, 1)[0].removeprefix("inner.")
+    return re.sub(r"_((?:RD|WD)ATA|DO[AB]?|DI[AB]?)_\d+$", r"_\1", name)
+
+
 def critical_path(path: dict) -> dict:
     """nextpnr's critical path as a summary: clocks, the start and end cells, the delay split
-    into logic and routing, and the nets it goes through (in order)."""
+    into logic and routing, and the design signals it goes through (in order)."""
     steps = path.get("path", [])
     logic = sum(s.get("delay", 0.0) for s in steps if s.get("type") != "routing")
     routing = sum(s.get("delay", 0.0) for s in steps if s.get("type") == "routing")
-    nets = []
+    through = []
     for s in steps:
-        net = s.get("net")
-        if net and net not in nets:
-            nets.append(net)
+        name = signal_name(s.get("net") or "$")
+        if name and name not in through:
+            through.append(name)
     first = steps[0].get("from", {}) if steps else {}
     last = steps[-1].get("to", {}) if steps else {}
     return {"from_clock": path.get("from"), "to_clock": path.get("to"),
@@ -226,7 +240,7 @@ def critical_path(path: dict) -> dict:
             "delay_ns": round(logic + routing, 3), "logic_ns": round(logic, 3),
             "routing_ns": round(routing, 3),
             "logic_levels": sum(1 for s in steps if s.get("type") == "logic"),
-            "nets": nets}
+            "through": through}
 
 
 def read_report(directory: str, fam: Family, yosys_summary: dict) -> dict:

@@ -53,7 +53,17 @@ def test_report_gives_fmax_utilisation_and_the_clock_path_first(tmp_path):
     top = result["critical_paths"][0]
     assert (top["from"], top["to"], top["from_clock"]) == ("ram", "acc_ff", "posedge $glbnet$clk")
     assert (top["delay_ns"], top["logic_ns"], top["routing_ns"]) == (7.2, 3.7, 3.5)
-    assert top["nets"] == ["pe_0.weight", "pe_0.acc_next"] and top["logic_levels"] == 1
+    assert top["through"] == ["pe_0.weight", "pe_0.acc_next"] and top["logic_levels"] == 1
+
+
+@pytest.mark.parametrize("net, name", [
+    ("inner.pe0.sparse_pe0.0.1_RDATA_15_SB_LUT4_I3_O[0]", "pe0.sparse_pe0.0.1_RDATA"),
+    ("inner.pe0.s1_valid_bits[5]", "pe0.s1_valid_bits"),
+    ("pe_3.acc_TRELLIS_FF_Q_D_LUT4_Z", "pe_3.acc"),
+    ("$nextpnr_ICESTORM_LC_26$O", None),
+])
+def test_signal_names_lose_the_mappers_suffixes(net, name):
+    assert flow.signal_name(net) == name
 
 
 def test_ice40_flip_flops_come_from_yosys(tmp_path):

@@ -409,7 +409,9 @@ def _detail(text: str, kind: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if any(word in line for word in DETAIL_WORDS[kind]):
-            line = re.sub(r"^.*first extra item: '", "", line.removeprefix("E").strip())
+            line = line.removeprefix("E").strip()
+            if "first extra item: '" in line:       # pytest's view of a list of mismatches
+                line = re.sub(r"^.*first extra item: '", "", line).removesuffix("'")
             return line[:240]
     return lines[-1][:240] if lines else ""
 
@@ -484,7 +486,9 @@ def run_checks(copy: Copy, outcome: Outcome, stages: list[str], programs: dict[s
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     outcome.seconds = round(time.perf_counter() - start, 1)
-    log(f"  {outcome.name}: {'killed' if outcome.killed else 'HUNG' if outcome.kind == 'HUNG' else 'survived'}"
+    verdict = ("killed" if outcome.killed else "HUNG" if outcome.kind == "HUNG" else
+               "every check passes" if outcome.name == "baseline" else "survived")
+    log(f"  {outcome.name}: {verdict}"
         f"{' by ' + outcome.by + ' (' + outcome.kind + ')' if outcome.by else ''} in {outcome.seconds:.0f} s"
         f"{'; ' + outcome.detail if outcome.detail else ''}")
     return outcome

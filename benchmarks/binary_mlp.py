@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from zeroskip.models import binary
+from zeroskip.models import binary_layers
 from zeroskip.models.compress_binary import BinaryRun, compress_binary, train_teacher
 from zeroskip.models.data import mnist_split
 from zeroskip.progress import Progress
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     teacher_wall, teacher_cpu = time.perf_counter() - wall, time.process_time() - cpu
 
     rows = []
-    for mode in binary.MODES:
+    for mode in binary_layers.MODES:
         for distill in (False, True):
             run = BinaryRun(mode=mode, distill=distill, seed=args.seed, epochs=args.epochs)
             cpu = time.process_time()

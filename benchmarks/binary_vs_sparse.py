@@ -26,7 +26,7 @@ from pathlib import Path
 
 from zeroskip.demo import CALIBRATION_IMAGES, demo_arch, print_side_by_side, run_on_array
 from zeroskip.files import write_atomic
-from zeroskip.models import binary, binary_ref
+from zeroskip.models import binary_layers, binary_ref
 from zeroskip.models.data import mnist_split
 from zeroskip.progress import Progress
 
@@ -110,7 +110,7 @@ def print_storage(rows: list[dict]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pes", type=int, default=8, help="PEs of the array (demo_arch(pes))")
-    parser.add_argument("--mode", default="xnor", choices=binary.MODES, help="binary MLP flavour")
+    parser.add_argument("--mode", default="xnor", choices=binary_layers.MODES, help="binary MLP flavour")
     parser.add_argument("--distill", action="store_true", help="the distilled binary MLP")
     parser.add_argument("--all", action="store_true",
                         help="all four binary MLPs (BWN, XNOR; with and without distillation)")
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     data = mnist_split(args.seed)
     x_train, _, x_test, y_test = data
     arch = demo_arch(args.pes)
-    variants = ([(m, d) for m in binary.MODES for d in (False, True)] if args.all
+    variants = ([(m, d) for m in binary_layers.MODES for d in (False, True)] if args.all
                 else [(args.mode, args.distill)])
 
     layers, report = sparse_model(args.seed, data, cache, progress)

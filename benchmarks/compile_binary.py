@@ -26,7 +26,7 @@ from zeroskip.compiler import compile_layers
 from zeroskip.hw import reference
 from zeroskip.hw.arch import PRESETS
 from zeroskip.models import binary_ref
-from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_fold import FoldedLayer
 from zeroskip.sim import simulate_int
 
 from measure import best_of

@@ -1,6 +1,6 @@
 """Binary (XNOR / BWN) layers: a folded binary layer → binary passes on the same PE array.
 
-docs/binary-mode.md is the specification. A ``FoldedLayer`` of ``zeroskip.models.binary`` (weight
+docs/binary-mode.md is the specification. A ``FoldedLayer`` of ``zeroskip.models.binary_fold`` (weight
 bits, ``input_bits``, integer thresholds + flip, or the last layer's float scale/offset) becomes
 a ``BinaryLayerIR``; the compiler's passes place it like a sparse layer (row i → PE i mod N, row
 tiles of ``acc_depth``) but store its weights as bit lines (``program.pack_binary_lines``) after
@@ -28,7 +28,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_dot_bound, quantize_planes,
                                     requant_shift, requantize, signed_range, threshold_word, wrap)
-from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_fold import FoldedLayer
 from zeroskip.models.binary_ref import check_layer
 from zeroskip.hw.program import (KIND_BINARY, LayerInfo, Pass, binary_chunks, field_max,
                                  pack_binary_lines)
@@ -155,7 +155,7 @@ class BinaryLayerIR:
 
 
 def is_folded_layer(layer) -> bool:
-    """Duck typing of ``zeroskip.models.binary.FoldedLayer``: weight bits and input bits."""
+    """Duck typing of ``zeroskip.models.binary_fold.FoldedLayer``: weight bits and input bits."""
     return hasattr(layer, "weights") and hasattr(layer, "input_bits")
 
 

@@ -20,7 +20,7 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
 
     ``layers``: objects with ``codebook`` (float[K], entry 0 == 0.0), ``codes`` (int [out, in],
     0 = pruned), ``bias`` (float[out]) and ``act`` ('relu' | 'none'); or binary layers
-    (``zeroskip.models.binary.FoldedLayer``: ``weights`` bool [out, in], ``input_bits``,
+    (``zeroskip.models.binary_fold.FoldedLayer``: ``weights`` bool [out, in], ``input_bits``,
     ``thresholds``/``flip`` or ``scale``/``offset``), mixed freely (docs/binary-mode.md). ``calibration``: float
     inputs [batch, in] that set the fixed-point scales (docs/fixed-point.md); without them,
     inputs are assumed in [-1, 1]. ``balance``: permute rows for even PE work (outputs come back

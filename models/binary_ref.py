@@ -23,7 +23,9 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 
-from .binary import FoldedLayer, quantize_input
+from .binary_fold import FoldedLayer
+
+from .binary_layers import quantize_input
 from .interchange import atomic_write
 
 WORD_BITS = 64

@@ -19,7 +19,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.progress import QUIET, Progress
 from zeroskip.table import format_table
 
-from . import binary, binary_ref
+from . import binary_fold, binary_layers, binary_ref, binary_storage, binary_zoo
 from .data import mnist_split
 from .distill import Distillation, fit_distilled
 from .network import Network
@@ -48,7 +48,7 @@ class BinaryRun:
     train_limit: int = 0  # use only the first N training images (tests); 0 = all 4,000
 
     def __post_init__(self):
-        binary.check_mode(self.mode)
+        binary_zoo.check_mode(self.mode)
         for name in ("epochs", "teacher_epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ZeroskipError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
@@ -63,7 +63,7 @@ class BinaryResult:
 
 
 def train_teacher(run: BinaryRun, x, y, progress: Progress) -> Network:
-    teacher = binary.float_mlp(seed=run.seed)
+    teacher = binary_zoo.float_mlp(seed=run.seed)
     fit(teacher, dense_params(teacher), x, y,
         Schedule(run.teacher_epochs, run.teacher_lr, "adam", 64), np.random.default_rng(run.seed),
         progress, label="float baseline")
@@ -82,11 +82,11 @@ def compress_binary(run: BinaryRun, progress: Progress = QUIET,
     teacher_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    student = binary.binary_mlp(run.mode, seed=run.seed,
+    student = binary_zoo.binary_mlp(run.mode, seed=run.seed,
                                 first_full_precision=run.first_full_precision,
                                 last_full_precision=run.last_full_precision)
     schedule = Schedule(run.epochs, run.lr, "adam", run.batch_size, lr_decay=run.lr_decay)
-    params = binary.trainable_params(student)
+    params = binary_layers.trainable_params(student)
     rng = np.random.default_rng(run.seed + 1)
     label = f"{run.mode}{' distilled' if run.distill else ''}"
     if run.distill:
@@ -102,11 +102,11 @@ def compress_binary(run: BinaryRun, progress: Progress = QUIET,
     accuracy_binary = None
     agreement = None
     if not (run.first_full_precision or run.last_full_precision):
-        folded = binary.fold(student)
+        folded = binary_fold.fold(student)
         ref_pred = binary_ref.predict(folded, binary_ref.quantize_pixels(x_test))
         accuracy_binary = float(np.mean(ref_pred == y_test))
         agreement = float(np.mean(ref_pred == float_pred))
-    layers = binary.storage(student)
+    layers = binary_storage.storage(student)
     report = {
         "model": MODEL,
         "mode": run.mode,
@@ -120,7 +120,7 @@ def compress_binary(run: BinaryRun, progress: Progress = QUIET,
         "accuracy_binary_float_forward": float(np.mean(float_pred == y_test)),
         "accuracy_binary": accuracy_binary,
         "reference_agreement": agreement,
-        "compression_ratio": binary.compression_ratio(layers),
+        "compression_ratio": binary_storage.compression_ratio(layers),
         "float32_bytes": sum(layer.dense_bits // 8 for layer in layers),
         "binary_bytes": sum(layer.bytes for layer in layers),
         "layers": [layer.to_json() for layer in layers],

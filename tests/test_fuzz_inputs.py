@@ -38,7 +38,7 @@ from zeroskip.compiler import compile_layers
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.program import load_program
 from zeroskip.models import binary_ref, modelfile
-from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_fold import FoldedLayer
 from zeroskip.models.interchange import SharedLayer, save_interchange
 from zeroskip.models.layers import Dense, ReLU
 from zeroskip.models.network import Network

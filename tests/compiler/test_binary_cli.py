@@ -9,7 +9,7 @@ from zeroskip.hw import reference
 from zeroskip.hw.kinds import decode_binary_layer
 from zeroskip.hw.program import KIND_BINARY, load_program
 from zeroskip.models import binary_ref
-from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_fold import FoldedLayer
 
 
 def binary_model(tmp_path, seed=0):

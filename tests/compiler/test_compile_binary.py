@@ -13,7 +13,7 @@ from zeroskip.hw.kinds import decode_binary_layer, decode_layer
 from zeroskip.hw.program import (KIND_BINARY, KIND_SPARSE, binary_chunks, load_program,
                                  unpack_binary_lines)
 from zeroskip.models import binary_ref
-from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_fold import FoldedLayer
 
 
 def folded_layer(rng, out_len, in_len, planes=0, binarize=True, name="fc"):
@@ -135,15 +135,15 @@ def test_program_directory_round_trip(tmp_path):
 @pytest.fixture(scope="module")
 def trained():
     """A real binary MLP, briefly trained (seconds) and folded."""
-    from zeroskip.models import binary
+    from zeroskip.models import binary_fold, binary_layers, binary_zoo
     from zeroskip.models.data import mnist_split
     from zeroskip.models.train import Schedule, fit
 
     x, y, x_test, y_test = mnist_split(0)
-    net = binary.binary_mlp("bwn", sizes=(784, 64, 64, 10), seed=1)
-    fit(net, binary.trainable_params(net), x[:800], y[:800], Schedule(1, 0.01, "adam", 100),
+    net = binary_zoo.binary_mlp("bwn", sizes=(784, 64, 64, 10), seed=1)
+    fit(net, binary_layers.trainable_params(net), x[:800], y[:800], Schedule(1, 0.01, "adam", 100),
         np.random.default_rng(0))
-    return binary.fold(net), x_test[:200], y_test[:200]
+    return binary_fold.fold(net), x_test[:200], y_test[:200]
 
 
 def test_a_trained_binary_mlp_runs_bit_exactly(trained):

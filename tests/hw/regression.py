@@ -7,7 +7,7 @@ that layers tile), compiled by the real compiler from random layers: 1–3 layer
 are grouped by architecture so one RTL build serves many programs (``by_arch``).
 
 ``binary_regression_cases(n)`` draws binary and mixed programs (docs/binary-mode.md): random
-folded binary layers (``zeroskip.models.binary.FoldedLayer``), alone or next to sparse layers
+folded binary layers (``zeroskip.models.binary_fold.FoldedLayer``), alone or next to sparse layers
 (sparse → binary, binary → sparse, both), fan-ins that are multiples of ``line_bits``, below it
 or anything, bipolar or 1/2/3/8-bit unsigned first layers, thresholds spread over the dot's
 reach (some always / never firing, some flipped), over ``ARCHS`` plus ``BINARY_ARCHS``.
@@ -190,7 +190,7 @@ def random_folded(rng: np.random.Generator, n_in: int, n_out: int, planes: int,
     """A random ``FoldedLayer``: weight bits of a random bias (some all +1 / all −1 rows),
     thresholds around the dot's typical size with some beyond its reach, some flipped; or the
     integer-output form (scale, offset)."""
-    from zeroskip.models.binary import FoldedLayer
+    from zeroskip.models.binary_fold import FoldedLayer
 
     weights = rng.random((n_out, n_in)) < rng.choice([0.5, 0.5, 0.1, 0.9])
     weights[rng.random(n_out) < 0.05] = rng.random() < 0.5

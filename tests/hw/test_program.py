@@ -29,7 +29,7 @@ def sparse_layer(rng, out_len, in_len, density, act):
 
 
 def binary_layer(rng, out_len, in_len, planes, binarize):
-    from zeroskip.models.binary import FoldedLayer
+    from zeroskip.models.binary_fold import FoldedLayer
 
     weights = rng.random((out_len, in_len)) < 0.5
     if binarize:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.models import binary, binary_ref, cli_compress, compress_binary
-from zeroskip.models.binary import BatchNorm, BinaryDense, Sign
+from zeroskip.models import binary_fold, binary_layers, binary_ref, binary_storage, binary_zoo, cli_compress, compress_binary
+from zeroskip.models.binary_layers import BatchNorm, BinaryDense, Sign
 from zeroskip.models.data import mnist_split
 from zeroskip.models.layers import Conv2D
 from zeroskip.models.optim import Adam
@@ -28,7 +28,7 @@ def numeric_grad(f, x, eps=1e-3):
 
 
 def test_sign_of_zero_is_plus_one():
-    assert binary.sign(np.array([-0.5, 0.0, 2.0])).tolist() == [-1.0, 1.0, 1.0]
+    assert binary_layers.sign(np.array([-0.5, 0.0, 2.0])).tolist() == [-1.0, 1.0, 1.0]
 
 
 def test_batchnorm_backward_matches_finite_differences():
@@ -57,7 +57,7 @@ def test_batchnorm_eval_uses_running_statistics():
 
 def test_input_quantisation_rounds_half_up_and_clips():
     x = np.array([[-0.2, 0.5 / 255, 1.5 / 255, 2.5 / 255, 1.2]])
-    assert binary.quantize_input(x, 255).tolist() == [[0, 1, 2, 3, 255]]
+    assert binary_layers.quantize_input(x, 255).tolist() == [[0, 1, 2, 3, 255]]
     pixels = np.arange(256, dtype=np.float32) / np.float32(255)
     assert binary_ref.quantize_pixels(pixels).tolist() == list(range(256))
 
@@ -65,7 +65,7 @@ def test_input_quantisation_rounds_half_up_and_clips():
 def test_binary_dense_forward_is_alpha_times_the_sign_dot_product():
     rng = np.random.default_rng(1)
     layer = BinaryDense(5, 4, rng)
-    x = binary.sign(rng.standard_normal((3, 5)))
+    x = binary_layers.sign(rng.standard_normal((3, 5)))
     w = layer.params["W"]
     expected = (x @ np.sign(w).T) * np.abs(w).mean(axis=1)
     assert np.allclose(layer.forward(x), expected, rtol=1e-6)
@@ -95,13 +95,13 @@ def test_straight_through_estimator_passes_gradient_only_where_abs_le_1():
 @pytest.mark.parametrize("xnor", [False, True])
 def test_binary_conv_is_a_float_conv_with_binarised_weights_and_inputs(xnor):
     rng = np.random.default_rng(2)
-    conv = binary.BinaryConv2D(2, 3, 3, rng, binarize_input=xnor, beta_momentum=0.0)
+    conv = binary_layers.BinaryConv2D(2, 3, 3, rng, binarize_input=xnor, beta_momentum=0.0)
     x = rng.standard_normal((2, 5, 5, 2)).astype(np.float32)
     y = conv.forward(x, training=True)
     ref = Conv2D(2, 3, 3)
     w = conv.params["W"]
     ref.params["W"][...] = np.sign(w) * np.abs(w).mean(axis=(1, 2, 3))[:, None, None, None]
-    xin = binary.sign(x) if xnor else x
+    xin = binary_layers.sign(x) if xnor else x
     expected = ref.forward(xin)
     if xnor:  # per-patch beta = mean |patch|
         patches = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
@@ -117,9 +117,9 @@ def test_binary_conv_is_a_float_conv_with_binarised_weights_and_inputs(xnor):
 
 
 def test_latent_weights_are_clipped_after_every_update():
-    net = binary.binary_mlp("bwn", sizes=(4, 3, 2))
+    net = binary_zoo.binary_mlp("bwn", sizes=(4, 3, 2))
     net.layers[0].params["W"][...] = 0.99
-    params = binary.trainable_params(net)
+    params = binary_layers.trainable_params(net)
     for p in params:
         p.layer.grads[p.key][...] = -1.0  # push every weight up
     Adam(lr=0.5).step(params)
@@ -139,7 +139,7 @@ def test_xnor_beta_is_a_running_mean_frozen_at_inference():
 
 def test_unknown_mode_is_a_one_line_error():
     with pytest.raises(ZeroskipError, match="--mode 'xor': unknown binary mode"):
-        binary.binary_mlp("xor")
+        binary_zoo.binary_mlp("xor")
     with pytest.raises(ZeroskipError, match="unknown binary mode"):
         compress_binary.BinaryRun(mode="ternary")
 
@@ -149,7 +149,7 @@ def test_thresholds_reproduce_every_affine_decision(bound):
     rng = np.random.default_rng(bound)
     a = np.concatenate([rng.standard_normal(40), [0.0, 0.0, 1.0, -1.0, 1e-9]])
     c = np.concatenate([rng.standard_normal(40) * bound, [1.0, -1.0, 2.0, 2.0, 5.0]])
-    t, flip = binary.threshold_from_affine(a, c, bound)
+    t, flip = binary_fold.threshold_from_affine(a, c, bound)
     dots = np.arange(-bound, bound + 1)[:, None]
     expected = a * dots + c >= 0
     got = np.where(flip, dots <= t, dots >= t)
@@ -160,7 +160,7 @@ def test_thresholds_reproduce_every_affine_decision(bound):
 
 def test_fold_refuses_full_precision_layers():
     with pytest.raises(ZeroskipError, match="fc1: dense has no packed-bit form"):
-        binary.fold(binary.binary_mlp("bwn", first_full_precision=True))
+        binary_fold.fold(binary_zoo.binary_mlp("bwn", first_full_precision=True))
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +178,14 @@ def pre_sign_values(net, x):
     return out
 
 
-@pytest.mark.parametrize("mode", binary.MODES)
+@pytest.mark.parametrize("mode", binary_layers.MODES)
 def test_folded_reference_matches_the_float_forward(mnist, mode):
     x, y, x_test, y_test = mnist
-    net = binary.binary_mlp(mode, sizes=(784, 64, 64, 10), seed=1)
-    fit(net, binary.trainable_params(net), x[:1000], y[:1000], Schedule(2, 0.01, "adam", 100),
+    net = binary_zoo.binary_mlp(mode, sizes=(784, 64, 64, 10), seed=1)
+    fit(net, binary_layers.trainable_params(net), x[:1000], y[:1000], Schedule(2, 0.01, "adam", 100),
         np.random.default_rng(0))
     x_eval = x_test[:300]
-    folded = binary.fold(net)
+    folded = binary_fold.fold(net)
     dots = binary_ref.trace(folded, binary_ref.quantize_pixels(x_eval))
     floats = pre_sign_values(net, x_eval)
     for layer, dot, value in zip(folded[:-1], dots[:-1], floats[:-1]):
@@ -202,15 +202,15 @@ def test_folded_reference_matches_the_float_forward(mnist, mode):
 
 
 def test_storage_counts_binary_weights_thresholds_and_full_precision_layers():
-    layers = binary.storage(binary.binary_mlp("bwn"))
+    layers = binary_storage.storage(binary_zoo.binary_mlp("bwn"))
     assert [r.bits for r in layers] == [1, 1, 1]
     # fc1: 784 x 8-bit inputs -> |dot| <= 199920, threshold in 19 bits + a flip bit
     assert layers[0].extra_bits == 256 * (19 + 1)
     assert layers[0].bytes == (200704 + 256 * 20) // 8
     assert layers[2].extra_bits == 10 * 64  # scale + offset in float32
-    assert binary.compression_ratio(layers) >= 25
-    fp = binary.storage(binary.binary_mlp("bwn", first_full_precision=True))
-    assert fp[0].bits == 32 and binary.compression_ratio(fp) < 2
+    assert binary_storage.compression_ratio(layers) >= 25
+    fp = binary_storage.storage(binary_zoo.binary_mlp("bwn", first_full_precision=True))
+    assert fp[0].bits == 32 and binary_storage.compression_ratio(fp) < 2
 
 
 def _cli_args(**overrides):
@@ -249,7 +249,7 @@ def test_cli_rejects_bad_mode_and_folded_output_of_float_layers(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", binary.MODES)
+@pytest.mark.parametrize("mode", binary_layers.MODES)
 @pytest.mark.parametrize("distill", [False, True])
 def test_zoo_binary_mlp_reaches_90_percent_at_25x(mode, distill):
     result = compress_binary.compress_binary(compress_binary.BinaryRun(mode=mode, distill=distill))

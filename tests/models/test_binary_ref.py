@@ -3,7 +3,7 @@ import pytest
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.models import binary_ref as ref
-from zeroskip.models.binary import FoldedLayer
+from zeroskip.models.binary_fold import FoldedLayer
 
 
 @pytest.mark.parametrize("k", [1, 63, 64, 65, 130, 784])

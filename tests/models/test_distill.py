@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.models import binary
+from zeroskip.models import binary_zoo
 from zeroskip.models.distill import Distillation, distillation_loss, fit_distilled, softmax
 from zeroskip.models.layers import softmax_cross_entropy
 from zeroskip.models.train import Schedule, dense_params
@@ -59,9 +59,9 @@ def test_a_student_learns_the_teachers_function():
     agree with the teacher's decisions (the labels are deliberately useless)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((600, 8)).astype(np.float32)
-    teacher = binary.float_mlp(sizes=(8, 16, 3), seed=5)
+    teacher = binary_zoo.float_mlp(sizes=(8, 16, 3), seed=5)
     teacher_logits = teacher.logits(x) * 3
-    student = binary.float_mlp(sizes=(8, 64, 3), seed=9)
+    student = binary_zoo.float_mlp(sizes=(8, 64, 3), seed=9)
     before = np.mean(student.logits(x).argmax(1) == teacher_logits.argmax(1))
     junk_labels = np.zeros(len(x), np.int64)
     history = fit_distilled(student, dense_params(student), x, junk_labels, teacher_logits,
@@ -72,7 +72,7 @@ def test_a_student_learns_the_teachers_function():
 
 
 def test_teacher_logits_must_match_the_images():
-    student = binary.float_mlp(sizes=(4, 3))
+    student = binary_zoo.float_mlp(sizes=(4, 3))
     with pytest.raises(ZeroskipError, match="teacher logits: 2 rows for 3 images"):
         fit_distilled(student, dense_params(student), np.zeros((3, 4), np.float32),
                       np.zeros(3, np.int64), np.zeros((2, 3)), Schedule(1, 0.1),

@@ -121,7 +121,7 @@ def test_random_regression(seed):
 
 # -- binary passes (docs/binary-mode.md) ----------------------------------------------------------
 def folded(rng, out_len, in_len, planes, binarize):
-    from zeroskip.models.binary import FoldedLayer
+    from zeroskip.models.binary_fold import FoldedLayer
     weights = rng.random((out_len, in_len)) < 0.5
     if not binarize:
         return FoldedLayer("fc", weights, planes, scale=rng.uniform(0.1, 1, out_len),

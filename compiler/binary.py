@@ -154,11 +154,6 @@ class BinaryLayerIR:
             self.weights = self.weights[:, cols]
 
 
-def is_folded_layer(layer) -> bool:
-    """Duck typing of ``zeroskip.models.binary_fold.FoldedLayer``: weight bits and input bits."""
-    return hasattr(layer, "weights") and hasattr(layer, "input_bits")
-
-
 def binary_layer_ir(layer, index: int) -> BinaryLayerIR:
     """A ``FoldedLayer``-like object → checked ``BinaryLayerIR`` (architecture-free checks)."""
     where = f"layer {index}"

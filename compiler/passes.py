@@ -6,10 +6,12 @@ validate → quantize → balance → partition → tile → encode → pack →
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 
 from zeroskip.compiler.balance import balanced_row_order
-from zeroskip.compiler.binary import binary_layer_ir, is_folded_layer
+from zeroskip.compiler.binary import binary_layer_ir
 from zeroskip.compiler.encode import tile_count
 from zeroskip.compiler.ir import CompileIR, LayerIR
 from zeroskip.compiler.pack import pack
@@ -21,12 +23,31 @@ from zeroskip.hw.program import Program
 ACTIVATIONS = {"relu": True, "none": False}
 
 
-def to_ir(layer, index: int):
-    """Any supported layer → its IR: a binary ``FoldedLayer`` (``weights``, ``input_bits``) or a
-    compressed sparse layer (``codebook``, ``codes``, ``bias``, ``act``)."""
-    if is_folded_layer(layer):
+@runtime_checkable
+class SharedModelLayer(Protocol):
+    """What the compiler takes as a weight-shared layer (``zeroskip.models.interchange.SharedLayer``
+    and anything shaped like it); checked by the models' own ``layer_problem``."""
+
+    codebook: np.ndarray        #: float [K], entry 0 == 0.0
+    codes: np.ndarray           #: int [out, in], 0 = pruned
+    bias: np.ndarray            #: float [out]
+    act: str                    #: 'relu' or 'none'
+
+
+@runtime_checkable
+class FoldedModelLayer(Protocol):
+    """What the compiler takes as a binary layer (``zeroskip.models.binary_fold.FoldedLayer``);
+    checked by the models' own ``binary_ref.check_layer``."""
+
+    weights: np.ndarray         #: bool [out, in], True = +1
+    input_bits: int             #: 0 = bipolar bits, b = b-bit unsigned planes
+
+
+def to_ir(layer: SharedModelLayer | FoldedModelLayer, index: int):
+    """Any supported layer → the IR class of its kind."""
+    if isinstance(layer, FoldedModelLayer):
         return binary_layer_ir(layer, index)
-    if hasattr(layer, "codes") or hasattr(layer, "codebook"):
+    if hasattr(layer, "codes") or hasattr(layer, "codebook"):   # incomplete ones: one clear line
         return layer_ir(layer, index)
     raise ZeroskipError(f"layer {index}: unknown layer type {type(layer).__name__} (neither a "
                         f"sparse layer with codebook/codes/bias/act nor a binary layer with "

@@ -18,7 +18,6 @@ marker: it needs Icarus and, once, a build of the small test configuration).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -29,21 +28,10 @@ import pytest
 
 from zeroskip.compiler import compile_layers
 from zeroskip.hw.arch import PRESETS
-from zeroskip.models.interchange import SharedLayer, save_interchange
 
-ZEROSKIP = str(Path(sys.executable).parent / "zeroskip")
+from cli_helpers import ZEROSKIP, small_layers as layers
+
 TIMEOUT = 300  # a hung child fails the test instead of hanging the suite
-
-
-def layers(seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for n_in, n_out, act in ((12, 20, "relu"), (20, 6, "none")):
-        book = np.concatenate([[0.0], rng.normal(0, 0.3, 15)]).astype(np.float32)
-        codes = np.where(rng.random((n_out, n_in)) < 0.4, rng.integers(1, 16, (n_out, n_in)), 0)
-        out.append(SharedLayer(book, codes.astype(np.uint8),
-                               rng.normal(0, 0.1, n_out).astype(np.float32), act))
-    return out
 
 
 @pytest.fixture(scope="module")

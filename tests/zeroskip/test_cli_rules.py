@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from zeroskip import __version__
@@ -20,20 +19,10 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.program import load_program
 from zeroskip.hw.rtl.toolchain import RtlError, SimulatorUnavailable
-from zeroskip.models.interchange import SharedLayer, save_interchange
+from zeroskip.models.interchange import save_interchange
 
-ZEROSKIP = str(Path(sys.executable).parent / "zeroskip")
+from cli_helpers import ZEROSKIP, small_layers as layers
 
-
-def layers(seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for n_in, n_out, act in ((12, 20, "relu"), (20, 6, "none")):
-        book = np.concatenate([[0.0], rng.normal(0, 0.3, 15)]).astype(np.float32)
-        codes = np.where(rng.random((n_out, n_in)) < 0.4, rng.integers(1, 16, (n_out, n_in)), 0)
-        out.append(SharedLayer(book, codes.astype(np.uint8),
-                               rng.normal(0, 0.1, n_out).astype(np.float32), act))
-    return out
 
 
 @pytest.fixture
@@ -202,7 +191,7 @@ def test_stale_temporaries_of_killed_runs_are_removed(tmp_path):
     (tmp_path / f".zsprog-{pid}-abc").mkdir()
     (tmp_path / f".zsprog-{pid}-abc" / "sparse.bin").write_bytes(b"x")
     (tmp_path / f".y.npy.{pid}.abc.tmp").write_bytes(b"half")
-    (tmp_path / f".zsprog-1-live").mkdir()                 # pid 1 is alive: another run's
+    (tmp_path / ".zsprog-1-live").mkdir()                 # pid 1 is alive: another run's
     files.write_atomic(tmp_path / "y.npy", b"new")
     assert sorted(os.listdir(tmp_path)) == [".zsprog-1-live", "y.npy"]
 

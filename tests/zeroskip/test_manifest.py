@@ -17,20 +17,15 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.manifest import is_program_directory, pass_shift
 from zeroskip.hw.program import load_program
-from zeroskip.models.interchange import SharedLayer
+
+from cli_helpers import small_layers
+
 
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
-    rng = np.random.default_rng(3)
-    layers = []
-    for n_in, n_out, act in ((12, 20, "relu"), (20, 6, "none")):
-        book = np.concatenate([[0.0], rng.normal(0, 0.3, 15)]).astype(np.float32)
-        codes = np.where(rng.random((n_out, n_in)) < 0.4, rng.integers(1, 16, (n_out, n_in)), 0)
-        layers.append(SharedLayer(book, codes.astype(np.uint8),
-                                  rng.normal(0, 0.1, n_out).astype(np.float32), act))
     path = tmp_path_factory.mktemp("good") / "prog"
-    compile_layers(layers, PRESETS["small"]).save(str(path))
+    compile_layers(small_layers(3), PRESETS["small"]).save(str(path))
     return path
 
 

@@ -72,11 +72,7 @@ class Host:
                                 f"'{self.arch.name}' ({want:#010x}): built for another configuration")
 
     def _check_program(self, program: Program) -> None:
-        if regmap.fingerprint(program.arch) != regmap.fingerprint(self.arch):
-            raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
-                                f"the accelerator is '{self.arch.name}' (fingerprints differ: "
-                                f"{regmap.differences(program.arch, self.arch)})")
-        program.check_fits()
+        regmap.check_compatible(program, self.arch, target="the accelerator")
 
     async def write_entry(self, region: str, index: int, value: int, pe: int = 0) -> None:
         """One memory entry, least significant word first (the last word commits it)."""

@@ -20,6 +20,7 @@ import json
 import zlib
 from dataclasses import asdict, dataclass
 
+from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.program import descriptor_layout, layout_width
 
@@ -128,6 +129,17 @@ def differences(a: ArchConfig, b: ArchConfig) -> str:
     changed = [f"{k} {left[k]} vs {right[k]}" for k in left
                if k not in _NOT_HARDWARE and left[k] != right[k]]
     return ", ".join(changed) or "none"
+
+
+def check_compatible(program, arch: ArchConfig, where: str = "program",
+                     target: str = "the gateware") -> None:
+    """The one check that a program can run on ``arch``'s hardware: the same fingerprint (every
+    hardware field equal), and its images within the memories. One error line otherwise."""
+    if fingerprint(program.arch) != fingerprint(arch):
+        raise ZeroskipError(f"{where} was compiled for architecture '{program.arch.name}', another "
+                            f"configuration than {target} '{arch.name}' (fingerprints differ: "
+                            f"{differences(program.arch, arch)})")
+    program.check_fits()
 
 
 def register_map(arch: ArchConfig) -> dict:

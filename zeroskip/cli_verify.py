@@ -90,7 +90,8 @@ def load_inputs(args, program) -> tuple[np.ndarray, str]:
 
 def run(args) -> int:
     from zeroskip.hw.rtl.build import clear_cache
-    from zeroskip.hw.rtl.run import RtlTimeout, build_and_run, check_compatible
+    from zeroskip.hw.regmap import check_compatible
+    from zeroskip.hw.rtl.run import RtlTimeout, build_and_run
     from zeroskip.hw.rtl.toolchain import require_simulator
     from zeroskip.ladder import check_rtl
     from zeroskip.sim import simulate_int

@@ -11,7 +11,7 @@ import os
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import CLI_OVERRIDES, PRESETS, add_arch_arguments, load_arch, with_overrides
-from zeroskip.hw.regmap import differences, fingerprint
+from zeroskip.hw.regmap import check_compatible
 from zeroskip.progress import Progress
 
 
@@ -40,10 +40,8 @@ def run(args) -> int:
     program = None
     if args.program is not None:
         program = load_program(args.program)
-        if requested is not None and fingerprint(requested) != fingerprint(program.arch):
-            raise ZeroskipError(f"{args.program}: program was compiled for architecture "
-                                f"'{program.arch.name}', not the requested '{requested.name}' "
-                                f"({differences(program.arch, requested)})")
+        if requested is not None:
+            check_compatible(program, requested, where=args.program, target="the requested")
         arch = program.arch
     else:
         arch = requested if requested is not None else PRESETS["small"]

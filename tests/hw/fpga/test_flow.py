@@ -12,7 +12,6 @@ import sys
 import pytest
 
 from zeroskip.cli import main
-from zeroskip.errors import ZeroskipError
 from zeroskip.hw.fpga import flow
 
 needs_yosys = pytest.mark.skipif(
@@ -135,3 +134,14 @@ def test_place_and_route_one_tiny_pe(family, tmp_path):
     path = result["critical_paths"][0]
     assert path["delay_ns"] > 0 and path["from"] and path["to"]
     assert set(result["seconds"]) == {"elaborate", "yosys", "nextpnr"}
+
+
+def test_ice40_design_sits_behind_the_port_shim():
+    text = flow.elaborate(flow.TINY_ARCH, flow.FAMILIES["ice40"])
+    top = text[text.index("module \\top"):]
+    top = top[:top.index("\nend\n")]
+    ports = [line.split()[-1] for line in top.splitlines() if line.strip().startswith("wire") and
+             (" input " in line or " output " in line)]
+    assert sorted(ports) == ["\\clk", "\\load", "\\rst", "\\sin", "\\sout"]
+    ecp5 = flow.elaborate(flow.TINY_ARCH, flow.FAMILIES["ecp5"])
+    assert "\\bus__dat_r" in ecp5[ecp5.index("module \\top"):]

@@ -310,6 +310,7 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
                                       progress), 1)
     summary, cells = yosys_cells(directory, fam)
     result["yosys_cells"] = summary
+    result["yosys_cell_types"] = {k: v for k, v in cells.items() if not k.startswith("$")}
     progress("yosys: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
     if not pnr:
         return result

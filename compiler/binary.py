@@ -77,6 +77,9 @@ class BinaryLayerIR:
     def in_len(self) -> int:
         return self.weights.shape[1]
 
+    vector_in = in_len          #: the input vector's length (as ``LayerIR.vector_in``)
+    vector_out = out_len
+
     @property
     def shift(self) -> int:
         return requant_shift(self.in_frac, self.w_frac, self.out_frac)

@@ -9,6 +9,7 @@ import numpy as np
 
 from zeroskip.compiler.ir import CompileIR
 from zeroskip.compiler.binary import is_binary_model_file
+from zeroskip.compiler.conv import lower_layers
 from zeroskip.compiler.passes import DEFAULT_FLOW, run_flow, to_ir
 from zeroskip.hw.arch import ArchConfig, load_arch
 from zeroskip.hw.program import Program
@@ -29,7 +30,7 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
     """
     start = time.perf_counter()
     arch = load_arch(arch)
-    ir = CompileIR(arch=arch, layers=[to_ir(l, i) for i, l in enumerate(layers)],
+    ir = CompileIR(arch=arch, layers=lower_layers(layers, arch, to_ir),
                    calibration=calibration, input_frac=input_frac, balance=balance)
     ir.meta["compiler"] = {"balance": bool(balance),
                            "input_frac": None if input_frac is None else int(input_frac),

@@ -89,6 +89,16 @@ class LayerIR:
     def shift(self) -> int:
         return requant_shift(self.in_frac, self.w_frac, self.out_frac)
 
+    @property
+    def vector_in(self) -> int:
+        """Length of the input vector the layer reads (a conv layer's: its feature map)."""
+        return self.in_len
+
+    @property
+    def vector_out(self) -> int:
+        """Length of the output vector the layer writes."""
+        return self.out_len
+
     # -- the compiler's half of the sparse kind: what each pass asks of a layer ----------------
     kind = KIND_SPARSE
 
@@ -149,7 +159,7 @@ class LayerIR:
                 streams.run[pe, dst:dst + n] = enc.run[src:src + n]
             bounds = np.concatenate([np.zeros((pes, 1), np.int64),
                                      np.cumsum(enc.counts[tile], axis=1)], axis=1)
-            streams.ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1] = base[tile][:, None] + bounds
+            streams.ptr[:, p.ptr_base: p.ptr_base + self.in_len + 1] = base[tile][:, None] + bounds
 
     def tail_lines(self, arch: ArchConfig) -> np.ndarray | None:
         """Lines stored after every entry stream (binary weight bits); sparse layers have none."""

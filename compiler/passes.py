@@ -88,19 +88,19 @@ def validate(ir: CompileIR) -> CompileIR:
         raise ZeroskipError("the model has no layers")
     for index, layer in enumerate(ir.layers):
         layer.check(ir, index)
-        if index and layer.in_len != ir.layers[index - 1].out_len:
-            raise ZeroskipError(f"layer {index}: takes {layer.in_len} inputs but layer {index - 1} "
-                                f"has {ir.layers[index - 1].out_len} outputs")
-        for what, n in (("inputs", layer.in_len), ("outputs", layer.out_len)):
+        if index and layer.vector_in != ir.layers[index - 1].vector_out:
+            raise ZeroskipError(f"layer {index}: takes {layer.vector_in} inputs but layer "
+                                f"{index - 1} has {ir.layers[index - 1].vector_out} outputs")
+        for what, n in (("inputs", layer.vector_in), ("outputs", layer.vector_out)):
             if n > a.max_vector:
                 raise ZeroskipError(f"layer {index}: {n} {what} exceed the array's act_depth x pes "
                                     f"= {a.max_vector}")
     if ir.calibration is not None:
         x = np.asarray(ir.calibration, dtype=np.float64)
         x = x[None, :] if x.ndim == 1 else x
-        if x.ndim != 2 or x.shape[1] != ir.layers[0].in_len or x.shape[0] == 0:
+        if x.ndim != 2 or x.shape[1] != ir.layers[0].vector_in or x.shape[0] == 0:
             raise ZeroskipError(f"calibration data has shape {np.shape(ir.calibration)}; expected "
-                                f"[batch, {ir.layers[0].in_len}]")
+                                f"[batch, {ir.layers[0].vector_in}]")
         if not np.all(np.isfinite(x)):
             raise ZeroskipError("calibration data contains NaN or infinite values")
         ir.calibration = x

@@ -92,7 +92,7 @@ def quantized_input(ir, in_frac: int, x_range: float) -> tuple[int, np.ndarray]:
     if ir.calibration is not None:
         return in_frac, quantize(ir.calibration, in_frac, a.act_bits)
     bound_q = min(int(quantize(x_range, in_frac, a.act_bits)), signed_range(a.act_bits)[1])
-    return in_frac, np.full((1, ir.layers[0].in_len), bound_q, dtype=np.int64)
+    return in_frac, np.full((1, ir.layers[0].vector_in), bound_q, dtype=np.int64)
 
 
 def sparse_formats(layer, index: int, xq: np.ndarray, in_frac: int, arch, calibrated: bool):

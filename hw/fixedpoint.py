@@ -36,6 +36,18 @@ def quantize(x: np.ndarray, frac: int, bits: int) -> np.ndarray:
     return np.clip(rounded, low, high).astype(np.int64)
 
 
+def max_offset(act_bits: int) -> int:
+    """Max pooling (OP_MAX conv passes) keeps ``acc = max(acc, a + max_offset)`` per entry, so a
+    cleared accumulator (0) is below every activation; the pass's bias is ``-max_offset`` and its
+    shift 0, so the sweep writes the window's maximum (docs/conv.md)."""
+    return 1 << (act_bits - 1)
+
+
+def max_accumulate(acc, activation, act_bits: int):
+    """One OP_MAX entry: the accumulator after seeing ``activation``."""
+    return np.maximum(acc, np.asarray(activation, dtype=np.int64) + max_offset(act_bits))
+
+
 def dequantize(q: np.ndarray, frac: int) -> np.ndarray:
     return np.asarray(q, dtype=np.float64) * (2.0 ** -frac)
 

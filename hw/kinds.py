@@ -18,8 +18,11 @@ import numpy as np
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.fixedpoint import binarize, binary_dot, quantize, quantize_planes, requantize, wrap
 from zeroskip.hw.placement import slot_rows
-from zeroskip.hw.program import (KIND_BINARY, KIND_SPARSE, LayerInfo, Program, binary_chunks,
-                                 unpack_binary_lines, unpack_lines)
+from zeroskip.hw.conv import ConvGeometry, Windows, gather
+from zeroskip.hw.fixedpoint import max_offset
+from zeroskip.hw.program import (CONV_FIELDS, KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAX,
+                                 LayerInfo, Program, binary_chunks, unpack_binary_lines,
+                                 unpack_lines)
 
 
 @dataclass
@@ -29,7 +32,7 @@ class PassImage:
     index: int
     layer: int
     kind: int
-    in_len: int
+    in_len: int                #: the pass's columns (a conv pass: k·k·C)
     rows: int                  #: R: rows swept by the requantisation
     out_start: int             #: array-order index of the pass's first output (row_base · pes)
     shift: int
@@ -47,6 +50,10 @@ class PassImage:
     planes: int = 0                      #: input bit planes (0: bipolar bits)
     binarize: bool = False               #: threshold to ±2^shift
     weights: np.ndarray | None = None    #: bool [rows · pes, in_len], True = +1
+    # conv passes (docs/conv.md)
+    geometry: ConvGeometry | None = None
+    windows: Windows | None = None       #: the window of every output pixel
+    out_step: int = 0                    #: local addresses per output pixel
 
     @property
     def macs(self) -> np.ndarray:
@@ -92,7 +99,7 @@ def _pass_bias(program: Program, index: int) -> np.ndarray:
 def _valid_rows(program: Program, index: int) -> np.ndarray:
     p = program.passes[index]
     rows = slot_rows(program.arch.pes, p.row_base, p.rows)         # [rows, pes] layer rows
-    return (rows < program.layers[p.layer].out_len).sum(axis=0).astype(np.int64)
+    return (rows < program.layers[p.layer].rows).sum(axis=0).astype(np.int64)
 
 
 def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -115,8 +122,9 @@ class SparseFC(LayerKind):
         codes_all, runs_all, is_padding, per_pe = entries
         p = program.passes[index]
         layer = program.layers[p.layer]
-        bounds = program.ptr[:, p.ptr_base: p.ptr_base + p.in_len + 1].astype(np.int64)
-        if bounds.shape[1] != p.in_len + 1:
+        columns = self.columns(p)
+        bounds = program.ptr[:, p.ptr_base: p.ptr_base + columns + 1].astype(np.int64)
+        if bounds.shape[1] != columns + 1:
             raise ZeroskipError(f"program pass {index}: column pointers beyond the pointer image")
         start, end = bounds[:, :-1], bounds[:, 1:]
         counts = end - start
@@ -130,7 +138,7 @@ class SparseFC(LayerKind):
 
         # every entry of the pass, PE by PE, column by column
         n = counts.reshape(-1)
-        segment = np.repeat(np.arange(pes * p.in_len, dtype=np.int32), n)   # (pe, column) of each
+        segment = np.repeat(np.arange(pes * columns, dtype=np.int32), n)   # (pe, column) of each
         if np.array_equal(start[:, 1:], end[:, :-1]):                     # columns back to back
             entry = _ranges(flat_start[:, 0], flat_end[:, -1])
         else:
@@ -143,22 +151,26 @@ class SparseFC(LayerKind):
         row = total - before[segment] - 1
         keep = code != 0
         segment, row, code = segment[keep], row[keep], code[keep]
-        column, pe = segment % p.in_len, segment // p.in_len
-        if np.any(row >= p.rows) or np.any((p.row_base + row) * pes + pe >= layer.out_len):
+        column, pe = segment % columns, segment // columns
+        if np.any(row >= p.rows) or np.any((p.row_base + row) * pes + pe >= layer.rows):
             raise ZeroskipError(f"program pass {index}: entries beyond the pass's rows")
         # stable sort by column (a radix sort when the columns fit 16 bits)
-        order = np.argsort(column.astype(np.uint16) if p.in_len <= 1 << 16 else column, kind="stable")
+        order = np.argsort(column.astype(np.uint16) if columns <= 1 << 16 else column, kind="stable")
         return PassImage(
-            index=index, layer=p.layer, kind=self.code, in_len=p.in_len, rows=p.rows,
+            index=index, layer=p.layer, kind=self.code, in_len=columns, rows=p.rows,
             out_start=p.row_base * pes, shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
             counts=counts, padding=padding, lines=lines, column=column[order],
             target=(row * pes + pe)[order], code=code[order])
 
+    def columns(self, p) -> int:
+        """The pass's columns (and pointers less one)."""
+        return p.in_len
+
     def layer_codes(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
-        """The code matrix [out, in] (0 = no weight)."""
+        """The code matrix [rows, columns] (0 = no weight)."""
         info = program.layers[layer]
-        codes = np.zeros((info.out_len, info.in_len), dtype=np.int64)
+        codes = np.zeros((info.rows, info.columns), dtype=np.int64)
         for image in images:
             codes[image.out_start + image.target, image.column] = image.code
         return codes
@@ -218,8 +230,54 @@ class BinaryFC(LayerKind):
         return requantize(dot, bias, layer.shift, False, a.acc_bits, a.act_bits)
 
 
+class SparseConv(SparseFC):
+    """A pruned, weight-shared convolution (or pooling) layer: the FC kind's entries over the
+    k·k·C columns of the window, run once per output pixel (docs/conv.md)."""
+
+    code = KIND_CONV
+    name = "conv"
+
+    def columns(self, p) -> int:
+        return p.kernel * p.kernel * p.in_len
+
+    def decode_pass(self, program: Program, index: int, entries) -> PassImage:
+        p = program.passes[index]
+        layer = program.layers[p.layer]
+        fields = {name: getattr(p, name) for name in CONV_FIELDS}
+        try:
+            geometry = ConvGeometry.from_pass(fields, p.in_len, layer.rows, program.arch.pes)
+        except ZeroskipError as error:
+            raise ZeroskipError(f"program pass {index}: {error}") from None
+        if geometry != layer.geometry:
+            raise ZeroskipError(f"program pass {index}: its window disagrees with layer {p.layer}'s")
+        image = super().decode_pass(program, index, entries)
+        image.geometry, image.out_step = geometry, p.out_step
+        image.windows = geometry.windows(program.arch.pes)
+        return image
+
+    def forward(self, program, layer, weights, bias, acts):
+        """Every output pixel's window times the weights (OP_MAX: the window's maximum per
+        channel), requantised, written at its place in the output map; spare channels are 0."""
+        a = program.arch
+        g = layer.geometry
+        patches = gather(np.asarray(acts, np.int64), g.windows(a.pes))      # [batch, P, columns]
+        if g.op == OP_MAX:
+            acc = np.zeros(patches.shape[:2] + (g.out_channels,), np.int64)
+            for row in range(g.out_channels):
+                used = np.flatnonzero(weights[row] != 0)
+                if len(used):
+                    acc[..., row] = np.maximum(0, patches[..., used].max(axis=-1)
+                                               + max_offset(a.act_bits))
+        else:
+            acc = wrap(patches @ weights.T, a.acc_bits)
+        y = requantize(acc, bias, layer.shift, layer.relu, a.acc_bits, a.act_bits)
+        out = np.zeros((y.shape[0], g.pixels, g.out_stride), np.int64)
+        out[..., :g.out_channels] = y
+        return out.reshape(y.shape[0], -1)
+
+
 #: every kind, by its descriptor code
-KINDS: dict[int, LayerKind] = {kind.code: kind for kind in (SparseFC(), BinaryFC())}
+KINDS: dict[int, LayerKind] = {kind.code: kind for kind in (SparseFC(), BinaryFC(), SparseConv())}
 
 
 def kind_of(code: int, where: str = "program") -> LayerKind:
@@ -271,7 +329,7 @@ class DecodedProgram:
     def bias(self, layer: int) -> np.ndarray:
         """Bias (binary: threshold words) [out] of a layer, in array order."""
         if layer not in self._bias:
-            out_len = self.program.layers[layer].out_len
+            out_len = self.program.layers[layer].rows
             bias = np.zeros(out_len, dtype=np.int64)
             for image in self.layer_passes(layer):
                 end = min(out_len, image.out_start + image.slots)

@@ -28,10 +28,13 @@ from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, from_dict
-from zeroskip.hw.program import (FORMAT, KIND_BINARY, KIND_SPARSE, VERSION, descriptor_layout,
-                                 layout_width)
+from zeroskip.hw.program import (CONV_FIELDS, FORMAT, KIND_BINARY, KIND_CONV, KIND_SPARSE, VERSION,
+                                 descriptor_layout, layout_width)
 
-KINDS = (KIND_SPARSE, KIND_BINARY)
+KINDS = (KIND_SPARSE, KIND_BINARY, KIND_CONV)
+#: a conv layer's geometry (``LayerInfo``); zero in the other kinds
+LAYER_CONV = ("in_height", "in_width", "in_channels", "in_stride", "kernel", "stride", "pad",
+              "out_channels", "out_stride", "op")
 #: the one dtype each image is stored in (little-endian, as ``Program._write`` writes them)
 IMAGE_DTYPES = {"sparse": "<u8", "ptr": "<i8", "bias": "<i8", "codebook": "<i8", "descriptors": "<u8"}
 #: ``manifest.json`` larger than this is not one (a layer list of max_layers and max_passes
@@ -43,11 +46,12 @@ MAX_FRAC = 64
 MAX_SHIFT, MAX_PLANES = 63, 15
 
 LAYER_INTS = ("in_len", "out_len", "in_frac", "w_frac", "out_frac")
-LAYER_OPTIONAL = {"kind": KIND_SPARSE, "planes": 0, "binarize": False, "name": ""}
+LAYER_OPTIONAL = {"kind": KIND_SPARSE, "planes": 0, "binarize": False, "name": "",
+                  **{name: 0 for name in LAYER_CONV}}
 MAX_NAME = 256
 PASS_INTS = ("kind", "layer", "in_len", "rows", "row_base", "ptr_base", "bias_base", "shift",
              "relu", "last")
-PASS_OPTIONAL = ("planes", "binarize", "line_base")
+PASS_OPTIONAL = ("planes", "binarize", "line_base") + CONV_FIELDS
 
 
 @dataclass
@@ -202,7 +206,7 @@ def _layers(value, arch: ArchConfig, path: str) -> list[dict]:
                 raise ZeroskipError(f"{path}: {where} field '{name}' must be true or false")
         if not _is_int(layer["kind"]) or layer["kind"] not in KINDS:
             raise ZeroskipError(f"{path}: {where} has an unknown kind {layer['kind']!r} "
-                                f"(0 sparse, 1 binary)")
+                                f"(0 sparse, 1 binary, 2 conv)")
         for name in ("in_len", "out_len"):
             if not 1 <= layer[name] <= arch.max_vector:
                 raise ZeroskipError(f"{path}: {where} {name} {layer[name]} outside "
@@ -220,9 +224,37 @@ def _layers(value, arch: ArchConfig, path: str) -> list[dict]:
         if not isinstance(layer["name"], str) or len(layer["name"]) > MAX_NAME:
             raise ZeroskipError(f"{path}: {where} field 'name' must be a string of at most "
                                 f"{MAX_NAME} characters")
+        _check_conv_layer(layer, arch, where, path)
         layer["relu"], layer["binarize"] = bool(layer["relu"]), bool(layer["binarize"])
         layers.append(layer)
     return layers
+
+
+def _check_conv_layer(layer: dict, arch: ArchConfig, where: str, path: str) -> None:
+    """A conv layer's geometry is one the array runs and matches its vector lengths; the other
+    kinds have none."""
+    from zeroskip.hw.conv import ConvGeometry
+
+    if any(not _is_int(layer[name]) or layer[name] < 0 for name in LAYER_CONV):
+        raise ZeroskipError(f"{path}: {where} has a conv field that is not a non-negative integer")
+    if layer["kind"] != KIND_CONV:
+        if any(layer[name] for name in LAYER_CONV):
+            raise ZeroskipError(f"{path}: {where} has conv fields but is not a conv layer")
+        return
+    geometry = ConvGeometry(*(layer[name] for name in LAYER_CONV))
+    problem = geometry.problem(arch.pes)
+    if problem is None and (geometry.in_len, geometry.out_len) != (layer["in_len"], layer["out_len"]):
+        problem = "window sizes disagree with in_len/out_len"
+    if problem is None and geometry.columns > arch.max_vector:
+        problem = f"{geometry.columns} window columns exceed act_depth x pes = {arch.max_vector}"
+    if problem:
+        raise ZeroskipError(f"{path}: {where} {problem}")
+
+
+def _layer_rows_columns(layer: dict) -> tuple[int, int]:
+    if layer["kind"] == KIND_CONV:
+        return layer["out_channels"], layer["kernel"] ** 2 * layer["in_channels"]
+    return layer["out_len"], layer["in_len"]
 
 
 def pass_shift(layer: dict) -> int:
@@ -250,7 +282,9 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
             raise ZeroskipError(f"{path}: {where} is for layer {p['layer']}, expected layer "
                                 f"{expected_layer} (passes run the layers in order)")
         layer = layers[p["layer"]]
-        agree = {"kind": layer["kind"], "in_len": layer["in_len"], "relu": int(layer["relu"]),
+        conv = layer["kind"] == KIND_CONV
+        agree = {"kind": layer["kind"], "relu": int(layer["relu"]),
+                 "in_len": layer["in_channels"] if conv else layer["in_len"],
                  "planes": layer["planes"], "binarize": int(layer["binarize"]),
                  "shift": pass_shift(layer)}
         for name, want in agree.items():
@@ -266,7 +300,10 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
                                 f" outside the accumulators or the activation memory")
         if p["bias_base"] + p["rows"] > arch.bias_depth:
             raise ZeroskipError(f"{path}: {where} bias words beyond bias_depth {arch.bias_depth}")
-        if p["kind"] == KIND_SPARSE and p["ptr_base"] + p["in_len"] + 1 > arch.ptr_depth:
+        if not conv and any(p[name] for name in CONV_FIELDS):
+            raise ZeroskipError(f"{path}: {where} has conv fields but is not a conv pass")
+        columns = _layer_rows_columns(layer)[1]
+        if p["kind"] != KIND_BINARY and p["ptr_base"] + columns + 1 > arch.ptr_depth:
             raise ZeroskipError(f"{path}: {where} pointers beyond ptr_depth {arch.ptr_depth}")
         if p["kind"] == KIND_BINARY:
             lines = -(-p["in_len"] // arch.line_bits) * p["rows"]
@@ -362,9 +399,10 @@ def check_pointers(ptr, passes: list[dict], path: str) -> None:
     import numpy as np
 
     for index, p in enumerate(passes):
-        if p["kind"] != KIND_SPARSE:
+        if p["kind"] == KIND_BINARY:
             continue
-        window = ptr[:, p["ptr_base"]: p["ptr_base"] + p["in_len"] + 1]
-        if window.shape[1] != p["in_len"] + 1 or np.any(np.diff(window, axis=1) < 0):
+        columns = p["in_len"] * (p["kernel"] ** 2 if p["kind"] == KIND_CONV else 1)
+        window = ptr[:, p["ptr_base"]: p["ptr_base"] + columns + 1]
+        if window.shape[1] != columns + 1 or np.any(np.diff(window, axis=1) < 0):
             raise ZeroskipError(f"{path}: pass {index} column pointers are not non-decreasing "
                                 "within the ptr image")

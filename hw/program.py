@@ -30,6 +30,14 @@ VERSION = 1
 
 KIND_SPARSE = 0
 KIND_BINARY = 1
+KIND_CONV = 2       #: a sparse pass run once per output pixel over a sliding window (docs/conv.md)
+
+OP_MAC = 0          #: conv passes: accumulate codebook value × activation, zero activations skipped
+OP_MAX = 1          #: conv passes: max pooling, every activation of the window broadcast
+
+#: the conv-only descriptor fields (zero in the other kinds' passes), in layout order
+CONV_FIELDS = ("op", "kernel", "stride", "pad", "in_height", "in_width", "out_height", "out_width",
+               "col_step", "row_step", "pixel_step", "line_step", "origin", "out_step")
 
 
 # -- bit layouts -------------------------------------------------------------------------------
@@ -40,8 +48,9 @@ def entry_layout(arch: ArchConfig) -> list[tuple[str, int]]:
 
 def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
     """One pass descriptor, LSB first. The gateware builds its ``data.StructLayout`` from this."""
+    vector = _bits_for(arch.max_vector)
     return [
-        ("kind", 1),                                   # KIND_SPARSE or KIND_BINARY
+        ("kind", 2),                                   # KIND_SPARSE, KIND_BINARY or KIND_CONV
         ("layer", _bits_for(arch.max_layers - 1)),     # codebook slot; parity picks the source bank
         ("in_len", _bits_for(arch.max_vector)),        # activations scanned
         ("rows", _bits_for(arch.acc_depth)),           # local rows swept at the end (tallest PE)
@@ -55,6 +64,21 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
         ("planes", 4),                                 # 0: bipolar input bits; b: b unsigned bit planes
         ("binarize", 1),                               # outputs ±2^shift by threshold, else requantised dot
         ("line_base", _bits_for(arch.sparse_depth)),   # first weight line of the pass
+        # conv passes only (docs/conv.md); zero in the others. Addresses are global activation
+        # indices: (y·in_width + x)·col_step + channel
+        ("op", 1),                                     # OP_MAC or OP_MAX
+        ("kernel", 4),                                 # k: the window is k × k
+        ("stride", 4),
+        ("pad", 4),
+        ("in_height", vector), ("in_width", vector),
+        ("out_height", vector), ("out_width", vector),
+        ("col_step", vector),                          # S: activations per input pixel
+        ("row_step", vector),                          # in_width · S
+        ("pixel_step", vector),                        # stride · S
+        ("line_step", vector),                         # stride · in_width · S
+        ("origin", vector),                            # pad · (in_width + 1) · S: the window of
+                                                       # pixel 0 starts this far before index 0
+        ("out_step", _bits_for(arch.act_depth)),       # local addresses per output pixel
     ]
 
 
@@ -140,10 +164,44 @@ class LayerInfo:
     planes: int = 0     #: binary layers: 0 = bipolar input bits, b = b-bit unsigned input planes
     binarize: bool = False  #: binary layers: thresholded ±1 outputs (else the integer dot product)
     name: str = ""      #: the model's name for the layer (``fc1``, ...), shown by ``zeroskip sim``
+    #: conv layers (docs/conv.md): the input feature map [in_height, in_width, in_channels] at
+    #: ``in_stride`` activations per pixel, the window, and the output's channels and stride.
+    #: ``in_len`` / ``out_len`` are then the feature maps' vector lengths. Zero for other kinds.
+    in_height: int = 0
+    in_width: int = 0
+    in_channels: int = 0
+    in_stride: int = 0
+    kernel: int = 0
+    stride: int = 0
+    pad: int = 0
+    out_channels: int = 0
+    out_stride: int = 0
+    op: int = 0
 
     @property
     def shift(self) -> int:
         return requant_shift(self.in_frac, self.w_frac, self.out_frac)
+
+    @property
+    def rows(self) -> int:
+        """Rows of the layer's weight matrix: its outputs, or a conv layer's output channels."""
+        return self.out_channels if self.kind == KIND_CONV else self.out_len
+
+    @property
+    def columns(self) -> int:
+        """Columns of the layer's weight matrix: its inputs, or a conv layer's k·k·C."""
+        return self.kernel * self.kernel * self.in_channels if self.kind == KIND_CONV else self.in_len
+
+    @property
+    def geometry(self):
+        """A conv layer's ``ConvGeometry`` (None for the other kinds)."""
+        if self.kind != KIND_CONV:
+            return None
+        from zeroskip.hw.conv import ConvGeometry
+
+        return ConvGeometry(self.in_height, self.in_width, self.in_channels, self.in_stride,
+                            self.kernel, self.stride, self.pad, self.out_channels, self.out_stride,
+                            self.op)
 
 
 @dataclass
@@ -163,6 +221,21 @@ class Pass:
     planes: int = 0
     binarize: int = 0
     line_base: int = 0
+    # conv passes (CONV_FIELDS)
+    op: int = 0
+    kernel: int = 0
+    stride: int = 0
+    pad: int = 0
+    in_height: int = 0
+    in_width: int = 0
+    out_height: int = 0
+    out_width: int = 0
+    col_step: int = 0
+    row_step: int = 0
+    pixel_step: int = 0
+    line_step: int = 0
+    origin: int = 0
+    out_step: int = 0
 
 
 @dataclass

@@ -47,6 +47,56 @@ class SharedLayer:
         return self.codebook[self.codes]
 
 
+@dataclass(frozen=True, eq=False)
+class SharedConv:
+    """One weight-shared convolution: ``codes`` [out, in_channels · k · k] in the models' (c, ky,
+    kx) column order, ``W = codebook[codes]``, then ``act`` (docs/conv.md)."""
+
+    codebook: np.ndarray
+    codes: np.ndarray
+    bias: np.ndarray
+    act: str
+    kernel: int
+    stride: int = 1
+    pad: int = 0
+    name: str = ""
+
+    def __post_init__(self):
+        problem = layer_problem(self.codebook, self.codes, self.bias, self.act)
+        if problem is None and (self.kernel < 1 or self.codes.shape[1] % (self.kernel ** 2)):
+            problem = ("codes", f"has {self.codes.shape[1]} columns, not in_channels x "
+                                f"{self.kernel} x {self.kernel}")
+        if problem:
+            key, message = problem
+            raise ZeroskipError(f"SharedConv {key}: {message}")
+
+    @property
+    def in_channels(self) -> int:
+        return self.codes.shape[1] // (self.kernel * self.kernel)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A pooling layer: ``op`` 'max' or 'avg' over ``kernel`` × ``kernel`` windows."""
+
+    op: str
+    kernel: int
+    stride: int
+    pad: int = 0
+    act: str = "none"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class MapInput:
+    """A conv model's input: a [height, width, channels] feature map (the flat input vector is
+    ``(y·width + x)·channels + c``)."""
+
+    height: int
+    width: int
+    channels: int
+
+
 def layer_problem(book, codes, bias, act, exact_dtypes: bool = True) -> tuple[str, str] | None:
     """``(field, what is wrong)`` for the first invalid field of a layer, or None. The one
     validator of a weight-shared layer: files, ``SharedLayer`` and the compiler all use it (the

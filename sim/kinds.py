@@ -13,10 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.fixedpoint import binarize, binary_dot, clipped, requantize, wrap
+from zeroskip.hw.conv import gather
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, clipped, max_accumulate, requantize,
+                                    wrap)
 from zeroskip.hw.kinds import PassImage
-from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program
+from zeroskip.hw.program import KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAX, Program
 from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
 
 #: elements of one dense weight block in the datapath (float64), bounding its memory
@@ -29,6 +32,18 @@ class PassRun:
 
     schedule: PassSchedule
     macs: np.ndarray              #: int64 [batch, pes] non-padding MACs (binary: row-items)
+    cycles: np.ndarray | None = None    #: int64 [batch] the pass's cycles, T to T_next
+    ideal: np.ndarray | None = None     #: int64 [batch] its ideal cycles (busiest PE's MACs)
+    padding: np.ndarray | None = None   #: int64 [batch] cycles examining window padding
+
+    def __post_init__(self):
+        if self.ideal is None:
+            self.ideal = self.macs.max(axis=1)
+
+
+def pass_cycles(column_end: np.ndarray, rows: int) -> np.ndarray:
+    """T_next − T of a pass (or pixel-pass) whose column phase ends at ``column_end``."""
+    return column_end + timing.MAC_DRAIN + rows + timing.REQUANT_TAIL
 
 
 class SimKind:
@@ -43,6 +58,11 @@ class SimKind:
         """The pass's outputs [batch, rows · pes] and, per input, how many saturated [batch]."""
         raise NotImplementedError
 
+    def place(self, out: np.ndarray, image: PassImage, values: np.ndarray) -> None:
+        """Write a pass's outputs where its sweep puts them in the layer's output vector."""
+        end = min(out.shape[1], image.out_start + values.shape[1])
+        out[:, image.out_start:end] = values[:, :end - image.out_start]
+
 
 def _per_pe(active: np.ndarray, per_column: np.ndarray) -> np.ndarray:
     """[batch, pes] sums of a per-column figure over each sample's non-zero columns (exact:
@@ -54,7 +74,7 @@ def _inside(counts: np.ndarray, acc: np.ndarray, image: PassImage, program: Prog
     """Saturations counted only in the slots that hold rows of the layer (the tallest PE's
     spare slots compute bias-only values no one reads)."""
     rows = image.out_start + np.arange(acc.shape[1])
-    spare = rows >= program.layers[image.layer].out_len
+    spare = rows >= program.layers[image.layer].rows
     if not spare.any():
         return counts
     a = program.arch
@@ -73,19 +93,23 @@ class SparsePasses(SimKind):
         sched = schedule_pass(active, image.counts, a.fifo_depth)
         macs = _per_pe(active, image.macs)                          # [batch, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes)
-        return PassRun(sched, macs)
+        return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
 
     @staticmethod
-    def count_actions(into: dict, image: PassImage, active: np.ndarray, sched, macs, pes: int) -> None:
-        """Add one pass's action counts (summed over the batch) to a layer's."""
+    def count_actions(into: dict, image: PassImage, active: np.ndarray, sched, macs, pes: int,
+                      reads: int | None = None, skipped: int | None = None) -> None:
+        """Add one pass's action counts (summed over the batch) to a layer's; ``reads`` and
+        ``skipped``: the group reads and zero activations skipped of the whole batch (default:
+        every group of every input, every zero of the vector)."""
         batch = active.shape[0]
         k = int(sched.nonzeros.sum())
         entries = int(sched.pe_busy.sum())
         mac = int(macs.sum())
         rows = image.rows * pes * batch                          # the sweep runs in every PE
-        groups = -(-image.in_len // pes)
+        if reads is None:
+            reads = -(-image.in_len // pes) * batch
         column_lines = image.lines.sum(axis=0)
-        into["act_read"] += groups * pes * batch
+        into["act_read"] += reads * pes
         into["lnzd_select"] += k
         into["queue_push"] += k * pes
         into["queue_pop"] += k * pes
@@ -98,7 +122,7 @@ class SparsePasses(SimKind):
         into["acc_write"] += entries + rows
         into["bias_read"] += rows
         into["act_write"] += rows
-        into["skipped_zero"] += image.in_len * batch - k
+        into["skipped_zero"] += image.in_len * batch - k if skipped is None else skipped
         into["idle_cycle"] += int(sched.pe_idle.sum())
         into["stall_cycle"] += int(sched.pe_stall.sum())
 
@@ -141,7 +165,7 @@ class BinaryPasses(SimKind):
         sched, reads = self.schedule(a, image, batch)
         macs = np.broadcast_to(image.valid_rows * sched.nonzeros[:1, None], (batch, a.pes))
         self.count_actions(actions, image, sched, reads, a.pes, batch)
-        return PassRun(sched, macs)
+        return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
 
     @staticmethod
     def schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
@@ -185,5 +209,64 @@ class BinaryPasses(SimKind):
         return requantize(*args), _inside(clipped(*args), dot, image, program)
 
 
+class ConvPasses(SparsePasses):
+    """A sparse pass run once per output pixel over its window (docs/conv.md): every pixel-pass
+    has the timing of a sparse pass whose groups are the window's group sequence."""
+
+    code = KIND_CONV
+
+    @staticmethod
+    def windows(image: PassImage, source: np.ndarray):
+        """[batch · P, columns] window activations and which columns lie inside the map."""
+        w = image.windows
+        batch, pixels, columns = source.shape[0], w.index.shape[0], w.index.shape[1]
+        patches = gather(source, w).reshape(batch * pixels, columns)
+        inside = np.broadcast_to(w.index >= 0, (batch, pixels, columns)).reshape(-1, columns)
+        return patches, inside
+
+    def run(self, a, image, source, actions):
+        w, g = image.windows, image.geometry
+        batch, pixels = source.shape[0], g.pixels
+        patches, inside = self.windows(image, source)
+        active = inside if g.op == OP_MAX else patches != 0           # OP_MAX: zeros broadcast too
+        groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
+        sched = schedule_pass(active, image.counts, a.fifo_depth, groups=groups,
+                              group_count=np.tile(w.groups, batch))
+        macs = _per_pe(active, image.macs)                            # [batch · P, pes]
+        self.count_actions(actions, image, active, sched, macs, a.pes,
+                           reads=int(w.reads.sum()) * batch,
+                           skipped=int(inside.sum() - active.sum()))
+        per_pixel = lambda v: v.reshape((batch, pixels) + v.shape[1:]).sum(axis=1)   # noqa: E731
+        summed = PassSchedule(**{name: per_pixel(getattr(sched, name)) for name in (
+            "column_end", "broadcast_done", "broadcast_stalls", "nonzeros", "pe_busy",
+            "pe_stall", "pe_idle")})
+        return PassRun(summed, per_pixel(macs), per_pixel(pass_cycles(sched.column_end, image.rows)),
+                       per_pixel(macs.max(axis=1)), np.full(batch, int(w.padding.sum()), np.int64))
+
+    def datapath(self, program, image, source):
+        """Every pixel's outputs [batch, P, rows · pes] and saturations [batch]."""
+        a = program.arch
+        batch, pixels = source.shape[0], image.geometry.pixels
+        patches, inside = self.windows(image, source)
+        if image.geometry.op == OP_MAX:
+            acc = np.zeros((len(patches), image.slots), np.int64)
+            for column, target in zip(image.column, image.target):
+                seen = np.where(inside[:, column], max_accumulate(0, patches[:, column], a.act_bits), 0)
+                acc[:, target] = np.maximum(acc[:, target], seen)
+            args = (acc, image.bias[None, :], image.shift, image.relu, a.acc_bits, a.act_bits)
+            values, saturated = requantize(*args), _inside(clipped(*args), acc, image, program)
+        else:
+            values, saturated = super().datapath(program, image, patches)
+        return (values.reshape(batch, pixels, -1),
+                saturated.reshape(batch, pixels).sum(axis=1))
+
+    def place(self, out, image, values):
+        stride = image.geometry.out_stride
+        maps = out.reshape(out.shape[0], -1, stride)
+        end = min(stride, image.out_start + values.shape[2])
+        maps[:, :, image.out_start:end] = values[:, :, :end - image.out_start]
+
+
 #: the simulator's half of every kind, by descriptor code
-SIM_KINDS: dict[int, SimKind] = {kind.code: kind for kind in (SparsePasses(), BinaryPasses())}
+SIM_KINDS: dict[int, SimKind] = {kind.code: kind for kind in (SparsePasses(), BinaryPasses(),
+                                                               ConvPasses())}

@@ -38,11 +38,15 @@ class PassSchedule:
 
 
 def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
-                  keep_trace: bool = False) -> PassSchedule:
+                  keep_trace: bool = False, groups: np.ndarray | None = None,
+                  group_count: np.ndarray | None = None) -> PassSchedule:
     """Timing of one pass.
 
-    ``active`` bool [batch, in_len]: which input activations are non-zero.
+    ``active`` bool [batch, in_len]: which columns' activations are broadcast (non-zero).
     ``counts`` int [pes, in_len]: entries (padding included) of each PE's column.
+    ``groups`` int [batch, in_len] and ``group_count`` int [batch]: each column's place in the
+    pass's group sequence and G (a conv pixel-pass's window, docs/conv.md); by default column j
+    is in group ``j div N`` of ``ceil(in_len / N)``.
     """
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
@@ -50,9 +54,14 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     pes = counts.shape[0]
     kmax = int(active.sum(axis=1).max()) if batch else 0
     step = max(1, _CHUNK_ELEMENTS // max(1, kmax * pes))
+    if groups is None:
+        in_len = active.shape[1]
+        groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
+        group_count = np.full(batch, -(-in_len // pes), np.int64)
     if keep_trace or batch <= step:
-        return _schedule_chunk(active, counts, fifo_depth, keep_trace)
-    parts = [_schedule_chunk(active[i:i + step], counts, fifo_depth, False)
+        return _schedule_chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
+    parts = [_schedule_chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
+                             group_count[i:i + step])
              for i in range(0, batch, step)]
     return PassSchedule(**{name: np.concatenate([getattr(p, name) for p in parts])
                            for name in ("column_end", "broadcast_done", "broadcast_stalls",
@@ -60,17 +69,16 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
 
 
 def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
-                    keep_trace: bool) -> PassSchedule:
+                    keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray) -> PassSchedule:
     batch, in_len = active.shape
     pes = counts.shape[0]
-    groups_total = -(-in_len // pes)                                   # G
     nonzeros = active.sum(axis=1).astype(np.int64)                     # K per sample
     kmax = int(nonzeros.max()) if batch else 0
 
     # the k-th non-zero of every sample (ascending index), padded to kmax and masked
     order = np.argsort(~active, axis=1, kind="stable")[:, :kmax]       # [batch, kmax]
     valid = np.arange(kmax)[None, :] < nonzeros[:, None]
-    group = np.where(valid, order // pes, 0)
+    group = np.where(valid, np.take_along_axis(groups, order, axis=1), 0)
     previous = np.concatenate([np.full((batch, 1), -1, np.int64), group[:, :-1]], axis=1)
     gap = np.where(valid, np.maximum(group - previous, 1), 0).T.copy()  # 1 + max(0, g_k - g_{k-1} - 1)
     n = counts.T[order]                                                # [batch, kmax, pes]

@@ -56,6 +56,8 @@ class SimResult:
     layer_clipped: np.ndarray | None = None
     pass_pe_stall: np.ndarray | None = None  #: int64 [batch, passes, pes] stall cycles per PE and pass
     pass_pe_idle: np.ndarray | None = None   #: int64 [batch, passes, pes] idle cycles per PE and pass
+    #: int64 [batch, layers] cycles conv windows spent on kernel positions in the padding
+    layer_padding: np.ndarray | None = None
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -126,6 +128,8 @@ class SimResult:
                 "macs": int(actions["mac"]),
                 "padding_entries": int(actions["padding_entry"]),
                 "broadcast_stall_cycles": int(self.broadcast_stalls[:, i].sum()),
+                "window_padding_cycles": int(self.layer_padding[:, i].sum())
+                if self.layer_padding is not None else 0,
                 "clipped_activations": int(self.layer_clipped[:, i].sum()),
                 "energy_pj": float(self.layer_energy_pj[i]),
                 "energy_by_component_pj": self.layer_component_energy_pj[i],
@@ -186,6 +190,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     pe_idle = np.zeros((batch, a.pes), np.int64)
     stalls = np.zeros((batch, n_layers), np.int64)
     clipped = np.zeros((batch, n_layers), np.int64)
+    padding = np.zeros((batch, n_layers), np.int64)
     column_end = np.zeros((batch, n_passes), np.int64)
     pass_busy = np.zeros((batch, n_passes, a.pes), np.int64)
     pass_stall = np.zeros((batch, n_passes, a.pes), np.int64)
@@ -196,16 +201,17 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     acts = xq
     for li, layer in enumerate(program.layers):
         out = np.zeros((batch, layer.out_len), np.int64)
+        source = np.zeros((batch, layer.in_len), np.int64)
+        width = min(layer.in_len, acts.shape[1])
+        source[:, :width] = acts[:, :width]
         for image in (im for im in images if im.layer == li):
-            source = np.zeros((batch, image.in_len), np.int64)
-            width = min(image.in_len, acts.shape[1])
-            source[:, :width] = acts[:, :width]
             kind = SIM_KINDS[image.kind]
             ran = kind.run(a, image, source, layer_actions[li])
             sched, macs = ran.schedule, ran.macs
-            pass_cycles[:, image.index] = (sched.column_end + timing.MAC_DRAIN + image.rows
-                                           + timing.REQUANT_TAIL)
-            pass_ideal[:, image.index] = macs.max(axis=1)
+            pass_cycles[:, image.index] = ran.cycles
+            pass_ideal[:, image.index] = ran.ideal
+            if ran.padding is not None:
+                padding[:, li] += ran.padding
             column_end[:, image.index] = sched.column_end
             pass_busy[:, image.index] = sched.pe_busy
             pass_stall[:, image.index] = sched.pe_stall
@@ -219,8 +225,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
 
             values, saturated = kind.datapath(program, image, source)
             clipped[:, li] += saturated
-            end = min(layer.out_len, image.out_start + values.shape[1])
-            out[:, image.out_start:end] = values[:, :end - image.out_start]
+            kind.place(out, image, values)
         acts = out
 
     layer_of_pass = np.array([im.layer for im in images], dtype=np.int64)
@@ -242,4 +247,4 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
         pass_column_end=column_end, pass_pe_busy=pass_busy, pass_pe_macs=pass_macs,
         layer_actions=layer_actions, energy_table=table,
         layer_energy=[table.price(counts) for counts in layer_actions], layer_clipped=clipped,
-        pass_pe_stall=pass_stall, pass_pe_idle=pass_idle)
+        pass_pe_stall=pass_stall, pass_pe_idle=pass_idle, layer_padding=padding)

@@ -1,0 +1,254 @@
+"""The compiler's half of conv layers (docs/conv.md): convolutions and pooling as ``LayerIR``s
+whose matrix is the window's ``[out_channels, k·k·C]``, and ``lower_layers``, which threads the
+feature map's shape through a model's layers (flatten folds into the next FC layer's columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeroskip.compiler.ir import LayerIR
+from zeroskip.compiler.quantize import sparse_formats
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import ArchConfig
+from zeroskip.hw.conv import ConvGeometry, fm_stride, gather
+from zeroskip.hw.fixedpoint import max_offset, signed_range
+from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX, LayerInfo, Pass
+
+
+@dataclass
+class ConvLayerIR(LayerIR):
+    """A pruned, weight-shared convolution; ``codes`` [out_channels, k·k·C], column
+    ``(ky·k + kx)·C + c``. Rows stay in channel order (no balancing: the next layer reads the
+    channels where they are)."""
+
+    geometry: ConvGeometry | None = None
+    kind = KIND_CONV
+
+    @property
+    def vector_in(self) -> int:
+        return self.geometry.in_len
+
+    @property
+    def vector_out(self) -> int:
+        return self.geometry.out_len
+
+    def check(self, ir, index: int) -> None:
+        super().check(ir, index)
+        a = ir.arch
+        problem = self.geometry.problem(a.pes)
+        if problem is None and a.pes & (a.pes - 1):
+            problem = f"conv layers need a power-of-two number of PEs, the array has {a.pes}"
+        if problem is None and self.in_len > a.max_vector:
+            problem = (f"its window has {self.in_len} columns, more than the array's act_depth x "
+                       f"pes = {a.max_vector}")
+        if problem:
+            raise ZeroskipError(f"layer {index} ({self.name}): {problem}")
+
+    def to_patches(self, xq: np.ndarray, pes: int) -> np.ndarray:
+        """Feature maps [batch, in_len] → every pixel's window [batch · P, k·k·C]."""
+        return gather(xq, self.geometry.windows(pes)).reshape(-1, self.in_len)
+
+    def to_map(self, y: np.ndarray, batch: int) -> np.ndarray:
+        """Per-pixel outputs [batch · P, out_channels] → output maps [batch, P · S_out]."""
+        g = self.geometry
+        out = np.zeros((batch, g.pixels, g.out_stride), np.int64)
+        out[..., :g.out_channels] = y.reshape(batch, g.pixels, -1)
+        return out.reshape(batch, -1)
+
+    def choose_formats(self, index, xq, in_frac, arch, calibrated):
+        out, out_frac = sparse_formats(self, index, self.to_patches(xq, arch.pes), in_frac, arch,
+                                       calibrated)
+        return self.to_map(out, xq.shape[0]), out_frac
+
+    def row_work(self):
+        return None
+
+    def plan_passes(self, index: int, arch: ArchConfig, used) -> list[Pass]:
+        passes = super().plan_passes(index, arch, used)
+        fields = self.geometry.pass_fields(arch.pes)
+        for p in passes:
+            p.in_len = self.geometry.in_channels
+            for name, value in fields.items():
+                setattr(p, name, value)
+        return passes
+
+    def info(self) -> LayerInfo:
+        info = super().info()
+        info.in_len, info.out_len = self.vector_in, self.vector_out
+        for name, value in self.geometry.layer_fields().items():
+            setattr(info, name, value)
+        return info
+
+    def meta(self, arch: ArchConfig) -> dict:
+        meta = super().meta(arch)
+        g = self.geometry
+        meta.update(kind="conv", op="max" if g.op == OP_MAX else "mac", kernel=g.kernel,
+                    stride=g.stride, pad=g.pad, pixels=g.pixels,
+                    in_map=[g.in_height, g.in_width, g.in_channels],
+                    out_map=[g.out_height, g.out_width, g.out_channels])
+        return meta
+
+
+@dataclass
+class MaxPoolLayerIR(ConvLayerIR):
+    """Max pooling: the identity over channels at every kernel position, run with OP_MAX. The
+    scale passes through (shift 0); the bias is ``-max_offset`` (docs/conv.md)."""
+
+    def choose_formats(self, index, xq, in_frac, arch, calibrated):
+        self.in_frac, self.w_frac, self.out_frac = in_frac, 0, in_frac
+        self.codebook_q = np.array([0, 1], np.int64)
+        self.bias_q = np.full(self.out_len, -max_offset(arch.act_bits), np.int64)
+        g = self.geometry
+        windows = g.windows(arch.pes).index
+        patches = gather(xq, g.windows(arch.pes)).reshape(xq.shape[0], g.pixels, g.kernel ** 2, -1)
+        inside = (windows >= 0).reshape(g.pixels, g.kernel ** 2, -1)
+        low = signed_range(arch.act_bits)[0]
+        y = np.where(inside[None], patches, low).max(axis=2)          # [batch, P, C]
+        if self.relu:
+            y = np.maximum(y, 0)
+        return self.to_map(y.reshape(-1, g.in_channels), xq.shape[0]), in_frac
+
+
+def max_pool_ir(geometry: ConvGeometry, relu: bool, name: str) -> MaxPoolLayerIR:
+    c, k = geometry.in_channels, geometry.kernel
+    codes = np.zeros((c, k * k * c), np.int64)
+    for kk in range(k * k):
+        codes[np.arange(c), kk * c + np.arange(c)] = 1
+    return MaxPoolLayerIR(codes=codes, codebook=np.array([0.0, 1.0]), bias=np.zeros(c),
+                          relu=relu, name=name, geometry=geometry)
+
+
+def _is_map_input(layer) -> bool:
+    return all(hasattr(layer, name) for name in ("height", "width", "channels"))
+
+
+def _is_pool(layer) -> bool:
+    return hasattr(layer, "op") and hasattr(layer, "kernel") and not hasattr(layer, "codes")
+
+
+def _is_conv(layer) -> bool:
+    return hasattr(layer, "kernel") and hasattr(layer, "codes")
+
+
+def lower_layers(layers, arch: ArchConfig, to_ir) -> list:
+    """Model layers → IR layers. A conv model starts with its input map (``MapInput``); each
+    conv or pool layer maps the current map to the next; the first FC layer after a map reads
+    it flattened in (y, x, c) order, its columns moved to where the map's activations lie."""
+    layers = list(layers)
+    irs, shape = [], None                     # shape: (height, width, channels, stride)
+    for position, layer in enumerate(layers):
+        index = len(irs)
+        if _is_map_input(layer):
+            if position:
+                raise ZeroskipError(f"layer {position}: an input map must come first")
+            shape = (int(layer.height), int(layer.width), int(layer.channels), int(layer.channels))
+            continue
+        if _is_conv(layer) or _is_pool(layer):
+            if shape is None:
+                raise ZeroskipError(f"layer {index} ({getattr(layer, 'name', '')}): a conv or pool "
+                                    "layer needs a feature map (the model gives no input map)")
+            ir = _conv_ir(layer, index, shape, arch) if _is_conv(layer) else \
+                _pool_ir(layer, index, shape, arch)
+            g = ir.geometry
+            shape = (g.out_height, g.out_width, g.out_channels, g.out_stride)
+            irs.append(ir)
+            continue
+        ir = to_ir(layer, index)
+        if shape is not None:
+            ir = _flattened(ir, index, shape)
+            shape = None
+        irs.append(ir)
+    return irs
+
+
+def _conv_ir(layer, index: int, shape, arch: ArchConfig) -> ConvLayerIR:
+    from zeroskip.compiler.passes import layer_ir
+
+    base = layer_ir(layer, index)
+    height, width, channels, stride = shape
+    k = int(layer.kernel)
+    if base.in_len != channels * k * k:
+        raise ZeroskipError(f"layer {index} ({base.name}): takes {base.in_len // max(1, k * k)} "
+                            f"channels but its input map has {channels}")
+    out = base.out_len
+    codes = base.codes.reshape(out, channels, k, k).transpose(0, 2, 3, 1).reshape(out, -1)
+    geometry = ConvGeometry(height, width, channels, stride, k, int(layer.stride), int(layer.pad),
+                            out, fm_stride(out, arch.pes), OP_MAC)
+    _check(geometry, index, base.name, arch)
+    return ConvLayerIR(codes=codes, codebook=base.codebook, bias=base.bias, relu=base.relu,
+                       name=base.name, geometry=geometry)
+
+
+def _pool_ir(layer, index: int, shape, arch: ArchConfig) -> ConvLayerIR:
+    height, width, channels, stride = shape
+    name = str(getattr(layer, "name", "") or f"layer{index}")
+    if layer.op != "max":
+        raise ZeroskipError(f"layer {index} ({name}): {layer.op!r} pooling is not lowered yet "
+                            "(max pooling is)")
+    geometry = ConvGeometry(height, width, channels, stride, int(layer.kernel), int(layer.stride),
+                            int(getattr(layer, "pad", 0)), channels, fm_stride(channels, arch.pes),
+                            OP_MAX)
+    _check(geometry, index, name, arch)
+    return max_pool_ir(geometry, getattr(layer, "act", "none") == "relu", name)
+
+
+def _check(geometry: ConvGeometry, index: int, name: str, arch: ArchConfig) -> None:
+    problem = geometry.problem(arch.pes)
+    if problem:
+        raise ZeroskipError(f"layer {index} ({name}): {problem}")
+
+
+def _flattened(ir, index: int, shape):
+    """An FC layer reading a map: column (y·W + x)·C + c moves to (y·W + x)·S + c."""
+    height, width, channels, stride = shape
+    if ir.in_len != height * width * channels:
+        raise ZeroskipError(f"layer {index} ({ir.name}): takes {ir.in_len} inputs but the "
+                            f"flattened {height}x{width}x{channels} map has "
+                            f"{height * width * channels}")
+    if stride == channels:
+        return ir
+    where = (np.arange(height * width)[:, None] * stride + np.arange(channels)[None, :]).reshape(-1)
+    codes = np.zeros((ir.out_len, height * width * stride), dtype=ir.codes.dtype)
+    codes[:, where] = ir.codes
+    ir.codes, ir._nonzero = codes, None
+    return ir
+
+
+def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int = 6,
+                        channels: int = 3, convs=((4, 3, 1, 1),), pool: tuple | None = (2, 2),
+                        classes: int = 5, density: float = 0.5, batch: int = 8):
+    """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
+    map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (ReLU between
+    them), an optional max pool ``(kernel, stride)``, then an FC layer to ``classes``. Returns
+    ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
+    from zeroskip.compiler.flow import compile_layers
+    from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
+
+    rng = np.random.default_rng(seed)
+    k_size = arch.codebook_size
+
+    def codes(shape):
+        c = rng.integers(1, k_size, size=shape)
+        c[rng.random(shape) >= density] = 0
+        return c.astype(np.uint8 if k_size <= 256 else np.uint16)
+
+    def book():
+        return np.concatenate([[0.0], rng.uniform(-1, 1, k_size - 1)]).astype(np.float32)
+
+    layers, c, h, w = [MapInput(height, width, channels)], channels, height, width
+    for i, (out, k, stride, pad) in enumerate(convs):
+        layers.append(SharedConv(book(), codes((out, c * k * k)),
+                                 rng.uniform(-0.3, 0.3, out).astype(np.float32), "relu", k,
+                                 stride, pad, name=f"conv{i + 1}"))
+        c, h, w = out, (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if pool is not None:
+        layers.append(Pool("max", pool[0], pool[1], name="pool"))
+        h, w = (h - pool[0]) // pool[1] + 1, (w - pool[0]) // pool[1] + 1
+    layers.append(SharedLayer(book(), codes((classes, h * w * c)),
+                              rng.uniform(-0.3, 0.3, classes).astype(np.float32), "none", name="fc"))
+    x = rng.uniform(-1, 1, (batch, height * width * channels))
+    x[rng.random(x.shape) < 0.3] = 0.0
+    return compile_layers(layers, arch, calibration=x), x

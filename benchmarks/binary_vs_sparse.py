@@ -47,11 +47,11 @@ def _cached(cache: Path | None, stem: str) -> tuple[Path, Path] | None:
 def sparse_model(seed: int, data, cache: Path | None, progress: Progress):
     """The 4-bit EIE-mode LeNet-300-100 (as ``zeroskip demo``): its layers and report."""
     from zeroskip.models import compress as pipeline
-    from zeroskip.models.interchange import load_fc_layers, save_interchange
+    from zeroskip.models.interchange import load_array_layers, save_interchange
 
     found = _cached(cache, SPARSE)
     if found:
-        return load_fc_layers(found[0]), json.loads(found[1].read_text())
+        return load_array_layers(found[0]), json.loads(found[1].read_text())
     result = pipeline.compress(pipeline.default_config(SPARSE, eie=True, seed=seed), data=data,
                                progress=progress)
     layers, report = result.model.fc_layers(SPARSE), result.report()

@@ -44,12 +44,12 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
 def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = None,
                  balance: bool = False, input_frac: int | None = None) -> Program:
     """Compile a compressed model file or interchange ``.npz`` (read by
-    ``zeroskip.models.interchange.load_fc_layers``), or a folded binary model
+    ``zeroskip.models.interchange.load_array_layers``), or a folded binary model
     (``zeroskip.models.binary_ref.save``; told apart by its ``format`` array)."""
     from zeroskip.models.binary_ref import load as load_binary
-    from zeroskip.models.interchange import load_fc_layers
+    from zeroskip.models.interchange import load_array_layers
 
-    layers = load_binary(path) if is_binary_model_file(path) else load_fc_layers(path)
+    layers = load_binary(path) if is_binary_model_file(path) else load_array_layers(path)
     program = compile_layers(layers, arch, calibration=calibration,
                              balance=balance, input_frac=input_frac)
     program.meta["source"] = str(path)

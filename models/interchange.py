@@ -4,7 +4,7 @@ A ``SharedLayer`` is one fully-connected layer after Deep Compression: ``W = cod
 code 0 always meaning the pruned weight 0.0. The interchange ``.npz`` holds, for layer
 ``i = 0..L-1``: ``codebook_{i}`` float32 [K] (entry 0 is 0.0), ``codes_{i}`` integer [out, in]
 (0 = pruned, k → ``codebook_{i}[k]``), ``bias_{i}`` float32 [out] and ``act_{i}`` ('relu' or
-'none'). ``load_fc_layers`` also reads the compressed model file (``zeroskip.models.modelfile``).
+'none'). ``load_array_layers`` also reads the compressed model file (``zeroskip.models.modelfile``).
 """
 
 from __future__ import annotations
@@ -253,16 +253,17 @@ def _layer_from_arrays(path, i: int, fields: dict) -> SharedLayer:
     return SharedLayer(book, codes.astype(code_dtype(len(book))), bias, act)
 
 
-def load_fc_layers(path: str | os.PathLike) -> list[SharedLayer]:
-    """The fully-connected layers of a compressed model file or an interchange ``.npz``.
+def load_array_layers(path: str | os.PathLike) -> list:
+    """The layers of a compressed model file (``CompressedModel.array_layers``: a conv network
+    starts with its ``MapInput``) or an interchange ``.npz`` (fully-connected layers).
 
-    The file type is sniffed from its first bytes. A model with convolutions is an error.
+    The file type is sniffed from its first bytes.
     """
     from . import modelfile
 
     head = _head(path, len(modelfile.MAGIC))
     if head == modelfile.MAGIC:
-        return modelfile.load(path).fc_layers(str(path))
+        return modelfile.load(path).array_layers(str(path))
     if head.startswith(b"PK"):
         return load_interchange(path)
     raise ZeroskipError(f"{path}: neither a zeroskip model file nor an interchange .npz")
@@ -299,4 +300,4 @@ def load_model(path: str | os.PathLike) -> list:
     (``FoldedLayer``s), a compressed model file or an interchange ``.npz`` (``SharedLayer``s)."""
     from . import binary_ref
 
-    return binary_ref.load(path) if is_folded_binary(path) else load_fc_layers(path)
+    return binary_ref.load(path) if is_folded_binary(path) else load_array_layers(path)

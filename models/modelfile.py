@@ -76,6 +76,42 @@ class CompressedModel:
                                 "layers; only fully-connected models can be used here")
         return [dataclasses.replace(layer, name=name) for layer, name in zip(self.layers, self.names)]
 
+    def array_layers(self, source: str = "model") -> list:
+        """The layers as the compiler takes them: an FC stack as ``fc_layers``; a conv network
+        as its input map (``MapInput``), then ``SharedConv``, ``Pool`` and ``SharedLayer``s
+        (docs/conv.md). Kinds the array does not run are an error naming the layer."""
+        from .interchange import MapInput, Pool, SharedConv
+
+        kinds = [spec["kind"] for spec in self.network["layers"]]
+        if set(kinds) <= FC_KINDS:
+            return self.fc_layers(source)
+        specs = [spec for spec in self.network["layers"] if spec["kind"] != "dropout"]
+        out, weighted, index = [], iter(zip(self.layers, self.names)), 0
+        for position, spec in enumerate(specs):
+            kind = spec["kind"]
+            following = specs[position + 1]["kind"] if position + 1 < len(specs) else None
+            if kind == "reshape" and position == 0 and len(spec["shape"]) == 3:
+                out.append(MapInput(*(int(v) for v in spec["shape"])))
+            elif kind == Conv2D.kind:
+                layer, name = next(weighted)
+                out.append(SharedConv(layer.codebook, layer.codes, layer.bias, layer.act,
+                                      int(spec["kernel"]), name=name))
+            elif kind == "maxpool2":
+                index += 1
+                out.append(Pool("max", 2, 2, act="relu" if following == "relu" else "none",
+                                name=f"pool{index}"))
+            elif kind == Dense.kind:
+                layer, name = next(weighted)
+                out.append(dataclasses.replace(layer, name=name))
+            elif kind == "relu" and position and specs[position - 1]["kind"] in (
+                    Conv2D.kind, Dense.kind, "maxpool2"):
+                continue                                   # fused into the layer before it
+            elif kind != "flatten":
+                raise ZeroskipError(f"{source}: layer {position} of model "
+                                    f"{self.network['name']!r} is a {kind!r} layer, which the "
+                                    "array does not run")
+        return out
+
 
 def activations(network: dict) -> list[str]:
     """'relu' or 'none' for each weighted layer: whether a ReLU follows it (dropout skipped)."""

@@ -7,7 +7,7 @@ import pytest
 from zeroskip.cli import main
 from zeroskip.models import compress as pipeline
 from zeroskip.demo import demo_compress
-from zeroskip.models.interchange import load_fc_layers
+from zeroskip.models.interchange import load_array_layers
 
 TINY = ["--epochs", "1", "--prune-steps", "1", "--prune-epochs", "1", "--finetune-epochs", "1"]
 
@@ -25,7 +25,7 @@ def test_compress_writes_model_interchange_and_report(tmp_path, monkeypatch, cap
         assert isinstance(report[key], float)
     assert report["file_bytes"] == (tmp_path / "lenet300.zsk").stat().st_size
     assert all(layer["bits"] == 4 for layer in report["layers"])
-    a, b = load_fc_layers(tmp_path / "lenet300.zsk"), load_fc_layers(tmp_path / "m.npz")
+    a, b = load_array_layers(tmp_path / "lenet300.zsk"), load_array_layers(tmp_path / "m.npz")
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.codes, y.codes)
 
@@ -82,6 +82,6 @@ def test_demo_compress(tmp_path, monkeypatch, capsys):
     assert result.x_test.shape == (1000, 784) and result.y_test.shape == (1000,)
     assert result.report["eie"] is True
     for path in (result.model_path, result.interchange_path):
-        for got, want in zip(load_fc_layers(path), result.layers, strict=True):
+        for got, want in zip(load_array_layers(path), result.layers, strict=True):
             np.testing.assert_array_equal(got.codes, want.codes)
             np.testing.assert_array_equal(got.codebook, want.codebook)

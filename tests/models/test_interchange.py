@@ -6,7 +6,7 @@ from models_helpers import tiny_conv, tiny_fc
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.models import modelfile
-from zeroskip.models.interchange import (SharedLayer, float_forward, load_fc_layers,
+from zeroskip.models.interchange import (SharedLayer, float_forward, load_array_layers,
                                          load_interchange, save_interchange)
 
 
@@ -36,22 +36,22 @@ def test_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left behind
 
 
-def test_load_fc_layers_sniffs_both_formats(tmp_path):
+def test_load_array_layers_sniffs_both_formats(tmp_path):
     model = tiny_fc()
     modelfile.save(tmp_path / "m.zsk", model)
     save_interchange(tmp_path / "m.npz", list(model.layers))
-    from_model = load_fc_layers(tmp_path / "m.zsk")
-    from_npz = load_fc_layers(tmp_path / "m.npz")
+    from_model = load_array_layers(tmp_path / "m.zsk")
+    from_npz = load_array_layers(tmp_path / "m.npz")
     x = np.random.default_rng(0).random((4, 40))
     np.testing.assert_array_equal(float_forward(from_model, x), float_forward(from_npz, x))
     modelfile.save(tmp_path / "c.zsk", tiny_conv())
     with pytest.raises(ZeroskipError, match="c.zsk.*only fully-connected"):
-        load_fc_layers(tmp_path / "c.zsk")
+        load_array_layers(tmp_path / "c.zsk")
     (tmp_path / "junk.bin").write_bytes(b"hello world")
     with pytest.raises(ZeroskipError, match="junk.bin: neither"):
-        load_fc_layers(tmp_path / "junk.bin")
+        load_array_layers(tmp_path / "junk.bin")
     with pytest.raises(ZeroskipError, match="no such file"):
-        load_fc_layers(tmp_path / "missing.npz")
+        load_array_layers(tmp_path / "missing.npz")
 
 
 def test_float_forward_known_answer():
@@ -145,9 +145,9 @@ def test_fifos_and_devices_are_refused_without_blocking(tmp_path):
     import os
 
     from zeroskip.errors import ZeroskipError
-    from zeroskip.models.interchange import load_fc_layers
+    from zeroskip.models.interchange import load_array_layers
 
     os.mkfifo(tmp_path / "fifo")
     for path in (tmp_path / "fifo", "/dev/zero", tmp_path):
         with pytest.raises(ZeroskipError):
-            load_fc_layers(path)
+            load_array_layers(path)

@@ -3,12 +3,17 @@
 from collections import deque
 
 
-def cycle_by_cycle(active, counts, depth):
+def cycle_by_cycle(active, counts, depth, sequence=None):
     """One pass, one cycle at a time (T = 0). Returns C, the broadcasts b_k, the pops s[p][k]
-    and per-PE busy / stall / idle cycles over 0..C."""
+    and per-PE busy / stall / idle cycles over 0..C. ``sequence``: the pass's groups, each the
+    list of its candidate columns in lane order (a conv window's, docs/conv.md); by default
+    group g holds the active columns gN .. gN + N − 1."""
     pes, in_len = counts.shape
-    groups = -(-in_len // pes)
-    nonzero = list(active) + [False] * (groups * pes - in_len)
+    if sequence is None:
+        groups = -(-in_len // pes)
+        sequence = [[j for j in range(g * pes, min(g * pes + pes, in_len)) if active[j]]
+                    for g in range(groups)]
+    groups = len(sequence)
     queues = [deque() for _ in range(pes)]            # items: (column, cycle pushed)
     register, group = None, -1                        # the loaded group's remaining non-zeros
     pending_read = (0, 1)                             # (group, cycle its register loads)
@@ -21,7 +26,7 @@ def cycle_by_cycle(active, counts, depth):
     while True:
         if pending_read is not None and pending_read[1] == cycle:
             group = pending_read[0]
-            register = [j for j in range(group * pes, group * pes + pes) if nonzero[j]]
+            register = list(sequence[group])
             pending_read = None
         full = any(len(q) >= depth for q in queues)   # occupancy at the start of the cycle
 

@@ -1,0 +1,152 @@
+"""Conv models through the compiler (docs/conv.md): the program computes what a plain float
+convolution computes (to the fixed-point's precision), the flattened map reaches the FC layer
+where it lies, max pooling is exact, and what cannot be lowered is one line naming the layer."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from zeroskip.compiler import compile_layers
+from zeroskip.compiler.conv import random_conv_program
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import PRESETS
+from zeroskip.hw.program import KIND_CONV
+from zeroskip.hw.reference import predict, predict_int, quantize_input, trace_int
+from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
+from zeroskip.sim.simulator import simulate
+
+ARCH = PRESETS["small"]
+
+
+def float_conv(x, weights, bias, stride, pad):
+    """x [H, W, C], weights [out, C, k, k] → [OH, OW, out], by plain loops."""
+    h, w, c = x.shape
+    out, _, k, _ = weights.shape
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    y = np.zeros((oh, ow, out))
+    for oy in range(oh):
+        for ox in range(ow):
+            for o in range(out):
+                total = bias[o]
+                for ky in range(k):
+                    for kx in range(k):
+                        iy, ix = oy * stride - pad + ky, ox * stride - pad + kx
+                        if 0 <= iy < h and 0 <= ix < w:
+                            total += float(np.dot(weights[o, :, ky, kx], x[iy, ix]))
+                y[oy, ox, o] = total
+    return y
+
+
+def float_network(layers, x):
+    """The model's layers in float: x [batch, H·W·C] → [batch, classes]."""
+    results = []
+    for sample in x:
+        shape = layers[0]
+        fm = sample.reshape(shape.height, shape.width, shape.channels)
+        for layer in layers[1:]:
+            if isinstance(layer, SharedConv):
+                k = layer.kernel
+                weights = layer.codebook[layer.codes].reshape(len(layer.bias), -1, k, k)
+                fm = float_conv(fm, weights, layer.bias, layer.stride, layer.pad)
+            elif isinstance(layer, Pool):
+                k, s = layer.kernel, layer.stride
+                oh, ow = (fm.shape[0] - k) // s + 1, (fm.shape[1] - k) // s + 1
+                fm = np.array([[fm[y * s:y * s + k, x * s:x * s + k].max(axis=(0, 1))
+                                for x in range(ow)] for y in range(oh)])
+            else:
+                fm = layer.codebook[layer.codes] @ fm.reshape(-1) + layer.bias
+            if getattr(layer, "act", "none") == "relu":
+                fm = np.maximum(fm, 0)
+        results.append(fm)
+    return np.array(results)
+
+
+def conv_model(rng, act="relu", pool_act="none"):
+    def layer_codes(shape):
+        return (rng.integers(1, 16, shape) * (rng.random(shape) < 0.6)).astype(np.uint8)
+
+    book = lambda: np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)  # noqa: E731
+    return [MapInput(7, 7, 2),
+            SharedConv(book(), layer_codes((5, 2 * 9)), rng.uniform(-0.2, 0.2, 5).astype(np.float32),
+                       act, 3, 1, 1, name="conv1"),
+            Pool("max", 2, 2, act=pool_act, name="pool1"),
+            SharedConv(book(), layer_codes((6, 5 * 4)), rng.uniform(-0.2, 0.2, 6).astype(np.float32),
+                       "relu", 2, 2, 0, name="conv2"),
+            SharedLayer(book(), layer_codes((4, 6)), rng.uniform(-0.2, 0.2, 4).astype(np.float32),
+                        "none", name="fc")]
+
+
+@pytest.mark.parametrize("act", ["relu", "none"])
+def test_program_computes_the_float_network(act):
+    """Without a ReLU before it, max pooling sees negative values (and zeros it must not skip)."""
+    rng = np.random.default_rng(3)
+    layers = conv_model(rng, act=act)
+    x = rng.uniform(-1, 1, (6, 7 * 7 * 2))
+    x[rng.random(x.shape) < 0.3] = 0
+    program = compile_layers(layers, ARCH, calibration=x)
+    assert [layer.kind for layer in program.layers][:3] == [KIND_CONV] * 3
+    want = float_network(layers, x)
+    got = predict(program, x)
+    assert np.abs(got - want).max() < 0.02 * np.abs(want).max() + 0.01
+    sim = simulate(program, x)
+    assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, x)))
+
+
+def test_max_pool_is_exact():
+    """A pool-only model: the window's maximum of the quantized inputs, bit for bit."""
+    rng = np.random.default_rng(0)
+    layers = [MapInput(6, 5, 3), Pool("max", 2, 2, name="pool"),
+              SharedLayer(np.array([0.0, 1.0], np.float32), np.eye(18, dtype=np.uint8),
+                          np.zeros(18, np.float32), "none")]
+    x = rng.uniform(-1, 1, (5, 90))
+    x[rng.random(x.shape) < 0.4] = 0
+    program = compile_layers(layers, ARCH, calibration=x, input_frac=8)
+    xq = quantize_input(program, x)
+    fm = xq.reshape(5, 6, 5, 3)
+    want = np.array([[[fm[b, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max(axis=(0, 1))
+                       for j in range(2)] for i in range(3)] for b in range(5)]).reshape(5, -1)
+    maps = trace_int(program, xq)[1].reshape(5, 6, -1)[..., :3].reshape(5, -1)
+    assert np.array_equal(maps, want)
+
+
+def test_flatten_moves_columns_to_the_padded_map():
+    """A 3-channel map on 4 PEs is stored at stride 4: the FC layer's columns follow."""
+    rng = np.random.default_rng(1)
+    layers = conv_model(rng)[:3] + [
+        SharedLayer(np.array([0, 0.5, -0.25], np.float32),
+                    rng.integers(0, 3, (3, 3 * 3 * 5)).astype(np.uint8), np.zeros(3, np.float32),
+                    "none")]
+    x = rng.uniform(-1, 1, (4, 98))
+    program = compile_layers(layers, ARCH, calibration=x)
+    assert program.layers[-1].in_len == 3 * 3 * 8              # stride fm_stride(5, 4) = 8
+    want = float_network(layers, x)
+    assert np.abs(predict(program, x) - want).max() < 0.05 * np.abs(want).max() + 0.01
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_programs_sim_equals_reference(seed):
+    arch = dataclasses.replace(ARCH, pes=[1, 2, 8][seed], act_depth=512)
+    program, x = random_conv_program(arch, seed, height=7, width=6, channels=3,
+                                     convs=((5, 3, 2, 1), (9, 1, 1, 0)), pool=(2, 1))
+    sim = simulate(program, x)
+    assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, x)))
+    assert (sim.layer_padding[:, 0] > 0).all()
+
+
+def test_bad_models_name_the_layer():
+    rng = np.random.default_rng(0)
+    layers = conv_model(rng)
+    with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): a conv or pool layer needs a feature map"):
+        compile_layers(layers[1:], ARCH)
+    wrong = [MapInput(7, 7, 3)] + layers[1:]
+    with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): takes 2 channels but its input map has 3"):
+        compile_layers(wrong, ARCH)
+    avg = layers[:2] + [Pool("avg", 2, 2, name="avgpool")] + layers[3:]
+    with pytest.raises(ZeroskipError, match=r"layer 1 \(avgpool\): 'avg' pooling is not lowered yet"):
+        compile_layers(avg, ARCH)
+    with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): conv layers need a power-of-two"):
+        compile_layers(layers, dataclasses.replace(ARCH, pes=3))
+    big = [MapInput(40, 40, 2)] + layers[1:2]
+    with pytest.raises(ZeroskipError, match=r"layer 0.*40 x 40|exceed|outputs"):
+        compile_layers(big, ARCH)

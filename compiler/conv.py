@@ -219,11 +219,13 @@ def _flattened(ir, index: int, shape):
 
 def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int = 6,
                         channels: int = 3, convs=((4, 3, 1, 1),), pool: tuple | None = (2, 2),
-                        classes: int = 5, density: float = 0.5, batch: int = 8):
+                        classes: int | None = 5, density: float = 0.5, batch: int = 8,
+                        input_density: float = 0.7):
     """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
-    map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (ReLU between
-    them), an optional max pool ``(kernel, stride)``, then an FC layer to ``classes``. Returns
-    ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
+    map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (ReLU after
+    each), an optional max pool ``(kernel, stride)``, then (unless ``classes`` is None) an FC
+    layer to ``classes``. ``density``: of the weights; ``input_density``: of the inputs.
+    Returns ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
     from zeroskip.compiler.flow import compile_layers
     from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
 
@@ -247,8 +249,10 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
     if pool is not None:
         layers.append(Pool("max", pool[0], pool[1], name="pool"))
         h, w = (h - pool[0]) // pool[1] + 1, (w - pool[0]) // pool[1] + 1
-    layers.append(SharedLayer(book(), codes((classes, h * w * c)),
-                              rng.uniform(-0.3, 0.3, classes).astype(np.float32), "none", name="fc"))
+    if classes is not None:
+        layers.append(SharedLayer(book(), codes((classes, h * w * c)),
+                                  rng.uniform(-0.3, 0.3, classes).astype(np.float32), "none",
+                                  name="fc"))
     x = rng.uniform(-1, 1, (batch, height * width * channels))
-    x[rng.random(x.shape) < 0.3] = 0.0
+    x[rng.random(x.shape) >= input_density] = 0.0
     return compile_layers(layers, arch, calibration=x), x

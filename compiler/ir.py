@@ -109,8 +109,11 @@ class LayerIR:
         if len(self.codebook) > a.codebook_size:
             used = int(self.codes.max())
             if used >= a.codebook_size:
-                raise ZeroskipError(f"layer {index}: code {used} needs more than the "
-                                    f"architecture's code_bits = {a.code_bits}")
+                need = int(used).bit_length()
+                raise ZeroskipError(f"layer {index} ({self.name}): code {used} needs code_bits "
+                                    f"{need} but the architecture's is {a.code_bits}; try "
+                                    f"--code-bits {need} (with --run-bits or --line-bits so "
+                                    f"that line_bits stays a multiple of code_bits + run_bits)")
             self.codebook = self.codebook[: a.codebook_size]
 
     def input_activations(self, ir: "CompileIR", in_frac: int, x_range: float):

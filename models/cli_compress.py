@@ -65,14 +65,14 @@ def _add_deep_compression_arguments(sp: argparse.ArgumentParser, model: str) -> 
                     help="weight bits of fully-connected layers: 2**B shared weights (default 5; "
                          "4 with --eie)")
     sp.add_argument("--conv-bits", type=int, metavar="B",
-                    help="weight bits of convolutions (default 8)")
+                    help="weight bits of convolutions (default 8; 4 with --eie)")
     sp.add_argument("--index-bits", type=int, metavar="R",
                     help="relative index bits of fully-connected layers (default 5; 4 with --eie)")
     sp.add_argument("--conv-index-bits", type=int, metavar="R",
                     help="relative index bits of convolutions (default 8)")
     sp.add_argument("--eie", action="store_true",
-                    help="EIE target: 4-bit codes with code 0 reserved for 0.0 (15 centroids), "
-                         "4-bit relative indices")
+                    help="EIE target: 4-bit codes with code 0 reserved for 0.0 (15 centroids) "
+                         "in every layer, 4-bit relative indices in fc layers")
     sp.add_argument("--epochs", type=int, metavar="N",
                     help=f"dense training epochs (default {base.dense.epochs})")
     sp.add_argument("--prune-steps", type=int, metavar="N",

@@ -102,11 +102,12 @@ DEFAULTS = {
 
 
 def default_config(model: str = "lenet300", eie: bool = False, **overrides) -> CompressConfig:
-    """The tuned configuration of ``model``; ``eie`` switches fc layers to 4-bit codes with code 0
-    reserved and 4-bit relative indices (EIE's format)."""
+    """The tuned configuration of ``model``; ``eie`` switches every layer to 4-bit codes with
+    code 0 reserved (the array's 4-bit codebook, convolutions included: docs/conv.md) and fc
+    layers to 4-bit relative indices (EIE's format)."""
     base = dict(DEFAULTS.get(model, {}))
     if eie:
-        base.update(eie=True, fc_bits=4, fc_index_bits=4)
+        base.update(eie=True, fc_bits=4, fc_index_bits=4, conv_bits=4)
     base.update({k: v for k, v in overrides.items() if v is not None})
     return CompressConfig(model=model, **base)
 

@@ -79,23 +79,27 @@ def random_input(in_len: int, batch: int, density: float, seed: int) -> np.ndarr
 LEGEND = ("cycles: per input, as the RTL's counter reads them; ideal: the busiest PE's MACs per "
           "pass, summed; effic.: ideal / cycles; MACs: non-zero weight x non-zero activation "
           "products; padding: filler entries issued (zero runs longer than the run field); "
-          "stall(b): cycles the broadcast waited for a full queue; clipped: outputs saturated "
-          "at act_bits; all per input (the mean over the batch)")
+          "window: cycles conv windows spent on kernel positions in the zero padding "
+          "(docs/conv.md); stall(b): cycles the broadcast waited for a full queue (a conv "
+          "window's patch gather included); clipped: outputs saturated at act_bits; all per "
+          "input (the mean over the batch)")
 
 
 def format_table(result) -> str:
     b = result.batch
     summary = result.summary()
     rows = [[layer["name"], layer["cycles"] / b, layer["ideal_cycles"] / b, layer["efficiency"],
-             layer["macs"] / b, layer["padding_entries"] / b, layer["broadcast_stall_cycles"] / b,
-             layer["clipped_activations"] / b, layer["energy_pj"] / b / 1000]
+             layer["macs"] / b, layer["padding_entries"] / b, layer["window_padding_cycles"] / b,
+             layer["broadcast_stall_cycles"] / b, layer["clipped_activations"] / b,
+             layer["energy_pj"] / b / 1000]
             for layer in summary["layers"]]
     total = ["total", result.cycles.mean(), result.ideal_cycles.mean(), summary["efficiency"],
              result.actions["mac"] / b, result.actions["padding_entry"] / b,
-             result.broadcast_stalls.sum() / b, result.layer_clipped.sum() / b,
+             result.layer_padding.sum() / b, result.broadcast_stalls.sum() / b, result.layer_clipped.sum() / b,
              result.energy_pj / b / 1000]
-    text = render(["layer", "cycles", "ideal", "effic.", "MACs", "padding", "stall(b)", "clipped",
-                   "energy nJ"], rows, ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".1f", ".2f"],
+    text = render(["layer", "cycles", "ideal", "effic.", "MACs", "padding", "window", "stall(b)",
+                   "clipped", "energy nJ"], rows,
+                  ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".0f", ".1f", ".2f"],
                   totals=[total])
     width = max(len(line) for line in text.splitlines())
     per = "per input (mean over the batch of %d)" % b if b > 1 else "per input"

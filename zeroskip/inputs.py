@@ -167,15 +167,34 @@ def program_inputs(path, program, quantized: bool = False, flag: str = "--input"
     if count is not None and count < 1:
         raise ZeroskipError(f"--count must be at least 1, got {count}")
     x = load_array(path, flag)
-    return activations(x[:count] if count and x.ndim == 2 else x, program, quantized,
+    return activations(x[:count] if count and x.ndim in (2, 4) else x, program, quantized,
                        f"{flag} {path}")
+
+
+def map_order(x: np.ndarray, program, where: str) -> np.ndarray:
+    """A conv program's inputs: images NCHW ``[n, C, H, W]`` (or one ``[C, H, W]``, or
+    ``[n, C·H·W]`` flattened in that order) → the array's map vectors ``(y·W + x)·C + c``
+    (docs/conv.md). Other programs' inputs pass as they are."""
+    first = program.layers[0]
+    if first.kind != 2 or x.ndim not in (2, 3, 4):     # KIND_CONV
+        return x
+    c, h, w = first.in_channels, first.in_height, first.in_width
+    images = x[None] if x.ndim == 3 else x
+    if images.ndim == 2:
+        if images.shape[1] != c * h * w:
+            return x                                  # the length check names the problem
+        images = images.reshape(len(images), c, h, w)
+    if images.shape[1:] != (c, h, w):
+        raise ZeroskipError(f"{where}: shape {x.shape}; the program takes images [n, {c}, {h}, "
+                            f"{w}] (NCHW) or [n, {c * h * w}]")
+    return images.transpose(0, 2, 3, 1).reshape(len(images), -1)
 
 
 def activations(x: np.ndarray, program, quantized: bool, where: str) -> np.ndarray:
     """``program_inputs`` for an array already loaded (``load_array``): int64 [batch, in]."""
     from zeroskip.hw.reference import quantize_input
 
-    x = np.atleast_2d(x)
+    x = np.atleast_2d(map_order(x, program, where))
     if x.shape[1] != program.in_len:
         raise ZeroskipError(f"{where}: shape {x.shape}; the program takes [{program.in_len}] "
                             f"or [batch, {program.in_len}]")

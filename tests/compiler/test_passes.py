@@ -74,7 +74,7 @@ def test_codes_wider_than_the_architecture():
     rng = np.random.default_rng(4)
     layer = Layer(np.concatenate([[0.0], rng.normal(size=31)]).astype(np.float32),
                   np.full((4, 3), 20, np.uint8), np.zeros(4, np.float32))
-    with pytest.raises(ZeroskipError, match="layer 0: code 20 needs more than the architecture's code_bits = 4"):
+    with pytest.raises(ZeroskipError, match=r"layer 0 \(layer0\): code 20 needs code_bits 5 but the architecture's is 4; try --code-bits 5"):
         compile_layers([layer], arch())
     small_codes = dataclasses.replace(layer, codes=np.full((4, 3), 2, np.uint8))
     program = compile_layers([small_codes], arch())          # unused codebook tail is fine

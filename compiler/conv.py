@@ -220,10 +220,10 @@ def _flattened(ir, index: int, shape):
 def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int = 6,
                         channels: int = 3, convs=((4, 3, 1, 1),), pool: tuple | None = (2, 2),
                         classes: int | None = 5, density: float = 0.5, batch: int = 8,
-                        input_density: float = 0.7):
+                        input_density: float = 0.7, relu: bool = True):
     """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
-    map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (ReLU after
-    each), an optional max pool ``(kernel, stride)``, then (unless ``classes`` is None) an FC
+    map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (each followed
+    by a ReLU unless ``relu`` is false), an optional max pool ``(kernel, stride)``, then (unless ``classes`` is None) an FC
     layer to ``classes``. ``density``: of the weights; ``input_density``: of the inputs.
     Returns ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
     from zeroskip.compiler.flow import compile_layers
@@ -243,7 +243,8 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
     layers, c, h, w = [MapInput(height, width, channels)], channels, height, width
     for i, (out, k, stride, pad) in enumerate(convs):
         layers.append(SharedConv(book(), codes((out, c * k * k)),
-                                 rng.uniform(-0.3, 0.3, out).astype(np.float32), "relu", k,
+                                 rng.uniform(-0.3, 0.3, out).astype(np.float32),
+                                 "relu" if relu else "none", k,
                                  stride, pad, name=f"conv{i + 1}"))
         c, h, w = out, (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     if pool is not None:

@@ -14,7 +14,7 @@ from zeroskip.compiler.balance import balanced_row_order
 from zeroskip.compiler.binary import binary_layer_ir
 from zeroskip.compiler.encode import tile_count
 from zeroskip.compiler.ir import CompileIR, LayerIR
-from zeroskip.compiler.pack import pack
+from zeroskip.compiler.pack import override_hint, pack
 from zeroskip.compiler.quantize import choose_formats
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.placement import local_rows
@@ -93,8 +93,9 @@ def validate(ir: CompileIR) -> CompileIR:
                                 f"{index - 1} has {ir.layers[index - 1].vector_out} outputs")
         for what, n in (("inputs", layer.vector_in), ("outputs", layer.vector_out)):
             if n > a.max_vector:
-                raise ZeroskipError(f"layer {index}: {n} {what} exceed the array's act_depth x pes "
-                                    f"= {a.max_vector}")
+                raise ZeroskipError(f"layer {index} ({layer.name}): {n} {what} exceed the array's "
+                                    f"act_depth x pes = {a.max_vector}; "
+                                    f"{override_hint('act_depth', -(-n // a.pes))}")
     if ir.calibration is not None:
         x = np.asarray(ir.calibration, dtype=np.float64)
         x = x[None, :] if x.ndim == 1 else x

@@ -29,7 +29,7 @@ MAX_DEPTH = 1 << 20
 MAX_ARRAY_WORDS = 1 << 27
 MAX_CLOCK_MHZ = 100_000.0
 #: inclusive bounds of every integer field (docs/cli.md lists them)
-LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 8), "run_bits": (1, 8),
+LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bits": (1, 8),
           "act_bits": (2, 32), "weight_bits": (2, 32), "line_bits": (8, 64), "acc_bits": (4, 64),
           "sparse_depth": (1, MAX_DEPTH), "ptr_depth": (2, MAX_DEPTH), "act_depth": (1, MAX_DEPTH),
           "acc_depth": (1, MAX_DEPTH), "bias_depth": (1, MAX_DEPTH), "max_layers": (1, 1024),

@@ -106,5 +106,5 @@ def test_a_first_layer_that_does_not_fit():
 
 def test_vectors_longer_than_the_array():
     rng = np.random.default_rng(6)
-    with pytest.raises(ZeroskipError, match="layer 0: 1100 outputs exceed the array's act_depth x pes = 1024"):
+    with pytest.raises(ZeroskipError, match=r"layer 0 \(layer0\): 1100 outputs exceed the array's act_depth x pes = 1024; try --act-depth 275 or larger"):
         compile_layers([random_layer(rng, 1100, 3)], arch())

@@ -34,7 +34,7 @@ BASE = PRESETS["small"]
 
 
 def _arch(name: str, **fields) -> ArchConfig:
-    return dataclasses.replace(BASE, name=name, max_layers=3, **fields)
+    return dataclasses.replace(BASE, name=name, **{"max_layers": 3, **fields})
 
 
 #: the regression's architectures: every PE count, queue depth and tiling the brief names,
@@ -510,3 +510,76 @@ def corner_inputs(program: Program, layers: list, xq: np.ndarray, seed: int) -> 
             chosen.append(candidate)
             met |= new
     return np.array(chosen, dtype=np.int64).reshape(-1, program.in_len)
+
+
+# -- conv programs (docs/conv.md) ---------------------------------------------------------------
+#: conv architectures: power-of-two PE counts, maps large enough for small images, accumulator
+#: files small enough that output channels tile (several descriptors looping over the pixels)
+CONV_ARCHS = [
+    _arch("c1pe", pes=1, fifo_depth=2, act_depth=512, acc_depth=4, sparse_depth=2048,
+          ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32),
+    _arch("c2pe", pes=2, fifo_depth=1, act_depth=256, acc_depth=8, sparse_depth=1024,
+          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=16),
+    _arch("c4pe", pes=4, fifo_depth=8, act_depth=128, acc_depth=2, sparse_depth=1024,
+          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=32),
+    _arch("c8pe", pes=8, fifo_depth=2, act_depth=64, acc_depth=4, sparse_depth=512,
+          ptr_depth=1024, bias_depth=64, max_layers=4, max_passes=16),
+]
+
+
+def random_conv_case(seed: int, arch: ArchConfig, inputs: int = 2) -> Case:
+    """A random conv network on ``arch`` (docs/conv.md): kernels 1, 3 and 5, strides 1 and 2,
+    padding, one or two convs, with or without a max pool (2x2 stride 2, or 3x3 stride 1 pad 1
+    over negative values too), with or without an FC layer, host inputs of 1 to 2N channels
+    (channels straddling groups); smaller until it fits."""
+    from zeroskip.compiler.conv import random_conv_program
+
+    rng = np.random.default_rng([seed, 11])
+    for attempt in range(20):
+        size = int(rng.integers(3, 9))
+        height, width = size, int(rng.integers(3, 9))
+        channels = int(rng.integers(1, 2 * arch.pes + 2))
+        convs, h, w = [], height, width
+        for _ in range(int(rng.integers(1, 3))):
+            k = int(rng.choice([1, 3, 5]))
+            if k > min(h, w) + 2 * (k // 2):
+                k = 1
+            pad = int(rng.integers(0, k // 2 + 1)) if k > 1 else 0
+            stride = int(rng.choice([1, 2]))
+            out = int(rng.integers(1, 3 * arch.pes + 2))
+            h, w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+            if min(h, w) < 1:
+                break
+            convs.append((out, k, stride, pad))
+        if not convs:
+            continue
+        pool = None
+        if rng.random() < 0.6 and min(h, w) >= 2:
+            pool = (2, 2) if rng.random() < 0.5 else (2, 1)
+        classes = int(rng.integers(2, 12)) if rng.random() < 0.6 else None
+        density = float(rng.choice([0.0, 0.3, 0.7, 1.0]))
+        try:
+            program, x = random_conv_program(arch, seed, height, width, channels, tuple(convs),
+                                             pool, classes, density, batch=inputs,
+                                             input_density=float(rng.uniform(0.2, 1.0)),
+                                             relu=bool(rng.random() < 0.7))
+            program.check_fits()
+        except ZeroskipError:
+            continue
+        xq = quantize_input(program, x)
+        if seed % 3 == 0:
+            xq[-1] = 0
+        note = (f"seed {seed} {arch.name} conv {height}x{width}x{channels} {convs} pool {pool} "
+                f"fc {classes} density {density}")
+        return Case(seed, arch, program, xq, note)
+    raise RuntimeError(f"seed {seed}: no conv program fits {arch.name}")
+
+
+def conv_regression_cases(n: int, first_seed: int = 20_000) -> list[Case]:
+    """``n`` conv cases spread round-robin over ``CONV_ARCHS``."""
+    return [random_conv_case(first_seed + i, CONV_ARCHS[i % len(CONV_ARCHS)]) for i in range(n)]
+
+
+def conv_sample_cases() -> list[Case]:
+    """``test_regression_conv_sample``: two conv programs per conv architecture."""
+    return conv_regression_cases(2 * len(CONV_ARCHS))

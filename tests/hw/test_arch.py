@@ -75,7 +75,7 @@ def test_a_bad_clock_is_named(bad):
 
 
 @pytest.mark.parametrize("changes,field", [
-    ({"pes": 1025}, "pes"), ({"fifo_depth": 65}, "fifo_depth"), ({"code_bits": 9}, "code_bits"),
+    ({"pes": 1025}, "pes"), ({"fifo_depth": 65}, "fifo_depth"), ({"code_bits": 13}, "code_bits"),
     ({"run_bits": 9}, "run_bits"), ({"act_bits": 1}, "act_bits"), ({"act_bits": 33}, "act_bits"),
     ({"weight_bits": 1}, "weight_bits"), ({"line_bits": 72}, "line_bits"),
     ({"line_bits": 60}, "line_bits"),                         # not a multiple of 4 + 4

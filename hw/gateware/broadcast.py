@@ -15,16 +15,16 @@ and the item is pushed in the cycle its last group arrives.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, chunk_bits,
-                                             group_read_signature, pass_signature, plane_bits,
-                                             sparse_item)
+                                             column_bits, group_read_signature, pass_signature,
+                                             plane_bits, sparse_item)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
-from zeroskip.hw.program import KIND_BINARY
+from zeroskip.hw.program import KIND_BINARY, KIND_CONV, OP_MAX
 
 
 class Broadcaster(wiring.Component):
@@ -58,13 +58,40 @@ class Broadcaster(wiring.Component):
         finished = Signal()
         m.d.comb += [self.items.valid.eq(push), self.done.eq(finished & ~self.run.start)]
 
-        # sparse passes: the lowest-indexed non-zero of the group not yet broadcast
+        # sparse and conv passes: the lowest-indexed candidate of the group not yet broadcast.
+        # The group sequence is made of *positions*: a sparse pass is one position, the
+        # activations [0, in_len); a conv pass's kernel positions (ky, kx), row-major, are each
+        # either inside the map, the activations [B, B + C), or in the padding, one group with no
+        # candidates, examined in one cycle with nothing read (docs/conv.md).
+        desc, pixel = self.run.desc, self.run.pixel
+        shift = n.bit_length() - 1 if n & (n - 1) == 0 else None
+        conv, maximum = Signal(), Signal()
+        if shift is not None:     # B div N, B mod N are bit slices; other arrays run no conv pass
+            m.d.comb += conv.eq(desc.kind == KIND_CONV)
+        m.d.comb += maximum.eq(conv & (desc.op == OP_MAX))    # every activation is a candidate
+
         running = Signal()        # a group is in the group register
         index = Signal(range(a.act_depth + 1), name="group_index")
         group_base = Signal(_bits_for(a.max_vector + n))     # group * N
         fired = Signal(n)         # lanes of this group already broadcast
+        # the position: its activations [base, end), the lane of ``base`` in its first group (0
+        # in the others), whether it lies in the padding, and j − i for its items (the column of
+        # activation i is ``delta + i``: for conv passes (ky·k + kx)·C − B, for sparse passes 0).
+        # Addresses wrap at their widths: exact for every inside position, unused in the padding
+        base = Signal(pixel.origin.shape(), name="position_base")
+        end = Signal(pixel.origin.shape(), name="position_end")
+        low = Signal(max(1, shift or 0), name="position_low")
+        padding = Signal(name="position_padding")
+        delta = Signal(column_bits(a), name="position_delta")
+        # conv passes: the kernel position (ky, kx), its input pixel (iy, ix), its row's B at
+        # kx = 0 and its first column (ky·k + kx)·C, all stepped with adders
+        ky, kx = Signal.like(desc.kernel, name="ky"), Signal.like(desc.kernel, name="kx")
+        iy, ix = Signal(signed(len(pixel.iy0) + 1), name="iy"), Signal(signed(len(pixel.ix0) + 1), name="ix")
+        row_origin = Signal.like(base, name="row_origin")
+        columns = Signal(column_bits(a), name="position_columns")
 
-        lanes = Cat((group[lane] != 0) & (group_base + lane < in_len) for lane in range(n))
+        lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
+                    & ~padding for lane in range(n))
         remaining = Signal(n)
         m.d.comb += [remaining.eq(lanes & ~fired), lnzd.mask.eq(remaining)]
         chosen = Signal(n)
@@ -72,18 +99,38 @@ class Broadcaster(wiring.Component):
 
         # the item of either kind; the pass's kind picks which one is pushed
         sparse, binary = Signal(sparse_item(a)), Signal(binary_item(a))
-        m.d.comb += [sparse.value.eq(group[lnzd.index]), sparse.index.eq(group_base + lnzd.index)]
-        kind_binary = self.run.desc.kind == KIND_BINARY
+        m.d.comb += [sparse.value.eq(group[lnzd.index]),
+                     sparse.index.eq(group_base + lnzd.index + delta)]
+        kind_binary = desc.kind == KIND_BINARY
         m.d.comb += self.items.payload.eq(Mux(kind_binary, binary.as_value(), sparse.as_value()))
+
+        def in_map(y, x):
+            return (y >= 0) & (y < desc.in_height) & (x >= 0) & (x < desc.in_width)
+
+        def enter(start, inside):
+            """Make the position of activations [start, start + C) current: issue the read of
+            its first group now unless it lies in the padding."""
+            b = Signal.like(base, name="next_base")
+            m.d.comb += b.eq(start)
+            if shift is None:          # sparse passes only: the position starts at 0
+                first, first_base, first_lane = 0, 0, 0
+            else:
+                first, first_base, first_lane = b[shift:], Cat(Const(0, shift), b[shift:]), b[:shift]
+            m.d.comb += [read.eq(inside), address.eq(first)]
+            m.d.sync += [index.eq(first), group_base.eq(first_base), low.eq(first_lane),
+                         base.eq(b), end.eq(b + in_len), padding.eq(~inside)]
+            return b
 
         advance = Signal()
         with m.If(kind_binary):
             self.elaborate_binary(m, group, read, address, push, finished, binary)
         with m.Else():
             with m.If(self.run.start):
-                m.d.comb += [read.eq(1), address.eq(0)]
-                m.d.sync += [running.eq(1), finished.eq(0), index.eq(0), group_base.eq(0),
-                             fired.eq(0)]
+                origin = Mux(conv, pixel.origin, 0)
+                enter(origin, ~conv | in_map(pixel.iy0, pixel.ix0))
+                m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0), delta.eq(-origin),
+                             ky.eq(0), kx.eq(0), iy.eq(pixel.iy0), ix.eq(pixel.ix0),
+                             row_origin.eq(origin), columns.eq(0)]
             with m.Elif(running):
                 with m.If(~lnzd.valid):
                     m.d.comb += advance.eq(1)
@@ -91,11 +138,23 @@ class Broadcaster(wiring.Component):
                     m.d.comb += [push.eq(1), advance.eq((remaining & ~chosen) == 0)]
                     m.d.sync += fired.eq(fired | chosen)
                 with m.If(advance):
-                    m.d.sync += [fired.eq(0), index.eq(index + 1), group_base.eq(group_base + n)]
-                    with m.If(group_base + n >= in_len):
-                        m.d.sync += [running.eq(0), finished.eq(1)]
-                    with m.Else():
+                    m.d.sync += fired.eq(0)
+                    with m.If(~padding & (group_base + n < end)):     # the position's next group
                         m.d.comb += [read.eq(1), address.eq(index + 1)]
+                        m.d.sync += [index.eq(index + 1), group_base.eq(group_base + n), low.eq(0)]
+                    with m.Elif(~conv | ((ky + 1 == desc.kernel) & (kx + 1 == desc.kernel))):
+                        m.d.sync += [running.eq(0), finished.eq(1)]
+                    with m.Else():                                    # the next kernel position
+                        wrap = kx + 1 == desc.kernel
+                        next_row = row_origin + desc.row_step
+                        next_y = Mux(wrap, iy + 1, iy)
+                        next_x = Mux(wrap, pixel.ix0, ix + 1)
+                        b = enter(Mux(wrap, next_row, base + desc.col_step), in_map(next_y, next_x))
+                        m.d.sync += [ky.eq(Mux(wrap, ky + 1, ky)), kx.eq(Mux(wrap, 0, kx + 1)),
+                                     iy.eq(next_y), ix.eq(next_x),
+                                     row_origin.eq(Mux(wrap, next_row, row_origin)),
+                                     columns.eq(columns + in_len),
+                                     delta.eq(columns + in_len - b)]
         return m
 
     def elaborate_binary(self, m: Module, group, read: Signal, address: Signal, push: Signal,

@@ -8,19 +8,26 @@ The descriptor of pass 0 is fetched during the ``PROGRAM_HEAD`` cycles; the next
 at C and latched in the last tail cycle. After the last pass, ``PROGRAM_TAIL`` cycles, then
 ``done``; the counter then holds the program's cycle count. Banks need no swap state: a pass's
 source bank is its layer's parity.
+
+A conv descriptor (docs/conv.md) runs one such pass per output pixel P = 0 .. OH·OW − 1 in
+raster order, the next pixel-pass starting where the next pass would (the same descriptor, none
+read). The pixel's window origin O, its top-left input pixel (iy0, ix0) and its output offset
+P·out_step (``interfaces.pixel_layout``) are stepped with adders in the last tail cycle, so they
+are registered at the pixel-pass's first cycle; a new descriptor starts them at pixel 0.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.gateware.interfaces import descriptor_load_signature, pass_signature
-from zeroskip.hw.program import image_name
+from zeroskip.hw.gateware.layouts import descriptor_struct
+from zeroskip.hw.program import KIND_CONV, image_name
 from zeroskip.hw.regmap import DATA_BITS, memory_shapes
 
 CYCLE_BITS = DATA_BITS      #: the cycle counter is the CYCLES register, one bus word
@@ -67,6 +74,32 @@ class ControlUnit(wiring.Component):
         m.d.comb += run.start.eq(first)
         m.d.sync += first.eq(0)
 
+        # conv passes: the output pixel (oy, ox) and its window, stepped with adders
+        desc, pixel = run.desc, run.pixel
+        oy, ox = Signal.like(desc.out_height), Signal.like(desc.out_width)
+        line = Signal.like(pixel.origin)          # oy·line_step − origin: O at ox = 0
+        last_pixel = Signal()                     # this pass's last pixel-pass runs
+        m.d.comb += last_pixel.eq((desc.kind != KIND_CONV) |
+                                  ((oy + 1 == desc.out_height) & (ox + 1 == desc.out_width)))
+
+        def latch(word):
+            """Begin the pass of the descriptor ``word`` (the read port's data) at pixel 0."""
+            new = data.View(descriptor_struct(a), word)
+            m.d.sync += [desc.eq(word), first.eq(1), oy.eq(0), ox.eq(0),
+                         line.eq(-new.origin), pixel.origin.eq(-new.origin),
+                         pixel.iy0.eq(-new.pad), pixel.ix0.eq(-new.pad), pixel.out_offset.eq(0)]
+
+        def next_pixel():
+            """The next pixel-pass of the same descriptor, in raster order."""
+            m.d.sync += [first.eq(1), pixel.out_offset.eq(pixel.out_offset + desc.out_step)]
+            with m.If(ox + 1 == desc.out_width):
+                m.d.sync += [ox.eq(0), oy.eq(oy + 1), line.eq(line + desc.line_step),
+                             pixel.origin.eq(line + desc.line_step),
+                             pixel.iy0.eq(pixel.iy0 + desc.stride), pixel.ix0.eq(-desc.pad)]
+            with m.Else():
+                m.d.sync += [ox.eq(ox + 1), pixel.origin.eq(pixel.origin + desc.pixel_step),
+                             pixel.ix0.eq(pixel.ix0 + desc.stride)]
+
         with m.If(run.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
@@ -80,7 +113,7 @@ class ControlUnit(wiring.Component):
             with m.State("HEAD"):
                 m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
-                    m.d.sync += [run.desc.eq(rd.data), first.eq(1)]
+                    latch(rd.data)
                     m.next = "COLUMN"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
@@ -109,14 +142,18 @@ class ControlUnit(wiring.Component):
             with m.State("TAIL"):
                 m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
-                    with m.If(index + 1 >= self.passes):
+                    with m.If(~last_pixel):
+                        next_pixel()
+                        m.next = "COLUMN"
+                    with m.Elif(index + 1 >= self.passes):
                         if timing.PROGRAM_TAIL:
                             m.d.sync += count.eq(timing.PROGRAM_TAIL - 1)
                             m.next = "END"
                         else:
                             m.next = "DONE"
                     with m.Else():
-                        m.d.sync += [run.desc.eq(rd.data), index.eq(index + 1), first.eq(1)]
+                        latch(rd.data)
+                        m.d.sync += index.eq(index + 1)
                         m.next = "COLUMN"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)

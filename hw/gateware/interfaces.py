@@ -9,7 +9,8 @@ joins them with ``wiring.connect``:
 - ``broadcast_signature``: the broadcaster's item into every PE's queue (one producer, N
   consumers, one ``connect``); each PE's ``ready`` (its queue has room) is ANDed by the top;
 - ``group_read_signature``: the broadcaster's read of one PE's source bank (one per lane);
-- ``pass_signature``: the running pass, from the control unit to the broadcaster and every PE;
+- ``pass_signature``: the running pass, from the control unit to the broadcaster and every PE
+  (with ``pixel_layout``: where a conv pass's current output pixel reads and writes);
 - ``pe_load_signature`` / ``descriptor_load_signature``: the host bus's ports into the memories.
 """
 
@@ -39,9 +40,15 @@ def chunk_bits(arch: ArchConfig) -> int:
 
 
 # -- what the broadcaster pushes -------------------------------------------------------------------
+def column_bits(arch: ArchConfig) -> int:
+    """A sparse item's column index ``j``: an activation index of an FC pass, or a column of a
+    conv pass's ``k·k·C`` (its pointers ``ptr_base + j`` lie within the pointer memories)."""
+    return max(arch.act_index_bits, descriptor_struct(arch)["ptr_base"].width)
+
+
 def sparse_item(arch: ArchConfig) -> data.StructLayout:
-    """A sparse pass's item: the non-zero activation ``a_j`` and its index ``j``."""
-    return data.StructLayout({"value": signed(arch.act_bits), "index": arch.act_index_bits})
+    """A sparse (or conv) pass's item: the activation ``a_j`` and its column ``j``."""
+    return data.StructLayout({"value": signed(arch.act_bits), "index": column_bits(arch)})
 
 
 def binary_item(arch: ArchConfig) -> data.StructLayout:
@@ -72,11 +79,27 @@ def group_read_signature(arch: ArchConfig) -> wiring.Signature:
                              "data": In(signed(arch.act_bits))})
 
 
+def pixel_layout(arch: ArchConfig) -> data.StructLayout:
+    """A conv pass's current output pixel (oy, ox) (docs/conv.md), registered by the control unit
+    before the pixel-pass's first cycle and held through it (all zero in the other kinds' passes):
+
+    - ``origin``: O = oy·line_step + ox·pixel_step − origin, the global activation index where
+      the window starts (negative in the padding);
+    - ``iy0`` / ``ix0``: oy·stride − pad and ox·stride − pad, the window's top-left input pixel;
+    - ``out_offset``: P·out_step, the local address of the pixel's outputs past ``row_base``."""
+    desc = descriptor_struct(arch)
+    corner = signed(max(desc["in_height"].width, desc["in_width"].width, desc["pad"].width) + 1)
+    return data.StructLayout({"origin": signed(desc["origin"].width + 1), "iy0": corner,
+                              "ix0": corner, "out_offset": desc["row_base"].shape})
+
+
 def pass_signature(arch: ArchConfig) -> wiring.Signature:
     """The running pass, as the control unit drives it: ``start`` in its first cycle, its
-    descriptor, the requantisation sweep's row, and ``busy`` (the program runs: the host's
-    load ports are locked out)."""
+    descriptor and, for conv passes, its output pixel (``start`` then begins each pixel-pass),
+    the requantisation sweep's row, and ``busy`` (the program runs: the host's load ports are
+    locked out)."""
     return wiring.Signature({"start": Out(1), "desc": Out(descriptor_struct(arch)),
+                             "pixel": Out(pixel_layout(arch)),
                              "sweep": Out(1), "sweep_row": Out(range(arch.acc_depth)),
                              "busy": Out(1)})
 

@@ -17,6 +17,10 @@ The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` 
 in the next, writes ``requantize(...)`` to the destination bank at ``row_base + i`` and clears
 the row (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
 
+Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sweep writes
+``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 2 keeps
+``max(acc, activation + max_offset(act_bits))`` instead of the MAC (code 0 still writes nothing).
+
 Binary passes (docs/binary-mode.md) pop (bits, plane, chunk) items instead, read lines
 ``line_base + chunk·rows + r`` one per cycle (``rows`` cycles per item) and add the line's
 xnor/and popcount term to row r through the same stages; the sweep then binarises by the
@@ -32,12 +36,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
-from zeroskip.hw.fixedpoint import signed_range
+from zeroskip.hw.fixedpoint import max_offset, signed_range
 from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature,
                                              group_read_signature, pass_signature,
                                              pe_load_signature)
 from zeroskip.hw.gateware.layouts import entry_struct
-from zeroskip.hw.program import KIND_BINARY, PROGRAM_GLOBAL_MEMORIES, field_max, image_name
+from zeroskip.hw.program import (KIND_BINARY, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_MEMORIES, field_max,
+                                 image_name)
 from zeroskip.hw.regmap import memory_shapes
 
 
@@ -214,6 +219,12 @@ class ProcessingElement(wiring.Component):
 
         # -- stage 2: multiply-accumulate (code 0 is the constant 0.0: no write) --------------------
         product = codebook_rd.data.as_signed() * s2_act
+        # max pooling (OP_MAX conv passes): the accumulator keeps the largest activation + offset
+        maximum = Signal()
+        m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
+        offered = Signal(signed(a.act_bits + 1))
+        m.d.comb += offered.eq(s2_act + max_offset(a.act_bits))
+        kept = Mux(acc_rd.data.as_signed() >= offered, acc_rd.data, offered)
 
         # -- requantisation sweep: read (this cycle), write (next cycle) -----------------------------
         r_valid = Signal()
@@ -228,8 +239,9 @@ class ProcessingElement(wiring.Component):
         with m.If(r_valid):
             m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
         with m.Else():
-            m.d.comb += [acc_wr.addr.eq(s2_row), acc_wr.data.eq(acc_rd.data + Mux(binary, s2_dot, product)),
-                         acc_wr.en.eq(s2_valid)]
+            m.d.comb += [acc_wr.addr.eq(s2_row), acc_wr.en.eq(s2_valid),
+                         acc_wr.data.eq(Mux(maximum, kept,
+                                            acc_rd.data + Mux(binary, s2_dot, product)))]
 
         total = Signal(signed(a.acc_bits + 1))
         m.d.comb += total.eq(acc_rd.data.as_signed() + bias_rd.data.as_signed())
@@ -257,12 +269,16 @@ class ProcessingElement(wiring.Component):
 
         # -- activation banks: source = layer parity, destination = the other -----------------------
         source = desc.layer[0]
+        # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
+        # both are held through the pass, so the sum is registered off the write's path
+        out_base = Signal.like(desc.row_base)
+        m.d.sync += out_base.eq(desc.row_base + self.run.pixel.out_offset)
         banks = []
         for bank, name in enumerate(("act0", "act1")):
             memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
             with m.If(self.run.busy):
-                m.d.comb += [wr.addr.eq(desc.row_base + r_row), wr.data.eq(activation),
+                m.d.comb += [wr.addr.eq(out_base + r_row), wr.data.eq(activation),
                              wr.en.eq(r_valid & (source != bank)),
                              rd.addr.eq(self.group.addr), rd.en.eq(self.group.en)]
             with m.Else():

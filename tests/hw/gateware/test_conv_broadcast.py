@@ -1,0 +1,145 @@
+"""The broadcast unit on conv pixel-passes (docs/conv.md): the window's group sequence (kernel
+positions row-major, the groups of [B, B + C), one empty cycle per padding position), items
+``(a_i, j = (ky·k + kx)·C + i − B)`` in column order, OP_MAX broadcasting zeros too, and the
+timing equations of docs/timing.md with G and g_k taken from ``ConvGeometry.windows``."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.sim import Simulator
+
+from zeroskip.hw.conv import ConvGeometry
+from zeroskip.hw.gateware.broadcast import Broadcaster
+from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX
+
+from benches import tiny
+
+
+class Harness(wiring.Component):
+    """The broadcaster reading one memory per lane (each PE's source bank)."""
+
+    def __init__(self, arch, vector):
+        self.arch = arch
+        self.vector = np.asarray(vector)
+        self.unit = Broadcaster(arch)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.arch
+        m.submodules.unit = unit = self.unit
+        padded = np.zeros(a.pes * a.act_depth, np.int64)
+        padded[:len(self.vector)] = self.vector
+        for lane in range(a.pes):
+            init = [int(v) & ((1 << a.act_bits) - 1) for v in padded[lane::a.pes]]
+            memory = m.submodules[f"lane{lane}"] = Memory(shape=a.act_bits, depth=a.act_depth,
+                                                          init=init)
+            port = memory.read_port()
+            m.d.comb += [port.addr.eq(unit.groups[lane].addr), port.en.eq(unit.groups[lane].en),
+                         unit.groups[lane].data.eq(port.data)]
+        return m
+
+
+def pixel_fields(g: ConvGeometry, pes: int, pixel: int) -> dict:
+    """What the control unit registers for pixel P (interfaces.pixel_layout)."""
+    f = g.pass_fields(pes)
+    oy, ox = divmod(pixel, g.out_width)
+    return {"origin": oy * f["line_step"] + ox * f["pixel_step"] - f["origin"],
+            "iy0": oy * g.stride - g.pad, "ix0": ox * g.stride - g.pad,
+            "out_offset": pixel * f["out_step"]}
+
+
+def run_pixels(arch, g, vector, ready_pattern=None, limit=400):
+    """Every pixel-pass of ``g`` in turn, each started when the previous one is done; per pixel
+    the pushes (cycle from its start, j, value) and the done cycle."""
+    top = Harness(arch, vector)
+    unit = top.unit
+    desc = {"kind": KIND_CONV, "in_len": g.in_channels, **g.pass_fields(arch.pes)}
+    logs = []
+
+    async def bench(ctx):
+        ctx.set(unit.run.desc, desc)
+        for pixel in range(g.pixels):
+            ctx.set(unit.run.pixel, pixel_fields(g, arch.pes, pixel))
+            ctx.set(unit.run.start, 1)
+            log = {"push": [], "done": None}
+            for cycle in range(limit):
+                ready = 1 if ready_pattern is None else ready_pattern(cycle)
+                ctx.set(unit.ready, ready)
+                if cycle == 1:
+                    ctx.set(unit.run.start, 0)
+                if ctx.get(unit.items.valid):
+                    assert ready
+                    item = ctx.get(unit.items.payload.sparse)
+                    log["push"].append((cycle, item.index, item.value))
+                if ctx.get(unit.done):
+                    log["done"] = cycle
+                    break
+                await ctx.tick()
+            logs.append(log)
+            await ctx.tick()
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return logs
+
+
+def expected(g, pes, vector, pixel):
+    """Columns broadcast, their values, b_k (no stall, T = 0) and done_b of docs/timing.md."""
+    w = g.windows(pes)
+    index, group, groups = w.index[pixel], w.group[pixel], int(w.groups[pixel])
+    columns = [j for j in range(g.columns)
+               if index[j] >= 0 and (g.op == OP_MAX or vector[index[j]] != 0)]
+    b, prev_b, prev_g = [], 0, -1
+    for j in columns:
+        prev_b = prev_b + 1 + max(0, int(group[j]) - prev_g - 1)
+        prev_g = int(group[j])
+        b.append(prev_b)
+    done = b[-1] + 1 + (groups - 1 - prev_g) if columns else groups + 1
+    return columns, [int(vector[index[j]]) for j in columns], b, done
+
+
+GEOMETRIES = {
+    # name: (pes, in_height, in_width, channels, stride S, kernel, stride, pad, op)
+    "3x3-pad1-host-input": (4, 4, 5, 3, 3, 3, 1, 1, OP_MAC),
+    "5x5-stride2-pad2-spare-channels": (4, 5, 5, 6, 8, 5, 2, 2, OP_MAC),
+    "1x1": (4, 3, 4, 4, 4, 1, 1, 0, OP_MAC),
+    "3x3-stride2-pad1-wide-channels": (2, 4, 4, 5, 6, 3, 2, 1, OP_MAC),
+    "max-2x2-stride2": (4, 4, 4, 4, 4, 2, 2, 0, OP_MAX),
+    "max-3x3-pad1": (4, 3, 3, 2, 4, 3, 2, 1, OP_MAX),
+    "one-pe": (1, 3, 3, 2, 2, 3, 1, 1, OP_MAC),
+    "eight-pes": (8, 3, 3, 3, 3, 3, 1, 1, OP_MAC),
+}
+
+
+@pytest.mark.parametrize("name", GEOMETRIES)
+def test_window_order_and_timing(name):
+    pes, h, w, c, s, k, stride, pad, op = GEOMETRIES[name]
+    arch = tiny(pes=pes, act_depth=64)
+    g = ConvGeometry(h, w, c, s, k, stride, pad, out_channels=pes, out_stride=pes, op=op)
+    assert g.problem(pes) is None
+    rng = np.random.default_rng(len(name))
+    vector = rng.integers(-9, 9, size=arch.max_vector) * (rng.random(arch.max_vector) < 0.6)
+    logs = run_pixels(arch, g, vector)
+    for pixel, log in enumerate(logs):
+        columns, values, b, done = expected(g, pes, vector, pixel)
+        assert [j for _, j, _ in log["push"]] == columns, f"pixel {pixel}"
+        assert [v for _, _, v in log["push"]] == values, f"pixel {pixel}"
+        assert [c for c, _, _ in log["push"]] == b, f"pixel {pixel}"
+        assert log["done"] == done, f"pixel {pixel}"
+
+
+def test_stalls_hold_the_window():
+    arch = tiny(pes=4, act_depth=64)
+    g = ConvGeometry(3, 3, 3, 3, 3, 1, 1, out_channels=4, out_stride=4)
+    vector = np.arange(1, arch.max_vector + 1)
+    logs = run_pixels(arch, g, vector, ready_pattern=lambda c: int(c % 3 != 1))
+    for pixel, log in enumerate(logs):
+        columns, values, _, _ = expected(g, 4, vector, pixel)
+        assert [j for _, j, _ in log["push"]] == columns
+        assert [v for _, _, v in log["push"]] == values
+        assert all(c % 3 != 1 for c, _, _ in log["push"])

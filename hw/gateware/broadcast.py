@@ -11,6 +11,14 @@ Binary passes (docs/binary-mode.md) broadcast every (plane, chunk) item instead:
 ``line_bits`` input bits are assembled from the groups covering it (the group still in the
 group register first), reads start in the cycle the previous item is pushed, one per cycle,
 and the item is pushed in the cycle its last group arrives.
+
+Conv pixel-passes (docs/conv.md) walk the window instead of the vector: kernel positions
+(ky, kx) row-major, an inside one contributing the groups ``B div N .. (B + C − 1) div N`` with
+the lanes of ``[B, B + C)`` as candidates (every one of them for ``OP_MAX``, zeros too) and
+items ``(a_i, (ky·k + kx)·C + i − B)``, a padding one a single group examined in one cycle with
+nothing read. B, (iy, ix) and (ky·k + kx)·C are stepped with adders from the pixel's window
+(``interfaces.pixel_layout``); the timing rule above is unchanged. B div N and B mod N are bit
+slices: arrays whose N is not a power of two run no conv pass (the compiler refuses them).
 """
 
 from __future__ import annotations
@@ -86,7 +94,8 @@ class Broadcaster(wiring.Component):
         # conv passes: the kernel position (ky, kx), its input pixel (iy, ix), its row's B at
         # kx = 0 and its first column (ky·k + kx)·C, all stepped with adders
         ky, kx = Signal.like(desc.kernel, name="ky"), Signal.like(desc.kernel, name="kx")
-        iy, ix = Signal(signed(len(pixel.iy0) + 1), name="iy"), Signal(signed(len(pixel.ix0) + 1), name="ix")
+        iy = Signal(signed(len(pixel.iy0) + 1), name="iy")
+        ix = Signal(signed(len(pixel.ix0) + 1), name="ix")
         row_origin = Signal.like(base, name="row_origin")
         columns = Signal(column_bits(a), name="position_columns")
 

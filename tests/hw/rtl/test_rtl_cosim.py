@@ -18,7 +18,7 @@ from zeroskip.hw.rtl.toolchain import SIMULATORS, SimulatorUnavailable, require_
 from zeroskip.ladder import check_rtl
 
 from regression import (ARCHS, CORNERS, QUICK, binary_regression_cases, binary_sample_cases,
-                        by_arch, corner_counts, default_sample, mismatches, quick_binary_cases,
+                        by_arch, conv_regression_cases, conv_sample_cases, corner_counts, default_sample, mismatches, quick_binary_cases,
                         quick_cases, random_case, regression_cases, sample_cases)
 
 pytestmark = pytest.mark.rtl
@@ -28,6 +28,8 @@ SAMPLE_PER_ARCH = 1
 #: the full regression (pytest -m slow): sparse programs, and binary / mixed ones
 FULL_CASES = 204
 FULL_BINARY_CASES = 56
+#: the conv regression's full run (pytest -m slow)
+FULL_CONV_CASES = 200
 
 
 def _run_cases(cases, simulator):
@@ -80,6 +82,25 @@ def test_regression_binary_sample():
     shapes = {"".join("sb"[layer.kind] for layer in c.program.layers) for c in cases}
     assert len(shapes) >= 3 and any("s" in shape for shape in shapes)
     assert _run_cases(cases, "icarus") == []
+
+
+def test_regression_conv_sample():
+    """Conv programs (docs/conv.md), two per conv architecture (1, 2, 4, 8 PEs, tiled output
+    channels), bit- and cycle-exact on Icarus; the cases cover kernels 1, 3, 5, strides 1 and
+    2, padding and max pooling."""
+    cases = conv_sample_cases()
+    layers = [layer for case in cases for layer in case.program.layers if layer.kind == 2]
+    assert {layer.kernel for layer in layers} >= {1, 3, 5} and {layer.stride for layer in layers} >= {1, 2}
+    assert any(layer.pad for layer in layers) and any(layer.op for layer in layers)
+    assert _run_cases(cases, "icarus") == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_regression_conv_full(simulator):
+    """200 seeded random conv programs (pytest -m slow); the result goes in docs/verification.md."""
+    problems = _run_cases(conv_regression_cases(FULL_CONV_CASES), simulator)
+    assert problems == [], "\n".join(problems[:20])
 
 
 @pytest.mark.slow

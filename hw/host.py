@@ -43,13 +43,16 @@ class AcceleratorTimeout(ZeroskipError):
 def cycle_limit(program: Program | None, expected: int | None = None) -> int:
     """Clock cycles after which a run of ``program`` counts as hung: twice the ``expected``
     count plus 1,000 when the caller knows it (``zeroskip.sim.simulate_int``), else a generous
-    bound from the passes alone — every activation of every plane, each costing a pop, its
-    bounds and two entries per accumulator row (zero-run padding at most doubles them)."""
+    bound from the passes alone — every activation of every plane (of every conv window), each
+    costing a pop, its bounds and two entries per accumulator row (zero-run padding at most
+    doubles them)."""
     if expected is not None:
         return 2 * int(expected) + 1000
     if program is None:
         return 1_000_000
-    work = sum(p.in_len * max(1, p.planes) * (2 * p.rows + 4) + p.rows + 64 for p in program.passes)
+    work = sum(max(1, p.out_height * p.out_width)            # a conv pass: per output pixel
+               * (p.in_len * max(1, p.kernel) ** 2 * max(1, p.planes) * (2 * p.rows + 4)
+                  + p.rows + 64) for p in program.passes)
     return 2 * work + 1000
 
 

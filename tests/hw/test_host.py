@@ -98,3 +98,16 @@ def test_polling_bounded_by_the_cycle_limit():
     assert len(polls) == -(-error.value.limit // BUS_CYCLES) + 1
     assert cycle_limit(program, expected=500) == 2000
     assert 1000 < cycle_limit(program) < 10**6
+
+
+def test_cycle_limit_covers_conv_programs():
+    """The bound from the passes alone counts every pixel of a conv pass's window (a conv
+    program runs far longer than its descriptors' in_len suggests)."""
+    from regression import conv_regression_cases
+
+    from zeroskip.hw.host import cycle_limit
+    from zeroskip.sim.simulator import simulate_int
+
+    for case in conv_regression_cases(24):
+        cycles = simulate_int(case.program, case.inputs).cycles
+        assert cycle_limit(case.program) > 2 * cycles.max(), case.note

@@ -121,6 +121,16 @@ def max_pool_ir(geometry: ConvGeometry, relu: bool, name: str) -> MaxPoolLayerIR
                           relu=relu, name=name, geometry=geometry)
 
 
+def avg_pool_ir(geometry: ConvGeometry, relu: bool, name: str) -> ConvLayerIR:
+    """Average pooling: the identity over channels sharing one weight, 1/(k·k) (a fixed scale;
+    padding positions count as zeros, as ONNX's count_include_pad)."""
+    identity = max_pool_ir(geometry, relu, name)
+    k = geometry.kernel
+    return ConvLayerIR(codes=identity.codes, codebook=np.array([0.0, 1.0 / (k * k)]),
+                       bias=np.zeros(geometry.in_channels), relu=relu, name=name,
+                       geometry=geometry)
+
+
 def _is_map_input(layer) -> bool:
     return all(hasattr(layer, name) for name in ("height", "width", "channels"))
 
@@ -169,12 +179,16 @@ def _conv_ir(layer, index: int, shape, arch: ArchConfig) -> ConvLayerIR:
 
     base = layer_ir(layer, index)
     height, width, channels, stride = shape
-    k = int(layer.kernel)
-    if base.in_len != channels * k * k:
-        raise ZeroskipError(f"layer {index} ({base.name}): takes {base.in_len // max(1, k * k)} "
-                            f"channels but its input map has {channels}")
+    k, groups = int(layer.kernel), int(getattr(layer, "groups", 1))
     out = base.out_len
-    codes = base.codes.reshape(out, channels, k, k).transpose(0, 2, 3, 1).reshape(out, -1)
+    if groups < 1 or channels % groups or out % groups:
+        raise ZeroskipError(f"layer {index} ({base.name}): {groups} groups do not divide its "
+                            f"{channels} input and {out} output channels")
+    if base.in_len != channels // groups * k * k:
+        raise ZeroskipError(f"layer {index} ({base.name}): takes "
+                            f"{base.in_len // max(1, k * k) * groups} channels but its input map "
+                            f"has {channels}")
+    codes = block_diagonal(base.codes, channels, groups, k)
     geometry = ConvGeometry(height, width, channels, stride, k, int(layer.stride), int(layer.pad),
                             out, fm_stride(out, arch.pes), OP_MAC)
     _check(geometry, index, base.name, arch)
@@ -182,17 +196,34 @@ def _conv_ir(layer, index: int, shape, arch: ArchConfig) -> ConvLayerIR:
                        name=base.name, geometry=geometry)
 
 
+def block_diagonal(codes: np.ndarray, channels: int, groups: int, k: int) -> np.ndarray:
+    """A grouped conv's codes [out, channels/groups · k · k] (c, ky, kx) → the window's matrix
+    [out, k · k · channels], column (ky·k + kx)·C + c: output channel o sees only its group's
+    input channels (zeros elsewhere cost no entry; docs/conv.md on what this costs)."""
+    out = codes.shape[0]
+    per_in, per_out = channels // groups, out // groups
+    grouped = codes.reshape(out, per_in, k, k).transpose(0, 2, 3, 1)          # [out, k, k, C/g]
+    full = np.zeros((out, k, k, channels), dtype=codes.dtype)
+    for g in range(groups):
+        rows = slice(g * per_out, (g + 1) * per_out)
+        full[rows, :, :, g * per_in:(g + 1) * per_in] = grouped[rows]
+    return full.reshape(out, -1)
+
+
 def _pool_ir(layer, index: int, shape, arch: ArchConfig) -> ConvLayerIR:
     height, width, channels, stride = shape
     name = str(getattr(layer, "name", "") or f"layer{index}")
-    if layer.op != "max":
-        raise ZeroskipError(f"layer {index} ({name}): {layer.op!r} pooling is not lowered yet "
-                            "(max pooling is)")
+    if layer.op not in ("max", "avg"):
+        raise ZeroskipError(f"layer {index} ({name}): {layer.op!r} pooling is not lowered "
+                            "(max and avg are)")
     geometry = ConvGeometry(height, width, channels, stride, int(layer.kernel), int(layer.stride),
                             int(getattr(layer, "pad", 0)), channels, fm_stride(channels, arch.pes),
-                            OP_MAX)
+                            OP_MAX if layer.op == "max" else OP_MAC)
     _check(geometry, index, name, arch)
-    return max_pool_ir(geometry, getattr(layer, "act", "none") == "relu", name)
+    relu = getattr(layer, "act", "none") == "relu"
+    if layer.op == "max":
+        return max_pool_ir(geometry, relu, name)
+    return avg_pool_ir(geometry, relu, name)
 
 
 def _check(geometry: ConvGeometry, index: int, name: str, arch: ArchConfig) -> None:

@@ -19,10 +19,10 @@ from zeroskip.sim.simulator import simulate
 ARCH = PRESETS["small"]
 
 
-def float_conv(x, weights, bias, stride, pad):
-    """x [H, W, C], weights [out, C, k, k] → [OH, OW, out], by plain loops."""
+def float_conv(x, weights, bias, stride, pad, groups=1):
+    """x [H, W, C], weights [out, C / groups, k, k] → [OH, OW, out], by plain loops."""
     h, w, c = x.shape
-    out, _, k, _ = weights.shape
+    out, per_group, k, _ = weights.shape
     oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     y = np.zeros((oh, ow, out))
     for oy in range(oh):
@@ -33,7 +33,9 @@ def float_conv(x, weights, bias, stride, pad):
                     for kx in range(k):
                         iy, ix = oy * stride - pad + ky, ox * stride - pad + kx
                         if 0 <= iy < h and 0 <= ix < w:
-                            total += float(np.dot(weights[o, :, ky, kx], x[iy, ix]))
+                            first = o // (out // groups) * per_group
+                            total += float(np.dot(weights[o, :, ky, kx],
+                                                  x[iy, ix, first:first + per_group]))
                 y[oy, ox, o] = total
     return y
 
@@ -45,14 +47,17 @@ def float_network(layers, x):
         shape = layers[0]
         fm = sample.reshape(shape.height, shape.width, shape.channels)
         for layer in layers[1:]:
-            if isinstance(layer, SharedConv):
+            if hasattr(layer, "codes") and hasattr(layer, "kernel"):
                 k = layer.kernel
                 weights = layer.codebook[layer.codes].reshape(len(layer.bias), -1, k, k)
-                fm = float_conv(fm, weights, layer.bias, layer.stride, layer.pad)
+                fm = float_conv(fm, weights, layer.bias, layer.stride, layer.pad,
+                                getattr(layer, "groups", 1))
             elif isinstance(layer, Pool):
                 k, s = layer.kernel, layer.stride
                 oh, ow = (fm.shape[0] - k) // s + 1, (fm.shape[1] - k) // s + 1
-                fm = np.array([[fm[y * s:y * s + k, x * s:x * s + k].max(axis=(0, 1))
+                reduce = (lambda v: v.max(axis=(0, 1))) if layer.op == "max" else \
+                    (lambda v: v.sum(axis=(0, 1)) / (k * k))
+                fm = np.array([[reduce(fm[y * s:y * s + k, x * s:x * s + k])
                                 for x in range(ow)] for y in range(oh)])
             else:
                 fm = layer.codebook[layer.codes] @ fm.reshape(-1) + layer.bias
@@ -60,6 +65,47 @@ def float_network(layers, x):
                 fm = np.maximum(fm, 0)
         results.append(fm)
     return np.array(results)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GroupedConv:
+    """A grouped convolution as a model hands it over: ``codes`` [out, C / groups · k · k]."""
+
+    codebook: np.ndarray
+    codes: np.ndarray
+    bias: np.ndarray
+    act: str
+    kernel: int
+    stride: int = 1
+    pad: int = 0
+    name: str = ""
+    groups: int = 1
+
+
+def grouped_model(rng, groups: int, out: int, pool: str):
+    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
+    shape = (out, 8 // groups * 9)
+    codes = (rng.integers(1, 16, shape) * (rng.random(shape) < 0.7)).astype(np.uint8)
+    return [MapInput(6, 6, 8),
+            GroupedConv(book, codes, rng.uniform(-0.2, 0.2, out).astype(np.float32), "relu", 3,
+                        1, 1, name="grouped", groups=groups),
+            Pool(pool, 2, 2, name="pool"),
+            SharedLayer(book, (rng.integers(0, 16, (3, 9 * out))).astype(np.uint8),
+                        np.zeros(3, np.float32), "none", name="fc")]
+
+
+@pytest.mark.parametrize("groups, out, pool", [(2, 6, "avg"), (8, 8, "max"), (4, 8, "avg")])
+def test_grouped_and_depthwise_convs_and_average_pooling(groups, out, pool):
+    """Grouped convs lower block-diagonally (8 groups of 8 channels: depthwise); average
+    pooling shares one weight, 1/(k·k)."""
+    rng = np.random.default_rng(groups)
+    layers = grouped_model(rng, groups, out, pool)
+    x = rng.uniform(-1, 1, (4, 6 * 6 * 8))
+    program = compile_layers(layers, ARCH, calibration=x)
+    want = float_network(layers, x)
+    assert np.abs(predict(program, x) - want).max() < 0.02 * np.abs(want).max() + 0.01
+    sim = simulate(program, x)
+    assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, x)))
 
 
 def conv_model(rng, act="relu", pool_act="none"):
@@ -142,9 +188,12 @@ def test_bad_models_name_the_layer():
     wrong = [MapInput(7, 7, 3)] + layers[1:]
     with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): takes 2 channels but its input map has 3"):
         compile_layers(wrong, ARCH)
-    avg = layers[:2] + [Pool("avg", 2, 2, name="avgpool")] + layers[3:]
-    with pytest.raises(ZeroskipError, match=r"layer 1 \(avgpool\): 'avg' pooling is not lowered yet"):
-        compile_layers(avg, ARCH)
+    other = layers[:2] + [Pool("lp", 2, 2, name="lppool")] + layers[3:]
+    with pytest.raises(ZeroskipError, match=r"layer 1 \(lppool\): 'lp' pooling is not lowered"):
+        compile_layers(other, ARCH)
+    odd = [layers[0], GroupedConv(*dataclasses.astuple(layers[1])[:8], groups=3)] + layers[2:]
+    with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): 3 groups do not divide its 2"):
+        compile_layers(odd, ARCH)
     with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): conv layers need a power-of-two"):
         compile_layers(layers, dataclasses.replace(ARCH, pes=3))
     big = [MapInput(40, 40, 2)] + layers[1:2]

@@ -255,7 +255,8 @@ def _layer_from_arrays(path, i: int, fields: dict) -> SharedLayer:
 
 def load_array_layers(path: str | os.PathLike) -> list:
     """The layers of a compressed model file (``CompressedModel.array_layers``: a conv network
-    starts with its ``MapInput``) or an interchange ``.npz`` (fully-connected layers).
+    starts with its ``MapInput``), an interchange ``.npz`` (fully-connected layers) or a
+    weight-shared ONNX model (``zeroskip.models.onnx``).
 
     The file type is sniffed from its first bytes.
     """
@@ -266,7 +267,20 @@ def load_array_layers(path: str | os.PathLike) -> list:
         return modelfile.load(path).array_layers(str(path))
     if head.startswith(b"PK"):
         return load_interchange(path)
-    raise ZeroskipError(f"{path}: neither a zeroskip model file nor an interchange .npz")
+    if is_onnx(path, head):
+        from . import onnx
+
+        return onnx.load_array_layers(path)
+    raise ZeroskipError(f"{path}: neither a zeroskip model file, an interchange .npz nor an "
+                        "ONNX model")
+
+
+def is_onnx(path: str | os.PathLike, head: bytes) -> bool:
+    """Whether a file is meant as ONNX: its name ends in ``.onnx``, or it starts like a
+    serialised ``ModelProto`` (field 1, ``ir_version``, a small varint: bytes 0x08, 1..127).
+    The ONNX reader then says what is wrong with it, if anything."""
+    return str(path).lower().endswith(".onnx") or (len(head) >= 2 and head[0] == 0x08
+                                                  and 0 < head[1] < 0x80)
 
 
 def _head(path, n: int) -> bytes:
@@ -297,7 +311,8 @@ def is_folded_binary(path: str | os.PathLike) -> bool:
 
 def load_model(path: str | os.PathLike) -> list:
     """The layers of any model file the compiler reads: a folded binary model
-    (``FoldedLayer``s), a compressed model file or an interchange ``.npz`` (``SharedLayer``s)."""
+    (``FoldedLayer``s), a compressed model file, an interchange ``.npz`` or a weight-shared
+    ONNX model (``SharedLayer``s; a conv model as ``MapInput``, ``SharedConv``, ``Pool``...)."""
     from . import binary_ref
 
     return binary_ref.load(path) if is_folded_binary(path) else load_array_layers(path)

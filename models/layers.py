@@ -61,42 +61,58 @@ class Dense(Layer):
         return {"kind": self.kind, "in": int(n_in), "out": int(n_out)}
 
 
-def col2im(dcols: np.ndarray, x_shape: tuple[int, ...], k: int) -> np.ndarray:
+def col2im(dcols: np.ndarray, x_shape: tuple[int, ...], k: int, stride: int = 1,
+           pad: int = 0) -> np.ndarray:
     """Gradient of im2col: patch gradients [n·oh·ow, c·k·k] summed back onto the image
-    [n, h, w, c] (valid, stride 1); one slice-add per kernel tap."""
+    [n, h, w, c] (zero padding ``pad``, stride ``stride``); one slice-add per kernel tap."""
     n, h, w, c = x_shape
-    oh, ow = h - k + 1, w - k + 1
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     patches = dcols.reshape(n, oh, ow, c, k, k)
-    dx = np.zeros(x_shape, dtype=dcols.dtype)
+    dx = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=dcols.dtype)
     for i in range(k):
         for j in range(k):
-            dx[:, i:i + oh, j:j + ow, :] += patches[..., i, j]
-    return dx
+            dx[:, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride, :] \
+                += patches[..., i, j]
+    return dx[:, pad:pad + h, pad:pad + w, :] if pad else dx
+
+
+def windows(x: np.ndarray, k: int, stride: int = 1, pad: int = 0,
+            fill: float = 0.0) -> np.ndarray:
+    """Every k x k window of ``x`` [n, h, w, c] padded by ``pad`` (with ``fill``), ``stride``
+    apart: a view [n, oh, ow, c, k, k] (the (c, kh, kw) order of ``W.reshape(out, -1)``)."""
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=fill)
+    view = sliding_window_view(x, (k, k), axis=(1, 2))
+    return view[:, ::stride, ::stride] if stride > 1 else view
 
 
 class Conv2D(Layer):
-    """Valid, stride-1 convolution by im2col: one matrix product per batch."""
+    """Convolution by im2col (one matrix product per batch): zero padding ``pad`` on every side,
+    ``stride`` in both directions (default: valid, stride 1)."""
 
     kind = "conv2d"
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int,
-                 rng: np.random.Generator | None = None, input_grad: bool = True):
+                 rng: np.random.Generator | None = None, input_grad: bool = True,
+                 stride: int = 1, pad: int = 0):
+        if stride < 1 or pad < 0 or kernel < 1:
+            raise ValueError(f"conv2d: kernel {kernel}, stride {stride}, pad {pad} out of range")
         rng = rng if rng is not None else np.random.default_rng(0)
         fan_in = in_channels * kernel * kernel
         self.params = {"W": _he_normal(rng, (out_channels, in_channels, kernel, kernel), fan_in),
                        "b": np.zeros(out_channels, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.kernel = kernel
+        self.stride, self.pad = int(stride), int(pad)
         self.input_grad = input_grad  # the first layer needs no gradient w.r.t. the image
         self._cols = None
         self._x_shape = None
 
     def forward(self, x, training=False):
-        n, h, w, c = x.shape
-        k = self.kernel
-        oh, ow = h - k + 1, w - k + 1
-        # [n, oh, ow, c, k, k]: (c, kh, kw) order matches W.reshape(out, -1)
-        cols = sliding_window_view(x, (k, k), axis=(1, 2)).reshape(n * oh * ow, c * k * k)
+        n = x.shape[0]
+        view = windows(x, self.kernel, self.stride, self.pad)
+        oh, ow = view.shape[1:3]
+        cols = view.reshape(n * oh * ow, -1)
         self._cols, self._x_shape = cols, x.shape
         w_mat = self.params["W"].reshape(len(self.params["b"]), -1)
         y = cols @ w_mat.T + self.params["b"]
@@ -111,12 +127,15 @@ class Conv2D(Layer):
         if not self.input_grad:
             return None
         dcols = dy2 @ self.params["W"].reshape(out, -1)
-        return col2im(dcols, self._x_shape, k)
+        return col2im(dcols, self._x_shape, k, self.stride, self.pad)
 
     def spec(self):
         out, c, k, _ = self.params["W"].shape
-        return {"kind": self.kind, "in_channels": int(c), "out_channels": int(out),
+        spec = {"kind": self.kind, "in_channels": int(c), "out_channels": int(out),
                 "kernel": int(k), "input_grad": bool(self.input_grad)}
+        if (self.stride, self.pad) != (1, 0):     # older files have neither: valid, stride 1
+            spec.update(stride=self.stride, pad=self.pad)
+        return spec
 
 
 class MaxPool2(Layer):
@@ -140,6 +159,105 @@ class MaxPool2(Layer):
         return dwin.reshape(n, h, w, c)
 
 
+class MaxPool2D(Layer):
+    """k x k max pooling, ``stride`` apart, padding ``pad`` (padded cells never win)."""
+
+    kind = "maxpool"
+
+    def __init__(self, kernel: int, stride: int, pad: int = 0):
+        if kernel < 1 or stride < 1 or not 0 <= pad < kernel:
+            raise ValueError(f"maxpool: kernel {kernel}, stride {stride}, pad {pad} out of range")
+        self.kernel, self.stride, self.pad = int(kernel), int(stride), int(pad)
+
+    def forward(self, x, training=False):
+        k = self.kernel
+        view = windows(x, k, self.stride, self.pad, fill=-np.inf)
+        flat = view.reshape(*view.shape[:4], k * k)
+        self._argmax, self._x_shape = flat.argmax(axis=-1), x.shape
+        return np.take_along_axis(flat, self._argmax[..., None], axis=-1)[..., 0]
+
+    def backward(self, dy):
+        k = self.kernel
+        dwin = np.zeros((*dy.shape, k * k), dtype=dy.dtype)
+        np.put_along_axis(dwin, self._argmax[..., None], dy[..., None], axis=-1)
+        return col2im(dwin.reshape(-1, dy.shape[-1] * k * k), self._x_shape, k, self.stride,
+                      self.pad)
+
+    def spec(self):
+        return {"kind": self.kind, "kernel": self.kernel, "stride": self.stride, "pad": self.pad}
+
+
+class AvgPool2D(Layer):
+    """k x k average pooling, ``stride`` apart, zero padding ``pad``; with
+    ``count_include_pad`` false (ONNX's default) a window averages only its cells inside the
+    map."""
+
+    kind = "avgpool"
+
+    def __init__(self, kernel: int, stride: int, pad: int = 0, count_include_pad: bool = False):
+        if kernel < 1 or stride < 1 or not 0 <= pad < kernel:
+            raise ValueError(f"avgpool: kernel {kernel}, stride {stride}, pad {pad} out of range")
+        self.kernel, self.stride, self.pad = int(kernel), int(stride), int(pad)
+        self.count_include_pad = bool(count_include_pad)
+
+    def _divisor(self, h: int, w: int) -> np.ndarray:
+        """[oh, ow, 1]: how many cells each window averages."""
+        if self.count_include_pad or not self.pad:
+            return np.float32(self.kernel ** 2)
+        ones = np.ones((1, h, w, 1), np.float32)
+        return windows(ones, self.kernel, self.stride, self.pad).sum(axis=(-2, -1))[0]
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        view = windows(x, self.kernel, self.stride, self.pad)
+        return (view.sum(axis=(-2, -1)) / self._divisor(*x.shape[1:3])).astype(x.dtype)
+
+    def backward(self, dy):
+        k = self.kernel
+        share = dy / self._divisor(*self._x_shape[1:3])
+        dwin = np.broadcast_to(share[..., None], (*dy.shape, k * k))
+        return col2im(np.ascontiguousarray(dwin).reshape(-1, dy.shape[-1] * k * k),
+                      self._x_shape, k, self.stride, self.pad)
+
+    def spec(self):
+        return {"kind": self.kind, "kernel": self.kernel, "stride": self.stride, "pad": self.pad,
+                "count_include_pad": self.count_include_pad}
+
+
+class GlobalAvgPool(Layer):
+    """The mean of each channel over the whole map: [n, h, w, c] → [n, 1, 1, c]."""
+
+    kind = "globalavgpool"
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        return x.mean(axis=(1, 2), keepdims=True)
+
+    def backward(self, dy):
+        n, h, w, c = self._x_shape
+        return np.broadcast_to(dy / (h * w), self._x_shape).copy()
+
+
+class FromNCHW(Layer):
+    """Channels-first input (``[n, c, h, w]``, or rows ``[n, c·h·w]`` in that order, as ONNX
+    and PyTorch give images) → the layers' NHWC maps ``[n, h, w, c]``."""
+
+    kind = "nchw"
+
+    def __init__(self, shape: tuple[int, int, int]):
+        self.shape = tuple(int(s) for s in shape)          # (c, h, w)
+
+    def forward(self, x, training=False):
+        self._in_shape = x.shape
+        return x.reshape(len(x), *self.shape).transpose(0, 2, 3, 1)
+
+    def backward(self, dy):
+        return dy.transpose(0, 3, 1, 2).reshape(self._in_shape)
+
+    def spec(self):
+        return {"kind": self.kind, "shape": list(self.shape)}
+
+
 class ReLU(Layer):
     kind = "relu"
 
@@ -152,14 +270,30 @@ class ReLU(Layer):
 
 
 class Flatten(Layer):
+    """[n, h, w, c] → [n, h·w·c] in (y, x, c) order; ``channels_first``: in (c, y, x) order,
+    as ONNX and PyTorch flatten their NCHW maps (so the next layer's columns stay theirs)."""
+
     kind = "flatten"
+
+    def __init__(self, channels_first: bool = False):
+        self.channels_first = bool(channels_first)
 
     def forward(self, x, training=False):
         self._shape = x.shape
+        if self.channels_first and x.ndim == 4:
+            x = x.transpose(0, 3, 1, 2)
         return x.reshape(len(x), -1)
 
     def backward(self, dy):
+        if self.channels_first and len(self._shape) == 4:
+            n, h, w, c = self._shape
+            return dy.reshape(n, c, h, w).transpose(0, 2, 3, 1)
         return dy.reshape(self._shape)
+
+    def spec(self):
+        if self.channels_first:
+            return {"kind": self.kind, "order": "chw"}
+        return {"kind": self.kind}
 
 
 class Reshape(Layer):
@@ -227,12 +361,25 @@ def build_layer(spec: dict) -> Layer:
         return Dense(spec["in"], spec["out"])
     if kind == Conv2D.kind:
         return Conv2D(spec["in_channels"], spec["out_channels"], spec["kernel"],
-                      input_grad=spec.get("input_grad", True))
+                      input_grad=spec.get("input_grad", True), stride=spec.get("stride", 1),
+                      pad=spec.get("pad", 0))
     if kind == Reshape.kind:
         return Reshape(tuple(spec["shape"]))
     if kind == Dropout.kind:
         return Dropout(spec["rate"])
-    simple = {cls.kind: cls for cls in (MaxPool2, ReLU, Flatten)}
+    if kind == MaxPool2D.kind:
+        return MaxPool2D(spec["kernel"], spec["stride"], spec.get("pad", 0))
+    if kind == AvgPool2D.kind:
+        return AvgPool2D(spec["kernel"], spec["stride"], spec.get("pad", 0),
+                         spec.get("count_include_pad", False))
+    if kind == FromNCHW.kind:
+        return FromNCHW(tuple(spec["shape"]))
+    if kind == Flatten.kind:
+        order = spec.get("order", "hwc")
+        if order not in ("hwc", "chw"):
+            raise ValueError(f"flatten order {order!r} (one of 'hwc', 'chw')")
+        return Flatten(channels_first=order == "chw")
+    simple = {cls.kind: cls for cls in (MaxPool2, ReLU, GlobalAvgPool)}
     if kind in simple:
         return simple[kind]()
     raise ValueError(f"unknown layer kind {kind!r}")

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                               "and co-verify both"),
     "compress": ("zeroskip.models.cli_compress", "train and compress a model (Deep Compression or binary)"),
     "compile": ("zeroskip.compiler.cli_compile", "lower a compressed model onto the accelerator"),
+    "export": ("zeroskip.models.cli_export", "write a compressed model as an ONNX graph "
+                                             "(onnxruntime runs it)"),
     "sim": ("zeroskip.sim.cli_sim", "simulate a compiled program cycle by cycle, with energy"),
     "bench": ("zeroskip.sim.cli_bench", "run a benchmark suite (e.g. EIE's Table III layers)"),
     "verilog": ("zeroskip.hw.gateware.cli_verilog", "write the accelerator's Verilog"),
@@ -51,6 +53,7 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "compress": {"output": ("-o", "file"), "json": ("--json", "file"),
                  "interchange": ("--interchange", "file")},
     "compile": {"output": ("-o", "program")},
+    "export": {"output": ("-o", "file")},
     "sim": {"output": ("--output", "file"), "json": ("--json", "file"), "plot": ("--plot", "dir")},
     "bench": {"json": ("--json", "file")},
     "verilog": {"output": ("-o", "dir")},

@@ -1,0 +1,108 @@
+"""ONNX models built with ``onnx.helper`` for the tests (not a test module): a small conv net
+with the operators exporters emit, a LeNet-300-100-shaped MLP, weight sharing, onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def graph_model(nodes, inits, input_dims, output_dims=("N", None), opset: int = 13,
+                metadata: dict | None = None) -> onnx.ModelProto:
+    """A model from ``nodes`` whose first input is ``x`` and last output ``y``; ``inits`` a
+    dict name -> array."""
+    graph = helper.make_graph(
+        nodes, "test",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_dims))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_dims))],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    if metadata:
+        helper.set_model_props(model, metadata)
+    onnx.checker.check_model(model)
+    return model
+
+
+def f32(rng, *shape, scale=0.3):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def conv_net(rng, bn: bool = True, softmax: bool = True, view_reshape: bool = True,
+             pool: str = "MaxPool") -> onnx.ModelProto:
+    """[N, 3, 9, 9] → Conv 3x3 s1 p1 (+BN) → Relu → pool 2 → Conv 3x3 s2 p1 + Add bias → Relu
+    → Reshape(N, -1) the way torch's ``x.view(x.size(0), -1)`` exports (or Flatten) → MatMul +
+    Add → Relu → Dropout → Gemm → Softmax."""
+    inits = {"w1": f32(rng, 4, 3, 3, 3), "b1": f32(rng, 4), "w2": f32(rng, 5, 4, 3, 3),
+             "b2": f32(rng, 1, 5, 1, 1), "w3": f32(rng, 20, 12), "b3": f32(rng, 12),
+             "w4": f32(rng, 6, 12), "b4": f32(rng, 6)}
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    last = "c1"
+    if bn:
+        inits.update(scale=rng.uniform(0.5, 1.5, 4).astype(np.float32), beta=f32(rng, 4),
+                     mean=f32(rng, 4), var=rng.uniform(0.5, 2, 4).astype(np.float32))
+        nodes.append(helper.make_node("BatchNormalization", ["c1", "scale", "beta", "mean", "var"],
+                                      ["bn1"], name="bn1", epsilon=1e-3))
+        last = "bn1"
+    nodes += [helper.make_node("Relu", [last], ["r1"], name="relu1"),
+              helper.make_node(pool, ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2],
+                               strides=[2, 2]),
+              helper.make_node("Conv", ["p1", "w2"], ["c2"], name="conv2", kernel_shape=[3, 3],
+                               strides=[2, 2], pads=[1, 1, 1, 1]),
+              helper.make_node("Add", ["c2", "b2"], ["c2b"], name="conv2_bias"),
+              helper.make_node("Relu", ["c2b"], ["r2"], name="relu2")]
+    if view_reshape:
+        inits["zero"], inits["minus1"] = np.array([0], np.int64), np.array([-1], np.int64)
+        nodes += [helper.make_node("Shape", ["r2"], ["s"], name="shape"),
+                  helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+                  helper.make_node("Concat", ["n", "minus1"], ["target"], name="concat", axis=0),
+                  helper.make_node("Reshape", ["r2", "target"], ["f"], name="view")]
+    else:
+        nodes.append(helper.make_node("Flatten", ["r2"], ["f"], name="flatten", axis=1))
+    nodes += [helper.make_node("MatMul", ["f", "w3"], ["m3"], name="fc1"),
+              helper.make_node("Add", ["m3", "b3"], ["a3"], name="fc1_bias"),
+              helper.make_node("Relu", ["a3"], ["r3"], name="relu3"),
+              helper.make_node("Dropout", ["r3"], ["d3"], name="drop"),
+              helper.make_node("Gemm", ["d3", "w4", "b4"], ["logits" if softmax else "y"],
+                               name="fc2", transB=1)]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["y"], name="softmax", axis=1))
+    return graph_model(nodes, inits, ["N", 3, 9, 9], ["N", 6])
+
+
+def mlp(rng, sizes=(784, 300, 100, 10), shared_bits: int | None = None,
+        density: float = 1.0) -> onnx.ModelProto:
+    """A Gemm/Relu MLP; ``shared_bits``: every weight one of 2**bits values (0 = pruned with
+    probability 1 - ``density``)."""
+    nodes, inits, last = [], {}, "x"
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        w = f32(rng, n_out, n_in, scale=1 / np.sqrt(n_in))
+        if shared_bits is not None:
+            values = np.concatenate([[0.0], rng.uniform(-0.3, 0.3, 2 ** shared_bits - 1)])
+            w = values[rng.integers(1, len(values), w.shape)].astype(np.float32)
+            w[rng.random(w.shape) >= density] = 0.0
+        inits[f"w{i}"], inits[f"b{i}"] = w, f32(rng, n_out, scale=0.1)
+        out = "y" if i == len(sizes) - 2 else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [last, f"w{i}", f"b{i}"],
+                                      [out if out == "y" else f"g{i}"], name=f"fc{i + 1}",
+                                      transB=1))
+        if out != "y":
+            nodes.append(helper.make_node("Relu", [f"g{i}"], [out], name=f"relu{i + 1}"))
+        last = out
+    return graph_model(nodes, inits, ["N", sizes[0]], ["N", sizes[-1]])
+
+
+def run_onnxruntime(model: onnx.ModelProto | bytes, x: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x.astype(np.float32)})[0]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -241,7 +241,15 @@ def load_array_layers(path: str | os.PathLike) -> list:
 
 
 def from_proto(model, source: str) -> OnnxModel:
-    return _Importer(model, source).run()
+    """An ``OnnxModel`` from a parsed (and checked) ``ModelProto``."""
+    try:
+        return _Importer(model, source).run()
+    except ZeroskipError:
+        raise
+    except (KeyError, ValueError, IndexError, TypeError, AttributeError, OverflowError) as error:
+        # what the checker lets through (tensor data that disagrees with its dims, ...)
+        raise ZeroskipError(f"{source}: a damaged ONNX model ({type(error).__name__}: "
+                            f"{_first_line(error)})") from None
 
 
 class _Importer:
@@ -357,7 +365,7 @@ class _Importer:
         activations = [i for i in node.input if i in self.shapes]
         if len(activations) != 1:
             self.fail(node, "takes no activation or several (zeroskip imports sequential models)"
-                      if handler is not self.op_Add else "is not supported (only a constant "
+                      if op != "Add" else "is not supported (only a constant "
                       "bias after MatMul, Gemm or Conv)")
         if activations[0] != self.current:
             self.fail(node, f"reads '{activations[0]}', not the latest activation "

@@ -106,3 +106,20 @@ def run_onnxruntime(model: onnx.ModelProto | bytes, x: np.ndarray) -> np.ndarray
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def shared(model: onnx.ModelProto, rng, bits: int = 4, density: float = 0.5,
+           prefix: str = "w") -> onnx.ModelProto:
+    """A copy of ``model`` whose weight initializers (names starting with ``prefix``) each hold
+    at most 2**bits - 1 distinct non-zero values, the rest pruned to 0.0."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for i, tensor in enumerate(model.graph.initializer):
+        if not tensor.name.startswith(prefix):
+            continue
+        w = numpy_helper.to_array(tensor)
+        values = rng.uniform(-0.5, 0.5, 2 ** bits - 1)
+        new = values[rng.integers(0, len(values), w.shape)]
+        new[rng.random(w.shape) >= density] = 0.0
+        model.graph.initializer[i].CopyFrom(numpy_helper.from_array(new.astype(np.float32),
+                                                                    tensor.name))
+    return model

@@ -217,11 +217,35 @@ def read_model(path: str | os.PathLike):
                             f"{_first_line(error)})") from None
     if not model.graph.node:
         raise ZeroskipError(f"{path}: not an ONNX model (no graph nodes; truncated?)")
+    _load_external_data(model, path)
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError, RuntimeError) as error:
         raise ZeroskipError(f"{path}: not a valid ONNX model ({_first_line(error)})") from None
     return model
+
+
+def _load_external_data(model, path) -> None:
+    """Weights saved next to the model (``torch.onnx.export``'s default writes ``MODEL.onnx.data``):
+    read from files inside the model's directory only."""
+    from onnx import external_data_helper
+
+    tensors = [t for t in model.graph.initializer if external_data_helper.uses_external_data(t)]
+    if not tensors:
+        return
+    base = os.path.dirname(os.path.abspath(path))
+    for tensor in tensors:
+        info = external_data_helper.ExternalDataInfo(tensor)
+        location = os.path.normpath(os.path.join(base, info.location))
+        if os.path.isabs(info.location) or not location.startswith(base + os.sep) \
+                or not os.path.isfile(location):
+            raise ZeroskipError(f"{path}: weight '{tensor.name}' is stored in "
+                                f"'{info.location}', which is not a file beside the model")
+    try:
+        external_data_helper.load_external_data_for_model(model, base)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ZeroskipError(f"{path}: cannot read its external weights "
+                            f"({_first_line(error)})") from None
 
 
 def _first_line(error: BaseException) -> str:
@@ -260,10 +284,7 @@ class _Importer:
 
         self.model, self.source, self.graph = model, source, model.graph
         self.consts: dict[str, np.ndarray] = {}
-        for tensor in self.graph.initializer:
-            if tensor.data_location == 1:                 # onnx.TensorProto.EXTERNAL
-                raise ZeroskipError(f"{source}: initializer '{tensor.name}' is stored in an "
-                                    "external data file; save the model as one file")
+        for tensor in self.graph.initializer:           # external data is loaded by now
             self.consts[tensor.name] = numpy_helper.to_array(tensor)
         self.shapes: dict[str, tuple] = {}                # activation -> per-sample shape
         self.ops: list[Op] = []

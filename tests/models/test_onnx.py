@@ -319,6 +319,27 @@ def test_truncated_and_damaged_files_are_one_line(tmp_path):
             assert str(error).startswith(f"{path}: ") and "\n" not in str(error)
 
 
+def test_weights_in_an_external_data_file_beside_the_model(tmp_path):
+    """torch.onnx.export's default: the weights in MODEL.onnx.data next to MODEL.onnx."""
+    rng = np.random.default_rng(16)
+    model = mlp(rng, (30, 8, 4))
+    x = rng.random((3, 30)).astype(np.float32)
+    want = run_onnxruntime(model, x)
+    onnx.save_model(model, tmp_path / "m.onnx", save_as_external_data=True,
+                    location="m.onnx.data", size_threshold=0)
+    assert (tmp_path / "m.onnx.data").stat().st_size > 4 * 30 * 8
+    got = zonnx.load(tmp_path / "m.onnx").network().forward(x)
+    assert relative_error(got, want) <= 1e-5
+    for tensor in model.graph.initializer:    # (saving made them external) now outside the folder
+        assert tensor.data_location == onnx.TensorProto.EXTERNAL
+        next(e for e in tensor.external_data if e.key == "location").value = "../elsewhere.data"
+    (tmp_path / "sub").mkdir()
+    path = write(tmp_path / "sub", model, "escape.onnx")
+    with pytest.raises(ZeroskipError, match=r"escape.onnx: weight 'w0' is stored in "
+                                            r"'../elsewhere.data', which is not a file beside"):
+        zonnx.load(path)
+
+
 def test_foreign_files_are_not_onnx(tmp_path):
     (tmp_path / "notes.onnx").write_text("hello, not a model\n")
     with pytest.raises(ZeroskipError, match=r"notes.onnx: not an ONNX model"):

@@ -6,6 +6,8 @@ Layers (random weights and inputs, seeded; N PEs, ``small`` otherwise):
 
 - a 3x3 conv, 64 → 64 on 14x14 (pad 1), 50 % weights, 40 % non-zero activations;
 - a 1x1 conv, 64 → 64 on 14x14, the same densities;
+- a depthwise 3x3 conv, 64 channels on 14x14 (pad 1), the same densities, lowered
+  block-diagonally (docs/conv.md);
 - with ``--model lenet5.zsk``: LeNet-5's conv2 on the maps its conv1 + pool1 make of MNIST
   test images (the model's own weights and activations).
 
@@ -63,6 +65,35 @@ def measure(name: str, program, maps: np.ndarray) -> list:
             fc_cycles.sum() / cycles.sum()]
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Depthwise:
+    """A depthwise conv as a model hands it over (``groups`` = channels)."""
+
+    codebook: np.ndarray
+    codes: np.ndarray
+    bias: np.ndarray
+    act: str
+    kernel: int
+    stride: int
+    pad: int
+    groups: int
+    name: str = "depthwise"
+
+
+def depthwise(arch, seed: int, images: int):
+    """A depthwise 3x3 conv of 64 channels on 14x14: the program and integer input maps."""
+    from zeroskip.models.interchange import MapInput
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(1, arch.codebook_size, (64, 9)) * (rng.random((64, 9)) < 0.5)
+    book = np.concatenate([[0.0], rng.uniform(-1, 1, arch.codebook_size - 1)])
+    layer = Depthwise(book.astype(np.float32), codes.astype(np.uint8),
+                      rng.uniform(-0.3, 0.3, 64).astype(np.float32), "relu", 3, 1, 1, 64)
+    x = rng.uniform(-1, 1, (images, 14 * 14 * 64)) * (rng.random((images, 14 * 14 * 64)) < 0.4)
+    program = compile_layers([MapInput(14, 14, 64), layer], arch, calibration=x)
+    return program, quantize_input(program, x)
+
+
 def first_layer_program(program, layer: int):
     """A program of ``layer`` alone (its maps come from the caller)."""
     from zeroskip.hw.program import Program
@@ -89,6 +120,7 @@ def main(argv=None) -> int:
                                          convs=((64, kernel, 1, pad),), pool=None, classes=None,
                                          density=0.5, batch=args.images, input_density=0.4)
         rows.append(measure(name, program, quantize_input(program, x)))
+    rows.append(measure("depthwise 3x3, 64 ch, 14x14", *depthwise(arch, args.seed, args.images)))
     if args.model:
         from zeroskip.models.data import mnist_split
 

@@ -1,8 +1,9 @@
 """``zeroskip compile MODEL -o PROGDIR``: lower a compressed model onto the accelerator.
 
 MODEL is a compressed model file, an interchange ``.npz`` (``codebook_i``, ``codes_i``,
-``bias_i``, ``act_i`` per layer) or a folded binary model (``zeroskip.models.binary_ref.save``,
-e.g. ``zeroskip compress binary-mlp -o``). ``--calibration X.npy`` (float [batch, in]) sets the
+``bias_i``, ``act_i`` per layer), a weight-shared ONNX model (``zeroskip.models.onnx``,
+docs/onnx.md) or a folded binary model (``zeroskip.models.binary_ref.save``, e.g.
+``zeroskip compress binary-mlp -o``). ``--calibration X.npy`` (float [batch, in]) sets the
 fixed-point scales from real inputs; without it inputs are assumed in [-1, 1] and the scales
 come from a guaranteed bound (docs/fixed-point.md). ``-o`` replaces only a previous program
 directory (docs/cli.md, "Output paths").
@@ -19,7 +20,8 @@ from zeroskip.progress import Progress
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="compressed model file, interchange .npz or folded binary model")
+    parser.add_argument("model", help="compressed model file, interchange .npz, weight-shared "
+                                      "ONNX model or folded binary model")
     add_arch_arguments(parser)
     parser.add_argument("--balance", action="store_true",
                         help="permute rows so PEs get even work (outputs keep the model's order)")

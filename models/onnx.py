@@ -779,7 +779,7 @@ def export(layers, source: str = "model", name: str = "zeroskip") -> bytes:
                                         f"{matrix.shape[1]} inputs, the map before it has {size}")
                 add("Flatten", [], unique("flatten"), axis=1)
                 chw = np.empty_like(matrix)
-                chw[:, chw_to_hwc(shape)] = matrix       # the array's (y, x, c) → ONNX's (c, y, x)
+                chw[:, chw_to_hwc(shape)] = matrix   # the array's (y, x, c) → ONNX's (c, y, x)
                 matrix, shape = chw, None
             add("Gemm", weights(layer, name, matrix), name, transB=1)
         else:

@@ -184,7 +184,7 @@ def test_dense_weights_are_not_weight_shared(tmp_path):
         load_model(path)
 
 
-# -- export → onnxruntime, export → import → compile ---------------------------------------------
+# -- export → onnxruntime, export → import → compile -----------------------------------
 def program_fields(program):
     meta = {k: v for k, v in program.meta.items() if k != "source"}
     meta["compiler"] = {k: v for k, v in meta["compiler"].items() if k != "seconds"}

@@ -29,8 +29,8 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, chunk_bits,
-                                             column_bits, group_read_signature, pass_signature,
-                                             plane_bits, sparse_item)
+                                             group_read_signature, pass_signature, plane_bits,
+                                             sparse_item)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
 from zeroskip.hw.program import KIND_BINARY, KIND_CONV, OP_MAX
 
@@ -90,14 +90,14 @@ class Broadcaster(wiring.Component):
         end = Signal(pixel.origin.shape(), name="position_end")
         low = Signal(max(1, shift or 0), name="position_low")
         padding = Signal(name="position_padding")
-        delta = Signal(column_bits(a), name="position_delta")
+        delta = Signal(a.act_index_bits, name="position_delta")
         # conv passes: the kernel position (ky, kx), its input pixel (iy, ix), its row's B at
         # kx = 0 and its first column (ky·k + kx)·C, all stepped with adders
         ky, kx = Signal.like(desc.kernel, name="ky"), Signal.like(desc.kernel, name="kx")
         iy = Signal(signed(len(pixel.iy0) + 1), name="iy")
         ix = Signal(signed(len(pixel.ix0) + 1), name="ix")
         row_origin = Signal.like(base, name="row_origin")
-        columns = Signal(column_bits(a), name="position_columns")
+        columns = Signal(a.act_index_bits, name="position_columns")
 
         lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
                     & ~padding for lane in range(n))

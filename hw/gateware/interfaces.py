@@ -40,15 +40,10 @@ def chunk_bits(arch: ArchConfig) -> int:
 
 
 # -- what the broadcaster pushes -------------------------------------------------------------------
-def column_bits(arch: ArchConfig) -> int:
-    """A sparse item's column index ``j``: an activation index of an FC pass, or a column of a
-    conv pass's ``k·k·C`` (its pointers ``ptr_base + j`` lie within the pointer memories)."""
-    return max(arch.act_index_bits, descriptor_struct(arch)["ptr_base"].width)
-
-
 def sparse_item(arch: ArchConfig) -> data.StructLayout:
-    """A sparse (or conv) pass's item: the activation ``a_j`` and its column ``j``."""
-    return data.StructLayout({"value": signed(arch.act_bits), "index": column_bits(arch)})
+    """A sparse (or conv) pass's item: the activation ``a_j`` and its column ``j`` (a conv
+    pass's k·k·C columns are at most ``max_vector``, as an FC pass's: the compiler's bound)."""
+    return data.StructLayout({"value": signed(arch.act_bits), "index": arch.act_index_bits})
 
 
 def binary_item(arch: ArchConfig) -> data.StructLayout:

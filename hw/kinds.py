@@ -260,14 +260,15 @@ class SparseConv(SparseFC):
         channel), requantised, written at its place in the output map; spare channels are 0."""
         a = program.arch
         g = layer.geometry
-        patches = gather(np.asarray(acts, np.int64), g.windows(a.pes))      # [batch, P, columns]
-        if g.op == OP_MAX:
+        windows = g.windows(a.pes)
+        patches = gather(np.asarray(acts, np.int64), windows)               # [batch, P, columns]
+        if g.op == OP_MAX:        # the window's activations inside the map; padding is no candidate
+            seen = np.where(windows.index >= 0, patches + max_offset(a.act_bits), 0)
             acc = np.zeros(patches.shape[:2] + (g.out_channels,), np.int64)
             for row in range(g.out_channels):
                 used = np.flatnonzero(weights[row] != 0)
                 if len(used):
-                    acc[..., row] = np.maximum(0, patches[..., used].max(axis=-1)
-                                               + max_offset(a.act_bits))
+                    acc[..., row] = seen[..., used].max(axis=-1)
         else:
             acc = wrap(patches @ weights.T, a.acc_bits)
         y = requantize(acc, bias, layer.shift, layer.relu, a.acc_bits, a.act_bits)

@@ -199,3 +199,20 @@ def test_bad_models_name_the_layer():
     big = [MapInput(40, 40, 2)] + layers[1:2]
     with pytest.raises(ZeroskipError, match=r"layer 0.*40 x 40|exceed|outputs"):
         compile_layers(big, ARCH)
+
+
+def test_max_pool_padding_is_no_candidate():
+    """A padded 3x3 max pool over negative values: the corner window's maximum is the largest
+    inside value, not the padding's 0 (docs/conv.md), in the reference and the simulator."""
+    layers = [MapInput(3, 3, 1), Pool("max", 3, 1, pad=1, name="pool"),
+              SharedLayer(np.array([0.0, 1.0], np.float32), np.eye(9, dtype=np.uint8),
+                          np.zeros(9, np.float32), "none")]
+    x = -np.arange(1, 10, dtype=np.float64)[None] / 16
+    program = compile_layers(layers, ARCH, input_frac=8)
+    xq = quantize_input(program, x)
+    pooled = trace_int(program, xq)[1].reshape(9, -1)[:, 0]
+    grid = xq.reshape(3, 3)
+    want = [max(grid[y, x] for y in range(max(0, i - 1), min(3, i + 2))
+                for x in range(max(0, j - 1), min(3, j + 2))) for i in range(3) for j in range(3)]
+    assert pooled.tolist() == want
+    assert np.array_equal(simulate(program, x).outputs_int, predict_int(program, xq))

@@ -9,6 +9,12 @@ images per class, stratified): after each pruning step's scheduled retraining, a
 than ``prune_budget`` below the dense network's validation accuracy retrains on, one epoch at a
 time, until it is back within the budget or ``prune_extra_epochs`` more epochs have run. The
 held-out test images only measure the result; nothing is chosen on them.
+
+A network trained elsewhere (an imported ONNX model, ``zeroskip compress MODEL.onnx --data``)
+goes through the same stages on the user's data: ``compress(config, data, network=net)`` with
+``imported_config``; its dense stage is the model as it came (no training unless asked). Two
+ways without training data: ``compress_shared`` packs weights that are already shared as they
+are, ``one_shot`` prunes and shares without retraining (and says what that cost).
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from zeroskip.progress import QUIET, Progress
 
 from . import modelfile, zoo
 from .data import VALIDATION_PER_CLASS, mnist_split, validation_split
-from .layers import Conv2D
+from .layers import Conv2D, Dense, Dropout, ReLU
 from .modelfile import CompressedModel
+from .network import Network
 from .prune import density, prune_mask, quality_ramp
 from .share import n_centroids, share_weights
 from .storage import StorageReport, account_layer, format_table
@@ -36,6 +43,7 @@ class CompressConfig:
     """Everything a compression run depends on; ``default_config`` fills in tuned values."""
 
     model: str = "lenet300"
+    source: str = ""                  # an imported model's file; "" = the zoo network ``model``
     seed: int = 0
     quality: tuple[float, ...] = ()   # pruning quality per weighted layer (× std)
     fc_bits: int = 5                  # 2**bits centroids for fully-connected layers
@@ -55,7 +63,7 @@ class CompressConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field (the CLI turns it into a ZeroskipError)."""
-        if self.model not in zoo.MODELS:
+        if not self.source and self.model not in zoo.MODELS:
             raise ValueError(f"unknown model {self.model!r} (one of {', '.join(zoo.MODELS)})")
         for name in ("fc_bits", "conv_bits", "fc_index_bits", "conv_index_bits"):
             if not 1 <= getattr(self, name) <= 8:
@@ -112,33 +120,162 @@ def default_config(model: str = "lenet300", eie: bool = False, **overrides) -> C
     return CompressConfig(model=model, **base)
 
 
+def imported_quality(net: Network) -> tuple[float, ...]:
+    """Pruning qualities for a network trained elsewhere, by each layer's role, from the zoo's
+    tuned values (docs/models.md): a first convolution 0.5 (few weights, each one matters),
+    other convolutions 1.6, hidden fully-connected layers 1.8, the last (classifier) 1.1."""
+    layers = net.weighted()
+    quality = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Conv2D):
+            quality.append(0.5 if i == 0 else 1.6)
+        else:
+            quality.append(1.1 if i == len(layers) - 1 else 1.8)
+    return tuple(quality)
+
+
+def imported_config(net: Network, source: str, eie: bool = False, **overrides) -> CompressConfig:
+    """The configuration for ``net``, imported from ``source`` and already trained: the zoo's
+    tuned schedules (LeNet-5's when it has convolutions, LeNet-300-100's otherwise) without the
+    dense training (0 epochs unless overridden), qualities from ``imported_quality``, the same
+    bits as the zoo's (``eie`` as in ``default_config``)."""
+    zoo_model = "lenet5" if any(isinstance(l, Conv2D) for l in net.weighted()) else "lenet300"
+    base = dict(DEFAULTS[zoo_model])
+    base.update(quality=imported_quality(net), dense=replace(base["dense"], epochs=0))
+    if eie:
+        base.update(eie=True, fc_bits=4, fc_index_bits=4, conv_bits=4)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return CompressConfig(model=net.name, source=str(source), **base)
+
+
+def with_dropout(net: Network, rate: float, seed: int) -> Network:
+    """``net`` (its layers, not copies) with dropout at ``rate`` after every ReLU that follows a
+    fully-connected layer, where the zoo's networks have it; ``net`` itself when ``rate`` is 0."""
+    if not rate:
+        return net
+    rng = np.random.default_rng([seed, 0xD0])
+    layers = []
+    for i, layer in enumerate(net.layers):
+        layers.append(layer)
+        if isinstance(layer, ReLU) and i and isinstance(net.layers[i - 1], Dense):
+            layers.append(Dropout(rate, rng))
+    return Network(net.name, layers)
+
+
+def without_dropout(net: Network) -> Network:
+    """``net`` without its dropout layers (identities at inference): an imported model's file
+    keeps the architecture it came with."""
+    return Network(net.name, [layer for layer in net.layers if not isinstance(layer, Dropout)])
+
+
+class NotShared(ValueError):
+    """A weight tensor with more distinct values than the configured bits can hold."""
+
+    def __init__(self, layer: str, values: int, limit: int, bits: int):
+        self.layer, self.values, self.limit, self.bits = layer, values, limit, bits
+        super().__init__(f"layer {layer} has {values} distinct non-zero weights, more than "
+                         f"{bits}-bit sharing holds ({limit})")
+
+
+def compress_shared(config: CompressConfig, net: Network, codebooks, codes,
+                    test=None, names: list[str] | None = None) -> CompressResult:
+    """Weights that are already shared, taken as they are: ``codebooks`` (entry 0 = 0.0) and
+    ``codes`` per weighted layer, each codebook within the configured bits (``NotShared``
+    otherwise). Nothing is trained; ``test`` = ``(x, y)`` measures the model as it came and as
+    its file decodes."""
+    config.validate()
+    clock = time.perf_counter()
+    weight_bits, _ = _layer_bits(net, config)
+    for name, book, bits in zip(names or net.layer_names(), codebooks, weight_bits, strict=True):
+        limit = n_centroids(bits, config.eie)
+        if len(book) - 1 > limit:
+            raise NotShared(name, len(book) - 1, limit, bits)
+    decoded, data_bytes, storage = package(config, net, codebooks, codes, names)
+    accuracy = dict.fromkeys(STAGES)
+    if test is not None:
+        accuracy["dense"] = net.accuracy(*test)
+        accuracy["compressed"] = decoded.to_network().accuracy(*test)
+    return CompressResult(config, decoded, data_bytes, storage, accuracy,
+                          {"total": time.perf_counter() - clock},
+                          n_test=0 if test is None else len(test[1]), method="as-is")
+
+
+def one_shot(config: CompressConfig, net: Network, test=None,
+             names: list[str] | None = None) -> CompressResult:
+    """Prune once to each layer's full quality and share by k-means, without any retraining or
+    fine-tuning: what can be done without training data. ``test`` = ``(x, y)`` measures what
+    it cost (the CLI prints it as a warning)."""
+    config.validate()
+    clock = time.perf_counter()
+    quality = config.quality or imported_quality(net)
+    if len(quality) == 1:
+        quality = quality * len(net.weighted())
+    accuracy = dict.fromkeys(STAGES)
+    if test is not None:
+        accuracy["dense"] = net.accuracy(*test)
+    weight_bits, _ = _layer_bits(net, config)
+    masks = []
+    for layer, q in zip(net.weighted(), quality, strict=True):
+        masks.append(prune_mask(layer.params["W"], q))
+        layer.params["W"] *= masks[-1]
+    if test is not None:
+        accuracy["pruned"] = net.accuracy(*test)
+    codebooks, codes = [], []
+    for layer, mask, bits in zip(net.weighted(), masks, weight_bits):
+        book, code = share_weights(layer.params["W"], mask, n_centroids(bits, config.eie))
+        codebooks.append(book)
+        codes.append(code)
+    decoded, data_bytes, storage = package(config, net, codebooks, codes, names)
+    if test is not None:
+        accuracy["compressed"] = decoded.to_network().accuracy(*test)
+    return CompressResult(config, decoded, data_bytes, storage, accuracy,
+                          {"total": time.perf_counter() - clock},
+                          n_test=0 if test is None else len(test[1]), method="one-shot")
+
+
+#: how a result was made: the title of its table
+METHODS = {"deep-compression": "Deep Compression",
+           "as-is": "weights already shared, taken as they are",
+           "one-shot": "one-shot: pruned and shared WITHOUT retraining"}
+#: the stages whose accuracy a result may report, in order
+STAGES = ("dense", "pruned", "shared", "compressed")
+
+
 @dataclass
 class CompressResult:
     config: CompressConfig
     model: CompressedModel           # decoded from ``data``: exactly what the file holds
     data: bytes                      # the .zsk file
     storage: StorageReport
-    accuracy: dict[str, float]       # dense, pruned, shared (before fine-tuning), compressed
+    accuracy: dict[str, float | None]  # dense, pruned, shared (before fine-tuning), compressed;
+    #                                    None: not measured (no test images, or no such stage)
     seconds: dict[str, float] = field(default_factory=dict)  # wall-clock per stage, and total
     n_test: int = 0                  # held-out images the accuracies are measured on
     validation: dict[str, float] = field(default_factory=dict)  # same stages, validation split
     n_validation: int = 0            # validation images (carved from the training set)
     extra_epochs: list[int] = field(default_factory=list)  # per pruning step, chosen on validation
+    method: str = "deep-compression"  # or "as-is", "one-shot" (``METHODS``)
 
     def table(self) -> str:
-        title = (f"{self.config.model}: Deep Compression "
-                 f"({'EIE 4-bit, code 0 reserved' if self.config.eie else 'P+Q+H'})")
+        mode = "EIE 4-bit, code 0 reserved" if self.config.eie else "P+Q+H"
+        title = (f"{self.config.model}: Deep Compression ({mode})"
+                 if self.method == "deep-compression"
+                 else f"{self.config.model}: {METHODS[self.method]} ({mode})")
+        return "\n".join([format_table(self.storage, title), self._accuracy_line(),
+                          *self._validation_lines()])
+
+    def _accuracy_line(self) -> str:
         acc = self.accuracy
-        return "\n".join([
-            format_table(self.storage, title),
-            f"accuracy on {self.n_test} held-out images: dense {100 * acc['dense']:.2f}%, "
-            f"pruned {100 * acc['pruned']:.2f}%, shared {100 * acc['shared']:.2f}%, "
-            f"compressed {100 * acc['compressed']:.2f}% "
-            f"(drop {100 * (acc['dense'] - acc['compressed']):.2f} pp)",
-            *self._validation_lines(),
-        ])
+        if not self.n_test:
+            return "no test images (--test): accuracy not measured on held-out data"
+        stages = ", ".join(f"{stage} {100 * acc[stage]:.2f}%" for stage in STAGES
+                           if acc.get(stage) is not None)
+        return (f"accuracy on {self.n_test} held-out images: {stages} "
+                f"(drop {100 * (acc['dense'] - acc['compressed']):.2f} pp)")
 
     def _validation_lines(self) -> list[str]:
+        if self.method != "deep-compression":
+            return []
         if not self.n_validation:
             return ["no validation split: every pruning step retrained as scheduled"]
         val = self.validation
@@ -152,11 +289,13 @@ class CompressResult:
         config = asdict(self.config)
         return {
             "model": self.config.model,
+            "source": self.config.source or None,
+            "method": self.method,
             "eie": self.config.eie,
-            "accuracy_dense": self.accuracy["dense"],
-            "accuracy_pruned": self.accuracy["pruned"],
-            "accuracy_shared": self.accuracy["shared"],
-            "accuracy_compressed": self.accuracy["compressed"],
+            "accuracy_dense": self.accuracy.get("dense"),
+            "accuracy_pruned": self.accuracy.get("pruned"),
+            "accuracy_shared": self.accuracy.get("shared"),
+            "accuracy_compressed": self.accuracy.get("compressed"),
             "test_images": self.n_test,
             "validation_images": self.n_validation,
             "validation_accuracy": dict(self.validation),
@@ -182,35 +321,47 @@ def _layer_bits(net, config: CompressConfig) -> tuple[list[int], list[int]]:
     return weight_bits, index_bits
 
 
-def compress(config: CompressConfig, data=None, progress: Progress = QUIET) -> CompressResult:
+def compress(config: CompressConfig, data=None, progress: Progress = QUIET,
+             network: Network | None = None, names: list[str] | None = None) -> CompressResult:
     """Run the whole pipeline; ``data`` = ``(x_train, y_train, x_test, y_test)`` defaults to
-    ``mnist_split(config.seed)``. ``config.validation`` images per class of the training part
-    are set aside for the pipeline's decisions; the test part is only measured.
+    ``mnist_split(config.seed)`` (``x_test``, ``y_test`` may be None: nothing measured on held-out
+    images). ``config.validation`` images per class of the training part are set aside for the
+    pipeline's decisions; the test part is only measured.
+
+    ``network``: a trained network to compress instead of the zoo's ``config.model`` (an
+    imported model; ``imported_config`` gives its defaults), changed in place; ``names``: its
+    weighted layers' names in the file (default conv1, ..., fc1, ...).
 
     BLAS runs on ``config.blas_threads`` threads: the mini-batch products are small, so one
     thread loses little on an idle machine, gains ~10x on a busy one (threads spinning against
     other jobs), and makes the result independent of the machine's core count.
     """
     config.validate()
+    if (network is None) != (not config.source):
+        raise ValueError("a network is given exactly when config.source names its file")
     with threadpool_limits(limits=config.blas_threads, user_api="blas"):
-        return _compress(config, data, progress)
+        return _compress(config, data, progress, network, names)
 
 
-def _compress(config: CompressConfig, data, progress: Progress) -> CompressResult:
+def _compress(config: CompressConfig, data, progress: Progress, network, names
+              ) -> CompressResult:
     x_train, y_train, x_test, y_test = data if data is not None else mnist_split(config.seed)
     x_val = y_val = None
     if config.validation:
         x_train, y_train, x_val, y_val = validation_split(x_train, y_train, config.validation,
                                                           config.seed)
     rng = np.random.default_rng(config.seed)
-    net = zoo.build(config.model, config.seed, config.dropout)
-    quality = config.quality or DEFAULTS[config.model]["quality"]
+    if network is None:
+        net = zoo.build(config.model, config.seed, config.dropout)
+        quality = config.quality or DEFAULTS[config.model]["quality"]
+    else:
+        net = with_dropout(network, config.dropout, config.seed)
+        quality = config.quality or imported_quality(net)
     if len(quality) == 1:
         quality = quality * len(net.weighted())
     if len(quality) != len(net.weighted()):
         raise ValueError(f"{len(quality)} pruning qualities for {len(net.weighted())} layers "
                          f"of {config.model}")
-    weight_bits, index_bits = _layer_bits(net, config)
     seconds, accuracy, validation = {}, {}, {}
     clock = time.perf_counter()
 
@@ -220,59 +371,71 @@ def _compress(config: CompressConfig, data, progress: Progress) -> CompressResul
         seconds[stage] = now - clock
         clock = now
 
-    progress(f"{config.model}: training the dense baseline")
+    def measure(stage: str, model: Network) -> None:
+        accuracy[stage] = None if x_test is None else model.accuracy(x_test, y_test)
+        if x_val is not None and stage != "shared":
+            validation[stage] = model.accuracy(x_val, y_val)
+        shown = accuracy[stage] if accuracy[stage] is not None else validation.get(stage)
+        where = "held-out" if accuracy[stage] is not None else "validation"
+        if shown is not None:
+            progress(f"{stage} accuracy {shown:.4f} ({where})")
+
+    if network is None or config.dense.epochs:
+        progress(f"{config.model}: training the dense baseline")
     fit(net, dense_params(net), x_train, y_train, config.dense, rng, progress, "dense")
-    accuracy["dense"] = net.accuracy(x_test, y_test)
-    if x_val is not None:
-        validation["dense"] = net.accuracy(x_val, y_val)
-    progress(f"dense accuracy {accuracy['dense']:.4f}")
+    measure("dense", net)
     lap("dense")
 
     floor = validation["dense"] - config.prune_budget if x_val is not None else None
     masks, extra = guarded_prune(net, list(quality), config.prune_steps, config.prune,
                                  x_train, y_train, rng, progress, x_val, y_val, floor,
                                  config.prune_extra_epochs)
-    accuracy["pruned"] = net.accuracy(x_test, y_test)
-    if x_val is not None:
-        validation["pruned"] = net.accuracy(x_val, y_val)
-    progress(f"pruned accuracy {accuracy['pruned']:.4f}")
+    measure("pruned", net)
     lap("prune")
 
+    weight_bits, _ = _layer_bits(net, config)
     codebooks, codes = [], []
     for layer, mask, bits in zip(net.weighted(), masks, weight_bits):
         book, code = share_weights(layer.params["W"], mask, n_centroids(bits, config.eie))
         codebooks.append(book)
         codes.append(code)
     params = shared_params(net, codebooks, codes)  # sets W = codebook[codes]
-    accuracy["shared"] = net.accuracy(x_test, y_test)
-    progress(f"shared accuracy {accuracy['shared']:.4f} (before fine-tuning the centroids)")
+    measure("shared", net)
     lap("share")
 
     fit(net, params, x_train, y_train, config.finetune, rng, progress, "fine-tune centroids")
     tuned = [p.value for p in params[0::2]]
     lap("finetune")
 
-    model = modelfile.from_network(net, tuned, codes, index_bits)
+    decoded, data_bytes, storage = package(config, without_dropout(net) if network is not None
+                                           else net, tuned, codes, names)
+    measure("compressed", decoded.to_network())
+    progress(f"{len(data_bytes)} bytes ({storage.ratio('huffman'):.1f}x)")
+    lap("huffman")
+    seconds["total"] = sum(seconds.values())
+    return CompressResult(config, decoded, data_bytes, storage, accuracy, seconds,
+                          n_test=0 if y_test is None else len(y_test), validation=validation,
+                          n_validation=0 if y_val is None else len(y_val),
+                          extra_epochs=extra)
+
+
+def package(config: CompressConfig, net: Network, codebooks, codes,
+            names: list[str] | None = None) -> tuple[CompressedModel, bytes, StorageReport]:
+    """Huffman coding and the file: the weight-shared ``net`` (``codebook[codes]`` per weighted
+    layer) as ``.zsk`` bytes, the model those bytes decode to, and the storage accounting (which
+    must add up to the file's length)."""
+    weight_bits, index_bits = _layer_bits(net, config)
+    model = modelfile.from_network(net, codebooks, codes, index_bits, names)
     data_bytes, sections = modelfile.encode(model)
     decoded = modelfile.decode(data_bytes, f"{config.model}.zsk")
     storage = StorageReport(
         tuple(account_layer(name, layer.params["W"].size, layer.params["b"].size, bits,
                             section, len(book))
               for name, layer, bits, section, book
-              in zip(model.names, net.weighted(), weight_bits, sections, tuned)),
+              in zip(model.names, net.weighted(), weight_bits, sections, codebooks)),
         modelfile.overhead_bytes(model))
     assert storage.file_bytes == len(data_bytes), "storage accounting disagrees with the file"
-    accuracy["compressed"] = decoded.to_network().accuracy(x_test, y_test)
-    if x_val is not None:
-        validation["compressed"] = decoded.to_network().accuracy(x_val, y_val)
-    progress(f"compressed accuracy {accuracy['compressed']:.4f}, "
-             f"{len(data_bytes)} bytes ({storage.ratio('huffman'):.1f}x)")
-    lap("huffman")
-    seconds["total"] = sum(seconds.values())
-    return CompressResult(config, decoded, data_bytes, storage, accuracy, seconds,
-                          n_test=len(y_test), validation=validation,
-                          n_validation=0 if y_val is None else len(y_val),
-                          extra_epochs=extra)
+    return decoded, data_bytes, storage
 
 
 def guarded_prune(net, qualities: list[float], steps: int, schedule: Schedule,

@@ -258,6 +258,14 @@ class FromNCHW(Layer):
         return {"kind": self.kind, "shape": list(self.shape)}
 
 
+def chw_to_hwc(shape: tuple) -> np.ndarray:
+    """For a [C, H, W] map: index i of the (y, x, c)-ordered rows holds (c, y, x) row
+    ``perm[i]`` (so ``columns_hwc = columns_chw[:, perm]``): what a fully-connected layer after
+    a channels-first ``Flatten`` needs to read the array's map vectors."""
+    c, h, w = shape
+    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+
+
 class ReLU(Layer):
     kind = "relu"
 

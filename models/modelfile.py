@@ -38,7 +38,7 @@ from zeroskip.errors import ZeroskipError
 
 from . import huffman
 from .interchange import SharedLayer, atomic_write, code_dtype, layer_problem
-from .layers import Conv2D, Dense
+from .layers import Conv2D, Dense, FromNCHW, chw_to_hwc
 from .network import Network
 from .sparse import SparseRows, decode_rows, encode_rows
 
@@ -78,39 +78,90 @@ class CompressedModel:
 
     def array_layers(self, source: str = "model") -> list:
         """The layers as the compiler takes them: an FC stack as ``fc_layers``; a conv network
-        as its input map (``MapInput``), then ``SharedConv``, ``Pool`` and ``SharedLayer``s
-        (docs/conv.md). Kinds the array does not run are an error naming the layer."""
+        as its input map (``MapInput``), then ``SharedConv`` (stride, padding), ``Pool`` (max,
+        average, global average) and ``SharedLayer``s (docs/conv.md). ReLUs fuse into the layer
+        before them; the first FC layer after a channels-first ``Flatten`` (an imported ONNX
+        model's) gets its columns moved to the array's (y, x, c) order. Kinds the array does
+        not run are an error naming the layer."""
         from .interchange import MapInput, Pool, SharedConv
 
         kinds = [spec["kind"] for spec in self.network["layers"]]
         if set(kinds) <= FC_KINDS:
             return self.fc_layers(source)
         specs = [spec for spec in self.network["layers"] if spec["kind"] != "dropout"]
-        out, weighted, index = [], iter(zip(self.layers, self.names)), 0
+        out, weighted, pools = [], iter(zip(self.layers, self.names)), 0
+        shape = None          # (h, w, c) of the current feature map; None once it is rows
+        flat_from = None      # (c, h, w) of a channels-first Flatten the next FC layer reads
+
+        def fail(position, kind, problem):
+            raise ZeroskipError(f"{source}: layer {position} of model {self.network['name']!r} "
+                                f"is a {kind!r} layer {problem}")
+
         for position, spec in enumerate(specs):
             kind = spec["kind"]
-            following = specs[position + 1]["kind"] if position + 1 < len(specs) else None
-            if kind == "reshape" and position == 0 and len(spec["shape"]) == 3:
-                out.append(MapInput(*(int(v) for v in spec["shape"])))
+            if position == 0 and kind in ("reshape", FromNCHW.kind) and len(spec["shape"]) == 3:
+                dims = [int(v) for v in spec["shape"]]
+                shape = tuple(dims) if kind == "reshape" else (dims[1], dims[2], dims[0])
+                out.append(MapInput(*shape))
             elif kind == Conv2D.kind:
+                if shape is None:
+                    fail(position, kind, "reading rows, not a feature map")
                 layer, name = next(weighted)
-                out.append(SharedConv(layer.codebook, layer.codes, layer.bias, layer.act,
-                                      int(spec["kernel"]), name=name))
-            elif kind == "maxpool2":
-                index += 1
-                out.append(Pool("max", 2, 2, act="relu" if following == "relu" else "none",
-                                name=f"pool{index}"))
+                k, stride, pad = (int(spec["kernel"]), int(spec.get("stride", 1)),
+                                  int(spec.get("pad", 0)))
+                out.append(SharedConv(layer.codebook, layer.codes, layer.bias, layer.act, k,
+                                      stride, pad, name=name))
+                shape = (_window_out(shape[0], k, stride, pad),
+                         _window_out(shape[1], k, stride, pad), int(spec["out_channels"]))
+            elif kind in POOL_KINDS:
+                if shape is None:
+                    fail(position, kind, "pooling rows, not a feature map")
+                op, k, stride, pad = _pool_window(spec, shape)
+                if kind == "globalavgpool" and shape[0] != shape[1]:
+                    fail(position, kind, f"pooling a {shape[0]}x{shape[1]} map, which the array "
+                                         "does not run (its pooling windows are square)")
+                if kind == "avgpool" and pad and not spec.get("count_include_pad", False):
+                    fail(position, kind, "that pads and leaves the padding out of its averages, "
+                                         "which the array does not run (it divides by k x k)")
+                pools += 1
+                out.append(Pool(op, k, stride, pad, name=f"pool{pools}"))
+                shape = (_window_out(shape[0], k, stride, pad),
+                         _window_out(shape[1], k, stride, pad), shape[2])
             elif kind == Dense.kind:
                 layer, name = next(weighted)
-                out.append(dataclasses.replace(layer, name=name))
-            elif kind == "relu" and position and specs[position - 1]["kind"] in (
-                    Conv2D.kind, Dense.kind, "maxpool2"):
-                continue                                   # fused into the layer before it
-            elif kind != "flatten":
-                raise ZeroskipError(f"{source}: layer {position} of model "
-                                    f"{self.network['name']!r} is a {kind!r} layer, which the "
-                                    "array does not run")
+                codes = layer.codes
+                if flat_from is not None:
+                    codes, flat_from = codes[:, chw_to_hwc(flat_from)], None
+                out.append(dataclasses.replace(layer, codes=codes, name=name))
+                shape = None
+            elif kind == "relu" and out and not isinstance(out[-1], MapInput):
+                if out[-1].act != "relu":
+                    out[-1] = dataclasses.replace(out[-1], act="relu")   # fused into it
+            elif kind == "flatten":
+                if spec.get("order") == "chw" and shape is not None:
+                    flat_from = (shape[2], shape[0], shape[1])
+                shape = None
+            else:
+                fail(position, kind, "which the array does not run")
         return out
+
+
+#: pooling kinds of a network spec
+POOL_KINDS = ("maxpool2", "maxpool", "avgpool", "globalavgpool")
+
+
+def _window_out(n: int, k: int, stride: int, pad: int) -> int:
+    return (n + 2 * pad - k) // stride + 1
+
+
+def _pool_window(spec: dict, shape: tuple) -> tuple[str, int, int, int]:
+    """(op, kernel, stride, pad) of a pooling spec on an (h, w, c) map."""
+    kind = spec["kind"]
+    if kind == "maxpool2":
+        return "max", 2, 2, 0
+    if kind == "globalavgpool":
+        return "avg", shape[0], 1, 0
+    return (kind[:3], int(spec["kernel"]), int(spec["stride"]), int(spec.get("pad", 0)))
 
 
 def activations(network: dict) -> list[str]:
@@ -124,8 +175,10 @@ def activations(network: dict) -> list[str]:
     return acts
 
 
-def from_network(net: Network, codebooks, codes, index_bits) -> CompressedModel:
-    """Package a weight-shared ``net``: codes in the layers' weight shapes, one codebook each."""
+def from_network(net: Network, codebooks, codes, index_bits,
+                 names: list[str] | None = None) -> CompressedModel:
+    """Package a weight-shared ``net``: codes in the layers' weight shapes, one codebook each;
+    ``names`` of its weighted layers (default ``net.layer_names()``: conv1, ..., fc1, ...)."""
     acts = activations(net.spec())
     layers = []
     for layer, book, code, act in zip(net.weighted(), codebooks, codes, acts, strict=True):
@@ -133,7 +186,10 @@ def from_network(net: Network, codebooks, codes, index_bits) -> CompressedModel:
         matrix = np.asarray(code).reshape(rows, -1).astype(code_dtype(len(book)))
         layers.append(SharedLayer(np.asarray(book, np.float32), matrix,
                                   layer.params["b"].astype(np.float32).copy(), act))
-    return CompressedModel(net.spec(), tuple(net.layer_names()), tuple(layers),
+    names = list(names) if names is not None else net.layer_names()
+    if len(names) != len(layers):
+        raise ValueError(f"{len(names)} names for {len(layers)} weighted layers")
+    return CompressedModel(net.spec(), tuple(names), tuple(layers),
                            tuple(int(b) for b in index_bits))
 
 
@@ -252,8 +308,38 @@ def _positive_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-#: layer kinds of a network spec (``zeroskip.models.layers.build_layer``)
-SPEC_KINDS = {"dense", "conv2d", "maxpool2", "relu", "flatten", "reshape", "dropout"}
+#: layer kinds of a network spec (``zeroskip.models.layers.build_layer``): the zoo's, and those
+#: an imported ONNX model adds (strided, padded pooling, global average pooling, channels-first
+#: input ``nchw``)
+SPEC_KINDS = {"dense", "conv2d", "maxpool2", "relu", "flatten", "reshape", "dropout", "maxpool",
+              "avgpool", "globalavgpool", "nchw"}
+#: largest kernel, stride or padding a spec may declare (they size no allocation, but a map
+#: they shrink to nothing fails later)
+MAX_WINDOW = 1 << 16
+
+
+def _small_int(value, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_WINDOW
+
+
+def _window_problem(spec: dict) -> str | None:
+    """What is wrong with a conv or pooling spec's kernel, stride and padding, or None."""
+    kind = spec["kind"]
+    if kind == Conv2D.kind:
+        fields = {"stride": spec.get("stride", 1), "pad": spec.get("pad", 0)}
+    elif kind in ("maxpool", "avgpool"):
+        fields = {"kernel": spec.get("kernel"), "stride": spec.get("stride"),
+                  "pad": spec.get("pad", 0)}
+        if not isinstance(spec.get("count_include_pad", False), bool):
+            return "count_include_pad must be true or false"
+    else:
+        return None
+    for name, value in fields.items():
+        if not _small_int(value, 0 if name == "pad" else 1):
+            return f"{name} must be an integer in {0 if name == 'pad' else 1}..{MAX_WINDOW}"
+    if "kernel" in fields and fields["pad"] >= fields["kernel"]:
+        return "pad must be less than kernel"
+    return None
 
 
 def check_network_spec(network, file_bytes: int, source: str) -> list[tuple[int, int]]:
@@ -271,18 +357,27 @@ def check_network_spec(network, file_bytes: int, source: str) -> list[tuple[int,
             raise ZeroskipError(f"{source}: bad header (network layer {i} has unknown kind "
                                 f"{kind!r})")
         kind = spec["kind"]
+        problem = _window_problem(spec)
+        if problem:
+            raise ZeroskipError(f"{source}: bad header (network layer {i} ({kind}): {problem})")
         if kind == Dense.kind:
             sizes, rows = [spec.get("in"), spec.get("out")], spec.get("out")
         elif kind == Conv2D.kind:
             sizes = [spec.get("in_channels"), spec.get("out_channels"), spec.get("kernel"),
                      spec.get("kernel")]
             rows = spec.get("out_channels")
-        elif kind == "reshape":
+        elif kind in ("reshape", FromNCHW.kind):
             shape = spec.get("shape")
             if not isinstance(shape, list) or not all(_positive_int(n) for n in shape) \
-                    or math.prod(shape) > MAX_LAYER_WEIGHTS:
-                raise ZeroskipError(f"{source}: bad header (network layer {i}: reshape needs "
+                    or math.prod(shape) > MAX_LAYER_WEIGHTS \
+                    or (kind == FromNCHW.kind and len(shape) != 3):
+                raise ZeroskipError(f"{source}: bad header (network layer {i}: {kind} needs "
                                     "a short list of positive sizes)")
+            continue
+        elif kind == "flatten":
+            if spec.get("order", "hwc") not in ("hwc", "chw"):
+                raise ZeroskipError(f"{source}: bad header (network layer {i}: flatten order "
+                                    "must be 'hwc' or 'chw')")
             continue
         elif kind == "dropout":
             rate = spec.get("rate")

@@ -24,6 +24,8 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 
+from .layers import chw_to_hwc
+
 #: the most distinct non-zero values a weight tensor may have to count as weight-shared (the
 #: compiler's widest codebook: code_bits 12)
 MAX_SHARED_VALUES = 2 ** 12 - 1
@@ -79,7 +81,8 @@ class OnnxModel:
         for op in self.ops:
             if op.kind == "conv":
                 out, c, k, _ = op.weight.shape
-                layer = Conv2D(c, out, k, stride=op.stride, pad=op.pad)
+                first = not any(isinstance(x, (Conv2D, Dense)) for x in layers)
+                layer = Conv2D(c, out, k, stride=op.stride, pad=op.pad, input_grad=not first)
             elif op.kind == "dense":
                 layer = Dense(op.weight.shape[1], op.weight.shape[0])
             elif op.kind == "relu":
@@ -191,13 +194,6 @@ def _with_act(layer, act: str):
     import dataclasses
 
     return dataclasses.replace(layer, act=act)
-
-
-def chw_to_hwc(shape: tuple) -> np.ndarray:
-    """For a [C, H, W] map: index i of the (y, x, c)-ordered rows holds (c, y, x) row
-    ``perm[i]`` (so ``columns_hwc = columns_chw[:, perm]``)."""
-    c, h, w = shape
-    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
 
 
 # --- reading ---------------------------------------------------------------------------------

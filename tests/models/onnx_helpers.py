@@ -123,3 +123,71 @@ def shared(model: onnx.ModelProto, rng, bits: int = 4, density: float = 0.5,
         model.graph.initializer[i].CopyFrom(numpy_helper.from_array(new.astype(np.float32),
                                                                     tensor.name))
     return model
+
+
+def sklearn_mlp(x: np.ndarray, y: np.ndarray, hidden=(300, 100), epochs: int = 20,
+                seed: int = 0):
+    """A dense MLP trained by scikit-learn (``MLPClassifier``: Adam, L2 1e-4, ReLU), outside
+    zeroskip: ``epochs`` passes over (x, y) in batches of 64."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    classifier = MLPClassifier(hidden, max_iter=epochs, batch_size=64, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)    # a fixed number of epochs
+        return classifier.fit(x, y)
+
+
+def sklearn_to_onnx(classifier) -> onnx.ModelProto:
+    """A scikit-learn ``MLPClassifier`` (ReLU hidden layers, softmax output) as the ONNX graph
+    a converter would write: per layer a MatMul by its ``coefs_`` [in, out] and an Add of its
+    ``intercepts_``, Relu between layers, Softmax at the end (the class probabilities
+    ``predict_proba`` gives)."""
+    if classifier.activation != "relu" or classifier.out_activation_ != "softmax":
+        raise ValueError("only ReLU MLPs with a softmax output")
+    nodes, inits, last = [], {}, "x"
+    layers = list(zip(classifier.coefs_, classifier.intercepts_))
+    for i, (w, b) in enumerate(layers):
+        inits[f"W{i}"], inits[f"B{i}"] = w.astype(np.float32), b.astype(np.float32)
+        nodes += [helper.make_node("MatMul", [last, f"W{i}"], [f"mm{i}"], name=f"dense{i}"),
+                  helper.make_node("Add", [f"mm{i}", f"B{i}"], [f"z{i}"], name=f"dense{i}_bias")]
+        last = f"z{i}"
+        if i < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [last], [f"h{i}"], name=f"relu{i}"))
+            last = f"h{i}"
+    nodes.append(helper.make_node("Softmax", [last], ["y"], name="softmax", axis=1))
+    return graph_model(nodes, inits, ["N", layers[0][0].shape[0]], ["N", layers[-1][0].shape[1]])
+
+
+def lenet5(rng, pad: int = 2) -> onnx.ModelProto:
+    """A LeNet-5-shaped conv net as PyTorch would export it, He-initialised (dense, untrained):
+    [N, 1, 28, 28] → Conv 20@5x5 (padding ``pad``) → Relu → MaxPool 2 → Conv 50@5x5 → Relu →
+    MaxPool 2 → Flatten → Gemm 500 → Relu → Gemm 10."""
+    side = ((28 + 2 * pad - 4) // 2 - 4) // 2
+    flat = 50 * side * side
+
+    def he(*shape):
+        return (rng.standard_normal(shape) * np.sqrt(2 / np.prod(shape[1:]))).astype(np.float32)
+
+    inits = {"conv1.weight": he(20, 1, 5, 5), "conv1.bias": np.zeros(20, np.float32),
+             "conv2.weight": he(50, 20, 5, 5), "conv2.bias": np.zeros(50, np.float32),
+             "fc1.weight": he(500, flat), "fc1.bias": np.zeros(500, np.float32),
+             "fc2.weight": he(10, 500), "fc2.bias": np.zeros(10, np.float32)}
+    pool = dict(kernel_shape=[2, 2], strides=[2, 2])
+    nodes = [helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], name="conv1",
+                              kernel_shape=[5, 5], pads=[pad] * 4),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", **pool),
+             helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], name="conv2",
+                              kernel_shape=[5, 5]),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", **pool),
+             helper.make_node("Flatten", ["p2"], ["f"], name="flatten", axis=1),
+             helper.make_node("Gemm", ["f", "fc1.weight", "fc1.bias"], ["g1"], name="fc1",
+                              transB=1),
+             helper.make_node("Relu", ["g1"], ["r3"], name="relu3"),
+             helper.make_node("Gemm", ["r3", "fc2.weight", "fc2.bias"], ["y"], name="fc2",
+                              transB=1)]
+    return graph_model(nodes, inits, ["N", 1, 28, 28], ["N", 10])

@@ -146,6 +146,10 @@ class OnnxModel:
                         flat_from = None
                     out.append(SharedLayer(book, codes, bias, "none", name=op.name))
             elif op.kind in ("maxpool", "avgpool"):
+                if op.kind == "avgpool" and op.pad and not op.count_include_pad:
+                    raise ZeroskipError(f"{where} (AveragePool) pads and leaves the padding out "
+                                        "of its averages (count_include_pad 0), which the array "
+                                        "does not run (it divides by k x k)")
                 out.append(Pool(op.kind[:3], op.kernel, op.stride, op.pad, name=op.name))
             elif op.kind == "globalavgpool":
                 _, h, w = self._input_of(position)

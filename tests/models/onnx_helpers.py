@@ -134,8 +134,10 @@ def sklearn_mlp(x: np.ndarray, y: np.ndarray, hidden=(300, 100), epochs: int = 2
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
+    from threadpoolctl import threadpool_limits
+
     classifier = MLPClassifier(hidden, max_iter=epochs, batch_size=64, random_state=seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(1, "blas"):   # small products: 1 thread
         warnings.simplefilter("ignore", ConvergenceWarning)    # a fixed number of epochs
         return classifier.fit(x, y)
 

@@ -13,7 +13,8 @@ cheapest first, until one fails (the mutant is *killed*, by that check):
 ``verify``  ``zeroskip verify`` (Icarus, 4 seeded inputs) on a small sparse program from its
             hex images, then on a small binary program loaded over the bus
 ``sample``  pytest -x on the default suite's regression samples on Icarus
-            (``test_regression_sample``, ``test_regression_binary_sample``: six architectures)
+            (``test_regression_sample``, ``test_regression_binary_sample``: six architectures;
+            ``test_regression_conv_sample``: conv programs on four)
 
 A kill is by ``outputs`` (an output differs from ``predict_int``), ``cycles`` (the cycle
 counter differs from ``simulate_int``), ``timeout`` (``RtlTimeout``: the run's cycle or
@@ -82,6 +83,26 @@ PE, TOP, BROADCAST, LNZD, CONTROL = (f"hw/gateware/{name}.py" for name in
                                      ("pe", "top", "broadcast", "lnzd", "control"))
 
 MUTANTS = [
+    # conv passes (docs/conv.md)
+    Mutant("conv-line-ix0", "conv", CONTROL,
+           "pixel.iy0.eq(pixel.iy0 + desc.stride), pixel.ix0.eq(-desc.pad)]",
+           "pixel.iy0.eq(pixel.iy0 + desc.stride), pixel.ix0.eq(0)]",
+           "a new output row's window starts at input column 0, not -pad"),
+    Mutant("conv-out-step", "conv", CONTROL,
+           "pixel.out_offset.eq(pixel.out_offset + desc.out_step)",
+           "pixel.out_offset.eq(pixel.out_offset + 1)",
+           "output pixels one local address apart, not out_step"),
+    Mutant("conv-first-inside", "conv", BROADCAST,
+           "enter(origin, ~conv | in_map(pixel.iy0, pixel.ix0))", "enter(origin, 1)",
+           "the window's first kernel position always taken as inside the map (padding read)"),
+    Mutant("max-skips-zeros", "conv", BROADCAST,
+           "m.d.comb += maximum.eq(conv & (desc.op == OP_MAX))",
+           "m.d.comb += maximum.eq(0)",
+           "max pooling skips zero activations like a MAC pass"),
+    Mutant("max-no-offset", "conv", PE,
+           "m.d.comb += offered.eq(s2_act + max_offset(a.act_bits))",
+           "m.d.comb += offered.eq(s2_act)",
+           "max pooling without the offset: a window of negative values pools to 0"),
     # -- pointers and addresses --------------------------------------------------------------
     Mutant("ptr-even-addr", "pointer", PE,
            "even_rd.addr.eq((ptr_addr + 1) >> 1)", "even_rd.addr.eq(ptr_addr >> 1)",
@@ -245,7 +266,8 @@ QUICK_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_quick_programs_bus_loaded[i
                "tests/hw/rtl/test_rtl_cosim.py::test_program_in_memory_init[icarus]",
                "tests/hw/rtl/test_rtl_bus.py::test_back_to_back_transfers_take_two_cycles_each[icarus]"]
 SAMPLE_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_regression_sample",
-                "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_sample"]
+                "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_sample",
+                "tests/hw/rtl/test_rtl_cosim.py::test_regression_conv_sample"]
 STAGES = ("quick", "verify", "sample")
 #: the small programs ``zeroskip verify`` checks: (name, regression case, verify's extra flags)
 VERIFY_PROGRAMS = [("sparse", "random_case(21, QUICK, max_size=24)", []),

@@ -365,7 +365,7 @@ def run_file(args: argparse.Namespace) -> int:
         _check_writable(flag, out)
         if out and args.test and os.path.exists(out) and os.path.exists(args.test) \
                 and os.path.samefile(out, args.test):
-            raise ZeroskipError(f"{flag} {out}: is the --test input")
+            raise ZeroskipError(f"{flag} {out}: would overwrite the input {args.test}")
     if args.interchange and any(op.kind == "conv" for op in model.ops):
         raise ZeroskipError(f"--interchange: {path} has convolutions; the interchange format "
                             "holds fully-connected networks only")

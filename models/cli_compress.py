@@ -351,11 +351,13 @@ def run_file(args: argparse.Namespace) -> int:
     if not is_onnx(path, _head(path, 8)):
         raise ZeroskipError(f"{path}: not an ONNX model (MODEL is {MODEL_CHOICES})")
     model = zonnx.load(path)
-    last = model.ops[-1]
-    if last.weight is None or last.kind != "dense":
-        raise ZeroskipError(f"{path}: the model must end in a Gemm/MatMul layer (class scores) "
-                            f"to be trained; it ends in '{last.name}' ({last.kind})")
-    classes = int(last.weight.shape[0])
+    weighted = [op for op in model.ops if op.weight is not None]
+    after = model.ops[model.ops.index(weighted[-1]) + 1:]
+    if weighted[-1].kind != "dense" or any(op.kind != "relu" for op in after):
+        last = model.ops[-1]
+        raise ZeroskipError(f"{path}: the model must end in a Gemm/MatMul layer (one score per "
+                            f"label); it ends in '{last.name}' ({last.kind})")
+    classes = int(weighted[-1].weight.shape[0])
     net = model.network()
     config = imported_config_from_args(args, net)
     stem = os.path.splitext(os.path.basename(path))[0] or "model"
@@ -389,7 +391,10 @@ def run_file(args: argparse.Namespace) -> int:
     else:
         shared, dense = _shared_weights(model, config)
         if shared is not None and not args.one_shot:
-            result = pipeline.compress_shared(config, net, *shared, test, names)
+            try:
+                result = pipeline.compress_shared(config, net, *shared, test, names)
+            except pipeline.NotShared as error:     # a stored codebook wider than the bits
+                raise ZeroskipError(f"{path}: {error}; give more --bits/--conv-bits") from None
         elif args.one_shot:
             result = pipeline.one_shot(config, net, test, names)
         else:

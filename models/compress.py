@@ -173,7 +173,7 @@ class NotShared(ValueError):
 
     def __init__(self, layer: str, values: int, limit: int, bits: int):
         self.layer, self.values, self.limit, self.bits = layer, values, limit, bits
-        super().__init__(f"layer {layer} has {values} distinct non-zero weights, more than "
+        super().__init__(f"layer {layer} shares {values} non-zero values, more than "
                          f"{bits}-bit sharing holds ({limit})")
 
 

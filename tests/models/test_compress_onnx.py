@@ -405,3 +405,37 @@ def test_sklearn_lenet300_is_30x_smaller_within_1pp(seed, mnist, tmp_path, capsy
     assert status == 0, err
     logits = run_onnxruntime((tmp_path / "out.onnx").read_bytes(), xt)
     assert accuracy(logits, yt) == report["accuracy_compressed"]
+
+
+def test_a_model_that_does_not_end_in_class_scores_is_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv1", kernel_shape=[3, 3]),
+             helper.make_node("GlobalAveragePool", ["c"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["y"], name="flatten")]
+    model = graph_model(nodes, {"w": rng.standard_normal((4, 1, 3, 3)).astype(np.float32)},
+                        ["N", 1, 6, 6], ["N", 4])
+    (tmp_path / "net.onnx").write_bytes(model.SerializeToString())
+    status, _, err = run(["compress", tmp_path / "net.onnx", "-o", tmp_path / "m.zsk"], capsys)
+    assert status == 2 and len(err) == 1
+    assert "net.onnx: the model must end in a Gemm/MatMul layer" in err[0]
+    assert "ends in 'flatten' (flatten)" in err[0]
+    assert not (tmp_path / "m.zsk").exists()
+
+
+def test_a_stored_codebook_wider_than_the_bits_is_one_line(tmp_path, capsys):
+    """An export keeps its codebook (unused entries too): 20 entries do not fit 4-bit sharing
+    even where the weights use only 3 of them."""
+    rng = np.random.default_rng(8)
+    book = np.concatenate([[0.0], np.linspace(-1, 1, 19)]).astype(np.float32)
+    layers = [SharedLayer(book, rng.integers(0, 4, (5, 12)).astype(np.uint8),
+                          np.zeros(5, np.float32), "none", name="fc1")]
+    (tmp_path / "wide.onnx").write_bytes(zonnx.export(layers))
+    status, _, err = run(["compress", tmp_path / "wide.onnx", "--bits", "4", "-o",
+                          tmp_path / "m.zsk"], capsys)
+    assert status == 2 and len(err) == 1
+    assert "wide.onnx: layer fc1 shares 19 non-zero values, more than 4-bit sharing holds (16)" in err[0]
+    assert not (tmp_path / "m.zsk").exists()
+    status, _, err = run(["-q", "compress", tmp_path / "wide.onnx", "-o", tmp_path / "m.zsk"],
+                         capsys)
+    assert status == 0 and err == []
+    assert np.array_equal(load_model(tmp_path / "m.zsk")[0].codebook, book)

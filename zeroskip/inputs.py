@@ -90,8 +90,8 @@ def npy_header(f, available: int, where: str) -> tuple[tuple[int, ...], np.dtype
 
 
 def load_array(path, flag: str = "--input") -> np.ndarray:
-    """One numeric ``.npy`` array [in] or [batch, in], batch ≥ 1, or one error line naming
-    ``flag`` and the file."""
+    """One numeric ``.npy`` array of 1 to 4 dimensions ([in], [batch, in], or images for a conv
+    program: ``map_order``), batch ≥ 1, or one error line naming ``flag`` and the file."""
     where = f"{flag} {path}"
     info = _regular_file(path, "input file", where)
     try:
@@ -109,8 +109,9 @@ def load_array(path, flag: str = "--input") -> np.ndarray:
                             f"{getattr(x, 'dtype', type(x).__name__)}")
     if x.ndim == 0:
         raise ZeroskipError(f"{where}: a single number; inputs are [in] or [batch, in]")
-    if x.ndim > 2:
-        raise ZeroskipError(f"{where}: shape {x.shape}; inputs are [in] or [batch, in]")
+    if x.ndim > 4:
+        raise ZeroskipError(f"{where}: shape {x.shape}; inputs are [in] or [batch, in] (a conv "
+                            "program's also images [C, H, W] or [n, C, H, W])")
     if x.size == 0:
         raise ZeroskipError(f"{where}: empty batch (shape {x.shape}); nothing to run")
     return x
@@ -121,6 +122,8 @@ def load_real(path, flag: str = "--input", in_len: int | None = None) -> np.ndar
     when given."""
     x = load_array(path, flag)
     where = f"{flag} {path}"
+    if x.ndim > 2:
+        raise ZeroskipError(f"{where}: shape {x.shape}; inputs are [in] or [batch, in]")
     x2 = np.atleast_2d(x).astype(np.float64)
     if in_len is not None and x2.shape[1] != in_len:
         raise ZeroskipError(f"{where}: shape {x.shape}; the program takes [{in_len}] or "
@@ -195,7 +198,7 @@ def activations(x: np.ndarray, program, quantized: bool, where: str) -> np.ndarr
     from zeroskip.hw.reference import quantize_input
 
     x = np.atleast_2d(map_order(x, program, where))
-    if x.shape[1] != program.in_len:
+    if x.ndim > 2 or x.shape[1] != program.in_len:
         raise ZeroskipError(f"{where}: shape {x.shape}; the program takes [{program.in_len}] "
                             f"or [batch, {program.in_len}]")
     if quantized:

@@ -49,8 +49,10 @@ class SharedLayer:
 
 @dataclass(frozen=True, eq=False)
 class SharedConv:
-    """One weight-shared convolution: ``codes`` [out, in_channels · k · k] in the models' (c, ky,
-    kx) column order, ``W = codebook[codes]``, then ``act`` (docs/conv.md)."""
+    """One weight-shared convolution: ``codes`` [out, in_channels / groups · k · k] in the
+    models' (c, ky, kx) column order, ``W = codebook[codes]``, then ``act`` (docs/conv.md).
+    With ``groups`` > 1 output channel o reads only its group's input channels (depthwise when
+    ``groups`` equals the channels); the compiler lowers it block-diagonally."""
 
     codebook: np.ndarray
     codes: np.ndarray
@@ -60,19 +62,24 @@ class SharedConv:
     stride: int = 1
     pad: int = 0
     name: str = ""
+    groups: int = 1
 
     def __post_init__(self):
         problem = layer_problem(self.codebook, self.codes, self.bias, self.act)
         if problem is None and (self.kernel < 1 or self.codes.shape[1] % (self.kernel ** 2)):
             problem = ("codes", f"has {self.codes.shape[1]} columns, not in_channels x "
                                 f"{self.kernel} x {self.kernel}")
+        if problem is None and (isinstance(self.groups, bool) or not isinstance(self.groups, int)
+                                or self.groups < 1 or self.codes.shape[0] % self.groups):
+            problem = ("groups", f"{self.groups!r} must be a positive integer dividing the "
+                                 f"{self.codes.shape[0]} output channels")
         if problem:
             key, message = problem
             raise ZeroskipError(f"SharedConv {key}: {message}")
 
     @property
     def in_channels(self) -> int:
-        return self.codes.shape[1] // (self.kernel * self.kernel)
+        return self.codes.shape[1] // (self.kernel * self.kernel) * self.groups
 
 
 @dataclass(frozen=True)

@@ -88,53 +88,86 @@ def windows(x: np.ndarray, k: int, stride: int = 1, pad: int = 0,
 
 class Conv2D(Layer):
     """Convolution by im2col (one matrix product per batch): zero padding ``pad`` on every side,
-    ``stride`` in both directions (default: valid, stride 1)."""
+    ``stride`` in both directions (default: valid, stride 1). With ``groups`` > 1 the channels
+    split into that many groups, output group g reading input group g only (depthwise when
+    ``groups`` = in_channels); ``W`` is then ``[out, in_channels / groups, k, k]`` and each
+    group's im2col columns meet its block of rows in one batched product."""
 
     kind = "conv2d"
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int,
                  rng: np.random.Generator | None = None, input_grad: bool = True,
-                 stride: int = 1, pad: int = 0):
+                 stride: int = 1, pad: int = 0, groups: int = 1):
         if stride < 1 or pad < 0 or kernel < 1:
             raise ValueError(f"conv2d: kernel {kernel}, stride {stride}, pad {pad} out of range")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"conv2d: {groups} groups do not divide {in_channels} input and "
+                             f"{out_channels} output channels")
         rng = rng if rng is not None else np.random.default_rng(0)
-        fan_in = in_channels * kernel * kernel
-        self.params = {"W": _he_normal(rng, (out_channels, in_channels, kernel, kernel), fan_in),
+        per_group = in_channels // groups
+        fan_in = per_group * kernel * kernel
+        self.params = {"W": _he_normal(rng, (out_channels, per_group, kernel, kernel), fan_in),
                        "b": np.zeros(out_channels, np.float32)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.kernel = kernel
-        self.stride, self.pad = int(stride), int(pad)
+        self.stride, self.pad, self.groups = int(stride), int(pad), int(groups)
         self.input_grad = input_grad  # the first layer needs no gradient w.r.t. the image
         self._cols = None
         self._x_shape = None
+
+    def _grouped_weights(self) -> np.ndarray:
+        """W as [groups, out / groups, in / groups · k · k]."""
+        out = len(self.params["b"])
+        return self.params["W"].reshape(self.groups, out // self.groups, -1)
 
     def forward(self, x, training=False):
         n = x.shape[0]
         view = windows(x, self.kernel, self.stride, self.pad)
         oh, ow = view.shape[1:3]
-        cols = view.reshape(n * oh * ow, -1)
+        cols = view.reshape(n * oh * ow, -1)     # columns (c, ky, kx): group g's are a block
         self._cols, self._x_shape = cols, x.shape
-        w_mat = self.params["W"].reshape(len(self.params["b"]), -1)
-        y = cols @ w_mat.T + self.params["b"]
+        if self.groups == 1:
+            w_mat = self.params["W"].reshape(len(self.params["b"]), -1)
+            y = cols @ w_mat.T + self.params["b"]
+        else:
+            g_cols = cols.reshape(len(cols), self.groups, -1).transpose(1, 0, 2)   # [G, M, I]
+            y = np.matmul(g_cols, self._grouped_weights().transpose(0, 2, 1))    # [G, M, O/G]
+            y = y.transpose(1, 0, 2).reshape(len(cols), -1) + self.params["b"]
         return y.reshape(n, oh, ow, -1)
 
     def backward(self, dy):
         k = self.kernel
         out = dy.shape[-1]
         dy2 = dy.reshape(-1, out)
-        self.grads["W"][...] = (dy2.T @ self._cols).reshape(self.params["W"].shape)
         self.grads["b"][...] = dy2.sum(axis=0)
-        if not self.input_grad:
-            return None
-        dcols = dy2 @ self.params["W"].reshape(out, -1)
+        if self.groups == 1:
+            self.grads["W"][...] = (dy2.T @ self._cols).reshape(self.params["W"].shape)
+            if not self.input_grad:
+                return None
+            dcols = dy2 @ self.params["W"].reshape(out, -1)
+        else:
+            g_dy = dy2.reshape(len(dy2), self.groups, -1).transpose(1, 0, 2)        # [G, M, O/G]
+            g_cols = self._cols.reshape(len(dy2), self.groups, -1).transpose(1, 0, 2)
+            self.grads["W"][...] = np.matmul(g_dy.transpose(0, 2, 1), g_cols).reshape(
+                self.params["W"].shape)
+            if not self.input_grad:
+                return None
+            dcols = np.matmul(g_dy, self._grouped_weights())                        # [G, M, I]
+            dcols = dcols.transpose(1, 0, 2).reshape(len(dy2), -1)
         return col2im(dcols, self._x_shape, k, self.stride, self.pad)
 
+    @property
+    def in_channels(self) -> int:
+        return self.params["W"].shape[1] * self.groups
+
     def spec(self):
-        out, c, k, _ = self.params["W"].shape
-        spec = {"kind": self.kind, "in_channels": int(c), "out_channels": int(out),
-                "kernel": int(k), "input_grad": bool(self.input_grad)}
+        out, _, k, _ = self.params["W"].shape
+        spec = {"kind": self.kind, "in_channels": int(self.in_channels),
+                "out_channels": int(out), "kernel": int(k), "input_grad": bool(self.input_grad)}
         if (self.stride, self.pad) != (1, 0):     # older files have neither: valid, stride 1
             spec.update(stride=self.stride, pad=self.pad)
+        if self.groups != 1:                      # older files have none: one group
+            spec["groups"] = self.groups
         return spec
 
 
@@ -370,7 +403,7 @@ def build_layer(spec: dict) -> Layer:
     if kind == Conv2D.kind:
         return Conv2D(spec["in_channels"], spec["out_channels"], spec["kernel"],
                       input_grad=spec.get("input_grad", True), stride=spec.get("stride", 1),
-                      pad=spec.get("pad", 0))
+                      pad=spec.get("pad", 0), groups=spec.get("groups", 1))
     if kind == Reshape.kind:
         return Reshape(tuple(spec["shape"]))
     if kind == Dropout.kind:

@@ -110,7 +110,7 @@ class CompressedModel:
                 k, stride, pad = (int(spec["kernel"]), int(spec.get("stride", 1)),
                                   int(spec.get("pad", 0)))
                 out.append(SharedConv(layer.codebook, layer.codes, layer.bias, layer.act, k,
-                                      stride, pad, name=name))
+                                      stride, pad, name=name, groups=int(spec.get("groups", 1))))
                 shape = (_window_out(shape[0], k, stride, pad),
                          _window_out(shape[1], k, stride, pad), int(spec["out_channels"]))
             elif kind in POOL_KINDS:
@@ -327,6 +327,11 @@ def _window_problem(spec: dict) -> str | None:
     kind = spec["kind"]
     if kind == Conv2D.kind:
         fields = {"stride": spec.get("stride", 1), "pad": spec.get("pad", 0)}
+        groups = spec.get("groups", 1)
+        if not _small_int(groups, 1) or any(
+                _positive_int(spec.get(n)) and spec[n] % groups
+                for n in ("in_channels", "out_channels")):
+            return "groups must be a positive integer dividing in_channels and out_channels"
     elif kind in ("maxpool", "avgpool"):
         fields = {"kernel": spec.get("kernel"), "stride": spec.get("stride"),
                   "pad": spec.get("pad", 0)}
@@ -363,8 +368,10 @@ def check_network_spec(network, file_bytes: int, source: str) -> list[tuple[int,
         if kind == Dense.kind:
             sizes, rows = [spec.get("in"), spec.get("out")], spec.get("out")
         elif kind == Conv2D.kind:
-            sizes = [spec.get("in_channels"), spec.get("out_channels"), spec.get("kernel"),
-                     spec.get("kernel")]
+            per_group = spec.get("in_channels")
+            if _positive_int(per_group):            # groups checked above
+                per_group //= spec.get("groups", 1)
+            sizes = [per_group, spec.get("out_channels"), spec.get("kernel"), spec.get("kernel")]
             rows = spec.get("out_channels")
         elif kind in ("reshape", FromNCHW.kind):
             shape = spec.get("shape")

@@ -57,6 +57,7 @@ class Op:
     pad: int = 0
     count_include_pad: bool = False
     weight_name: str = ""
+    groups: int = 1
 
 
 @dataclass
@@ -82,7 +83,8 @@ class OnnxModel:
             if op.kind == "conv":
                 out, c, k, _ = op.weight.shape
                 first = not any(isinstance(x, (Conv2D, Dense)) for x in layers)
-                layer = Conv2D(c, out, k, stride=op.stride, pad=op.pad, input_grad=not first)
+                layer = Conv2D(c * op.groups, out, k, stride=op.stride, pad=op.pad,
+                               input_grad=not first, groups=op.groups)
             elif op.kind == "dense":
                 layer = Dense(op.weight.shape[1], op.weight.shape[0])
             elif op.kind == "relu":
@@ -139,7 +141,8 @@ class OnnxModel:
                 bias = op.bias.astype(np.float32)
                 if op.kind == "conv":
                     out.append(SharedConv(book, codes.reshape(len(codes), -1), bias, "none",
-                                          op.kernel, op.stride, op.pad, name=op.name))
+                                          op.kernel, op.stride, op.pad, name=op.name,
+                                          groups=op.groups))
                 else:
                     if flat_from is not None:
                         codes = codes[:, chw_to_hwc(flat_from)]
@@ -530,8 +533,9 @@ class _Importer:
         a = self.attrs(node)
         if len(shape) != 3:
             self.fail(node, "takes rows, not a map; Reshape them into [C, H, W] first")
-        if a.get("group", 1) != 1:
-            self.fail(node, f"with group {a['group']} is not supported (only group 1)")
+        group = a.get("group", 1)
+        if not isinstance(group, int) or group < 1 or shape[0] % group:
+            self.fail(node, f"with group {group} does not divide its {shape[0]} input channels")
         if any(d != 1 for d in a.get("dilations", [1, 1])):
             self.fail(node, f"with dilations {list(a['dilations'])} is not supported (only 1)")
         weight = self.const(node, 1, "weight").astype(np.float64)
@@ -540,8 +544,11 @@ class _Importer:
         out, c, kh, kw = weight.shape
         if kh != kw:
             self.fail(node, f"has a {kh}x{kw} kernel; only square kernels are supported")
-        if c != shape[0]:
-            self.fail(node, f"has weights for {c} channels but its input has {shape[0]}")
+        if c * group != shape[0]:
+            self.fail(node, f"has weights for {c} x {group} group(s) = {c * group} channels but "
+                            f"its input has {shape[0]}")
+        if out % group:
+            self.fail(node, f"with group {group} does not divide its {out} output channels")
         stride, pad = self.window(node, a, kh, shape)
         bias = np.zeros(out)
         if len(node.input) > 2 and node.input[2]:
@@ -553,7 +560,7 @@ class _Importer:
         if oh < 1 or ow < 1:
             self.fail(node, f"has a {kh}x{kw} kernel larger than its padded {h}x{w} input")
         op = Op("conv", self.layer_name(node, "conv"), (), weight, bias, kernel=kh, stride=stride,
-                pad=pad, weight_name=node.input[1])
+                pad=pad, weight_name=node.input[1], groups=int(group))
         self.produce(node, (out, oh, ow), op)
 
     def window(self, node, a, k, shape) -> tuple[int, int]:
@@ -750,15 +757,15 @@ def export(layers, source: str = "model", name: str = "zeroskip") -> bytes:
             if shape is None:
                 raise ZeroskipError(f"{source}: layer {index} ({name}) is a convolution after "
                                     "the feature map was flattened")
-            k, c = int(layer.kernel), shape[0]
+            k, c, groups = int(layer.kernel), shape[0], int(getattr(layer, "groups", 1))
             out = layer.codes.shape[0]
             if layer.in_channels != c:
                 raise ZeroskipError(f"{source}: layer {index} ({name}) takes "
                                     f"{layer.in_channels} channels, its input map has {c}")
-            tensor = layer.codebook[layer.codes].reshape(out, c, k, k)
+            tensor = layer.codebook[layer.codes].reshape(out, c // groups, k, k)
             s, p = int(layer.stride), int(layer.pad)
             add("Conv", weights(layer, name, tensor), name, kernel_shape=[k, k],
-                strides=[s, s], pads=[p] * 4)
+                strides=[s, s], pads=[p] * 4, **({"group": groups} if groups != 1 else {}))
             shape = (out, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1)
         elif isinstance(layer, Pool):
             if shape is None:

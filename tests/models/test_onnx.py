@@ -259,9 +259,9 @@ def one_op(op, attrs=None, inits=None, inputs=None, input_dims=("N", 3, 6, 6)):
 
 BAD_GRAPHS = [
     (lambda rng: one_op("Sigmoid"), r"node 'the_node' \(Sigmoid\) is not supported$"),
-    (lambda rng: one_op("Conv", {"kernel_shape": [3, 3], "group": 3},
-                        {"w": f32(rng, 3, 1, 3, 3)}),
-     r"node 'the_node' \(Conv\) with group 3 is not supported"),
+    (lambda rng: one_op("Conv", {"kernel_shape": [3, 3], "group": 2},
+                        {"w": f32(rng, 4, 1, 3, 3)}),
+     r"node 'the_node' \(Conv\) with group 2 does not divide its 3 input channels$"),
     (lambda rng: one_op("Conv", {"kernel_shape": [3, 3], "dilations": [2, 2]},
                         {"w": f32(rng, 2, 3, 3, 3)}),
      r"node 'the_node' \(Conv\) with dilations \[2, 2\] is not supported"),

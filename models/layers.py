@@ -356,6 +356,67 @@ class Reshape(Layer):
         return {"kind": self.kind, "shape": list(self.shape)}
 
 
+class ChannelShuffle(Layer):
+    """ShuffleNet's channel shuffle on NHWC maps: the channels as [groups, C / groups],
+    transposed: output channel ``i·groups + g`` is input channel ``g·(C / groups) + i`` (ONNX's
+    Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape [N, C, H, W])."""
+
+    kind = "shuffle"
+
+    def __init__(self, groups: int):
+        if groups < 1:
+            raise ValueError(f"shuffle: {groups} groups")
+        self.groups = int(groups)
+
+    def forward(self, x, training=False):
+        *rest, c = x.shape
+        if c % self.groups:
+            raise ValueError(f"shuffle: {self.groups} groups do not divide {c} channels")
+        return x.reshape(*rest, self.groups, c // self.groups).swapaxes(-1, -2).reshape(x.shape)
+
+    def backward(self, dy):
+        *rest, c = dy.shape
+        return dy.reshape(*rest, c // self.groups, self.groups).swapaxes(-1, -2).reshape(dy.shape)
+
+    def spec(self):
+        return {"kind": self.kind, "groups": self.groups}
+
+
+class Join(Layer):
+    """A layer of several inputs (a graph's branches meeting): ``forward`` takes the list of
+    their activations, ``backward`` returns the list of their gradients."""
+
+
+class Concat(Join):
+    """Concatenation along the last axis: the channels of NHWC maps (ONNX's Concat on axis 1
+    of NCHW maps), or the features of rows."""
+
+    kind = "concat"
+
+    def forward(self, xs, training=False):
+        self._ends = np.cumsum([x.shape[-1] for x in xs])[:-1]
+        return np.concatenate(xs, axis=-1)
+
+    def backward(self, dy):
+        return np.split(dy, self._ends, axis=-1)
+
+
+class Add(Join):
+    """The elementwise sum of its inputs (a residual connection)."""
+
+    kind = "add"
+
+    def forward(self, xs, training=False):
+        self._count = len(xs)
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total
+
+    def backward(self, dy):
+        return [dy] * self._count
+
+
 class Dropout(Layer):
     """Inverted dropout: active only while training, identity at inference."""
 
@@ -420,7 +481,9 @@ def build_layer(spec: dict) -> Layer:
         if order not in ("hwc", "chw"):
             raise ValueError(f"flatten order {order!r} (one of 'hwc', 'chw')")
         return Flatten(channels_first=order == "chw")
-    simple = {cls.kind: cls for cls in (MaxPool2, ReLU, GlobalAvgPool)}
+    if kind == ChannelShuffle.kind:
+        return ChannelShuffle(spec["groups"])
+    simple = {cls.kind: cls for cls in (MaxPool2, ReLU, GlobalAvgPool, Concat, Add)}
     if kind in simple:
         return simple[kind]()
     raise ValueError(f"unknown layer kind {kind!r}")

@@ -1,10 +1,13 @@
-"""A sequential network: a list of layers, a loss, and evaluation helpers."""
+"""Networks: ``Network``, a sequential list of layers, and ``Graph``, a DAG of named nodes (branches
+that a ``Concat`` or an ``Add`` joins), each with a loss and evaluation helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .layers import Conv2D, Dense, Layer, build_layer, softmax_cross_entropy
+from dataclasses import dataclass
+
+from .layers import Conv2D, Dense, Join, Layer, build_layer, softmax_cross_entropy
 
 WEIGHTED = (Dense, Conv2D)
 
@@ -69,4 +72,94 @@ class Network:
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Network":
+        """The network a ``spec()`` describes: a ``Graph`` when it names its output."""
+        if "output" in spec:
+            return Graph.from_spec(spec)
         return cls(spec["name"], [build_layer(s) for s in spec["layers"]])
+
+
+@dataclass
+class Node:
+    """One node of a ``Graph``: ``layer`` applied to the activations ``inputs`` names (the
+    graph's input or earlier nodes); a ``Join`` layer takes several, any other layer one."""
+
+    name: str
+    layer: Layer
+    inputs: tuple[str, ...]
+
+
+class Graph(Network):
+    """A network whose nodes name their inputs (a DAG, nodes in topological order): Fire
+    modules, residual additions, channel shuffles. It trains, evaluates and compresses like a
+    ``Network``; ``layers`` are its nodes' layers in order (weighted ones: ``weighted()``)."""
+
+    def __init__(self, name: str, nodes: list[Node], output: str | None = None,
+                 input_name: str = "input"):
+        self.name, self.nodes, self.input_name = name, list(nodes), input_name
+        if not self.nodes:
+            raise ValueError("a graph needs at least one node")
+        seen = {input_name}
+        for node in self.nodes:
+            if node.name in seen:
+                raise ValueError(f"graph node name {node.name!r} is used twice")
+            missing = [i for i in node.inputs if i not in seen]
+            if missing:
+                raise ValueError(f"graph node {node.name!r} reads {missing[0]!r}, which no "
+                                 "earlier node makes")
+            join = isinstance(node.layer, Join)
+            if (join and len(node.inputs) < 2) or (not join and len(node.inputs) != 1):
+                raise ValueError(f"graph node {node.name!r} ({node.layer.kind}) takes "
+                                 f"{len(node.inputs)} inputs")
+            seen.add(node.name)
+        self.output = output if output is not None else self.nodes[-1].name
+        if self.output not in seen - {input_name}:
+            raise ValueError(f"graph output {self.output!r} is no node")
+        self.layers = [node.layer for node in self.nodes]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        values = {self.input_name: x}
+        for node in self.nodes:
+            xs = [values[i] for i in node.inputs]
+            values[node.name] = node.layer.forward(
+                xs if isinstance(node.layer, Join) else xs[0], training)
+        return values[self.output]
+
+    def backward(self, dy: np.ndarray) -> None:
+        """Gradients flow back node by node; an activation read by several nodes gets the sum
+        of theirs. Nodes the output does not depend on get none."""
+        grads = {self.output: dy}
+        for node in reversed(self.nodes):
+            g = grads.pop(node.name, None)
+            if g is None:
+                continue
+            dx = node.layer.backward(g)
+            dxs = dx if isinstance(node.layer, Join) else [dx]
+            for name, d in zip(node.inputs, dxs, strict=True):
+                if d is not None and name != self.input_name:
+                    grads[name] = grads[name] + d if name in grads else d
+
+    def spec(self) -> dict:
+        return {"name": self.name, "input": self.input_name, "output": self.output,
+                "layers": [{**node.layer.spec(), "node": node.name, "inputs": list(node.inputs)}
+                           for node in self.nodes]}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Graph":
+        nodes = []
+        for s in spec["layers"]:
+            layer_spec = {k: v for k, v in s.items() if k not in ("node", "inputs")}
+            inputs = s.get("inputs")
+            if not isinstance(s.get("node"), str) or not isinstance(inputs, list) \
+                    or not all(isinstance(i, str) for i in inputs):
+                raise ValueError("a graph layer needs a node name and a list of inputs")
+            nodes.append(Node(s["node"], build_layer(layer_spec), tuple(inputs)))
+        return cls(spec["name"], nodes, spec["output"], spec.get("input", "input"))
+
+    def consumers(self) -> dict[str, list[Node]]:
+        """For each activation (the input, every node), the nodes that read it."""
+        readers: dict[str, list[Node]] = {self.input_name: []}
+        for node in self.nodes:
+            readers[node.name] = []
+            for name in node.inputs:
+                readers[name].append(node)
+        return readers

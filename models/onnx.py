@@ -58,6 +58,9 @@ class Op:
     count_include_pad: bool = False
     weight_name: str = ""
     groups: int = 1
+    inputs: list = field(default_factory=list)   # what it reads: the model's input or op outputs
+    output: str = ""                             # its ONNX output (unique in the graph)
+    op_type: str = ""                            # the ONNX operator it came from
 
 
 @dataclass
@@ -69,16 +72,28 @@ class OnnxModel:
     input_shape: tuple
     ops: list[Op]
     codebooks: dict = field(default_factory=dict)   # weight initializer -> stored codebook
+    output: str = ""                                # the op whose result the model returns
+
+    def is_sequential(self) -> bool:
+        """Whether each op reads the one before it (the first the input) and the last is the
+        output: a plain stack of layers, no branches."""
+        previous = self.input_name
+        for op in self.ops:
+            if op.inputs != [previous]:
+                return False
+            previous = op.output
+        return previous == (self.output or previous)
 
     def network(self, name: str | None = None):
         """zeroskip's numpy ``Network`` computing what the graph computes (without a final
         Softmax): it takes the ONNX input ([n, C, H, W] or [n, F]) and returns [n, F] rows
         (a model ending in a map returns it NHWC)."""
-        from .layers import (AvgPool2D, Conv2D, Dense, Flatten, FromNCHW, GlobalAvgPool,
-                             MaxPool2D, ReLU)
-        from .network import Network
+        from .layers import (Add, AvgPool2D, ChannelShuffle, Concat, Conv2D, Dense, Flatten,
+                             FromNCHW, GlobalAvgPool, MaxPool2D, ReLU)
+        from .network import Graph, Network, Node
 
         layers = [FromNCHW(self.input_shape)] if len(self.input_shape) == 3 else []
+        built = []
         for op in self.ops:
             if op.kind == "conv":
                 out, c, k, _ = op.weight.shape
@@ -97,14 +112,33 @@ class OnnxModel:
                 layer = GlobalAvgPool()
             elif op.kind == "flatten":
                 layer = Flatten(channels_first=True)
+            elif op.kind == "concat":
+                layer = Concat()
+            elif op.kind == "add":
+                layer = Add()
+            elif op.kind == "shuffle":
+                layer = ChannelShuffle(op.groups)
             else:                                             # to_map
                 layer = FromNCHW(op.shape)
             if op.weight is not None:
                 layer.params["W"][...] = op.weight
                 layer.params["b"][...] = op.bias
             layers.append(layer)
+            built.append(layer)
         stem = os.path.splitext(os.path.basename(self.source))[0] or "onnx"
-        return Network(name or stem, layers)
+        if self.is_sequential():
+            return Network(name or stem, layers)
+        nodes, entry = [], "input"
+        taken = {op.output for op in self.ops} | {"input"}
+        if len(self.input_shape) == 3:                     # the NCHW input made a map first
+            entry = "input.nhwc"
+            while entry in taken:
+                entry += "_"
+            nodes.append(Node(entry, layers[0], ("input",)))
+        rename = {self.input_name: entry}
+        for op, layer in zip(self.ops, built):
+            nodes.append(Node(op.output, layer, tuple(rename.get(i, i) for i in op.inputs)))
+        return Graph(name or stem, nodes, self.output)
 
     def weighted_names(self) -> list[str]:
         return [op.name for op in self.ops if op.weight is not None]
@@ -121,6 +155,7 @@ class OnnxModel:
         map gets its columns moved from ONNX's (c, y, x) order to the array's (y, x, c)."""
         from .interchange import MapInput, Pool, SharedConv, SharedLayer
 
+        self.check_unbranched()
         out: list = []
         flat_from = None                          # the (C, H, W) map the rows were flattened from
         if len(self.input_shape) == 3:
@@ -171,6 +206,23 @@ class OnnxModel:
             raise ZeroskipError(f"{self.source}: the model must end in a Gemm/MatMul layer "
                                 "(after any Flatten) to run on the array")
         return out
+
+    def check_unbranched(self) -> None:
+        """The array runs a chain of layers: the first op that branches, joins branches or
+        shuffles channels is one line naming its node."""
+        previous = self.input_name
+        for op in self.ops:
+            where = f"{self.source}: node '{op.name}' ({op.op_type or op.kind})"
+            if op.kind in ("concat", "add"):
+                raise ZeroskipError(f"{where} joins {len(op.inputs)} branches; branching graphs "
+                                    "are not lowered onto the array yet")
+            if op.inputs != [previous]:
+                raise ZeroskipError(f"{where} reads '{op.inputs[0]}', not the node before it; "
+                                    "branching graphs are not lowered onto the array yet")
+            if op.kind == "shuffle":
+                raise ZeroskipError(f"{where} shuffles channels, which is not lowered onto the "
+                                    "array yet")
+            previous = op.output
 
     def _input_of(self, position: int) -> tuple:
         return self.ops[position - 1].shape if position else self.input_shape
@@ -296,6 +348,17 @@ class _Importer:
         self.softmax: str | None = None
         self.fixed_batch: int | None = None
         self.counts = {"conv": 0, "fc": 0}
+        self.source_of: dict[str, str] = {}             # activation -> the op output it is
+        self.linear: dict[str, bool] = {}                # activation -> read once all the way
+        #                                                  from its op (a fold changes nothing else)
+        self.uses: dict[str, int] = {}                   # activation -> nodes (and outputs) reading it
+        for node in self.graph.node:
+            for name in node.input:
+                self.uses[name] = self.uses.get(name, 0) + 1
+        for value in self.graph.output:
+            self.uses[value.name] = self.uses.get(value.name, 0) + 1
+        self.shuffles: dict[str, tuple] = {}             # a channel shuffle under way: activation
+        #                                                  -> (step, groups, map activation)
 
     def fail(self, node, problem: str):
         raise ZeroskipError(f"{self.source}: node '{self._name(node)}' ({node.op_type}) {problem}")
@@ -339,16 +402,22 @@ class _Importer:
             raise ZeroskipError(f"{self.source}: the graph needs exactly one output, it has "
                                 f"{len(self.graph.output)}")
         self.shapes[input_name] = input_shape
+        self.source_of[input_name], self.linear[input_name] = input_name, False
         self.current = input_name
         for node in self.graph.node:
             self.node(node)
         output = self.graph.output[0].name
-        if self.current != output:
-            raise ZeroskipError(f"{self.source}: the graph's output '{output}' is not the end "
-                                "of its chain of layers (zeroskip imports sequential models)")
+        if output not in self.shapes or output in self.shuffles:
+            raise ZeroskipError(f"{self.source}: the graph's output '{output}' is not made by "
+                                "the layers zeroskip imports")
+        result = self.source_of[output]
         ops = self.ops
-        if ops and ops[0].kind == "to_map" and len(input_shape) == 1:
+        if ops and ops[0].kind == "to_map" and len(input_shape) == 1 \
+                and [op for op in ops if input_name in op.inputs] == [ops[0]]:
             input_shape, ops = ops[0].shape, ops[1:]        # flat rows reshaped into images
+            for op in ops:
+                op.inputs = [input_name if i == self.ops[0].output else i for i in op.inputs]
+            result = input_name if result == self.ops[0].output else result
         if not any(op.weight is not None for op in ops):
             raise ZeroskipError(f"{self.source}: the graph has no Conv, Gemm or MatMul layer")
         codebooks = {}
@@ -360,7 +429,7 @@ class _Importer:
                     continue                                  # not ours: ignored
                 if book.ndim == 1 and len(book) and np.all(np.isfinite(book)):
                     codebooks[prop.key[len(CODEBOOK_KEY):]] = book
-        return OnnxModel(self.source, input_name, input_shape, ops, codebooks)
+        return OnnxModel(self.source, input_name, input_shape, ops, codebooks, result)
 
     # -- one node
     def node(self, node) -> None:
@@ -383,18 +452,22 @@ class _Importer:
         if self.softmax is not None:
             self.fail(node, f"follows Softmax '{self.softmax}'; Softmax is supported only as the "
                             "last node")
-        handler = getattr(self, f"op_{op}", None)
-        if handler is None:
-            self.fail(node, "is not supported")
         activations = [i for i in node.input if i in self.shapes]
+        handler = getattr(self, f"op_{op}", None)
+        if handler is None and not (op == "Concat" and activations):
+            self.fail(node, "is not supported")
+        shuffled = [i for i in activations if i in self.shuffles]
+        if shuffled and op not in ("Transpose", "Reshape"):
+            self.fail(node, f"reads '{shuffled[0]}', a step of a channel shuffle; only the "
+                            "pattern Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], "
+                            "Reshape [N, C, H, W] is supported")
+        if op in ("Concat", "Add") and len(activations) > 1:
+            self.join(node, activations, op.lower())
+            return
         if len(activations) != 1:
-            self.fail(node, "takes no activation or several (zeroskip imports sequential models)"
-                      if op != "Add" else "is not supported (only a constant "
-                      "bias after MatMul, Gemm or Conv)")
-        if activations[0] != self.current:
-            self.fail(node, f"reads '{activations[0]}', not the latest activation "
-                            f"'{self.current}': the graph branches (zeroskip imports sequential "
-                            "models)")
+            self.fail(node, "takes no activation or several (only Concat and Add join "
+                            "branches)")
+        self.current = activations[0]
         handler(node, self.shapes[self.current])
 
     def attrs(self, node) -> dict:
@@ -410,22 +483,58 @@ class _Importer:
             self.fail(node, f"takes its {what} '{name}' from the graph, not a constant")
         return np.asarray(self.consts[name])
 
-    def produce(self, node, shape: tuple, op: Op | None = None) -> None:
-        """``node`` makes the next activation: through ``op`` (a new step), or as the same
-        values (Identity, Dropout, a folded bias or batch norm)."""
+    def produce(self, node, shape: tuple, op: Op | None = None,
+                inputs: list[str] | None = None) -> None:
+        """``node`` makes an activation from the current one (or from ``inputs``): through
+        ``op`` (a new step), or as the same values (Identity, Dropout, a folded bias or batch
+        norm)."""
+        read = inputs if inputs is not None else [self.current]
         made_by = op if op is not None else self.made_by.get(self.current)
+        out = node.output[0]
         if op is not None:
-            op.shape = shape
+            op.shape, op.output, op.op_type = shape, out, op.op_type or node.op_type
+            op.inputs = [self.source_of[i] for i in read]
             self.ops.append(op)
-        self.current = node.output[0]
-        self.shapes[self.current] = shape
+            self.source_of[out], self.linear[out] = out, True
+        else:
+            self.source_of[out] = self.source_of[self.current]
+            self.linear[out] = self.linear[self.current] and self.uses.get(self.current, 0) == 1
+        self.current = out
+        self.shapes[out] = shape
         if made_by is not None and made_by.weight is not None:
-            self.made_by[self.current] = made_by
+            self.made_by[out] = made_by
 
     def folds_into(self) -> Op | None:
-        """The weighted op that made the current activation, if nothing came after it."""
+        """The weighted op that made the current activation, if nothing came after it and
+        nothing else reads it on the way (folding then changes only what this node reads)."""
         op = self.made_by.get(self.current)
-        return op if op is not None and self.ops and self.ops[-1] is op else None
+        if op is None or op.output != self.source_of[self.current] \
+                or not self.linear[self.current] or self.uses.get(self.current, 0) != 1:
+            return None
+        return op
+
+    def join(self, node, activations: list[str], kind: str) -> None:
+        """Concat (channels of maps, features of rows) or Add (equal shapes) of branches."""
+        shapes = [self.shapes[a] for a in activations]
+        if kind == "add":
+            if len(node.input) != 2 or len(set(shapes)) != 1:
+                self.fail(node, f"adds {' and '.join(str(list(s)) for s in shapes)}; only two "
+                                "activations of the same shape are supported")
+            shape = shapes[0]
+        else:
+            rank = len(shapes[0])
+            axis = self.attrs(node).get("axis")
+            if len(activations) != len(node.input):
+                self.fail(node, "joins activations and constants; only activations are "
+                                "supported")
+            if any(len(s) != rank or s[1:] != shapes[0][1:] for s in shapes) \
+                    or axis not in (1, -rank):
+                self.fail(node, f"concatenates {', '.join(str(list(s)) for s in shapes)} on "
+                                f"axis {axis}; only the channels of equal maps (axis 1) or the "
+                                "features of rows are supported")
+            shape = (sum(s[0] for s in shapes), *shapes[0][1:])
+        self.current = activations[0]
+        self.produce(node, shape, Op(kind, self._name(node), ()), inputs=activations)
 
     def layer_name(self, node, prefix: str) -> str:
         self.counts[prefix] += 1
@@ -674,7 +783,14 @@ class _Importer:
         if int(np.prod(rest)) != size:
             self.fail(node, f"cannot reshape {size} values to {target}")
         rest = tuple(int(v) for v in rest)
-        if len(rest) == 1:
+        step = self.shuffles.get(self.current)
+        if step is not None:
+            self.end_shuffle(node, step, rest)
+        elif len(shape) == 3 and len(rest) == 4 and rest[0] * rest[1] == shape[0] \
+                and rest[2:] == tuple(shape[1:]) and rest[0] > 1:
+            self.shuffles[node.output[0]] = ("split", rest[0], self.current)   # [g, C/g, H, W]
+            self.shapes[node.output[0]] = rest
+        elif len(rest) == 1:
             self.flatten(node, shape)
         elif len(rest) == 3 and len(shape) == 1:
             self.produce(node, rest, Op("to_map", self._name(node), ()))
@@ -683,6 +799,27 @@ class _Importer:
         else:
             self.fail(node, f"reshapes {list(shape)} to {list(rest)}, which is not supported "
                             "(only maps to rows and rows to [C, H, W] maps)")
+
+    def op_Transpose(self, node, shape):
+        step = self.shuffles.get(self.current)
+        perm = list(self.attrs(node).get("perm", []))
+        if step is None or step[0] != "split" or perm != [0, 2, 1, 3, 4]:
+            self.fail(node, f"with perm {perm} is supported only inside a channel shuffle "
+                            "(Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape "
+                            "[N, C, H, W])")
+        self.shuffles[node.output[0]] = ("swapped", step[1], step[2])
+        self.shapes[node.output[0]] = (shape[1], shape[0], *shape[2:])
+
+    def end_shuffle(self, node, step, rest) -> None:
+        kind, groups, source = step
+        shape = self.shapes[source]
+        if kind != "swapped" or rest != tuple(shape):
+            self.fail(node, f"reshapes a channel-shuffle step to {list(rest)}; only the "
+                            "pattern Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], "
+                            f"Reshape {['N', *shape]} is supported")
+        self.current = source
+        self.produce(node, shape, Op("shuffle", self._name(node), (), groups=groups,
+                                     op_type="channel shuffle"))
 
     def op_Softmax(self, node, shape):
         if len(shape) != 1 or self.attrs(node).get("axis", -1) not in (-1, 1):

@@ -193,3 +193,82 @@ def lenet5(rng, pad: int = 2) -> onnx.ModelProto:
              helper.make_node("Gemm", ["r3", "fc2.weight", "fc2.bias"], ["y"], name="fc2",
                               transB=1)]
     return graph_model(nodes, inits, ["N", 1, 28, 28], ["N", 10])
+
+
+def fire_net(rng) -> onnx.ModelProto:
+    """A SqueezeNet Fire module between a stem and a classifier: [N, 3, 8, 8] → Conv 8@3x3 s2
+    → Relu → squeeze Conv 4@1x1 → Relu → (expand 1x1 6 → Relu ‖ expand 3x3 6 pad 1 → Relu)
+    → Concat (12 channels) → GlobalAveragePool → Flatten → Gemm 5."""
+    inits = {"w0": f32(rng, 8, 3, 3, 3), "b0": f32(rng, 8), "ws": f32(rng, 4, 8, 1, 1),
+             "bs": f32(rng, 4), "we1": f32(rng, 6, 4, 1, 1), "be1": f32(rng, 6),
+             "we3": f32(rng, 6, 4, 3, 3), "be3": f32(rng, 6), "wfc": f32(rng, 5, 12),
+             "bfc": f32(rng, 5)}
+    node = helper.make_node
+    nodes = [node("Conv", ["x", "w0", "b0"], ["c0"], name="stem", kernel_shape=[3, 3],
+                  strides=[2, 2]),
+             node("Relu", ["c0"], ["r0"], name="stem_relu"),
+             node("Conv", ["r0", "ws", "bs"], ["s"], name="squeeze", kernel_shape=[1, 1]),
+             node("Relu", ["s"], ["sr"], name="squeeze_relu"),
+             node("Conv", ["sr", "we1", "be1"], ["e1"], name="expand1x1", kernel_shape=[1, 1]),
+             node("Relu", ["e1"], ["e1r"], name="expand1x1_relu"),
+             node("Conv", ["sr", "we3", "be3"], ["e3"], name="expand3x3", kernel_shape=[3, 3],
+                  pads=[1] * 4),
+             node("Relu", ["e3"], ["e3r"], name="expand3x3_relu"),
+             node("Concat", ["e1r", "e3r"], ["cat"], name="fire_concat", axis=1),
+             node("GlobalAveragePool", ["cat"], ["g"], name="gap"),
+             node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+             node("Gemm", ["f", "wfc", "bfc"], ["y"], name="fc", transB=1)]
+    return graph_model(nodes, inits, ["N", 3, 8, 8], ["N", 5])
+
+
+def residual_net(rng, bn: bool = True) -> onnx.ModelProto:
+    """A ResNet basic block: [N, 4, 6, 6] → Conv 4@3x3 pad 1 (+BN) → Relu → Conv 4@3x3 pad 1
+    (+BN) → Add the block's input → Relu → Flatten → Gemm 3."""
+    inits = {"w1": f32(rng, 4, 4, 3, 3), "w2": f32(rng, 4, 4, 3, 3), "b2": f32(rng, 4),
+             "wfc": f32(rng, 3, 4 * 6 * 6), "bfc": f32(rng, 3)}
+    node = helper.make_node
+    nodes = [node("Relu", ["x"], ["xr"], name="in_relu"),
+             node("Conv", ["xr", "w1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1] * 4)]
+    last = "c1"
+    if bn:
+        inits.update(scale=rng.uniform(0.5, 1.5, 4).astype(np.float32), beta=f32(rng, 4),
+                     mean=f32(rng, 4), var=rng.uniform(0.5, 2, 4).astype(np.float32))
+        nodes.append(node("BatchNormalization", ["c1", "scale", "beta", "mean", "var"], ["bn1"],
+                          name="bn1"))
+        last = "bn1"
+    nodes += [node("Relu", [last], ["r1"], name="relu1"),
+              node("Conv", ["r1", "w2", "b2"], ["c2"], name="conv2", kernel_shape=[3, 3],
+                   pads=[1] * 4),
+              node("Add", ["c2", "xr"], ["sum"], name="residual"),
+              node("Relu", ["sum"], ["r2"], name="relu2"),
+              node("Flatten", ["r2"], ["f"], name="flatten", axis=1),
+              node("Gemm", ["f", "wfc", "bfc"], ["y"], name="fc", transB=1)]
+    return graph_model(nodes, inits, ["N", 4, 6, 6], ["N", 3])
+
+
+def shuffle_net(rng, groups: int = 2) -> onnx.ModelProto:
+    """A ShuffleNet-style unit: [N, 4, 6, 6] → grouped Conv 1x1 8 (``groups``) → Relu →
+    channel shuffle (Reshape [N, g, 8/g, 6, 6], Transpose [0, 2, 1, 3, 4], Reshape
+    [N, 8, 6, 6]) → depthwise Conv 3x3 pad 1 → Concat with the input's 3x3 average pool
+    (12 channels) → Relu → Flatten → Gemm 3."""
+    inits = {"w1": f32(rng, 8, 4 // groups, 1, 1), "b1": f32(rng, 8),
+             "split": np.array([0, groups, 8 // groups, 6, 6], np.int64),
+             "merge": np.array([-1, 8, 6, 6], np.int64),
+             "wd": f32(rng, 8, 1, 3, 3), "bd": f32(rng, 8),
+             "wfc": f32(rng, 3, 12 * 6 * 6), "bfc": f32(rng, 3)}
+    node = helper.make_node
+    nodes = [node("Conv", ["x", "w1", "b1"], ["c1"], name="gconv1", kernel_shape=[1, 1],
+                  group=groups),
+             node("Relu", ["c1"], ["r1"], name="relu1"),
+             node("Reshape", ["r1", "split"], ["s1"], name="shuffle_split"),
+             node("Transpose", ["s1"], ["s2"], name="shuffle_transpose", perm=[0, 2, 1, 3, 4]),
+             node("Reshape", ["s2", "merge"], ["s3"], name="shuffle"),
+             node("Conv", ["s3", "wd", "bd"], ["d"], name="dwconv", kernel_shape=[3, 3],
+                  pads=[1] * 4, group=8),
+             node("AveragePool", ["x"], ["p"], name="pool", kernel_shape=[3, 3], pads=[1] * 4,
+                  count_include_pad=1),
+             node("Concat", ["d", "p"], ["cat"], name="concat", axis=1),
+             node("Relu", ["cat"], ["r"], name="relu2"),
+             node("Flatten", ["r"], ["f"], name="flatten", axis=1),
+             node("Gemm", ["f", "wfc", "bfc"], ["y"], name="fc", transB=1)]
+    return graph_model(nodes, inits, ["N", 4, 6, 6], ["N", 3])

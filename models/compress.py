@@ -31,7 +31,7 @@ from . import modelfile, zoo
 from .data import VALIDATION_PER_CLASS, mnist_split, validation_split
 from .layers import Conv2D, Dense, Dropout, ReLU
 from .modelfile import CompressedModel
-from .network import Network
+from .network import Graph, Network
 from .prune import density, prune_mask, quality_ramp
 from .share import n_centroids, share_weights
 from .storage import StorageReport, account_layer, format_table
@@ -150,8 +150,9 @@ def imported_config(net: Network, source: str, eie: bool = False, **overrides) -
 
 def with_dropout(net: Network, rate: float, seed: int) -> Network:
     """``net`` (its layers, not copies) with dropout at ``rate`` after every ReLU that follows a
-    fully-connected layer, where the zoo's networks have it; ``net`` itself when ``rate`` is 0."""
-    if not rate:
+    fully-connected layer, where the zoo's networks have it; ``net`` itself when ``rate`` is 0
+    or ``net`` is a ``Graph`` (branching networks retrain without dropout)."""
+    if not rate or isinstance(net, Graph):
         return net
     rng = np.random.default_rng([seed, 0xD0])
     layers = []
@@ -165,6 +166,8 @@ def with_dropout(net: Network, rate: float, seed: int) -> Network:
 def without_dropout(net: Network) -> Network:
     """``net`` without its dropout layers (identities at inference): an imported model's file
     keeps the architecture it came with."""
+    if isinstance(net, Graph):
+        return net
     return Network(net.name, [layer for layer in net.layers if not isinstance(layer, Dropout)])
 
 

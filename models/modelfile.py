@@ -86,6 +86,8 @@ class CompressedModel:
         from .interchange import MapInput, Pool, SharedConv
 
         kinds = [spec["kind"] for spec in self.network["layers"]]
+        if "output" in self.network:
+            _check_chain(self.network, source)
         if set(kinds) <= FC_KINDS:
             return self.fc_layers(source)
         specs = [spec for spec in self.network["layers"] if spec["kind"] != "dropout"]
@@ -146,6 +148,26 @@ class CompressedModel:
         return out
 
 
+def _check_chain(network: dict, source: str) -> None:
+    """A graph's spec runs on the array only as a chain: the first node that joins branches,
+    reads another than the node before it, or shuffles channels is one line naming it."""
+    previous = network.get("input", "input")
+    for spec in network["layers"]:
+        where = (f"{source}: node {spec.get('node')!r} ({spec['kind']}) of model "
+                 f"{network['name']!r}")
+        inputs = spec.get("inputs", [])
+        if len(inputs) > 1:
+            raise ZeroskipError(f"{where} joins {len(inputs)} branches; branching graphs are "
+                                "not lowered onto the array yet")
+        if inputs != [previous]:
+            raise ZeroskipError(f"{where} reads {inputs[0]!r}, not the node before it; "
+                                "branching graphs are not lowered onto the array yet")
+        if spec["kind"] == "shuffle":
+            raise ZeroskipError(f"{where} shuffles channels, which is not lowered onto the "
+                                "array yet")
+        previous = spec.get("node")
+
+
 #: pooling kinds of a network spec
 POOL_KINDS = ("maxpool2", "maxpool", "avgpool", "globalavgpool")
 
@@ -165,7 +187,18 @@ def _pool_window(spec: dict, shape: tuple) -> tuple[str, int, int, int]:
 
 
 def activations(network: dict) -> list[str]:
-    """'relu' or 'none' for each weighted layer: whether a ReLU follows it (dropout skipped)."""
+    """'relu' or 'none' for each weighted layer: whether a ReLU follows it (dropout skipped);
+    in a graph, whether a ReLU is the one node reading it."""
+    if "output" in network:
+        readers: dict = {}
+        for s in network["layers"]:
+            inputs = s.get("inputs")
+            for name in inputs if isinstance(inputs, list) else []:
+                if isinstance(name, str):
+                    readers.setdefault(name, []).append(s["kind"])
+        return ["relu" if isinstance(s.get("node"), str) and readers.get(s["node"]) == ["relu"]
+                else "none"
+                for s in network["layers"] if s["kind"] in (Dense.kind, Conv2D.kind)]
     specs = [s for s in network["layers"] if s["kind"] != "dropout"]
     acts = []
     for i, spec in enumerate(specs):
@@ -312,7 +345,7 @@ def _positive_int(value) -> bool:
 #: an imported ONNX model adds (strided, padded pooling, global average pooling, channels-first
 #: input ``nchw``)
 SPEC_KINDS = {"dense", "conv2d", "maxpool2", "relu", "flatten", "reshape", "dropout", "maxpool",
-              "avgpool", "globalavgpool", "nchw"}
+              "avgpool", "globalavgpool", "nchw", "concat", "add", "shuffle"}
 #: largest kernel, stride or padding a spec may declare (they size no allocation, but a map
 #: they shrink to nothing fails later)
 MAX_WINDOW = 1 << 16
@@ -385,6 +418,11 @@ def check_network_spec(network, file_bytes: int, source: str) -> list[tuple[int,
             if spec.get("order", "hwc") not in ("hwc", "chw"):
                 raise ZeroskipError(f"{source}: bad header (network layer {i}: flatten order "
                                     "must be 'hwc' or 'chw')")
+            continue
+        elif kind == "shuffle":
+            if not _small_int(spec.get("groups"), 1):
+                raise ZeroskipError(f"{source}: bad header (network layer {i}: shuffle groups "
+                                    f"must be an integer in 1..{MAX_WINDOW})")
             continue
         elif kind == "dropout":
             rate = spec.get("rate")
@@ -489,12 +527,12 @@ def decode(data: bytes, source: str = "model") -> CompressedModel:
     if reader.pos != len(body):
         raise ZeroskipError(f"{source}: {len(body) - reader.pos} unexpected bytes after the "
                             "last layer")
-    if [layer.act for layer in layers] != activations(network):
-        raise ZeroskipError(f"{source}: layer activations disagree with the network")
     try:
-        Network.from_spec(network)      # the spec builds (sizes bounded above)
+        Network.from_spec(network)      # the spec builds (sizes bounded above), a graph links
     except (ValueError, KeyError, TypeError) as error:
         raise ZeroskipError(f"{source}: bad header ({error})") from None
+    if [layer.act for layer in layers] != activations(network):
+        raise ZeroskipError(f"{source}: layer activations disagree with the network")
     return CompressedModel(network, tuple(names), tuple(layers), tuple(index_bits))
 
 

@@ -128,17 +128,21 @@ class OnnxModel:
         stem = os.path.splitext(os.path.basename(self.source))[0] or "onnx"
         if self.is_sequential():
             return Network(name or stem, layers)
+        # the graph's nodes take the ONNX nodes' names when those are unique, else their outputs
+        names = [op.name for op in self.ops]
+        if len(set(names)) != len(names) or "input" in names:
+            names = [op.output for op in self.ops]
+        rename = dict(zip((op.output for op in self.ops), names))
         nodes, entry = [], "input"
-        taken = {op.output for op in self.ops} | {"input"}
         if len(self.input_shape) == 3:                     # the NCHW input made a map first
             entry = "input.nhwc"
-            while entry in taken:
+            while entry in names:
                 entry += "_"
             nodes.append(Node(entry, layers[0], ("input",)))
-        rename = {self.input_name: entry}
+        rename[self.input_name] = entry
         for op, layer in zip(self.ops, built):
-            nodes.append(Node(op.output, layer, tuple(rename.get(i, i) for i in op.inputs)))
-        return Graph(name or stem, nodes, self.output)
+            nodes.append(Node(rename[op.output], layer, tuple(rename[i] for i in op.inputs)))
+        return Graph(name or stem, nodes, rename[self.output])
 
     def weighted_names(self) -> list[str]:
         return [op.name for op in self.ops if op.weight is not None]

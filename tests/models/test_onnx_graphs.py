@@ -206,3 +206,71 @@ def test_unsupported_branching_is_one_line_naming_the_node(build, message):
     with pytest.raises(ZeroskipError, match=r"^g.onnx: " + message) as caught:
         zonnx.from_proto(model, "g.onnx").network()
     assert "\n" not in str(caught.value)
+
+
+# -- compress MODEL.onnx on a branching model ----------------------------------------------------
+def run_cli(argv, capsys):
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as done:
+        status = done.code
+    out, err = capsys.readouterr()
+    return status, out, [line for line in err.splitlines()
+                         if line.strip() and not line.startswith("[")]
+
+
+def test_compress_a_branching_model_on_data_and_the_zsk_keeps_the_graph(tmp_path, capsys):
+    """A Fire-module net compresses on its data (labels: its own predictions); the .zsk holds
+    the graph (nodes named as in ONNX), rebuilt it scores what the report says, its weights are
+    shared, and compiling it is one line naming the first node the array cannot place."""
+    import json
+
+    from zeroskip.models import modelfile
+
+    rng = np.random.default_rng(39)
+    model = fire_net(rng)
+    onnx.save(model, tmp_path / "fire.onnx")
+    x = rng.standard_normal((500, 3, 8, 8)).astype(np.float32)
+    y = run_onnxruntime(model, x).argmax(axis=1)
+    np.savez(tmp_path / "train.npz", x=x[:400], y=y[:400])
+    np.savez(tmp_path / "test.npz", x=x[400:], y=y[400:])
+    status, out, err = run_cli(
+        ["compress", tmp_path / "fire.onnx", "--data", tmp_path / "train.npz", "--test",
+         tmp_path / "test.npz", "--validation", "0", "--prune-steps", "1", "--prune-epochs", "1",
+         "--finetune-epochs", "1", "-o", tmp_path / "fire.zsk", "--json", tmp_path / "r.json"],
+        capsys)
+    assert status == 0, err
+    compressed = modelfile.load(tmp_path / "fire.zsk")
+    net = compressed.to_network()
+    assert isinstance(net, Graph)
+    assert [node.name for node in net.nodes if node.layer.kind == "concat"] == ["fire_concat"]
+    assert list(compressed.names) == ["stem", "squeeze", "expand1x1", "expand3x3", "fc"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert net.accuracy(x[400:], y[400:]) == report["accuracy_compressed"]
+    for layer, shared_layer in zip(net.weighted(), compressed.layers):
+        assert np.array_equal(layer.params["W"].reshape(len(shared_layer.codes), -1),
+                              shared_layer.weights())
+        assert len(np.unique(layer.params["W"])) <= len(shared_layer.codebook)
+    status, _, err = run_cli(["compile", tmp_path / "fire.zsk", "-o", tmp_path / "prog"], capsys)
+    assert status == 2 and len(err) == 1 and not (tmp_path / "prog").exists()
+    assert err[0].endswith("node 'expand3x3' (conv2d) of model 'fire' reads 'squeeze_relu', "
+                           "not the node before it; branching graphs are not lowered onto the "
+                           "array yet"), err[0]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda layers: layers[1].update(inputs=["nowhere"]), r"reads 'nowhere', which no earlier"),
+    (lambda layers: layers[1].update(inputs=[["a"]]), r"a graph layer needs a node name"),
+    (lambda layers: layers.insert(2, {"kind": "shuffle", "groups": 0, "node": "s",
+                                      "inputs": ["a"]}), r"shuffle groups must be an integer"),
+])
+def test_bad_graphs_in_a_header_are_one_line(edit, message):
+    from models_helpers import shared_model
+
+    from zeroskip.models import modelfile
+
+    compressed = shared_model(small_graph(np.random.default_rng(40)), k=3)
+    edit(compressed.network["layers"])
+    data, _ = modelfile.encode(compressed)
+    with pytest.raises(ZeroskipError, match=r"^g.zsk: bad header \(.*" + message):
+        modelfile.decode(data, "g.zsk")

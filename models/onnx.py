@@ -221,7 +221,9 @@ class OnnxModel:
                 raise ZeroskipError(f"{where} joins {len(op.inputs)} branches; branching graphs "
                                     "are not lowered onto the array yet")
             if op.inputs != [previous]:
-                raise ZeroskipError(f"{where} reads '{op.inputs[0]}', not the node before it; "
+                read = next((o.name for o in self.ops if o.output == op.inputs[0]),
+                            op.inputs[0])
+                raise ZeroskipError(f"{where} reads '{read}', not the node before it; "
                                     "branching graphs are not lowered onto the array yet")
             if op.kind == "shuffle":
                 raise ZeroskipError(f"{where} shuffles channels, which is not lowered onto the "

@@ -127,7 +127,7 @@ def test_bad_graphs_are_refused(nodes, message):
 
 # -- the array does not run branching graphs yet --------------------------------------------------
 @pytest.mark.parametrize("name, where", [
-    ("fire", r"node 'expand3x3' \(Conv\) reads 'sr', not the node before it; branching graphs "
+    ("fire", r"node 'expand3x3' \(Conv\) reads 'squeeze_relu', not the node before it; branching graphs "
              r"are not lowered onto the array yet"),
     ("residual", r"node 'residual' \(Add\) joins 2 branches; branching graphs are not lowered "
                  r"onto the array yet"),

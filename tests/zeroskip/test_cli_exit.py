@@ -158,8 +158,11 @@ def test_bad_model_file_exits_2_with_one_line(tmp_path, program_dir):
 def interrupt_after_first_progress_line(argv, cwd) -> tuple[int, str, str]:
     """Start ``argv``, wait until it prints its first progress line (so it is inside the
     command, not starting up), send SIGINT, return (status, stdout, stderr after the signal)."""
+    # a child inherits an ignored SIGINT (a background job of a non-interactive shell, as
+    # `make test &` is), and Python then installs no KeyboardInterrupt: restore the default
     child = subprocess.Popen([ZEROSKIP, *map(str, argv)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=cwd)
+                             stderr=subprocess.PIPE, text=True, cwd=cwd,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = child.stderr.readline()
         assert first.startswith("["), first      # a progress line: the command is running

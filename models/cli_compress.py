@@ -234,7 +234,6 @@ def run(args: argparse.Namespace) -> int:
     if args.model not in DEEP_COMPRESSION:
         return run_file(args)
     from . import compress as pipeline
-    from .interchange import atomic_write, save_interchange
 
     config = config_from_args(args)
     output = args.output or f"{args.model}.zsk"
@@ -246,6 +245,13 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(getattr(args, "quiet", False))
     result = pipeline.compress(config, progress=progress)
     print(result.table())
+    return _write_outputs(args, output, result)
+
+
+def _write_outputs(args, output: str, result) -> int:
+    """The model file, then the interchange ``.npz`` and the JSON report when asked."""
+    from .interchange import atomic_write, save_interchange
+
     atomic_write(output, result.data)
     written = [output]
     if args.interchange:
@@ -343,7 +349,7 @@ def run_file(args: argparse.Namespace) -> int:
 
     from . import compress as pipeline
     from . import onnx as zonnx
-    from .interchange import _head, atomic_write, is_onnx, save_interchange
+    from .interchange import _head, is_onnx
 
     path = args.model
     if not os.path.exists(path):
@@ -406,16 +412,7 @@ def run_file(args: argparse.Namespace) -> int:
     print(result.table())
     if result.method == "one-shot":
         print(_one_shot_warning(result), file=sys.stderr)
-    atomic_write(output, result.data)
-    written = [output]
-    if args.interchange:
-        save_interchange(args.interchange, result.model.fc_layers(output))
-        written.append(args.interchange)
-    if args.json:
-        atomic_write(args.json, (json.dumps(result.report(), indent=2) + "\n").encode())
-        written.append(args.json)
-    print(f"wrote {', '.join(written)}")
-    return 0
+    return _write_outputs(args, output, result)
 
 
 def _one_shot_warning(result) -> str:

@@ -3,6 +3,7 @@ convolution computes (to the fixed-point's precision), the flattened map reaches
 where it lies, max pooling is exact, and what cannot be lowered is one line naming the layer."""
 
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -67,27 +68,12 @@ def float_network(layers, x):
     return np.array(results)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class GroupedConv:
-    """A grouped convolution as a model hands it over: ``codes`` [out, C / groups · k · k]."""
-
-    codebook: np.ndarray
-    codes: np.ndarray
-    bias: np.ndarray
-    act: str
-    kernel: int
-    stride: int = 1
-    pad: int = 0
-    name: str = ""
-    groups: int = 1
-
-
 def grouped_model(rng, groups: int, out: int, pool: str):
     book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
     shape = (out, 8 // groups * 9)
     codes = (rng.integers(1, 16, shape) * (rng.random(shape) < 0.7)).astype(np.uint8)
     return [MapInput(6, 6, 8),
-            GroupedConv(book, codes, rng.uniform(-0.2, 0.2, out).astype(np.float32), "relu", 3,
+            SharedConv(book, codes, rng.uniform(-0.2, 0.2, out).astype(np.float32), "relu", 3,
                         1, 1, name="grouped", groups=groups),
             Pool(pool, 2, 2, name="pool"),
             SharedLayer(book, (rng.integers(0, 16, (3, 9 * out))).astype(np.uint8),
@@ -191,7 +177,11 @@ def test_bad_models_name_the_layer():
     other = layers[:2] + [Pool("lp", 2, 2, name="lppool")] + layers[3:]
     with pytest.raises(ZeroskipError, match=r"layer 1 \(lppool\): 'lp' pooling is not lowered"):
         compile_layers(other, ARCH)
-    odd = [layers[0], GroupedConv(*dataclasses.astuple(layers[1])[:8], groups=3)] + layers[2:]
+    # the compiler checks any conv-shaped object, not only the models' SharedConv (which refuses)
+    odd_conv = types.SimpleNamespace(**{f.name: getattr(layers[1], f.name)
+                                        for f in dataclasses.fields(layers[1])})
+    odd_conv.groups = 3
+    odd = [layers[0], odd_conv] + layers[2:]
     with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): 3 groups do not divide its 2"):
         compile_layers(odd, ARCH)
     with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): conv layers need a power-of-two"):

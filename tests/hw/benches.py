@@ -7,9 +7,13 @@ import dataclasses
 import os
 
 import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from zeroskip.hw.arch import PRESETS, ArchConfig
+from zeroskip.hw.gateware.broadcast import Broadcaster
 from zeroskip.hw.host import Host
 from zeroskip.hw.gateware.top import Accelerator
 from zeroskip.hw.gateware.wishbone import SimBus
@@ -53,3 +57,29 @@ def run_program(program, inputs, load_over_bus: bool = True) -> list[tuple[np.nd
 
     simulate(top, bench, vcd="run_program")
     return results
+
+
+class BroadcastHarness(wiring.Component):
+    """The broadcaster alone, reading one memory per lane (each PE's source bank) that holds
+    ``vector`` in the array's layout (index i in lane i mod N at address i div N)."""
+
+    def __init__(self, arch, vector):
+        self.arch = arch
+        self.vector = np.asarray(vector)
+        self.unit = Broadcaster(arch)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.arch
+        m.submodules.unit = unit = self.unit
+        padded = np.zeros(a.pes * a.act_depth, np.int64)
+        padded[:len(self.vector)] = self.vector
+        for lane in range(a.pes):
+            init = [int(v) & ((1 << a.act_bits) - 1) for v in padded[lane::a.pes]]
+            memory = m.submodules[f"lane{lane}"] = Memory(shape=a.act_bits, depth=a.act_depth,
+                                                          init=init)
+            port = memory.read_port()
+            m.d.comb += [port.addr.eq(unit.groups[lane].addr), port.en.eq(unit.groups[lane].en),
+                         unit.groups[lane].data.eq(port.data)]
+        return m

@@ -5,41 +5,12 @@ timing equations of docs/timing.md with G and g_k taken from ``ConvGeometry.wind
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from zeroskip.hw.conv import ConvGeometry
-from zeroskip.hw.gateware.broadcast import Broadcaster
 from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX
 
-from benches import tiny
-
-
-class Harness(wiring.Component):
-    """The broadcaster reading one memory per lane (each PE's source bank)."""
-
-    def __init__(self, arch, vector):
-        self.arch = arch
-        self.vector = np.asarray(vector)
-        self.unit = Broadcaster(arch)
-        super().__init__({})
-
-    def elaborate(self, platform):
-        m = Module()
-        a = self.arch
-        m.submodules.unit = unit = self.unit
-        padded = np.zeros(a.pes * a.act_depth, np.int64)
-        padded[:len(self.vector)] = self.vector
-        for lane in range(a.pes):
-            init = [int(v) & ((1 << a.act_bits) - 1) for v in padded[lane::a.pes]]
-            memory = m.submodules[f"lane{lane}"] = Memory(shape=a.act_bits, depth=a.act_depth,
-                                                          init=init)
-            port = memory.read_port()
-            m.d.comb += [port.addr.eq(unit.groups[lane].addr), port.en.eq(unit.groups[lane].en),
-                         unit.groups[lane].data.eq(port.data)]
-        return m
+from benches import BroadcastHarness as Harness, tiny
 
 
 def pixel_fields(g: ConvGeometry, pes: int, pixel: int) -> dict:

@@ -83,3 +83,26 @@ class BroadcastHarness(wiring.Component):
             m.d.comb += [port.addr.eq(unit.groups[lane].addr), port.en.eq(unit.groups[lane].en),
                          unit.groups[lane].data.eq(port.data)]
         return m
+
+
+async def watch_broadcast(ctx, unit, cycles: int, ready_pattern=None,
+                          stop_at_done: bool = False) -> dict:
+    """Run a pass already started (``unit.run.start`` high in this cycle) for up to ``cycles``
+    cycles: drop ``start`` after the first, drive ``ready`` by ``ready_pattern(cycle)``, log each
+    push ``(cycle, index, value)`` and the cycle ``done`` first rises."""
+    log = {"push": [], "done": None}
+    for cycle in range(cycles):
+        ready = 1 if ready_pattern is None else ready_pattern(cycle)
+        ctx.set(unit.ready, ready)
+        if cycle == 1:
+            ctx.set(unit.run.start, 0)
+        if ctx.get(unit.items.valid):
+            assert ready
+            item = ctx.get(unit.items.payload.sparse)
+            log["push"].append((cycle, item.index, item.value))
+        if ctx.get(unit.done) and log["done"] is None:
+            log["done"] = cycle
+            if stop_at_done:
+                break
+        await ctx.tick()
+    return log

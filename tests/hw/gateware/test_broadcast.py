@@ -7,7 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 
 
-from benches import BroadcastHarness as Harness, tiny
+from benches import BroadcastHarness as Harness, tiny, watch_broadcast
 
 
 def broadcast(arch, vector, in_len, ready_pattern=None, cycles=80):
@@ -18,18 +18,7 @@ def broadcast(arch, vector, in_len, ready_pattern=None, cycles=80):
     async def bench(ctx):
         ctx.set(unit.run.desc.in_len, in_len)
         ctx.set(unit.run.start, 1)
-        for cycle in range(cycles):
-            ready = 1 if ready_pattern is None else ready_pattern(cycle)
-            ctx.set(unit.ready, ready)
-            if cycle == 1:
-                ctx.set(unit.run.start, 0)
-            if ctx.get(unit.items.valid):
-                assert ready
-                item = ctx.get(unit.items.payload.sparse)
-                log["push"].append((cycle, item.index, item.value))
-            if ctx.get(unit.done) and log["done"] is None:
-                log["done"] = cycle
-            await ctx.tick()
+        log.update(await watch_broadcast(ctx, unit, cycles, ready_pattern))
 
     sim = Simulator(top)
     sim.add_clock(1e-8)

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from zeroskip.hw.conv import ConvGeometry
 from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX
 
-from benches import BroadcastHarness as Harness, tiny
+from benches import BroadcastHarness as Harness, tiny, watch_broadcast
 
 
 def pixel_fields(g: ConvGeometry, pes: int, pixel: int) -> dict:
@@ -35,21 +35,7 @@ def run_pixels(arch, g, vector, ready_pattern=None, limit=400):
         for pixel in range(g.pixels):
             ctx.set(unit.run.pixel, pixel_fields(g, arch.pes, pixel))
             ctx.set(unit.run.start, 1)
-            log = {"push": [], "done": None}
-            for cycle in range(limit):
-                ready = 1 if ready_pattern is None else ready_pattern(cycle)
-                ctx.set(unit.ready, ready)
-                if cycle == 1:
-                    ctx.set(unit.run.start, 0)
-                if ctx.get(unit.items.valid):
-                    assert ready
-                    item = ctx.get(unit.items.payload.sparse)
-                    log["push"].append((cycle, item.index, item.value))
-                if ctx.get(unit.done):
-                    log["done"] = cycle
-                    break
-                await ctx.tick()
-            logs.append(log)
+            logs.append(await watch_broadcast(ctx, unit, limit, ready_pattern, stop_at_done=True))
             await ctx.tick()
 
     sim = Simulator(top)

@@ -26,7 +26,8 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize, requantize, signed_range,
                                     threshold_word, wrap)
-from zeroskip.hw.program import KIND_BINARY, KIND_SPARSE, Program
+from zeroskip.hw.conv import gather
+from zeroskip.hw.program import KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAC, OP_MAX, Program
 from zeroskip.hw.reference import predict_int, quantize_input, trace_int
 from zeroskip.ladder import check_rtl
 
@@ -413,12 +414,18 @@ def order_exposed(program: Program, xq: np.ndarray) -> int:
 
 def corner_counts(case: Case) -> Counter:
     """Every corner of ``CORNERS`` counted over the case's inputs; the forward pass it counts on
-    is checked against ``predict_int`` first."""
-    counts, outputs = arithmetic_corners(case.program, case.layers, case.inputs)
-    reference = case.program.logical_output(predict_int(case.program, case.inputs))
+    is checked against ``predict_int`` first. Conv cases (no model ``layers``) are counted from
+    the program itself (``conv_arithmetic_corners``)."""
+    if is_conv(case.program):
+        counts, outputs = conv_arithmetic_corners(case.program, case.inputs)
+        reference = predict_int(case.program, case.inputs)
+    else:
+        counts, outputs = arithmetic_corners(case.program, case.layers, case.inputs)
+        reference = case.program.logical_output(predict_int(case.program, case.inputs))
     if not np.array_equal(outputs, reference):
         raise AssertionError(f"{case.note}: the corner count's forward pass disagrees with predict_int")
     counts["lnzd_order"] = order_exposed(case.program, case.inputs)
+    counts["lnzd_order"] += conv_order_exposed(case.program, case.inputs)
     counts["binary_stall"] = binary_stalls(case.program, case.inputs)
     return Counter({name: counts[name] for name in CORNERS})
 
@@ -569,6 +576,7 @@ def random_conv_case(seed: int, arch: ArchConfig, inputs: int = 2) -> Case:
         xq = quantize_input(program, x)
         if seed % 3 == 0:
             xq[-1] = 0
+        xq = np.concatenate([xq, conv_corner_inputs(program, xq, seed)])
         note = (f"seed {seed} {arch.name} conv {height}x{width}x{channels} {convs} pool {pool} "
                 f"fc {classes} density {density}")
         return Case(seed, arch, program, xq, note)
@@ -583,3 +591,180 @@ def conv_regression_cases(n: int, first_seed: int = 20_000) -> list[Case]:
 def conv_sample_cases() -> list[Case]:
     """``test_regression_conv_sample``: two conv programs per conv architecture."""
     return conv_regression_cases(2 * len(CONV_ARCHS))
+
+
+# -- corner cases of conv programs (issue 16) ----------------------------------------------------
+def is_conv(program: Program) -> bool:
+    return any(layer.kind == KIND_CONV for layer in program.layers)
+
+
+def _count_requant(counts: Counter, exact: np.ndarray, bias: np.ndarray, shift: int, relu: bool,
+                   a: ArchConfig) -> np.ndarray:
+    """Count one MAC layer's corners on its exact sums [..., rows]; returns its outputs, by the
+    documented rules (docs/fixed-point.md) written out again."""
+    low, high = signed_range(a.act_bits)
+    acc = wrap(exact, a.acc_bits)
+    counts["wrap"] += int((acc != exact).sum())
+    y = acc + bias
+    rounded = (y + (1 << (shift - 1))) >> shift if shift else y
+    counts["saturate_high"] += int((rounded > high).sum())
+    counts["saturate_low"] += 0 if relu else int((rounded < low).sum())
+    if shift:
+        tie = ((y & ((1 << shift) - 1)) == 1 << (shift - 1)) & (rounded >= low) & (rounded <= high)
+        counts["tie_positive"] += int((tie & (y > 0)).sum())
+        counts["tie_negative"] += 0 if relu else int((tie & (y < 0)).sum())
+    out = np.clip(rounded, low, high)
+    return np.maximum(out, 0) if relu else out
+
+
+def conv_arithmetic_corners(program: Program, xq: np.ndarray) -> tuple[Counter, np.ndarray]:
+    """The arithmetic corners of a conv program (docs/conv.md) over every layer and input, and its
+    outputs in the array's order, from the exact sums of the decoded weights: a conv layer's
+    every output pixel is its window (``hw.conv.gather``) times the weight matrix; an FC layer is
+    one product. Max pooling (OP_MAX) has no ties or wrap-around: its outputs are the window's
+    maxima, counted for nothing."""
+    a, decoded = program.arch, program.decoded
+    counts = Counter()
+    x = np.atleast_2d(np.asarray(xq, dtype=np.int64))
+    for index, info in enumerate(program.layers):
+        w, bias = decoded.weights(index), decoded.bias(index)
+        if info.kind == KIND_SPARSE:
+            x = _count_requant(counts, x @ w.T, bias[None, :], info.shift, bool(info.relu), a)
+            continue
+        if info.kind != KIND_CONV:
+            raise ValueError(f"layer {index}: kind {info.kind} is not counted in conv programs")
+        g = info.geometry
+        windows = g.windows(a.pes)
+        patches = gather(x, windows)                                      # [batch, P, columns]
+        if g.op == OP_MAX:
+            inside = windows.index >= 0
+            y = np.zeros(patches.shape[:2] + (g.out_channels,), np.int64)
+            for row in range(g.out_channels):
+                used = np.flatnonzero(w[row])
+                if len(used):
+                    y[..., row] = np.where(inside[:, used], patches[..., used],
+                                           np.iinfo(np.int64).min).max(axis=-1)
+        else:
+            y = _count_requant(counts, patches @ w.T, bias[None, None, :], info.shift,
+                               bool(info.relu), a)
+        out = np.zeros((len(x), g.pixels, g.out_stride), np.int64)
+        out[..., :g.out_channels] = y
+        x = out.reshape(len(x), -1)
+    return counts, x
+
+
+def conv_order_exposed(program: Program, xq: np.ndarray) -> int:
+    """(input, pixel-pass) pairs of the conv passes whose column phase would end at another
+    cycle if the LNZD sent the window's candidates' work in the reverse order: a pixel-pass has
+    an FC pass's timing over its window's group sequence (docs/conv.md); its candidates are the
+    non-zero activations inside the map (OP_MAX: every one inside)."""
+    if not is_conv(program):
+        return 0
+    a = program.arch
+    acts = trace_int(program, np.atleast_2d(xq))
+    exposed = 0
+    for image in program.decoded.passes:
+        if image.kind != KIND_CONV:
+            continue
+        windows = image.windows
+        patches = gather(acts[image.layer], windows)                      # [batch, P, columns]
+        candidate = windows.index >= 0
+        for sample in patches:
+            for pixel in range(len(windows.index)):
+                keep = candidate[pixel] if image.geometry.op == OP_MAX else \
+                    candidate[pixel] & (sample[pixel] != 0)
+                columns = np.flatnonzero(keep)
+                groups = windows.group[pixel, columns].tolist()
+                work = image.counts[:, columns].T.tolist()
+                n_groups = int(windows.groups[pixel])
+                exposed += column_phase_end(groups, work, a.fifo_depth, n_groups) != \
+                    column_phase_end(groups, work[::-1], a.fifo_depth, n_groups)
+    return exposed
+
+
+def _conv_corners_met(program: Program, xq: np.ndarray) -> set[str]:
+    counts, _ = conv_arithmetic_corners(program, xq)
+    counts["lnzd_order"] = order_exposed(program, xq) + conv_order_exposed(program, xq)
+    return {name for name in CORNERS if counts[name]}
+
+
+def saturating_input(w: np.ndarray, bias: np.ndarray, shift: int, positive: bool,
+                     a: ArchConfig) -> np.ndarray | None:
+    """An input whose sum at some row saturates the output (high or low) without wrapping the
+    accumulator: the row's sign pattern times the smallest magnitude v that brings
+    ``acc = ±v·Σ|w|`` into the range that rounds beyond ``act_bits`` (when the shift is as wide
+    as the accumulator, only the bias can push a sum there: the range is narrow, but solvable)."""
+    low, high = signed_range(a.act_bits)
+    acc_low, acc_high = signed_range(a.acc_bits)
+    half = 1 << (shift - 1) if shift else 0
+    reach = np.abs(w).sum(axis=1)
+    for row in np.argsort(-reach, kind="stable"):
+        total, b = int(reach[row]), int(bias[row])
+        if not total:
+            break
+        if positive:         # (y + half) >> shift > high  <=>  y >= (high + 1)·2^shift − half
+            first, last = ((high + 1) << shift) - half - b, acc_high
+            v = max(1, -(-first // total))
+            acc = v * total
+        else:                # (y + half) >> shift < low  <=>  y < low·2^shift − half
+            first, last = acc_low, (low << shift) - half - 1 - b
+            v = max(1, -(-(-last) // total))
+            acc = -v * total
+        if v <= high and first <= acc <= last:
+            return (1 if positive else -1) * np.sign(w[row]) * v
+    return None
+
+
+def conv_corner_inputs(program: Program, xq: np.ndarray, seed: int) -> np.ndarray:
+    """``corner_inputs`` for conv programs (issue 16), crafted against the first conv layer's
+    decoded weights: its largest row's window at the pixel with the most positions inside the
+    map, driven to its most positive and most negative sums at full scale and at 1/2 … 1/64 of
+    it (wrap-around, saturation both ways); constant and random-sign maps at full scale in both
+    signs (every pixel large); dense random maps (the queues fill and the order shows); exact
+    rounding ties of both signs, one window's columns solved like ``tie_input`` (the rest of the
+    map zero, so no other column reaches that pixel). Kept only when they add a corner; own
+    random stream, so the program and its random inputs stay what they were."""
+    first = program.layers[0]
+    none = np.zeros((0, program.in_len), np.int64)
+    if first.kind != KIND_CONV or first.geometry.op != OP_MAC:
+        return none
+    rng = np.random.default_rng([seed, 16])
+    a, decoded = program.arch, program.decoded
+    low, high = signed_range(a.act_bits)
+    w, bias = decoded.weights(0), decoded.bias(0)
+    windows = first.geometry.windows(a.pes)
+    pixel = int((windows.index >= 0).sum(axis=1).argmax())
+    inside = np.flatnonzero(windows.index[pixel] >= 0)
+    where = windows.index[pixel, inside]                      # the map's activations it reads
+    sign = np.sign(w[int(np.abs(w[:, inside]).sum(axis=1).argmax()), inside])
+    candidates = []
+    for scale in (1, 2, 4, 8, 16, 64):     # full scale may wrap; smaller ones saturate instead
+        for top, bottom in ((high, low), (low, high)):
+            x = np.zeros(program.in_len, np.int64)
+            x[where] = np.where(sign > 0, top // scale, np.where(sign < 0, bottom // scale, 0))
+            candidates.append(x)
+    for positive in (True, False) if not first.relu else (True,):
+        x = saturating_input(w[:, inside], bias, first.shift, positive, a)
+        if x is not None:
+            candidates.append(np.zeros(program.in_len, np.int64))
+            candidates[-1][where] = x
+    for value in (high, low):
+        candidates.append(np.full(program.in_len, value, np.int64))
+    candidates.append(np.where(rng.random(program.in_len) < 0.5, high, low))
+    for density in (1.0, 0.5):
+        dense = rng.integers(low // 8, high // 8 + 1, program.in_len)
+        candidates.append(np.where((dense != 0) & (rng.random(program.in_len) < density), dense, 1))
+    for positive in (True, False) if not first.relu else (True,):
+        tie = tie_input(w[:, inside], bias, first.shift, positive, a.act_bits, rng)
+        if tie is not None:
+            x = np.zeros(program.in_len, np.int64)
+            x[where] = tie
+            candidates.append(x)
+    met = _conv_corners_met(program, xq)
+    chosen = []
+    for candidate in candidates:
+        new = _conv_corners_met(program, candidate[None]) - met
+        if new:
+            chosen.append(candidate)
+            met |= new
+    return np.array(chosen, dtype=np.int64).reshape(-1, program.in_len)

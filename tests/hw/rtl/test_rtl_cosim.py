@@ -153,11 +153,28 @@ def test_default_sample_covers_corner_cases():
         dict(sample)
 
 
+def test_conv_sample_covers_corner_cases():
+    """The conv sample the default suite runs on Icarus (``test_regression_conv_sample``) holds
+    every arithmetic and timing corner (issue 16), counted from the programs' decoded weights and
+    windows: outputs saturating high and low, accumulators wrapping, exact rounding ties of both
+    signs, pixel-passes whose timing depends on the order of the window's non-zero columns."""
+    total = Counter()
+    for case in conv_sample_cases():
+        total += corner_counts(case)
+    short = {name: total[name] for name in CORNERS if name != "binary_stall" and total[name] < 1}
+    assert not short, f"conv sample misses corner cases: {short} (all: {dict(total)})"
+
+
 def test_corner_count_can_fail():
-    """A case whose inputs are all zero meets no corner: the count is not vacuous."""
+    """A case whose inputs are all zero meets no corner, sparse or conv: the count is not
+    vacuous."""
     case = random_case(3, QUICK, max_size=32)
     case.inputs = np.zeros((1, case.program.in_len), np.int64)
     assert all(corner_counts(case)[name] == 0 for name in CORNERS)
+    conv = conv_sample_cases()[-1]
+    assert corner_counts(conv)["wrap"] > 0
+    conv.inputs = np.zeros((1, conv.program.in_len), np.int64)
+    assert all(corner_counts(conv)[name] == 0 for name in CORNERS)
 
 
 def test_check_rtl_reports_first_difference():

@@ -24,8 +24,8 @@ import numpy as np
 from zeroskip.compiler import compile_layers
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
-from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize, requantize, signed_range,
-                                    threshold_word, wrap)
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize, signed_range, threshold_word,
+                                    wrap)
 from zeroskip.hw.conv import gather
 from zeroskip.hw.program import KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAC, OP_MAX, Program
 from zeroskip.hw.reference import predict_int, quantize_input, trace_int
@@ -351,28 +351,18 @@ def arithmetic_corners(program: Program, layers: list, xq: np.ndarray) -> tuple[
     """The arithmetic corners met over every layer and input, and the outputs (model order),
     from the exact (unwrapped, unclipped) sums."""
     a = program.arch
-    low, high = signed_range(a.act_bits)
     counts = Counter()
     x = np.atleast_2d(np.asarray(xq, dtype=np.int64))
     for index, info in enumerate(program.layers):
         w = layer_weights(program, layers, index)
         bias = layer_bias(program, layers, index)[None, :]
         exact = binary_dot(x, w, info.planes) if info.kind == KIND_BINARY else x @ w.T
-        acc = wrap(exact, a.acc_bits)
-        counts["wrap"] += int((acc != exact).sum())
         if info.kind == KIND_BINARY and info.binarize:
+            acc = wrap(exact, a.acc_bits)
+            counts["wrap"] += int((acc != exact).sum())
             x = binarize(acc, bias, info.out_frac)
             continue
-        shift, relu = info.shift, bool(info.relu)
-        y = acc + bias
-        rounded = (y + (1 << (shift - 1))) >> shift if shift else y
-        counts["saturate_high"] += int((rounded > high).sum())
-        counts["saturate_low"] += 0 if relu else int((rounded < low).sum())
-        if shift:
-            tie = ((y & ((1 << shift) - 1)) == 1 << (shift - 1)) & (rounded >= low) & (rounded <= high)
-            counts["tie_positive"] += int((tie & (y > 0)).sum())
-            counts["tie_negative"] += 0 if relu else int((tie & (y < 0)).sum())
-        x = requantize(acc, bias, shift, relu, a.acc_bits, a.act_bits)
+        x = _count_requant(counts, exact, bias, info.shift, bool(info.relu), a)
     return counts, x
 
 

@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
     add_arch_arguments(parser)
     parser.add_argument("--balance", action="store_true",
                         help="permute rows so PEs get even work (outputs keep the model's order)")
+    parser.add_argument("--block-pools", action="store_true",
+                        help="conv followed by a 2x2 max pool: compute 2x2 blocks of output "
+                             "pixels per pass (the same outputs, fewer cycles; docs/conv.md)")
     parser.add_argument("--calibration", metavar="X.npy",
                         help="inputs [batch, in] of real values (any numeric dtype) that set the "
                              "fixed-point scales")
@@ -83,7 +86,7 @@ def run(args) -> int:
     progress(f"compiling {args.model} for {arch.name}")
     layers = load_model(args.model)
     program = compile_layers(layers, arch, calibration=calibration, balance=args.balance,
-                             input_frac=args.input_frac)
+                             input_frac=args.input_frac, block_pools=args.block_pools)
     program.meta["source"] = str(args.model)
     seconds = time.perf_counter() - start
     program.save(args.output)

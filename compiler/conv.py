@@ -143,14 +143,30 @@ def _is_conv(layer) -> bool:
     return hasattr(layer, "kernel") and hasattr(layer, "codes")
 
 
-def lower_layers(layers, arch: ArchConfig, to_ir) -> list:
+def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False) -> list:
     """Model layers → IR layers. A conv model starts with its input map (``MapInput``); each
     conv or pool layer maps the current map to the next; the first FC layer after a map reads
-    it flattened in (y, x, c) order, its columns moved to where the map's activations lie."""
+    it flattened in (y, x, c) order, its columns moved to where the map's activations lie.
+    ``block_pools``: a stride-1 conv followed by a 2x2 stride-2 max pool computes 2x2 blocks of
+    output pixels per pass (``blocked_conv``), the same outputs in fewer cycles."""
     layers = list(layers)
     irs, shape = [], None                     # shape: (height, width, channels, stride)
+    skip = False
     for position, layer in enumerate(layers):
         index = len(irs)
+        if skip:
+            skip = False
+            continue
+        following = layers[position + 1] if position + 1 < len(layers) else None
+        if block_pools and shape is not None and _is_conv(layer) and _blockable(layer, following,
+                                                                               shape):
+            conv = _conv_ir(layer, index, shape, arch)
+            blocked, pooled = blocked_conv(conv, following, index, arch)
+            irs += [blocked, pooled]
+            g = pooled.geometry
+            shape = (g.out_height, g.out_width, g.out_channels, g.out_stride)
+            skip = True
+            continue
         if _is_map_input(layer):
             if position:
                 raise ZeroskipError(f"layer {position}: an input map must come first")
@@ -172,6 +188,68 @@ def lower_layers(layers, arch: ArchConfig, to_ir) -> list:
             shape = None
         irs.append(ir)
     return irs
+
+
+def _blockable(conv, pool, shape) -> bool:
+    """A stride-1 conv whose even-sized output a 2x2 stride-2 max pool reads."""
+    if pool is None or not _is_pool(pool) or pool.op != "max" or int(getattr(pool, "pad", 0)):
+        return False
+    if (int(pool.kernel), int(pool.stride)) != (2, 2) or int(conv.stride) != 1:
+        return False
+    if int(getattr(conv, "groups", 1)) != 1 or int(conv.kernel) + 1 > 15:
+        return False
+    height, width = shape[:2]
+    out_h = height + 2 * int(conv.pad) - int(conv.kernel) + 1
+    out_w = width + 2 * int(conv.pad) - int(conv.kernel) + 1
+    return out_h > 0 and out_w > 0 and out_h % 2 == 0 and out_w % 2 == 0
+
+
+@dataclass
+class ChannelMaxLayerIR(MaxPoolLayerIR):
+    """The max over the four channel groups a blocked conv writes per pixel: output channel o
+    is the largest of input channels q·O + o, q = 0..3 (OP_MAX over a 1x1 window)."""
+
+    def choose_formats(self, index, xq, in_frac, arch, calibrated):
+        self.in_frac, self.w_frac, self.out_frac = in_frac, 0, in_frac
+        self.codebook_q = np.array([0, 1], np.int64)
+        self.bias_q = np.full(self.out_len, -max_offset(arch.act_bits), np.int64)
+        g = self.geometry
+        maps = xq.reshape(xq.shape[0], g.pixels, g.in_stride)[..., :g.in_channels]
+        y = maps.reshape(xq.shape[0], g.pixels, 4, g.out_channels).max(axis=2)
+        if self.relu:
+            y = np.maximum(y, 0)
+        return self.to_map(y.reshape(-1, g.out_channels), xq.shape[0]), in_frac
+
+
+def blocked_conv(conv: ConvLayerIR, pool, index: int, arch: ArchConfig):
+    """A stride-1 conv and the 2x2 max pool after it → a conv computing each 2x2 block of output
+    pixels in one pass (a (k+1)x(k+1) window at stride 2; output channel q·O + o is output
+    pixel (2·by + dy, 2·bx + dx), q = 2·dy + dx, channel o: the block's four copies of the
+    weights), then the max over the four channel groups. Every broadcast activation feeds up to
+    four times the entries, and the outputs equal the unblocked layers' bit for bit."""
+    g, k, out = conv.geometry, conv.geometry.kernel, conv.out_len
+    window = conv.codes.reshape(out, k, k, g.in_channels)
+    codes = np.zeros((4, out, k + 1, k + 1, g.in_channels), dtype=conv.codes.dtype)
+    for q, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        codes[q, :, dy:dy + k, dx:dx + k, :] = window
+    geometry = ConvGeometry(g.in_height, g.in_width, g.in_channels, g.in_stride, k + 1, 2, g.pad,
+                            4 * out, fm_stride(4 * out, arch.pes), OP_MAC)
+    _check(geometry, index, conv.name, arch)
+    blocked = ConvLayerIR(codes=codes.reshape(4 * out, -1), codebook=conv.codebook,
+                          bias=np.tile(conv.bias, 4), relu=conv.relu, name=conv.name,
+                          geometry=geometry)
+    name = str(getattr(pool, "name", "") or f"layer{index + 1}")
+    pooled_geometry = ConvGeometry(geometry.out_height, geometry.out_width, 4 * out,
+                                   geometry.out_stride, 1, 1, 0, out, fm_stride(out, arch.pes),
+                                   OP_MAX)
+    _check(pooled_geometry, index + 1, name, arch)
+    picks = np.zeros((out, 4 * out), np.int64)
+    for q in range(4):
+        picks[np.arange(out), q * out + np.arange(out)] = 1
+    pooled = ChannelMaxLayerIR(codes=picks, codebook=np.array([0.0, 1.0]), bias=np.zeros(out),
+                               relu=getattr(pool, "act", "none") == "relu", name=name,
+                               geometry=pooled_geometry)
+    return blocked, pooled
 
 
 def _conv_ir(layer, index: int, shape, arch: ArchConfig) -> ConvLayerIR:

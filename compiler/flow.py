@@ -16,7 +16,8 @@ from zeroskip.hw.program import Program
 
 
 def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = None,
-                   balance: bool = False, input_frac: int | None = None) -> Program:
+                   balance: bool = False, input_frac: int | None = None,
+                   block_pools: bool = False) -> Program:
     """Lower fully-connected layers onto ``arch``.
 
     ``layers``: objects with ``codebook`` (float[K], entry 0 == 0.0), ``codes`` (int [out, in],
@@ -30,9 +31,9 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
     """
     start = time.perf_counter()
     arch = load_arch(arch)
-    ir = CompileIR(arch=arch, layers=lower_layers(layers, arch, to_ir),
+    ir = CompileIR(arch=arch, layers=lower_layers(layers, arch, to_ir, block_pools),
                    calibration=calibration, input_frac=input_frac, balance=balance)
-    ir.meta["compiler"] = {"balance": bool(balance),
+    ir.meta["compiler"] = {"balance": bool(balance), "block_pools": bool(block_pools),
                            "input_frac": None if input_frac is None else int(input_frac),
                            "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0]),
                            "flow": [step.__name__ for step in DEFAULT_FLOW]}
@@ -42,7 +43,8 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
 
 
 def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = None,
-                 balance: bool = False, input_frac: int | None = None) -> Program:
+                 balance: bool = False, input_frac: int | None = None,
+                 block_pools: bool = False) -> Program:
     """Compile a compressed model file or interchange ``.npz`` (read by
     ``zeroskip.models.interchange.load_array_layers``), or a folded binary model
     (``zeroskip.models.binary_ref.save``; told apart by its ``format`` array)."""
@@ -51,7 +53,7 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
 
     layers = load_binary(path) if is_binary_model_file(path) else load_array_layers(path)
     program = compile_layers(layers, arch, calibration=calibration,
-                             balance=balance, input_frac=input_frac)
+                             balance=balance, input_frac=input_frac, block_pools=block_pools)
     program.meta["source"] = str(path)
     return program
 

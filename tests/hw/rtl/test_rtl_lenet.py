@@ -97,3 +97,12 @@ def test_lenet5_quick_on_verilator():
     assert kinds[:4] == [(KIND_CONV, 0), (KIND_CONV, OP_MAX), (KIND_CONV, 0), (KIND_CONV, OP_MAX)]
     result = _verify(program, images, "verilator")
     assert (result.cycles > 50_000).all()              # every pixel of every map, not a stub
+    # the same network with 2x2 blocks of output pixels per pass (docs/conv.md): the same
+    # outputs from other passes, bit- and cycle-exact too
+    from zeroskip.compiler import compile_layers
+
+    blocked = compile_layers(layers, ARCH, calibration=split[0][:500], block_pools=True)
+    assert blocked.layers[0].kernel == 6 and blocked.layers[0].stride == 2
+    fast = _verify(blocked, images, "verilator")
+    assert np.array_equal(blocked.logical_output(fast.outputs), program.logical_output(result.outputs))
+    assert (fast.cycles < result.cycles).all()

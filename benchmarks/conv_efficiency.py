@@ -9,7 +9,8 @@ Layers (random weights and inputs, seeded; N PEs, ``small`` otherwise):
 - a depthwise 3x3 conv, 64 channels on 14x14 (pad 1), the same densities, lowered
   block-diagonally (docs/conv.md);
 - with ``--model lenet5.zsk``: LeNet-5's conv2 on the maps its conv1 + pool1 make of MNIST
-  test images (the model's own weights and activations).
+  test images (the model's own weights and activations), plain and with ``block_pools`` (2x2
+  blocks of output pixels per pass: its FC lowering then has the blocked window's columns).
 
 Per layer: cycles per image, the ideal (the busiest PE's MACs per pixel-pass, summed), the
 efficiency ideal / cycles, window padding cycles, and the same for the im2col FC lowering.
@@ -131,6 +132,9 @@ def main(argv=None) -> int:
         lenet = compile_file(args.model, arch, calibration=x_train[:256])
         maps = trace_int(lenet, quantize_input(lenet, images))[2]       # after conv1 + pool1
         rows.append(measure("LeNet-5 conv2 (MNIST maps)", first_layer_program(lenet, 2), maps))
+        blocked = compile_file(args.model, arch, calibration=x_train[:256], block_pools=True)
+        rows.append(measure("LeNet-5 conv2, 2x2 blocks", first_layer_program(blocked, 2),
+                            trace_int(blocked, quantize_input(blocked, images))[2]))
     print(format_table(["layer", "pixels", "cycles", "ideal", "effic.", "window pad",
                         "im2col FC cycles", "FC effic.", "FC / conv"], rows,
                        ["", "d", ".0f", ".0f", ".1%", ".0f", ".0f", ".1%", ".2f"]))

@@ -2,6 +2,7 @@
 compress lenet5`` (the default P+Q+H mode and the 4-bit EIE mode), compiled for ``small`` with
 16 PEs and for eie64, the 1,000 held-out MNIST images through the cycle simulator.
 
+Each also with ``--block-pools`` (docs/conv.md: 2x2 blocks of output pixels per conv pass).
 Per model and array: the compressed float model's accuracy, the array's (bit-exact with the
 fixed-point reference), cycles, µs and energy per image, and the per-layer cycles, ideal cycles
 and efficiency.
@@ -61,11 +62,13 @@ def main(argv=None) -> int:
         mode = "EIE 4-bit" if eie else "default (conv 8-bit, fc 5-bit)"
         arrays = (SMALL16, PRESETS["eie64"]) if eie else (
             SMALL16_9BIT, dataclasses.replace(PRESETS["eie64"], code_bits=9, run_bits=7))
-        for arch in arrays:
-            program = compile_file(str(model), arch, calibration=x_train[:256])
+        for arch, blocked in [(arch, blocked) for arch in arrays for blocked in (False, True)]:
+            program = compile_file(str(model), arch, calibration=x_train[:256],
+                                   block_pools=blocked)
             result = simulate(program, x_test)
             accuracy = float((classify(program, result.outputs) == y_test).mean())
-            label = f"{arch.name} {arch.pes} PEs" + (" (9-bit codes)" if arch.code_bits == 9 else "")
+            label = (f"{arch.name} {arch.pes} PEs" + (" (9-bit codes)" if arch.code_bits == 9 else "")
+                     + (", blocked pools" if blocked else ""))
             rows.append({"mode": mode, "array": label, "clock_mhz": arch.clock_mhz,
                          "accuracy_model": report["accuracy_compressed"],
                          "accuracy_array": accuracy,

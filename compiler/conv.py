@@ -98,18 +98,22 @@ class MaxPoolLayerIR(ConvLayerIR):
     scale passes through (shift 0); the bias is ``-max_offset`` (docs/conv.md)."""
 
     def choose_formats(self, index, xq, in_frac, arch, calibrated):
+        g = self.geometry
+        windows = g.windows(arch.pes)
+        patches = gather(xq, windows).reshape(xq.shape[0], g.pixels, g.kernel ** 2, -1)
+        inside = (windows.index >= 0).reshape(g.pixels, g.kernel ** 2, -1)
+        low = signed_range(arch.act_bits)[0]
+        return self.pooled(np.where(inside[None], patches, low).max(axis=2), in_frac, arch)
+
+    def pooled(self, y: np.ndarray, in_frac: int, arch: ArchConfig):
+        """The formats of a max (the scale passes through, shift 0, bias ``-max_offset``) and
+        the next boundary's maps from the maxima ``y`` [batch, P, out_channels]."""
         self.in_frac, self.w_frac, self.out_frac = in_frac, 0, in_frac
         self.codebook_q = np.array([0, 1], np.int64)
         self.bias_q = np.full(self.out_len, -max_offset(arch.act_bits), np.int64)
-        g = self.geometry
-        windows = g.windows(arch.pes).index
-        patches = gather(xq, g.windows(arch.pes)).reshape(xq.shape[0], g.pixels, g.kernel ** 2, -1)
-        inside = (windows >= 0).reshape(g.pixels, g.kernel ** 2, -1)
-        low = signed_range(arch.act_bits)[0]
-        y = np.where(inside[None], patches, low).max(axis=2)          # [batch, P, C]
         if self.relu:
             y = np.maximum(y, 0)
-        return self.to_map(y.reshape(-1, g.in_channels), xq.shape[0]), in_frac
+        return self.to_map(y.reshape(-1, self.geometry.out_channels), y.shape[0]), in_frac
 
 
 def max_pool_ir(geometry: ConvGeometry, relu: bool, name: str) -> MaxPoolLayerIR:
@@ -210,15 +214,10 @@ class ChannelMaxLayerIR(MaxPoolLayerIR):
     is the largest of input channels q·O + o, q = 0..3 (OP_MAX over a 1x1 window)."""
 
     def choose_formats(self, index, xq, in_frac, arch, calibrated):
-        self.in_frac, self.w_frac, self.out_frac = in_frac, 0, in_frac
-        self.codebook_q = np.array([0, 1], np.int64)
-        self.bias_q = np.full(self.out_len, -max_offset(arch.act_bits), np.int64)
         g = self.geometry
         maps = xq.reshape(xq.shape[0], g.pixels, g.in_stride)[..., :g.in_channels]
-        y = maps.reshape(xq.shape[0], g.pixels, 4, g.out_channels).max(axis=2)
-        if self.relu:
-            y = np.maximum(y, 0)
-        return self.to_map(y.reshape(-1, g.out_channels), xq.shape[0]), in_frac
+        return self.pooled(maps.reshape(xq.shape[0], g.pixels, 4, g.out_channels).max(axis=2),
+                           in_frac, arch)
 
 
 def blocked_conv(conv: ConvLayerIR, pool, index: int, arch: ArchConfig):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.program import OP_MAC, OP_MAX
+from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX, column_count
 
 
 def fm_stride(channels: int, pes: int) -> int:
@@ -58,7 +58,7 @@ class ConvGeometry:
     @property
     def columns(self) -> int:
         """Columns of the weight matrix: k · k · in_channels."""
-        return self.kernel * self.kernel * self.in_channels
+        return column_count(KIND_CONV, self.in_channels, self.kernel)
 
     @property
     def in_len(self) -> int:
@@ -167,8 +167,3 @@ def gather(source: np.ndarray, windows: Windows) -> np.ndarray:
     padded = np.concatenate([source, np.zeros((source.shape[0], 1), source.dtype)], axis=1)
     return padded[:, np.where(index >= 0, index, source.shape[1])]
 
-
-def check_geometry(g: ConvGeometry, pes: int, where: str) -> None:
-    problem = g.problem(pes)
-    if problem:
-        raise ZeroskipError(f"{where}: {problem}")

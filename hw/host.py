@@ -16,7 +16,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.program import (PROGRAM_GLOBAL_MEMORIES, PROGRAM_PE_MEMORIES, Program, image_name,
-                                 memory_images, to_unsigned)
+                                 memory_images, column_count, to_unsigned)
 
 Read = Callable[[int], Awaitable[int]]
 Write = Callable[[int, int], Awaitable[None]]
@@ -51,7 +51,7 @@ def cycle_limit(program: Program | None, expected: int | None = None) -> int:
     if program is None:
         return 1_000_000
     work = sum(max(1, p.out_height * p.out_width)            # a conv pass: per output pixel
-               * (p.in_len * max(1, p.kernel) ** 2 * max(1, p.planes) * (2 * p.rows + 4)
+               * (column_count(p.kind, p.in_len, p.kernel) * max(1, p.planes) * (2 * p.rows + 4)
                   + p.rows + 64) for p in program.passes)
     return 2 * work + 1000
 

@@ -21,8 +21,8 @@ from zeroskip.hw.placement import slot_rows
 from zeroskip.hw.conv import ConvGeometry, Windows, gather
 from zeroskip.hw.fixedpoint import max_offset
 from zeroskip.hw.program import (CONV_FIELDS, KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAX,
-                                 LayerInfo, Program, binary_chunks, unpack_binary_lines,
-                                 unpack_lines)
+                                 LayerInfo, Program, binary_chunks, column_count,
+                                 unpack_binary_lines, unpack_lines)
 
 
 @dataclass
@@ -165,7 +165,7 @@ class SparseFC(LayerKind):
 
     def columns(self, p) -> int:
         """The pass's columns (and pointers less one)."""
-        return p.in_len
+        return column_count(p.kind, p.in_len, p.kernel)
 
     def layer_codes(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
         """The code matrix [rows, columns] (0 = no weight)."""
@@ -236,9 +236,6 @@ class SparseConv(SparseFC):
 
     code = KIND_CONV
     name = "conv"
-
-    def columns(self, p) -> int:
-        return p.kernel * p.kernel * p.in_len
 
     def decode_pass(self, program: Program, index: int, entries) -> PassImage:
         p = program.passes[index]

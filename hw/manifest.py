@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, from_dict
 from zeroskip.hw.program import (CONV_FIELDS, FORMAT, KIND_BINARY, KIND_CONV, KIND_SPARSE, VERSION,
-                                 descriptor_layout, layout_width)
+                                 descriptor_layout, layout_width, column_count)
 
 KINDS = (KIND_SPARSE, KIND_BINARY, KIND_CONV)
 #: a conv layer's geometry (``LayerInfo``); zero in the other kinds
@@ -251,12 +251,6 @@ def _check_conv_layer(layer: dict, arch: ArchConfig, where: str, path: str) -> N
         raise ZeroskipError(f"{path}: {where} {problem}")
 
 
-def _layer_rows_columns(layer: dict) -> tuple[int, int]:
-    if layer["kind"] == KIND_CONV:
-        return layer["out_channels"], layer["kernel"] ** 2 * layer["in_channels"]
-    return layer["out_len"], layer["in_len"]
-
-
 def pass_shift(layer: dict) -> int:
     """The shift a pass of ``layer`` carries (compiler/pack.py, compiler/binary.py)."""
     if layer["kind"] == KIND_BINARY and layer["binarize"]:
@@ -302,7 +296,7 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
             raise ZeroskipError(f"{path}: {where} bias words beyond bias_depth {arch.bias_depth}")
         if not conv and any(p[name] for name in CONV_FIELDS):
             raise ZeroskipError(f"{path}: {where} has conv fields but is not a conv pass")
-        columns = _layer_rows_columns(layer)[1]
+        columns = column_count(p["kind"], p["in_len"], p["kernel"])
         if p["kind"] != KIND_BINARY and p["ptr_base"] + columns + 1 > arch.ptr_depth:
             raise ZeroskipError(f"{path}: {where} pointers beyond ptr_depth {arch.ptr_depth}")
         if p["kind"] == KIND_BINARY:
@@ -401,7 +395,7 @@ def check_pointers(ptr, passes: list[dict], path: str) -> None:
     for index, p in enumerate(passes):
         if p["kind"] == KIND_BINARY:
             continue
-        columns = p["in_len"] * (p["kernel"] ** 2 if p["kind"] == KIND_CONV else 1)
+        columns = column_count(p["kind"], p["in_len"], p["kernel"])
         window = ptr[:, p["ptr_base"]: p["ptr_base"] + columns + 1]
         if window.shape[1] != columns + 1 or np.any(np.diff(window, axis=1) < 0):
             raise ZeroskipError(f"{path}: pass {index} column pointers are not non-decreasing "

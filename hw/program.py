@@ -82,6 +82,12 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
     ]
 
 
+def column_count(kind: int, in_len: int, kernel: int) -> int:
+    """Columns (pointers less one) of a sparse or conv pass: ``in_len``, or a conv window's
+    ``kernel · kernel · in_len`` (docs/conv.md)."""
+    return in_len * kernel * kernel if kind == KIND_CONV else in_len
+
+
 def field_max(name: str, arch: ArchConfig | None = None) -> int:
     """The largest value a descriptor field holds (e.g. ``shift``, ``planes``)."""
     return (1 << dict(descriptor_layout(arch or ArchConfig()))[name]) - 1
@@ -190,7 +196,8 @@ class LayerInfo:
     @property
     def columns(self) -> int:
         """Columns of the layer's weight matrix: its inputs, or a conv layer's k·k·C."""
-        return self.kernel * self.kernel * self.in_channels if self.kind == KIND_CONV else self.in_len
+        return column_count(self.kind, self.in_channels if self.kind == KIND_CONV else self.in_len,
+                            self.kernel)
 
     @property
     def geometry(self):
@@ -463,7 +470,7 @@ def load_program(directory: str) -> Program:
 def pass_columns(program: Program, pass_index: int, pe: int) -> tuple[np.ndarray, np.ndarray]:
     """Column bounds of one PE in one pass: (start, end) entry indices, one per input column."""
     p = program.passes[pass_index]
-    ptr = program.ptr[pe, p.ptr_base: p.ptr_base + p.in_len + 1]
+    ptr = program.ptr[pe, p.ptr_base: p.ptr_base + column_count(p.kind, p.in_len, p.kernel) + 1]
     return ptr[:-1], ptr[1:]
 
 

@@ -230,6 +230,9 @@ class CompileIR:
     input_frac: int | None = None
     balance: bool = False
     meta: dict = field(default_factory=dict)
+    #: where the model's output i lies in the last layer's output vector (a graph's output is
+    #: some channels of its last map: ``zeroskip.compiler.graph``); None: output i is row i
+    output_positions: np.ndarray | None = None
     # -- pack
     sparse: np.ndarray | None = None
     ptr: np.ndarray | None = None
@@ -243,4 +246,8 @@ class CompileIR:
     def output_index(self) -> np.ndarray | None:
         """Where the array leaves logical output i (the inverse of the last row order)."""
         order = self.layers[-1].row_order
-        return None if order is None else np.argsort(order).astype(np.int64)
+        rows = None if order is None else np.argsort(order).astype(np.int64)
+        if self.output_positions is None:
+            return rows
+        positions = np.asarray(self.output_positions, np.int64)
+        return positions if rows is None else rows[positions]

@@ -84,9 +84,16 @@ def run(args) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
     start = time.perf_counter()
     progress(f"compiling {args.model} for {arch.name}")
-    layers = load_model(args.model)
-    program = compile_layers(layers, arch, calibration=calibration, balance=args.balance,
-                             input_frac=args.input_frac, block_pools=args.block_pools)
+    from zeroskip.compiler.graph import compile_graph, load_graph
+
+    graph = load_graph(args.model)           # a branching graph (concat, add, shuffle), or None
+    if graph is not None:
+        program = compile_graph(graph, arch, calibration=calibration, balance=args.balance,
+                                input_frac=args.input_frac)
+    else:
+        program = compile_layers(load_model(args.model), arch, calibration=calibration,
+                                 balance=args.balance, input_frac=args.input_frac,
+                                 block_pools=args.block_pools)
     program.meta["source"] = str(args.model)
     seconds = time.perf_counter() - start
     program.save(args.output)

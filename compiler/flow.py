@@ -51,6 +51,14 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
     from zeroskip.models.binary_ref import load as load_binary
     from zeroskip.models.interchange import load_array_layers
 
+    from zeroskip.compiler.graph import compile_graph, load_graph
+
+    graph = None if is_binary_model_file(path) else load_graph(path)
+    if graph is not None:
+        program = compile_graph(graph, arch, calibration=calibration, balance=balance,
+                                input_frac=input_frac)
+        program.meta["source"] = str(path)
+        return program
     layers = load_binary(path) if is_binary_model_file(path) else load_array_layers(path)
     program = compile_layers(layers, arch, calibration=calibration,
                              balance=balance, input_frac=input_frac, block_pools=block_pools)
@@ -59,9 +67,18 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
 
 
 def compile(model, arch: ArchConfig | str = "small", calibration: np.ndarray | None = None,
-            balance: bool = False, input_frac: int | None = None) -> Program:
-    """The one-call form: ``model`` is a file (compressed model, interchange ``.npz`` or
-    folded binary model) or a list of layers; ``arch`` a preset name, JSON file or config."""
+            balance: bool = False, input_frac: int | None = None,
+            input_shape: tuple | None = None) -> Program:
+    """The one-call form: ``model`` is a file (compressed model, interchange ``.npz``, ONNX or
+    folded binary model), a list of layers, or a weight-shared ``models.network.Graph``
+    (branches, concat, add, shuffle: ``zeroskip.compiler.graph``; ``input_shape`` (h, w, c)
+    unless it starts with an nchw or reshape node); ``arch`` a preset name, JSON file or
+    config."""
+    from zeroskip.compiler.graph import compile_graph, is_graph
+
+    if is_graph(model):
+        return compile_graph(model, arch, calibration=calibration, input_shape=input_shape,
+                             balance=balance, input_frac=input_frac)
     if isinstance(model, (str, os.PathLike)):
         return compile_file(os.fspath(model), arch, calibration=calibration, balance=balance,
                             input_frac=input_frac)

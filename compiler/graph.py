@@ -228,16 +228,16 @@ def graph_ir(graph, input_shape: tuple | None = None) -> GraphIR:
                 _fail(n.name, kind, f"adds shapes {shapes} that differ")
             add(_residual(ir, n.name, inputs, consumers))
         elif isinstance(layer, ReLU):
-            for base in sorted(ir.bases(src)):
-                node = ir.nodes.get(base)
-                if ir.nonneg(base):
-                    continue
-                if isinstance(node, Compute) and only_via(base, n.name):
-                    node.relu = True
-                    continue
-                _fail(n.name, kind, f"its input {base!r} is also read without the ReLU, which is "
-                                    "not lowered (a ReLU fuses into the layer computing its input)")
-            add(View(n.name, "alias", inputs, shape))
+            bases = sorted(ir.bases(src))
+            fusable = [b for b in bases if not ir.nonneg(b)]
+            if all(isinstance(ir.nodes.get(b), Compute) and only_via(b, n.name) for b in fusable):
+                for base in fusable:             # the ReLU fuses into the layers computing them
+                    ir.nodes[base].relu = True
+                add(View(n.name, "alias", inputs, shape))
+            else:                                # also read without it: its own identity rows
+                identity = _identity(src, shape[-1])
+                add(Compute(n.name, OP_MAC if is_map else FC, 1, [identity], np.zeros(shape[-1]),
+                            shape, relu=True))
         else:
             _fail(n.name, kind, "is a kind the array does not run")
     ir.output = aliases.get(graph.output, graph.output)
@@ -565,6 +565,13 @@ def compile_graph(graph, arch, calibration=None, input_shape=None, balance: bool
     program = run_flow(ir).program
     program.meta["compiler"]["seconds"] = round(time.perf_counter() - start, 3)
     return program
+
+
+def is_graph(model) -> bool:
+    """Whether ``model`` is a ``models.network.Graph`` (nodes naming their inputs)."""
+    from zeroskip.models.network import Graph
+
+    return isinstance(model, Graph)
 
 
 def load_graph(path: str):

@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verilog": ("zeroskip.hw.gateware.cli_verilog", "write the accelerator's Verilog"),
     "synth": ("zeroskip.hw.fpga.cli_synth", "synthesise, place and route for an FPGA (ECP5, iCE40): "
                                             "Fmax, utilisation, critical path"),
+    "build": ("zeroskip.hw.fpga.cli_build", "build a bitstream for a board (ULX3S, OrangeCrab, "
+                                            "iCEBreaker): PLL, accelerator, UART bridge"),
+    "run": ("zeroskip.cli_run", "run a program on a board over its UART link (or on its design "
+                                "under Verilator: --port sim)"),
     "verify": ("zeroskip.cli_verify", "co-verify the RTL against the reference and the simulator"),
     "data": ("zeroskip.models.cli_data", "write MNIST images and labels as .npy files (inputs, "
                                          "calibration sets)"),
@@ -58,6 +62,8 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "bench": {"json": ("--json", "file")},
     "verilog": {"output": ("-o", "dir")},
     "synth": {"output": ("-o", "dir"), "json": ("--json", "file")},
+    "build": {"output": ("-o", "dir"), "json": ("--json", "file")},
+    "run": {"output": ("--output", "file")},
     "verify": {"json": ("--json", "file"), "waves": ("--waves", "file")},
     "data": {"output": ("-o", "file"), "labels": ("--labels", "file")},
 }

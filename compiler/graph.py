@@ -619,9 +619,10 @@ def example_graph(kind: str, rng: np.random.Generator, size: int = 6, channels: 
     ``shuffle2`` (stride 2: 3x3 average-pooled shortcut ‖ branch → concat → ReLU) or
     ``bottleneck`` (MobileNetV2: expand 1x1 → depthwise 3x3 → linear project 1x1 + a shortcut
     that may be negative). A 1x1 stem conv comes first; with ``classes``, a global average
-    pool, flatten and FC layer last. Each weighted layer has ``values`` shared weights."""
+    pool, flatten and FC layer last. Each weighted layer has ``values`` shared weights. The
+    graph reads rows [n, size·size·channels] in (y, x, c) order (a first ``reshape`` node)."""
     from zeroskip.models.layers import (Add, AvgPool2D, ChannelShuffle, Concat, Conv2D, Dense,
-                                        Flatten, GlobalAvgPool, ReLU)
+                                        Flatten, GlobalAvgPool, ReLU, Reshape)
     from zeroskip.models.network import Graph, Node
 
     if kind not in GRAPH_KINDS:
@@ -640,7 +641,8 @@ def example_graph(kind: str, rng: np.random.Generator, size: int = 6, channels: 
 
     nodes, c = [], width
     stem_relu = kind != "bottleneck"
-    nodes.append(Node("stem", conv(channels, c, 1), ("input",)))
+    nodes.append(Node("image", Reshape((size, size, channels)), ("input",)))   # (y, x, c) rows
+    nodes.append(Node("stem", conv(channels, c, 1), ("image",)))
     last = "stem"
     if stem_relu:
         nodes.append(Node("stem_relu", ReLU(), ("stem",)))

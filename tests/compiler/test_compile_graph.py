@@ -1,0 +1,138 @@
+"""Branching graphs through the compiler (compiler/graph.py, docs/conv.md "Graphs"): Fire
+modules, ShuffleNet units (stride 1 and 2) and a MobileNetV2 bottleneck compute what the float
+graph computes, the simulator equals the reference bit for bit, the fusions are the ones the
+docs describe, and what cannot be placed is one line naming the node or layer."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from zeroskip.compiler.flow import compile, compile_file
+from zeroskip.compiler.graph import GRAPH_KINDS, example_graph, random_graph_program
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import PRESETS
+from zeroskip.hw.reference import predict, predict_int, quantize_input
+from zeroskip.models.layers import AvgPool2D, Concat, Conv2D, MaxPool2D, ReLU
+from zeroskip.models.network import Graph, Node
+from zeroskip.sim.simulator import simulate
+
+ARCH = PRESETS["small"]
+SIZE, CHANNELS = 6, 4
+
+
+def float_outputs(graph, x):
+    return graph.forward(x.reshape(len(x), SIZE, SIZE, CHANNELS)).reshape(len(x), -1)
+
+
+def check_program(program, graph, x):
+    """Outputs within the fixed point's precision of the float graph; sim == reference."""
+    want = float_outputs(graph, x)
+    got = predict(program, x)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() < 0.02 * np.abs(want).max() + 0.01
+    sim = simulate(program, x)
+    assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, x)))
+    return sim
+
+
+@pytest.mark.parametrize("kind", GRAPH_KINDS)
+@pytest.mark.parametrize("classes", [3, None])
+def test_graphs_compute_the_float_graph(kind, classes):
+    program, x, graph = random_graph_program(ARCH, 5, kind, width=4, classes=classes)
+    check_program(program, graph, x)
+
+
+def test_fire_expands_in_one_3x3_layer_and_shufflenet_pools_its_shortcut_with_the_depthwise():
+    fire, _, _ = random_graph_program(ARCH, 1, "fire", width=4)
+    names = [layer.name for layer in fire.layers]
+    assert names == ["stem", "squeeze", "expand1x1+expand3x3", "gap", "fc"]
+    expand = fire.layers[2]
+    assert (expand.kernel, expand.out_channels) == (3, 8)
+    # the 1x1 rows have entries at the centre tap only
+    codes = fire.decoded.weights(2).reshape(8, 9, -1)
+    assert not codes[:4, [0, 1, 2, 3, 5, 6, 7, 8]].any() and codes[:4, 4].any()
+    assert codes[4:, [0, 1, 2, 3, 5, 6, 7, 8]].any()
+    unit, _, _ = random_graph_program(ARCH, 1, "shuffle2", width=4)
+    assert [layer.name for layer in unit.layers][:4] == ["stem", "gconv1", "depthwise+shortcut",
+                                                        "gconv2"]
+    stride1, _, _ = random_graph_program(ARCH, 1, "shuffle", width=4)
+    # the add folds into gconv2: [W | I] over the depthwise output and the carried shortcut
+    assert [layer.name for layer in stride1.layers][:4] == ["stem", "gconv1", "depthwise", "add"]
+
+
+def test_the_shuffle_is_folded_not_dropped():
+    """The same unit without its shuffle computes something else, and the program follows the
+    graph that shuffles."""
+    program, x, graph = random_graph_program(ARCH, 2, "shuffle", width=4, classes=None)
+    plain = Graph("plain", [dataclasses.replace(n, inputs=("gconv1_relu",))
+                            if n.name == "depthwise" else n for n in graph.nodes
+                            if n.name != "shuffle"])
+    want, other = float_outputs(graph, x), float_outputs(plain, x)
+    assert np.abs(want - other).max() > 0.1 * np.abs(want).max()
+    check_program(program, graph, x)
+
+
+def test_a_shortcut_that_may_be_negative_crosses_relu_layers_as_two_halves():
+    """A MobileNetV2 bottleneck's shortcut (no ReLU) crosses the expand and depthwise layers
+    (ReLU) as relu(x) and relu(−x): two carried rows per channel."""
+    program, x, graph = random_graph_program(ARCH, 3, "bottleneck", width=4)
+    expand = program.layers[1]
+    assert expand.name == "expand" and expand.relu and expand.out_channels == 8 + 2 * 4
+    assert program.layers[3].name == "add" and not program.layers[3].relu
+    check_program(program, graph, x)
+
+
+def conv(rng, cin, cout, k, stride=1, pad=0, values=3):
+    layer = Conv2D(cin, cout, k, stride=stride, pad=pad)
+    book = rng.uniform(-0.5, 0.5, values)
+    layer.params["W"][...] = book[rng.integers(0, values, layer.params["W"].shape)]
+    return layer
+
+
+def test_bad_graphs_are_one_line_naming_the_node_or_layer():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, SIZE * SIZE * CHANNELS))
+    # two strided windows over one map at once: the array reads one map per layer
+    two_windows = Graph("two", [Node("a", conv(rng, 4, 4, 3, 2, 1), ("input",)),
+                                Node("b", MaxPool2D(2, 2), ("input",)),
+                                Node("cat", Concat(), ("a", "b"))])
+    with pytest.raises(ZeroskipError, match=r"^node 'a': needs a 3x3 stride-2 window while "
+                                            r"other branches' values must be kept"):
+        compile(two_windows, ARCH, calibration=x, input_shape=(SIZE, SIZE, CHANNELS))
+    # merged codebooks beyond code_bits: the layer and the flag
+    wide = Graph("wide", [Node("a", conv(rng, 4, 4, 1, values=9), ("input",)),
+                          Node("b", conv(rng, 4, 4, 3, pad=1, values=9), ("input",)),
+                          Node("cat", Concat(), ("a", "b"))])
+    with pytest.raises(ZeroskipError, match=r"^layer 0 \(a\+b\): its nodes share one codebook "
+                                            r"of 1\d distinct weights, more than code_bits 4 holds \(15\); try --code-bits 5"):
+        compile(wide, ARCH, calibration=x, input_shape=(SIZE, SIZE, CHANNELS))
+    # average pooling that leaves the padding out
+    pool = Graph("pool", [Node("p", AvgPool2D(3, 1, 1), ("input",)), Node("r", ReLU(), ("p",))])
+    with pytest.raises(ZeroskipError, match=r"^node 'p' \(avgpool\): pads and leaves the padding"):
+        compile(pool, ARCH, calibration=x, input_shape=(SIZE, SIZE, CHANNELS))
+    with pytest.raises(ZeroskipError, match=r"input map's shape is unknown"):
+        compile(pool, ARCH, calibration=x)
+
+
+def test_a_branching_zsk_compiles_from_the_file_and_the_command_line(tmp_path, capsys):
+    from zeroskip.cli import main
+    from zeroskip.models import modelfile
+
+    rng = np.random.default_rng(4)
+    graph = example_graph("fire", rng, width=4)
+    books, codes = [], []
+    for layer in graph.weighted():
+        w = layer.params["W"].astype(np.float32)
+        book = np.concatenate([[0.0], np.unique(w[w != 0])]).astype(np.float32)
+        books.append(book)
+        codes.append(np.searchsorted(book, w))
+    model = modelfile.from_network(graph, books, codes, [4] * len(books))
+    modelfile.save(tmp_path / "fire.zsk", model)
+    x = rng.uniform(-1, 1, (4, SIZE * SIZE * CHANNELS))
+    program = compile_file(str(tmp_path / "fire.zsk"), ARCH, calibration=x)
+    check_program(program, model.to_network(), x)
+    np.save(tmp_path / "calib.npy", x)
+    status = main(["compile", str(tmp_path / "fire.zsk"), "--calibration",
+                   str(tmp_path / "calib.npy"), "-o", str(tmp_path / "prog"), "--quiet"])
+    assert status in (0, None) and (tmp_path / "prog" / "manifest.json").exists()

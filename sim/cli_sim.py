@@ -43,6 +43,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--density", type=float, default=DEFAULT_DENSITY,
                         help="non-zero fraction of the random input")
     parser.add_argument("--batch", type=int, default=1, help="random inputs to simulate")
+    clock = parser.add_mutually_exclusive_group()
+    clock.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
+                       help="price time and power at this clock, not the architecture's")
+    clock.add_argument("--build-report", metavar="FILE.json", default=None,
+                       help="the clock a `zeroskip build --json` report achieved (docs/board.md)")
 
 
 def load_input(path: str) -> np.ndarray:
@@ -118,6 +123,17 @@ def run(args) -> int:
     progress = Progress(getattr(args, "quiet", False))
     program = load_program(args.program)
     table = load_energy_table(args.energy)
+    clock_mhz = args.clock_mhz
+    if args.build_report is not None:
+        from zeroskip.hw.fpga.report import achieved_clock_mhz
+
+        clock_mhz = achieved_clock_mhz(args.build_report)
+    if clock_mhz is not None:       # the clock shapes no hardware: the same program, repriced
+        if not 0 < clock_mhz <= 10_000:
+            raise ZeroskipError(f"--clock-mhz {clock_mhz:g}: must be in (0, 10000]")
+        import dataclasses
+
+        program.arch = dataclasses.replace(program.arch, clock_mhz=clock_mhz)
     if args.quantized and not args.input:
         raise ZeroskipError("--quantized describes --input; give --input too")
     if args.labels and not args.input:

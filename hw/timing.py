@@ -12,6 +12,13 @@ MAC_DRAIN = 4
 #: cycles the requantisation sweep needs after its last row read (read, add bias, shift, write)
 REQUANT_TAIL = 3
 
+#: the gateware's pipeline inside those (docs/timing.md): cycles from an entry's issue to its
+#: accumulator write, and from a sweep row's read to its activation write. The timing model
+#: never sees them; they only have to fit: MAC_WRITE_LATENCY <= MAC_DRAIN and
+#: REQUANT_WRITE_LATENCY <= REQUANT_TAIL (the control unit asserts it)
+MAC_WRITE_LATENCY = 4
+REQUANT_WRITE_LATENCY = 3
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

@@ -32,11 +32,13 @@ from zeroskip.hw.regmap import DATA_BITS, memory_shapes
 
 CYCLE_BITS = DATA_BITS      #: the cycle counter is the CYCLES register, one bus word
 
-# what this pipeline needs of the constants (see hw/pe.py): the sweep may read a row the last
-# MAC writes (transparent port) two cycles after C; the last activation write lands in the
-# cycle after the last row read; pass 0's descriptor needs a read and a latch
-assert timing.MAC_DRAIN >= 2, "the MAC pipeline writes its last sum at C + 2"
-assert timing.REQUANT_TAIL >= 1, "the sweep writes its last activation one cycle after the read"
+# what the PE's pipeline needs of the constants (docs/timing.md, hw/gateware/pe.py): the sweep
+# may read a row the last MAC writes (transparent port) in that very cycle; the last activation
+# lands before the next pass's first group read; pass 0's descriptor needs a read and a latch
+assert timing.MAC_DRAIN >= timing.MAC_WRITE_LATENCY, \
+    f"the MAC pipeline writes its last sum at C + {timing.MAC_WRITE_LATENCY}"
+assert timing.REQUANT_TAIL >= timing.REQUANT_WRITE_LATENCY, \
+    f"the sweep writes its last activation {timing.REQUANT_WRITE_LATENCY} cycles after the read"
 assert timing.PROGRAM_HEAD >= 2, "the first descriptor takes a read and a latch"
 assert timing.PROGRAM_TAIL >= 0
 

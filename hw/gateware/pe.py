@@ -46,13 +46,37 @@ from zeroskip.hw.program import (KIND_BINARY, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_
 from zeroskip.hw.regmap import memory_shapes
 
 
-def popcount(value):
-    """Sum of the bits of ``value`` (a balanced adder tree)."""
-    terms = [value[i] for i in range(len(value))]
+#: bits per popcount chunk: the chunks' counts are registered, their sum is the next stage's
+POPCOUNT_CHUNK = 16
+
+
+def tree_sum(terms):
+    """Sum of ``terms`` (a balanced adder tree)."""
+    terms = list(terms)
     while len(terms) > 1:
         terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
                  for k in range(0, len(terms), 2)]
     return terms[0] if terms else Const(0, 1)
+
+
+def popcount(value):
+    """Sum of the bits of ``value``."""
+    return tree_sum(value[i] for i in range(len(value)))
+
+
+def popcount_parts(value, chunk: int = POPCOUNT_CHUNK):
+    """The popcounts of ``value``'s ``chunk``-bit slices (their sum is its popcount)."""
+    return [popcount(value[k:k + chunk]) for k in range(0, len(value), chunk)]
+
+
+def _registered(m: Module, name: str, values) -> list[Signal]:
+    """``values`` registered (one cycle later), named ``name_0``, ``name_1`` ..."""
+    registers = []
+    for k, value in enumerate(values):
+        register = Signal(len(value), name=f"{name}_{k}")
+        m.d.sync += register.eq(value)
+        registers.append(register)
+    return registers
 
 
 def _memory(m: Module, name: str, width: int, depth: int, init) -> Memory:
@@ -175,58 +199,79 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.comb += [sparse_rd.addr.eq(line), sparse_rd.en.eq(issue & (first | (slot == 0)))]
 
-        # -- stage 1: entry, address accumulation, codebook and accumulator reads -------------------
+        # -- stage 1: the line leaves the block RAM into a register (nothing else in this cycle) ---
         s1_valid, s1_first = Signal(), Signal()
         s1_slot = Signal(range(per_line))
         s1_act = Signal(signed(a.act_bits))
-        m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act)]
-        fields = data.View(entry_struct(a), sparse_rd.data.word_select(s1_slot, a.entry_bits))
+        s1_bits = Signal(a.line_bits)
+        s1_plane = Signal(item.binary.plane.shape())
+        s1_valid_bits = Signal(range(a.line_bits + 1))
+        m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act),
+                     s1_bits.eq(column_bits), s1_plane.eq(column_plane),
+                     s1_valid_bits.eq(column_valid)]
+        s2_valid, s2_first = Signal(), Signal()
+        s2_slot = Signal.like(s1_slot)
+        s2_act = Signal.like(s1_act)
+        s2_bits, s2_plane, s2_valid_bits = Signal.like(s1_bits), Signal.like(s1_plane), Signal.like(s1_valid_bits)
+        s2_line = Signal(a.line_bits)            # the read port holds its data between reads
+        m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_slot.eq(s1_slot),
+                     s2_act.eq(s1_act), s2_bits.eq(s1_bits), s2_plane.eq(s1_plane),
+                     s2_valid_bits.eq(s1_valid_bits), s2_line.eq(sparse_rd.data)]
+
+        # -- stage 2: slice the entry, local row = previous + run + 1, read the codebook ---------------
+        fields = data.View(entry_struct(a), s2_line.word_select(s2_slot, a.entry_bits))
         row_bits = _bits_for(a.acc_depth + a.max_run + 1)
         row, row_prev = Signal(row_bits), Signal(row_bits)
         run = Mux(binary, 0, fields.run)          # binary: one row per line
-        m.d.comb += row.eq(Mux(s1_first, run, row_prev + run + 1))
-        with m.If(s1_valid):
+        m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))
+        with m.If(s2_valid):
             m.d.sync += row_prev.eq(row)
         codebook_rd = codebook.read_port()
-        m.d.comb += [codebook_rd.addr.eq(Cat(fields.code, desc.layer)), codebook_rd.en.eq(s1_valid)]
+        m.d.comb += [codebook_rd.addr.eq(Cat(fields.code, desc.layer)), codebook_rd.en.eq(s2_valid)]
+        s3_valid = Signal()                       # the entry writes its row (code 0 writes nothing)
+        s3_row = Signal(range(a.acc_depth))
+        s3_act = Signal(signed(a.act_bits))
+        m.d.sync += [s3_valid.eq(s2_valid & (binary | (fields.code != 0))), s3_row.eq(row),
+                     s3_act.eq(s2_act)]
+
+        # binary stage 2: xnor/and of the line against the item's bits, popcounts per chunk
+        weights = s2_line[:a.line_bits]
+        mask = Signal(a.line_bits)
+        m.d.comb += mask.eq((Const(1, a.line_bits + 1) << s2_valid_bits) - 1)
+        agree_parts = _registered(m, "agree", popcount_parts(~(s2_bits ^ weights) & mask))   # bipolar
+        both_parts = _registered(m, "both", popcount_parts(s2_bits & weights))               # planes
+        ones_parts = _registered(m, "ones", popcount_parts(s2_bits))
+        s3_plane, s3_valid_bits = Signal.like(s2_plane), Signal.like(s2_valid_bits)
+        m.d.sync += [s3_plane.eq(s2_plane), s3_valid_bits.eq(s2_valid_bits)]
+
+        # -- stage 3: product (or popcount term), accumulator read -----------------------------------
+        agree, both, ones = tree_sum(agree_parts), tree_sum(both_parts), tree_sum(ones_parts)
+        dot_bits = _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1     # << plane
+        dot = Signal(signed(dot_bits))
+        with m.If(desc.planes == 0):
+            m.d.comb += dot.eq(2 * agree - s3_valid_bits)
+        with m.Else():
+            m.d.comb += dot.eq((2 * both - ones) << s3_plane)
+        product = codebook_rd.data.as_signed() * s3_act
+        s4_valid = Signal()
+        s4_row = Signal.like(s3_row)
+        s4_addend = Signal(signed(max(len(product), dot_bits) + 1))
+        # max pooling (OP_MAX conv passes): the accumulator keeps the largest activation + offset
+        s4_offered = Signal(signed(a.act_bits + 1))
+        m.d.sync += [s4_valid.eq(s3_valid), s4_row.eq(s3_row), s4_addend.eq(Mux(binary, dot, product)),
+                     s4_offered.eq(s3_act + max_offset(a.act_bits))]
 
         acc_wr = acc.write_port()
         acc_rd = acc.read_port(transparent_for=(acc_wr,))
         bias_rd = bias.read_port()
-        s2_valid = Signal()
-        s2_row = Signal(range(a.acc_depth))
-        s2_act = Signal(signed(a.act_bits))
-        m.d.sync += [s2_valid.eq(s1_valid & (binary | (fields.code != 0))), s2_row.eq(row),
-                     s2_act.eq(s1_act)]
 
-        # binary stage 1: xnor/and + popcount of the line against the item's bits
-        s1_bits = Signal(a.line_bits)
-        s1_plane = Signal(item.binary.plane.shape())
-        s1_valid_bits = Signal(range(a.line_bits + 1))
-        m.d.sync += [s1_bits.eq(column_bits), s1_plane.eq(column_plane), s1_valid_bits.eq(column_valid)]
-        weights = sparse_rd.data[:a.line_bits]
-        mask = Signal(a.line_bits)
-        m.d.comb += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
-        agree = popcount(~(s1_bits ^ weights) & mask)           # bipolar: popcount(xnor)
-        both = popcount(s1_bits & weights)                      # planes: popcount(a_p & w)
-        ones = popcount(s1_bits)
-        dot_bits = _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1     # << plane
-        s2_dot = Signal(signed(dot_bits))
-        with m.If(desc.planes == 0):
-            m.d.sync += s2_dot.eq(2 * agree - s1_valid_bits)
-        with m.Else():
-            m.d.sync += s2_dot.eq((2 * both - ones) << s1_plane)
-
-        # -- stage 2: multiply-accumulate (code 0 is the constant 0.0: no write) --------------------
-        product = codebook_rd.data.as_signed() * s2_act
-        # max pooling (OP_MAX conv passes): the accumulator keeps the largest activation + offset
+        # -- stage 4: accumulate (the read port is transparent for the write port, so an entry
+        # reading the row the previous entry writes sees the new sum: no bubble) -------------------
         maximum = Signal()
         m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
-        offered = Signal(signed(a.act_bits + 1))
-        m.d.comb += offered.eq(s2_act + max_offset(a.act_bits))
-        kept = Mux(acc_rd.data.as_signed() >= offered, acc_rd.data, offered)
+        kept = Mux(acc_rd.data.as_signed() >= s4_offered, acc_rd.data, s4_offered)
 
-        # -- requantisation sweep: read (this cycle), write (next cycle) -----------------------------
+        # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
         r_valid = Signal()
         r_row = Signal(range(a.acc_depth))
         m.d.sync += [r_valid.eq(self.run.sweep), r_row.eq(self.run.sweep_row)]
@@ -235,19 +280,33 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1),
                          bias_rd.addr.eq(desc.bias_base + self.run.sweep_row), bias_rd.en.eq(1)]
         with m.Else():
-            m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s1_valid & (binary | (fields.code != 0)))]
+            m.d.comb += [acc_rd.addr.eq(s3_row), acc_rd.en.eq(s3_valid)]
         with m.If(r_valid):
             m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
         with m.Else():
-            m.d.comb += [acc_wr.addr.eq(s2_row), acc_wr.en.eq(s2_valid),
-                         acc_wr.data.eq(Mux(maximum, kept,
-                                            acc_rd.data + Mux(binary, s2_dot, product)))]
+            m.d.comb += [acc_wr.addr.eq(s4_row), acc_wr.en.eq(s4_valid),
+                         acc_wr.data.eq(Mux(maximum, kept, acc_rd.data + s4_addend))]
 
+        # X + 1: bias added; the binarising comparison (the bias word is 2·T + flip)
+        q1_valid, q2_valid = Signal(), Signal()
+        q1_row, q2_row = Signal.like(r_row), Signal.like(desc.row_base)
         total = Signal(signed(a.acc_bits + 1))
-        m.d.comb += total.eq(acc_rd.data.as_signed() + bias_rd.data.as_signed())
-        # round half up: floor((y + 2^(s-1)) / 2^s) == ((2y >> s) + 1) >> 1, also for s = 0
+        above = Signal()
+        accumulated = acc_rd.data.as_signed()
+        threshold = bias_rd.data.as_signed() >> 1
+        m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row),
+                     total.eq(accumulated + bias_rd.data.as_signed()),
+                     above.eq(Mux(bias_rd.data[0], accumulated <= threshold, accumulated >= threshold))]
+        # X + 2: round half up: floor((y + 2^(s-1)) / 2^s) == ((2y >> s) + 1) >> 1, also for s = 0
         rounded = Signal(signed(a.acc_bits + 2))
-        m.d.comb += rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)
+        q2_above = Signal()
+        # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
+        # both are held through the pass, so the sum is registered off the write's path
+        out_base = Signal.like(desc.row_base)
+        m.d.sync += out_base.eq(desc.row_base + self.run.pixel.out_offset)
+        m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(out_base + q1_row), q2_above.eq(above),
+                     rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)]
+        # X + 3: saturate, ReLU or binarise (±2^shift by the threshold), write
         low, high = signed_range(a.act_bits)
         result = Signal(signed(a.act_bits))
         with m.If(rounded > high):
@@ -257,29 +316,21 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.comb += result.eq(rounded)
         requantised = Mux(desc.relu & result[-1], 0, result)
-        # binarising sweep: the bias word is 2·T + flip; ±2^shift by the threshold
-        dot = acc_rd.data.as_signed()
-        threshold = bias_rd.data.as_signed() >> 1
-        above = Mux(bias_rd.data[0], dot <= threshold, dot >= threshold)
         magnitude = Signal(signed(a.act_bits + 1))
         m.d.comb += magnitude.eq(Const(1, a.act_bits + 1) << desc.shift)
         activation = Signal(signed(a.act_bits))
-        m.d.comb += activation.eq(Mux(binary & desc.binarize, Mux(above, magnitude, -magnitude),
+        m.d.comb += activation.eq(Mux(binary & desc.binarize, Mux(q2_above, magnitude, -magnitude),
                                       requantised))
 
         # -- activation banks: source = layer parity, destination = the other -----------------------
         source = desc.layer[0]
-        # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
-        # both are held through the pass, so the sum is registered off the write's path
-        out_base = Signal.like(desc.row_base)
-        m.d.sync += out_base.eq(desc.row_base + self.run.pixel.out_offset)
         banks = []
         for bank, name in enumerate(("act0", "act1")):
             memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
             with m.If(self.run.busy):
-                m.d.comb += [wr.addr.eq(out_base + r_row), wr.data.eq(activation),
-                             wr.en.eq(r_valid & (source != bank)),
+                m.d.comb += [wr.addr.eq(q2_row), wr.data.eq(activation),
+                             wr.en.eq(q2_valid & (source != bank)),
                              rd.addr.eq(self.group.addr), rd.en.eq(self.group.en)]
             with m.Else():
                 m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we[name]),

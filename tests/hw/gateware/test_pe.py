@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 from amaranth.sim import Simulator
 
+from zeroskip.hw import timing
 from zeroskip.hw.gateware.pe import ProcessingElement
 from zeroskip.hw.program import memory_images, pass_columns
 from zeroskip.hw.reference import predict_int
@@ -59,14 +60,15 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
             assert cycle < 500
         ctx.set(pe.items.valid, 0)
         log["free"] = cycle
-        for _ in range(3):                                   # MAC drain
+        for _ in range(timing.MAC_DRAIN):                    # the sweep reads at C + MAC_DRAIN
             await ctx.tick()
         for row in range(p.rows):
             ctx.set(pe.run.sweep, 1)
             ctx.set(pe.run.sweep_row, row)
             await ctx.tick()
         ctx.set(pe.run.sweep, 0)
-        await ctx.tick()
+        for _ in range(timing.REQUANT_TAIL):                 # the last activation's write
+            await ctx.tick()
         ctx.set(pe.run.busy, 0)
         for row in range(p.rows):
             ctx.set(pe.load.re, 1)
@@ -159,3 +161,45 @@ def test_slow_pushes_leave_the_pe_idle_between_columns():
     codes = np.ones((2, 5), np.int64)
     pe, program = one_pe(ARCH, codes)
     check(pe, program, np.array([1, 2, 3, 4, 5]), gap=3)
+
+
+def test_pipeline_latencies_are_the_timing_constants():
+    """An entry issued at t writes its accumulator at t + MAC_WRITE_LATENCY, a sweep row read at
+    X writes its activation at X + REQUANT_WRITE_LATENCY (docs/timing.md): the depths the
+    control unit checks against MAC_DRAIN and REQUANT_TAIL."""
+    codes = np.zeros((2, 1), np.int64)
+    codes[0, 0] = 5                                       # one entry, row 0
+    pe, program = one_pe(ARCH, codes, bias=np.array([3, 0]))
+    p = program.passes[0]
+    acc, bank = pe.memories, 1 - p.layer % 2
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(pe.run.desc, dataclasses.asdict(p))
+        ctx.set(pe.run.busy, 1)
+        ctx.set(pe.items.payload.sparse, {"value": 2, "index": 0})
+        ctx.set(pe.items.valid, 1)
+        await ctx.tick()
+        ctx.set(pe.items.valid, 0)
+        for cycle in range(1, 20):
+            if ctx.get(pe.queue.r_en) and ctx.get(pe.queue.r_rdy):
+                seen["pop"] = cycle
+            if "write" not in seen and ctx.get(acc["acc"].data[0]) != 0:
+                seen["write"] = cycle - 1                 # written in the cycle before it shows
+            await ctx.tick()
+        ctx.set(pe.run.sweep, 1)
+        ctx.set(pe.run.sweep_row, 0)
+        seen["sweep"] = 20
+        for cycle in range(20, 30):
+            if "activation" not in seen and ctx.get(acc[f"act{bank}"].data[p.row_base]) != 0:
+                seen["activation"] = cycle - 1
+            await ctx.tick()
+            ctx.set(pe.run.sweep, 0)
+
+    sim = Simulator(pe)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    issue = seen["pop"] + 1                               # the bounds arrive, the entry issues
+    assert seen["write"] == issue + timing.MAC_WRITE_LATENCY
+    assert seen["activation"] == seen["sweep"] + timing.REQUANT_WRITE_LATENCY

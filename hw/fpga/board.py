@@ -19,7 +19,7 @@ import time
 from importlib import metadata
 
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
@@ -33,6 +33,8 @@ from zeroskip.progress import QUIET, Progress
 DEFAULT_BAUD = 115_200
 #: under simulation the UART runs at a few clocks per bit (``zeroskip run --port sim``)
 SIM_CLOCKS_PER_BIT = 4
+#: how far a PLL's output may be from the clock asked for (a fraction of it)
+PLL_TOLERANCE = 0.01
 
 
 def _orangecrab():
@@ -133,8 +135,10 @@ def ecp5_pll(input_mhz: float, output_mhz: float) -> PLLSetting:
                     if best is None or error < best[0] - 1e-9:
                         best = (error, refdiv, fbdiv, opdiv, out, vco)
                     break
-    if best is None:
-        raise ZeroskipError(f"no ECP5 PLL setting gives {output_mhz:g} MHz from {input_mhz:g} MHz")
+    if best is None or best[0] > PLL_TOLERANCE * output_mhz:
+        nearest = f" (nearest {best[4]:.3f} MHz)" if best else ""
+        raise ZeroskipError(f"no ECP5 PLL setting gives {output_mhz:g} MHz from {input_mhz:g} MHz"
+                            f"{nearest}")
     _, refdiv, fbdiv, opdiv, out, vco = best
     return PLLSetting("EHXPLLL", input_mhz, out, vco,
                       {"CLKI_DIV": refdiv, "CLKFB_DIV": fbdiv, "CLKOP_DIV": opdiv,
@@ -159,13 +163,19 @@ def ice40_pll(input_mhz: float, output_mhz: float) -> PLLSetting:
                     error = abs(out - output_mhz)
                     if best is None or error < best[0] - 1e-9:
                         best = (error, divr, divf, divq, out, vco, pfd)
-    if best is None:
+    if best is None or best[0] > PLL_TOLERANCE * output_mhz:
         raise ZeroskipError(f"no iCE40 PLL setting gives {output_mhz:g} MHz from {input_mhz:g} MHz "
                             "(its output is 16..275 MHz)")
     _, divr, divf, divq, out, vco, pfd = best
     filter_range = next(i for i, top in enumerate((17, 26, 44, 66, 101, 1e9), 1) if pfd < top)
     return PLLSetting("SB_PLL40_CORE", input_mhz, out, vco,
                       {"DIVR": divr, "DIVF": divf, "DIVQ": divq, "FILTER_RANGE": filter_range})
+
+
+def board_pll(spec: Board, platform, target_mhz: float) -> PLLSetting:
+    """The PLL setting making ``target_mhz`` from the board's oscillator."""
+    search = ecp5_pll if spec.family == "ecp5" else ice40_pll
+    return search(platform.default_clk_frequency / 1e6, target_mhz)
 
 
 class BoardTop(Elaboratable):
@@ -177,9 +187,7 @@ class BoardTop(Elaboratable):
         self.target_mhz = clock_mhz
 
     def pll(self, platform) -> PLLSetting:
-        input_mhz = platform.default_clk_frequency / 1e6
-        search = ecp5_pll if self.spec.family == "ecp5" else ice40_pll
-        return search(input_mhz, self.target_mhz)
+        return board_pll(self.spec, platform, self.target_mhz)
 
     def clocks_per_bit(self, platform) -> int:
         return link.clocks_per_bit(self.pll(platform).output_mhz * 1e6, self.baud)
@@ -187,7 +195,9 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         setting = self.pll(platform)
-        clk_in = platform.request(platform.default_clk, 0).i
+        m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
+            platform.default_clk, 0, dir="-"))
+        clk_in = clk_buffer.i
         pll_clk = Signal()
         locked = Signal()
         if setting.primitive == "EHXPLLL":
@@ -216,9 +226,11 @@ class BoardTop(Elaboratable):
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         platform.add_clock_constraint(pll_clk, setting.output_mhz * 1e6)
 
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart.tx)
         m.submodules.core = core = BoardCore(self.arch, self.clocks_per_bit(platform))
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        m.d.comb += [core.rx.eq(rx_buffer.i), tx_buffer.o.eq(core.tx)]
         return m
 
 
@@ -264,10 +276,9 @@ def build(board_name: str, arch: ArchConfig, directory: str, *, clock_mhz: float
         platform = spec.platform()
     except ImportError:
         raise ZeroskipError("amaranth-boards is not installed: pip install -e '.[synth]'") from None
-    top = BoardTop(arch, spec, target, baud)
-    setting = top.pll(platform)
+    setting = board_pll(spec, platform, target)
     try:
-        divisor = top.clocks_per_bit(platform)
+        divisor = link.clocks_per_bit(setting.output_mhz * 1e6, baud)
     except ValueError as error:
         raise ZeroskipError(f"--baud {baud:g}: {error}") from None
     packer, pack_args, bitstream = PACKERS[spec.family]
@@ -292,7 +303,7 @@ def build(board_name: str, arch: ArchConfig, directory: str, *, clock_mhz: float
     progress(f"elaborating {arch.name} ({arch.pes} PEs) for {spec.name}: PLL "
              f"{setting.input_mhz:g} -> {setting.output_mhz:.3f} MHz, UART {baud:g} baud")
     synth_opts = fam.synth.split()[1:]
-    plan = platform.build(top, name="top", do_build=False,
+    plan = platform.build(BoardTop(arch, spec, target, baud), name="top", do_build=False,
                           synth_opts=" ".join(synth_opts),
                           script_after_synth="tee -q -o stat.json stat -json")
     plan.extract(directory)

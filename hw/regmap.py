@@ -33,17 +33,72 @@ REG_STATUS = 2      #: read: bit 0 done, bit 1 busy
 REG_PASSES = 3      #: read/write: number of pass descriptors to run
 REG_CYCLES = 4      #: read: cycle counter (the program's cycle count once done)
 REG_LAYERS = 5      #: read/write: scratch for the host (the driver stores the layer count)
-REGISTERS = {"id": REG_ID, "ctrl": REG_CTRL, "status": REG_STATUS, "passes": REG_PASSES,
-             "cycles": REG_CYCLES, "layers": REG_LAYERS}
 REGISTER_WORDS = 8
 STATUS_DONE = 1
 STATUS_BUSY = 2
 CTRL_START = 1
 
+
+@dataclass(frozen=True)
+class Field:
+    """Bits of a register, named by their mask."""
+
+    name: str
+    mask: int
+    description: str
+
+    @property
+    def shift(self) -> int:
+        return (self.mask & -self.mask).bit_length() - 1
+
+    @property
+    def width(self) -> int:
+        return (self.mask >> self.shift).bit_length()
+
+
+@dataclass(frozen=True)
+class Register:
+    """One register of the block at word 0: what a host may do with it and what it means."""
+
+    name: str
+    address: int
+    access: str             #: "r", "w" or "rw" (a write to a read-only register is ignored)
+    description: str
+    fields: tuple[Field, ...] = ()
+
+
+REGISTER_TABLE = (
+    Register("id", REG_ID, "r", "configuration fingerprint: CRC-32 of the hardware fields of the "
+             "ArchConfig; a host compares it with its program's before loading"),
+    Register("ctrl", REG_CTRL, "w", "control; reads as 0",
+             (Field("start", CTRL_START, "write 1 to start the program (ignored while busy)"),)),
+    Register("status", REG_STATUS, "r", "state of the program run",
+             (Field("done", STATUS_DONE, "the last run finished; high until the next start "
+                    "(also the done port)"),
+              Field("busy", STATUS_BUSY, "a run is in progress; memory writes are ignored"))),
+    Register("passes", REG_PASSES, "rw", "number of pass descriptors the next run executes"),
+    Register("cycles", REG_CYCLES, "r", "cycle counter of the current or last run (the "
+             "program's cycle count once done)"),
+    Register("layers", REG_LAYERS, "rw", "scratch for the host (the zeroskip driver stores the "
+             "layer count; the output bank is layers % 2)"),
+)
+REGISTERS = {r.name: r.address for r in REGISTER_TABLE}
+
 #: per-PE memories, in the order the gateware's load port numbers them
 PE_MEMORIES = ("sparse", "ptr_even", "ptr_odd", "bias", "act0", "act1")
 GLOBAL_MEMORIES = ("codebook", "descriptors")
 READABLE = ("act0", "act1")
+#: what each memory holds (the formats are zeroskip.hw.program's)
+MEMORY_DESCRIPTIONS = {
+    "sparse": "weight lines: (code, zero-run) entries of the PE's rows, or binary bit planes",
+    "ptr_even": "column pointers into sparse, even columns",
+    "ptr_odd": "column pointers into sparse, odd columns",
+    "bias": "per-row biases, accumulator format",
+    "act0": "activation bank 0 (the input goes here; readable)",
+    "act1": "activation bank 1 (readable)",
+    "codebook": "shared weights, one codebook per layer (written into every PE's copy)",
+    "descriptors": "pass descriptors, one per pass (the layout is program.descriptor_layout)",
+}
 
 #: fields of the architecture that shape the hardware (name and clock do not)
 _NOT_HARDWARE = ("name", "clock_mhz")

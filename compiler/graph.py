@@ -691,11 +691,11 @@ def example_graph(kind: str, rng: np.random.Generator, size: int = 6, channels: 
 
 def random_graph_program(arch, seed: int, kind: str, size: int = 6, channels: int = 4,
                          width: int = 8, classes: int | None = 3, batch: int = 8,
-                         input_density: float = 0.7):
+                         input_density: float = 0.7, density: float = 0.6):
     """``(program, x, graph)``: ``example_graph(kind)`` seeded, compiled for ``arch`` with its
     float inputs x [batch, size·size·channels] ((y, x, c) order) as calibration."""
     rng = np.random.default_rng(seed)
-    graph = example_graph(kind, rng, size, channels, width, classes=classes)
+    graph = example_graph(kind, rng, size, channels, width, density=density, classes=classes)
     x = rng.uniform(-1, 1, (batch, size * size * channels))
     x[rng.random(x.shape) >= input_density] = 0.0
     program = compile_graph(graph, arch, calibration=x, input_shape=(size, size, channels))

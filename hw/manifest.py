@@ -149,10 +149,13 @@ def read_manifest(directory: str) -> Manifest:
     output_index = manifest.get("output_index")
     if output_index is not None:
         out_len = layers[-1]["out_len"]
+        # a permutation of the outputs (balanced rows), or some of them (a graph's output is
+        # some channels of its last map: zeroskip.compiler.graph); never one twice
         if not isinstance(output_index, list) or not all(_is_int(i) for i in output_index) \
-                or sorted(output_index) != list(range(out_len)):
-            raise ZeroskipError(f"{path}: output_index is not a permutation of the "
-                                f"{out_len} outputs")
+                or not output_index or len(set(output_index)) != len(output_index) \
+                or min(output_index) < 0 or max(output_index) >= out_len:
+            raise ZeroskipError(f"{path}: output_index is not a selection of distinct outputs "
+                                f"among the {out_len} outputs")
     meta = manifest.get("meta", {})
     if not isinstance(meta, dict):
         raise ZeroskipError(f"{path}: 'meta' must be an object")

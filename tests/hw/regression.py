@@ -583,6 +583,53 @@ def conv_sample_cases() -> list[Case]:
     return conv_regression_cases(2 * len(CONV_ARCHS))
 
 
+# -- branching graphs (compiler/graph.py, docs/conv.md "Graphs") ---------------------------------
+def random_graph_case(index: int, arch: ArchConfig, first_seed: int = 30_000,
+                      inputs: int = 2) -> Case:
+    """A random graph on ``arch``: the ``index``-th kind in turn (Fire module: concat of a 1x1
+    and a 3x3 expand as one layer; ShuffleNet unit stride 1: shuffle and a folded residual add;
+    stride 2: an average-pooled shortcut concatenated; MobileNetV2 bottleneck: a shortcut that
+    may be negative carried as two halves), random map sizes, host channels, widths and
+    densities; smaller until it fits (no classifier head: CONV_ARCHS hold 4 layers)."""
+    from zeroskip.compiler.graph import GRAPH_KINDS, random_graph_program
+
+    seed = first_seed + index
+    kind = GRAPH_KINDS[(index + index // len(CONV_ARCHS)) % len(GRAPH_KINDS)]
+    rng = np.random.default_rng([seed, 13])
+    for attempt in range(30):
+        size = int(rng.integers(3, 7 - min(attempt // 5, 3)))
+        channels = int(rng.integers(1, 2 * arch.pes + 2))
+        width = int(rng.choice([2, 4, 6, 8]))
+        density = float(rng.choice([0.3, 0.7, 1.0]))
+        try:
+            program, x, _ = random_graph_program(arch, seed * 64 + attempt, kind, size, channels,
+                                                 width, classes=None, batch=inputs,
+                                                 input_density=float(rng.uniform(0.2, 1.0)),
+                                                 density=density)
+            program.check_fits()
+        except ZeroskipError:
+            continue
+        xq = quantize_input(program, x)
+        if seed % 3 == 0:
+            xq[-1] = 0
+        xq = np.concatenate([xq, conv_corner_inputs(program, xq, seed)])
+        note = (f"seed {seed} {arch.name} graph {kind} {size}x{size}x{channels} width {width} "
+                f"density {density}")
+        return Case(seed, arch, program, xq, note)
+    raise RuntimeError(f"seed {seed}: no {kind} graph fits {arch.name}")
+
+
+def graph_regression_cases(n: int) -> list[Case]:
+    """``n`` graph cases spread round-robin over ``CONV_ARCHS`` (the conv builds), the kinds
+    turning so each meets every architecture."""
+    return [random_graph_case(i, CONV_ARCHS[i % len(CONV_ARCHS)]) for i in range(n)]
+
+
+def graph_sample_cases() -> list[Case]:
+    """``test_regression_graph_sample``: one graph of each kind, on four architectures."""
+    return graph_regression_cases(len(CONV_ARCHS))
+
+
 # -- corner cases of conv programs (issue 16) ----------------------------------------------------
 def is_conv(program: Program) -> bool:
     return any(layer.kind == KIND_CONV for layer in program.layers)

@@ -18,7 +18,8 @@ from zeroskip.hw.rtl.toolchain import SIMULATORS, SimulatorUnavailable, require_
 from zeroskip.ladder import check_rtl
 
 from regression import (ARCHS, CORNERS, QUICK, binary_regression_cases, binary_sample_cases,
-                        by_arch, conv_regression_cases, conv_sample_cases, corner_counts, default_sample, mismatches, quick_binary_cases,
+                        by_arch, conv_regression_cases, conv_sample_cases, corner_counts, default_sample,
+                        graph_regression_cases, graph_sample_cases, mismatches, quick_binary_cases,
                         quick_cases, random_case, regression_cases, sample_cases)
 
 pytestmark = pytest.mark.rtl
@@ -30,6 +31,8 @@ FULL_CASES = 204
 FULL_BINARY_CASES = 56
 #: the conv regression's full run (pytest -m slow)
 FULL_CONV_CASES = 200
+#: the branching graphs' full run (pytest -m slow)
+FULL_GRAPH_CASES = 48
 
 
 def _run_cases(cases, simulator):
@@ -93,6 +96,23 @@ def test_regression_conv_sample():
     assert {layer.kernel for layer in layers} >= {1, 3, 5} and {layer.stride for layer in layers} >= {1, 2}
     assert any(layer.pad for layer in layers) and any(layer.op for layer in layers)
     assert _run_cases(cases, "icarus") == []
+
+
+def test_regression_graph_sample():
+    """Branching graphs (compiler/graph.py): a Fire module, ShuffleNet units of stride 1 and 2
+    and a MobileNetV2 bottleneck, one per conv architecture, bit- and cycle-exact on Icarus."""
+    cases = graph_sample_cases()
+    names = {layer.name for case in cases for layer in case.program.layers}
+    assert {"expand1x1+expand3x3", "add", "depthwise+shortcut"} <= names
+    assert _run_cases(cases, "icarus") == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_regression_graph_full(simulator):
+    """48 seeded random graphs, each kind on every conv architecture (pytest -m slow)."""
+    problems = _run_cases(graph_regression_cases(FULL_GRAPH_CASES), simulator)
+    assert problems == [], "\n".join(problems[:20])
 
 
 @pytest.mark.slow

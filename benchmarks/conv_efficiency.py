@@ -15,7 +15,15 @@ Layers (random weights and inputs, seeded; N PEs, ``small`` otherwise):
 Per layer: cycles per image, the ideal (the busiest PE's MACs per pixel-pass, summed), the
 efficiency ideal / cycles, window padding cycles, and the same for the im2col FC lowering.
 
-    .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk]
+With ``--graphs``, a second table: the branching graphs' lowerings (compiler/graph.py) on
+14x14 maps of 64 channels (host input 16 channels, a 1x1 stem first; 50 % of the weights, 7
+shared values per layer, 40 % non-zero inputs): every array layer of a Fire module, ShuffleNet
+units of stride 1 and 2 and a MobileNetV2 bottleneck, with its carried rows (identity rows
+keeping a value for a later node) and their share of the layer's MACs, and per unit what the
+join costs: the unit against the same unit without its shortcut, and Fire's fused expand layer
+against its 1x1 and 3x3 expands run as two layers.
+
+    .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk] [--graphs]
 """
 
 from __future__ import annotations
@@ -112,6 +120,8 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=8, help="images (random maps) per layer")
     parser.add_argument("--model", help="a compressed LeNet-5 (zeroskip compress lenet5)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--graphs", action="store_true",
+                        help="also the branching graphs' lowerings (Fire, ShuffleNet, bottleneck)")
     args = parser.parse_args(argv)
     arch = dataclasses.replace(PRESETS["small"], pes=args.pes, act_depth=2048, ptr_depth=8192,
                                sparse_depth=4096, name=f"small{args.pes}")
@@ -139,7 +149,92 @@ def main(argv=None) -> int:
                         "im2col FC cycles", "FC effic.", "FC / conv"], rows,
                        ["", "d", ".0f", ".0f", ".1%", ".0f", ".0f", ".1%", ".2f"]))
     print(f"per image, {arch.pes} PEs, mean over {args.images} images")
+    if args.graphs:
+        graph_arch = dataclasses.replace(arch, act_depth=4096, sparse_depth=8192)
+        layer_rows, unit_rows = graph_tables(graph_arch, args.seed, args.images)
+        print()
+        print(format_table(["unit", "array layer", "rows", "carried", "cycles", "ideal", "effic.",
+                            "carry MACs"], layer_rows,
+                           ["", "", "d", "d", ".0f", ".0f", ".1%", ".1%"]))
+        print()
+        print(format_table(["unit", "cycles", "effic.", "without the join", "join costs"],
+                           unit_rows, ["", ".0f", ".1%", ".0f", ".1%"]))
+        print(f"per image, {graph_arch.pes} PEs, mean over {args.images} images")
     return 0
+
+
+def _graph_sim(arch, graph, x):
+    from zeroskip.compiler.graph import compile_graph
+
+    program = compile_graph(graph, arch, calibration=x)
+    return program, simulate_int(program, quantize_input(program, x))
+
+
+def _without(graph, kind):
+    """The same unit (the same weights) without its join: no shortcut (ShuffleNet, bottleneck),
+    or, for Fire, its two expands as two graphs (``(e1x1 graph, e3x3 graph)``)."""
+    from zeroskip.models.network import Graph
+
+    nodes = list(graph.nodes)
+    if kind == "fire":
+        def keep(drop):
+            kept = [n for n in nodes if not n.name.startswith(drop) and n.name != "concat"]
+            return Graph(f"fire-{drop}", kept)
+        return keep("expand3x3"), keep("expand1x1")
+    if kind == "shuffle2":
+        nodes = [n for n in nodes if n.name not in ("shortcut", "concat")]
+        nodes = [dataclasses.replace(n, inputs=("gconv2",)) if n.name == "unit_relu" else n
+                 for n in nodes]
+    else:
+        nodes = [n for n in nodes if n.name != "add"]
+        nodes = [dataclasses.replace(n, inputs=("gconv2",)) if n.name == "unit_relu" else n
+                 for n in nodes]
+    return (Graph(f"{kind}-plain", nodes),)
+
+
+def carried_rows(program, layer: int, names: list[str]) -> tuple[int, float]:
+    """Rows of ``layer`` beyond its members' outputs (identity rows of carried values), and
+    their share of the layer's weights (each carried row has one entry per its channel)."""
+    info = program.layers[layer]
+    codes = decode_layer(program, layer)
+    nonzero = (codes != 0).sum(axis=1)
+    carried = max(0, info.out_channels - sum(names))
+    return carried, float(nonzero[info.out_channels - carried:].sum() / max(1, nonzero.sum()))
+
+
+def graph_tables(arch, seed: int, images: int):
+    """Rows of the two graph tables (see the module's docstring)."""
+    from zeroskip.compiler.graph import GRAPH_KINDS, example_graph
+
+    layer_rows, unit_rows = [], []
+    for kind in GRAPH_KINDS:
+        rng = np.random.default_rng(seed)
+        graph = example_graph(kind, rng, size=14, channels=16, width=64, groups=4, values=7,
+                              density=0.5, classes=None)
+        x = rng.uniform(-1, 1, (images, 14 * 14 * 16)) * (rng.random((images, 14 * 14 * 16)) < 0.4)
+        program, sim = _graph_sim(arch, graph, x)
+        outputs = {n.name: n.layer.params["W"].shape[0] for n in graph.nodes
+                   if "W" in getattr(n.layer, "params", {})}
+        outputs.update({"shortcut": 64, "add": 64})
+        for i, info in enumerate(program.layers):
+            members = [outputs.get(m, 0) for m in info.name.split("+")]
+            if kind == "bottleneck" and info.name == "add":
+                members = [64]
+            carried, share = carried_rows(program, i, members)
+            rows = info.out_channels
+            layer_rows.append([kind, info.name, rows, carried, sim.layer_cycles[:, i].mean(),
+                               sim.layer_ideal_cycles[:, i].mean(),
+                               sim.layer_ideal_cycles[:, i].sum() / sim.layer_cycles[:, i].sum(),
+                               share])
+        total = sim.layer_cycles.sum(axis=1)
+        alone = [_graph_sim(arch, g, x)[1] for g in _without(graph, kind)]
+        if kind == "fire":       # the two expands as two layers: the stem and squeeze once
+            plain = total - sim.layer_cycles[:, 2] + sum(s.layer_cycles[:, 2] for s in alone)
+        else:
+            plain = alone[0].layer_cycles.sum(axis=1)
+        unit_rows.append([kind, total.mean(), sim.layer_ideal_cycles.sum() / sim.layer_cycles.sum(),
+                          plain.mean(), total.sum() / plain.sum() - 1])
+    return layer_rows, unit_rows
 
 
 if __name__ == "__main__":

@@ -136,3 +136,47 @@ def test_a_branching_zsk_compiles_from_the_file_and_the_command_line(tmp_path, c
     status = main(["compile", str(tmp_path / "fire.zsk"), "--calibration",
                    str(tmp_path / "calib.npy"), "-o", str(tmp_path / "prog"), "--quiet"])
     assert status in (0, None) and (tmp_path / "prog" / "manifest.json").exists()
+
+
+def onnx_helpers():
+    """tests/models' ONNX model builders (Fire, residual, ShuffleNet as ONNX graphs)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parents[1] / "models")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("onnx_helpers")
+
+
+@pytest.mark.parametrize("name", ["fire", "residual", "shuffle"])
+def test_branching_onnx_models_compile_on_the_command_line(name, tmp_path, capsys):
+    """``zeroskip compile`` on a weight-shared branching ONNX model: the program computes what
+    onnxruntime computes (NCHW in; the program reads (y, x, c)), the simulator equals the
+    reference. Fire's fused expands need 5-bit codes (two 4-bit codebooks)."""
+    import onnx
+
+    from zeroskip.cli import main
+    from zeroskip.hw.program import load_program
+
+    helpers = onnx_helpers()
+    build, shape = {"fire": (helpers.fire_net, (3, 8, 8)),
+                    "residual": (lambda rng: helpers.residual_net(rng, bn=False), (4, 6, 6)),
+                    "shuffle": (lambda rng: helpers.shuffle_net(rng, 2), (4, 6, 6))}[name]
+    rng = np.random.default_rng(37)
+    model = helpers.shared(build(rng), rng)
+    onnx.save(model, tmp_path / "m.onnx")
+    x = rng.standard_normal((6, *shape)).astype(np.float32)
+    rows = x.transpose(0, 2, 3, 1).reshape(len(x), -1)
+    np.save(tmp_path / "calib.npy", rows)
+    status = main(["compile", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path / "calib.npy"),
+                   "--code-bits", "5", "--run-bits", "3", "--act-depth", "1024",
+                   "-o", str(tmp_path / "prog"), "--quiet"])
+    assert status in (0, None), capsys.readouterr().err
+    program = load_program(str(tmp_path / "prog"))
+    want = helpers.run_onnxruntime(model, x).reshape(len(x), -1)
+    got = predict(program, rows)
+    assert np.abs(got - want).max() < 0.02 * np.abs(want).max() + 0.01
+    sim = simulate(program, rows)
+    assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, rows)))

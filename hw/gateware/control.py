@@ -2,10 +2,10 @@
 
 Cycle 0 is the cycle ``start`` is asserted (the FSM sees it at the edge closing it). Per pass,
 beginning at T: COLUMN (from T to C, the first cycle the broadcaster is done and every PE is
-free) → DRAIN (``MAC_DRAIN - 1`` cycles) → SWEEP (R cycles, one accumulator row each) → TAIL
-(``REQUANT_TAIL`` cycles) → the next pass at ``T_next = C + MAC_DRAIN + R + REQUANT_TAIL``.
-The descriptor of pass 0 is fetched during the ``PROGRAM_HEAD`` cycles; the next pass's is read
-at C and latched in the last tail cycle. After the last pass, ``PROGRAM_TAIL`` cycles, then
+free, seen at C + 1 through a register) → DRAIN (``MAC_DRAIN - 2`` cycles) → SWEEP (R cycles,
+one accumulator row each) → TAIL (``REQUANT_TAIL`` cycles) → the next pass at
+``T_next = C + MAC_DRAIN + R + REQUANT_TAIL``. The descriptor of pass 0 is fetched during the
+``PROGRAM_HEAD`` cycles; the next pass's is read at C + 1 and latched in the last tail cycle. After the last pass, ``PROGRAM_TAIL`` cycles, then
 ``done``; the counter then holds the program's cycle count. Banks need no swap state: a pass's
 source bank is its layer's parity.
 
@@ -39,6 +39,7 @@ assert timing.MAC_DRAIN >= timing.MAC_WRITE_LATENCY, \
     f"the MAC pipeline writes its last sum at C + {timing.MAC_WRITE_LATENCY}"
 assert timing.REQUANT_TAIL >= timing.REQUANT_WRITE_LATENCY, \
     f"the sweep writes its last activation {timing.REQUANT_WRITE_LATENCY} cycles after the read"
+assert timing.MAC_DRAIN >= 3, "column_done is registered: C is seen at C + 1, then one drain cycle"
 assert timing.PROGRAM_HEAD >= 2, "the first descriptor takes a read and a latch"
 assert timing.PROGRAM_TAIL >= 0
 
@@ -105,6 +106,13 @@ class ControlUnit(wiring.Component):
         with m.If(run.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
+        # ``column_done`` (every PE's pointer compare and the broadcaster, ANDed across the
+        # array) is registered: the FSM sees C at C + 1 and drains one cycle less, so the sweep
+        # still begins at C + MAC_DRAIN. At a pass's first cycle the register still holds the
+        # previous pass's level; ``first`` masks it (the input is low then: start clears it).
+        column_done = Signal()
+        m.d.sync += column_done.eq(self.column_done)
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.done.eq(0)
@@ -121,9 +129,9 @@ class ControlUnit(wiring.Component):
                     m.d.sync += count.eq(count - 1)
             with m.State("COLUMN"):
                 m.d.comb += run.busy.eq(1)
-                with m.If(self.column_done & ~first):
+                with m.If(column_done & ~first):
                     m.d.comb += [rd.addr.eq(index + 1), rd.en.eq(1)]      # prefetch the next pass
-                    m.d.sync += [count.eq(timing.MAC_DRAIN - 2), row.eq(0)]
+                    m.d.sync += [count.eq(timing.MAC_DRAIN - 3), row.eq(0)]
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += run.busy.eq(1)

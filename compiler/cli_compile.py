@@ -84,12 +84,12 @@ def run(args) -> int:
     calibration = load_calibration(args.calibration) if args.calibration else None
     start = time.perf_counter()
     progress(f"compiling {args.model} for {arch.name}")
-    from zeroskip.compiler.graph import compile_graph, load_graph
+    from zeroskip.compiler.graph import compile_graph_file, load_graph
 
     graph = load_graph(args.model)           # a branching graph (concat, add, shuffle), or None
     if graph is not None:
-        program = compile_graph(graph, arch, calibration=calibration, balance=args.balance,
-                                input_frac=args.input_frac)
+        program = compile_graph_file(args.model, graph, arch, calibration=calibration,
+                                     balance=args.balance, input_frac=args.input_frac)
     else:
         program = compile_layers(load_model(args.model), arch, calibration=calibration,
                                  balance=args.balance, input_frac=args.input_frac,

@@ -51,14 +51,12 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
     from zeroskip.models.binary_ref import load as load_binary
     from zeroskip.models.interchange import load_array_layers
 
-    from zeroskip.compiler.graph import compile_graph, load_graph
+    from zeroskip.compiler.graph import compile_graph_file, load_graph
 
     graph = None if is_binary_model_file(path) else load_graph(path)
     if graph is not None:
-        program = compile_graph(graph, arch, calibration=calibration, balance=balance,
-                                input_frac=input_frac)
-        program.meta["source"] = str(path)
-        return program
+        return compile_graph_file(path, graph, arch, calibration=calibration, balance=balance,
+                                  input_frac=input_frac)
     layers = load_binary(path) if is_binary_model_file(path) else load_array_layers(path)
     program = compile_layers(layers, arch, calibration=calibration,
                              balance=balance, input_frac=input_frac, block_pools=block_pools)

@@ -511,9 +511,9 @@ def _shared_ir(cls, matrix: np.ndarray, bias: np.ndarray, relu: bool, name: str,
     values = np.unique(matrix[matrix != 0])
     if len(values) >= arch.codebook_size:
         need = int(len(values)).bit_length()
-        raise ZeroskipError(f"layer {index} ({name}): its nodes share one codebook of "
-                            f"{len(values)} distinct weights, more than code_bits "
-                            f"{arch.code_bits} holds ({arch.codebook_size - 1}); try "
+        raise ZeroskipError(f"layer {index} ({name}): its codebook needs {len(values)} "
+                            f"distinct weights (its nodes', carries' and pools' together), more "
+                            f"than code_bits {arch.code_bits} holds ({arch.codebook_size - 1}); try "
                             f"--code-bits {need} (with --run-bits or --line-bits so that "
                             "line_bits stays a multiple of code_bits + run_bits)")
     codebook = np.concatenate([[0.0], values])
@@ -572,6 +572,18 @@ def is_graph(model) -> bool:
     from zeroskip.models.network import Graph
 
     return isinstance(model, Graph)
+
+
+def compile_graph_file(path: str, graph, arch, **options):
+    """``compile_graph`` for a model file's graph: any problem is one line naming the file."""
+    try:
+        program = compile_graph(graph, arch, **options)
+    except ZeroskipError as error:
+        message = str(error)
+        raise ZeroskipError(message if message.startswith(f"{path}:") else f"{path}: {message}") \
+            from None
+    program.meta["source"] = str(path)
+    return program
 
 
 def load_graph(path: str):

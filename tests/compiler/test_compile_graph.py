@@ -104,8 +104,9 @@ def test_bad_graphs_are_one_line_naming_the_node_or_layer():
     wide = Graph("wide", [Node("a", conv(rng, 4, 4, 1, values=9), ("input",)),
                           Node("b", conv(rng, 4, 4, 3, pad=1, values=9), ("input",)),
                           Node("cat", Concat(), ("a", "b"))])
-    with pytest.raises(ZeroskipError, match=r"^layer 0 \(a\+b\): its nodes share one codebook "
-                                            r"of 1\d distinct weights, more than code_bits 4 holds \(15\); try --code-bits 5"):
+    with pytest.raises(ZeroskipError, match=r"^layer 0 \(a\+b\): its codebook needs 1\d distinct "
+                                            r"weights \(its nodes', carries' and pools' together\), "
+                                            r"more than code_bits 4 holds \(15\); try --code-bits 5"):
         compile(wide, ARCH, calibration=x, input_shape=(SIZE, SIZE, CHANNELS))
     # average pooling that leaves the padding out
     pool = Graph("pool", [Node("p", AvgPool2D(3, 1, 1), ("input",)), Node("r", ReLU(), ("p",))])
@@ -136,6 +137,13 @@ def test_a_branching_zsk_compiles_from_the_file_and_the_command_line(tmp_path, c
     status = main(["compile", str(tmp_path / "fire.zsk"), "--calibration",
                    str(tmp_path / "calib.npy"), "-o", str(tmp_path / "prog"), "--quiet"])
     assert status in (0, None) and (tmp_path / "prog" / "manifest.json").exists()
+    # a codebook the architecture cannot hold: one line naming the file and the layer, exit 2
+    status = main(["compile", str(tmp_path / "fire.zsk"), "--code-bits", "2", "--run-bits", "6",
+                   "-o", str(tmp_path / "small-codes")])
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if line.strip() and not line.startswith("[")]
+    assert status == 2 and len(err) == 1 and not (tmp_path / "small-codes").exists()
+    assert err[0].startswith(f"zeroskip compile: error: {tmp_path / 'fire.zsk'}: layer "), err[0]
 
 
 def onnx_helpers():
@@ -175,6 +183,7 @@ def test_branching_onnx_models_compile_on_the_command_line(name, tmp_path, capsy
                    "-o", str(tmp_path / "prog"), "--quiet"])
     assert status in (0, None), capsys.readouterr().err
     program = load_program(str(tmp_path / "prog"))
+    assert program.meta["source"] == str(tmp_path / "m.onnx")
     want = helpers.run_onnxruntime(model, x).reshape(len(x), -1)
     got = predict(program, rows)
     assert np.abs(got - want).max() < 0.02 * np.abs(want).max() + 0.01

@@ -136,10 +136,10 @@ def graph_ir(graph, input_shape: tuple | None = None) -> GraphIR:
         input_shape = (dims[1], dims[2], dims[0]) if isinstance(first.layer, FromNCHW) else dims
         aliases[first.name] = graph.input_name
         nodes = nodes[1:]
-    if input_shape is None or len(input_shape) != 3:
+    if input_shape is None or len(input_shape) not in (1, 3):
         raise ZeroskipError(f"graph {graph.name!r}: its input map's shape is unknown (give "
-                            "input_shape (height, width, channels), or start with an nchw or "
-                            "reshape node)")
+                            "input_shape (height, width, channels), or (features,), or start "
+                            "with an nchw or reshape node)")
     ir = GraphIR(graph.input_name, tuple(int(v) for v in input_shape))
     consumers = {n.name: [] for n in graph.nodes}
     consumers[graph.input_name] = []
@@ -250,6 +250,8 @@ def _out(n: int, k: int, s: int, p: int) -> int:
 
 def _same(node: Compute) -> bool:
     """A stride-1 node whose window keeps the map's size (it can share a layer with carries)."""
+    if node.op == FC:
+        return len(node.shape) == 1
     return node.op == OP_MAC and node.stride == 1 and all(t.kernel == 2 * t.pad + 1
                                                           for t in node.terms)
 
@@ -278,7 +280,8 @@ def _residual(ir: GraphIR, name: str, inputs, consumers) -> Compute:
     for source in folded:                           # read by this sum alone: gone
         del ir.nodes[source]
         ir.order.remove(source)
-    return Compute(name, OP_MAC, 1, terms, np.zeros(shape[-1]) + bias, shape)
+    return Compute(name, OP_MAC if len(shape) == 3 else FC, 1, terms,
+                   np.zeros(shape[-1]) + bias, shape)
 
 
 # -- scheduling: which nodes each array layer computes, and what it carries ----------------------
@@ -347,7 +350,7 @@ class Window:
     def carries(self, b: Boundary) -> bool:
         """Whether a value can pass through unchanged (identity at the centre tap)."""
         if self.op == FC:
-            return False
+            return b.rows               # rows pass through an FC layer; a flattened map does not
         return self.stride == 1 and self.kernel == 2 * self.pad + 1
 
     def label(self) -> str:
@@ -367,8 +370,9 @@ def _windows_of(node: Compute) -> Window:
 def schedule(ir: GraphIR, arch: ArchConfig):
     """Graph → the array layers' IRs and where the graph's output lies in the last layer's
     output vector (``output_positions``, in the output's (y, x, c) or feature order)."""
-    h, w, c = ir.input_shape
-    b = Boundary(h, w, c, c, {ir.input_name: (np.arange(c), np.full(c, -1))})
+    h, w, c = ir.input_shape if len(ir.input_shape) == 3 else (1, 1, ir.input_shape[0])
+    b = Boundary(h, w, c, c, {ir.input_name: (np.arange(c), np.full(c, -1))},
+                 rows=len(ir.input_shape) == 1)
     pending = [name for name in ir.order if isinstance(ir.nodes[name], Compute)]
     layers = []
     while pending:
@@ -377,8 +381,6 @@ def schedule(ir: GraphIR, arch: ArchConfig):
         best = None
         for candidate in [_windows_of(ir.nodes[n]) for n in ready]:
             members = [n for n in ready if candidate.embeds(ir.nodes[n], b)]
-            if candidate.op == FC:
-                members = members[:1]
             left = [n for n in pending if n not in members]
             needed = set().union(ir.bases(ir.output), *(ir.bases(t.source) for n in left
                                                       for t in ir.nodes[n].terms))

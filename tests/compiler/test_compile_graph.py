@@ -189,3 +189,27 @@ def test_branching_onnx_models_compile_on_the_command_line(name, tmp_path, capsy
     assert np.abs(got - want).max() < 0.02 * np.abs(want).max() + 0.01
     sim = simulate(program, rows)
     assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, rows)))
+
+
+def test_a_residual_between_fully_connected_layers_folds_into_one():
+    """Rows too: ``c(b(relu(a(x))) + relu(a(x)))``: the add folds into b's FC layer, [W | I]."""
+    from zeroskip.models.layers import Add, Dense
+
+    rng = np.random.default_rng(6)
+
+    def dense(n_in, n_out):
+        layer = Dense(n_in, n_out)
+        book = rng.uniform(-0.5, 0.5, 3)
+        layer.params["W"][...] = book[rng.integers(0, 3, (n_out, n_in))]
+        return layer
+
+    graph = Graph("rows", [Node("a", dense(8, 6), ("input",)), Node("ar", ReLU(), ("a",)),
+                           Node("b", dense(6, 6), ("ar",)), Node("sum", Add(), ("b", "ar")),
+                           Node("c", dense(6, 3), ("sum",))])
+    x = rng.uniform(-1, 1, (4, 8))
+    program = compile(graph, ARCH, calibration=x, input_shape=(8,))
+    assert [layer.name for layer in program.layers] == ["a", "sum", "c"]
+    want = graph.forward(x)
+    assert np.abs(predict(program, x) - want).max() < 0.02 * np.abs(want).max() + 0.01
+    sim = simulate(program, x)
+    assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, x)))

@@ -114,6 +114,10 @@ def test_bad_graphs_are_one_line_naming_the_node_or_layer():
         compile(pool, ARCH, calibration=x, input_shape=(SIZE, SIZE, CHANNELS))
     with pytest.raises(ZeroskipError, match=r"input map's shape is unknown"):
         compile(pool, ARCH, calibration=x)
+    # carried values count against the activation banks: the layer and the memory
+    with pytest.raises(ZeroskipError, match=r"^layer 1 \(expand\): 1152 outputs exceed the "
+                                            r"array's act_depth x pes = 1024; try --act-depth 288"):
+        random_graph_program(ARCH, 0, "bottleneck", width=8)
 
 
 def test_a_branching_zsk_compiles_from_the_file_and_the_command_line(tmp_path, capsys):

@@ -144,7 +144,9 @@ class Broadcaster(wiring.Component):
                 with m.If(~lnzd.valid):
                     m.d.comb += advance.eq(1)
                 with m.Elif(self.ready):
-                    m.d.comb += [push.eq(1), advance.eq((remaining & ~chosen) == 0)]
+                    # the group's last candidate: at most one bit left, found beside the LNZD
+                    # tree rather than after it (the read of the next group hangs on it)
+                    m.d.comb += [push.eq(1), advance.eq((remaining & (remaining - 1)) == 0)]
                     m.d.sync += fired.eq(fired | chosen)
                 with m.If(advance):
                     m.d.sync += fired.eq(0)

@@ -110,7 +110,8 @@ def _load_members(arch: ArchConfig, targets: tuple[str, ...]) -> dict:
 def pe_load_signature(arch: ArchConfig) -> wiring.Signature:
     """The bus's port into one PE (the bus decoder's view): an entry of any of
     ``PE_LOAD_TARGETS`` written where ``we`` says, and the activation banks read back
-    (``re`` with the address, ``bank`` and ``rdata`` one cycle later)."""
+    (``re``, the address and ``bank`` in one cycle, ``rdata`` in the next: the PE registers
+    ``bank``, so no path runs from the bus's inputs to ``rdata``)."""
     return wiring.Signature({**_load_members(arch, PE_LOAD_TARGETS),
                              "re": Out(1), "bank": Out(1), "rdata": In(arch.act_bits)})
 

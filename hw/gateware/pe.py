@@ -336,6 +336,8 @@ class ProcessingElement(wiring.Component):
                 m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we[name]),
                              rd.addr.eq(load.addr), rd.en.eq(load.re)]
             banks.append(rd)
+        read_bank = Signal()        # registered with the read: rdata depends on no bus input
+        m.d.sync += read_bank.eq(load.bank)
         m.d.comb += [self.group.data.eq(Mux(source, banks[1].data, banks[0].data)),
-                     load.rdata.eq(Mux(load.bank, banks[1].data, banks[0].data))]
+                     load.rdata.eq(Mux(read_bank, banks[1].data, banks[0].data))]
         return m

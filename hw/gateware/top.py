@@ -2,7 +2,8 @@
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
 Bus transfers take two cycles (``ack`` is registered; a read's data comes from a synchronous
-read port, so it is ready together with ``ack``). Writes of entries wider than 32 bits collect
+read port, so it is ready together with ``ack``; the read's address decode is registered in
+the request's cycle, so ``dat_r`` is driven by registers and read ports only). Writes of entries wider than 32 bits collect
 their low words in a staging register; the last word commits the entry. While the program runs,
 memory writes are ignored (registers still read).
 """
@@ -131,9 +132,16 @@ class Accelerator(wiring.Component):
                     m.d.sync += layers.eq(bus.dat_w)
         m.d.comb += control.passes.eq(passes)
 
-        # read data, valid with ack (the address is held through the transfer)
-        with m.If(hit_regs):
-            with m.Switch(reg):
+        # read data, valid with ack (the address is held through the transfer). The decode is
+        # registered in the request's cycle and selects among registers and the PEs' read
+        # ports in the ack cycle: no combinational path from the bus's inputs to ``dat_r``
+        read_regs, read_act = Signal(), Signal()
+        read_reg = Signal.like(reg)
+        read_pe = Signal.like(fields["act0"][1])
+        m.d.sync += [read_regs.eq(hit_regs), read_reg.eq(reg), read_act.eq(hits["act0"] | hits["act1"]),
+                     read_pe.eq(fields["act0"][1])]
+        with m.If(read_regs):
+            with m.Switch(read_reg):
                 with m.Case(regmap.REG_ID):
                     m.d.comb += bus.dat_r.eq(regmap.fingerprint(a))
                 with m.Case(regmap.REG_STATUS):
@@ -144,9 +152,8 @@ class Accelerator(wiring.Component):
                     m.d.comb += bus.dat_r.eq(control.cycles)
                 with m.Case(regmap.REG_LAYERS):
                     m.d.comb += bus.dat_r.eq(layers)
-        with m.Elif(hits["act0"] | hits["act1"]):
-            pe_sel = fields["act0"][1]
-            with m.Switch(pe_sel):
+        with m.Elif(read_act):
+            with m.Switch(read_pe):
                 for p, pe in enumerate(pes):
                     with m.Case(p):
                         m.d.comb += bus.dat_r.eq(pe.load.rdata)

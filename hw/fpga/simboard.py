@@ -11,7 +11,9 @@ harness and Verilator's version. The harness exits when its parent does or close
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import select
 import shutil
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.rtl.build import (BUILD_ARGS, VERILATOR_MAKEFLAGS, _locked, _lock_path, _tail,
-                                   _tool_version, cache_root)
+from zeroskip.hw.rtl.build import (BUILD_ARGS, VERILATOR_MAKEFLAGS, _gateware_digest, _locked,
+                                   _lock_path, _tail, _tool_version, cache_root)
 from zeroskip.hw.rtl.toolchain import RtlError, _environment, require_simulator
 
 TOPLEVEL = "zeroskip_board"
@@ -155,10 +157,30 @@ def board_verilog(arch: ArchConfig, clocks_per_bit: int) -> str:
     return verilog.convert(BoardCore(arch, clocks_per_bit), name=TOPLEVEL, emit_src=False)
 
 
+def cached_board_verilog(arch: ArchConfig, clocks_per_bit: int) -> str:
+    """``board_verilog``, cached by the hardware fields, the divisor and the gateware's sources
+    (generating a large array's Verilog takes longer than running a program on it)."""
+    fields = {k: v for k, v in dataclasses.asdict(arch).items() if k not in ("name", "clock_mhz")}
+    digest = hashlib.sha256(_gateware_digest().encode())
+    digest.update(Path(__file__).with_name("board.py").read_bytes())
+    key = hashlib.sha256(json.dumps([fields, clocks_per_bit, digest.hexdigest()],
+                                    sort_keys=True).encode()).hexdigest()[:20]
+    path = cache_root() / "verilog" / f"board-{key}.v"
+    if path.exists():
+        os.utime(path)
+        return path.read_text()
+    text = board_verilog(arch, clocks_per_bit)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return text
+
+
 def build(arch: ArchConfig, clocks_per_bit: int, progress=None) -> Path:
     """The harness executable for ``arch``'s board design (built, or from the cache)."""
     require_simulator("verilator")
-    text = board_verilog(arch, clocks_per_bit)
+    text = cached_board_verilog(arch, clocks_per_bit)
     harness = HARNESS.replace("@TOP@", TOPLEVEL)
     key = hashlib.sha256("\0".join([_tool_version("verilator"), " ".join(BUILD_ARGS["verilator"]),
                                     harness, text]).encode()).hexdigest()[:20]

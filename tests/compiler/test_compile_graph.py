@@ -217,3 +217,21 @@ def test_a_residual_between_fully_connected_layers_folds_into_one():
     assert np.abs(predict(program, x) - want).max() < 0.02 * np.abs(want).max() + 0.01
     sim = simulate(program, x)
     assert np.array_equal(sim.outputs_int, predict_int(program, quantize_input(program, x)))
+
+
+def test_a_shufflenet_unit_on_the_gateware_under_amaranth():
+    """The Amaranth rung: a ShuffleNet unit's program (shuffle, carries, the folded add) on the
+    whole array under Amaranth's simulator, loaded over the bus: outputs == the reference's,
+    cycles == the simulator's, input by input."""
+    from zeroskip.ladder import compare, run
+
+    tiny = dataclasses.replace(ARCH, name="graph-tiny", pes=4, fifo_depth=2, act_depth=64,
+                               acc_depth=2, sparse_depth=128, ptr_depth=256, bias_depth=64,
+                               max_layers=4, max_passes=24)
+    program, x, _ = random_graph_program(tiny, 3, "shuffle", size=3, channels=2, width=4,
+                                         classes=None, batch=2)
+    assert [layer.name for layer in program.layers] == ["stem", "gconv1", "depthwise", "add"]
+    xq = quantize_input(program, x)
+    checks = compare(run("reference", program, xq), run("amaranth", program, xq),
+                     run("sim", program, xq))
+    assert len(checks) == 2 and all(check.ok for check in checks), checks

@@ -7,18 +7,25 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
 - ``s + 1 .. s + n``: issue entry ``e`` (stage 0): read its sparse line, only at the column's
   first entry or at slot 0 of a line (the read port holds its data otherwise). The next item is
   popped in the cycle the column's last entry issues (or when the bounds show an empty column).
-- stage 1 (``e``'s issue + 1): slice the entry from the line, local row = previous + run + 1
-  (from −1 per column), read the codebook and the accumulator row.
-- stage 2 (+ 2): weight × activation + accumulator, written back. The accumulator's read port is
-  transparent for its write port, so an entry reading the row the previous entry is writing sees
-  the new sum: back-to-back entries to one row cost no cycle.
+- stage 1 (``e``'s issue + 1): the line is registered out of the block RAM.
+- stage 2 (+ 2): slice the entry from the line, local row = previous + run + 1 (from −1 per
+  column), read the codebook (binary: xnor/and, popcount per chunk, registered).
+- stage 3 (+ 3): weight × activation (binary: the popcount term) registered; read the
+  accumulator row.
+- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + term, written back. The accumulator's read
+  port is transparent for its write port, so an entry reading the row the previous entry is
+  writing sees the new sum: back-to-back entries to one row cost no cycle.
 
-The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` in one cycle and,
-in the next, writes ``requantize(...)`` to the destination bank at ``row_base + i`` and clears
-the row (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
+These stages fit inside ``MAC_DRAIN`` (docs/timing.md): the pipelining for the clock
+(docs/fpga.md) adds no cycle to any program.
+
+The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` in one cycle X;
+the sum is registered at X + 1 (the row is cleared then), the rounded shift at X + 2, and at
+X + 3 (``REQUANT_WRITE_LATENCY``) ``requantize(...)`` is written to the destination bank at
+``row_base + i`` (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
 
 Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sweep writes
-``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 2 keeps
+``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 4 keeps
 ``max(acc, activation + max_offset(act_bits))`` instead of the MAC (code 0 still writes nothing).
 
 Binary passes (docs/binary-mode.md) pop (bits, plane, chunk) items instead, read lines

@@ -18,7 +18,7 @@ import os
 import time
 from importlib import metadata
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -221,10 +221,12 @@ class BoardTop(Elaboratable):
                 p_DIVQ=p["DIVQ"], p_FILTER_RANGE=p["FILTER_RANGE"],
                 i_REFERENCECLK=clk_in, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=pll_clk, o_LOCK=locked)
-        m.domains.sync = ClockDomain("sync")
-        m.d.comb += ClockSignal("sync").eq(pll_clk)
+        m.domains.sync = sync = ClockDomain("sync")
+        m.d.comb += sync.clk.eq(pll_clk)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(pll_clk, setting.output_mhz * 1e6)
+        # no clock constraint here: nextpnr derives the PLL output's from the board oscillator's
+        # (which the platform constrains) and the dividers; a net name given here would not
+        # survive Yosys's renaming of the clock net
 
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buffer = rx_buffer = io.Buffer("i", uart.rx)

@@ -168,7 +168,7 @@ def ice40_pll(input_mhz: float, output_mhz: float) -> PLLSetting:
                             "(its output is 16..275 MHz)")
     _, divr, divf, divq, out, vco, pfd = best
     filter_range = next(i for i, top in enumerate((17, 26, 44, 66, 101, 1e9), 1) if pfd < top)
-    return PLLSetting("SB_PLL40_CORE", input_mhz, out, vco,
+    return PLLSetting("SB_PLL40_PAD", input_mhz, out, vco,
                       {"DIVR": divr, "DIVF": divf, "DIVQ": divq, "FILTER_RANGE": filter_range})
 
 
@@ -195,12 +195,12 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         setting = self.pll(platform)
-        m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
-            platform.default_clk, 0, dir="-"))
-        clk_in = clk_buffer.i
+        clk_port = platform.request(platform.default_clk, 0, dir="-")
         pll_clk = Signal()
         locked = Signal()
         if setting.primitive == "EHXPLLL":
+            m.submodules.clk_buffer = clk_buffer = io.Buffer("i", clk_port)
+            clk_in = clk_buffer.i
             p = setting.params
             m.submodules.pll = Instance(
                 "EHXPLLL",
@@ -216,10 +216,11 @@ class BoardTop(Elaboratable):
                 i_ENCLKOP=0, o_CLKOP=pll_clk, o_LOCK=locked)
         else:
             p = setting.params
+            # the iCE40's PLL sits at its clock pad: it takes the pin itself (SB_PLL40_PAD)
             m.submodules.pll = Instance(
-                "SB_PLL40_CORE", p_FEEDBACK_PATH="SIMPLE", p_DIVR=p["DIVR"], p_DIVF=p["DIVF"],
+                "SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_DIVR=p["DIVR"], p_DIVF=p["DIVF"],
                 p_DIVQ=p["DIVQ"], p_FILTER_RANGE=p["FILTER_RANGE"],
-                i_REFERENCECLK=clk_in, i_RESETB=1, i_BYPASS=0,
+                i_PACKAGEPIN=clk_port.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=pll_clk, o_LOCK=locked)
         m.domains.sync = sync = ClockDomain("sync")
         m.d.comb += sync.clk.eq(pll_clk)

@@ -56,7 +56,7 @@ def test_board_top_has_pll_and_uart_pins():
     top = board.BoardTop(TINY_ARCH, spec, 20, 115200)
     fragment = Fragment.get(top, platform)
     plls = [f for f, *_ in fragment.subfragments if isinstance(f, Instance)]
-    assert [p.type for p in plls] == ["SB_PLL40_CORE"]
+    assert [p.type for p in plls] == ["SB_PLL40_PAD"]
     assert plls[0].parameters["DIVF"] == board.ice40_pll(12, 20).params["DIVF"]
     uart = platform.lookup("uart", 0)
     # requesting it again is refused: the top took the board's UART (and its clock)

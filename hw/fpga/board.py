@@ -66,14 +66,22 @@ class Board:
     family: str              #: ``flow.FAMILIES`` key
     platform: object         #: () -> an amaranth-boards platform with a ``uart`` 0 resource
     uart: str                #: where the UART is, for people
+    arch: ArchConfig = flow.FPGA_ARCH   #: the array ``zeroskip build`` puts there by default
 
+
+#: the largest array measured to fit the iCE40UP5K with the bridge (docs/board.md): one PE of
+#: ``TINY_ARCH`` with 32-bit weight lines and 4-deep queues (``TINY_ARCH`` itself needs 115 % of
+#: its logic cells), at the lowest clock its PLL makes (16 MHz; it reaches 19.1)
+ICEBREAKER_ARCH = dataclasses.replace(flow.TINY_ARCH, name="icebreaker", line_bits=32,
+                                      fifo_depth=4, clock_mhz=16.0)
 
 BOARDS = {
     "ulx3s-85f": Board("ulx3s-85f", "ecp5", _ulx3s, "the FT231X USB serial port (US1)"),
     "orangecrab-85f": Board("orangecrab-85f", "ecp5", _orangecrab,
                             "Feather header pins 0 (RX, into the FPGA) and 1 (TX): a 3.3 V USB "
                             "serial adapter"),
-    "icebreaker": Board("icebreaker", "ice40", _icebreaker, "the FT2232H's second channel"),
+    "icebreaker": Board("icebreaker", "ice40", _icebreaker, "the FT2232H's second channel",
+                        ICEBREAKER_ARCH),
 }
 
 

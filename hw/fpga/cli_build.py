@@ -3,9 +3,9 @@
 PLL for its clock, on a board: bitstream, Fmax, utilisation (docs/board.md).
 
 The PLL targets the architecture's ``clock_mhz`` (``--clock-mhz`` overrides it, as for every
-command). Without ``--arch`` the array is ``FPGA_ARCH`` (``TINY_ARCH`` on the iCEBreaker), as for
-``zeroskip synth``. Exit status 2 for bad input, 1 when a tool fails (the message names the tool
-and its log).
+command). Without ``--arch`` the array is the board's (``board.BOARDS``): ``FPGA_ARCH`` on
+the ECP5 boards, as for ``zeroskip synth``; ``ICEBREAKER_ARCH`` on the iCEBreaker. Exit status 2
+for bad input, 1 when a tool fails (the message names the tool and its log).
 """
 
 from __future__ import annotations
@@ -33,13 +33,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from zeroskip.files import write_atomic
     from zeroskip.hw.fpga.board import board, build, clock_warning, summary_lines
-    from zeroskip.hw.fpga.flow import FPGA_ARCH, TINY_ARCH, ToolError
+    from zeroskip.hw.fpga.flow import ToolError
 
     progress = Progress(args.quiet)
     spec = board(args.board)
     overrides = {name: getattr(args, f"arch_{name}", None) for name in CLI_OVERRIDES.values()}
-    default = TINY_ARCH if spec.family == "ice40" else FPGA_ARCH
-    arch = with_overrides(load_arch(args.arch) if args.arch is not None else default, **overrides)
+    arch = with_overrides(load_arch(args.arch) if args.arch is not None else spec.arch, **overrides)
     try:
         result = build(spec.name, arch, args.output, baud=args.baud,
                        seed=args.seed, progress=progress)

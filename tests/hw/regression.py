@@ -524,6 +524,16 @@ CONV_ARCHS = [
 ]
 
 
+
+def _with_corner_inputs(seed: int, arch, program, x, note: str) -> Case:
+    """A conv or graph case: its quantised inputs (the last one all zero on every third seed)
+    followed by the inputs that drive its arithmetic corners."""
+    xq = quantize_input(program, x)
+    if seed % 3 == 0:
+        xq[-1] = 0
+    return Case(seed, arch, program, np.concatenate([xq, conv_corner_inputs(program, xq, seed)]),
+                note)
+
 def random_conv_case(seed: int, arch: ArchConfig, inputs: int = 2) -> Case:
     """A random conv network on ``arch`` (docs/conv.md): kernels 1, 3 and 5, strides 1 and 2,
     padding, one or two convs, with or without a max pool (2x2 stride 2, or 3x3 stride 1 pad 1
@@ -563,13 +573,9 @@ def random_conv_case(seed: int, arch: ArchConfig, inputs: int = 2) -> Case:
             program.check_fits()
         except ZeroskipError:
             continue
-        xq = quantize_input(program, x)
-        if seed % 3 == 0:
-            xq[-1] = 0
-        xq = np.concatenate([xq, conv_corner_inputs(program, xq, seed)])
-        note = (f"seed {seed} {arch.name} conv {height}x{width}x{channels} {convs} pool {pool} "
-                f"fc {classes} density {density}")
-        return Case(seed, arch, program, xq, note)
+        return _with_corner_inputs(seed, arch, program, x,
+                                   f"seed {seed} {arch.name} conv {height}x{width}x{channels} "
+                                   f"{convs} pool {pool} fc {classes} density {density}")
     raise RuntimeError(f"seed {seed}: no conv program fits {arch.name}")
 
 
@@ -609,13 +615,9 @@ def random_graph_case(index: int, arch: ArchConfig, first_seed: int = 30_000,
             program.check_fits()
         except ZeroskipError:
             continue
-        xq = quantize_input(program, x)
-        if seed % 3 == 0:
-            xq[-1] = 0
-        xq = np.concatenate([xq, conv_corner_inputs(program, xq, seed)])
-        note = (f"seed {seed} {arch.name} graph {kind} {size}x{size}x{channels} width {width} "
-                f"density {density}")
-        return Case(seed, arch, program, xq, note)
+        return _with_corner_inputs(seed, arch, program, x,
+                                   f"seed {seed} {arch.name} graph {kind} {size}x{size}x{channels} "
+                                   f"width {width} density {density}")
     raise RuntimeError(f"seed {seed}: no {kind} graph fits {arch.name}")
 
 

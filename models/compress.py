@@ -29,6 +29,7 @@ from zeroskip.progress import QUIET, Progress
 
 from . import modelfile, zoo
 from .data import VALIDATION_PER_CLASS, mnist_split, validation_split
+from .distill import Distillation, fit_distilled
 from .layers import Conv2D, Dense, Dropout, ReLU
 from .modelfile import CompressedModel
 from .network import Graph, Network
@@ -60,6 +61,9 @@ class CompressConfig:
     validation: int = VALIDATION_PER_CLASS  # training images per class set aside; 0: none
     prune_budget: float = 0.01        # retrain on below dense validation accuracy - this
     prune_extra_epochs: int = 8       # at most this many more epochs per pruning step
+    retrain_dropout: bool = False     # the paper's rule: dropout x sqrt(kept) while retraining
+    retrain_distill: float = 0.0      # > 0: retrain against the dense network's soft outputs,
+    #                                   this weight on the soft term (temperature 4); 0: labels only
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field (the CLI turns it into a ZeroskipError)."""
@@ -84,6 +88,8 @@ class CompressConfig:
             raise ValueError(f"validation must be >= 0 images per class, got {self.validation}")
         if not 0 <= self.prune_budget <= 1:
             raise ValueError(f"prune_budget must be in [0, 1], got {self.prune_budget}")
+        if not 0 <= self.retrain_distill <= 1:
+            raise ValueError(f"retrain_distill must be in [0, 1], got {self.retrain_distill}")
         if self.prune_extra_epochs < 0:
             raise ValueError(f"prune_extra_epochs must be >= 0, got {self.prune_extra_epochs}")
 
@@ -95,7 +101,7 @@ DEFAULTS = {
         dropout=0.2,
         dense=Schedule(epochs=20, lr=0.05, l2=5e-4),
         prune_steps=4,
-        prune=Schedule(epochs=8, lr=0.01, l2=5e-4),
+        prune=Schedule(epochs=12, lr=0.01, l2=5e-4),   # benchmarks/tune_compress.py
         finetune=Schedule(epochs=4, lr=1e-4, optimizer="adam"),
     ),
     "lenet5": dict(
@@ -390,9 +396,12 @@ def _compress(config: CompressConfig, data, progress: Progress, network, names
     lap("dense")
 
     floor = validation["dense"] - config.prune_budget if x_val is not None else None
+    teacher = None
+    if config.retrain_distill:
+        teacher = (net.forward(x_train), Distillation(soft_weight=config.retrain_distill))
     masks, extra = guarded_prune(net, list(quality), config.prune_steps, config.prune,
                                  x_train, y_train, rng, progress, x_val, y_val, floor,
-                                 config.prune_extra_epochs)
+                                 config.prune_extra_epochs, config.retrain_dropout, teacher)
     measure("pruned", net)
     lap("prune")
 
@@ -406,7 +415,8 @@ def _compress(config: CompressConfig, data, progress: Progress, network, names
     measure("shared", net)
     lap("share")
 
-    fit(net, params, x_train, y_train, config.finetune, rng, progress, "fine-tune centroids")
+    _retrain(net, params, x_train, y_train, config.finetune, rng, progress,
+             "fine-tune centroids", teacher)
     tuned = [p.value for p in params[0::2]]
     lap("finetune")
 
@@ -444,14 +454,21 @@ def package(config: CompressConfig, net: Network, codebooks, codes,
 def guarded_prune(net, qualities: list[float], steps: int, schedule: Schedule,
                   x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                   progress: Progress = QUIET, x_val=None, y_val=None,
-                  floor: float | None = None, max_extra: int = 0
-                  ) -> tuple[list[np.ndarray], list[int]]:
+                  floor: float | None = None, max_extra: int = 0, adjust_dropout: bool = False,
+                  teacher=None) -> tuple[list[np.ndarray], list[int]]:
     """Iterative pruning (``prune.iterative_prune``'s ramp and retraining) whose retraining is
     extended on the validation split: after a step's scheduled epochs, while the network scores
     below ``floor`` on (x_val, y_val), it retrains one more epoch, at most ``max_extra`` times.
-    Without a floor every step retrains as scheduled. Returns the masks and, per step, the
-    extra epochs it took."""
+    Without a floor every step retrains as scheduled. ``adjust_dropout``: before each step's
+    retraining, every dropout layer's rate becomes its original rate x sqrt(kept fraction of the
+    weighted layer it feeds) (Deep Compression's rule, from Han et al. 2015: a sparser layer
+    has less capacity to regularise); the original rates are restored at the end. ``teacher``
+    = ``(logits on x, Distillation)``: retrain against the dense network's soft outputs as well
+    as the labels (``distill.fit_distilled``). Returns the
+    masks and, per step, the extra epochs it took."""
     layers = net.weighted()
+    fed = _dropout_feeds(net) if adjust_dropout else []
+    original = [dropout.rate for dropout, _ in fed]
     if len(qualities) != len(layers):
         raise ValueError(f"{len(qualities)} qualities for {len(layers)} weighted layers")
     stds = [float(np.std(layer.params["W"])) for layer in layers]
@@ -463,21 +480,49 @@ def guarded_prune(net, qualities: list[float], steps: int, schedule: Schedule,
             masks[i] &= prune_mask(layer.params["W"], ramps[i][step], stds[i])
             layer.params["W"] *= masks[i]
         kept = ", ".join(f"{100 * d:.1f}%" for d in density(masks))
+        for (dropout, index), rate in zip(fed, original):
+            dropout.rate = rate * float(np.sqrt(masks[index].mean()))
         label = f"retrain {step + 1}/{steps}"
         progress(f"prune step {step + 1}/{steps}: kept {kept}")
-        fit(net, masked_params(net, masks), x, y, schedule, rng, progress, label)
+        _retrain(net, masked_params(net, masks), x, y, schedule, rng, progress, label, teacher)
         extra.append(0)
         if floor is None:
             continue
         score = net.accuracy(x_val, y_val)
         while score < floor and extra[-1] < max_extra:
             extra[-1] += 1
-            fit(net, masked_params(net, masks), x, y, replace(schedule, epochs=1), rng,
-                progress, f"{label}, extra epoch {extra[-1]}/{max_extra}")
+            _retrain(net, masked_params(net, masks), x, y, replace(schedule, epochs=1), rng,
+                     progress, f"{label}, extra epoch {extra[-1]}/{max_extra}", teacher)
             score = net.accuracy(x_val, y_val)
         progress(f"prune step {step + 1}/{steps}: validation accuracy {score:.4f} (floor "
                  f"{floor:.4f}) after {extra[-1]} extra epoch(s)")
+    for (dropout, _), rate in zip(fed, original):
+        dropout.rate = rate
     return masks, extra
+
+
+def _retrain(net, params, x, y, schedule: Schedule, rng, progress, label, teacher) -> None:
+    """``fit``, or ``fit_distilled`` against ``teacher`` = ``(logits on x, Distillation)``."""
+    if teacher is None:
+        fit(net, params, x, y, schedule, rng, progress, label)
+    else:
+        fit_distilled(net, params, x, y, teacher[0], schedule, rng, teacher[1], progress, label)
+
+
+def _dropout_feeds(net) -> list[tuple[Dropout, int]]:
+    """Each dropout layer of a sequential ``net`` with the index (among ``net.weighted()``) of
+    the weighted layer its output feeds; none for a ``Graph``."""
+    if isinstance(net, Graph):
+        return []
+    weighted = [id(layer) for layer in net.weighted()]
+    out, pending = [], []
+    for layer in net.layers:
+        if isinstance(layer, Dropout):
+            pending.append(layer)
+        elif id(layer) in weighted:
+            out += [(dropout, weighted.index(id(layer))) for dropout in pending]
+            pending = []
+    return out
 
 
 def with_epochs(config: CompressConfig, dense: int | None = None, prune: int | None = None,

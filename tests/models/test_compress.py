@@ -156,3 +156,42 @@ def test_extra_epochs_are_reported(split):
 
 
 # The figures the project promises (full-size runs on seeds 0, 1, 2) are in test_claims.py.
+
+
+def test_retraining_dropout_follows_the_papers_rule(split):
+    """With ``adjust_dropout`` each dropout layer retrains at its rate x sqrt(kept fraction of
+    the layer it feeds) (Deep Compression, section 3.2), and gets its rate back afterwards."""
+    from zeroskip.models import zoo
+    from zeroskip.models.layers import Dropout
+
+    x, y = split[0][:300], split[1][:300]
+    net = zoo.build("lenet300", 0, dropout=0.5)
+    dropouts = [layer for layer in net.layers if isinstance(layer, Dropout)]
+    fc2, fc3 = net.weighted()[1:]
+    seen = []
+
+    def watch(line):
+        if "retrain" in line:
+            seen.append(([d.rate for d in dropouts],
+                         [float(np.mean(fc2.params["W"] != 0)), float(np.mean(fc3.params["W"] != 0))]))
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        pipeline.guarded_prune(net, [1.0, 1.0, 1.0], 2, Schedule(1, 0.01), x, y,
+                               np.random.default_rng(0), watch, adjust_dropout=True)
+    assert len(seen) >= 2
+    for rates, kept in seen:
+        assert rates == pytest.approx([0.5 * np.sqrt(kept[0]), 0.5 * np.sqrt(kept[1])], rel=1e-3)
+    assert seen[-1][0][0] < seen[0][0][0] < 0.5           # sparser, lower
+    assert [d.rate for d in dropouts] == [0.5, 0.5]
+
+
+def test_retraining_against_the_dense_network_changes_the_result(split):
+    """``retrain_distill`` trains the pruned network on the dense network's soft outputs too:
+    a different (seeded, reproducible) model from the labels-only run."""
+    config = default_config("lenet300", eie=True, **QUICK)
+    plain = compress(config, data=split)
+    taught = compress(replace(config, retrain_distill=0.5), data=split)
+    again = compress(replace(config, retrain_distill=0.5), data=split)
+    assert taught.data == again.data and taught.data != plain.data
+    with pytest.raises(ValueError, match="retrain_distill"):
+        replace(config, retrain_distill=1.5).validate()

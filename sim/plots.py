@@ -120,3 +120,49 @@ def _save(fig, plt, directory: str, name: str) -> str:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def write_pareto_plot(report: dict, path: str) -> str:
+    """``zeroskip sweep --plot``: one point per configuration, cycles (summed over the sweep's
+    layers) against energy, coloured by the area proxy (on-chip SRAM bits); the configurations
+    on the Pareto front of all three are ringed, and the cycles-energy front is a line. Written
+    atomically (PNG)."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zeroskip.files import write_atomic
+
+    configs = report["configurations"]
+    cycles = np.array([c["cycles"] for c in configs], dtype=float)
+    energy = np.array([c["energy_pj"] for c in configs], dtype=float) / 1e6
+    area = np.array([c["area_sram_bits"] for c in configs], dtype=float) / 8 / 2**20
+    front = np.array([c["pareto"] for c in configs], dtype=bool)
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    dots = ax.scatter(cycles, energy, c=area, cmap="viridis", s=22, zorder=2)
+    ax.scatter(cycles[front], energy[front], s=90, facecolors="none", edgecolors="tab:red",
+               linewidths=1.2, zorder=3, label="Pareto front (cycles, energy, area)")
+    order = np.lexsort((energy, cycles))             # the 2-D front: each point beats all faster ones
+    best, line = np.inf, []
+    for i in order:
+        if energy[i] < best:
+            best = energy[i]
+            line.append(i)
+    ax.step(cycles[line], energy[line], where="post", color="tab:red", alpha=0.5, zorder=1,
+            label="cycles-energy front")
+    fig.colorbar(dots, ax=ax, label="area proxy: on-chip SRAM (MiB)")
+    ax.set_xlabel(f"cycles, summed over {len(report['layers'])} layers")
+    ax.set_ylabel("energy, summed over the layers (µJ)")
+    swept = ", ".join(report["swept"]) or "no field"
+    ax.set_title(f"{len(configs)} configurations ({swept} swept on {report['base']['name']}), "
+                 f"{len(report['rows'])} points", fontsize="medium")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+    return path

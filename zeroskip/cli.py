@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                          "calibration sets)"),
     "energy": ("zeroskip.sim.cli_energy", "print an energy table (--template: an editable copy "
                                           "with the source of each figure)"),
+    "sweep": ("zeroskip.sim.cli_sweep", "sweep architecture fields x EIE's benchmark layers on Dask: "
+                                        "cycles, energy, area, Pareto front"),
 }
 
 #: what ``zeroskip --help`` says first
@@ -66,6 +68,7 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "run": {"output": ("--output", "file")},
     "verify": {"json": ("--json", "file"), "waves": ("--waves", "file")},
     "data": {"output": ("-o", "file"), "labels": ("--labels", "file")},
+    "sweep": {"json": ("--json", "file"), "plot": ("--plot", "file"), "cache": ("--cache", "dir")},
 }
 #: argument dests that name input files or directories (when they exist): never overwritten
 INPUT_DESTS = ("model", "program", "calibration", "input", "arch", "energy", "data", "labels")

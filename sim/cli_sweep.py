@@ -124,8 +124,9 @@ def format_summary(report: dict) -> str:
     from zeroskip.table import format_table
 
     swept = report["swept"]
-    rows = [[*(c[name] for name in swept), c["cycles"], c["efficiency_geomean"], c["energy_pj"] / 1e6,
-             c["area_sram_bits"] / 8 / 1024, "*" if c["pareto"] else ""]
+    rows = [[*(c[name] for name in swept), c["cycles"], c["efficiency_geomean"],
+             None if c["failed"] else c["energy_pj"] / 1e6, c["area_sram_bits"] / 8 / 1024,
+             "*" if c["pareto"] else ("failed: " + ",".join(c["failed"]) if c["failed"] else "")]
             for c in report["configurations"]]
     table = format_table([*swept, "cycles", "effic.", "uJ", "SRAM KiB", "Pareto"], rows,
                          [""] * len(swept) + ["", ".1%", ".2f", ",.0f", ""])

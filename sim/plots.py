@@ -135,7 +135,7 @@ def write_pareto_plot(report: dict, path: str) -> str:
 
     from zeroskip.files import write_atomic
 
-    configs = report["configurations"]
+    configs = [c for c in report["configurations"] if not c["failed"]]
     cycles = np.array([c["cycles"] for c in configs], dtype=float)
     energy = np.array([c["energy_pj"] for c in configs], dtype=float) / 1e6
     area = np.array([c["area_sram_bits"] for c in configs], dtype=float) / 8 / 2**20
@@ -156,8 +156,11 @@ def write_pareto_plot(report: dict, path: str) -> str:
     ax.set_xlabel(f"cycles, summed over {len(report['layers'])} layers")
     ax.set_ylabel("energy, summed over the layers (µJ)")
     swept = ", ".join(report["swept"]) or "no field"
+    failed = len(report["configurations"]) - len(configs)
     ax.set_title(f"{len(configs)} configurations ({swept} swept on {report['base']['name']}), "
-                 f"{len(report['rows'])} points", fontsize="medium")
+                 f"{len(configs) * len(report['layers'])} points"
+                 + (f"; {failed} left out (a layer did not compile)" if failed else ""),
+                 fontsize="medium")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()

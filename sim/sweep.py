@@ -194,11 +194,16 @@ def compute_point(point: SweepPoint) -> dict:
     from zeroskip.sim.cli_bench import run_suite
 
     arch = from_dict(point.arch)
-    with threadpool_limits(1):
-        report = run_suite(arch, balance=point.balance, layers=[point.layer], seed=point.seed,
-                           data_dir=point.data_dir, energy=point.energy)
-    if not report["layers"]:
-        raise ZeroskipError(f"--layers {point.layer}: " + ("; ".join(report["notes"]) or "no such layer"))
+    try:
+        with threadpool_limits(1):
+            report = run_suite(arch, balance=point.balance, layers=[point.layer], seed=point.seed,
+                               data_dir=point.data_dir, energy=point.energy)
+        if not report["layers"]:
+            raise ZeroskipError("; ".join(report["notes"]) or "no such layer")
+    except ZeroskipError as error:       # this point does not compile: a row that says why
+        return {"layer": point.layer, "cycles": None, "efficiency": None, "energy_pj": None,
+                "time_us": None, "overrides": {}, "error": str(error).splitlines()[0],
+                "worker": current_worker()}
     (layer,) = report["layers"]
     return {"layer": layer["name"], "cycles": layer["cycles"], "efficiency": layer["efficiency"],
             "energy_pj": layer["energy_pj"], "time_us": layer["time_us"],
@@ -293,6 +298,8 @@ def run_sweep(base: ArchConfig, axes: dict[str, list], layers: list[str], seed: 
                     "area_sram_bits": sram_bits(config), "overrides": result["overrides"],
                     "worker": result["worker"], "config_hash": key,
                     "cached": index not in computed})
+        if result.get("error"):
+            row["error"] = result["error"]
         rows.append(row)
     return {"rows": rows, "swept": list(axes), "base": base.to_dict(), "layers": list(layers),
             "seed": seed, "balance": balance, "energy_table": energy or "default",
@@ -302,22 +309,27 @@ def run_sweep(base: ArchConfig, axes: dict[str, list], layers: list[str], seed: 
 
 def summarize(rows: list[dict], swept: list[str]) -> list[dict]:
     """Per configuration: cycles and energy summed over its layers, the area proxy, the
-    geometric-mean efficiency, and whether it is on the Pareto front of (cycles, energy, area)."""
+    geometric-mean efficiency, and whether it is on the Pareto front of (cycles, energy, area)
+    among the configurations all of whose layers compiled (``failed`` names the others')."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row[name] for name in swept), []).append(row)
     configs = []
     for values, members in groups.items():
-        configs.append({**dict(zip(swept, values)),
-                        "cycles": sum(r["cycles"] for r in members),
-                        "energy_pj": sum(r["energy_pj"] for r in members),
-                        "area_sram_bits": members[0]["area_sram_bits"],
-                        "efficiency_geomean": math.exp(sum(math.log(max(r["efficiency"], 1e-12))
-                                                           for r in members) / len(members)),
-                        "layers": len(members)})
-    objectives = [(c["cycles"], c["energy_pj"], c["area_sram_bits"]) for c in configs]
-    for config, mine in zip(configs, objectives):
-        config["pareto"] = not any(dominates(other, mine) for other in objectives)
+        config = {**dict(zip(swept, values)), "area_sram_bits": members[0]["area_sram_bits"],
+                  "layers": len(members), "failed": [r["layer"] for r in members if r["cycles"] is None]}
+        if config["failed"]:             # a layer did not compile: no totals, not on the front
+            config.update(cycles=None, energy_pj=None, efficiency_geomean=None)
+        else:
+            config.update(cycles=sum(r["cycles"] for r in members),
+                          energy_pj=sum(r["energy_pj"] for r in members),
+                          efficiency_geomean=math.exp(sum(math.log(max(r["efficiency"], 1e-12))
+                                                          for r in members) / len(members)))
+        configs.append(config)
+    complete = [(c["cycles"], c["energy_pj"], c["area_sram_bits"]) for c in configs if not c["failed"]]
+    for config in configs:
+        mine = (config["cycles"], config["energy_pj"], config["area_sram_bits"])
+        config["pareto"] = not config["failed"] and not any(dominates(other, mine) for other in complete)
     return configs
 
 

@@ -165,3 +165,15 @@ def test_pareto_plot_is_a_png(tmp_path):
     assert main(["sweep", "--serial", "--layers", "NT-LSTM", "--fifo", "4,8", "--no-cache",
                  "--plot", str(out), "-q"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_point_that_does_not_compile_is_a_row_saying_why(tmp_path, capsys):
+    """NT-LSTM's 2,400 rows in 8-row tiles on 64 PEs take 5 passes: 2 pass descriptors fail."""
+    report = run_json(tmp_path, "fails", "--serial", "--layers", "NT-LSTM", "--acc-depth", "8",
+                      "--max-passes", "2,64", "--no-cache")
+    failed, ok = report["rows"]
+    assert failed["cycles"] is None and "max_passes" in failed["error"] and "error" not in ok
+    assert ok["cycles"] > 0
+    assert [(c["failed"], c["pareto"]) for c in report["configurations"]] == \
+        [(["NT-LSTM"], False), ([], True)]
+    assert "failed: NT-LSTM" in capsys.readouterr().out

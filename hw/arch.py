@@ -34,6 +34,11 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
           "sparse_depth": (1, MAX_DEPTH), "ptr_depth": (2, MAX_DEPTH), "act_depth": (1, MAX_DEPTH),
           "acc_depth": (1, MAX_DEPTH), "bias_depth": (1, MAX_DEPTH), "max_layers": (1, 1024),
           "max_passes": (1, 1 << 16)}
+#: the timing model's improvements over EIE (docs/timing.md "Improvements"): each is a switch,
+#: 0 = off = EIE's behaviour (every preset but zs64, and every program made before them), 1 = on.
+#: A switch that is off is left out of the configuration's fingerprint (hw/regmap.py), so the
+#: arrays built before the switches existed keep their identity
+TIMING_SWITCHES = ("bounds_lookahead",)
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -67,6 +72,9 @@ class ArchConfig:
     max_layers: int = 16         #: codebooks held on chip (one per layer)
     max_passes: int = 64         #: pass descriptors held on chip (a layer has one per row tile)
     clock_mhz: float = 800.0     #: used only to report time and power
+    #: read a column's bounds when its item is pushed (a bounds stage before the queue): empty
+    #: columns never reach the queue and a column's first entry issues at its pop (no bubble)
+    bounds_lookahead: int = 0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
@@ -81,6 +89,11 @@ class ArchConfig:
                 or not math.isfinite(clock) or not 0 < clock <= MAX_CLOCK_MHZ:
             raise ZeroskipError(f"architecture field 'clock_mhz' must be a finite number in "
                                 f"(0, {MAX_CLOCK_MHZ:g}], got {clock!r}")
+        for name in TIMING_SWITCHES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or value not in (0, 1) or not isinstance(value, int):
+                raise ZeroskipError(f"architecture field '{name}' is a switch: 0 (off) or 1 (on), "
+                                    f"got {value!r}")
         for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
             if not low <= value <= high:
@@ -170,6 +183,9 @@ PRESETS: dict[str, ArchConfig] = {
                         weight_bits=16, acc_bits=32, acc_depth=64, bias_depth=512,
                         max_layers=8, max_passes=32, clock_mhz=100.0),
 }
+# zeroskip's answer to EIE on its own benchmark (issue 14): eie64's memories, PE count, queue,
+# clock and 4-bit codes, with every improvement of the timing model switched on
+PRESETS["zs64"] = dataclasses.replace(PRESETS["eie64"], name="zs64", bounds_lookahead=1)
 
 FIELDS = {f.name: f for f in dataclasses.fields(ArchConfig)}
 
@@ -248,6 +264,7 @@ CLI_OVERRIDES = {
     "--line-bits": "line_bits", "--sparse-depth": "sparse_depth", "--ptr-depth": "ptr_depth",
     "--act-depth": "act_depth", "--acc-depth": "acc_depth", "--bias-depth": "bias_depth",
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
+    "--bounds-lookahead": "bounds_lookahead",
 }
 
 

@@ -90,7 +90,7 @@ class SparsePasses(SimKind):
 
     def run(self, a, image, source, actions):
         active = source != 0
-        sched = schedule_pass(active, image.counts, a.fifo_depth)
+        sched = schedule_pass(active, image.counts, a.fifo_depth, lookahead=bool(a.bounds_lookahead))
         macs = _per_pe(active, image.macs)                          # [batch, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes)
         return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
@@ -171,7 +171,7 @@ class BinaryPasses(SimKind):
     def schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
         """A binary pass's timing (the same for every input), repeated over the batch."""
         one, reads = schedule_binary_pass(image.in_len, a.pes, a.line_bits, image.planes, image.rows,
-                                          a.fifo_depth)
+                                          a.fifo_depth, lookahead=bool(a.bounds_lookahead))
         tile = lambda v: np.repeat(v, batch, axis=0)                      # noqa: E731
         return PassSchedule(column_end=tile(one.column_end), broadcast_done=tile(one.broadcast_done),
                             broadcast_stalls=tile(one.broadcast_stalls), nonzeros=tile(one.nonzeros),
@@ -231,7 +231,8 @@ class ConvPasses(SparsePasses):
         active = inside if g.op == OP_MAX else patches != 0           # OP_MAX: zeros broadcast too
         groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
         sched = schedule_pass(active, image.counts, a.fifo_depth, groups=groups,
-                              group_count=np.tile(w.groups, batch))
+                              group_count=np.tile(w.groups, batch),
+                              lookahead=bool(a.bounds_lookahead))
         macs = _per_pe(active, image.macs)                            # [batch · P, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes,
                            reads=int(w.reads.sum()) * batch,

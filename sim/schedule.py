@@ -39,7 +39,7 @@ class PassSchedule:
 
 def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                   keep_trace: bool = False, groups: np.ndarray | None = None,
-                  group_count: np.ndarray | None = None) -> PassSchedule:
+                  group_count: np.ndarray | None = None, lookahead: bool = False) -> PassSchedule:
     """Timing of one pass.
 
     ``active`` bool [batch, in_len]: which columns' activations are broadcast (non-zero).
@@ -47,6 +47,8 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     ``groups`` int [batch, in_len] and ``group_count`` int [batch]: each column's place in the
     pass's group sequence and G (a conv pixel-pass's window, docs/conv.md); by default column j
     is in group ``j div N`` of ``ceil(in_len / N)``.
+    ``lookahead``: the bounds are read at push time (``ArchConfig.bounds_lookahead``,
+    docs/timing.md "Bounds lookahead").
     """
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
@@ -58,23 +60,24 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
         in_len = active.shape[1]
         groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
         group_count = np.full(batch, -(-in_len // pes), np.int64)
+    chunk = _schedule_chunk_lookahead if lookahead else _schedule_chunk
     if keep_trace or batch <= step:
-        return _schedule_chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
-    parts = [_schedule_chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
-                             group_count[i:i + step])
+        return chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
+    parts = [chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
+                   group_count[i:i + step])
              for i in range(0, batch, step)]
     return PassSchedule(**{name: np.concatenate([getattr(p, name) for p in parts])
                            for name in ("column_end", "broadcast_done", "broadcast_stalls",
                                         "nonzeros", "pe_busy", "pe_stall", "pe_idle")})
 
 
-def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
-                    keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray) -> PassSchedule:
-    batch, in_len = active.shape
-    pes = counts.shape[0]
+def _items(active: np.ndarray, counts: np.ndarray, groups: np.ndarray):
+    """The non-zero columns of every sample in broadcast order: K [batch], order and valid
+    [batch, kmax], group [batch, kmax], the group-scan gaps [kmax, batch] and each PE's entries
+    n [kmax, batch, pes] (0 where masked)."""
+    batch = active.shape[0]
     nonzeros = active.sum(axis=1).astype(np.int64)                     # K per sample
     kmax = int(nonzeros.max()) if batch else 0
-
     # the k-th non-zero of every sample (ascending index), padded to kmax and masked
     order = np.argsort(~active, axis=1, kind="stable")[:, :kmax]       # [batch, kmax]
     valid = np.arange(kmax)[None, :] < nonzeros[:, None]
@@ -84,6 +87,14 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
     n = counts.T[order]                                                # [batch, kmax, pes]
     n[~valid] = 0
     n = np.ascontiguousarray(n.transpose(1, 0, 2))                      # [kmax, batch, pes]
+    return nonzeros, kmax, valid, group, gap, n
+
+
+def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
+                    keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray) -> PassSchedule:
+    batch, in_len = active.shape
+    pes = counts.shape[0]
+    nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
     w = np.where(valid.T[:, :, None], np.maximum(n, 1), 0)              # w = max(n, 1), 0 if masked
     valid_k = valid.T                                                   # [kmax, batch]
     masked = not bool(valid.all())
@@ -137,8 +148,76 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
         pops=np.where(valid[:, :, None], pops.transpose(1, 0, 2), -1) if keep_trace else None)
 
 
+def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int):
+    """The bounds-lookahead recurrence (docs/timing.md "Bounds lookahead") over items k:
+    ``gap`` [kmax, batch] the group scan's cycles before item k, ``n`` [kmax, batch, pes] its
+    entries, ``valid_k`` [kmax, batch]. Returns b [kmax, batch], s [kmax, batch, pes] (−1 for an
+    empty column, which is never popped) and each PE's last entry issue [batch, pes]."""
+    kmax, batch = gap.shape
+    pes = n.shape[2]
+    broadcast = np.zeros((kmax, batch), np.int64)
+    pops = np.full((kmax, batch, pes), -1, np.int64)
+    # the pops of each PE's last ``depth`` non-empty columns, oldest first: those still queued
+    queued = np.full((batch, pes, depth), _NEVER, np.int64)
+    b_prev = np.zeros(batch, np.int64)                                  # b_{-1} = T
+    free = np.zeros((batch, pes), np.int64)                             # s + n of the last column
+    last_issue = np.full((batch, pes), _NEVER, np.int64)
+    staged_empty = np.zeros((batch, pes), bool)                         # item k-1 was empty
+    for k in range(kmax):
+        ok = valid_k[k]
+        b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1)
+        # an empty item pushed at b - 1 still holds its place in the bounds stage at b
+        held = queued[:, :, 1] if depth > 1 else np.full((batch, pes), -_NEVER, np.int64)
+        blocked = (staged_empty & (held >= b[:, None])).any(axis=1) & (b == b_prev + 1)
+        b = b + blocked
+        nonempty = (n[k] > 0) & ok[:, None]
+        s = np.maximum(b[:, None] + 2, free)
+        free = np.where(nonempty, s + n[k], free)
+        last_issue = np.where(nonempty, s + n[k] - 1, last_issue)
+        queued = np.where(nonempty[:, :, None],
+                          np.concatenate([queued[:, :, 1:], s[:, :, None]], axis=2), queued)
+        staged_empty = (n[k] == 0) & ok[:, None]
+        pops[k] = np.where(nonempty, s, -1)
+        b_prev = np.where(ok, b, b_prev)
+        broadcast[k] = b_prev
+    return broadcast, pops, last_issue
+
+
+def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int,
+                              keep_trace: bool, groups: np.ndarray,
+                              groups_total: np.ndarray) -> PassSchedule:
+    """``_schedule_chunk`` with the bounds read at push time: no stall, empty columns free."""
+    batch = active.shape[0]
+    pes = counts.shape[0]
+    nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
+    valid_k = valid.T
+    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth)
+    rows = np.arange(batch)
+    last = np.maximum(nonzeros - 1, 0)
+    b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)
+    g_last = np.where(nonzeros > 0, group[rows, last], -1) if kmax else np.full(batch, -1, np.int64)
+    broadcast_done = np.where(nonzeros > 0, b_last, 0) + groups_total - g_last
+    # the last item leaves the bounds stage at b_{K-1} + 2; a PE is free after its last issue
+    column_end = np.maximum(broadcast_done, np.where(nonzeros > 0, b_last + 2, 0))
+    if pes:
+        column_end = np.maximum(column_end, last_issue.max(axis=1))
+    if kmax:
+        before = np.concatenate([np.zeros((1, batch), np.int64), broadcast[:-1]])
+        stalls = np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
+    else:
+        stalls = np.zeros(batch, np.int64)
+    busy = n.sum(axis=0)
+    stall = np.zeros((batch, pes), np.int64)
+    return PassSchedule(
+        column_end=column_end, broadcast_done=broadcast_done, broadcast_stalls=stalls,
+        nonzeros=nonzeros, pe_busy=busy, pe_stall=stall, pe_idle=column_end[:, None] + 1 - busy,
+        broadcasts=np.where(valid, broadcast.T, -1) if keep_trace else None,
+        pops=np.where(valid[:, :, None], pops.transpose(1, 0, 2), -1) if keep_trace else None)
+
+
 def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, rows: int,
-                         fifo_depth: int, keep_trace: bool = False) -> tuple[PassSchedule, int]:
+                         fifo_depth: int, keep_trace: bool = False,
+                         lookahead: bool = False) -> tuple[PassSchedule, int]:
     """Timing of one binary pass (docs/binary-mode.md) for any input — no zero skipping, so it
     does not depend on the data. Returns the schedule (batch of one) and the group reads."""
     chunks = -(-in_len // line_bits)
@@ -146,6 +225,8 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
     reads = np.diff(last_group, prepend=-1)                                           # r_c
     per_item = np.tile(np.maximum(reads, 1), max(planes, 1))                          # plane-major
     items = len(per_item)
+    if lookahead:
+        return _binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace), int(reads.sum()) * max(planes, 1)
     broadcast = np.zeros(items, np.int64)
     pops = np.zeros(items, np.int64)
     b, free = 0, None                                                                 # b_{-1} = T
@@ -171,3 +252,24 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
         broadcasts=broadcast[None] if keep_trace else None,
         pops=np.repeat(pops[None, :, None], pes, axis=2) if keep_trace else None)
     return schedule, int(reads.sum()) * max(planes, 1)
+
+
+def _binary_lookahead(per_item: np.ndarray, pes: int, rows: int, depth: int,
+                      keep_trace: bool) -> PassSchedule:
+    """A binary pass with the bounds lookahead: every item is a column of ``rows`` lines."""
+    items = len(per_item)
+    gap = per_item.astype(np.int64)[:, None]
+    n = np.full((items, 1, 1), rows, np.int64)
+    broadcast, pops, last_issue = _lookahead_core(gap, n, np.ones((items, 1), bool), depth)
+    b_last = int(broadcast[-1, 0]) if items else 0
+    done = b_last + 1 if items else 1
+    column_end = max(done, b_last + 2 if items else 0, int(last_issue[0, 0]))
+    busy = rows * items
+    scan = np.concatenate([[0], broadcast[:-1, 0]]) + per_item if items else np.zeros(0, np.int64)
+    one = lambda v: np.full((1, pes), v, np.int64)                                    # noqa: E731
+    return PassSchedule(
+        column_end=np.array([column_end]), broadcast_done=np.array([done]),
+        broadcast_stalls=np.array([int((broadcast[:, 0] - scan).sum())]), nonzeros=np.array([items]),
+        pe_busy=one(busy), pe_stall=one(0), pe_idle=one(column_end + 1 - busy),
+        broadcasts=broadcast[:, 0][None] if keep_trace else None,
+        pops=np.repeat(pops[:, 0, 0][None, :, None], pes, axis=2) if keep_trace else None)

@@ -16,6 +16,11 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
   port is transparent for its write port, so an entry reading the row the previous entry is
   writing sees the new sum: back-to-back entries to one row cost no cycle.
 
+With ``bounds_lookahead`` (docs/timing.md "Bounds lookahead") the bounds are read in the push
+cycle b instead; at b + 1 a bounds stage writes the item with its bounds into the queue (an
+empty column is dropped there), and the pop at ``s`` is the first entry's issue (stage 0), the
+entries issuing at ``s .. s + n − 1``; the stages after stage 0 are the same.
+
 These stages fit inside ``MAC_DRAIN`` (docs/timing.md): the pipelining for the clock
 (docs/fpga.md) adds no cycle to any program.
 
@@ -46,7 +51,7 @@ from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import max_offset, signed_range
 from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature,
                                              group_read_signature, pass_signature,
-                                             pe_load_signature)
+                                             pe_load_signature, plane_bits)
 from zeroskip.hw.gateware.layouts import entry_struct
 from zeroskip.hw.program import (KIND_BINARY, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_MEMORIES, field_max,
                                  image_name)
@@ -137,62 +142,12 @@ class ProcessingElement(wiring.Component):
             host_written(name) for name in ("sparse", "ptr_even", "ptr_odd", "bias", "codebook"))
         acc = self.memories["acc"] = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
 
-        # -- activation queue -----------------------------------------------------------------
+        # -- activation queue, pointer read unit, column issue ---------------------------------------
         binary = Signal()
         m.d.comb += binary.eq(desc.kind == KIND_BINARY)
-        layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
-        queue = self.queue = m.submodules.queue = SyncFIFO(width=layout.size, depth=a.fifo_depth)
-        m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload),
-                     self.ready.eq(queue.w_rdy)]
-        item = data.View(layout, queue.r_data)
-
-        # -- pointer read unit: both bounds in one cycle ------------------------------------------
-        even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
-        pop = Signal()
-        ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
-        m.d.comb += [ptr_addr.eq(desc.ptr_base + item.sparse.index),
-                     even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
-                     even_rd.en.eq(pop), odd_rd.en.eq(pop), queue.r_en.eq(pop)]
-        bounds = Signal()                        # the bounds of the popped column arrive
-        odd = Signal()                           # the column's pointer address was odd
-        column_act = Signal(signed(a.act_bits))
-        m.d.sync += bounds.eq(pop)
-        with m.If(pop):
-            m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item.sparse.value)]
-        # binary item: lines line_base + chunk·rows + r, r < rows; valid bits of the chunk
-        column_bits = Signal(a.line_bits)
-        column_plane = Signal(item.binary.plane.shape())
-        column_valid = Signal(range(a.line_bits + 1))
-        first_line = Signal(a.ptr_bits)
-        left = Signal(signed(_bits_for(a.max_vector) + 2))
-        m.d.comb += left.eq(desc.in_len - item.binary.chunk * a.line_bits)
-        with m.If(pop):
-            m.d.sync += [column_bits.eq(item.binary.bits), column_plane.eq(item.binary.plane),
-                         first_line.eq(desc.line_base + item.binary.chunk * desc.rows),
-                         column_valid.eq(Mux(left >= a.line_bits, a.line_bits, left))]
-
-        # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
-        active = Signal()                        # a column has entries left after this cycle
-        current = Signal(a.ptr_bits)
-        end = Signal(a.ptr_bits)
-        entry = Signal(a.ptr_bits)
-        stop = Signal(a.ptr_bits)
-        issue = Signal()
-        first = Signal()
-        with m.If(bounds & binary):
-            m.d.comb += [entry.eq(first_line), stop.eq(first_line + desc.rows),
-                         issue.eq(desc.rows != 0), first.eq(1)]
-        with m.Elif(bounds):
-            m.d.comb += [entry.eq(Mux(odd, odd_rd.data, even_rd.data)),
-                         stop.eq(Mux(odd, even_rd.data, odd_rd.data)),
-                         issue.eq(entry != stop), first.eq(1)]
-        with m.Elif(active):
-            m.d.comb += [entry.eq(current), stop.eq(end), issue.eq(1)]
-        last = Signal()
-        m.d.comb += [last.eq(issue & (entry + 1 == stop)),
-                     pop.eq((~issue | last) & queue.r_rdy),
-                     self.free.eq((~issue | last) & ~queue.r_rdy)]
-        m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
+        column = self.column_issue_lookahead if a.bounds_lookahead else self.column_issue
+        issue, entry, first, column_act, column_bits, column_plane, column_valid = column(
+            m, binary, ptr_even, ptr_odd)
 
         per_line = a.entries_per_line
         if per_line & (per_line - 1) == 0:        # a power of two: slice the entry index
@@ -211,7 +166,7 @@ class ProcessingElement(wiring.Component):
         s1_slot = Signal(range(per_line))
         s1_act = Signal(signed(a.act_bits))
         s1_bits = Signal(a.line_bits)
-        s1_plane = Signal(item.binary.plane.shape())
+        s1_plane = Signal(plane_bits(a))
         s1_valid_bits = Signal(range(a.line_bits + 1))
         m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act),
                      s1_bits.eq(column_bits), s1_plane.eq(column_plane),
@@ -348,3 +303,135 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [self.group.data.eq(Mux(source, banks[1].data, banks[0].data)),
                      load.rdata.eq(Mux(read_bank, banks[1].data, banks[0].data))]
         return m
+
+    def column_issue(self, m: Module, binary, ptr_even, ptr_odd):
+        """EIE's order (docs/timing.md "PE p"): the queue holds the broadcaster's items; popping
+        one at s reads its column's bounds, its entries issue at s + 1 .. s + n, and the next item
+        is popped as the last entry issues (or when the bounds show an empty column).
+        Returns (issue, entry, first, act, bits, plane, valid bits) of the entry issued now."""
+        a = self.arch
+        desc = self.run.desc
+        # -- activation queue -----------------------------------------------------------------
+        layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
+        queue = self.queue = m.submodules.queue = SyncFIFO(width=layout.size, depth=a.fifo_depth)
+        m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload),
+                     self.ready.eq(queue.w_rdy)]
+        item = data.View(layout, queue.r_data)
+
+        # -- pointer read unit: both bounds in one cycle ------------------------------------------
+        even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
+        pop = Signal()
+        ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
+        m.d.comb += [ptr_addr.eq(desc.ptr_base + item.sparse.index),
+                     even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
+                     even_rd.en.eq(pop), odd_rd.en.eq(pop), queue.r_en.eq(pop)]
+        bounds = Signal()                        # the bounds of the popped column arrive
+        odd = Signal()                           # the column's pointer address was odd
+        column_act = Signal(signed(a.act_bits))
+        m.d.sync += bounds.eq(pop)
+        with m.If(pop):
+            m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item.sparse.value)]
+        # binary item: lines line_base + chunk·rows + r, r < rows; valid bits of the chunk
+        column_bits = Signal(a.line_bits)
+        column_plane = Signal(item.binary.plane.shape())
+        column_valid = Signal(range(a.line_bits + 1))
+        first_line = Signal(a.ptr_bits)
+        left = Signal(signed(_bits_for(a.max_vector) + 2))
+        m.d.comb += left.eq(desc.in_len - item.binary.chunk * a.line_bits)
+        with m.If(pop):
+            m.d.sync += [column_bits.eq(item.binary.bits), column_plane.eq(item.binary.plane),
+                         first_line.eq(desc.line_base + item.binary.chunk * desc.rows),
+                         column_valid.eq(Mux(left >= a.line_bits, a.line_bits, left))]
+
+        # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
+        active = Signal()                        # a column has entries left after this cycle
+        current = Signal(a.ptr_bits)
+        end = Signal(a.ptr_bits)
+        entry = Signal(a.ptr_bits)
+        stop = Signal(a.ptr_bits)
+        issue = Signal()
+        first = Signal()
+        with m.If(bounds & binary):
+            m.d.comb += [entry.eq(first_line), stop.eq(first_line + desc.rows),
+                         issue.eq(desc.rows != 0), first.eq(1)]
+        with m.Elif(bounds):
+            m.d.comb += [entry.eq(Mux(odd, odd_rd.data, even_rd.data)),
+                         stop.eq(Mux(odd, even_rd.data, odd_rd.data)),
+                         issue.eq(entry != stop), first.eq(1)]
+        with m.Elif(active):
+            m.d.comb += [entry.eq(current), stop.eq(end), issue.eq(1)]
+        last = Signal()
+        m.d.comb += [last.eq(issue & (entry + 1 == stop)),
+                     pop.eq((~issue | last) & queue.r_rdy),
+                     self.free.eq((~issue | last) & ~queue.r_rdy)]
+        m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
+        return issue, entry, first, column_act, column_bits, column_plane, column_valid
+
+    def column_issue_lookahead(self, m: Module, binary, ptr_even, ptr_odd):
+        """The bounds lookahead (docs/timing.md "Bounds lookahead"): an item's column bounds are
+        read in the cycle it is pushed (b); at b + 1 the bounds stage writes the item with its
+        bounds into the queue, unless the column is empty (then it vanishes); popping an item
+        issues its first entry in the same cycle, the next item is popped the cycle after the
+        last entry. The queue holds at most ``fifo_depth`` items together with the stage.
+        Returns what ``column_issue`` returns."""
+        a = self.arch
+        desc = self.run.desc
+        layout = broadcast_item(a)
+        queued = data.StructLayout({"item": layout, "start": a.ptr_bits, "stop": a.ptr_bits})
+        queue = self.queue = m.submodules.queue = SyncFIFO(width=queued.size, depth=a.fifo_depth)
+
+        # -- push cycle b: both bounds read at the pushed item's column ---------------------------
+        pushed = data.View(layout, self.items.payload)
+        even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
+        ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
+        m.d.comb += [ptr_addr.eq(desc.ptr_base + pushed.sparse.index),
+                     even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
+                     even_rd.en.eq(self.items.valid), odd_rd.en.eq(self.items.valid)]
+        staged = Signal()                         # the bounds stage holds an item (pushed at b - 1)
+        staged_item = Signal(layout)
+        odd = Signal()
+        m.d.sync += [staged.eq(self.items.valid), staged_item.eq(self.items.payload),
+                     odd.eq(ptr_addr[0])]
+        # -- b + 1: the bounds (binary: lines line_base + chunk·rows + r, r < rows) ------------------
+        start, stop_at = Signal(a.ptr_bits), Signal(a.ptr_bits)
+        with m.If(binary):
+            m.d.comb += [start.eq(desc.line_base + staged_item.binary.chunk * desc.rows),
+                         stop_at.eq(start + desc.rows)]
+        with m.Else():
+            m.d.comb += [start.eq(Mux(odd, odd_rd.data, even_rd.data)),
+                         stop_at.eq(Mux(odd, even_rd.data, odd_rd.data))]
+        m.d.comb += [queue.w_en.eq(staged & (start != stop_at)),
+                     queue.w_data.eq(Cat(staged_item.as_value(), start, stop_at)),
+                     self.ready.eq(queue.level + staged < a.fifo_depth)]
+
+        # -- pop = the first entry's issue -------------------------------------------------------------
+        head = data.View(queued, queue.r_data)
+        active = Signal()                        # a column has entries left after this cycle
+        current, end = Signal(a.ptr_bits), Signal(a.ptr_bits)
+        entry, stop = Signal(a.ptr_bits), Signal(a.ptr_bits)
+        issue, first, pop = Signal(), Signal(), Signal()
+        with m.If(active):
+            m.d.comb += [entry.eq(current), stop.eq(end), issue.eq(1)]
+        with m.Elif(queue.r_rdy):
+            m.d.comb += [entry.eq(head.start), stop.eq(head.stop), issue.eq(1), first.eq(1),
+                         pop.eq(1)]
+        last = Signal()
+        m.d.comb += [last.eq(issue & (entry + 1 == stop)), queue.r_en.eq(pop),
+                     # free: nothing left after this cycle (the popped item is issuing now)
+                     self.free.eq((~issue | last) & ~staged & (queue.level == pop))]
+        m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
+
+        # the column's activation (binary: its bits, plane and valid bits), held after the pop
+        item = head.item
+        left = Signal(signed(_bits_for(a.max_vector) + 2))
+        m.d.comb += left.eq(desc.in_len - item.binary.chunk * a.line_bits)
+        values = [(signed(a.act_bits), item.sparse.value), (a.line_bits, item.binary.bits),
+                  (plane_bits(a), item.binary.plane),
+                  (range(a.line_bits + 1), Mux(left >= a.line_bits, a.line_bits, left))]
+        columns = []
+        for shape, value in values:
+            held, now = Signal(shape), Signal(shape)
+            m.d.comb += now.eq(Mux(pop, value, held))
+            m.d.sync += held.eq(now)
+            columns.append(now)
+        return (issue, entry, first, *columns)

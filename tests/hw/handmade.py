@@ -99,6 +99,16 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
         for pe in range(n):
             start, end = pass_columns(program, index, pe)
             counts[pe] = end - start
+        if a.bounds_lookahead:
+            scan, prev_g = [], -1
+            for j in nonzero:
+                scan.append(1 + max(0, j // n - prev_g - 1))
+                prev_g = j // n
+            work = [[int(counts[pe][j]) for pe in range(n)] for j in nonzero]
+            b_last, end = lookahead_column_phase(t, scan, work, depth)
+            done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + groups + 1
+            t = max(done_b, end) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+            continue
         b, s = [], [[] for _ in range(n)]
         prev_b, prev_g = t, -1
         for k, j in enumerate(nonzero):
@@ -121,6 +131,33 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
     return t + timing.PROGRAM_TAIL
 
 
+def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth: int):
+    """docs/timing.md "Bounds lookahead", literally: item k (``scan[k]`` cycles of group scan
+    after the previous one, ``work[k][p]`` entries in PE p) is pushed at the first cycle b from
+    ``b_{k-1} + scan[k]`` on at which every PE holds fewer than ``depth`` items (an item is held
+    from the cycle after its push until its pop, an empty one for that one cycle only); a
+    non-empty item is popped at max(b + 2, the previous pop + its entries). Returns b_{K-1} (t if
+    none) and the cycle the last PE became free after the last item left the bounds stage."""
+    pes = len(work[0]) if work else 0
+    pushes, pops = [], [[None] * len(work) for _ in range(pes)]
+    previous, free = t, [0] * pes
+    for k, scan_k in enumerate(scan):
+        b = previous + scan_k
+        while any(sum(1 for j in range(k) if pushes[j] < b <=
+                      (pops[p][j] if work[j][p] else pushes[j] + 1)) >= depth for p in range(pes)):
+            b += 1
+        pushes.append(b)
+        for p in range(pes):
+            if work[k][p]:
+                pops[p][k] = max(b + 2, free[p])
+                free[p] = pops[p][k] + work[k][p]
+        previous = b
+    if not scan:
+        return t, t
+    last_issue = max((f - 1 for f in free if f), default=0)
+    return pushes[-1], max(pushes[-1] + 2, last_issue)
+
+
 def _binary_pass_end(program: Program, p, t: int) -> int:
     """C of a binary pass beginning at t (docs/binary-mode.md): every PE has the same work."""
     a = program.arch
@@ -128,6 +165,11 @@ def _binary_pass_end(program: Program, p, t: int) -> int:
     chunks = -(-p.in_len // width)
     last = [(min((c + 1) * width, p.in_len) - 1) // n for c in range(chunks)]
     reads = [last[0] + 1] + [last[c] - last[c - 1] for c in range(1, chunks)]
+    if a.bounds_lookahead:
+        items = max(p.planes, 1) * chunks
+        b_last, end = lookahead_column_phase(t, [max(reads[k % chunks], 1) for k in range(items)],
+                                             [[p.rows]] * items, depth)
+        return max(b_last + 1, end)
     b, s = [], []
     for k in range(max(p.planes, 1) * chunks):
         bk = (b[-1] if b else t) + max(reads[k % chunks], 1)

@@ -8,10 +8,11 @@ import random
 import pytest
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import (FIELDS, PRESETS, ArchConfig, from_dict, load_arch,
+from zeroskip.hw.arch import (FIELDS, PRESETS, TIMING_SWITCHES, ArchConfig, from_dict, load_arch,
                               with_overrides)
 
-INTEGER_FIELDS = [name for name, f in FIELDS.items() if name not in ("name", "clock_mhz")]
+INTEGER_FIELDS = [name for name, f in FIELDS.items()
+                  if name not in ("name", "clock_mhz") and name not in TIMING_SWITCHES]
 
 
 def random_config(rng: random.Random) -> ArchConfig:
@@ -66,6 +67,33 @@ def test_a_bad_integer_field_is_named(name, bad):
     with pytest.raises(ZeroskipError, match=f"field '{name}'") as error:
         dataclasses.replace(PRESETS["small"], **{name: bad})
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", TIMING_SWITCHES)
+@pytest.mark.parametrize("bad", [2, -1, 0.5, "1", True, None])
+def test_a_bad_switch_is_named(name, bad):
+    with pytest.raises(ZeroskipError, match=f"field '{name}' is a switch") as error:
+        dataclasses.replace(PRESETS["small"], **{name: bad})
+    assert "\n" not in str(error.value)
+
+
+def test_switches_default_off_and_zs64_is_eie64_with_them_on():
+    assert all(getattr(PRESETS[name], switch) == 0 for name in PRESETS if name != "zs64"
+               for switch in TIMING_SWITCHES)
+    zs64, eie64 = PRESETS["zs64"].to_dict(), PRESETS["eie64"].to_dict()
+    assert {k for k in zs64 if zs64[k] != eie64[k]} == {"name", *TIMING_SWITCHES}
+    assert all(zs64[switch] == 1 for switch in TIMING_SWITCHES)
+
+
+def test_a_switch_off_leaves_the_fingerprint_as_before():
+    """Arrays built before the switches existed keep their ID register's value."""
+    from zeroskip.hw.regmap import fingerprint
+    small = PRESETS["small"]
+    for switch in TIMING_SWITCHES:
+        on = dataclasses.replace(small, **{switch: 1})
+        assert fingerprint(on) != fingerprint(small)
+    assert fingerprint(PRESETS["eie64"]) == fingerprint(dataclasses.replace(PRESETS["zs64"], name="eie64",
+                                                                            **{s: 0 for s in TIMING_SWITCHES}))
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, "fast", None])

@@ -7,7 +7,7 @@ import pytest
 
 from zeroskip.sim.schedule import schedule_pass
 
-from sim_helpers import cycle_by_cycle
+from sim_helpers import cycle_by_cycle, cycle_by_cycle_lookahead
 
 
 def test_two_activations_one_pe():
@@ -92,3 +92,51 @@ def test_same_group_broadcasts_on_consecutive_cycles():
                       keep_trace=True)
     assert s.broadcasts.tolist() == [[1, 2, 3]]        # groups 0, 0, 1
     assert s.broadcast_done.tolist() == [4]
+
+
+# -- the bounds lookahead (docs/timing.md "Bounds lookahead") ---------------------------------------
+def test_lookahead_drops_empty_columns_and_issues_at_the_pop():
+    # PE 0: columns of 3, 0, 2 entries; b = 1, 2, 3; pops at 3 (entries 3..5) and 6 (6..7)
+    s = schedule_pass(np.array([[True, True, True]]), np.array([[3, 0, 2]]), fifo_depth=8,
+                      keep_trace=True, lookahead=True)
+    assert s.broadcasts.tolist() == [[1, 2, 3]]
+    assert s.pops[0, :, 0].tolist() == [3, -1, 6]
+    assert s.column_end.tolist() == [7]
+    assert (s.pe_busy.tolist(), s.pe_stall.tolist(), s.pe_idle.tolist()) == ([[5]], [[0]], [[3]])
+    eie = schedule_pass(np.array([[True, True, True]]), np.array([[3, 0, 2]]), fifo_depth=8)
+    assert eie.column_end.tolist() == [8]            # the empty column's pop cycle
+
+
+def test_lookahead_depth_one_counts_the_bounds_stage():
+    # depth 1: an item held in the stage or the queue blocks the next push, an empty one too
+    s = schedule_pass(np.array([[True, True, True]]), np.array([[0, 2, 1]]), fifo_depth=1,
+                      keep_trace=True, lookahead=True)
+    assert s.broadcasts.tolist() == [[1, 3, 6]]      # 3: item 0 in the stage at 2; 6: popped at 5
+    assert s.pops[0, :, 0].tolist() == [-1, 5, 8]
+    assert s.column_end.tolist() == [8]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lookahead_agrees_with_cycle_by_cycle_model(seed):
+    rng = np.random.default_rng(50 + seed)
+    for _ in range(40):
+        active, counts, depth = random_case(rng)
+        end, broadcasts, pops, busy, idle = cycle_by_cycle_lookahead(active, counts, depth)
+        s = schedule_pass(active[None], counts, depth, keep_trace=True, lookahead=True)
+        k = len(broadcasts)
+        assert s.column_end[0] == end
+        assert s.broadcasts[0, :k].tolist() == broadcasts
+        assert [[v for v in s.pops[0, :k, p] if v >= 0] for p in range(counts.shape[0])] == pops
+        assert s.pe_busy[0].tolist() == busy
+        assert s.pe_idle[0].tolist() == idle and not s.pe_stall.any()
+
+
+def test_lookahead_batch_equals_one_at_a_time():
+    rng = np.random.default_rng(8)
+    counts = rng.integers(0, 6, (4, 30)) * (rng.random((4, 30)) < 0.5)
+    active = rng.random((10, 30)) < rng.random((10, 1))
+    together = schedule_pass(active, counts, 2, lookahead=True)
+    for i in range(10):
+        alone = schedule_pass(active[i:i + 1], counts, 2, lookahead=True)
+        for name in ("column_end", "broadcast_done", "broadcast_stalls", "pe_busy", "pe_idle"):
+            assert np.array_equal(getattr(together, name)[i], getattr(alone, name)[0]), name

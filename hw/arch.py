@@ -38,7 +38,7 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 #: 0 = off = EIE's behaviour (every preset but zs64, and every program made before them), 1 = on.
 #: A switch that is off is left out of the configuration's fingerprint (hw/regmap.py), so the
 #: arrays built before the switches existed keep their identity
-TIMING_SWITCHES = ("bounds_lookahead",)
+TIMING_SWITCHES = ("bounds_lookahead", "padding_merge")
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -75,6 +75,9 @@ class ArchConfig:
     #: read a column's bounds when its item is pushed (a bounds stage before the queue): empty
     #: columns never reach the queue and a column's first entry issues at its pop (no bubble)
     bounds_lookahead: int = 0
+    #: a padding entry (code 0) is issued together with the next entry of its column when that
+    #: one is in the same sparse line: the padding costs no cycle
+    padding_merge: int = 0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
@@ -185,7 +188,8 @@ PRESETS: dict[str, ArchConfig] = {
 }
 # zeroskip's answer to EIE on its own benchmark (issue 14): eie64's memories, PE count, queue,
 # clock and 4-bit codes, with every improvement of the timing model switched on
-PRESETS["zs64"] = dataclasses.replace(PRESETS["eie64"], name="zs64", bounds_lookahead=1)
+PRESETS["zs64"] = dataclasses.replace(PRESETS["eie64"], name="zs64", bounds_lookahead=1,
+                                      padding_merge=1)
 
 FIELDS = {f.name: f for f in dataclasses.fields(ArchConfig)}
 
@@ -264,7 +268,7 @@ CLI_OVERRIDES = {
     "--line-bits": "line_bits", "--sparse-depth": "sparse_depth", "--ptr-depth": "ptr_depth",
     "--act-depth": "act_depth", "--acc-depth": "acc_depth", "--bias-depth": "bias_depth",
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
-    "--bounds-lookahead": "bounds_lookahead",
+    "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
 }
 
 

@@ -46,6 +46,10 @@ class PassImage:
     column: np.ndarray | None = None     #: int64 [E] non-padding entries' input column, ascending
     target: np.ndarray | None = None     #: int64 [E] accumulator slot: local row r of PE p is r·pes+p
     code: np.ndarray | None = None       #: int64 [E] codebook index (1 ..)
+    #: with ``padding_merge`` (docs/timing.md "Padding merge"): entries issued together with the
+    #: entry before them, per column, and whether a column's last entry is one of them
+    merged: np.ndarray | None = None     #: int64 [pes, in_len]
+    merged_last: np.ndarray | None = None   #: int64 [pes, in_len] 0 or 1
     # binary passes (docs/binary-mode.md)
     planes: int = 0                      #: input bit planes (0: bipolar bits)
     binarize: bool = False               #: threshold to ±2^shift
@@ -59,6 +63,11 @@ class PassImage:
     def macs(self) -> np.ndarray:
         """int64 [pes, in_len] non-padding entries per column."""
         return self.counts - self.padding
+
+    @property
+    def issues(self) -> np.ndarray:
+        """int64 [pes, in_len] the cycles each column's entries take to issue."""
+        return self.counts if self.merged is None else self.counts - self.merged
 
     @property
     def slots(self) -> int:
@@ -109,6 +118,27 @@ def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.arange(counts.sum()) - np.repeat(first - start, counts)
 
 
+def _merges(entry: np.ndarray, segment: np.ndarray, code: np.ndarray, per_line: int,
+             shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """docs/timing.md "Padding merge": walking a column's entries in order, an issued entry with
+    code 0 takes the next entry with it when that one is in the same column and sparse line.
+    ``entry``, ``segment``, ``code``: every entry of the pass (flat index, its (pe, column),
+    its code), column by column. Returns per column the merged entries and whether the last
+    entry is merged."""
+    same = (segment[1:] == segment[:-1]) & (entry[1:] // per_line == entry[:-1] // per_line)
+    candidate = np.append((code[:-1] == 0) & same, False)          # may take the next entry
+    index = np.arange(len(entry))
+    starts = candidate & ~np.concatenate([[False], candidate[:-1]])
+    run_start = np.maximum.accumulate(np.where(starts, index, 0)) if len(entry) else index
+    taker = candidate & ((index - run_start) % 2 == 0)             # issued, takes the next
+    merged = np.concatenate([[False], taker[:-1]])
+    cells = shape[0] * shape[1]
+    per_column = np.bincount(segment, merged, minlength=cells).astype(np.int64)
+    last = np.append(segment[1:] != segment[:-1], True) if len(entry) else index.astype(bool)
+    tail = np.bincount(segment[last], merged[last], minlength=cells).astype(np.int64)
+    return per_column.reshape(shape), tail.reshape(shape)
+
+
 class SparseFC(LayerKind):
     """A pruned, weight-shared fully-connected layer: relative-index CSC entries per PE
     (docs/compiler.md), codebook × activation MACs, requantised (docs/fixed-point.md)."""
@@ -144,6 +174,9 @@ class SparseFC(LayerKind):
         else:
             entry = _ranges(flat_start.reshape(-1), flat_end.reshape(-1))
         code, run = codes_all[entry], runs_all[entry]
+        merged = merged_last = None
+        if a.padding_merge:
+            merged, merged_last = _merges(entry, segment, code, per_line, counts.shape)
         steps = run.astype(np.int32) + 1
         total = np.cumsum(steps, dtype=np.int64)
         first = np.cumsum(n) - n                                          # segment's first entry
@@ -161,7 +194,7 @@ class SparseFC(LayerKind):
             out_start=p.row_base * pes, shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
             counts=counts, padding=padding, lines=lines, column=column[order],
-            target=(row * pes + pe)[order], code=code[order])
+            target=(row * pes + pe)[order], code=code[order], merged=merged, merged_last=merged_last)
 
     def columns(self, p) -> int:
         """The pass's columns (and pointers less one)."""

@@ -90,7 +90,8 @@ class SparsePasses(SimKind):
 
     def run(self, a, image, source, actions):
         active = source != 0
-        sched = schedule_pass(active, image.counts, a.fifo_depth, lookahead=bool(a.bounds_lookahead))
+        sched = schedule_pass(active, image.issues, a.fifo_depth, lookahead=bool(a.bounds_lookahead),
+                              tails=image.merged_last)
         macs = _per_pe(active, image.macs)                          # [batch, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes)
         return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
@@ -230,9 +231,9 @@ class ConvPasses(SparsePasses):
         patches, inside = self.windows(image, source)
         active = inside if g.op == OP_MAX else patches != 0           # OP_MAX: zeros broadcast too
         groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
-        sched = schedule_pass(active, image.counts, a.fifo_depth, groups=groups,
+        sched = schedule_pass(active, image.issues, a.fifo_depth, groups=groups,
                               group_count=np.tile(w.groups, batch),
-                              lookahead=bool(a.bounds_lookahead))
+                              lookahead=bool(a.bounds_lookahead), tails=image.merged_last)
         macs = _per_pe(active, image.macs)                            # [batch · P, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes,
                            reads=int(w.reads.sum()) * batch,

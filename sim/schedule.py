@@ -39,7 +39,8 @@ class PassSchedule:
 
 def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                   keep_trace: bool = False, groups: np.ndarray | None = None,
-                  group_count: np.ndarray | None = None, lookahead: bool = False) -> PassSchedule:
+                  group_count: np.ndarray | None = None, lookahead: bool = False,
+                  tails: np.ndarray | None = None) -> PassSchedule:
     """Timing of one pass.
 
     ``active`` bool [batch, in_len]: which columns' activations are broadcast (non-zero).
@@ -49,6 +50,8 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     is in group ``j div N`` of ``ceil(in_len / N)``.
     ``lookahead``: the bounds are read at push time (``ArchConfig.bounds_lookahead``,
     docs/timing.md "Bounds lookahead").
+    ``tails`` int [pes, in_len] (``padding_merge``): 1 where the column's last entry is taken
+    along by the one before: the PE learns the column is finished a cycle after its last issue.
     """
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
@@ -60,7 +63,10 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
         in_len = active.shape[1]
         groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
         group_count = np.full(batch, -(-in_len // pes), np.int64)
-    chunk = _schedule_chunk_lookahead if lookahead else _schedule_chunk
+    base = _schedule_chunk_lookahead if lookahead else _schedule_chunk
+
+    def chunk(*args):
+        return base(*args, tails=tails)
     if keep_trace or batch <= step:
         return chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
     parts = [chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
@@ -91,11 +97,15 @@ def _items(active: np.ndarray, counts: np.ndarray, groups: np.ndarray):
 
 
 def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
-                    keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray) -> PassSchedule:
+                    keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray,
+                    tails: np.ndarray | None = None) -> PassSchedule:
     batch, in_len = active.shape
     pes = counts.shape[0]
     nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
-    w = np.where(valid.T[:, :, None], np.maximum(n, 1), 0)              # w = max(n, 1), 0 if masked
+    tail = 0
+    if tails is not None:
+        tail = _items(active, tails, groups)[-1]                        # [kmax, batch, pes]
+    w = np.where(valid.T[:, :, None], np.maximum(n, 1) + tail, 0)       # w = max(n, 1), 0 if masked
     valid_k = valid.T                                                   # [kmax, batch]
     masked = not bool(valid.all())
 
@@ -135,8 +145,10 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
     busy = n.sum(axis=0)
     # a pop overlaps the previous column's last entry when s[k] = s[k-1] + n[k-1], n[k-1] > 0
     if kmax > 1:
-        overlapped = ((pops[1:] == pops[:-1] + w[:-1]) & (n[:-1] > 0)
-                      & valid_k[1:, :, None]).sum(axis=0)
+        overlapped = (pops[1:] == pops[:-1] + w[:-1]) & (n[:-1] > 0) & valid_k[1:, :, None]
+        if tails is not None:
+            overlapped &= tail[:-1] == 0
+        overlapped = overlapped.sum(axis=0)
     else:
         overlapped = np.zeros((batch, pes), np.int64)
     stall = nonzeros[:, None] - overlapped
@@ -148,11 +160,13 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
         pops=np.where(valid[:, :, None], pops.transpose(1, 0, 2), -1) if keep_trace else None)
 
 
-def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int):
+def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int, tail=0):
     """The bounds-lookahead recurrence (docs/timing.md "Bounds lookahead") over items k:
     ``gap`` [kmax, batch] the group scan's cycles before item k, ``n`` [kmax, batch, pes] its
     entries, ``valid_k`` [kmax, batch]. Returns b [kmax, batch], s [kmax, batch, pes] (−1 for an
-    empty column, which is never popped) and each PE's last entry issue [batch, pes]."""
+    empty column, which is never popped) and the cycle each PE is free from [batch, pes]: its
+    last issue, or the cycle after it when its last column's last entry was taken along by the
+    padding merge (``tail`` [kmax, batch, pes], 0 or 1)."""
     kmax, batch = gap.shape
     pes = n.shape[2]
     broadcast = np.zeros((kmax, batch), np.int64)
@@ -173,7 +187,7 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
         nonempty = (n[k] > 0) & ok[:, None]
         s = np.maximum(b[:, None] + 2, free)
         free = np.where(nonempty, s + n[k], free)
-        last_issue = np.where(nonempty, s + n[k] - 1, last_issue)
+        last_issue = np.where(nonempty, s + n[k] - 1 + (tail[k] if np.ndim(tail) else 0), last_issue)
         queued = np.where(nonempty[:, :, None],
                           np.concatenate([queued[:, :, 1:], s[:, :, None]], axis=2), queued)
         staged_empty = (n[k] == 0) & ok[:, None]
@@ -185,13 +199,14 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
 
 def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int,
                               keep_trace: bool, groups: np.ndarray,
-                              groups_total: np.ndarray) -> PassSchedule:
+                              groups_total: np.ndarray, tails: np.ndarray | None = None) -> PassSchedule:
     """``_schedule_chunk`` with the bounds read at push time: no stall, empty columns free."""
     batch = active.shape[0]
     pes = counts.shape[0]
     nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
     valid_k = valid.T
-    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth)
+    tail = 0 if tails is None else _items(active, tails, groups)[-1]
+    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth, tail)
     rows = np.arange(batch)
     last = np.maximum(nonzeros - 1, 0)
     b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)

@@ -146,8 +146,9 @@ class ProcessingElement(wiring.Component):
         binary = Signal()
         m.d.comb += binary.eq(desc.kind == KIND_BINARY)
         column = self.column_issue_lookahead if a.bounds_lookahead else self.column_issue
-        issue, entry, first, column_act, column_bits, column_plane, column_valid = column(
-            m, binary, ptr_even, ptr_odd)
+        skip = Signal()       # padding merge: the entry issued last cycle took the next one along
+        issue, entry, first, last, column_act, column_bits, column_plane, column_valid = column(
+            m, binary, ptr_even, ptr_odd, skip)
 
         per_line = a.entries_per_line
         if per_line & (per_line - 1) == 0:        # a power of two: slice the entry index
@@ -160,6 +161,17 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [sparse_rd.addr.eq(entry), sparse_rd.en.eq(issue)]
         with m.Else():
             m.d.comb += [sparse_rd.addr.eq(line), sparse_rd.en.eq(issue & (first | (slot == 0)))]
+        merging = Signal()                       # stage 1's entry took the next one along
+        if a.padding_merge and per_line > 1:
+            # docs/timing.md "Padding merge": the line of the entry issued last cycle is on the
+            # read port now; if that entry is padding (code 0) and its column's next entry is in
+            # the same line, the next entry goes with it and the column skips it
+            mergeable = Signal()
+            last_slot = Signal.like(slot, name="merge_slot")
+            m.d.sync += [mergeable.eq(issue & ~binary & ~last & (slot != per_line - 1)),
+                         last_slot.eq(slot)]
+            issued = data.View(entry_struct(a), sparse_rd.data.word_select(last_slot, a.entry_bits))
+            m.d.comb += [skip.eq(mergeable & (issued.code == 0)), merging.eq(skip)]
 
         # -- stage 1: the line leaves the block RAM into a register (nothing else in this cycle) ---
         s1_valid, s1_first = Signal(), Signal()
@@ -171,7 +183,8 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act),
                      s1_bits.eq(column_bits), s1_plane.eq(column_plane),
                      s1_valid_bits.eq(column_valid)]
-        s2_valid, s2_first = Signal(), Signal()
+        s2_valid, s2_first, s2_merge = Signal(), Signal(), Signal()
+        m.d.sync += s2_merge.eq(merging)
         s2_slot = Signal.like(s1_slot)
         s2_act = Signal.like(s1_act)
         s2_bits, s2_plane, s2_valid_bits = Signal.like(s1_bits), Signal.like(s1_plane), Signal.like(s1_valid_bits)
@@ -182,18 +195,29 @@ class ProcessingElement(wiring.Component):
 
         # -- stage 2: slice the entry, local row = previous + run + 1, read the codebook ---------------
         fields = data.View(entry_struct(a), s2_line.word_select(s2_slot, a.entry_bits))
-        row_bits = _bits_for(a.acc_depth + a.max_run + 1)
+        merge = a.padding_merge and per_line > 1
+        row_bits = _bits_for(a.acc_depth + (2 if merge else 1) * (a.max_run + 1))
         row, row_prev = Signal(row_bits), Signal(row_bits)
         run = Mux(binary, 0, fields.run)          # binary: one row per line
-        m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))
+        code = fields.code
+        if merge:
+            # a merged pair: the padding entry's rows, then the next entry's (docs/timing.md)
+            after = Signal(row_bits)
+            m.d.comb += after.eq(Mux(s2_first, run, row_prev + run + 1))
+            taken = data.View(entry_struct(a), s2_line.word_select(
+                (s2_slot + 1)[:len(s2_slot)], a.entry_bits))
+            m.d.comb += row.eq(Mux(s2_merge, after + taken.run + 1, after))
+            code = Mux(s2_merge, taken.code, fields.code)
+        else:
+            m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))
         with m.If(s2_valid):
             m.d.sync += row_prev.eq(row)
         codebook_rd = codebook.read_port()
-        m.d.comb += [codebook_rd.addr.eq(Cat(fields.code, desc.layer)), codebook_rd.en.eq(s2_valid)]
+        m.d.comb += [codebook_rd.addr.eq(Cat(code, desc.layer)), codebook_rd.en.eq(s2_valid)]
         s3_valid = Signal()                       # the entry writes its row (code 0 writes nothing)
         s3_row = Signal(range(a.acc_depth))
         s3_act = Signal(signed(a.act_bits))
-        m.d.sync += [s3_valid.eq(s2_valid & (binary | (fields.code != 0))), s3_row.eq(row),
+        m.d.sync += [s3_valid.eq(s2_valid & (binary | (code != 0))), s3_row.eq(row),
                      s3_act.eq(s2_act)]
 
         # binary stage 2: xnor/and of the line against the item's bits, popcounts per chunk
@@ -304,11 +328,13 @@ class ProcessingElement(wiring.Component):
                      load.rdata.eq(Mux(read_bank, banks[1].data, banks[0].data))]
         return m
 
-    def column_issue(self, m: Module, binary, ptr_even, ptr_odd):
+    def column_issue(self, m: Module, binary, ptr_even, ptr_odd, skip):
         """EIE's order (docs/timing.md "PE p"): the queue holds the broadcaster's items; popping
         one at s reads its column's bounds, its entries issue at s + 1 .. s + n, and the next item
         is popped as the last entry issues (or when the bounds show an empty column).
-        Returns (issue, entry, first, act, bits, plane, valid bits) of the entry issued now."""
+        ``skip``: the entry issued last cycle took the next one along (padding merge): the column
+        continues one entry further on, or is finished if that was its last.
+        Returns (issue, entry, first, last, act, bits, plane, valid bits) of the entry issued now."""
         a = self.arch
         desc = self.run.desc
         # -- activation queue -----------------------------------------------------------------
@@ -358,16 +384,16 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [entry.eq(Mux(odd, odd_rd.data, even_rd.data)),
                          stop.eq(Mux(odd, even_rd.data, odd_rd.data)),
                          issue.eq(entry != stop), first.eq(1)]
-        with m.Elif(active):
-            m.d.comb += [entry.eq(current), stop.eq(end), issue.eq(1)]
+        with m.Elif(active & ~(skip & (current + 1 == end))):
+            m.d.comb += [entry.eq(current + skip), stop.eq(end), issue.eq(1)]
         last = Signal()
         m.d.comb += [last.eq(issue & (entry + 1 == stop)),
                      pop.eq((~issue | last) & queue.r_rdy),
                      self.free.eq((~issue | last) & ~queue.r_rdy)]
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
-        return issue, entry, first, column_act, column_bits, column_plane, column_valid
+        return issue, entry, first, last, column_act, column_bits, column_plane, column_valid
 
-    def column_issue_lookahead(self, m: Module, binary, ptr_even, ptr_odd):
+    def column_issue_lookahead(self, m: Module, binary, ptr_even, ptr_odd, skip):
         """The bounds lookahead (docs/timing.md "Bounds lookahead"): an item's column bounds are
         read in the cycle it is pushed (b); at b + 1 the bounds stage writes the item with its
         bounds into the queue, unless the column is empty (then it vanishes); popping an item
@@ -410,8 +436,8 @@ class ProcessingElement(wiring.Component):
         current, end = Signal(a.ptr_bits), Signal(a.ptr_bits)
         entry, stop = Signal(a.ptr_bits), Signal(a.ptr_bits)
         issue, first, pop = Signal(), Signal(), Signal()
-        with m.If(active):
-            m.d.comb += [entry.eq(current), stop.eq(end), issue.eq(1)]
+        with m.If(active & ~(skip & (current + 1 == end))):
+            m.d.comb += [entry.eq(current + skip), stop.eq(end), issue.eq(1)]
         with m.Elif(queue.r_rdy):
             m.d.comb += [entry.eq(head.start), stop.eq(head.stop), issue.eq(1), first.eq(1),
                          pop.eq(1)]
@@ -434,4 +460,4 @@ class ProcessingElement(wiring.Component):
             m.d.comb += now.eq(Mux(pop, value, held))
             m.d.sync += held.eq(now)
             columns.append(now)
-        return (issue, entry, first, *columns)
+        return (issue, entry, first, last, *columns)

@@ -96,16 +96,21 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
         groups = -(-p.in_len // n)
         nonzero = [j for j in range(p.in_len) if x[j] != 0]
         counts = np.zeros((n, p.in_len), np.int64)
+        tails = np.zeros((n, p.in_len), np.int64)
         for pe in range(n):
             start, end = pass_columns(program, index, pe)
             counts[pe] = end - start
+            if a.padding_merge:
+                for j in range(p.in_len):
+                    counts[pe][j], tails[pe][j] = merged_issues(program, pe, start[j], end[j])
         if a.bounds_lookahead:
             scan, prev_g = [], -1
             for j in nonzero:
                 scan.append(1 + max(0, j // n - prev_g - 1))
                 prev_g = j // n
             work = [[int(counts[pe][j]) for pe in range(n)] for j in nonzero]
-            b_last, end = lookahead_column_phase(t, scan, work, depth)
+            tail = [[int(tails[pe][j]) for pe in range(n)] for j in nonzero]
+            b_last, end = lookahead_column_phase(t, scan, work, depth, tail)
             done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + groups + 1
             t = max(done_b, end) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
@@ -118,12 +123,13 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
                 bk = max(bk, max(s[pe][k - depth] for pe in range(n)) + 1)
             b.append(bk)
             for pe in range(n):
-                w_prev = max(counts[pe][nonzero[k - 1]], 1) if k else 0
+                w_prev = max(counts[pe][nonzero[k - 1]], 1) + tails[pe][nonzero[k - 1]] if k else 0
                 s[pe].append(max(bk + 1, s[pe][k - 1] + w_prev) if k else bk + 1)
             prev_b, prev_g = bk, g
         if nonzero:
             done_b = b[-1] + 1 + (groups - 1 - nonzero[-1] // n)
-            free = [s[pe][-1] + max(counts[pe][nonzero[-1]], 1) for pe in range(n)]
+            free = [s[pe][-1] + max(counts[pe][nonzero[-1]], 1) + tails[pe][nonzero[-1]]
+                    for pe in range(n)]
         else:
             done_b, free = t + groups + 1, [t] * n
         column_end = max(done_b, max(free))
@@ -131,16 +137,38 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
     return t + timing.PROGRAM_TAIL
 
 
-def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth: int):
+def merged_issues(program: Program, pe: int, start: int, end: int) -> tuple[int, int]:
+    """docs/timing.md "Padding merge", literally: walk the column's entries; an issued entry
+    with code 0 takes the next one along when it is in the same line. Returns the issue cycles
+    and whether the last entry was taken along."""
+    a = program.arch
+    per_line, mask = a.entries_per_line, (1 << a.code_bits) - 1
+    def code(e):
+        return (int(program.sparse[pe][e // per_line]) >> (a.entry_bits * (e % per_line))) & mask
+    e, issues, tail = start, 0, 0
+    while e < end:
+        issues += 1
+        if code(e) == 0 and e + 1 < end and (e + 1) // per_line == e // per_line:
+            tail = int(e + 2 == end)
+            e += 2
+        else:
+            tail = 0
+            e += 1
+    return issues, tail
+
+
+def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth: int,
+                           tail: list[list[int]] | None = None):
     """docs/timing.md "Bounds lookahead", literally: item k (``scan[k]`` cycles of group scan
     after the previous one, ``work[k][p]`` entries in PE p) is pushed at the first cycle b from
     ``b_{k-1} + scan[k]`` on at which every PE holds fewer than ``depth`` items (an item is held
     from the cycle after its push until its pop, an empty one for that one cycle only); a
     non-empty item is popped at max(b + 2, the previous pop + its entries). Returns b_{K-1} (t if
-    none) and the cycle the last PE became free after the last item left the bounds stage."""
+    none) and the cycle the last PE became free after the last item left the bounds stage (a
+    cycle after its last issue if its last column's last entry was taken along: ``tail``)."""
     pes = len(work[0]) if work else 0
     pushes, pops = [], [[None] * len(work) for _ in range(pes)]
-    previous, free = t, [0] * pes
+    previous, free, done = t, [0] * pes, [0] * pes
     for k, scan_k in enumerate(scan):
         b = previous + scan_k
         while any(sum(1 for j in range(k) if pushes[j] < b <=
@@ -151,11 +179,11 @@ def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth
             if work[k][p]:
                 pops[p][k] = max(b + 2, free[p])
                 free[p] = pops[p][k] + work[k][p]
+                done[p] = free[p] - 1 + (tail[k][p] if tail else 0)
         previous = b
     if not scan:
         return t, t
-    last_issue = max((f - 1 for f in free if f), default=0)
-    return pushes[-1], max(pushes[-1] + 2, last_issue)
+    return pushes[-1], max([pushes[-1] + 2] + done)
 
 
 def _binary_pass_end(program: Program, p, t: int) -> int:

@@ -140,3 +140,17 @@ def test_lookahead_batch_equals_one_at_a_time():
         alone = schedule_pass(active[i:i + 1], counts, 2, lookahead=True)
         for name in ("column_end", "broadcast_done", "broadcast_stalls", "pe_busy", "pe_idle"):
             assert np.array_equal(getattr(together, name)[i], getattr(alone, name)[0]), name
+
+
+def test_a_merged_last_entry_delays_the_next_pop_without_lookahead():
+    # column 0: 3 issue cycles, its last entry taken along: the PE learns it is finished at s + 4
+    tails = np.array([[1, 0]])
+    s = schedule_pass(np.array([[True, True]]), np.array([[3, 2]]), 8, keep_trace=True, tails=tails)
+    assert s.pops[0, :, 0].tolist() == [2, 6]
+    assert s.column_end.tolist() == [8] and s.pe_stall.tolist() == [[2]]
+    look = schedule_pass(np.array([[True, True]]), np.array([[3, 2]]), 8, keep_trace=True,
+                         lookahead=True, tails=tails)
+    assert look.pops[0, :, 0].tolist() == [3, 6]     # no delay between columns
+    last = schedule_pass(np.array([[True, True]]), np.array([[3, 2]]), 8, lookahead=True,
+                         tails=np.array([[0, 1]]))
+    assert look.column_end.tolist() == [7] and last.column_end.tolist() == [8]

@@ -64,6 +64,20 @@ BINARY_ARCHS = [
           sparse_depth=2048, ptr_depth=512, bias_depth=128, max_passes=64),
 ]
 
+#: the timing model's improvements (docs/timing.md "Improvements over EIE"): zs64's switches
+#: and deep queue on 4 PEs; both switches with one-deep queues, 2-bit runs (padding everywhere)
+#: and 6 entries per line (the slot is not a bit slice); the padding merge without the lookahead
+ZS_ARCHS = [
+    _arch("z4pe", pes=4, fifo_depth=16, act_depth=32, acc_depth=32, sparse_depth=512,
+          ptr_depth=512, bias_depth=128, max_passes=8, bounds_lookahead=1, padding_merge=1),
+    _arch("z3pe-run2", pes=3, fifo_depth=1, code_bits=4, run_bits=2, line_bits=36, act_depth=64,
+          acc_depth=8, sparse_depth=1024, ptr_depth=512, bias_depth=128, max_passes=32,
+          bounds_lookahead=1, padding_merge=1),
+    _arch("z2pe-merge", pes=2, fifo_depth=2, code_bits=4, run_bits=2, line_bits=48, act_depth=64,
+          acc_depth=16, sparse_depth=1024, ptr_depth=512, bias_depth=256, max_passes=16,
+          padding_merge=1),
+]
+
 #: the random binary cases' shapes: which layers are binary ("b") and which sparse ("s")
 BINARY_SHAPES = ("b", "bb", "bbb", "sb", "sbb", "bs", "bss", "bsb", "sbs")
 
@@ -273,6 +287,13 @@ def regression_cases(n: int, first_seed: int = 0) -> list[Case]:
     return [random_case(first_seed + i, ARCHS[i % len(ARCHS)]) for i in range(n)]
 
 
+def zs_regression_cases(n: int, first_seed: int = 40_000) -> list[Case]:
+    """``n`` cases over ``ZS_ARCHS`` round-robin, every fourth binary or mixed."""
+    archs = ZS_ARCHS
+    return [random_binary_case(first_seed + i, archs[i % len(archs)]) if i % 4 == 3 else
+            random_case(first_seed + i, archs[i % len(archs)]) for i in range(n)]
+
+
 def by_arch(cases: list[Case]) -> dict[ArchConfig, list[Case]]:
     groups: dict[ArchConfig, list[Case]] = {}
     for case in cases:
@@ -296,6 +317,12 @@ def sample_cases() -> list[Case]:
 def binary_sample_cases() -> list[Case]:
     """``test_regression_binary_sample``: one binary or mixed program per architecture."""
     return [random_binary_case(10_000 + seed, arch) for seed, arch in enumerate(ARCHS)]
+
+
+def zs_sample_cases() -> list[Case]:
+    """``test_regression_zs_sample``: a sparse and a binary or mixed program per ``ZS_ARCHS``."""
+    return ([random_case(40_000 + seed, arch) for seed, arch in enumerate(ZS_ARCHS)] +
+            [random_binary_case(40_100 + seed, arch) for seed, arch in enumerate(ZS_ARCHS)])
 
 
 def quick_cases() -> list[Case]:

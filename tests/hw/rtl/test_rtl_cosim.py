@@ -20,7 +20,8 @@ from zeroskip.ladder import check_rtl
 from regression import (ARCHS, CORNERS, QUICK, binary_regression_cases, binary_sample_cases,
                         by_arch, conv_regression_cases, conv_sample_cases, corner_counts, default_sample,
                         graph_regression_cases, graph_sample_cases, mismatches, quick_binary_cases,
-                        quick_cases, random_case, regression_cases, sample_cases)
+                        quick_cases, random_case, regression_cases, sample_cases,
+                        zs_regression_cases, zs_sample_cases)
 
 pytestmark = pytest.mark.rtl
 
@@ -33,6 +34,8 @@ FULL_BINARY_CASES = 56
 FULL_CONV_CASES = 200
 #: the branching graphs' full run (pytest -m slow)
 FULL_GRAPH_CASES = 48
+#: the timing improvements' full run (zs64's switches, pytest -m slow)
+FULL_ZS_CASES = 60
 
 
 def _run_cases(cases, simulator):
@@ -105,6 +108,27 @@ def test_regression_graph_sample():
     names = {layer.name for case in cases for layer in case.program.layers}
     assert {"expand1x1+expand3x3", "add", "depthwise+shortcut"} <= names
     assert _run_cases(cases, "icarus") == []
+
+
+def test_regression_zs_sample():
+    """The timing model's improvements switched on (``bounds_lookahead``, ``padding_merge``,
+    docs/timing.md): a sparse and a binary or mixed program per ``ZS_ARCHS``, bit- and
+    cycle-exact on Icarus."""
+    cases = zs_sample_cases()
+    assert {case.arch.bounds_lookahead for case in cases} == {0, 1}
+    assert all(case.arch.padding_merge for case in cases)
+    assert sum(int(image.merged.sum()) for case in cases
+               for image in case.program.decoded.passes if image.merged is not None) > 0
+    assert _run_cases(cases, "icarus") == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_regression_zs_full(simulator):
+    """60 seeded random programs on ``ZS_ARCHS``, every fourth binary or mixed (pytest -m slow);
+    the result goes in docs/eie-benchmark.md."""
+    problems = _run_cases(zs_regression_cases(FULL_ZS_CASES), simulator)
+    assert problems == [], "\n".join(problems[:20])
 
 
 @pytest.mark.slow

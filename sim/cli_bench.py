@@ -22,7 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights and inputs")
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="where alexnet_fc8_eie.npz lives (default: the repository's ../shared/data)")
-    parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
+    parser.add_argument("--energy", metavar="TABLE",
+                        help="energy table (default: derived from the architecture, "
+                             "zeroskip energy --arch NAME)")
     add_arch_arguments(parser, default="eie64")
     parser.epilog = ("--arch and the overrides (--pes, --fifo, --run-bits, --line-bits, ...) are "
                      "those of every command; EIE's configuration is the eie64 preset")
@@ -34,12 +36,13 @@ def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = No
     """Compile and simulate every selected layer on ``arch`` (a preset name, JSON file or
     ``ArchConfig``); returns the JSON-ready report."""
     from zeroskip.hw.arch import load_arch
-    from zeroskip.sim import load_energy_table, simulate
+    from zeroskip.sim import simulate
     from zeroskip.sim import eie
+    from zeroskip.sim.energy import energy_table_for
 
     progress = progress or Progress(True)
     arch = load_arch(arch)
-    table = load_energy_table(energy)
+    table = energy_table_for(arch, energy)   # checked up front; named in the report
     specs = list(eie.TABLE_III) + [eie.FC8]
     if layers:
         wanted = {name.strip().lower() for name in layers}
@@ -64,7 +67,8 @@ def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = No
             notes.append(f"{spec.name}: exceeds {arch.name}'s memories; overridden "
                          + ", ".join(f"{k} {getattr(arch, k)} -> {v}" for k, v in changes.items()))
         progress(f"{spec.name}: simulating")
-        result = simulate(program, x, energy_table=table)
+        # a user table prices every layer; else the layer's own configuration (overrides included)
+        result = simulate(program, x, energy_table=table if energy else None)
         actions = result.actions
         entries = actions["mac"] + actions["padding_entry"]
         rows.append({
@@ -77,6 +81,9 @@ def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = No
             "vs_eie_actual": float(result.time_us[0] / spec.eie_actual_us),
             "energy_pj": result.energy_pj, "energy_by_component_pj": result.component_energy_pj,
             "power_mw": result.power_mw,
+            # EIE's energy for the layer: its reported power x its actual time (W x us = uJ)
+            "eie_energy_pj": eie.EIE_POWER_W * spec.eie_actual_us * 1e6,
+            "energy_vs_eie": result.energy_pj / (eie.EIE_POWER_W * spec.eie_actual_us * 1e6),
             "padding_fraction": actions["padding_entry"] / max(1, entries),
             "breakdown_cycles": eie.cycle_breakdown(result),
             "overrides": changes, "actions": {k: int(v) for k, v in actions.items()},
@@ -90,16 +97,16 @@ def format_report(report: dict) -> str:
 
     rows = [[r["name"], f"{r['in']}x{r['out']}", r["ideal_cycles"], r["cycles"], r["time_us"],
              r["eie_theoretical_us"], r["eie_actual_us"], r["vs_eie_actual"], r["efficiency"],
-             r["padding_fraction"], r["energy_pj"] / 1e6] for r in report["layers"]]
+             r["padding_fraction"], r["energy_pj"] / 1e6, r["energy_vs_eie"]] for r in report["layers"]]
     lines = [format_table(["layer", "size", "ideal", "cycles", "us", "EIE th.", "EIE act.",
-                           "vs act.", "effic.", "pad %", "uJ"], rows,
-                          ["", "", "", "", ".2f", ".1f", ".1f", ".2f", ".1%", ".1%", ".2f"])]
+                           "vs act.", "effic.", "pad %", "uJ", "vs EIE uJ"], rows,
+                          ["", "", "", "", ".2f", ".1f", ".1f", ".2f", ".1%", ".1%", ".2f", ".2f"])]
     arch = report["arch"]
     lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz, "
                  f"{arch['run_bits']}-bit runs, {arch['line_bits']}-bit lines"
                  f"{', row-balanced' if report['balance'] else ''}; synthetic layers: uniformly random "
                  f"weights and activations at the paper's densities (seed {report['seed']}); energy priced "
-                 f"by {report['energy_table']}")
+                 f"by {report['energy_table']}; vs EIE uJ = energy / (EIE's 0.59 W x its actual time)")
     lines.extend(f"note: {n}" for n in report["notes"])
     return "\n".join(lines)
 

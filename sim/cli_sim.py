@@ -37,7 +37,9 @@ def add_arguments(parser) -> None:
                         help="integer class labels [batch] of --input: report the accuracy too")
     parser.add_argument("--output", metavar="Y.npy", help="write the float32 outputs (logical order)")
     parser.add_argument("--json", metavar="REPORT", help="write a JSON report")
-    parser.add_argument("--energy", metavar="TABLE", help="energy table (default: Horowitz 45 nm)")
+    parser.add_argument("--energy", metavar="TABLE",
+                        help="energy table (default: derived from the program's architecture, "
+                             "zeroskip energy --arch NAME)")
     parser.add_argument("--plot", metavar="DIR", help="write PNG plots of per-PE work and energy")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random input")
     parser.add_argument("--density", type=float, default=DEFAULT_DENSITY,
@@ -122,7 +124,8 @@ def run(args) -> int:
 
     progress = Progress(getattr(args, "quiet", False))
     program = load_program(args.program)
-    table = load_energy_table(args.energy)
+    # a user table is checked before the run; None: derived from the (repriced) architecture
+    table = load_energy_table(args.energy) if args.energy else None
     clock_mhz = args.clock_mhz
     if args.build_report is not None:
         from zeroskip.hw.fpga.report import achieved_clock_mhz

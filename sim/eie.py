@@ -49,6 +49,8 @@ TABLE_III: tuple[BenchLayer, ...] = (
     BenchLayer("NT-Wd", 600, 8791, 0.11, 1.0, 13.0, 13.9),
     BenchLayer("NT-LSTM", 1201, 2400, 0.10, 1.0, 6.5, 7.5),
 )
+#: EIE's reported power (64 PEs, 800 MHz, 45 nm): its energy per layer is this x its actual time
+EIE_POWER_W = 0.59
 #: the real layer, timed by EIE as Alex-8
 FC8 = BenchLayer("FC8 (real)", 4096, 1000, 0.257, 0.429, 8.9, 9.9)
 

@@ -24,7 +24,7 @@ ENERGY_GROUPS: dict[str, tuple[str, ...]] = {
     "accumulator + bias": ("acc_read", "acc_write", "bias_read"),
     "activation read/write": ("act_read", "act_write"),
     "LNZD + queues": ("lnzd_select", "queue_push", "queue_pop", "skipped_zero"),
-    "leakage (idle, stall)": ("idle_cycle", "stall_cycle"),
+    "static (clock, logic, leakage)": ("idle_cycle", "stall_cycle", "array_cycle"),
 }
 
 

@@ -19,7 +19,7 @@ from zeroskip.hw import timing
 from zeroskip.hw.fixedpoint import dequantize, signed_range
 from zeroskip.hw.program import Program
 from zeroskip.hw.reference import integer_inputs, quantize_input
-from zeroskip.sim.energy import ACTIONS, EnergyTable, load_energy_table
+from zeroskip.sim.energy import ACTIONS, EnergyTable, energy_table_for
 from zeroskip.sim.kinds import SIM_KINDS
 
 
@@ -163,7 +163,8 @@ class SimResult:
 
 
 def simulate(program: Program, x, energy_table: EnergyTable | str | None = None) -> SimResult:
-    """Float input [in] or [batch, in] → outputs, cycles, actions and energy."""
+    """Float input [in] or [batch, in] → outputs, cycles, actions and energy. ``energy_table``: a
+    table, a user table's path, or None for the table derived from ``program.arch``."""
     xq = quantize_input(program, x)
     result = simulate_int(program, xq, energy_table)
     if np.asarray(x).ndim == 1:
@@ -173,8 +174,9 @@ def simulate(program: Program, x, energy_table: EnergyTable | str | None = None)
 
 def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = None) -> SimResult:
     """Integer input activations [in] or [batch, in] (at the first layer's scale)."""
-    table = energy_table if isinstance(energy_table, EnergyTable) else load_energy_table(energy_table)
     a = program.arch
+    # a user table (path) or the table derived from the program's configuration
+    table = energy_table if isinstance(energy_table, EnergyTable) else energy_table_for(a, energy_table)
     xq = integer_inputs(program, xq)
     low, high = signed_range(a.act_bits)
     if xq.size and (xq.min() < low or xq.max() > high):
@@ -234,6 +236,12 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     layer_ideal = np.stack([pass_ideal[:, layer_of_pass == li].sum(axis=1)
                             for li in range(n_layers)], axis=1)
     cycles = timing.PROGRAM_HEAD + pass_cycles.sum(axis=1) + timing.PROGRAM_TAIL
+    # static power x time: every cycle of the array, the program's head and tail with its first
+    # and last layer, so the array cycles add up to ``cycles``
+    for li in range(n_layers):
+        layer_actions[li]["array_cycle"] = int(layer_cycles[:, li].sum())
+    layer_actions[0]["array_cycle"] += batch * timing.PROGRAM_HEAD
+    layer_actions[-1]["array_cycle"] += batch * timing.PROGRAM_TAIL
     last = program.layers[-1]
     outputs = program.logical_output(dequantize(acts, last.out_frac).astype(np.float32))
     names = [layer.name or f"layer{i}" for i, layer in enumerate(program.layers)]

@@ -92,7 +92,7 @@ def test_hand_computed_program_one_pe():
     expected = dict(act_read=2, lnzd_select=2, queue_push=2, queue_pop=2, ptr_read=4,
                     sparse_line_read=2, codebook_read=5, mac=5, padding_entry=0,
                     acc_read=5 + 3, acc_write=5 + 3, bias_read=3, act_write=3, skipped_zero=0, xnor_popcount=0,
-                    idle_cycle=2, stall_cycle=1)
+                    idle_cycle=2, stall_cycle=1, array_cycle=OVERHEAD + 7 + SWEEP + 3)
     assert result.actions == expected
     assert (result.pe_busy.tolist(), result.pe_stall.tolist(), result.pe_idle.tolist()) == ([[5]], [[1]], [[2]])
 

@@ -9,10 +9,13 @@ is built, so fields added later sweep without a change here. docs/sweep.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import signal
+import threading
 import warnings
 
 from zeroskip.errors import ZeroskipError
@@ -113,11 +116,26 @@ def open_client(args):
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ZeroskipError(f"--workers {workers}: must be at least 1")
-    with warnings.catch_warnings():        # "port 8787 in use": its HTTP server takes another
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), _workers_ignore_ctrl_c():
+        warnings.simplefilter("ignore")    # "port 8787 in use": its HTTP server takes another
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Worker processes started in here inherit SIGINT ignored (Python and asyncio keep an
+    ignored SIGINT ignored): Ctrl-C reaches this process alone, which says "interrupted" in one
+    line and closes the cluster, instead of every worker printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def format_summary(report: dict) -> str:

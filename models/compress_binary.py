@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.progress import QUIET, Progress
@@ -46,10 +47,11 @@ class BinaryRun:
     first_full_precision: bool = False
     last_full_precision: bool = False
     train_limit: int = 0  # use only the first N training images (tests); 0 = all 4,000
+    blas_threads: int = 1  # as compress.CompressConfig: the same model on any machine, and fast
 
     def __post_init__(self):
         binary_zoo.check_mode(self.mode)
-        for name in ("epochs", "teacher_epochs", "batch_size"):
+        for name in ("epochs", "teacher_epochs", "batch_size", "blas_threads"):
             if getattr(self, name) < 1:
                 raise ZeroskipError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
 
@@ -64,15 +66,26 @@ class BinaryResult:
 
 def train_teacher(run: BinaryRun, x, y, progress: Progress) -> Network:
     teacher = binary_zoo.float_mlp(seed=run.seed)
-    fit(teacher, dense_params(teacher), x, y,
-        Schedule(run.teacher_epochs, run.teacher_lr, "adam", 64), np.random.default_rng(run.seed),
-        progress, label="float baseline")
+    with threadpool_limits(limits=run.blas_threads, user_api="blas"):
+        fit(teacher, dense_params(teacher), x, y,
+            Schedule(run.teacher_epochs, run.teacher_lr, "adam", 64),
+            np.random.default_rng(run.seed), progress, label="float baseline")
     return teacher
 
 
 def compress_binary(run: BinaryRun, progress: Progress = QUIET,
                     teacher: Network | None = None) -> BinaryResult:
-    """Train, fold and measure one binary MLP; ``teacher`` may be reused across runs."""
+    """Train, fold and measure one binary MLP; ``teacher`` may be reused across runs.
+
+    BLAS runs on ``run.blas_threads`` threads (1 by default): a float sum's order depends on how
+    BLAS splits a product among its threads, so the trained model would otherwise depend on the
+    machine's core count (2 threads and 1 gave 92.9 % and 93.4 % for the same XNOR run), and
+    these small products run faster on one thread of a loaded machine anyway."""
+    with threadpool_limits(limits=run.blas_threads, user_api="blas"):
+        return _compress_binary(run, progress, teacher)
+
+
+def _compress_binary(run: BinaryRun, progress: Progress, teacher: Network | None) -> BinaryResult:
     x, y, x_test, y_test = mnist_split(run.seed)
     if run.train_limit:
         x, y = x[:run.train_limit], y[:run.train_limit]

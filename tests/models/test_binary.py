@@ -257,3 +257,21 @@ def test_zoo_binary_mlp_reaches_90_percent_at_25x(mode, distill):
     assert report["accuracy_binary"] >= 0.90
     assert report["accuracy_binary"] == report["accuracy_binary_float_forward"]
     assert report["compression_ratio"] >= 25
+
+
+def test_a_binary_run_does_not_depend_on_the_callers_blas_threads():
+    """BLAS splits a product among its threads, which changes a float sum's order: the run
+    pins its own thread count, so one seed gives one model on any machine."""
+    from threadpoolctl import threadpool_limits
+
+    run = compress_binary.BinaryRun(mode="xnor", epochs=1, teacher_epochs=1, train_limit=1000)
+    models = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            result = compress_binary.compress_binary(run)
+        models.append([layer.params[name].copy() for layer in result.student.layers
+                       for name in sorted(getattr(layer, "params", {}))])
+    for one, two in zip(*models, strict=True):
+        assert np.array_equal(one, two)
+    with pytest.raises(ZeroskipError, match="blas-threads"):
+        compress_binary.BinaryRun(blas_threads=0)

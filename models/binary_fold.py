@@ -10,7 +10,8 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 
-from .binary_layers import BatchNorm, BinaryDense, Sign
+from .binary_layers import BinaryDense, Sign
+from .layers import BatchNorm
 from .network import Network
 
 
@@ -43,14 +44,6 @@ class FoldedLayer:
     def dot_bound(self) -> int:
         """|dot| <= this: fan-in times the largest input magnitude."""
         return self.fan_in * (1 if self.input_bits == 0 else 2 ** self.input_bits - 1)
-
-
-def _bn_affine(bn: BatchNorm) -> tuple[np.ndarray, np.ndarray]:
-    """``BN(y) = g * y + h`` in float64 (eval mode)."""
-    inv_std = 1.0 / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
-    g = bn.params["gamma"].astype(np.float64) * inv_std
-    h = bn.params["beta"].astype(np.float64) - g * bn.running_mean.astype(np.float64)
-    return g, h
 
 
 def threshold_from_affine(a: np.ndarray, c: np.ndarray, bound: int
@@ -86,7 +79,7 @@ def fold(net: Network) -> list[FoldedLayer]:
                                 "(full-precision layers cannot be folded)")
         if i + 1 >= len(layers) or not isinstance(layers[i + 1], BatchNorm):
             raise ZeroskipError(f"layer {name}: a binary layer must be followed by a batch norm")
-        g, h = _bn_affine(layers[i + 1])
+        g, h = layers[i + 1].affine()
         # y = alpha * s * dot, BN(y) = g * y + h = (g * alpha * s) * dot + h
         a = g * layer.alpha().astype(np.float64) * layer.input_scale()
         bits = int(np.ceil(np.log2(layer.input_levels + 1))) if layer.input_levels else 0

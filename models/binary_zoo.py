@@ -6,8 +6,8 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 
-from .binary_layers import MODES, PIXEL_LEVELS, BatchNorm, BinaryDense, Sign
-from .layers import Dense, Layer, ReLU
+from .binary_layers import MODES, PIXEL_LEVELS, BinaryDense, Sign
+from .layers import BatchNorm, Dense, Layer, ReLU
 from .network import Network
 
 

@@ -21,12 +21,9 @@ import sys
 from zeroskip.errors import ZeroskipError
 from zeroskip.progress import Progress
 
-DEEP_COMPRESSION = ("lenet300", "lenet5")
 FC_MODELS = ("lenet300",)
 #: the sub-parser every model file goes to (``zeroskip compress mlp.onnx``)
 MODEL_FILE = "MODEL.onnx"
-#: what MODEL may be, for messages
-MODEL_CHOICES = "lenet300, lenet5, binary-mlp or an ONNX model file"
 
 
 class _ModelChoices(dict):
@@ -64,7 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_subparsers(dest="model", metavar="MODEL", required=True,
                                    parser_class=OneLineParser)
     for name, help_text in (("lenet300", "LeNet-300-100 (784-300-100-10), Deep Compression"),
-                            ("lenet5", "Caffe's LeNet-5, Deep Compression")):
+                            ("lenet5", "Caffe's LeNet-5, Deep Compression"),
+                            ("squeezenet", "SqueezeNet at MNIST scale (Fire modules, bypass)"),
+                            ("mobilenet", "MobileNet at MNIST scale (depthwise-separable, BN)"),
+                            ("mobilenet-standard", "MobileNet with standard 3x3 convs instead"),
+                            ("shufflenet", "ShuffleNet at MNIST scale (group conv, shuffle)")):
         _add_deep_compression_arguments(models.add_parser(name, help=help_text), name)
     sp = models.add_parser("binary-mlp", help="binary 784-256-256-10 MLP (BWN or XNOR)")
     sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
@@ -76,6 +77,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # argparse keeps one dict as both the choices and the parsers: any file name goes to
     # MODEL_FILE's parser (``args.model`` keeps the name given)
     models.choices = models._name_parser_map = _ModelChoices(models._name_parser_map)
+
+
+def zoo_models() -> tuple[str, ...]:
+    from . import zoo
+
+    return zoo.MODELS
+
+
+def model_choices() -> str:
+    """What MODEL may be, for messages."""
+    return f"a zoo network ({', '.join(zoo_models())}), binary-mlp or an ONNX model file"
 
 
 def _add_deep_compression_arguments(sp: argparse.ArgumentParser, model: str | None) -> None:
@@ -119,6 +131,13 @@ def _add_deep_compression_arguments(sp: argparse.ArgumentParser, model: str | No
                     help="relative index bits of fully-connected layers (default 5; 4 with --eie)")
     sp.add_argument("--conv-index-bits", type=int, metavar="R",
                     help="relative index bits of convolutions (default 8)")
+    if model:
+        sp.add_argument("--distill-from", metavar="TEACHER", choices=[
+                            m for m in zoo_models() if m != model],
+                        help="train the dense stage against this zoo network's soft outputs "
+                             "(trained first with its defaults) as well as the labels")
+        sp.add_argument("--temperature", type=float, metavar="T",
+                        help=f"distillation temperature (default {base.distill_temperature})")
     sp.add_argument("--eie", action="store_true",
                     help="EIE target: 4-bit codes with code 0 reserved for 0.0 (15 centroids) "
                          "in every layer, 4-bit relative indices in fc layers")
@@ -198,14 +217,15 @@ def config_from_args(args):
     from .compress import default_config
 
     model = args.model
-    if model not in DEEP_COMPRESSION:
-        raise ZeroskipError(f"unknown model {model!r} (one of {', '.join(DEEP_COMPRESSION)})")
+    if model not in zoo_models():
+        raise ZeroskipError(f"unknown model {model!r} (one of {', '.join(zoo_models())})")
     quality = _check_flags(args)
     _check_quality(quality, args, len(zoo.build(model).weighted()), model)
     config = default_config(model, eie=args.eie, seed=args.seed, quality=quality or None,
                             fc_bits=args.bits, conv_bits=args.conv_bits,
                             fc_index_bits=args.index_bits, conv_index_bits=args.conv_index_bits,
-                            prune_steps=args.prune_steps)
+                            prune_steps=args.prune_steps, distill_from=args.distill_from,
+                            distill_temperature=args.temperature)
     return _finish_config(config, args)
 
 
@@ -231,7 +251,7 @@ def _check_writable(flag: str, path: str | None) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.model == "binary-mlp":
         return run_binary(args)
-    if args.model not in DEEP_COMPRESSION:
+    if args.model not in zoo_models():
         return run_file(args)
     from . import compress as pipeline
 
@@ -353,9 +373,9 @@ def run_file(args: argparse.Namespace) -> int:
 
     path = args.model
     if not os.path.exists(path):
-        raise ZeroskipError(f"{path}: no such file (MODEL is {MODEL_CHOICES})")
+        raise ZeroskipError(f"{path}: no such file (MODEL is {model_choices()})")
     if not is_onnx(path, _head(path, 8)):
-        raise ZeroskipError(f"{path}: not an ONNX model (MODEL is {MODEL_CHOICES})")
+        raise ZeroskipError(f"{path}: not an ONNX model (MODEL is {model_choices()})")
     model = zonnx.load(path)
     weighted = [op for op in model.ops if op.weight is not None]
     after = model.ops[model.ops.index(weighted[-1]) + 1:]

@@ -32,7 +32,7 @@ from .data import VALIDATION_PER_CLASS, mnist_split, validation_split
 from .distill import Distillation, fit_distilled
 from .layers import Conv2D, Dense, Dropout, ReLU
 from .modelfile import CompressedModel
-from .network import Graph, Network
+from .network import Graph, Network, fold_batchnorm
 from .prune import density, prune_mask, quality_ramp
 from .share import n_centroids, share_weights
 from .storage import StorageReport, account_layer, format_table
@@ -64,6 +64,9 @@ class CompressConfig:
     retrain_dropout: bool = False     # the paper's rule: dropout x sqrt(kept) while retraining
     retrain_distill: float = 0.0      # > 0: retrain against the dense network's soft outputs,
     #                                   this weight on the soft term (temperature 4); 0: labels only
+    distill_from: str = ""            # a zoo network trained first (its own defaults) whose soft
+    #                                   outputs teach the dense stage; "": labels only
+    distill_temperature: float = 4.0  # T of that soft + hard loss (soft weight 0.9)
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field (the CLI turns it into a ZeroskipError)."""
@@ -90,6 +93,13 @@ class CompressConfig:
             raise ValueError(f"prune_budget must be in [0, 1], got {self.prune_budget}")
         if not 0 <= self.retrain_distill <= 1:
             raise ValueError(f"retrain_distill must be in [0, 1], got {self.retrain_distill}")
+        if self.distill_from and self.distill_from not in zoo.MODELS:
+            raise ValueError(f"distill_from: unknown model {self.distill_from!r} "
+                             f"(one of {', '.join(zoo.MODELS)})")
+        if self.distill_from == self.model:
+            raise ValueError(f"distill_from: {self.model} cannot teach itself")
+        if not self.distill_temperature > 0:
+            raise ValueError(f"distill_temperature must be > 0, got {self.distill_temperature}")
         if self.prune_extra_epochs < 0:
             raise ValueError(f"prune_extra_epochs must be >= 0, got {self.prune_extra_epochs}")
 
@@ -113,6 +123,21 @@ DEFAULTS = {
         finetune=Schedule(epochs=2, lr=1e-4, optimizer="adam"),
     ),
 }
+
+
+#: the survey's networks (docs/seednets.md): batch-normed or small, they train with Adam; one
+#: pruning quality for every layer (len 1), small codebooks (a 256-entry codebook would outweigh
+#: a SqueezeNet layer's few hundred weights)
+_SEEDNET = dict(
+    quality=(1.0,),
+    dense=Schedule(epochs=12, lr=0.005, optimizer="adam", l2=1e-4, lr_decay=0.85),
+    prune_steps=3,
+    prune=Schedule(epochs=3, lr=0.001, optimizer="adam", l2=1e-4),
+    finetune=Schedule(epochs=2, lr=1e-4, optimizer="adam"),
+    conv_bits=5, conv_index_bits=5,
+)
+DEFAULTS.update({name: dict(_SEEDNET) for name in
+                 ("squeezenet", "mobilenet", "mobilenet-standard", "shufflenet")})
 
 
 def default_config(model: str = "lenet300", eie: bool = False, **overrides) -> CompressConfig:
@@ -391,7 +416,7 @@ def _compress(config: CompressConfig, data, progress: Progress, network, names
 
     if network is None or config.dense.epochs:
         progress(f"{config.model}: training the dense baseline")
-    fit(net, dense_params(net), x_train, y_train, config.dense, rng, progress, "dense")
+    net = _train_dense(config, net, x_train, y_train, rng, progress)
     measure("dense", net)
     lap("dense")
 
@@ -430,6 +455,39 @@ def _compress(config: CompressConfig, data, progress: Progress, network, names
                           n_test=0 if y_test is None else len(y_test), validation=validation,
                           n_validation=0 if y_val is None else len(y_val),
                           extra_epochs=extra)
+
+
+def train_dense(config: CompressConfig, data=None, progress: Progress = QUIET) -> Network:
+    """The pipeline's dense stage alone: the zoo network ``config.model`` trained on the
+    training images less the validation split (as ``compress`` does), distilled from
+    ``config.distill_from`` when set, batch norms folded. What the survey's dense rows run."""
+    config.validate()
+    x_train, y_train, _, _ = data if data is not None else mnist_split(config.seed)
+    if config.validation:
+        x_train, y_train, _, _ = validation_split(x_train, y_train, config.validation,
+                                                  config.seed)
+    with threadpool_limits(limits=config.blas_threads, user_api="blas"):
+        net = zoo.build(config.model, config.seed, config.dropout)
+        return _train_dense(config, net, x_train, y_train, np.random.default_rng(config.seed),
+                            progress)
+
+
+def _train_dense(config: CompressConfig, net: Network, x, y, rng, progress: Progress) -> Network:
+    """Fit ``net``'s weights (and batch norms) on labels, or distilled from a zoo teacher;
+    returns it with its batch norms folded (pruning and sharing see plain conv weights)."""
+    if not config.distill_from:
+        fit(net, dense_params(net), x, y, config.dense, rng, progress, "dense")
+        return fold_batchnorm(net)
+    teacher_config = default_config(config.distill_from, seed=config.seed)
+    teacher = zoo.build(teacher_config.model, config.seed, teacher_config.dropout)
+    progress(f"{config.model}: training the teacher, {config.distill_from}")
+    fit(teacher, dense_params(teacher), x, y, teacher_config.dense,
+        np.random.default_rng(config.seed), progress, f"teacher {config.distill_from}")
+    teacher = fold_batchnorm(teacher)
+    fit_distilled(net, dense_params(net), x, y, teacher.logits(x), config.dense, rng,
+                  Distillation(temperature=config.distill_temperature), progress,
+                  f"dense, distilled from {config.distill_from}")
+    return fold_batchnorm(net)
 
 
 def package(config: CompressConfig, net: Network, codebooks, codes,

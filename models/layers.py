@@ -417,6 +417,70 @@ class Add(Join):
         return [dy] * self._count
 
 
+class BatchNorm(Layer):
+    """Batch normalisation over every axis but the last (features / NHWC channels).
+
+    Training mode normalises with the batch statistics and updates running ones
+    (``running = momentum * running + (1 - momentum) * batch``); eval mode uses the running ones.
+    Binary networks fold it into thresholds (``binary_fold``); other networks use it only while
+    they train dense: ``network.fold_batchnorm`` merges it into the conv or dense layer before
+    it, so no compressed model, compiler pass or rung ever sees one.
+    """
+
+    kind = "batchnorm"
+
+    def __init__(self, features: int, momentum: float = 0.9, eps: float = 1e-5):
+        self.params = {"gamma": np.ones(features, np.float32),
+                       "beta": np.zeros(features, np.float32)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean = np.zeros(features, np.float32)
+        self.running_var = np.ones(features, np.float32)
+        self.momentum, self.eps = float(momentum), float(eps)
+        self._cache = None
+
+    def forward(self, x, training=False):
+        flat = x.reshape(-1, x.shape[-1])
+        if training:
+            mean, var = flat.mean(axis=0), flat.var(axis=0)
+            m = np.float32(self.momentum)
+            self.running_mean = m * self.running_mean + (1 - m) * mean
+            self.running_var = m * self.running_var + (1 - m) * var
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = (1.0 / np.sqrt(var + np.float32(self.eps))).astype(np.float32)
+        xhat = (flat - mean) * inv_std
+        self._cache = (xhat, inv_std) if training else None
+        y = xhat * self.params["gamma"] + self.params["beta"]
+        return y.reshape(x.shape).astype(np.float32)
+
+    def backward(self, dy):
+        xhat, inv_std = self._cache
+        flat = dy.reshape(-1, dy.shape[-1])
+        n = len(flat)
+        self.grads["gamma"][...] = (flat * xhat).sum(axis=0)
+        self.grads["beta"][...] = flat.sum(axis=0)
+        dxhat = flat * self.params["gamma"]
+        dx = inv_std / n * (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+        return dx.reshape(dy.shape).astype(np.float32)
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eval mode as ``BN(y) = g * y + h``, in float64."""
+        inv_std = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
+        g = self.params["gamma"].astype(np.float64) * inv_std
+        return g, self.params["beta"].astype(np.float64) - g * self.running_mean.astype(np.float64)
+
+    def fold_into(self, layer: "Dense | Conv2D") -> None:
+        """Merge this normalisation into ``layer`` (whose output it normalises), in place."""
+        g, h = self.affine()
+        w = layer.params["W"]
+        w[...] = w * g.reshape(-1, *([1] * (w.ndim - 1)))
+        layer.params["b"][...] = layer.params["b"] * g + h
+
+    def spec(self):
+        return {"kind": self.kind, "features": len(self.params["gamma"]),
+                "momentum": self.momentum, "eps": self.eps}
+
+
 class Dropout(Layer):
     """Inverted dropout: active only while training, identity at inference."""
 
@@ -469,6 +533,8 @@ def build_layer(spec: dict) -> Layer:
         return Reshape(tuple(spec["shape"]))
     if kind == Dropout.kind:
         return Dropout(spec["rate"])
+    if kind == BatchNorm.kind:
+        return BatchNorm(spec["features"], spec.get("momentum", 0.9), spec.get("eps", 1e-5))
     if kind == MaxPool2D.kind:
         return MaxPool2D(spec["kernel"], spec["stride"], spec.get("pad", 0))
     if kind == AvgPool2D.kind:

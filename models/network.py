@@ -7,7 +7,8 @@ import numpy as np
 
 from dataclasses import dataclass
 
-from .layers import Conv2D, Dense, Join, Layer, build_layer, softmax_cross_entropy
+from .layers import (BatchNorm, Conv2D, Dense, Join, Layer, build_layer,
+                     softmax_cross_entropy)
 
 WEIGHTED = (Dense, Conv2D)
 
@@ -163,3 +164,41 @@ class Graph(Network):
             for name in node.inputs:
                 readers[name].append(node)
         return readers
+
+
+def fold_batchnorm(net: Network) -> Network:
+    """``net`` without its batch normalisations, each merged into the conv or dense layer it
+    follows (whose weights change in place: ``net`` is consumed). Inference is unchanged up to
+    float rounding; ``net`` itself when it has none."""
+    if not any(isinstance(layer, BatchNorm) for layer in net.layers):
+        return net
+    if isinstance(net, Graph):
+        return _fold_graph(net)
+    layers = []
+    for layer in net.layers:
+        if isinstance(layer, BatchNorm):
+            if not layers or not isinstance(layers[-1], WEIGHTED):
+                raise ValueError(f"{net.name}: a batch norm must follow a conv or dense layer")
+            layer.fold_into(layers[-1])
+        else:
+            layers.append(layer)
+    return Network(net.name, layers)
+
+
+def _fold_graph(graph: Graph) -> Graph:
+    nodes, renamed = {}, {}
+    readers = graph.consumers()
+    for node in graph.nodes:
+        inputs = tuple(renamed.get(i, i) for i in node.inputs)
+        if isinstance(node.layer, BatchNorm):
+            source = nodes.get(inputs[0])
+            if source is None or not isinstance(source.layer, WEIGHTED) \
+                    or len(readers[inputs[0]]) != 1:
+                raise ValueError(f"graph node {node.name!r}: a batch norm must be the only "
+                                 "reader of a conv or dense node")
+            node.layer.fold_into(source.layer)
+            renamed[node.name] = inputs[0]
+            continue
+        nodes[node.name] = Node(node.name, node.layer, inputs)
+    return Graph(graph.name, list(nodes.values()), renamed.get(graph.output, graph.output),
+                 graph.input_name)

@@ -17,6 +17,7 @@ import numpy as np
 
 from zeroskip.progress import QUIET, Progress
 
+from .layers import BatchNorm
 from .network import Network
 from .optim import make_optimizer
 
@@ -63,7 +64,11 @@ class CodebookParam:
 
 
 def dense_params(net: Network) -> list[WeightParam]:
-    return [WeightParam(layer, key) for layer in net.weighted() for key in ("W", "b")]
+    """Weights and biases, and the batch normalisations' scales and shifts (dense training
+    only: they are folded away before pruning)."""
+    return ([WeightParam(layer, key) for layer in net.weighted() for key in ("W", "b")]
+            + [WeightParam(layer, key) for layer in net.layers if isinstance(layer, BatchNorm)
+               for key in ("gamma", "beta")])
 
 
 def masked_params(net: Network, masks: list[np.ndarray]) -> list[WeightParam]:

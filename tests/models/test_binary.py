@@ -6,7 +6,8 @@ import pytest
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.models import binary_fold, binary_layers, binary_ref, binary_storage, binary_zoo, cli_compress, compress_binary
-from zeroskip.models.binary_layers import BatchNorm, BinaryDense, Sign
+from zeroskip.models.binary_layers import BinaryDense, Sign
+from zeroskip.models.layers import BatchNorm
 from zeroskip.models.data import mnist_split
 from zeroskip.models.layers import Conv2D
 from zeroskip.models.optim import Adam

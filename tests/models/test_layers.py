@@ -132,3 +132,44 @@ def test_build_layer_inverts_spec():
         assert build_layer(layer.spec()).spec() == layer.spec()
     with pytest.raises(ValueError):
         build_layer({"kind": "lstm"})
+
+
+def test_batchnorm_gradients_in_training_mode():
+    """Training mode normalises with the batch statistics: backward must differentiate them
+    too (central differences over the whole batch)."""
+    from zeroskip.models.layers import BatchNorm
+
+    rng = np.random.default_rng(5)
+    bn = BatchNorm(3)
+    bn.params["gamma"][...] = rng.uniform(0.5, 2.0, 3)
+    bn.params["beta"][...] = rng.uniform(-1, 1, 3)
+    x = rng.standard_normal((4, 2, 2, 3)) * 3 + 1
+    r = rng.standard_normal(x.shape)
+    loss = lambda: float((bn.forward(x, training=True).astype(np.float64) * r).sum())  # noqa: E731
+    bn.forward(x, training=True)
+    dx = bn.backward(r)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=2e-2, atol=2e-3)
+    for key in ("gamma", "beta"):
+        bn.forward(x, training=True)
+        bn.backward(r)
+        np.testing.assert_allclose(bn.grads[key], numeric_grad(loss, bn.params[key]),
+                                   rtol=2e-2, atol=2e-3)
+
+
+def test_batchnorm_eval_mode_uses_the_running_statistics_and_folds_exactly():
+    from zeroskip.models.layers import BatchNorm
+
+    rng = np.random.default_rng(6)
+    conv = Conv2D(2, 3, 3, rng, pad=1)
+    bn = BatchNorm(3, momentum=0.0)          # running statistics = the last batch's
+    x = rng.standard_normal((5, 4, 4, 2)).astype(np.float32)
+    y = conv.forward(x)
+    bn.forward(y, training=True)
+    assert np.allclose(bn.running_mean, y.reshape(-1, 3).mean(axis=0), atol=1e-6)
+    assert np.allclose(bn.running_var, y.reshape(-1, 3).var(axis=0), atol=1e-5)
+    normalised = bn.forward(y)
+    assert np.allclose(normalised.reshape(-1, 3).mean(axis=0), 0, atol=1e-5)
+    assert np.allclose(normalised.reshape(-1, 3).std(axis=0), 1, atol=1e-3)
+    bn.fold_into(conv)
+    np.testing.assert_allclose(conv.forward(x), normalised, rtol=1e-5, atol=1e-5)
+    assert build_layer(bn.spec()).spec() == bn.spec()

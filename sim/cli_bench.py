@@ -1,14 +1,17 @@
 """``zeroskip bench eie``: EIE's Table III layers (plus the real AlexNet FC8) compiled onto eie64
-and simulated, next to EIE's published times."""
+and simulated, next to EIE's published times. ``zeroskip bench seednets``: the survey's small
+networks trained (or taken from a cache), dense and Deep-Compressed, on the array
+(``zeroskip.sim.seednets``, docs/seednets.md)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.progress import Progress
 
-SUITES = ("eie",)
+SUITES = ("eie", "seednets")
 
 
 def add_arguments(parser) -> None:
@@ -18,8 +21,25 @@ def add_arguments(parser) -> None:
     parser.add_argument("--balance", action="store_true", help="compile with row balancing")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--layers", metavar="NAMES",
-                        help="comma-separated subset of layers (default: all, e.g. Alex-7,FC8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights and inputs")
+                        help="eie: comma-separated subset of layers (default: all, e.g. Alex-7,FC8)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="eie: seed of the synthetic weights and inputs; seednets: of the "
+                             "training and the data split")
+    parser.add_argument("--networks", metavar="NAMES",
+                        help="seednets: comma-separated rows (default: "
+                             "lenet5,lenet5-dc,squeezenet,squeezenet-dc,mobilenet,"
+                             "mobilenet-standard,shufflenet,mobilenet-distilled)")
+    parser.add_argument("--cache", metavar="DIR", default=".cache/seednets",
+                        help="seednets: trained rows, reused when their configuration matches")
+    parser.add_argument("--rtl", metavar="N", type=int, default=2,
+                        help="seednets: held-out images co-verified on Verilator per network "
+                             "(0: none)")
+    parser.add_argument("--images", metavar="N", type=int, default=1000,
+                        help="seednets: held-out images through the cycle simulator")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="seednets: a PNG of accuracy against MACs, bytes and energy")
+    # seednets, for tests and quick looks: every training phase's epochs times this (>= 1 each)
+    parser.add_argument("--epochs-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="where alexnet_fc8_eie.npz lives (default: the repository's ../shared/data)")
     parser.add_argument("--energy", metavar="TABLE",
@@ -117,6 +137,8 @@ def run(args) -> int:
     from zeroskip.files import write_atomic
 
     progress = Progress(getattr(args, "quiet", False))
+    if args.suite == "seednets":
+        return run_seednets(args, progress)
     from zeroskip.hw.arch import arch_from_args
 
     report = run_suite(arch_from_args(args), balance=args.balance,
@@ -126,3 +148,23 @@ def run(args) -> int:
     if args.json:
         write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
     return 0
+
+
+def run_seednets(args, progress) -> int:
+    """``bench seednets``: exit 1 when an image differs on Verilator, 0 otherwise."""
+    from zeroskip.files import check_output, write_atomic
+    from zeroskip.sim import seednets
+
+    if args.plot is not None:
+        check_output(args.plot, "--plot", "file", inputs=[args.json])
+    check_output(args.cache, "--cache", "dir")
+    networks = [n for n in args.networks.split(",")] if args.networks is not None else None
+    report = seednets.run_suite(networks, cache=args.cache, rtl=args.rtl, images=args.images,
+                                epochs_scale=args.epochs_scale, seed=args.seed,
+                                progress=progress)
+    print(seednets.format_report(report))
+    if args.json:
+        write_atomic(args.json, json.dumps(report, indent=1))
+    if args.plot:
+        seednets.write_plot(report, args.plot)
+    return 1 if any(row["rtl_failed"] for row in report["networks"]) else 0

@@ -1,0 +1,466 @@
+"""``zeroskip bench seednets``: the survey's small networks (LeNet-5, SqueezeNet, MobileNet and
+its standard-conv twin, ShuffleNet, a distilled MobileNet), dense and Deep-Compressed, measured
+on the array (docs/seednets.md).
+
+Per row: parameters and MACs per image (``models.cost``), accuracy on the 1,000 held-out images,
+the bytes as stored (float32 for a dense row, the .zsk file for a ``-dc`` row), cycles and
+energy per image on two arrays (``small`` with 16 PEs, and eie64), and the images co-verified
+bit- and cycle-exact on Verilator.
+
+The array runs weight-shared models only: a ``-dc`` row runs its .zsk; a dense row runs its
+network after weight sharing *without* pruning (``compress.one_shot`` at quality 0, the row's
+own bits), and says so (``array_model``), with that model's float accuracy next to the dense
+one.
+
+Training is the slow part: each row's result is cached under ``--cache`` in a directory named
+by a hash of its configuration (the row's name and ``asdict`` of its ``CompressConfig``), holding
+what rebuilds the row without training: the .zsk for ``-dc`` rows, the dense network's weights
+(.npz) and spec for dense rows, plus the array model's .zsk and the training figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zeroskip.errors import ZeroskipError
+from zeroskip.files import write_atomic
+from zeroskip.hw.arch import PRESETS
+from zeroskip.progress import QUIET
+
+#: the rows, in the table's order: a zoo name (dense), ``NAME-dc`` (Deep Compression),
+#: ``NAME-distilled`` (dense, distilled from ``DISTILL_TEACHER``)
+ROWS = ("lenet5", "lenet5-dc", "squeezenet", "squeezenet-dc", "mobilenet", "mobilenet-standard",
+        "shufflenet", "mobilenet-distilled")
+DISTILL_TEACHER = "lenet5"
+
+#: ``small`` with 16 PEs (benchmarks/lenet5_array.py's LeNet-5 configuration: activation and
+#: pointer memories for 24x24x32 maps, 9-bit codes and 7-bit runs for the default mode's 257
+#: conv codes), with the layer and pass tables the survey's deeper networks need (SqueezeNet and
+#: ShuffleNet lower to 15 layers) and ShuffleNet's 5,375 column pointers per PE
+SMALL16 = dataclasses.replace(PRESETS["small"], name="small16", pes=16, act_depth=2048,
+                              ptr_depth=8192, code_bits=9, run_bits=7, max_layers=16,
+                              max_passes=64)
+#: EIE's array with the same 9-bit codes
+EIE64 = dataclasses.replace(PRESETS["eie64"], code_bits=9, run_bits=7)
+ARRAYS = {"small16": SMALL16, "eie64": EIE64}
+#: the array co-verified on Verilator (eie64's memories make an RTL build of hours)
+RTL_ARRAY = "small16"
+#: training images that set the fixed-point scales
+CALIBRATION = 256
+#: bump when what a cache entry holds changes
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: ``model`` from the zoo, trained dense (``compressed`` False) or
+    through Deep Compression, its dense stage distilled from ``distill_from`` when set."""
+
+    name: str
+    model: str
+    compressed: bool = False
+    distill_from: str = ""
+
+
+def parse_row(name: str) -> Row:
+    """The row ``name`` names; a ``ZeroskipError`` naming it when the zoo has no such model."""
+    from zeroskip.models import zoo
+
+    name = name.strip()
+    if name.endswith("-dc"):
+        row = Row(name, name[:-3], compressed=True)
+    elif name.endswith("-distilled"):
+        row = Row(name, name[:-len("-distilled")], distill_from=DISTILL_TEACHER)
+    else:
+        row = Row(name, name)
+    if row.model not in zoo.MODELS or row.model == row.distill_from:
+        raise ZeroskipError(f"--networks: unknown network '{name}' (rows: a zoo model "
+                            f"({', '.join(zoo.MODELS)}), NAME-dc or NAME-distilled)")
+    return row
+
+
+def default_rows() -> list[str]:
+    """``ROWS`` whose models the zoo has."""
+    from zeroskip.models import zoo
+
+    return [name for name in ROWS if name.removesuffix("-dc").removesuffix("-distilled")
+            in zoo.MODELS]
+
+
+def row_config(row: Row, epochs_scale: float = 1.0):
+    """The row's ``CompressConfig``: the zoo's tuned defaults (``default_config``), the teacher
+    for a distilled row; ``epochs_scale`` scales every phase's epochs (at least 1 each; tests
+    and quick looks)."""
+    from zeroskip.models.compress import default_config
+
+    config = default_config(row.model, **({"distill_from": row.distill_from}
+                                          if row.distill_from else {}))
+    if epochs_scale != 1.0:
+        def scaled(schedule):
+            epochs = max(1, round(schedule.epochs * epochs_scale)) if schedule.epochs else 0
+            return dataclasses.replace(schedule, epochs=epochs)
+
+        config = dataclasses.replace(
+            config, dense=scaled(config.dense), prune=scaled(config.prune),
+            finetune=scaled(config.finetune),
+            prune_extra_epochs=round(config.prune_extra_epochs * epochs_scale))
+    return config
+
+
+def cache_key(row: Row, config) -> str:
+    """A hash of everything the row's training depends on."""
+    blob = json.dumps({"version": CACHE_VERSION, "row": asdict(row), "config": asdict(config)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Trained:
+    """A row's trained result: what the cache holds."""
+
+    row: Row
+    key: str
+    array_zsk: bytes               # the weight-shared model the array runs
+    info: dict                     # accuracies, bytes, seconds, ... (JSON-ready)
+    network: object | None = None  # the dense network (dense rows)
+    cached: bool = False
+
+
+# -- training ----------------------------------------------------------------------------------
+
+def _train_dense(config, data, progress):
+    """The pipeline's dense stage (``compress.train_dense`` when it exists: distillation and
+    batch-norm folding included)."""
+    from zeroskip.models import compress
+
+    if hasattr(compress, "train_dense"):
+        return compress.train_dense(config, data, progress)
+    from threadpoolctl import threadpool_limits
+
+    from zeroskip.models import zoo
+    from zeroskip.models.data import validation_split
+    from zeroskip.models.train import dense_params, fit
+
+    if config.distill_from:
+        raise ZeroskipError(f"{config.model}: distillation needs compress.train_dense")
+    x, y = data[0], data[1]
+    if config.validation:
+        x, y, _, _ = validation_split(x, y, config.validation, config.seed)
+    with threadpool_limits(limits=config.blas_threads, user_api="blas"):
+        net = zoo.build(config.model, config.seed, config.dropout)
+        fit(net, dense_params(net), x, y, config.dense, np.random.default_rng(config.seed),
+            progress, "dense")
+    return net
+
+
+def train_row(row: Row, config, data, progress=QUIET) -> Trained:
+    """Train ``row`` (no cache): Deep Compression for a ``-dc`` row, the dense stage plus
+    sharing without pruning (the array's model) for a dense row."""
+    from zeroskip.models import compress
+
+    x_test, y_test = data[2], data[3]
+    start = time.perf_counter()
+    if row.compressed:
+        result = compress.compress(config, data, progress)
+        report = result.report()
+        info = {"accuracy": result.accuracy["compressed"],
+                "accuracy_dense": result.accuracy["dense"],
+                "accuracy_array_model": result.accuracy["compressed"],
+                "bytes": len(result.data), "bytes_form": "compressed (.zsk: pruned, shared, Huffman)",
+                "array_model": "pruned, shared, Huffman-coded (.zsk)",
+                "compression_ratio": report["compression_ratio"],
+                "train_seconds": time.perf_counter() - start}
+        return Trained(row, cache_key(row, config), result.data, info)
+    net = _train_dense(config, data, progress)
+    accuracy = net.accuracy(x_test, y_test)
+    progress(f"{row.name}: dense accuracy {accuracy:.4f}; sharing its weights without pruning")
+    from zeroskip.models import cost
+
+    n_params = cost.params(net)
+    weights = _weights_npz(net)
+    shared = compress.one_shot(dataclasses.replace(config, quality=(0.0,)), net,
+                               test=(x_test, y_test))
+    info = {"accuracy": accuracy, "accuracy_dense": accuracy,
+            "accuracy_array_model": shared.accuracy["compressed"],
+            "bytes": 4 * n_params, "bytes_form": "float32",
+            "array_model": "shared, unpruned",
+            "train_seconds": time.perf_counter() - start}
+    network = _network_from_npz(net.spec(), weights)   # the dense weights, before sharing
+    return Trained(row, cache_key(row, config), shared.data, info, network)
+
+
+def _weights_npz(net) -> bytes:
+    arrays = {f"{i}/{key}": value for i, layer in enumerate(net.layers)
+              for key, value in layer.params.items()}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _network_from_npz(spec: dict, data: bytes):
+    from zeroskip.models.network import Network
+
+    net = Network.from_spec(spec)
+    with np.load(io.BytesIO(data)) as arrays:
+        for name in arrays.files:
+            index, key = name.split("/")
+            net.layers[int(index)].params[key][...] = arrays[name]
+    return net
+
+
+# -- the cache ---------------------------------------------------------------------------------
+
+def _entry(cache: Path, row: Row, key: str) -> Path:
+    return cache / f"{row.name}-{key}"
+
+
+def save(cache: Path, trained: Trained, config) -> None:
+    """Write the row's entry; ``row.json`` last (an entry without it is incomplete)."""
+    entry = _entry(cache, trained.row, trained.key)
+    write_atomic(entry / "array.zsk", trained.array_zsk)
+    if trained.network is not None:
+        write_atomic(entry / "dense.npz", _weights_npz(trained.network))
+        write_atomic(entry / "dense_spec.json", json.dumps(trained.network.spec(), indent=1))
+    write_atomic(entry / "row.json", json.dumps(
+        {"row": asdict(trained.row), "key": trained.key, "config": asdict(config),
+         "info": trained.info}, indent=1, default=str))
+
+
+def load(cache: Path, row: Row, key: str) -> Trained | None:
+    """The cached entry of ``row`` at ``key``, or None (missing, incomplete or unreadable)."""
+    entry = _entry(cache, row, key)
+    try:
+        meta = json.loads((entry / "row.json").read_text())
+        if meta.get("key") != key:
+            return None
+        zsk = (entry / "array.zsk").read_bytes()
+        network = None
+        if not row.compressed:
+            spec = json.loads((entry / "dense_spec.json").read_text())
+            network = _network_from_npz(spec, (entry / "dense.npz").read_bytes())
+    except (OSError, ValueError, KeyError):
+        return None
+    return Trained(row, key, zsk, meta["info"], network, cached=True)
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+def model_costs(trained: Trained) -> dict:
+    """Parameters and MACs of the row's network (dense), and for a compressed row the
+    non-zero weights and the MACs they take."""
+    from zeroskip.models import cost, modelfile
+
+    if trained.network is not None:
+        net = trained.network
+    else:
+        net = modelfile.decode(trained.array_zsk, f"{trained.row.name}.zsk").to_network()
+    layers = [c for c in cost.layer_costs(net) if c.kind in ("conv2d", "dense")]
+    weighted = net.weighted()
+    nonzero = sum(int(np.count_nonzero(layer.params["W"])) + layer.params["b"].size
+                  for layer in weighted)
+    effective = sum(c.macs * float(np.count_nonzero(layer.params["W"])) / layer.params["W"].size
+                    for c, layer in zip(layers, weighted, strict=True))
+    return {"params": cost.params(net), "macs": cost.macs(net), "nonzero_params": nonzero,
+            "macs_nonzero": int(round(effective))}
+
+
+def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, progress=QUIET
+                  ) -> tuple[dict, object | None]:
+    """Compile the .zsk onto ``arch`` and simulate ``x_test``: the row's figures for that array
+    (or its one-line ``error``) and the program (None when it does not compile)."""
+    from zeroskip.compiler import compile_file
+    from zeroskip.demo import classify
+    from zeroskip.sim import simulate
+
+    try:
+        program = compile_file(str(zsk_path), arch, calibration=x_train[:CALIBRATION])
+    except (ZeroskipError, ValueError) as error:
+        message = " ".join(str(error).split())
+        return {"error": message.removeprefix(f"{zsk_path}: ")}, None
+    result = simulate(program, x_test)
+    n = len(x_test)
+    layers = [{"name": name, "cycles": float(result.layer_cycles[:, i].mean()),
+               "ideal_cycles": float(result.layer_ideal_cycles[:, i].mean())}
+              for i, name in enumerate(result.layer_names)]
+    return {"cycles": float(result.cycles.mean()), "ideal_cycles": float(result.ideal_cycles.mean()),
+            "efficiency": float(result.ideal_cycles.sum() / result.cycles.sum()),
+            "time_us": float(result.time_us.mean()),
+            "energy_nj": result.energy_pj / n / 1000.0,
+            "accuracy_array": float((classify(program, result.outputs) == y_test).mean()),
+            "layers": layers}, program
+
+
+def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
+    """``zeroskip verify``'s check on Verilator: ``x`` through the RTL of the program's array,
+    outputs bit-exact against the reference and its cycle counter equal to the simulator's."""
+    from zeroskip.hw.reference import quantize_input
+    from zeroskip.hw.rtl.run import RtlTimeout, build_and_run
+    from zeroskip.ladder import check_rtl
+    from zeroskip.sim import simulate_int
+
+    xq = quantize_input(program, x)
+    expected = simulate_int(program, xq).cycles
+    progress(f"{label}: {len(xq)} image(s) on Verilator ({program.arch.name}, "
+             f"{program.arch.pes} PEs)")
+    try:
+        result = build_and_run(program.arch, program, xq, "verilator", expected_cycles=expected,
+                               label=label)
+    except RtlTimeout as error:
+        return {"rtl_checked": 0, "rtl_failed": len(xq), "rtl_error": " ".join(str(error).split())}
+    checks = check_rtl(program, xq, result.outputs, result.cycles)
+    failed = [c for c in checks if not c.ok]
+    out = {"rtl_checked": len(checks) - len(failed), "rtl_failed": len(failed)}
+    if failed:
+        out["rtl_error"] = failed[0].describe()
+    return out
+
+
+# -- the suite ---------------------------------------------------------------------------------
+
+def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/seednets",
+              rtl: int = 2, images: int = 1000, epochs_scale: float = 1.0, seed: int = 0,
+              progress=QUIET) -> dict:
+    """Every row of ``networks`` (default: ``ROWS`` the zoo has): trained or from the cache,
+    measured on both arrays (``images`` held-out images through the cycle simulator), the first
+    ``rtl`` of them co-verified on Verilator. Returns the JSON-ready report."""
+    from zeroskip.models.data import mnist_split
+
+    names = networks if networks else default_rows()
+    rows = [parse_row(name) for name in names]
+    if len({row.name for row in rows}) != len(rows):
+        raise ZeroskipError("--networks: a network is named twice")
+    if rtl < 0:
+        raise ZeroskipError(f"--rtl {rtl}: must be 0 or more images")
+    if not 1 <= images <= 1000:
+        raise ZeroskipError(f"--images {images}: must be in 1..1000")
+    if rtl > images:
+        raise ZeroskipError(f"--rtl {rtl}: more than the {images} --images simulated")
+    if not epochs_scale > 0:
+        raise ZeroskipError(f"--epochs-scale {epochs_scale}: must be > 0")
+    if rtl:
+        from zeroskip.hw.rtl.toolchain import require_simulator
+
+        require_simulator("verilator")
+    cache = Path(cache)
+    data = mnist_split(seed)
+    x_train, _, x_test, y_test = data
+    x_sim, y_sim = x_test[:images], y_test[:images]
+    out = []
+    for row in rows:
+        config = dataclasses.replace(row_config(row, epochs_scale), seed=seed)
+        key = cache_key(row, config)
+        trained = load(cache, row, key)
+        if trained is None:
+            progress(f"{row.name}: training ({config.model}"
+                     f"{', Deep Compression' if row.compressed else ', dense'}"
+                     f"{f', distilled from {row.distill_from}' if row.distill_from else ''})")
+            trained = train_row(row, config, data, progress)
+            save(cache, trained, config)
+        else:
+            progress(f"{row.name}: from the cache ({_entry(cache, row, key)})")
+        record = {"name": row.name, "model": row.model,
+                  "method": "Deep Compression" if row.compressed else
+                  (f"distilled from {row.distill_from}" if row.distill_from else "dense"),
+                  **model_costs(trained), **trained.info,
+                  "cached": trained.cached, "cache_entry": str(_entry(cache, row, key)),
+                  "config": asdict(config)}
+        zsk = _entry(cache, row, key) / "array.zsk"
+        programs = {}
+        for array, arch in ARRAYS.items():
+            progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
+            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, progress)
+            record.update({f"{k}_{array}": v for k, v in figures.items()})
+        record["rtl_checked"], record["rtl_failed"] = 0, 0
+        if rtl and programs[RTL_ARRAY] is not None:
+            record.update(co_verify(programs[RTL_ARRAY], x_sim[:rtl], row.name, progress))
+        elif rtl:
+            record["rtl_error"] = f"does not compile for {RTL_ARRAY}"
+        out.append(record)
+    return {"suite": "seednets", "networks": out,
+            "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},
+            "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
+            "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
+            "seed": seed, "epochs_scale": epochs_scale, "cache": str(cache)}
+
+
+# -- the table and the plot --------------------------------------------------------------------
+
+def format_report(report: dict) -> str:
+    """The survey's tables in one: per network, accuracy, MACs, parameters (its MobileNet and
+    ShuffleNet comparisons) and the bytes as stored with the reduction against dense LeNet-5
+    (its SqueezeNet + Deep Compression comparison), then the array's cycles and energy."""
+    from zeroskip.table import format_table
+
+    rows = report["networks"]
+    base = next((r["bytes"] for r in rows if r["name"] == "lenet5"), None)
+    table, notes = [], []
+    for r in rows:
+        cells = [r["name"], r["method"], r["accuracy"], r["macs"] / 1e6, r["params"] / 1e3,
+                 r["bytes"] / 1024, f"{base / r['bytes']:.1f}x" if base else None]
+        for array in ARRAYS:
+            if f"error_{array}" in r:
+                cells += ["does not fit", None, None]
+                notes.append(f"{r['name']} on {array}: {r[f'error_{array}']}")
+            else:
+                cells += [r[f"cycles_{array}"], r[f"energy_nj_{array}"], r[f"accuracy_array_{array}"]]
+        rtl = f"{r['rtl_checked']}" + (f" ({r['rtl_failed']} FAIL)" if r["rtl_failed"] else "")
+        table.append(cells + [rtl])
+        if r.get("rtl_error"):
+            notes.append(f"{r['name']} RTL: {r['rtl_error']}")
+    heads = ["network", "method", "accuracy", "M MACs", "K params", "KB stored", "vs LeNet-5"]
+    formats = ["", "", ".2%", ".3f", ".1f", ".1f", ""]
+    for array in ARRAYS:
+        heads += [f"{array} cycles", "nJ", "array acc"]
+        formats += [",.0f", ",.0f", ".2%"]
+    lines = [format_table(heads + ["RTL ok"], table, formats + [""])]
+    lines.append(f"accuracy: float model on the {report['test_images']} held-out images; array: "
+                 f"the first {report['array_images']} through the cycle simulator, per image; "
+                 f"dense rows stored as float32 and run on the array shared, unpruned; "
+                 f"RTL ok: images bit- and cycle-exact on Verilator ({report['rtl_array']})")
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def write_plot(report: dict, path: str | Path) -> None:
+    """Accuracy against MACs, bytes and energy (three panels, log x), one point per network."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["networks"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    panels = [(["macs"], "MACs per image"), (["bytes"], "bytes as stored"),
+              ([f"energy_nj_{array}" for array in ARRAYS],
+               "energy per image on the array (nJ; " + ", ".join(
+                   f"{array}: {fill}" for array, fill in zip(ARRAYS, ("filled", "hollow"))) + ")")]
+    for ax, (keys, label) in zip(axes, panels):
+        for r in rows:
+            y = 100 * r["accuracy"]
+            colour = f"C{rows.index(r) % 10}"
+            for key, hollow in zip(keys, (False, True)):
+                if r.get(key) is None:
+                    continue
+                ax.scatter(r[key], y, marker="s" if r["name"].endswith("-dc") else "o",
+                           facecolors="none" if hollow else colour, edgecolors=colour)
+                if not hollow or r.get(keys[0]) is None:
+                    ax.annotate(r["name"], (r[key], y), fontsize=8, xytext=(4, 3),
+                                textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel(f"held-out accuracy (%, {report['test_images']} images)")
+    fig.suptitle("The survey's networks at MNIST scale: accuracy against cost "
+                 "(squares: Deep Compression; no point: does not fit that array)")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())

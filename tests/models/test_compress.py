@@ -82,6 +82,9 @@ def test_quick_lenet5_uses_conv_settings(split):
     (dict(validation=-1), "validation"),
     (dict(prune_budget=1.5), "prune_budget"),
     (dict(prune_extra_epochs=-1), "prune_extra_epochs"),
+    (dict(distill_from="alexnet"), "distill_from: unknown model 'alexnet'"),
+    (dict(model="lenet5", distill_from="lenet5"), "lenet5 cannot teach itself"),
+    (dict(distill_temperature=0.0), "distill_temperature"),
 ])
 def test_config_validation(change, message):
     with pytest.raises(ValueError, match=message):
@@ -195,3 +198,42 @@ def test_retraining_against_the_dense_network_changes_the_result(split):
     assert taught.data == again.data and taught.data != plain.data
     with pytest.raises(ValueError, match="retrain_distill"):
         replace(config, retrain_distill=1.5).validate()
+
+
+def tiny(split, n=600):
+    x_train, y_train, x_test, y_test = split
+    return x_train[:n], y_train[:n], x_test[:200], y_test[:200]
+
+
+SURVEY_QUICK = dict(quality=(0.3,), prune_steps=1, prune=Schedule(1, 0.001, optimizer="adam"),
+                    finetune=Schedule(1, 1e-4, optimizer="adam"), prune_budget=1.0,
+                    validation=5)
+
+
+@pytest.mark.parametrize("name", ["mobilenet", "shufflenet"])
+def test_a_batch_normed_survey_network_compresses_with_its_norms_folded(split, name):
+    config = default_config(name, **SURVEY_QUICK,
+                            dense=Schedule(3, 0.005, optimizer="adam", lr_decay=0.85))
+    result = compress(config, data=tiny(split, 1500))
+    net = result.model.to_network()
+    assert not any(layer.kind == "batchnorm" for layer in net.layers)
+    assert len(result.model.layers) == len(net.weighted())
+    # folded, pruned and shared, it still classifies (chance is 0.1)
+    assert result.accuracy["dense"] > 0.5 and result.accuracy["compressed"] > 0.5
+    assert result.storage.file_bytes == len(result.data)
+    assert all(len(layer.codebook) <= 2 ** 5 + 1 for layer in result.model.layers)
+
+
+def test_train_dense_distils_from_a_zoo_teacher(split):
+    """The dense stage trained against a zoo teacher's soft outputs (LeNet-300-100's here: it
+    trains fast) is another network than the one trained on labels alone, and a working one."""
+    quick = dict(dense=Schedule(3, 0.005, optimizer="adam", lr_decay=0.85), validation=5)
+    data = tiny(split, 1500)
+    plain = pipeline.train_dense(default_config("shufflenet", **quick), data)
+    distilled = pipeline.train_dense(default_config("shufflenet", distill_from="lenet300",
+                                                    distill_temperature=2.0, **quick), data)
+    assert not any(layer.kind == "batchnorm" for layer in distilled.layers)
+    w_plain, w_distilled = plain.weighted()[-1].params["W"], distilled.weighted()[-1].params["W"]
+    assert not np.allclose(w_plain, w_distilled)
+    x_test, y_test = data[2], data[3]
+    assert distilled.accuracy(x_test, y_test) > 0.5

@@ -136,31 +136,6 @@ class Trained:
 
 # -- training ----------------------------------------------------------------------------------
 
-def _train_dense(config, data, progress):
-    """The pipeline's dense stage (``compress.train_dense`` when it exists: distillation and
-    batch-norm folding included)."""
-    from zeroskip.models import compress
-
-    if hasattr(compress, "train_dense"):
-        return compress.train_dense(config, data, progress)
-    from threadpoolctl import threadpool_limits
-
-    from zeroskip.models import zoo
-    from zeroskip.models.data import validation_split
-    from zeroskip.models.train import dense_params, fit
-
-    if config.distill_from:
-        raise ZeroskipError(f"{config.model}: distillation needs compress.train_dense")
-    x, y = data[0], data[1]
-    if config.validation:
-        x, y, _, _ = validation_split(x, y, config.validation, config.seed)
-    with threadpool_limits(limits=config.blas_threads, user_api="blas"):
-        net = zoo.build(config.model, config.seed, config.dropout)
-        fit(net, dense_params(net), x, y, config.dense, np.random.default_rng(config.seed),
-            progress, "dense")
-    return net
-
-
 def train_row(row: Row, config, data, progress=QUIET) -> Trained:
     """Train ``row`` (no cache): Deep Compression for a ``-dc`` row, the dense stage plus
     sharing without pruning (the array's model) for a dense row."""
@@ -179,7 +154,7 @@ def train_row(row: Row, config, data, progress=QUIET) -> Trained:
                 "compression_ratio": report["compression_ratio"],
                 "train_seconds": time.perf_counter() - start}
         return Trained(row, cache_key(row, config), result.data, info)
-    net = _train_dense(config, data, progress)
+    net = compress.train_dense(config, data, progress)   # distilled, batch norms folded
     accuracy = net.accuracy(x_test, y_test)
     progress(f"{row.name}: dense accuracy {accuracy:.4f}; sharing its weights without pruning")
     from zeroskip.models import cost

@@ -65,8 +65,9 @@ def fit_distilled(student: Network, params: list, x: np.ndarray, y: np.ndarray,
     are the teacher's outputs on ``x`` (computed once: the teacher is frozen)."""
     if len(teacher_logits) != len(x):
         raise ZeroskipError(f"teacher logits: {len(teacher_logits)} rows for {len(x)} images")
-    def step_loss(batch):
-        logits = student.forward(x[batch], training=True)
+    def step_loss(batch, images):
+        # a shifted image keeps its teacher's soft targets (computed once, unshifted)
+        logits = student.forward(images, training=True)
         loss, grad = distillation_loss(logits, teacher_logits[batch], y[batch], config)
         student.backward(grad)
         return loss

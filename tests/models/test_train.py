@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from zeroskip.models import zoo
 from zeroskip.models.layers import Dense, ReLU
@@ -98,3 +99,21 @@ def test_zoo_shapes():
                                                                        (10, 100)]
     assert [l.params["W"].size for l in zoo.lenet5().weighted()] == [500, 25000, 400000, 5000]
     assert zoo.lenet5().layer_names() == ["conv1", "conv2", "fc1", "fc2"]
+
+
+def test_random_shifts_move_each_image_by_its_own_offset_within_the_bound():
+    from zeroskip.models.train import random_shifts
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((400, 28 * 28), np.float32)
+    x[:, 10 * 28 + 12] = 1.0                        # one lit pixel at (10, 12)
+    shifted = random_shifts(x, 2, rng)
+    assert shifted.shape == x.shape and np.all(shifted.sum(axis=1) == 1.0)
+    where = shifted.reshape(400, 28, 28).nonzero()
+    offsets = set(zip(where[1] - 10, where[2] - 12))
+    assert offsets == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+    edge = np.zeros((50, 16), np.float32)
+    edge[:, 0] = 1.0                                 # a corner pixel can leave the image
+    assert (random_shifts(edge, 1, rng).sum(axis=1) == 0).any()
+    with pytest.raises(ValueError, match="rows of 10 values are no square image"):
+        random_shifts(np.zeros((2, 10)), 1, rng)

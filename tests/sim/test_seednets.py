@@ -1,0 +1,118 @@
+"""``zeroskip bench seednets`` on LeNet-5, dense and Deep-Compressed, with one epoch per phase:
+the rows' keys, the cache (a second run trains nothing), cycles equal to a direct simulation
+of the compiled program, one image co-verified on Verilator (which must be there: the test
+fails without it), the table, the plot, and bad input as one line with exit 2."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zeroskip.cli import main
+from zeroskip.compiler import compile_file
+from zeroskip.models import cost, zoo
+from zeroskip.models.data import mnist_split
+from zeroskip.sim import seednets, simulate
+
+IMAGES = 4
+ARGS = ["bench", "seednets", "--networks", "lenet5,lenet5-dc", "--epochs-scale", "0.01",
+        "--images", str(IMAGES), "-q"]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    from zeroskip.hw.rtl.toolchain import require_simulator
+
+    require_simulator("verilator")          # no Verilator is a failure, never a skip
+    work = tmp_path_factory.mktemp("seednets")
+    cache, out, plot = work / "cache", work / "report.json", work / "plot.png"
+    status = main(ARGS + ["--rtl", "1", "--cache", str(cache), "--json", str(out),
+                          "--plot", str(plot)])
+    return status, json.loads(out.read_text()), cache, plot
+
+
+def test_rows_carry_every_column(first_run):
+    status, report, _, plot = first_run
+    assert status == 0
+    rows = {row["name"]: row for row in report["networks"]}
+    assert list(rows) == ["lenet5", "lenet5-dc"]
+    net = zoo.build("lenet5", 0)
+    for row in rows.values():
+        for key in ("params", "macs", "accuracy", "bytes", "rtl_checked", "array_model",
+                    "accuracy_array_model"):
+            assert key in row, key
+        assert row["params"] == cost.params(net)
+        assert row["macs"] == cost.macs(net)
+        assert 0.5 < row["accuracy"] <= 1.0
+        for array in seednets.ARRAYS:       # measured, or the compiler's one line saying why not
+            assert (f"cycles_{array}" in row) != (f"error_{array}" in row)
+    dense, compressed = rows["lenet5"], rows["lenet5-dc"]
+    assert dense["bytes"] == 4 * dense["params"] and dense["array_model"] == "shared, unpruned"
+    assert compressed["bytes"] == len((Path(compressed["cache_entry"]) / "array.zsk").read_bytes())
+    assert compressed["bytes"] < dense["bytes"] / 10
+    assert compressed["nonzero_params"] < compressed["params"]
+    assert compressed["macs_nonzero"] < compressed["macs"]
+    for array in seednets.ARRAYS:           # the compressed LeNet-5 fits both arrays
+        assert compressed[f"cycles_{array}"] > compressed[f"ideal_cycles_{array}"] > 0
+        assert compressed[f"energy_nj_{array}"] > 0
+        assert 0 <= compressed[f"accuracy_array_{array}"] <= 1
+    assert compressed["rtl_checked"] == 1 and compressed["rtl_failed"] == 0
+    assert not dense["cached"] and not compressed["cached"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cycles_and_energy_equal_a_direct_simulation(first_run):
+    _, report, _, _ = first_run
+    x_train, _, x_test, _ = mnist_split(0)
+    for row in report["networks"]:
+        zsk = Path(row["cache_entry"]) / "array.zsk"
+        for array, arch in seednets.ARRAYS.items():
+            if f"cycles_{array}" not in row:
+                continue
+            program = compile_file(str(zsk), arch, calibration=x_train[:seednets.CALIBRATION])
+            result = simulate(program, x_test[:IMAGES])
+            assert row[f"cycles_{array}"] == pytest.approx(float(result.cycles.mean()))
+            assert row[f"energy_nj_{array}"] == pytest.approx(result.energy_pj / IMAGES / 1000)
+
+
+def test_a_second_run_trains_nothing(first_run, tmp_path, monkeypatch, capsys):
+    _, first, cache, _ = first_run
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained a cached row")
+
+    monkeypatch.setattr(seednets, "train_row", no_training)
+    out = tmp_path / "again.json"
+    assert main(ARGS + ["--rtl", "0", "--cache", str(cache), "--json", str(out)]) == 0
+    again = json.loads(out.read_text())
+    for before, after in zip(first["networks"], again["networks"], strict=True):
+        assert after["cached"]
+        for key in ("accuracy", "bytes", "params", "macs", "cycles_eie64", "accuracy_array_model"):
+            assert after[key] == before[key], key
+    printed = capsys.readouterr().out
+    assert "lenet5-dc" in printed and "M MACs" in printed
+
+
+def test_another_configuration_is_another_entry():
+    row = seednets.parse_row("lenet5-dc")
+    assert row.compressed and row.model == "lenet5"
+    keys = {seednets.cache_key(row, seednets.row_config(row, scale)) for scale in (1.0, 0.01)}
+    assert len(keys) == 2
+    distilled = seednets.parse_row("mobilenet-distilled") if "mobilenet" in zoo.MODELS else None
+    if distilled is not None:
+        assert distilled.distill_from == "lenet5" and not distilled.compressed
+        assert seednets.row_config(distilled).distill_from == "lenet5"
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--networks", "lenet7"], "unknown network 'lenet7'"),
+    (["--networks", "lenet5-dc,lenet5-dc"], "named twice"),
+    (["--networks", "lenet5", "--rtl", "-1"], "--rtl -1"),
+    (["--networks", "lenet5", "--images", "0"], "--images 0"),
+])
+def test_bad_input_is_one_line_exit_2(args, named, tmp_path, capsys):
+    assert main(["bench", "seednets", "-q", "--cache", str(tmp_path / "c")] + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and "\n" not in err
+    assert not (tmp_path / "c").exists()

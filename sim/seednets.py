@@ -228,15 +228,19 @@ def load(cache: Path, row: Row, key: str) -> Trained | None:
 
 # -- measuring ---------------------------------------------------------------------------------
 
+def array_network(trained: Trained):
+    """The network the array runs (the .zsk decoded: weights ``codebook[codes]``)."""
+    from zeroskip.models import modelfile
+
+    return modelfile.decode(trained.array_zsk, f"{trained.row.name}.zsk").to_network()
+
+
 def model_costs(trained: Trained) -> dict:
     """Parameters and MACs of the row's network (dense), and for a compressed row the
     non-zero weights and the MACs they take."""
-    from zeroskip.models import cost, modelfile
+    from zeroskip.models import cost
 
-    if trained.network is not None:
-        net = trained.network
-    else:
-        net = modelfile.decode(trained.array_zsk, f"{trained.row.name}.zsk").to_network()
+    net = trained.network if trained.network is not None else array_network(trained)
     layers = [c for c in cost.layer_costs(net) if c.kind in ("conv2d", "dense")]
     weighted = net.weighted()
     nonzero = sum(int(np.count_nonzero(layer.params["W"])) + layer.params["b"].size
@@ -247,10 +251,64 @@ def model_costs(trained: Trained) -> dict:
             "macs_nonzero": int(round(effective))}
 
 
-def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, progress=QUIET
+def layer_kind(layer) -> str:
+    """What a model layer is, in the survey's terms: ``conv 3x3``, ``depthwise 3x3``,
+    ``grouped 1x1``, ``fc``, ``max pool``, ``avg pool``, ``global avg pool``, ``add``, ..."""
+    from zeroskip.models.layers import (Add, AvgPool2D, Concat, Conv2D, Dense, GlobalAvgPool,
+                                        MaxPool2, MaxPool2D)
+
+    if isinstance(layer, Conv2D):
+        k = f"{layer.kernel}x{layer.kernel}"
+        if layer.groups > 1 and layer.groups == layer.in_channels:
+            return f"depthwise {k}"
+        return f"grouped {k}" if layer.groups > 1 else f"conv {k}"
+    for kind, name in ((Dense, "fc"), ((MaxPool2, MaxPool2D), "max pool"),
+                       (AvgPool2D, "avg pool"), (GlobalAvgPool, "global avg pool"),
+                       (Add, "add"), (Concat, "concat")):
+        if isinstance(layer, kind):
+            return name
+    return layer.kind
+
+
+def layer_kinds(net) -> dict[str, str]:
+    """The kind of every layer by the name the compiler gives it: a graph's node names, a
+    sequential network's ``conv1, pool1, fc1, ...`` (one counter per prefix)."""
+    from zeroskip.models.layers import Conv2D, Dense
+    from zeroskip.models.network import Graph
+
+    if isinstance(net, Graph):
+        return {node.name: layer_kind(node.layer) for node in net.nodes}
+    kinds, counts = {}, {"conv": 0, "pool": 0, "fc": 0}
+    for layer in net.layers:
+        kind = layer_kind(layer)
+        prefix = ("conv" if isinstance(layer, Conv2D) else "fc" if isinstance(layer, Dense)
+                  else "pool" if "pool" in kind else None)
+        if prefix is not None:
+            counts[prefix] += 1
+            kinds[f"{prefix}{counts[prefix]}"] = kind
+    return kinds
+
+
+def _program_layer_kind(name: str, info, kinds: dict[str, str]) -> str:
+    """A lowered layer's kind: its model layers' kinds (a lowered layer may merge several:
+    ``a+b``), else what the program says (fc, max pool, conv)."""
+    from zeroskip.hw.program import KIND_CONV, KIND_SPARSE, OP_MAX
+
+    parts = [kinds[part] for part in name.split("+") if part in kinds]
+    if parts:
+        return " + ".join(dict.fromkeys(parts))
+    if info.kind == KIND_SPARSE:
+        return "fc"
+    if info.kind == KIND_CONV:
+        return "max pool" if info.op == OP_MAX else f"conv {info.kernel}x{info.kernel}"
+    return "binary"
+
+
+def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str, str] | None = None
                   ) -> tuple[dict, object | None]:
     """Compile the .zsk onto ``arch`` and simulate ``x_test``: the row's figures for that array
-    (or its one-line ``error``) and the program (None when it does not compile)."""
+    (or its one-line ``error``) and the program (None when it does not compile). ``kinds``
+    (``layer_kinds``) names each lowered layer's kind; cycles are also summed by kind."""
     from zeroskip.compiler import compile_file
     from zeroskip.demo import classify
     from zeroskip.sim import simulate
@@ -262,15 +320,26 @@ def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, progress=QUIET
         return {"error": message.removeprefix(f"{zsk_path}: ")}, None
     result = simulate(program, x_test)
     n = len(x_test)
-    layers = [{"name": name, "cycles": float(result.layer_cycles[:, i].mean()),
-               "ideal_cycles": float(result.layer_ideal_cycles[:, i].mean())}
-              for i, name in enumerate(result.layer_names)]
-    return {"cycles": float(result.cycles.mean()), "ideal_cycles": float(result.ideal_cycles.mean()),
+    layers, by_kind = [], {}
+    for i, name in enumerate(result.layer_names):
+        kind = _program_layer_kind(name, program.layers[i], kinds or {})
+        cycles = float(result.layer_cycles[:, i].mean())
+        ideal = float(result.layer_ideal_cycles[:, i].mean())
+        layers.append({"name": name, "kind": kind, "cycles": cycles, "ideal_cycles": ideal})
+        total = by_kind.setdefault(kind, {"cycles": 0.0, "ideal_cycles": 0.0, "layers": 0})
+        total["cycles"] += cycles
+        total["ideal_cycles"] += ideal
+        total["layers"] += 1
+    all_cycles = float(result.cycles.mean())
+    for total in by_kind.values():
+        total["share"] = total["cycles"] / all_cycles if all_cycles else 0.0
+        total["efficiency"] = total["ideal_cycles"] / total["cycles"] if total["cycles"] else 0.0
+    return {"cycles": all_cycles, "ideal_cycles": float(result.ideal_cycles.mean()),
             "efficiency": float(result.ideal_cycles.sum() / result.cycles.sum()),
             "time_us": float(result.time_us.mean()),
             "energy_nj": result.energy_pj / n / 1000.0,
             "accuracy_array": float((classify(program, result.outputs) == y_test).mean()),
-            "layers": layers}, program
+            "layers": layers, "cycles_by_kind": by_kind}, program
 
 
 def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
@@ -348,10 +417,10 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
                   "cached": trained.cached, "cache_entry": str(_entry(cache, row, key)),
                   "config": asdict(config)}
         zsk = _entry(cache, row, key) / "array.zsk"
-        programs = {}
+        programs, kinds = {}, layer_kinds(array_network(trained))
         for array, arch in ARRAYS.items():
             progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
-            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, progress)
+            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds)
             record.update({f"{k}_{array}": v for k, v in figures.items()})
         record["rtl_checked"], record["rtl_failed"] = 0, 0
         if rtl and programs[RTL_ARRAY] is not None:
@@ -401,7 +470,29 @@ def format_report(report: dict) -> str:
                  f"dense rows stored as float32 and run on the array shared, unpruned; "
                  f"RTL ok: images bit- and cycle-exact on Verilator ({report['rtl_array']})")
     lines += [f"note: {n}" for n in notes]
+    lines += ["", where_the_cycles_go(report, RTL_ARRAY)]
     return "\n".join(lines)
+
+
+def where_the_cycles_go(report: dict, array: str) -> str:
+    """Per network, its cycles on ``array`` by layer kind: share and efficiency (MAC-ideal /
+    cycles), the kinds that take the most first."""
+    from zeroskip.table import format_table
+
+    table = []
+    for r in report["networks"]:
+        by_kind = r.get(f"cycles_by_kind_{array}")
+        if not by_kind:
+            continue
+        for kind, t in sorted(by_kind.items(), key=lambda item: -item[1]["cycles"]):
+            table.append([r["name"], kind, t["layers"], t["cycles"], t["share"],
+                          t["ideal_cycles"], t["efficiency"]])
+    if not table:
+        return f"where the cycles go: no network runs on {array}"
+    return format_table(["network", "layer kind", "layers", "cycles", "share", "ideal", "effic."],
+                        table, ["", "", "", ",.0f", ".1%", ",.0f", ".1%"],
+                        title=f"where the cycles go on {array}, per image (ideal: the busiest "
+                              "PE's MACs; effic. = ideal / cycles)")
 
 
 def write_plot(report: dict, path: str | Path) -> None:

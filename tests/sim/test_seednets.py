@@ -57,6 +57,11 @@ def test_rows_carry_every_column(first_run):
         assert compressed[f"cycles_{array}"] > compressed[f"ideal_cycles_{array}"] > 0
         assert compressed[f"energy_nj_{array}"] > 0
         assert 0 <= compressed[f"accuracy_array_{array}"] <= 1
+        by_kind = compressed[f"cycles_by_kind_{array}"]
+        assert set(by_kind) == {"conv 5x5", "max pool", "fc"}     # LeNet-5's layer kinds
+        assert sum(t["layers"] for t in by_kind.values()) == len(compressed[f"layers_{array}"])
+        # the layers' cycles add up to the image's, but for the few cycles of the start
+        assert 0 <= compressed[f"cycles_{array}"] - sum(t["cycles"] for t in by_kind.values()) < 16
     assert compressed["rtl_checked"] == 1 and compressed["rtl_failed"] == 0
     assert not dense["cached"] and not compressed["cached"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -103,6 +108,15 @@ def test_another_configuration_is_another_entry():
     if distilled is not None:
         assert distilled.distill_from == "lenet5" and not distilled.compressed
         assert seednets.row_config(distilled).distill_from == "lenet5"
+
+
+def test_layer_kinds_name_what_the_compiler_lowers():
+    kinds = seednets.layer_kinds(zoo.build("lenet5", 0))
+    assert kinds == {"conv1": "conv 5x5", "pool1": "max pool", "conv2": "conv 5x5",
+                     "pool2": "max pool", "fc1": "fc", "fc2": "fc"}
+    if "shufflenet" in zoo.MODELS:
+        kinds = seednets.layer_kinds(zoo.build("shufflenet", 0))
+        assert {"depthwise 3x3", "grouped 1x1", "avg pool", "add", "concat"} <= set(kinds.values())
 
 
 @pytest.mark.parametrize("args, named", [

@@ -116,9 +116,19 @@ def row_config(row: Row, epochs_scale: float = 1.0):
 
 
 def cache_key(row: Row, config) -> str:
-    """A hash of everything the row's training depends on."""
-    blob = json.dumps({"version": CACHE_VERSION, "row": asdict(row), "config": asdict(config)},
-                      sort_keys=True, default=str)
+    """A hash of everything the row's training depends on: the row, its configuration, the
+    zoo's architecture for it (its spec: a changed zoo entry retrains) and, for a distilled
+    row, the teacher's configuration and architecture."""
+    from zeroskip.models import zoo
+    from zeroskip.models.compress import default_config
+
+    what = {"version": CACHE_VERSION, "row": asdict(row), "config": asdict(config),
+            "architecture": zoo.build(config.model, config.seed, config.dropout).spec()}
+    if config.distill_from:
+        teacher = default_config(config.distill_from, seed=config.seed)
+        what["teacher"] = {"config": asdict(teacher), "architecture": zoo.build(
+            teacher.model, teacher.seed, teacher.dropout).spec()}
+    blob = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -426,7 +436,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         if rtl and programs[RTL_ARRAY] is not None:
             record.update(co_verify(programs[RTL_ARRAY], x_sim[:rtl], row.name, progress))
         elif rtl:
-            record["rtl_error"] = f"does not compile for {RTL_ARRAY}"
+            record["rtl_error"] = f"not co-verified: does not fit {RTL_ARRAY}"
         out.append(record)
     return {"suite": "seednets", "networks": out,
             "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},

@@ -438,11 +438,70 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         elif rtl:
             record["rtl_error"] = f"not co-verified: does not fit {RTL_ARRAY}"
         out.append(record)
-    return {"suite": "seednets", "networks": out,
-            "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},
-            "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
-            "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
-            "seed": seed, "epochs_scale": epochs_scale, "cache": str(cache)}
+    report = {"suite": "seednets", "networks": out,
+              "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},
+              "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
+              "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
+              "seed": seed, "epochs_scale": epochs_scale, "cache": str(cache)}
+    report["claims"] = claims(report)
+    return report
+
+
+def dense_lenet5_bytes() -> int:
+    """Dense LeNet-5 as float32: what the survey's size reductions are measured against."""
+    from zeroskip.models import cost, zoo
+
+    return 4 * cost.params(zoo.build("lenet5", 0))
+
+
+def claims(report: dict) -> list[dict]:
+    """Issue 13's claims, each with what was measured and whether it holds (None: a row it
+    needs was not run). Accuracies are on the held-out images, in percentage points."""
+    rows = {r["name"]: r for r in report["networks"]}
+    out = []
+
+    def claim(text: str, needs: list[str], measure):
+        if not all(name in rows for name in needs):
+            out.append({"claim": text, "holds": None,
+                        "measured": "not run: " + ", ".join(n for n in needs if n not in rows)})
+            return
+        holds, measured = measure(*(rows[n] for n in needs))
+        out.append({"claim": text, "holds": bool(holds), "measured": measured})
+
+    def pp(a, b):
+        return 100 * (a - b)
+
+    for name, r in rows.items():
+        claim(f"{name}: >= 95 % held-out accuracy, on the array, >= 2 images co-verified",
+              [name], lambda r: (r["accuracy"] >= 0.95 and r["rtl_checked"] >= 2
+                                 and not r["rtl_failed"],
+                                 f"{100 * r['accuracy']:.2f} %, {r['rtl_checked']} verified"
+                                 + "".join(f", {a}: does not fit" for a in ARRAYS
+                                           if f"error_{a}" in r)))
+    claim("mobilenet: >= 5x fewer MACs than mobilenet-standard, <= 1 pp less accurate",
+          ["mobilenet", "mobilenet-standard"],
+          lambda m, s: (s["macs"] >= 5 * m["macs"] and pp(s["accuracy"], m["accuracy"]) <= 1,
+                        f"{s['macs'] / m['macs']:.2f}x fewer MACs, "
+                        f"{pp(m['accuracy'], s['accuracy']):+.2f} pp"))
+    claim("shufflenet: no more MACs than mobilenet, accuracy >= mobilenet's - 0.5 pp",
+          ["shufflenet", "mobilenet"],
+          lambda sh, m: (sh["macs"] <= m["macs"] and pp(sh["accuracy"], m["accuracy"]) >= -0.5,
+                         f"{sh['macs']:,} vs {m['macs']:,} MACs, "
+                         f"{pp(sh['accuracy'], m['accuracy']):+.2f} pp"))
+    claim("squeezenet: <= 1/10 of lenet5's parameters", ["squeezenet", "lenet5"],
+          lambda sq, le: (10 * sq["params"] <= le["params"],
+                          f"1/{le['params'] / sq['params']:.1f}"))
+    claim("squeezenet-dc: <= 1/100 of dense lenet5's bytes, within 1.5 pp of its accuracy",
+          ["squeezenet-dc", "lenet5"],
+          lambda sq, le: (100 * sq["bytes"] <= le["bytes"]
+                          and abs(pp(sq["accuracy"], le["accuracy"])) <= 1.5,
+                          f"1/{le['bytes'] / sq['bytes']:.1f} of the bytes, "
+                          f"{pp(sq['accuracy'], le['accuracy']):+.2f} pp"))
+    claim("distillation measured: mobilenet-distilled against mobilenet, same seed and epochs",
+          ["mobilenet-distilled", "mobilenet"],
+          lambda d, m: (True, f"{pp(d['accuracy'], m['accuracy']):+.2f} pp "
+                              f"({100 * d['accuracy']:.2f} % vs {100 * m['accuracy']:.2f} %)"))
+    return out
 
 
 # -- the table and the plot --------------------------------------------------------------------
@@ -454,11 +513,11 @@ def format_report(report: dict) -> str:
     from zeroskip.table import format_table
 
     rows = report["networks"]
-    base = next((r["bytes"] for r in rows if r["name"] == "lenet5"), None)
+    base = dense_lenet5_bytes()
     table, notes = [], []
     for r in rows:
         cells = [r["name"], r["method"], r["accuracy"], r["macs"] / 1e6, r["params"] / 1e3,
-                 r["bytes"] / 1024, f"{base / r['bytes']:.1f}x" if base else None]
+                 r["bytes"] / 1024, f"{base / r['bytes']:.1f}x"]
         for array in ARRAYS:
             if f"error_{array}" in r:
                 cells += ["does not fit", None, None]
@@ -480,7 +539,10 @@ def format_report(report: dict) -> str:
                  f"dense rows stored as float32 and run on the array shared, unpruned; "
                  f"RTL ok: images bit- and cycle-exact on Verilator ({report['rtl_array']})")
     lines += [f"note: {n}" for n in notes]
-    lines += ["", where_the_cycles_go(report, RTL_ARRAY)]
+    lines += ["", where_the_cycles_go(report, RTL_ARRAY), "", "issue 13's claims:"]
+    verdicts = {True: "holds", False: "FAILS", None: "not run"}
+    lines += [f"  {verdicts[c['holds']]:>7}  {c['claim']}: {c['measured']}"
+              for c in report.get("claims", [])]
     return "\n".join(lines)
 
 

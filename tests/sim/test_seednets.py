@@ -63,6 +63,9 @@ def test_rows_carry_every_column(first_run):
         # the layers' cycles add up to the image's, but for the few cycles of the start
         assert 0 <= compressed[f"cycles_{array}"] - sum(t["cycles"] for t in by_kind.values()) < 16
     assert compressed["rtl_checked"] == 1 and compressed["rtl_failed"] == 0
+    claims = {c["claim"]: c["holds"] for c in report["claims"]}
+    assert all(isinstance(claims[c], bool) for c in claims if c.startswith("lenet5"))
+    assert claims["squeezenet: <= 1/10 of lenet5's parameters"] is None     # not run
     assert not dense["cached"] and not compressed["cached"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -117,6 +120,33 @@ def test_layer_kinds_name_what_the_compiler_lowers():
     if "shufflenet" in zoo.MODELS:
         kinds = seednets.layer_kinds(zoo.build("shufflenet", 0))
         assert {"depthwise 3x3", "grouped 1x1", "avg pool", "add", "concat"} <= set(kinds.values())
+
+
+def test_claims_are_judged_on_the_rows():
+    def row(name, macs=1000, accuracy=0.97, params=1000, bytes_=4000, checked=2):
+        return {"name": name, "macs": macs, "accuracy": accuracy, "params": params,
+                "bytes": bytes_, "rtl_checked": checked, "rtl_failed": 0}
+
+    def verdicts(rows):
+        return {c["claim"].split(":")[0] + ("" if "95 %" not in c["claim"] else " 95"): c["holds"]
+                for c in seednets.claims({"networks": rows})}
+
+    good = verdicts([row("mobilenet", macs=100), row("mobilenet-standard", macs=600,
+                                                          accuracy=0.975),
+                     row("shufflenet", macs=90, accuracy=0.966), row("lenet5", params=431080),
+                     row("squeezenet", params=16000)])
+    assert good == {"mobilenet 95": True, "mobilenet-standard 95": True, "shufflenet 95": True,
+                    "lenet5 95": True, "squeezenet 95": True, "mobilenet": True,
+                    "shufflenet": True, "squeezenet": True, "squeezenet-dc": None,
+                    "distillation measured": None}
+    bad = verdicts([row("mobilenet", macs=100, accuracy=0.94),
+                    row("mobilenet-standard", macs=400, accuracy=0.96),
+                    row("shufflenet", macs=101, checked=1), row("lenet5", params=100_000),
+                    row("squeezenet", params=10_001)])
+    assert bad == {"mobilenet 95": False, "mobilenet-standard 95": True, "shufflenet 95": False,
+                   "lenet5 95": True, "squeezenet 95": True, "mobilenet": False,
+                   "shufflenet": False, "squeezenet": False, "squeezenet-dc": None,
+                   "distillation measured": None}
 
 
 @pytest.mark.parametrize("args, named", [

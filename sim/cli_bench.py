@@ -36,6 +36,10 @@ def add_arguments(parser) -> None:
                              "(0: none)")
     parser.add_argument("--images", metavar="N", type=int, default=1000,
                         help="seednets: held-out images through the cycle simulator")
+    parser.add_argument("--fit", action="store_true",
+                        help="seednets: a network too big for an array runs on it with its "
+                             "memories doubled until it fits (the row names them; the RTL is "
+                             "built for that configuration) instead of recording the error")
     parser.add_argument("--plot", metavar="FILE",
                         help="seednets: a PNG of accuracy against MACs, bytes and energy")
     # seednets, for tests and quick looks: every training phase's epochs times this (>= 1 each)
@@ -161,7 +165,7 @@ def run_seednets(args, progress) -> int:
     networks = [n for n in args.networks.split(",")] if args.networks is not None else None
     report = seednets.run_suite(networks, cache=args.cache, rtl=args.rtl, images=args.images,
                                 epochs_scale=args.epochs_scale, seed=args.seed,
-                                progress=progress)
+                                fit=args.fit, progress=progress)
     print(seednets.format_report(report))
     if args.json:
         write_atomic(args.json, json.dumps(report, indent=1))

@@ -314,20 +314,51 @@ def _program_layer_kind(name: str, info, kinds: dict[str, str]) -> str:
     return "binary"
 
 
-def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str, str] | None = None
-                  ) -> tuple[dict, object | None]:
-    """Compile the .zsk onto ``arch`` and simulate ``x_test``: the row's figures for that array
-    (or its one-line ``error``) and the program (None when it does not compile). ``kinds``
-    (``layer_kinds``) names each lowered layer's kind; cycles are also summed by kind."""
+#: the memories and tables ``--fit`` may enlarge (doubling each until the model fits)
+FIT_FIELDS = ("sparse_depth", "ptr_depth", "act_depth", "bias_depth", "max_layers", "max_passes")
+FIT_STEPS = 8
+
+
+def compile_fitting(zsk_path: Path, arch, calibration, fit: bool = False):
+    """Compile the .zsk onto ``arch``: ``(program, {})``, or ``(None, {"error": one line})``
+    when it does not fit. With ``fit``, each memory the compiler names as too small
+    (``FIT_FIELDS``) is doubled until the model fits (or the configuration cannot grow):
+    ``(program, {"fitted": {field: [before, after]}})`` on the enlarged array."""
     from zeroskip.compiler import compile_file
+
+    fitted, first = arch, None
+    for _ in range(FIT_STEPS + 1):
+        try:
+            program = compile_file(str(zsk_path), fitted, calibration=calibration)
+        except (ZeroskipError, ValueError) as error:
+            message = " ".join(str(error).split()).removeprefix(f"{zsk_path}: ")
+            first = first or message
+            grow = [name for name in FIT_FIELDS if f"'{name}'" in message]
+            if not fit or not grow:
+                return None, {"error": first}
+            try:
+                fitted = dataclasses.replace(fitted, **{grow[0]: 2 * getattr(fitted, grow[0])})
+            except ZeroskipError:
+                return None, {"error": first}
+            continue
+        changes = {name: [getattr(arch, name), getattr(fitted, name)] for name in FIT_FIELDS
+                   if getattr(fitted, name) != getattr(arch, name)}
+        return program, ({"fitted": changes, "unfitted_error": first} if changes else {})
+    return None, {"error": first}
+
+
+def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str, str] | None = None,
+                  fit: bool = False) -> tuple[dict, object | None]:
+    """Compile the .zsk onto ``arch`` (``compile_fitting``) and simulate ``x_test``: the row's
+    figures for that array (or its one-line ``error``) and the program (None when it does not
+    compile). ``kinds`` (``layer_kinds``) names each lowered layer's kind; cycles are also
+    summed by kind."""
     from zeroskip.demo import classify
     from zeroskip.sim import simulate
 
-    try:
-        program = compile_file(str(zsk_path), arch, calibration=x_train[:CALIBRATION])
-    except (ZeroskipError, ValueError) as error:
-        message = " ".join(str(error).split())
-        return {"error": message.removeprefix(f"{zsk_path}: ")}, None
+    program, notes = compile_fitting(zsk_path, arch, x_train[:CALIBRATION], fit)
+    if program is None:
+        return notes, None
     result = simulate(program, x_test)
     n = len(x_test)
     layers, by_kind = [], {}
@@ -349,7 +380,7 @@ def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str
             "time_us": float(result.time_us.mean()),
             "energy_nj": result.energy_pj / n / 1000.0,
             "accuracy_array": float((classify(program, result.outputs) == y_test).mean()),
-            "layers": layers, "cycles_by_kind": by_kind}, program
+            "layers": layers, "cycles_by_kind": by_kind, **notes}, program
 
 
 def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
@@ -381,10 +412,12 @@ def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
 
 def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/seednets",
               rtl: int = 2, images: int = 1000, epochs_scale: float = 1.0, seed: int = 0,
-              progress=QUIET) -> dict:
+              fit: bool = False, progress=QUIET) -> dict:
     """Every row of ``networks`` (default: ``ROWS`` the zoo has): trained or from the cache,
     measured on both arrays (``images`` held-out images through the cycle simulator), the first
-    ``rtl`` of them co-verified on Verilator. Returns the JSON-ready report."""
+    ``rtl`` of them co-verified on Verilator. ``fit``: a model too big for an array runs on it
+    with the memories it needs (``compile_fitting``; the row names them). Returns the
+    JSON-ready report."""
     from zeroskip.models.data import mnist_split
 
     names = networks if networks else default_rows()
@@ -430,7 +463,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         programs, kinds = {}, layer_kinds(array_network(trained))
         for array, arch in ARRAYS.items():
             progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
-            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds)
+            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds, fit)
             record.update({f"{k}_{array}": v for k, v in figures.items()})
         record["rtl_checked"], record["rtl_failed"] = 0, 0
         if rtl and programs[RTL_ARRAY] is not None:
@@ -442,7 +475,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
               "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},
               "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
               "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
-              "seed": seed, "epochs_scale": epochs_scale, "cache": str(cache)}
+              "seed": seed, "epochs_scale": epochs_scale, "fit": fit, "cache": str(cache)}
     report["claims"] = claims(report)
     return report
 
@@ -523,7 +556,12 @@ def format_report(report: dict) -> str:
                 cells += ["does not fit", None, None]
                 notes.append(f"{r['name']} on {array}: {r[f'error_{array}']}")
             else:
-                cells += [r[f"cycles_{array}"], r[f"energy_nj_{array}"], r[f"accuracy_array_{array}"]]
+                fitted = r.get(f"fitted_{array}")
+                cells += [f"{r[f'cycles_{array}']:,.0f}" + (" *" if fitted else ""),
+                          r[f"energy_nj_{array}"], r[f"accuracy_array_{array}"]]
+                if fitted:
+                    notes.append(f"{r['name']} on {array} (*): fitted with " + ", ".join(
+                        f"{name} {a} -> {b}" for name, (a, b) in fitted.items()))
         rtl = f"{r['rtl_checked']}" + (f" ({r['rtl_failed']} FAIL)" if r["rtl_failed"] else "")
         table.append(cells + [rtl])
         if r.get("rtl_error"):
@@ -532,7 +570,7 @@ def format_report(report: dict) -> str:
     formats = ["", "", ".2%", ".3f", ".1f", ".1f", ""]
     for array in ARRAYS:
         heads += [f"{array} cycles", "nJ", "array acc"]
-        formats += [",.0f", ",.0f", ".2%"]
+        formats += ["", ",.0f", ".2%"]
     lines = [format_table(heads + ["RTL ok"], table, formats + [""])]
     lines.append(f"accuracy: float model on the {report['test_images']} held-out images; array: "
                  f"the first {report['array_images']} through the cycle simulator, per image; "

@@ -84,6 +84,24 @@ def test_cycles_and_energy_equal_a_direct_simulation(first_run):
             assert row[f"energy_nj_{array}"] == pytest.approx(result.energy_pj / IMAGES / 1000)
 
 
+def test_fit_enlarges_only_the_memories_the_compiler_names(first_run):
+    _, report, _, _ = first_run
+    dense = next(r for r in report["networks"] if r["name"] == "lenet5")
+    zsk = Path(dense["cache_entry"]) / "array.zsk"
+    x_train = mnist_split(0)[0][:seednets.CALIBRATION]
+    small = seednets.SMALL16
+    program, notes = seednets.compile_fitting(zsk, small, x_train)
+    if program is not None:              # the unpruned LeNet-5 fits: nothing to fit
+        assert notes == {}
+        return
+    assert "'sparse_depth'" in notes["error"]
+    program, notes = seednets.compile_fitting(zsk, small, x_train, fit=True)
+    (field, (before, after)), = notes["fitted"].items()
+    assert field == "sparse_depth" and before == small.sparse_depth < after
+    assert program.arch == seednets.dataclasses.replace(small, sparse_depth=after)
+    assert program.sparse.shape[1] <= after
+
+
 def test_a_second_run_trains_nothing(first_run, tmp_path, monkeypatch, capsys):
     _, first, cache, _ = first_run
 

@@ -129,12 +129,13 @@ DEFAULTS = {
 #: with every training image shifted by up to 2 pixels (without, MobileNet learns the 3,500
 #: training digits by heart: 100 % on them, 95.0 % held-out); one pruning quality for every
 #: layer (len 1); small codebooks (a 256-entry codebook would outweigh a SqueezeNet layer's few
-#: hundred weights). Chosen on the validation split (benchmarks/seednets_recipe.py).
+#: hundred weights). Chosen on the validation split (benchmarks/seednets_recipe.py; the
+#: pruning on SqueezeNet, docs/seednets.md).
 _SEEDNET = dict(
-    quality=(1.0,),
+    quality=(0.6,),
     dense=Schedule(epochs=24, lr=0.005, optimizer="adam", l2=1e-4, lr_decay=0.9, shift=2),
     prune_steps=3,
-    prune=Schedule(epochs=3, lr=0.001, optimizer="adam", l2=1e-4, shift=2),
+    prune=Schedule(epochs=4, lr=0.001, optimizer="adam", l2=1e-4, shift=2),
     finetune=Schedule(epochs=2, lr=1e-4, optimizer="adam", shift=2),
     conv_bits=5, conv_index_bits=5,
 )

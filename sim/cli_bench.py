@@ -51,7 +51,9 @@ def add_arguments(parser) -> None:
                              "zeroskip energy --arch NAME)")
     add_arch_arguments(parser, default="eie64")
     parser.epilog = ("--arch and the overrides (--pes, --fifo, --run-bits, --line-bits, ...) are "
-                     "those of every command; EIE's configuration is the eie64 preset")
+                     "those of every command; EIE's configuration is the eie64 preset. seednets runs on "
+                     "its own two arrays (small with 16 PEs, eie64; docs/seednets.md) and takes "
+                     "neither")
 
 
 def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = None,
@@ -165,7 +167,7 @@ def run_seednets(args, progress) -> int:
     networks = [n for n in args.networks.split(",")] if args.networks is not None else None
     report = seednets.run_suite(networks, cache=args.cache, rtl=args.rtl, images=args.images,
                                 epochs_scale=args.epochs_scale, seed=args.seed,
-                                fit=args.fit, progress=progress)
+                                fit=args.fit, energy=args.energy, progress=progress)
     print(seednets.format_report(report))
     if args.json:
         write_atomic(args.json, json.dumps(report, indent=1))

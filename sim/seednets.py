@@ -348,18 +348,18 @@ def compile_fitting(zsk_path: Path, arch, calibration, fit: bool = False):
 
 
 def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str, str] | None = None,
-                  fit: bool = False) -> tuple[dict, object | None]:
+                  fit: bool = False, energy: str | None = None) -> tuple[dict, object | None]:
     """Compile the .zsk onto ``arch`` (``compile_fitting``) and simulate ``x_test``: the row's
     figures for that array (or its one-line ``error``) and the program (None when it does not
     compile). ``kinds`` (``layer_kinds``) names each lowered layer's kind; cycles are also
-    summed by kind."""
+    summed by kind. ``energy``: a user's energy table (default: derived from the array)."""
     from zeroskip.demo import classify
     from zeroskip.sim import simulate
 
     program, notes = compile_fitting(zsk_path, arch, x_train[:CALIBRATION], fit)
     if program is None:
         return notes, None
-    result = simulate(program, x_test)
+    result = simulate(program, x_test, energy_table=energy)
     n = len(x_test)
     layers, by_kind = [], {}
     for i, name in enumerate(result.layer_names):
@@ -412,11 +412,12 @@ def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
 
 def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/seednets",
               rtl: int = 2, images: int = 1000, epochs_scale: float = 1.0, seed: int = 0,
-              fit: bool = False, progress=QUIET) -> dict:
+              fit: bool = False, energy: str | None = None, progress=QUIET) -> dict:
     """Every row of ``networks`` (default: ``ROWS`` the zoo has): trained or from the cache,
     measured on both arrays (``images`` held-out images through the cycle simulator), the first
     ``rtl`` of them co-verified on Verilator. ``fit``: a model too big for an array runs on it
-    with the memories it needs (``compile_fitting``; the row names them). Returns the
+    with the memories it needs (``compile_fitting``; the row names them). ``energy``: a user's
+    energy table pricing both arrays (default: each array's derived table). Returns the
     JSON-ready report."""
     from zeroskip.models.data import mnist_split
 
@@ -432,6 +433,10 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         raise ZeroskipError(f"--rtl {rtl}: more than the {images} --images simulated")
     if not epochs_scale > 0:
         raise ZeroskipError(f"--epochs-scale {epochs_scale}: must be > 0")
+    if energy is not None:
+        from zeroskip.sim.energy import load_energy_table
+
+        energy_name = load_energy_table(energy).name     # checked before any training
     if rtl:
         from zeroskip.hw.rtl.toolchain import require_simulator
 
@@ -463,7 +468,8 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         programs, kinds = {}, layer_kinds(array_network(trained))
         for array, arch in ARRAYS.items():
             progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
-            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds, fit)
+            figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds, fit,
+                                                     energy)
             record.update({f"{k}_{array}": v for k, v in figures.items()})
         record["rtl_checked"], record["rtl_failed"] = 0, 0
         if rtl and programs[RTL_ARRAY] is not None:
@@ -475,7 +481,8 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
               "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},
               "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
               "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
-              "seed": seed, "epochs_scale": epochs_scale, "fit": fit, "cache": str(cache)}
+              "seed": seed, "epochs_scale": epochs_scale, "fit": fit, "cache": str(cache),
+              "energy_table": energy_name if energy is not None else "derived per array"}
     report["claims"] = claims(report)
     return report
 

@@ -172,6 +172,7 @@ def test_claims_are_judged_on_the_rows():
     (["--networks", "lenet5-dc,lenet5-dc"], "named twice"),
     (["--networks", "lenet5", "--rtl", "-1"], "--rtl -1"),
     (["--networks", "lenet5", "--images", "0"], "--images 0"),
+    (["--networks", "lenet5", "--energy", "no-such-table.json"], "no-such-table.json"),
 ])
 def test_bad_input_is_one_line_exit_2(args, named, tmp_path, capsys):
     assert main(["bench", "seednets", "-q", "--cache", str(tmp_path / "c")] + args) == 2

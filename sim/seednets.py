@@ -620,10 +620,12 @@ def write_plot(report: dict, path: str | Path) -> None:
 
     rows = report["networks"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    from matplotlib.ticker import NullFormatter
+
     panels = [(["macs"], "MACs per image"), (["bytes"], "bytes as stored"),
               ([f"energy_nj_{array}" for array in ARRAYS],
-               "energy per image on the array (nJ; " + ", ".join(
-                   f"{array}: {fill}" for array, fill in zip(ARRAYS, ("filled", "hollow"))) + ")")]
+               "nJ per image (" + ", ".join(f"{array} {fill}" for array, fill
+                                            in zip(ARRAYS, ("filled", "hollow"))) + ")")]
     for ax, (keys, label) in zip(axes, panels):
         for r in rows:
             y = 100 * r["accuracy"]
@@ -634,14 +636,17 @@ def write_plot(report: dict, path: str | Path) -> None:
                 ax.scatter(r[key], y, marker="s" if r["name"].endswith("-dc") else "o",
                            facecolors="none" if hollow else colour, edgecolors=colour)
                 if not hollow or r.get(keys[0]) is None:
-                    ax.annotate(r["name"], (r[key], y), fontsize=8, xytext=(4, 3),
-                                textcoords="offset points")
+                    fitted = key.startswith("energy_nj_") and r.get(
+                        "fitted_" + key.removeprefix("energy_nj_"))
+                    ax.annotate(r["name"] + (" *" if fitted else ""), (r[key], y), fontsize=8,
+                                xytext=(4, 3), textcoords="offset points")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(label)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel(f"held-out accuracy (%, {report['test_images']} images)")
-    fig.suptitle("The survey's networks at MNIST scale: accuracy against cost "
-                 "(squares: Deep Compression; no point: does not fit that array)")
+    fig.suptitle("The survey's networks at MNIST scale: accuracy against cost (squares: Deep "
+                 "Compression; no point: does not fit that array; *: on enlarged memories, --fit)")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

@@ -39,7 +39,9 @@ from zeroskip.progress import QUIET
 #: ``NAME-distilled`` (dense, distilled from ``DISTILL_TEACHER``)
 ROWS = ("lenet5", "lenet5-dc", "squeezenet", "squeezenet-dc", "mobilenet", "mobilenet-standard",
         "shufflenet", "mobilenet-distilled")
-DISTILL_TEACHER = "lenet5"
+#: the teacher: MobileNet's standard-conv twin, the larger and more accurate network of the
+#: same shape (Hinton's setting: a big model teaches a small one)
+DISTILL_TEACHER = "mobilenet-standard"
 
 #: ``small`` with 16 PEs (benchmarks/lenet5_array.py's LeNet-5 configuration: activation and
 #: pointer memories for 24x24x32 maps, 9-bit codes and 7-bit runs for the default mode's 257

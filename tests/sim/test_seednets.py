@@ -127,8 +127,8 @@ def test_another_configuration_is_another_entry():
     assert len(keys) == 2
     distilled = seednets.parse_row("mobilenet-distilled") if "mobilenet" in zoo.MODELS else None
     if distilled is not None:
-        assert distilled.distill_from == "lenet5" and not distilled.compressed
-        assert seednets.row_config(distilled).distill_from == "lenet5"
+        assert distilled.distill_from == "mobilenet-standard" and not distilled.compressed
+        assert seednets.row_config(distilled).distill_from == "mobilenet-standard"
 
 
 def test_layer_kinds_name_what_the_compiler_lowers():

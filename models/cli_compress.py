@@ -191,6 +191,9 @@ def _check_flags(args) -> tuple[float, ...]:
                              ("--validation", getattr(args, "validation", None), 0)):
         if value is not None and value < low:
             raise ZeroskipError(f"{flag} {value}: must be >= {low}")
+    temperature = getattr(args, "temperature", None)
+    if temperature is not None and not (math.isfinite(temperature) and temperature > 0):
+        raise ZeroskipError(f"--temperature {temperature}: must be > 0")
     return _parse_quality(args.quality)
 
 

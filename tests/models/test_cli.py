@@ -50,6 +50,10 @@ def test_progress_lines_per_epoch(tmp_path, monkeypatch, capsys):
     (["lenet300", "--epochs", "-1"], "--epochs -1: must be >= 0"),
     (["lenet5", "--interchange", "m.npz"], "fully-connected networks only"),
     (["lenet300", "-o", "."], "is a directory"),
+    (["mobilenet", "--distill-from", "mobilenet"], "invalid choice: 'mobilenet'"),
+    (["squeezenet", "--distill-from", "alexnet"], "invalid choice: 'alexnet'"),
+    (["shufflenet", "--temperature", "0"], "--temperature 0.0: must be > 0"),
+    (["shufflenet", "--temperature", "nan"], "--temperature nan: must be > 0"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys, argv,
                                                          message):
@@ -85,3 +89,22 @@ def test_demo_compress(tmp_path, monkeypatch, capsys):
         for got, want in zip(load_array_layers(path), result.layers, strict=True):
             np.testing.assert_array_equal(got.codes, want.codes)
             np.testing.assert_array_equal(got.codebook, want.codebook)
+
+
+def test_distill_from_and_temperature_reach_the_pipeline(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_compress(config, progress=None):
+        seen.append(config)
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "compress", fake_compress)
+    # the interrupt ends the command as Ctrl-C would (130), before anything is written
+    assert main(["compress", "mobilenet", "--distill-from", "mobilenet-standard",
+                 "--temperature", "2.5", "-q"]) == 130
+    assert (seen[0].model, seen[0].distill_from, seen[0].distill_temperature) == \
+        ("mobilenet", "mobilenet-standard", 2.5)
+    assert main(["compress", "squeezenet", "-q"]) == 130
+    assert (seen[1].distill_from, seen[1].distill_temperature) == ("", 4.0)
+    assert list(tmp_path.iterdir()) == []

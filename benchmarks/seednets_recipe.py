@@ -47,7 +47,7 @@ def main(argv=None) -> int:
             schedule = dataclasses.replace(config.dense, shift=shift)
             start, cpu = time.perf_counter(), time.process_time()
             with threadpool_limits(limits=1, user_api="blas"):
-                net = zoo.build(name, args.seed)
+                net = zoo.build(name, args.seed, config.dropout)
                 fit(net, dense_params(net), x, y, schedule, np.random.default_rng(args.seed),
                     progress, f"{name} shift {shift}")
                 net = fold_batchnorm(net)

@@ -482,11 +482,10 @@ def _train_dense(config: CompressConfig, net: Network, x, y, rng, progress: Prog
         fit(net, dense_params(net), x, y, config.dense, rng, progress, "dense")
         return fold_batchnorm(net)
     teacher_config = default_config(config.distill_from, seed=config.seed)
-    teacher = zoo.build(teacher_config.model, config.seed, teacher_config.dropout)
     progress(f"{config.model}: training the teacher, {config.distill_from}")
-    fit(teacher, dense_params(teacher), x, y, teacher_config.dense,
-        np.random.default_rng(config.seed), progress, f"teacher {config.distill_from}")
-    teacher = fold_batchnorm(teacher)
+    teacher = _train_dense(teacher_config, zoo.build(teacher_config.model, config.seed,
+                                                     teacher_config.dropout),
+                           x, y, np.random.default_rng(config.seed), progress)
     fit_distilled(net, dense_params(net), x, y, teacher.logits(x), config.dense, rng,
                   Distillation(temperature=config.distill_temperature), progress,
                   f"dense, distilled from {config.distill_from}")

@@ -89,14 +89,6 @@ def parse_row(name: str) -> Row:
     return row
 
 
-def default_rows() -> list[str]:
-    """``ROWS`` whose models the zoo has."""
-    from zeroskip.models import zoo
-
-    return [name for name in ROWS if name.removesuffix("-dc").removesuffix("-distilled")
-            in zoo.MODELS]
-
-
 def row_config(row: Row, epochs_scale: float = 1.0):
     """The row's ``CompressConfig``: the zoo's tuned defaults (``default_config``), the teacher
     for a distilled row; ``epochs_scale`` scales every phase's epochs (at least 1 each; tests
@@ -240,11 +232,16 @@ def load(cache: Path, row: Row, key: str) -> Trained | None:
 
 # -- measuring ---------------------------------------------------------------------------------
 
-def array_network(trained: Trained):
-    """The network the array runs (the .zsk decoded: weights ``codebook[codes]``)."""
+def array_model(trained: Trained):
+    """The compressed model the array runs, decoded from the row's ``.zsk``."""
     from zeroskip.models import modelfile
 
-    return modelfile.decode(trained.array_zsk, f"{trained.row.name}.zsk").to_network()
+    return modelfile.decode(trained.array_zsk, f"{trained.row.name}.zsk")
+
+
+def array_network(trained: Trained):
+    """The network the array runs (weights ``codebook[codes]``)."""
+    return array_model(trained).to_network()
 
 
 def model_costs(trained: Trained) -> dict:
@@ -282,23 +279,22 @@ def layer_kind(layer) -> str:
     return layer.kind
 
 
-def layer_kinds(net) -> dict[str, str]:
-    """The kind of every layer by the name the compiler gives it: a graph's node names, a
-    sequential network's ``conv1, pool1, fc1, ...`` (one counter per prefix)."""
+def layer_kinds(model) -> dict[str, str]:
+    """The kind of every layer of a decoded ``.zsk`` model by the name the compiler gives it: a
+    graph's node names; for a sequential network the names of ``model.array_layers()`` (what
+    the compiler reads), paired in order with the model layers that make one."""
+    from zeroskip.models.interchange import MapInput
     from zeroskip.models.layers import Conv2D, Dense
+    from zeroskip.models.modelfile import POOL_KINDS
     from zeroskip.models.network import Graph
 
+    net = model.to_network()
     if isinstance(net, Graph):
         return {node.name: layer_kind(node.layer) for node in net.nodes}
-    kinds, counts = {}, {"conv": 0, "pool": 0, "fc": 0}
-    for layer in net.layers:
-        kind = layer_kind(layer)
-        prefix = ("conv" if isinstance(layer, Conv2D) else "fc" if isinstance(layer, Dense)
-                  else "pool" if "pool" in kind else None)
-        if prefix is not None:
-            counts[prefix] += 1
-            kinds[f"{prefix}{counts[prefix]}"] = kind
-    return kinds
+    names = [layer.name for layer in model.array_layers() if not isinstance(layer, MapInput)]
+    lowered = [layer for layer in net.layers
+               if isinstance(layer, (Conv2D, Dense)) or layer.kind in POOL_KINDS]
+    return {name: layer_kind(layer) for name, layer in zip(names, lowered, strict=True)}
 
 
 def _program_layer_kind(name: str, info, kinds: dict[str, str]) -> str:
@@ -423,7 +419,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
     JSON-ready report."""
     from zeroskip.models.data import mnist_split
 
-    names = networks if networks else default_rows()
+    names = networks if networks else list(ROWS)
     rows = [parse_row(name) for name in names]
     if len({row.name for row in rows}) != len(rows):
         raise ZeroskipError("--networks: a network is named twice")
@@ -467,7 +463,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
                   "cached": trained.cached, "cache_entry": str(_entry(cache, row, key)),
                   "config": asdict(config)}
         zsk = _entry(cache, row, key) / "array.zsk"
-        programs, kinds = {}, layer_kinds(array_network(trained))
+        programs, kinds = {}, layer_kinds(array_model(trained))
         for array, arch in ARRAYS.items():
             progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
             figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds, fit,

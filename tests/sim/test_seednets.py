@@ -125,19 +125,34 @@ def test_another_configuration_is_another_entry():
     assert row.compressed and row.model == "lenet5"
     keys = {seednets.cache_key(row, seednets.row_config(row, scale)) for scale in (1.0, 0.01)}
     assert len(keys) == 2
-    distilled = seednets.parse_row("mobilenet-distilled") if "mobilenet" in zoo.MODELS else None
-    if distilled is not None:
-        assert distilled.distill_from == "mobilenet-standard" and not distilled.compressed
-        assert seednets.row_config(distilled).distill_from == "mobilenet-standard"
+    distilled = seednets.parse_row("mobilenet-distilled")
+    assert distilled.distill_from == "mobilenet-standard" and not distilled.compressed
+    assert seednets.row_config(distilled).distill_from == "mobilenet-standard"
+
+
+def shared_model(name):
+    """The zoo network ``name`` (batch norms folded) as a weight-shared ``.zsk`` model."""
+    from zeroskip.models import modelfile
+    from zeroskip.models.network import fold_batchnorm
+
+    net = fold_batchnorm(zoo.build(name, 0))
+    books, codes = [], []
+    for layer in net.weighted():
+        book = np.array([0.0, -0.5, 0.5], np.float32)
+        books.append(book)
+        codes.append(np.where(layer.params["W"] < 0, 1, 2))
+    return modelfile.from_network(net, books, codes, [4] * len(books))
 
 
 def test_layer_kinds_name_what_the_compiler_lowers():
-    kinds = seednets.layer_kinds(zoo.build("lenet5", 0))
+    kinds = seednets.layer_kinds(shared_model("lenet5"))
     assert kinds == {"conv1": "conv 5x5", "pool1": "max pool", "conv2": "conv 5x5",
                      "pool2": "max pool", "fc1": "fc", "fc2": "fc"}
-    if "shufflenet" in zoo.MODELS:
-        kinds = seednets.layer_kinds(zoo.build("shufflenet", 0))
-        assert {"depthwise 3x3", "grouped 1x1", "avg pool", "add", "concat"} <= set(kinds.values())
+    kinds = seednets.layer_kinds(shared_model("mobilenet"))
+    assert kinds["conv2"] == "depthwise 3x3" and kinds["conv3"] == "conv 1x1"
+    assert kinds["pool1"] == "global avg pool" and kinds["fc1"] == "fc"
+    kinds = seednets.layer_kinds(shared_model("shufflenet"))
+    assert {"depthwise 3x3", "grouped 1x1", "avg pool", "add", "concat"} <= set(kinds.values())
 
 
 def test_claims_are_judged_on_the_rows():

@@ -44,6 +44,11 @@ def candidates(model: str, eie: bool) -> dict:
         "quality-x0.9": replace(base, quality=tuple(0.9 * q for q in base.quality)),
         "quality-x0.95+budget-0.5pp": replace(base, prune_budget=0.005,
                                               quality=tuple(0.95 * q for q in base.quality)),
+        # the seednets' augmentation (docs/seednets.md): every training image translated by
+        # up to 2 pixels, in the dense stage and the retraining, or in the retraining only
+        "shift-2": replace(base, dense=replace(base.dense, shift=2),
+                           prune=replace(prune, shift=2), finetune=replace(base.finetune, shift=2)),
+        "retrain-shift-2": replace(base, prune=replace(prune, shift=2)),
     }
 
 

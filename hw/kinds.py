@@ -43,6 +43,8 @@ class PassImage:
     counts: np.ndarray | None = None     #: int64 [pes, in_len] entries per column, padding included
     padding: np.ndarray | None = None    #: int64 [pes, in_len] padding entries per column
     lines: np.ndarray | None = None      #: int64 [pes, in_len] sparse lines a column touches
+    first_line: np.ndarray | None = None  #: int64 [pes, in_len] a column's first and last line
+    last_line: np.ndarray | None = None   #: (−1 for an empty column)
     column: np.ndarray | None = None     #: int64 [E] non-padding entries' input column, ascending
     target: np.ndarray | None = None     #: int64 [E] accumulator slot: local row r of PE p is r·pes+p
     code: np.ndarray | None = None       #: int64 [E] codebook index (1 ..)
@@ -164,7 +166,9 @@ class SparseFC(LayerKind):
         flat_start = start + (np.arange(pes) * per_pe)[:, None]        # into the flat entry array
         flat_end = flat_start + counts
         padding = is_padding[flat_end] - is_padding[flat_start]
-        lines = np.where(counts > 0, (end - 1) // per_line - start // per_line + 1, 0)
+        first_line = np.where(counts > 0, start // per_line, -1)
+        last_line = np.where(counts > 0, (end - 1) // per_line, -1)
+        lines = np.where(counts > 0, last_line - first_line + 1, 0)
 
         # every entry of the pass, PE by PE, column by column
         n = counts.reshape(-1)
@@ -193,7 +197,8 @@ class SparseFC(LayerKind):
             index=index, layer=p.layer, kind=self.code, in_len=columns, rows=p.rows,
             out_start=p.row_base * pes, shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
-            counts=counts, padding=padding, lines=lines, column=column[order],
+            counts=counts, padding=padding, lines=lines, first_line=first_line,
+            last_line=last_line, column=column[order],
             target=(row * pes + pe)[order], code=code[order], merged=merged, merged_last=merged_last)
 
     def columns(self, p) -> int:

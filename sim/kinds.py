@@ -83,6 +83,32 @@ def _inside(counts: np.ndarray, acc: np.ndarray, image: PassImage, program: Prog
     return counts - extra
 
 
+#: batch rows per chunk in ``line_reads`` (bounds its [rows, columns] index arrays)
+_LINE_CHUNK = 1 << 22
+
+
+def line_reads(active: np.ndarray, image: PassImage) -> int:
+    """Sparse lines read over a batch of inputs [batch, in_len], each PE keeping the line it
+    read last: a non-empty column costs its lines, less one when its first line is the line the
+    PE's previous non-empty column (in broadcast order, which is column order) ended on. EIE's
+    "eight entries are fetched on each SRAM read" (docs/simulator.md "Energy")."""
+    reads = int(np.rint(active.astype(np.float64) @ image.lines.sum(axis=0).astype(np.float64)).sum())
+    saved = 0
+    for first, last in zip(image.first_line, image.last_line):
+        columns = np.flatnonzero(first >= 0)
+        if len(columns) < 2:
+            continue
+        first, last = first[columns], last[columns]
+        step = max(1, _LINE_CHUNK // len(columns))
+        order = np.arange(len(columns))
+        for begin in range(0, active.shape[0], step):
+            on = active[begin:begin + step, columns]
+            seen = np.maximum.accumulate(np.where(on, order, -1), axis=1)
+            before = np.concatenate([np.full((on.shape[0], 1), -1), seen[:, :-1]], axis=1)
+            saved += int(np.count_nonzero(on & (before >= 0) & (first == last[before])))
+    return reads - saved
+
+
 class SparsePasses(SimKind):
     """Zero activations skipped by the LNZD; one entry (padding included) per PE per cycle."""
 
@@ -109,13 +135,12 @@ class SparsePasses(SimKind):
         rows = image.rows * pes * batch                          # the sweep runs in every PE
         if reads is None:
             reads = -(-image.in_len // pes) * batch
-        column_lines = image.lines.sum(axis=0)
         into["act_read"] += reads * pes
         into["lnzd_select"] += k
         into["queue_push"] += k * pes
         into["queue_pop"] += k * pes
         into["ptr_read"] += 2 * k * pes
-        into["sparse_line_read"] += int(np.rint(active.astype(np.float64) @ column_lines).sum())
+        into["sparse_line_read"] += line_reads(active, image)
         into["codebook_read"] += entries
         into["mac"] += mac
         into["padding_entry"] += entries - mac

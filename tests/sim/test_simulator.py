@@ -89,12 +89,45 @@ def test_hand_computed_program_one_pe():
     result = simulate(program, np.array([0.5, 0.25], np.float32))
     assert result.cycles.tolist() == [OVERHEAD + 7 + SWEEP + 3]
     assert result.ideal_cycles.tolist() == [5]
+    # the five entries share one line, which the PE keeps from column 0 to column 1
     expected = dict(act_read=2, lnzd_select=2, queue_push=2, queue_pop=2, ptr_read=4,
-                    sparse_line_read=2, codebook_read=5, mac=5, padding_entry=0,
+                    sparse_line_read=1, codebook_read=5, mac=5, padding_entry=0,
                     acc_read=5 + 3, acc_write=5 + 3, bias_read=3, act_write=3, skipped_zero=0, xnor_popcount=0,
                     idle_cycle=2, stall_cycle=1, array_cycle=OVERHEAD + 7 + SWEEP + 3)
     assert result.actions == expected
     assert (result.pe_busy.tolist(), result.pe_stall.tolist(), result.pe_idle.tolist()) == ([[5]], [[1]], [[2]])
+
+
+@pytest.mark.parametrize("line_bits", [64, 16])
+def test_line_reads_match_an_entry_by_entry_walk(line_bits):
+    """Each PE reads a sparse line only when the entry it issues is not in the line it holds
+    (held from column to column, none at a pass's start): walked entry by entry here from the
+    pointer image, against the simulator's vectorised count."""
+    rng = np.random.default_rng(7)
+    arch = small(pes=4, line_bits=line_bits, acc_depth=4)           # 32 rows: two passes
+    program = compile_layers([random_layer(rng, 40, 32, 0.15), random_layer(rng, 32, 10, 0.4)],
+                             arch, calibration=np.ones((1, 40)))
+    x = rng.random((4, 40)).astype(np.float32)
+    x[rng.random(x.shape) < 0.5] = 0.0
+    acts = trace_int(program, quantize_input(program, x))
+    per_line = program.arch.entries_per_line
+    walked = 0
+    for image in DecodedProgram(program).passes:
+        p = program.passes[image.index]
+        source = acts[image.layer][:, :image.in_len]
+        for sample in source:
+            for pe in range(arch.pes):
+                held = None
+                for column in np.flatnonzero(sample):
+                    start, stop = program.ptr[pe, p.ptr_base + column: p.ptr_base + column + 2]
+                    for entry in range(int(start), int(stop)):
+                        if entry // per_line != held:
+                            walked, held = walked + 1, entry // per_line
+    result = simulate(program, x)
+    assert len(program.passes) == 3 and result.actions["sparse_line_read"] == walked
+    lines = sum(int(((acts[image.layer][:, :image.in_len] != 0).astype(np.int64)
+                     @ image.lines.sum(axis=0)).sum()) for image in DecodedProgram(program).passes)
+    assert walked < lines                                # the kept line saves reads here
 
 
 def test_all_zero_input_costs_group_scan_and_sweep():

@@ -106,13 +106,15 @@ class CompressConfig:
 
 #: tuned per model: (qualities per weighted layer, schedules); see docs/models.md
 DEFAULTS = {
+    # every phase on images shifted by up to 2 pixels, 12 retraining epochs a pruning step:
+    # chosen on the validation split of development seeds (benchmarks/tune_compress.py)
     "lenet300": dict(
         quality=(1.8, 1.8, 1.1),
         dropout=0.2,
-        dense=Schedule(epochs=20, lr=0.05, l2=5e-4),
+        dense=Schedule(epochs=20, lr=0.05, l2=5e-4, shift=2),
         prune_steps=4,
-        prune=Schedule(epochs=12, lr=0.01, l2=5e-4),   # benchmarks/tune_compress.py
-        finetune=Schedule(epochs=4, lr=1e-4, optimizer="adam"),
+        prune=Schedule(epochs=12, lr=0.01, l2=5e-4, shift=2),
+        finetune=Schedule(epochs=4, lr=1e-4, optimizer="adam", shift=2),
     ),
     "lenet5": dict(
         quality=(0.5, 1.6, 1.9, 1.3),
@@ -175,6 +177,8 @@ def imported_config(net: Network, source: str, eie: bool = False, **overrides) -
     bits as the zoo's (``eie`` as in ``default_config``)."""
     zoo_model = "lenet5" if any(isinstance(l, Conv2D) for l in net.weighted()) else "lenet300"
     base = dict(DEFAULTS[zoo_model])
+    # no shifts: an imported model's input need not be a square image
+    base.update({phase: replace(base[phase], shift=0) for phase in ("dense", "prune", "finetune")})
     base.update(quality=imported_quality(net), dense=replace(base["dense"], epochs=0))
     if eie:
         base.update(eie=True, fc_bits=4, fc_index_bits=4, conv_bits=4)

@@ -23,7 +23,11 @@ keeping a value for a later node) and their share of the layer's MACs, and per u
 join costs: the unit against the same unit without its shortcut, and Fire's fused expand layer
 against its 1x1 and 3x3 expands run as two layers.
 
+With ``--improvements``, the array has zs64's timing improvements (docs/timing.md: bounds
+lookahead, padding merge, queues of 16) on top of ``small``'s memories and formats.
+
     .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk] [--graphs]
+                                                   [--improvements]
 """
 
 from __future__ import annotations
@@ -122,9 +126,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--graphs", action="store_true",
                         help="also the branching graphs' lowerings (Fire, ShuffleNet, bottleneck)")
+    parser.add_argument("--improvements", action="store_true",
+                        help="zs64's timing switches and queues of 16 on the same array")
     args = parser.parse_args(argv)
     arch = dataclasses.replace(PRESETS["small"], pes=args.pes, act_depth=2048, ptr_depth=8192,
                                sparse_depth=4096, name=f"small{args.pes}")
+    if args.improvements:
+        zs64 = PRESETS["zs64"]
+        arch = dataclasses.replace(arch, bounds_lookahead=zs64.bounds_lookahead,
+                                   padding_merge=zs64.padding_merge, fifo_depth=zs64.fifo_depth,
+                                   name=f"small{args.pes}+zs")
     rows = []
     for name, kernel, pad in (("3x3 conv 64->64, 14x14", 3, 1), ("1x1 conv 64->64, 14x14", 1, 0)):
         program, x = random_conv_program(arch, args.seed, height=14, width=14, channels=64,
@@ -148,7 +159,7 @@ def main(argv=None) -> int:
     print(format_table(["layer", "pixels", "cycles", "ideal", "effic.", "window pad",
                         "im2col FC cycles", "FC effic.", "FC / conv"], rows,
                        ["", "d", ".0f", ".0f", ".1%", ".0f", ".0f", ".1%", ".2f"]))
-    print(f"per image, {arch.pes} PEs, mean over {args.images} images")
+    print(f"per image, {arch.pes} PEs ({arch.name}), mean over {args.images} images")
     if args.graphs:
         graph_arch = dataclasses.replace(arch, act_depth=4096, sparse_depth=8192)
         layer_rows, unit_rows = graph_tables(graph_arch, args.seed, args.images)

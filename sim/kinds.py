@@ -91,7 +91,7 @@ def line_reads(active: np.ndarray, image: PassImage) -> int:
     """Sparse lines read over a batch of inputs [batch, in_len], each PE keeping the line it
     read last: a non-empty column costs its lines, less one when its first line is the line the
     PE's previous non-empty column (in broadcast order, which is column order) ended on. EIE's
-    "eight entries are fetched on each SRAM read" (docs/simulator.md "Energy")."""
+    "eight entries are fetched on each SRAM read" (docs/simulator.md, "Actions")."""
     reads = int(np.rint(active.astype(np.float64) @ image.lines.sum(axis=0).astype(np.float64)).sum())
     saved = 0
     for first, last in zip(image.first_line, image.last_line):
@@ -100,12 +100,11 @@ def line_reads(active: np.ndarray, image: PassImage) -> int:
             continue
         first, last = first[columns], last[columns]
         step = max(1, _LINE_CHUNK // len(columns))
-        order = np.arange(len(columns))
+        order = np.arange(len(columns), dtype=np.int32)
         for begin in range(0, active.shape[0], step):
             on = active[begin:begin + step, columns]
-            seen = np.maximum.accumulate(np.where(on, order, -1), axis=1)
-            before = np.concatenate([np.full((on.shape[0], 1), -1), seen[:, :-1]], axis=1)
-            saved += int(np.count_nonzero(on & (before >= 0) & (first == last[before])))
+            before = np.maximum.accumulate(np.where(on, order, -1), axis=1)[:, :-1]   # of 1..
+            saved += int(np.count_nonzero(on[:, 1:] & (before >= 0) & (first[1:] == last[before])))
     return reads - saved
 
 

@@ -4,7 +4,11 @@ accuracy on the training images, the validation split (what chooses) and the 1,0
 images (what is reported, never chosen on).
 
     .venv/bin/python benchmarks/seednets_recipe.py [--models mobilenet,...] [--shifts 0,2]
+                                                   [--epochs E] [--lr-decay D] [--alpha A]
                                                    [--seed S] [--json FILE]
+
+``--epochs`` and ``--lr-decay`` replace the dense stage's; ``--alpha`` builds MobileNet and its
+standard twin at that width multiplier (``zoo.mobilenet``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default=",".join(SURVEY))
     parser.add_argument("--shifts", default="0,2")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--lr-decay", type=float)
+    parser.add_argument("--alpha", type=float, default=1.0)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -45,23 +52,33 @@ def main(argv=None) -> int:
         config = default_config(name, seed=args.seed)
         for shift in (int(s) for s in args.shifts.split(",")):
             schedule = dataclasses.replace(config.dense, shift=shift)
+            if args.epochs is not None:
+                schedule = dataclasses.replace(schedule, epochs=args.epochs)
+            if args.lr_decay is not None:
+                schedule = dataclasses.replace(schedule, lr_decay=args.lr_decay)
             start, cpu = time.perf_counter(), time.process_time()
             with threadpool_limits(limits=1, user_api="blas"):
-                net = zoo.build(name, args.seed, config.dropout)
+                if name in ("mobilenet", "mobilenet-standard"):
+                    net = zoo.mobilenet(args.seed, alpha=args.alpha,
+                                        standard=name == "mobilenet-standard")
+                else:
+                    net = zoo.build(name, args.seed, config.dropout)
                 fit(net, dense_params(net), x, y, schedule, np.random.default_rng(args.seed),
                     progress, f"{name} shift {shift}")
                 net = fold_batchnorm(net)
                 rows.append({"model": name, "shift": shift, "epochs": schedule.epochs,
+                             "lr_decay": schedule.lr_decay, "alpha": args.alpha,
                              "train": net.accuracy(x, y), "validation": net.accuracy(x_val, y_val),
                              "held_out": net.accuracy(x_test, y_test),
                              "seconds": time.perf_counter() - start,
                              "cpu_seconds": time.process_time() - cpu})
     print(f"dense stage, seed {args.seed}: {len(x)} training images, {len(x_val)} validation, "
           f"{len(x_test)} held-out")
-    print(f"{'model':<20}{'shift':>6}{'epochs':>7}{'train':>8}{'valid.':>8}{'held-out':>9}"
-          f"{'s':>7}{'CPU s':>7}")
+    print(f"{'model':<20}{'alpha':>6}{'shift':>6}{'epochs':>7}{'decay':>6}{'train':>8}{'valid.':>8}"
+          f"{'held-out':>9}{'s':>7}{'CPU s':>7}")
     for r in rows:
-        print(f"{r['model']:<20}{r['shift']:>6}{r['epochs']:>7}{r['train']:>8.3f}"
+        print(f"{r['model']:<20}{r['alpha']:>6g}{r['shift']:>6}{r['epochs']:>7}{r['lr_decay']:>6g}"
+              f"{r['train']:>8.3f}"
               f"{r['validation']:>8.3f}{r['held_out']:>9.3f}{r['seconds']:>7.0f}"
               f"{r['cpu_seconds']:>7.0f}")
     if args.json:

@@ -40,7 +40,7 @@ import numpy as np
 
 from zeroskip.compiler import compile_layers
 from zeroskip.compiler.conv import random_conv_program
-from zeroskip.hw.arch import PRESETS
+from zeroskip.hw.arch import PRESETS, TIMING_SWITCHES
 from zeroskip.hw.conv import gather
 from zeroskip.hw.kinds import decode_layer
 from zeroskip.hw.reference import quantize_input, trace_int
@@ -133,9 +133,8 @@ def main(argv=None) -> int:
                                sparse_depth=4096, name=f"small{args.pes}")
     if args.improvements:
         zs64 = PRESETS["zs64"]
-        arch = dataclasses.replace(arch, bounds_lookahead=zs64.bounds_lookahead,
-                                   padding_merge=zs64.padding_merge, fifo_depth=zs64.fifo_depth,
-                                   name=f"small{args.pes}+zs")
+        arch = dataclasses.replace(arch, fifo_depth=zs64.fifo_depth, name=f"small{args.pes}+zs",
+                                   **{name: getattr(zs64, name) for name in TIMING_SWITCHES})
     rows = []
     for name, kernel, pad in (("3x3 conv 64->64, 14x14", 3, 1), ("1x1 conv 64->64, 14x14", 1, 0)):
         program, x = random_conv_program(arch, args.seed, height=14, width=14, channels=64,

@@ -42,9 +42,8 @@ class PassImage:
     # sparse passes
     counts: np.ndarray | None = None     #: int64 [pes, in_len] entries per column, padding included
     padding: np.ndarray | None = None    #: int64 [pes, in_len] padding entries per column
-    lines: np.ndarray | None = None      #: int64 [pes, in_len] sparse lines a column touches
-    first_line: np.ndarray | None = None  #: int64 [pes, in_len] a column's first and last line
-    last_line: np.ndarray | None = None   #: (−1 for an empty column)
+    first_line: np.ndarray | None = None  #: int64 [pes, in_len] a column's first and last sparse
+    last_line: np.ndarray | None = None   #: line (−1 for an empty column)
     column: np.ndarray | None = None     #: int64 [E] non-padding entries' input column, ascending
     target: np.ndarray | None = None     #: int64 [E] accumulator slot: local row r of PE p is r·pes+p
     code: np.ndarray | None = None       #: int64 [E] codebook index (1 ..)
@@ -60,6 +59,11 @@ class PassImage:
     geometry: ConvGeometry | None = None
     windows: Windows | None = None       #: the window of every output pixel
     out_step: int = 0                    #: local addresses per output pixel
+
+    @property
+    def lines(self) -> np.ndarray:
+        """int64 [pes, in_len] sparse lines a column touches (0 for an empty one)."""
+        return np.where(self.first_line >= 0, self.last_line - self.first_line + 1, 0)
 
     @property
     def macs(self) -> np.ndarray:
@@ -168,7 +172,6 @@ class SparseFC(LayerKind):
         padding = is_padding[flat_end] - is_padding[flat_start]
         first_line = np.where(counts > 0, start // per_line, -1)
         last_line = np.where(counts > 0, (end - 1) // per_line, -1)
-        lines = np.where(counts > 0, last_line - first_line + 1, 0)
 
         # every entry of the pass, PE by PE, column by column
         n = counts.reshape(-1)
@@ -197,8 +200,8 @@ class SparseFC(LayerKind):
             index=index, layer=p.layer, kind=self.code, in_len=columns, rows=p.rows,
             out_start=p.row_base * pes, shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
-            counts=counts, padding=padding, lines=lines, first_line=first_line,
-            last_line=last_line, column=column[order],
+            counts=counts, padding=padding, first_line=first_line, last_line=last_line,
+            column=column[order],
             target=(row * pes + pe)[order], code=code[order], merged=merged, merged_last=merged_last)
 
     def columns(self, p) -> int:

@@ -464,10 +464,13 @@ def _compress(config: CompressConfig, data, progress: Progress, network, names
                           extra_epochs=extra)
 
 
-def train_dense(config: CompressConfig, data=None, progress: Progress = QUIET) -> Network:
+def train_dense(config: CompressConfig, data=None, progress: Progress = QUIET,
+                teacher: Network | None = None) -> Network:
     """The pipeline's dense stage alone: the zoo network ``config.model`` trained on the
     training images less the validation split (as ``compress`` does), distilled from
-    ``config.distill_from`` when set, batch norms folded. What the survey's dense rows run."""
+    ``config.distill_from`` when set, batch norms folded. What the survey's dense rows run.
+    ``teacher``: the teacher already trained by ``train_dense(default_config(distill_from,
+    seed))`` (a cache holds it), instead of training it again."""
     config.validate()
     x_train, y_train, _, _ = data if data is not None else mnist_split(config.seed)
     if config.validation:
@@ -476,20 +479,23 @@ def train_dense(config: CompressConfig, data=None, progress: Progress = QUIET) -
     with threadpool_limits(limits=config.blas_threads, user_api="blas"):
         net = zoo.build(config.model, config.seed, config.dropout)
         return _train_dense(config, net, x_train, y_train, np.random.default_rng(config.seed),
-                            progress)
+                            progress, teacher)
 
 
-def _train_dense(config: CompressConfig, net: Network, x, y, rng, progress: Progress) -> Network:
-    """Fit ``net``'s weights (and batch norms) on labels, or distilled from a zoo teacher;
-    returns it with its batch norms folded (pruning and sharing see plain conv weights)."""
+def _train_dense(config: CompressConfig, net: Network, x, y, rng, progress: Progress,
+                 teacher: Network | None = None) -> Network:
+    """Fit ``net``'s weights (and batch norms) on labels, or distilled from a zoo teacher
+    (``teacher``, or trained here); returns it with its batch norms folded (pruning and
+    sharing see plain conv weights)."""
     if not config.distill_from:
         fit(net, dense_params(net), x, y, config.dense, rng, progress, "dense")
         return fold_batchnorm(net)
-    teacher_config = default_config(config.distill_from, seed=config.seed)
-    progress(f"{config.model}: training the teacher, {config.distill_from}")
-    teacher = _train_dense(teacher_config, zoo.build(teacher_config.model, config.seed,
-                                                     teacher_config.dropout),
-                           x, y, np.random.default_rng(config.seed), progress)
+    if teacher is None:
+        teacher_config = default_config(config.distill_from, seed=config.seed)
+        progress(f"{config.model}: training the teacher, {config.distill_from}")
+        teacher = _train_dense(teacher_config, zoo.build(teacher_config.model, config.seed,
+                                                         teacher_config.dropout),
+                               x, y, np.random.default_rng(config.seed), progress)
     fit_distilled(net, dense_params(net), x, y, teacher.logits(x), config.dense, rng,
                   Distillation(temperature=config.distill_temperature), progress,
                   f"dense, distilled from {config.distill_from}")

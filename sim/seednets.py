@@ -140,9 +140,10 @@ class Trained:
 
 # -- training ----------------------------------------------------------------------------------
 
-def train_row(row: Row, config, data, progress=QUIET) -> Trained:
+def train_row(row: Row, config, data, progress=QUIET, teacher=None) -> Trained:
     """Train ``row`` (no cache): Deep Compression for a ``-dc`` row, the dense stage plus
-    sharing without pruning (the array's model) for a dense row."""
+    sharing without pruning (the array's model) for a dense row. ``teacher``: a distilled
+    row's teacher, already trained (``cached_teacher``)."""
     from zeroskip.models import compress
 
     x_test, y_test = data[2], data[3]
@@ -158,7 +159,7 @@ def train_row(row: Row, config, data, progress=QUIET) -> Trained:
                 "compression_ratio": report["compression_ratio"],
                 "train_seconds": time.perf_counter() - start}
         return Trained(row, cache_key(row, config), result.data, info)
-    net = compress.train_dense(config, data, progress)   # distilled, batch norms folded
+    net = compress.train_dense(config, data, progress, teacher)   # batch norms folded
     accuracy = net.accuracy(x_test, y_test)
     progress(f"{row.name}: dense accuracy {accuracy:.4f}; sharing its weights without pruning")
     from zeroskip.models import cost
@@ -211,6 +212,18 @@ def save(cache: Path, trained: Trained, config) -> None:
     write_atomic(entry / "row.json", json.dumps(
         {"row": asdict(trained.row), "key": trained.key, "config": asdict(config),
          "info": trained.info}, indent=1, default=str))
+
+
+def cached_teacher(cache: Path, config):
+    """A distilled row's teacher from the cache: the dense row of ``config.distill_from`` when
+    it was trained with exactly the teacher's configuration (the same seed and epochs), else
+    None (the teacher is then trained with the row)."""
+    from zeroskip.models.compress import default_config
+
+    teacher_config = default_config(config.distill_from, seed=config.seed)
+    row = parse_row(config.distill_from)
+    trained = load(cache, row, cache_key(row, teacher_config))
+    return None if trained is None else trained.network
 
 
 def load(cache: Path, row: Row, key: str) -> Trained | None:
@@ -452,7 +465,10 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
             progress(f"{row.name}: training ({config.model}"
                      f"{', Deep Compression' if row.compressed else ', dense'}"
                      f"{f', distilled from {row.distill_from}' if row.distill_from else ''})")
-            trained = train_row(row, config, data, progress)
+            teacher = cached_teacher(cache, config) if config.distill_from else None
+            if teacher is not None:
+                progress(f"{row.name}: the teacher from the cache ({row.distill_from})")
+            trained = train_row(row, config, data, progress, teacher)
             save(cache, trained, config)
         else:
             progress(f"{row.name}: from the cache ({_entry(cache, row, key)})")

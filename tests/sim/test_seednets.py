@@ -130,6 +130,32 @@ def test_another_configuration_is_another_entry():
     assert seednets.row_config(distilled).distill_from == "mobilenet-standard"
 
 
+
+def test_a_distilled_row_takes_its_teacher_from_the_cache_only_when_its_configuration_matches(
+        tmp_path):
+    import dataclasses
+
+    from zeroskip.models.compress import default_config
+    from zeroskip.models.network import fold_batchnorm
+
+    config = dataclasses.replace(seednets.row_config(seednets.parse_row("mobilenet-distilled")),
+                                 seed=3)
+    assert seednets.cached_teacher(tmp_path, config) is None          # an empty cache
+    teacher_row = seednets.parse_row("mobilenet-standard")
+    net = fold_batchnorm(zoo.build("mobilenet-standard", 3))
+
+    def store(teacher_config):
+        seednets.save(tmp_path, seednets.Trained(
+            teacher_row, seednets.cache_key(teacher_row, teacher_config), b"zsk", {}, net),
+            teacher_config)
+
+    store(seednets.row_config(teacher_row, 0.01))                     # fewer epochs: not it
+    assert seednets.cached_teacher(tmp_path, config) is None
+    store(default_config("mobilenet-standard", seed=3))
+    teacher = seednets.cached_teacher(tmp_path, config)
+    x = np.random.default_rng(0).random((2, 784)).astype(np.float32)
+    assert np.array_equal(teacher.logits(x), net.logits(x))
+
 def shared_model(name):
     """The zoo network ``name`` (batch norms folded) as a weight-shared ``.zsk`` model."""
     from zeroskip.models import modelfile

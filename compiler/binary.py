@@ -160,6 +160,10 @@ class BinaryLayerIR:
 def binary_layer_ir(layer, index: int) -> BinaryLayerIR:
     """A ``FoldedLayer``-like object → checked ``BinaryLayerIR`` (architecture-free checks)."""
     where = f"layer {index}"
+    if getattr(layer, "conv", None) is not None:
+        raise ZeroskipError(f"{where} ({getattr(layer, 'name', '')}): binary convolutions are "
+                            "not lowered onto the array yet (docs/binary.md, \"Binary conv "
+                            "nets\"); the packed-bit reference runs them")
     weights = np.asarray(layer.weights)
     if weights.ndim != 2 or weights.size == 0:
         raise ZeroskipError(f"{where}: binary weights must be a non-empty 2-D [out, in] array, "
@@ -310,13 +314,13 @@ def output_affine(layer: BinaryLayerIR) -> dict:
 # -- model files -----------------------------------------------------------------------------------
 def is_binary_model_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folded binary model written by ``zeroskip.models.binary_ref.save``."""
-    from zeroskip.models.binary_ref import FORMAT
+    from zeroskip.models.binary_ref import FORMATS
 
     try:
         with open(path, "rb") as f:
             if f.read(2) != b"PK":
                 return False
         with np.load(path, allow_pickle=False) as data:
-            return "format" in data.files and str(data["format"]) == FORMAT
+            return "format" in data.files and str(data["format"]) in FORMATS
     except (OSError, ValueError, zipfile.BadZipFile):
         return False       # the ordinary loader reports unreadable files

@@ -21,9 +21,8 @@ negative). The exact semantics are in docs/binary.md.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from .layers import Layer, col2im
+from .layers import Layer, col2im, windows
 from .network import Network
 from .train import WeightParam
 
@@ -113,7 +112,11 @@ class BinaryDense(Layer):
         return x, np.float32(1.0), None
 
     def forward(self, x, training=False):
-        xin, scale, passthrough = self._prepare_input(x, training)
+        return self.product(*self._prepare_input(x, training))
+
+    def product(self, xin, scale, passthrough):
+        """``y`` for an input already quantised or binarised (``BinaryConv2D`` prepares its
+        own, before the padding); ``passthrough`` masks the input gradient (None: none)."""
         wb = self.weight_signs()
         alpha = self.alpha()
         self._cache = (xin, scale, passthrough, wb, alpha)
@@ -136,52 +139,90 @@ class BinaryDense(Layer):
 
 
 class BinaryConv2D(Layer):
-    """Valid, stride-1 binary convolution (im2col, like ``layers.Conv2D``), NHWC.
+    """Binary convolution (im2col, like ``layers.Conv2D``), NHWC: ``stride``, and zero padding
+    ``pad`` added *after* the input is quantised or binarised, so a padded position contributes
+    nothing to the dot product (not the +1 that sign(0) would make it): what the array's window
+    does, which never stores or reads the padding (docs/conv.md).
 
-    ``W`` [out, in_channels, k, k] latent weights, ``alpha`` = mean |W| per output filter. With
-    ``binarize_input`` (XNOR-Net) every patch is ``sign``-ed and scaled by its own ``beta`` =
-    mean |patch| (the paper's K = A * k: mean over channels and the k x k window) while training;
-    at inference by the running mean of those values, as in ``BinaryDense``.
+    ``W`` [out, in_channels, k, k] latent weights, ``alpha`` = mean |W| per output filter. The
+    input as in ``BinaryDense``: ``input_levels`` (unsigned integers, the first layer),
+    ``binarize_input`` (XNOR-Net: every patch ``sign``-ed and scaled by its own ``beta`` = mean
+    |patch|, the paper's K = A * k, while training; by the running mean at inference), or as
+    given (BWN).
     """
 
     kind = "binary_conv2d"
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int,
                  rng: np.random.Generator | None = None, binarize_input: bool = False,
-                 beta_momentum: float = 0.9):
-        self._dense = BinaryDense(in_channels * kernel * kernel, out_channels, rng,
-                                  binarize_input=binarize_input, beta_momentum=beta_momentum)
+                 beta_momentum: float = 0.9, input_levels: int = 0, stride: int = 1,
+                 pad: int = 0):
+        if binarize_input and input_levels:
+            raise ValueError("a layer binarises its input or quantises it, not both")
+        if stride < 1 or pad < 0 or kernel < 1:
+            raise ValueError(f"binary_conv2d: kernel {kernel}, stride {stride}, pad {pad} "
+                             "out of range")
+        self._dense = BinaryDense(in_channels * kernel * kernel, out_channels, rng)
         self.params = {"W": self._dense.params["W"].reshape(out_channels, in_channels, kernel,
                                                             kernel)}
         self.grads = {"W": self._dense.grads["W"].reshape(self.params["W"].shape)}
-        self.kernel = kernel
+        self.kernel, self.stride, self.pad = int(kernel), int(stride), int(pad)
+        self.binarize_input = bool(binarize_input)
+        self.input_levels = int(input_levels)
+        self.beta_momentum = float(beta_momentum)
+        self.running_beta = np.float32(1.0)
         self._x_shape = None
 
     def alpha(self) -> np.ndarray:
         return self._dense.alpha()
 
-    @property
-    def running_beta(self):
-        return self._dense.running_beta
+    def input_scale(self) -> float:
+        """The factor between the integer dot product and ``y / alpha`` at inference."""
+        if self.input_levels:
+            return 1.0 / self.input_levels
+        return float(self.running_beta) if self.binarize_input else 1.0
+
+    def _cols(self, x):
+        n = x.shape[0]
+        view = windows(x, self.kernel, self.stride, self.pad)
+        return view.reshape(n * view.shape[1] * view.shape[2], -1), view.shape[1:3]
 
     def forward(self, x, training=False):
-        n, h, w, c = x.shape
-        k = self.kernel
-        oh, ow = h - k + 1, w - k + 1
-        cols = sliding_window_view(x, (k, k), axis=(1, 2)).reshape(n * oh * ow, c * k * k)
+        n = x.shape[0]
         self._x_shape = x.shape
-        return self._dense.forward(cols, training).reshape(n, oh, ow, -1)
+        passthrough = None
+        if self.input_levels:
+            xin, scale = quantize_input(x, self.input_levels).astype(np.float32), \
+                np.float32(1.0 / self.input_levels)
+        elif self.binarize_input:
+            xin = sign(x)
+            passthrough = self._cols((np.abs(x) <= 1.0).astype(np.float32))[0]
+            if training:
+                scale = self._cols(np.abs(x))[0].mean(axis=1, keepdims=True).astype(np.float32)
+                m = np.float32(self.beta_momentum)
+                self.running_beta = np.float32(m * self.running_beta + (1 - m) * scale.mean())
+            else:
+                scale = self.running_beta
+        else:
+            xin, scale = x, np.float32(1.0)
+        cols, (oh, ow) = self._cols(xin)
+        return self._dense.product(cols, scale, passthrough).reshape(n, oh, ow, -1)
 
     def backward(self, dy):
-        n, h, w, c = self._x_shape
-        k = self.kernel
-        dcols = self._dense.backward(dy.reshape(n * (h - k + 1) * (w - k + 1), -1))
-        return col2im(dcols, self._x_shape, k)
+        dcols = self._dense.backward(dy.reshape(-1, dy.shape[-1]))
+        if self.input_levels:
+            return None          # the first layer: no gradient w.r.t. the image
+        return col2im(dcols, self._x_shape, self.kernel, self.stride, self.pad)
 
     def spec(self):
         out, c, k, _ = self.params["W"].shape
-        return {"kind": self.kind, "in_channels": int(c), "out_channels": int(out),
-                "kernel": int(k), "binarize_input": self._dense.binarize_input}
+        spec = {"kind": self.kind, "in_channels": int(c), "out_channels": int(out),
+                "kernel": int(k), "binarize_input": self.binarize_input}
+        if self.input_levels:
+            spec["input_levels"] = self.input_levels
+        if (self.stride, self.pad) != (1, 0):
+            spec.update(stride=self.stride, pad=self.pad)
+        return spec
 
 
 class ClippedParam(WeightParam):

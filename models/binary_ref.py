@@ -65,13 +65,18 @@ def popcount(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
 
 
-def bipolar_dot(a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """``2 * popcount(xnor(a, w)) - k``: a uint64 [n, words], w uint64 [out, words] → [n, out]."""
+def bipolar_dot(a: np.ndarray, w: np.ndarray, k: int, valid: np.ndarray | None = None
+                ) -> np.ndarray:
+    """``2 * popcount(xnor(a, w)) - k``: a uint64 [n, words], w uint64 [out, words] → [n, out].
+    ``valid`` uint64 [n, words]: only these bits count (a window's taps inside the map), and
+    ``k`` is then their number per row."""
     mask = tail_mask(k)
     out = np.empty((len(a), len(w)), np.int64)
     for s in range(0, len(a), BATCH):
-        xnor = ~(a[s:s + BATCH, None, :] ^ w[None, :, :]) & mask
-        out[s:s + BATCH] = 2 * popcount(xnor) - k
+        rows = mask if valid is None else valid[s:s + BATCH, None, :]
+        xnor = ~(a[s:s + BATCH, None, :] ^ w[None, :, :]) & rows
+        ones = k if valid is None else popcount(valid[s:s + BATCH])[:, None]
+        out[s:s + BATCH] = 2 * popcount(xnor) - ones
     return out
 
 
@@ -105,12 +110,38 @@ def quantize_pixels(x: np.ndarray, bits: int = 8) -> np.ndarray:
     return quantize_input(x, 2 ** bits - 1)
 
 
+def _check_geometry(layer: FoldedLayer) -> None:
+    name, w = layer.name, np.asarray(layer.weights)
+    if layer.conv is not None:
+        conv = tuple(layer.conv)
+        if len(conv) != 6 or not all(isinstance(v, (int, np.integer)) for v in conv):
+            raise ZeroskipError(f"layer {name}: conv must be six integers (height, width, "
+                                "channels, kernel, stride, pad)")
+        h, wd, c, k, stride, pad = conv
+        if min(h, wd, c, k, stride) < 1 or not 0 <= pad < k or min(h, wd) + 2 * pad < k:
+            raise ZeroskipError(f"layer {name}: conv geometry {conv} is not a valid window")
+        if w.shape[1] != k * k * c:
+            raise ZeroskipError(f"layer {name}: {w.shape[1]} weight columns, a {k}x{k} window "
+                                f"over {c} channels has {k * k * c}")
+    if layer.pool is not None:
+        pool = tuple(layer.pool)
+        if layer.conv is None or not layer.binary_output:
+            raise ZeroskipError(f"layer {name}: only a binary conv's output bits are pooled")
+        if len(pool) != 2 or min(pool) < 1:
+            raise ZeroskipError(f"layer {name}: pool must be two positive integers (kernel, "
+                                "stride)")
+        h, wd, _, k, stride, pad = layer.conv
+        if min((h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1) < pool[0]:
+            raise ZeroskipError(f"layer {name}: a {pool[0]}x{pool[0]} pool is larger than its map")
+
+
 def check_layer(layer: FoldedLayer) -> None:
     """ZeroskipError naming the layer and field for anything outside the integer contract."""
     name = layer.name
     w = np.asarray(layer.weights)
     if w.ndim != 2 or w.dtype != bool or w.shape[1] == 0:
         raise ZeroskipError(f"layer {name}: weights must be a non-empty bool [out, in] matrix")
+    _check_geometry(layer)
     if not 0 <= layer.input_bits <= 16:
         raise ZeroskipError(f"layer {name}: input_bits {layer.input_bits} outside 0..16")
     out = w.shape[0]
@@ -142,9 +173,17 @@ def check_network(layers: list[FoldedLayer]) -> None:
         if i and layer.input_bits != 0:
             raise ZeroskipError(f"layer {layer.name}: hidden layers read bipolar bits "
                                 "(input_bits 0)")
-        if i and layer.fan_in != layers[i - 1].weights.shape[0]:
+        if last and layer.conv is not None:
+            raise ZeroskipError(f"layer {layer.name}: the last layer must be fully connected")
+        if not i:
+            continue
+        before = layers[i - 1].out_shape
+        if layer.conv is not None and tuple(layer.conv[:3]) != before:
+            raise ZeroskipError(f"layer {layer.name}: reads a {tuple(layer.conv[:3])} map, "
+                                f"{layers[i - 1].name} writes {before}")
+        if layer.in_features != int(np.prod(before)):
             raise ZeroskipError(f"layer {layer.name}: fan-in {layer.fan_in} does not match "
-                                f"the {layers[i - 1].weights.shape[0]} outputs of "
+                                f"the {int(np.prod(before))} outputs of "
                                 f"{layers[i - 1].name}")
 
 
@@ -165,20 +204,72 @@ def layer_dot(layer: FoldedLayer, x) -> np.ndarray:
     return bipolar_dot(x, w, k)
 
 
+def _window_columns(layer: FoldedLayer, x: np.ndarray) -> np.ndarray:
+    """[n, h·w·c] maps → every output pixel's window [n·oh·ow, k·k·c] in the array's order
+    (ky, kx, c); the padding reads as 0."""
+    from .layers import windows
+
+    h, w, c, k, stride, pad = layer.conv
+    view = windows(x.reshape(len(x), h, w, c), k, stride, pad)       # [n, oh, ow, c, k, k]
+    return view.transpose(0, 1, 2, 4, 5, 3).reshape(-1, k * k * c)
+
+
+def conv_dot(layer: FoldedLayer, x: np.ndarray) -> np.ndarray:
+    """A binary conv's integer dot products [n, oh·ow·out] ((y, x, c) order): ``x`` [n, h·w·c]
+    holds the input map's bits (bool, bipolar) or unsigned integers (``input_bits``). A padded
+    tap contributes nothing: 0 to the unsigned planes, and no bit to the bipolar popcount."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != layer.in_features:
+        raise ZeroskipError(f"layer {layer.name}: input has {x.shape[-1]} features, its map "
+                            f"has {layer.in_features}")
+    k = layer.fan_in
+    w = pack_bits(layer.weights)
+    if layer.input_bits:
+        dot = unsigned_dot(input_planes(_window_columns(layer, x), layer.input_bits), w, k)
+    else:
+        inside = _window_columns(layer, np.ones(x.shape, bool))
+        dot = bipolar_dot(pack_bits(_window_columns(layer, x.astype(bool))), w, k,
+                          pack_bits(inside))
+    return dot.reshape(len(x), -1)
+
+
+def pool_bits(layer: FoldedLayer, bits: np.ndarray) -> np.ndarray:
+    """A conv's output bits [n, oh·ow·out] max-pooled by ``layer.pool`` (an OR of each window)."""
+    from .layers import windows
+
+    h, w, _, k, stride, pad = layer.conv
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    pk, ps = layer.pool
+    view = windows(bits.reshape(len(bits), oh, ow, -1), pk, ps)       # [n, ph, pw, out, pk, pk]
+    return view.any(axis=(4, 5)).reshape(len(bits), -1)
+
+
 def layer_output_bits(layer: FoldedLayer, dot: np.ndarray) -> np.ndarray:
-    """bool [n, out]: ``dot >= T``, or ``dot <= T`` where the layer's ``flip`` is set."""
+    """bool [n, out]: ``dot >= T``, or ``dot <= T`` where the layer's ``flip`` is set (a conv's
+    [n, oh·ow·out], channel last)."""
+    if layer.conv is not None:
+        shaped = dot.reshape(len(dot), -1, len(layer.thresholds))
+        return np.where(layer.flip, shaped <= layer.thresholds,
+                        shaped >= layer.thresholds).reshape(dot.shape)
     return np.where(layer.flip, dot <= layer.thresholds, dot >= layer.thresholds)
 
 
 def trace(layers: list[FoldedLayer], x_int: np.ndarray) -> list[np.ndarray]:
-    """Every layer's integer dot products, in order (the first layer reads ``x_int``)."""
+    """Every layer's integer dot products, in order (the first layer reads ``x_int``; a conv's
+    are [n, oh·ow·out], before its pool)."""
     check_network(layers)
-    dots, x = [], np.asarray(x_int)
+    dots, x, as_given = [], np.asarray(x_int), True
     for layer in layers:
-        dot = layer_dot(layer, x)
+        if layer.conv is not None:
+            dot = conv_dot(layer, x)
+        else:                    # the first layer's input as given; later ones' bits packed
+            dot = layer_dot(layer, x if as_given else pack_bits(x))
         dots.append(dot)
         if layer.binary_output:
-            x = pack_bits(layer_output_bits(layer, dot))
+            x = layer_output_bits(layer, dot)
+            if layer.pool is not None:
+                x = pool_bits(layer, x)
+            as_given = False
     return dots
 
 
@@ -207,13 +298,24 @@ def accuracy(layers: list[FoldedLayer], x_int: np.ndarray, y: np.ndarray) -> flo
 # ---------------------------------------------------------------------------------------------
 
 FORMAT = "zeroskip-binary-1"
+#: a model with convolutions: ``layer{i}_conv`` and ``layer{i}_pool`` as well (older readers
+#: would take a conv for a dense layer, so the format says it)
+FORMAT_CONV = "zeroskip-binary-2"
+FORMATS = (FORMAT, FORMAT_CONV)
 
 
 def save(path: str | os.PathLike, layers: list[FoldedLayer]) -> None:
-    """Atomic write: ``layer{i}_weights`` packed uint64, thresholds/flip or scale/offset."""
+    """Atomic write: ``layer{i}_weights`` packed uint64, thresholds/flip or scale/offset, and a
+    conv's geometry (``layer{i}_conv``: height, width, channels, kernel, stride, pad) and pool
+    (``layer{i}_pool``: kernel, stride)."""
     check_network(layers)
-    arrays = {"format": np.array(FORMAT), "layers": np.array(len(layers))}
+    convs = any(layer.conv is not None for layer in layers)
+    arrays = {"format": np.array(FORMAT_CONV if convs else FORMAT), "layers": np.array(len(layers))}
     for i, layer in enumerate(layers):
+        if layer.conv is not None:
+            arrays[f"layer{i}_conv"] = np.array(layer.conv, np.int64)
+        if layer.pool is not None:
+            arrays[f"layer{i}_pool"] = np.array(layer.pool, np.int64)
         arrays[f"layer{i}_name"] = np.array(layer.name)
         arrays[f"layer{i}_weights"] = pack_bits(layer.weights)
         arrays[f"layer{i}_shape"] = np.array(layer.weights.shape, np.int64)
@@ -250,8 +352,18 @@ def load(path: str | os.PathLike) -> list[FoldedLayer]:
                 raise ZeroskipError(f"{path}: '{key}' must be one integer")
             return int(value)
 
-        if "format" not in data.files or str(array("format")) != FORMAT:
-            raise ZeroskipError(f"{path}: not a zeroskip binary model (format {FORMAT} expected)")
+        if "format" not in data.files or str(array("format")) not in FORMATS:
+            raise ZeroskipError(f"{path}: not a zeroskip binary model (format {FORMAT} or "
+                                f"{FORMAT_CONV} expected)")
+        with_conv = str(array("format")) == FORMAT_CONV
+
+        def geometry(key, count):
+            if not with_conv or key not in data.files:
+                return None
+            value = array(key)
+            if value.shape != (count,) or value.dtype.kind not in "iu":
+                raise ZeroskipError(f"{path}: '{key}' must be {count} integers")
+            return tuple(int(v) for v in value)
         count = scalar_int("layers")
         if not 1 <= count <= MAX_LAYERS:
             raise ZeroskipError(f"{path}: 'layers' {count} outside 1..{MAX_LAYERS}")
@@ -269,7 +381,8 @@ def load(path: str | os.PathLike) -> list[FoldedLayer]:
             if name.shape != () or name.dtype.kind != "U" or not 0 < len(str(name)) <= 256:
                 raise ZeroskipError(f"{path}: layer{i}_name must be a string of 1..256 characters")
             common = dict(name=str(name), weights=weights,
-                          input_bits=scalar_int(f"layer{i}_input_bits"))
+                          input_bits=scalar_int(f"layer{i}_input_bits"),
+                          conv=geometry(f"layer{i}_conv", 6), pool=geometry(f"layer{i}_pool", 2))
             if f"layer{i}_thresholds" in data.files:
                 layers.append(FoldedLayer(**common, thresholds=array(f"layer{i}_thresholds"),
                                           flip=array(f"layer{i}_flip")))

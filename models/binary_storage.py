@@ -1,11 +1,11 @@
-"""Storage of a binary MLP as deployed: 1 bit per binary weight plus the per-output thresholds
-(or the last layer's float scale and offset)."""
+"""Storage of a binary network as deployed: 1 bit per binary weight plus the per-output
+thresholds (or the last layer's float scale and offset)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .binary_layers import BinaryDense
+from .binary_layers import BinaryConv2D, BinaryDense
 from .layers import Dense
 from .network import Network
 
@@ -47,13 +47,21 @@ class BinaryLayerStorage:
 
 
 def storage(net: Network) -> list[BinaryLayerStorage]:
-    """Per weighted layer of a ``binary_mlp`` network (binary or full-precision layers)."""
-    weighted = [layer for layer in net.layers if isinstance(layer, (BinaryDense, Dense))]
+    """Per weighted layer of a ``binary_mlp`` or ``binary_cnn`` network (binary or
+    full-precision layers); a conv's fan-in is its window's k·k·channels, its outputs its
+    output channels (one threshold each)."""
+    weighted = [layer for layer in net.layers
+                if isinstance(layer, (BinaryDense, BinaryConv2D, Dense))]
     report = []
+    convs = 0
     for i, layer in enumerate(weighted):
-        n_out, n_in = layer.params["W"].shape
+        n_out = layer.params["W"].shape[0]
+        n_in = layer.params["W"][0].size
         last = i == len(weighted) - 1
-        if isinstance(layer, BinaryDense):
+        if isinstance(layer, BinaryConv2D):
+            convs += 1
+        name = f"conv{convs}" if isinstance(layer, BinaryConv2D) else f"fc{i + 1 - convs}"
+        if isinstance(layer, (BinaryDense, BinaryConv2D)):
             bits = 1
             if last:
                 extra = n_out * 2 * FLOAT_BITS
@@ -63,7 +71,7 @@ def storage(net: Network) -> list[BinaryLayerStorage]:
         else:
             bits = FLOAT_BITS
             extra = n_out * FLOAT_BITS * (1 if last else 2)
-        report.append(BinaryLayerStorage(f"fc{i + 1}", int(n_in * n_out), int(n_out), bits,
+        report.append(BinaryLayerStorage(name, int(n_in * n_out), int(n_out), bits,
                                          int(extra), int((n_in + 1) * n_out * FLOAT_BITS)))
     return report
 

@@ -6,7 +6,7 @@ optionally the interchange ``.npz`` (``--interchange``, fully-connected nets) an
 ``zeroskip compress MODEL.onnx --data TRAIN.npz [--test TEST.npz]`` does the same to a model
 trained elsewhere, on the user's data (docs/onnx.md); without ``--data`` a model whose weights
 are already shared is packed as it is, and ``--one-shot`` prunes and shares a dense one without
-retraining. ``zeroskip compress binary-mlp`` is the binary flow
+retraining. ``zeroskip compress binary-mlp`` (and ``binary-cnn``) is the binary flow
 (``zeroskip.models.compress_binary``).
 """
 
@@ -70,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sp = models.add_parser("binary-mlp", help="binary 784-256-256-10 MLP (BWN or XNOR)")
     sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     add_binary_arguments(sp)
+    sp = models.add_parser("binary-cnn", help="binary conv net: two 3x3 convs with max pools, "
+                                              "two FC layers (BWN or XNOR)")
+    sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    add_binary_arguments(sp)
     sp = models.add_parser(MODEL_FILE, help="your own model (an ONNX file): Deep Compression "
                                             "on your data (--data); without data, weights "
                                             "already shared are taken as they are")
@@ -87,7 +91,8 @@ def zoo_models() -> tuple[str, ...]:
 
 def model_choices() -> str:
     """What MODEL may be, for messages."""
-    return f"a zoo network ({', '.join(zoo_models())}), binary-mlp or an ONNX model file"
+    return (f"a zoo network ({', '.join(zoo_models())}), binary-mlp, binary-cnn or an ONNX "
+            "model file")
 
 
 def _add_deep_compression_arguments(sp: argparse.ArgumentParser, model: str | None) -> None:
@@ -252,7 +257,7 @@ def _check_writable(flag: str, path: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.model == "binary-mlp":
+    if args.model in ("binary-mlp", "binary-cnn"):
         return run_binary(args)
     if args.model not in zoo_models():
         return run_file(args)
@@ -478,7 +483,8 @@ def run_binary(args: argparse.Namespace) -> int:
     from .interchange import atomic_write
 
     progress = Progress(getattr(args, "quiet", False))
-    config = BinaryRun(mode=args.mode, distill=args.distill, seed=args.seed, epochs=args.epochs,
+    config = BinaryRun(model=getattr(args, "model", "binary-mlp"), mode=args.mode,
+                       distill=args.distill, seed=args.seed, epochs=args.epochs,
                        teacher_epochs=args.teacher_epochs, temperature=args.temperature,
                        first_full_precision=args.first_full_precision,
                        last_full_precision=args.last_full_precision)

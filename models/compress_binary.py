@@ -1,8 +1,9 @@
-"""The binary flow behind ``zeroskip compress binary-mlp``: train the float baseline and a binary
-MLP, fold, report.
+"""The binary flow behind ``zeroskip compress binary-mlp`` and ``binary-cnn``: train the float
+baseline and a binary network, fold, report.
 
-Flow: train the full-precision 784-256-256-10 MLP (the baseline and, with ``--distill``, the
-teacher); train the binary MLP (BWN or XNOR, optionally distilled); fold batch norm + sign into
+Flow: train the full-precision twin (784-256-256-10 MLP, or the conv net with ReLU: the
+baseline and, with ``--distill``, the teacher); train the binary network (BWN or XNOR,
+optionally distilled); fold batch norm + sign into
 integer thresholds; evaluate the packed-bit reference on the 1,000 held-out images; account the
 storage. ``-o`` writes the folded model (.npz, ``zeroskip.models.binary_ref.save``), ``--json``
 the report.
@@ -35,6 +36,7 @@ class BinaryRun:
 
     mode: str = "bwn"
     distill: bool = False
+    model: str = MODEL          #: ``binary_zoo.MODELS``: binary-mlp or binary-cnn
     seed: int = 0
     epochs: int = 10
     teacher_epochs: int = 10
@@ -51,6 +53,12 @@ class BinaryRun:
 
     def __post_init__(self):
         binary_zoo.check_mode(self.mode)
+        if self.model not in binary_zoo.MODELS:
+            raise ZeroskipError(f"binary model {self.model!r}: unknown (one of "
+                                f"{', '.join(binary_zoo.MODELS)})")
+        if self.model != MODEL and (self.first_full_precision or self.last_full_precision):
+            raise ZeroskipError(f"{self.model}: full-precision first or last layers are "
+                                f"{MODEL}'s only")
         for name in ("epochs", "teacher_epochs", "batch_size", "blas_threads"):
             if getattr(self, name) < 1:
                 raise ZeroskipError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 1")
@@ -65,7 +73,7 @@ class BinaryResult:
 
 
 def train_teacher(run: BinaryRun, x, y, progress: Progress) -> Network:
-    teacher = binary_zoo.float_mlp(seed=run.seed)
+    teacher = binary_zoo.MODELS[run.model][1](seed=run.seed)
     with threadpool_limits(limits=run.blas_threads, user_api="blas"):
         fit(teacher, dense_params(teacher), x, y,
             Schedule(run.teacher_epochs, run.teacher_lr, "adam", 64),
@@ -95,9 +103,12 @@ def _compress_binary(run: BinaryRun, progress: Progress, teacher: Network | None
     teacher_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    student = binary_zoo.binary_mlp(run.mode, seed=run.seed,
-                                first_full_precision=run.first_full_precision,
-                                last_full_precision=run.last_full_precision)
+    if run.model == MODEL:
+        student = binary_zoo.binary_mlp(run.mode, seed=run.seed,
+                                        first_full_precision=run.first_full_precision,
+                                        last_full_precision=run.last_full_precision)
+    else:
+        student = binary_zoo.MODELS[run.model][0](run.mode, seed=run.seed)
     schedule = Schedule(run.epochs, run.lr, "adam", run.batch_size, lr_decay=run.lr_decay)
     params = binary_layers.trainable_params(student)
     rng = np.random.default_rng(run.seed + 1)
@@ -121,7 +132,7 @@ def _compress_binary(run: BinaryRun, progress: Progress, teacher: Network | None
         agreement = float(np.mean(ref_pred == float_pred))
     layers = binary_storage.storage(student)
     report = {
-        "model": MODEL,
+        "model": run.model,
         "mode": run.mode,
         "distill": run.distill,
         "seed": run.seed,

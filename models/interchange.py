@@ -305,13 +305,14 @@ def is_folded_binary(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folded binary model (``zeroskip.models.binary_ref.save``): a zip
     archive whose ``format`` array names that format. Unreadable files are not (the loader
     that runs next reports them)."""
-    from .binary_ref import FORMAT
+    from .binary_ref import FORMATS
 
     try:
         if _head(path, 2) != b"PK":
             return False
         with open_npz(path) as archive:
-            return "format" in archive.files and str(npz_member(archive, "format", path)) == FORMAT
+            return ("format" in archive.files
+                    and str(npz_member(archive, "format", path)) in FORMATS)
     except ZeroskipError:
         return False
 

@@ -93,19 +93,23 @@ def test_straight_through_estimator_passes_gradient_only_where_abs_le_1():
     assert sign.backward(np.ones((1, 2), np.float32)).tolist() == [[0.0, 1.0]]
 
 
+@pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1)])
 @pytest.mark.parametrize("xnor", [False, True])
-def test_binary_conv_is_a_float_conv_with_binarised_weights_and_inputs(xnor):
+def test_binary_conv_is_a_float_conv_with_binarised_weights_and_inputs(xnor, stride, pad):
     rng = np.random.default_rng(2)
-    conv = binary_layers.BinaryConv2D(2, 3, 3, rng, binarize_input=xnor, beta_momentum=0.0)
+    conv = binary_layers.BinaryConv2D(2, 3, 3, rng, binarize_input=xnor, beta_momentum=0.0,
+                                      stride=stride, pad=pad)
     x = rng.standard_normal((2, 5, 5, 2)).astype(np.float32)
     y = conv.forward(x, training=True)
-    ref = Conv2D(2, 3, 3)
+    ref = Conv2D(2, 3, 3, stride=stride, pad=pad)      # pads the signs with zeros: no +1
     w = conv.params["W"]
     ref.params["W"][...] = np.sign(w) * np.abs(w).mean(axis=(1, 2, 3))[:, None, None, None]
     xin = binary_layers.sign(x) if xnor else x
     expected = ref.forward(xin)
-    if xnor:  # per-patch beta = mean |patch|
-        patches = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
+    if xnor:  # per-patch beta = mean |patch|, the padding counted as zeros
+        padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        patches = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))
+        patches = patches[:, ::stride, ::stride]
         expected = expected * np.abs(patches).mean(axis=(3, 4, 5))[..., None]
     assert np.allclose(y, expected, rtol=1e-5, atol=1e-6)
     dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -202,6 +206,78 @@ def test_folded_reference_matches_the_float_forward(mnist, mode):
     assert np.mean(ref_pred == y_test[:300]) > 0.5  # it has learned something
 
 
+@pytest.fixture(scope="module", params=binary_layers.MODES)
+def trained_cnn(request, mnist):
+    x, y, x_test, _ = mnist
+    net = binary_zoo.binary_cnn(request.param, channels=(4, 8), hidden=32, seed=1)
+    fit(net, binary_layers.trainable_params(net), x[:600], y[:600], Schedule(1, 0.01, "adam", 100),
+        np.random.default_rng(0))
+    return net, x_test[:150]
+
+
+def test_folded_binary_cnn_matches_the_float_forward(trained_cnn, mnist):
+    net, x_eval = trained_cnn
+    folded = binary_fold.fold(net)
+    assert [(layer.name, layer.conv, layer.pool) for layer in folded] == [
+        ("conv1", (28, 28, 1, 3, 1, 1), (2, 2)), ("conv2", (14, 14, 4, 3, 1, 1), (2, 2)),
+        ("fc1", None, None), ("fc2", None, None)]
+    dots = binary_ref.trace(folded, binary_ref.quantize_pixels(x_eval))
+    floats = pre_sign_values(net, x_eval)
+    assert dots[0].shape == (150, 28 * 28 * 4)          # before the pool, (y, x, c)
+    for layer, dot, value in zip(folded[:-1], dots[:-1], floats[:-1]):
+        value = value.reshape(len(value), -1)
+        bits = binary_ref.layer_output_bits(layer, dot)
+        differ = bits != (value >= 0)
+        assert not np.any(differ & (np.abs(value) > 1e-4))  # only exact ties may differ
+        assert differ.mean() < 1e-3
+    last = folded[-1]
+    assert np.allclose(dots[-1] * last.scale + last.offset, floats[-1], atol=1e-3)
+    assert np.array_equal(binary_ref.predict(folded, binary_ref.quantize_pixels(x_eval)),
+                          floats[-1].argmax(axis=1))
+
+
+def test_a_padded_tap_adds_nothing_to_a_bipolar_dot():
+    # one 3x3 conv over a 2x2 map of +1 bits, all weights +1: the corner pixel's window has 4
+    # taps inside, so its dot is 4 (not 9, as +1 padding would make it, nor 4 - 5 = -1 as -1)
+    layer = binary_fold.FoldedLayer("conv1", np.ones((1, 9), bool), 0, thresholds=np.zeros(1,
+                                    np.int64), flip=np.zeros(1, bool), conv=(2, 2, 1, 3, 1, 1))
+    assert binary_ref.conv_dot(layer, np.ones((1, 4), bool)).tolist() == [[4, 4, 4, 4]]
+    assert binary_ref.conv_dot(layer, np.zeros((1, 4), bool)).tolist() == [[-4, -4, -4, -4]]
+
+
+def test_a_binary_cnn_saves_loads_and_is_refused_by_the_compiler_in_one_line(trained_cnn,
+                                                                              tmp_path, capsys):
+    from zeroskip.cli import main
+
+    net, x_eval = trained_cnn
+    folded = binary_fold.fold(net)
+    path = tmp_path / "cnn.npz"
+    binary_ref.save(path, folded)
+    loaded = binary_ref.load(path)
+    assert [(l.conv, l.pool) for l in loaded] == [(l.conv, l.pool) for l in folded]
+    x_int = binary_ref.quantize_pixels(x_eval)
+    assert np.array_equal(binary_ref.predict(loaded, x_int), binary_ref.predict(folded, x_int))
+    assert main(["compile", str(path), "-o", str(tmp_path / "prog")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "conv1" in errors[0]
+    assert "binary convolutions are not lowered" in errors[0]
+    assert not (tmp_path / "prog").exists()
+
+
+def test_fold_refuses_a_pool_of_values_rather_than_of_signs():
+    from zeroskip.models.layers import Flatten, MaxPool2, Reshape
+    from zeroskip.models.network import Network
+
+    rng = np.random.default_rng(0)
+    net = Network("n", [Reshape((4, 4, 1)),
+                        binary_layers.BinaryConv2D(1, 2, 3, rng, input_levels=255, pad=1),
+                        BatchNorm(2), MaxPool2(),
+                        binary_layers.BinaryConv2D(2, 2, 3, rng, binarize_input=True, pad=1),
+                        BatchNorm(2), Flatten(), BinaryDense(8, 2, rng), BatchNorm(2)])
+    with pytest.raises(ZeroskipError, match="layer conv1: a max pool must follow a Sign"):
+        binary_fold.fold(net)
+
+
 def test_storage_counts_binary_weights_thresholds_and_full_precision_layers():
     layers = binary_storage.storage(binary_zoo.binary_mlp("bwn"))
     assert [r.bits for r in layers] == [1, 1, 1]
@@ -240,6 +316,24 @@ def test_cli_writes_report_and_folded_model(tmp_path):
     x_test, y_test = mnist_split(0)[2:]
     assert binary_ref.accuracy(folded, binary_ref.quantize_pixels(x_test), y_test) == \
         report["accuracy_binary"]
+
+
+def test_cli_trains_folds_and_writes_a_binary_cnn(tmp_path):
+    report_path, model_path = tmp_path / "r.json", tmp_path / "m.npz"
+    args = _cli_args(model="binary-cnn", mode="xnor", epochs=1, teacher_epochs=1,
+                     json=str(report_path), output=str(model_path))
+    assert cli_compress.run_binary(args) == 0
+    report = json.loads(report_path.read_text())
+    assert report["model"] == "binary-cnn"
+    assert [layer["name"] for layer in report["layers"]] == ["conv1", "conv2", "fc1", "fc2"]
+    assert report["layers"][1]["weights"] == 32 * 16 * 9        # out x (c x k x k), 1 bit each
+    assert report["reference_agreement"] > 0.99
+    folded = binary_ref.load(model_path)
+    x_test, y_test = mnist_split(0)[2:]
+    assert binary_ref.accuracy(folded, binary_ref.quantize_pixels(x_test), y_test) == \
+        report["accuracy_binary"] > 0.5
+    with pytest.raises(ZeroskipError, match="binary-mlp's only"):
+        cli_compress.run_binary(_cli_args(model="binary-cnn", first_full_precision=True))
 
 
 def test_cli_rejects_bad_mode_and_folded_output_of_float_layers(tmp_path):

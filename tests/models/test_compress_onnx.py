@@ -227,8 +227,8 @@ def test_model_files_that_are_not_onnx_are_one_line(name, message, small, tmp_pa
         (tmp_path / name).write_bytes(b"ZSKMODEL" + bytes(40))
     status, out, err = run(["compress", tmp_path / name, "-o", tmp_path / "m.zsk"], capsys)
     assert status == 2 and len(err) == 1 and message in err[0]
-    assert "lenet5, squeezenet, mobilenet, mobilenet-standard, shufflenet), binary-mlp or an ONNX" \
-        " model file" in err[0]
+    assert "lenet5, squeezenet, mobilenet, mobilenet-standard, shufflenet), binary-mlp, " \
+        "binary-cnn or an ONNX model file" in err[0]
     assert not (tmp_path / "m.zsk").exists()
 
 

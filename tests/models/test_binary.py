@@ -191,9 +191,17 @@ def test_folded_reference_matches_the_float_forward(mnist, mode):
         np.random.default_rng(0))
     x_eval = x_test[:300]
     folded = binary_fold.fold(net)
+    ref_pred = assert_folded_matches_the_float_forward(net, folded, x_eval)
+    assert np.mean(ref_pred == y_test[:300]) > 0.5  # it has learned something
+
+
+def assert_folded_matches_the_float_forward(net, folded, x_eval):
+    """Every binarised layer's bits are the float forward's signs (exact ties aside); the last
+    layer's scaled integer dots are its logits. Returns the reference's predictions."""
     dots = binary_ref.trace(folded, binary_ref.quantize_pixels(x_eval))
     floats = pre_sign_values(net, x_eval)
     for layer, dot, value in zip(folded[:-1], dots[:-1], floats[:-1]):
+        value = value.reshape(len(value), -1)            # a conv's map in (y, x, c) order
         bits = binary_ref.layer_output_bits(layer, dot)
         differ = bits != (value >= 0)
         assert not np.any(differ & (np.abs(value) > 1e-4))  # only exact ties may differ
@@ -203,7 +211,7 @@ def test_folded_reference_matches_the_float_forward(mnist, mode):
     assert np.allclose(dots[-1] * last.scale + last.offset, floats[-1], atol=1e-3)
     ref_pred = binary_ref.predict(folded, binary_ref.quantize_pixels(x_eval))
     assert np.array_equal(ref_pred, floats[-1].argmax(axis=1))
-    assert np.mean(ref_pred == y_test[:300]) > 0.5  # it has learned something
+    return ref_pred
 
 
 @pytest.fixture(scope="module", params=binary_layers.MODES)
@@ -222,18 +230,8 @@ def test_folded_binary_cnn_matches_the_float_forward(trained_cnn, mnist):
         ("conv1", (28, 28, 1, 3, 1, 1), (2, 2)), ("conv2", (14, 14, 4, 3, 1, 1), (2, 2)),
         ("fc1", None, None), ("fc2", None, None)]
     dots = binary_ref.trace(folded, binary_ref.quantize_pixels(x_eval))
-    floats = pre_sign_values(net, x_eval)
     assert dots[0].shape == (150, 28 * 28 * 4)          # before the pool, (y, x, c)
-    for layer, dot, value in zip(folded[:-1], dots[:-1], floats[:-1]):
-        value = value.reshape(len(value), -1)
-        bits = binary_ref.layer_output_bits(layer, dot)
-        differ = bits != (value >= 0)
-        assert not np.any(differ & (np.abs(value) > 1e-4))  # only exact ties may differ
-        assert differ.mean() < 1e-3
-    last = folded[-1]
-    assert np.allclose(dots[-1] * last.scale + last.offset, floats[-1], atol=1e-3)
-    assert np.array_equal(binary_ref.predict(folded, binary_ref.quantize_pixels(x_eval)),
-                          floats[-1].argmax(axis=1))
+    assert_folded_matches_the_float_forward(net, folded, x_eval)
 
 
 def test_a_padded_tap_adds_nothing_to_a_bipolar_dot():

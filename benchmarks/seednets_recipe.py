@@ -8,7 +8,8 @@ images (what is reported, never chosen on).
                                                    [--seed S] [--json FILE]
 
 ``--epochs`` and ``--lr-decay`` replace the dense stage's; ``--alpha`` builds MobileNet and its
-standard twin at that width multiplier (``zoo.mobilenet``).
+standard twin at that width multiplier (``zoo.mobilenet``), and ShuffleNet at that scale
+(``zoo.shufflenet``), instead of the zoo's widths.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--lr-decay", type=float)
-    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--alpha", type=float, help="width (default: the zoo's)")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -59,15 +60,20 @@ def main(argv=None) -> int:
             start, cpu = time.perf_counter(), time.process_time()
             with threadpool_limits(limits=1, user_api="blas"):
                 if name in ("mobilenet", "mobilenet-standard"):
-                    net = zoo.mobilenet(args.seed, alpha=args.alpha,
+                    width = args.alpha or zoo.MOBILENET_ALPHA
+                    net = zoo.mobilenet(args.seed, alpha=width,
                                         standard=name == "mobilenet-standard")
+                elif name == "shufflenet":
+                    width = args.alpha or zoo.SHUFFLENET_SCALE
+                    net = zoo.shufflenet(args.seed, scale=width)
                 else:
+                    width = 1.0
                     net = zoo.build(name, args.seed, config.dropout)
                 fit(net, dense_params(net), x, y, schedule, np.random.default_rng(args.seed),
                     progress, f"{name} shift {shift}")
                 net = fold_batchnorm(net)
                 rows.append({"model": name, "shift": shift, "epochs": schedule.epochs,
-                             "lr_decay": schedule.lr_decay, "alpha": args.alpha,
+                             "lr_decay": schedule.lr_decay, "alpha": width,
                              "train": net.accuracy(x, y), "validation": net.accuracy(x_val, y_val),
                              "held_out": net.accuracy(x_test, y_test),
                              "seconds": time.perf_counter() - start,

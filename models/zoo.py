@@ -90,10 +90,15 @@ def squeezenet(seed: int = 0) -> Graph:
 #: MobileNet's depthwise-separable blocks at MNIST scale: (input channels, output channels,
 #: stride) at width multiplier 1, after a 3x3 stride-2 stem of 16 channels (28 → 14 → 7 → 4)
 MOBILENET_BLOCKS = ((16, 32, 1), (32, 64, 2), (64, 64, 1), (64, 128, 2))
+#: the zoo's widths (docs/seednets.md, "Widths"): MobileNet at α = 2 (2.35 M MACs, about
+#: LeNet-5's 2.29 M) and ShuffleNet at 2.5× (1.92 M, no more than MobileNet), chosen on the
+#: validation split of development seeds 10 and 11
+MOBILENET_ALPHA = 2.0
+SHUFFLENET_SCALE = 2.5
 
 
-def mobilenet(seed: int = 0, alpha: float = 1.0, standard: bool = False, stem_stride: int = 2,
-              blocks=MOBILENET_BLOCKS) -> Network:
+def mobilenet(seed: int = 0, alpha: float = MOBILENET_ALPHA, standard: bool = False,
+              stem_stride: int = 2, blocks=MOBILENET_BLOCKS) -> Network:
     """MobileNet at MNIST scale: a 3x3 stride-2 stem, then depthwise 3x3 + pointwise 1x1
     blocks, each conv followed by batch norm and ReLU, global average pooling and one FC layer.
     ``alpha`` scales every width; ``standard`` replaces each block by one standard 3x3 conv of
@@ -118,15 +123,17 @@ def mobilenet(seed: int = 0, alpha: float = 1.0, standard: bool = False, stem_st
     return Network("mobilenet-standard" if standard else "mobilenet", layers)
 
 
-def shufflenet(seed: int = 0, groups: int = 2) -> Graph:
+def shufflenet(seed: int = 0, groups: int = 2, scale: float = SHUFFLENET_SCALE) -> Graph:
     """ShuffleNet at MNIST scale: a 3x3 stride-2 stem, then two stages, each a stride-2 unit
     (3x3 average-pooled shortcut ‖ the branch, concatenated: channels double) and a stride-1
     unit (the branch added to its input). The branch: grouped 1x1 → BN → ReLU → channel
     shuffle → depthwise 3x3 → BN → grouped 1x1 → BN; a ReLU after the join. Global average
-    pooling and one FC layer."""
+    pooling and one FC layer. ``scale`` multiplies every width (the paper's "ShuffleNet s×"):
+    the stem has 24·s channels, rounded to a multiple of 2·groups."""
     g = _GraphBuilder(seed)
+    stem = max(1, int(round(24 * scale / (2 * groups)))) * 2 * groups
     last = g.add("image", Reshape((28, 28, 1)), "input")
-    last = g.conv("stem", last, 1, 24, 3, stride=2, pad=1, bn=True, first=True)   # 14x14x24
+    last = g.conv("stem", last, 1, stem, 3, stride=2, pad=1, bn=True, first=True)  # 14x14
 
     def branch(name, source, cin, mid, cout, stride):
         b = g.conv(f"{name}_gconv1", source, cin, mid, 1, groups=groups, bn=True)
@@ -146,13 +153,13 @@ def shufflenet(seed: int = 0, groups: int = 2) -> Graph:
                            branch(name, source, cin, cin, cin, 2))
         return g.add(f"{name}_relu", ReLU(), joined)
 
-    last = unit("stage2a", last, 24, 2)          # 7x7x48
-    last = unit("stage2b", last, 48, 1)
-    last = unit("stage3a", last, 48, 2)          # 4x4x96
-    last = unit("stage3b", last, 96, 1)
+    last = unit("stage2a", last, stem, 2)        # 7x7, 2·stem channels
+    last = unit("stage2b", last, 2 * stem, 1)
+    last = unit("stage3a", last, 2 * stem, 2)    # 4x4, 4·stem channels
+    last = unit("stage3b", last, 4 * stem, 1)
     last = g.add("gap", GlobalAvgPool(), last)
     last = g.add("flatten", Flatten(), last)
-    g.add("fc", Dense(96, 10, g.rng), last)
+    g.add("fc", Dense(4 * stem, 10, g.rng), last)
     return Graph("shufflenet", g.nodes)
 
 

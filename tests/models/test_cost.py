@@ -59,3 +59,14 @@ def test_the_mobilenet_stem_and_its_standard_twin():
     separable = cost.macs(zoo.build("mobilenet", 0))
     standard = cost.macs(zoo.build("mobilenet-standard", 0))
     assert standard > separable > 0
+
+
+def test_the_zoo_widths_keep_the_survey_s_complexity_comparisons():
+    """The zoo's widths (docs/seednets.md, "Widths"): MobileNet at least 5x below its twin's MACs,
+    ShuffleNet at no more than MobileNet's, and ShuffleNet's scale rounded to whole groups."""
+    mobilenet = cost.macs(zoo.build("mobilenet", 0))
+    assert cost.macs(zoo.build("mobilenet-standard", 0)) >= 5 * mobilenet
+    assert cost.macs(zoo.build("shufflenet", 0)) <= mobilenet
+    assert cost.macs(zoo.shufflenet(0, scale=3.0)) > mobilenet      # 2.5 is the largest that fits
+    stem = zoo.shufflenet(0, scale=2.5).nodes[1].layer
+    assert stem.params["W"].shape[0] == 60 and 60 % (2 * 2) == 0

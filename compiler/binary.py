@@ -162,8 +162,8 @@ def binary_layer_ir(layer, index: int) -> BinaryLayerIR:
     where = f"layer {index}"
     if getattr(layer, "conv", None) is not None:
         raise ZeroskipError(f"{where} ({getattr(layer, 'name', '')}): binary convolutions are "
-                            "not lowered onto the array yet (docs/binary.md, \"Binary conv "
-                            "nets\"); the packed-bit reference runs them")
+                            "not lowered onto the array yet (docs/binary.md, \"On the "
+                            "array\"); the packed-bit reference runs them")
     weights = np.asarray(layer.weights)
     if weights.ndim != 2 or weights.size == 0:
         raise ZeroskipError(f"{where}: binary weights must be a non-empty 2-D [out, in] array, "

@@ -54,13 +54,18 @@ class FoldedLayer:
         return h * w * c
 
     @property
+    def conv_size(self) -> tuple[int, int]:
+        """A convolution's output map (height, width) before its pool."""
+        h, w, _, k, stride, pad = self.conv
+        return (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+
+    @property
     def out_shape(self) -> tuple:
         """(features,), or a convolution's output map (h, w, channels) after its pool."""
         out = int(self.weights.shape[0])
         if self.conv is None:
             return (out,)
-        h, w, _, k, stride, pad = self.conv
-        oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+        oh, ow = self.conv_size
         if self.pool is not None:
             pk, ps = self.pool
             oh, ow = (oh - pk) // ps + 1, (ow - pk) // ps + 1

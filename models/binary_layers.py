@@ -55,7 +55,43 @@ class Sign(Layer):
         return dy * self._pass
 
 
-class BinaryDense(Layer):
+class BinaryInput(Layer):
+    """What binary dense and conv layers share: how the input becomes ``x'`` and its scale
+    (``input_levels``, ``binarize_input`` with XNOR-Net's ``beta``, or as given)."""
+
+    def _set_input(self, binarize_input: bool, input_levels: int, beta_momentum: float):
+        if binarize_input and input_levels:
+            raise ValueError("a layer binarises its input or quantises it, not both")
+        self.binarize_input = bool(binarize_input)
+        self.input_levels = int(input_levels)
+        self.beta_momentum = float(beta_momentum)
+        self.running_beta = np.float32(1.0)
+
+    def input_scale(self) -> float:
+        """The factor between the integer dot product and ``y / alpha`` at inference."""
+        if self.input_levels:
+            return 1.0 / self.input_levels
+        return float(self.running_beta) if self.binarize_input else 1.0
+
+    def _prepare_input(self, x, training, columns=lambda v: v):
+        """(``x'`` [rows, K], its scale, the gradient's pass-through mask or None): ``columns``
+        maps a value shaped as ``x`` to its [rows, K] product rows (a conv's windows, padded
+        with zeros *after* the quantisation or the sign); ``beta`` is per row."""
+        if self.input_levels:
+            xq = quantize_input(x, self.input_levels).astype(np.float32)
+            return columns(xq), np.float32(1.0 / self.input_levels), None
+        if self.binarize_input:
+            if training:
+                beta = columns(np.abs(x)).mean(axis=1, keepdims=True).astype(np.float32)
+                m = np.float32(self.beta_momentum)
+                self.running_beta = np.float32(m * self.running_beta + (1 - m) * beta.mean())
+            else:
+                beta = self.running_beta
+            return columns(sign(x)), beta, columns(np.abs(x) <= 1.0)
+        return columns(x), np.float32(1.0), None
+
+
+class BinaryDense(BinaryInput):
     """``y = beta * alpha * (x' @ sign(W).T)``, with no bias (a batch norm follows).
 
     ``W`` [out, in] holds the latent real weights; ``alpha`` = mean |W| per row. The input ``x'``
@@ -73,16 +109,11 @@ class BinaryDense(Layer):
     def __init__(self, n_in: int, n_out: int, rng: np.random.Generator | None = None,
                  binarize_input: bool = False, input_levels: int = 0,
                  beta_momentum: float = 0.9):
-        if binarize_input and input_levels:
-            raise ValueError("a layer binarises its input or quantises it, not both")
+        self._set_input(binarize_input, input_levels, beta_momentum)
         rng = rng if rng is not None else np.random.default_rng(0)
         limit = np.float32(np.sqrt(6.0 / (n_in + n_out)))  # Glorot: well inside [-1, 1]
         self.params = {"W": rng.uniform(-limit, limit, (n_out, n_in)).astype(np.float32)}
         self.grads = {"W": np.zeros_like(self.params["W"])}
-        self.binarize_input = bool(binarize_input)
-        self.input_levels = int(input_levels)
-        self.beta_momentum = float(beta_momentum)
-        self.running_beta = np.float32(1.0)
         self._cache = None
 
     def alpha(self) -> np.ndarray:
@@ -91,32 +122,12 @@ class BinaryDense(Layer):
     def weight_signs(self) -> np.ndarray:
         return sign(self.params["W"])
 
-    def input_scale(self) -> float:
-        """The factor between the integer dot product and ``y / alpha`` at inference."""
-        if self.input_levels:
-            return 1.0 / self.input_levels
-        return float(self.running_beta) if self.binarize_input else 1.0
-
-    def _prepare_input(self, x, training):
-        if self.input_levels:
-            xq = quantize_input(x, self.input_levels).astype(np.float32)
-            return xq, np.float32(1.0 / self.input_levels), None
-        if self.binarize_input:
-            if training:
-                beta = np.abs(x).mean(axis=1, keepdims=True).astype(np.float32)
-                m = np.float32(self.beta_momentum)
-                self.running_beta = np.float32(m * self.running_beta + (1 - m) * beta.mean())
-            else:
-                beta = self.running_beta
-            return sign(x), beta, np.abs(x) <= 1.0
-        return x, np.float32(1.0), None
-
     def forward(self, x, training=False):
         return self.product(*self._prepare_input(x, training))
 
     def product(self, xin, scale, passthrough):
-        """``y`` for an input already quantised or binarised (``BinaryConv2D`` prepares its
-        own, before the padding); ``passthrough`` masks the input gradient (None: none)."""
+        """``y`` for prepared input rows (``_prepare_input``; ``BinaryConv2D`` prepares its
+        windows and multiplies them here); ``passthrough`` masks the input gradient."""
         wb = self.weight_signs()
         alpha = self.alpha()
         self._cache = (xin, scale, passthrough, wb, alpha)
@@ -138,7 +149,7 @@ class BinaryDense(Layer):
                 "binarize_input": self.binarize_input, "input_levels": self.input_levels}
 
 
-class BinaryConv2D(Layer):
+class BinaryConv2D(BinaryInput):
     """Binary convolution (im2col, like ``layers.Conv2D``), NHWC: ``stride``, and zero padding
     ``pad`` added *after* the input is quantised or binarised, so a padded position contributes
     nothing to the dot product (not the +1 that sign(0) would make it): what the array's window
@@ -157,8 +168,7 @@ class BinaryConv2D(Layer):
                  rng: np.random.Generator | None = None, binarize_input: bool = False,
                  beta_momentum: float = 0.9, input_levels: int = 0, stride: int = 1,
                  pad: int = 0):
-        if binarize_input and input_levels:
-            raise ValueError("a layer binarises its input or quantises it, not both")
+        self._set_input(binarize_input, input_levels, beta_momentum)
         if stride < 1 or pad < 0 or kernel < 1:
             raise ValueError(f"binary_conv2d: kernel {kernel}, stride {stride}, pad {pad} "
                              "out of range")
@@ -167,46 +177,22 @@ class BinaryConv2D(Layer):
                                                             kernel)}
         self.grads = {"W": self._dense.grads["W"].reshape(self.params["W"].shape)}
         self.kernel, self.stride, self.pad = int(kernel), int(stride), int(pad)
-        self.binarize_input = bool(binarize_input)
-        self.input_levels = int(input_levels)
-        self.beta_momentum = float(beta_momentum)
-        self.running_beta = np.float32(1.0)
         self._x_shape = None
 
     def alpha(self) -> np.ndarray:
         return self._dense.alpha()
 
-    def input_scale(self) -> float:
-        """The factor between the integer dot product and ``y / alpha`` at inference."""
-        if self.input_levels:
-            return 1.0 / self.input_levels
-        return float(self.running_beta) if self.binarize_input else 1.0
-
     def _cols(self, x):
-        n = x.shape[0]
+        """Every window of ``x`` [n, h, w, c] as a row [n·oh·ow, c·k·k], zero-padded."""
         view = windows(x, self.kernel, self.stride, self.pad)
-        return view.reshape(n * view.shape[1] * view.shape[2], -1), view.shape[1:3]
+        return view.reshape(-1, view[0, 0, 0].size)
 
     def forward(self, x, training=False):
-        n = x.shape[0]
         self._x_shape = x.shape
-        passthrough = None
-        if self.input_levels:
-            xin, scale = quantize_input(x, self.input_levels).astype(np.float32), \
-                np.float32(1.0 / self.input_levels)
-        elif self.binarize_input:
-            xin = sign(x)
-            passthrough = self._cols((np.abs(x) <= 1.0).astype(np.float32))[0]
-            if training:
-                scale = self._cols(np.abs(x))[0].mean(axis=1, keepdims=True).astype(np.float32)
-                m = np.float32(self.beta_momentum)
-                self.running_beta = np.float32(m * self.running_beta + (1 - m) * scale.mean())
-            else:
-                scale = self.running_beta
-        else:
-            xin, scale = x, np.float32(1.0)
-        cols, (oh, ow) = self._cols(xin)
-        return self._dense.product(cols, scale, passthrough).reshape(n, oh, ow, -1)
+        k, s, p = self.kernel, self.stride, self.pad
+        oh, ow = (x.shape[1] + 2 * p - k) // s + 1, (x.shape[2] + 2 * p - k) // s + 1
+        y = self._dense.product(*self._prepare_input(x, training, self._cols))
+        return y.reshape(len(x), oh, ow, -1)
 
     def backward(self, dy):
         dcols = self._dense.backward(dy.reshape(-1, dy.shape[-1]))

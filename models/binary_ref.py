@@ -26,6 +26,7 @@ from zeroskip.errors import ZeroskipError
 from .binary_fold import FoldedLayer
 
 from .binary_layers import quantize_input
+from .layers import windows
 from .interchange import atomic_write
 
 WORD_BITS = 64
@@ -130,8 +131,7 @@ def _check_geometry(layer: FoldedLayer) -> None:
         if len(pool) != 2 or min(pool) < 1:
             raise ZeroskipError(f"layer {name}: pool must be two positive integers (kernel, "
                                 "stride)")
-        h, wd, _, k, stride, pad = layer.conv
-        if min((h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1) < pool[0]:
+        if min(layer.conv_size) < pool[0]:
             raise ZeroskipError(f"layer {name}: a {pool[0]}x{pool[0]} pool is larger than its map")
 
 
@@ -207,8 +207,6 @@ def layer_dot(layer: FoldedLayer, x) -> np.ndarray:
 def _window_columns(layer: FoldedLayer, x: np.ndarray) -> np.ndarray:
     """[n, h·w·c] maps → every output pixel's window [n·oh·ow, k·k·c] in the array's order
     (ky, kx, c); the padding reads as 0."""
-    from .layers import windows
-
     h, w, c, k, stride, pad = layer.conv
     view = windows(x.reshape(len(x), h, w, c), k, stride, pad)       # [n, oh, ow, c, k, k]
     return view.transpose(0, 1, 2, 4, 5, 3).reshape(-1, k * k * c)
@@ -235,10 +233,7 @@ def conv_dot(layer: FoldedLayer, x: np.ndarray) -> np.ndarray:
 
 def pool_bits(layer: FoldedLayer, bits: np.ndarray) -> np.ndarray:
     """A conv's output bits [n, oh·ow·out] max-pooled by ``layer.pool`` (an OR of each window)."""
-    from .layers import windows
-
-    h, w, _, k, stride, pad = layer.conv
-    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    oh, ow = layer.conv_size
     pk, ps = layer.pool
     view = windows(bits.reshape(len(bits), oh, ow, -1), pk, ps)       # [n, ph, pw, out, pk, pk]
     return view.any(axis=(4, 5)).reshape(len(bits), -1)

@@ -146,6 +146,21 @@ def binary_dot(values: np.ndarray, weights: np.ndarray, planes: int) -> np.ndarr
     return total
 
 
+def binary_window_dot(patches: np.ndarray, inside: np.ndarray, weights: np.ndarray,
+                      planes: int) -> np.ndarray:
+    """``binary_dot`` over conv windows: patches [..., columns] (0 in the padding), ``inside``
+    [..., columns] which columns lie inside the map, weight bits [out, columns]. A column in the
+    padding adds nothing (docs/binary-mode.md, "Binary conv passes"): bipolar, it is not among the
+    K bits (the ``+1``/``−1`` its zero's bit would give is taken back); planes, its 0 adds 0."""
+    shape = patches.shape
+    flat = np.asarray(patches, np.int64).reshape(-1, shape[-1])
+    dot = binary_dot(flat, weights, planes)
+    if planes == 0:
+        outside = 1 - np.broadcast_to(inside, shape).reshape(-1, shape[-1]).astype(np.int64)
+        dot = dot - outside @ (2 * np.asarray(weights, np.int64) - 1).T
+    return dot.reshape(shape[:-1] + (dot.shape[-1],))
+
+
 def threshold_word(threshold: np.ndarray, flip: np.ndarray) -> np.ndarray:
     """A binarising row's bias word: ``2·T + flip`` (so T = word >> 1, flip = word & 1)."""
     return 2 * np.asarray(threshold, dtype=np.int64) + np.asarray(flip, dtype=np.int64)

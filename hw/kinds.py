@@ -16,13 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.fixedpoint import binarize, binary_dot, quantize, quantize_planes, requantize, wrap
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_window_dot, quantize, quantize_planes,
+                                    requantize, wrap)
 from zeroskip.hw.placement import slot_rows
 from zeroskip.hw.conv import ConvGeometry, Windows, gather
 from zeroskip.hw.fixedpoint import max_offset
-from zeroskip.hw.program import (CONV_FIELDS, KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAX,
-                                 LayerInfo, Program, binary_chunks, column_count,
-                                 unpack_binary_lines, unpack_lines)
+from zeroskip.hw.program import (CONV_FIELDS, KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, KIND_SPARSE,
+                                 OP_MAC, OP_MAX, LayerInfo, Program, binary_chunks,
+                                 binary_pass_chunks, column_count, unpack_binary_lines,
+                                 unpack_binary_window_lines, unpack_lines)
 
 
 @dataclass
@@ -101,6 +103,11 @@ class LayerKind:
     def quantize_input(self, layer: LayerInfo, x: np.ndarray, act_bits: int) -> np.ndarray:
         """Float inputs → the integer activations a first layer of this kind reads."""
         return quantize(x, layer.in_frac, act_bits)
+
+    def slots(self, layer: LayerInfo) -> int:
+        """Rows whose weights and bias the reference needs: the layer's rows (kinds whose spare
+        rows write data-dependent values say more)."""
+        return layer.rows
 
 
 def _pass_bias(program: Program, index: int) -> np.ndarray:
@@ -280,14 +287,7 @@ class SparseConv(SparseFC):
 
     def decode_pass(self, program: Program, index: int, entries) -> PassImage:
         p = program.passes[index]
-        layer = program.layers[p.layer]
-        fields = {name: getattr(p, name) for name in CONV_FIELDS}
-        try:
-            geometry = ConvGeometry.from_pass(fields, p.in_len, layer.rows, program.arch.pes)
-        except ZeroskipError as error:
-            raise ZeroskipError(f"program pass {index}: {error}") from None
-        if geometry != layer.geometry:
-            raise ZeroskipError(f"program pass {index}: its window disagrees with layer {p.layer}'s")
+        geometry = window_geometry(program, index)
         image = super().decode_pass(program, index, entries)
         image.geometry, image.out_step = geometry, p.out_step
         image.windows = geometry.windows(program.arch.pes)
@@ -315,8 +315,82 @@ class SparseConv(SparseFC):
         return out.reshape(y.shape[0], -1)
 
 
+def window_geometry(program: Program, index: int) -> ConvGeometry:
+    """A windowed pass's geometry, checked against its descriptor and its layer's."""
+    p = program.passes[index]
+    layer = program.layers[p.layer]
+    fields = {name: getattr(p, name) for name in CONV_FIELDS}
+    try:
+        geometry = ConvGeometry.from_pass(fields, p.in_len, layer.rows, program.arch.pes)
+    except ZeroskipError as error:
+        raise ZeroskipError(f"program pass {index}: {error}") from None
+    if geometry != layer.geometry:
+        raise ZeroskipError(f"program pass {index}: its window disagrees with layer {p.layer}'s")
+    return geometry
+
+
+class BinaryConv(BinaryFC):
+    """A binary convolution: a binary pass run once per output pixel over its window, each
+    kernel position inside the map its ``ceil(C / line_bits)`` chunks, a position in the padding
+    adding nothing (docs/binary-mode.md, "Binary conv passes")."""
+
+    code = KIND_BINARY_CONV
+    name = "binary-conv"
+
+    def decode_pass(self, program: Program, index: int, entries) -> PassImage:
+        a = program.arch
+        p = program.passes[index]
+        geometry = window_geometry(program, index)
+        if geometry.op != OP_MAC:
+            raise ZeroskipError(f"program pass {index}: a binary conv pass has no max pooling (op 0)")
+        n_lines = binary_pass_chunks(p.in_len, p.kernel, a) * p.rows
+        if p.line_base + n_lines > program.sparse.shape[1]:
+            raise ZeroskipError(f"program pass {index}: binary weight lines beyond the sparse image")
+        columns = geometry.columns
+        weights = np.zeros((p.rows, a.pes, columns), dtype=bool)
+        for pe in range(a.pes):
+            weights[:, pe] = unpack_binary_window_lines(
+                program.sparse[pe, p.line_base: p.line_base + n_lines], p.rows, p.kernel, p.in_len, a)
+        return PassImage(
+            index=index, layer=p.layer, kind=self.code, in_len=columns, rows=p.rows,
+            out_start=p.row_base * a.pes, shift=p.shift, relu=bool(p.relu),
+            bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
+            planes=p.planes, binarize=bool(p.binarize),
+            weights=weights.reshape(p.rows * a.pes, columns),
+            geometry=geometry, windows=geometry.windows(a.pes), out_step=p.out_step)
+
+    def slots(self, layer: LayerInfo) -> int:
+        """Every channel of the output stride: a spare row's zero weight bits still make a dot
+        product of the window's bits, thresholded or requantised like any row."""
+        return layer.out_stride
+
+    def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
+        """The weight bits [out_stride, k·k·C] (True = +1), spare rows included."""
+        info = program.layers[layer]
+        weights = np.zeros((info.out_stride, info.columns), dtype=bool)
+        for image in images:
+            end = min(info.out_stride, image.out_start + image.slots)
+            weights[image.out_start:end] = image.weights[: end - image.out_start]
+        return weights
+
+    def forward(self, program, layer, weights, bias, acts):
+        """Every output pixel's window against the weight bits, thresholded or requantised, at
+        its place in the output map (every channel of the stride)."""
+        a = program.arch
+        g = layer.geometry
+        windows = g.windows(a.pes)
+        patches = gather(np.asarray(acts, np.int64), windows)               # [batch, P, columns]
+        dot = wrap(binary_window_dot(patches, windows.index >= 0, weights, layer.planes), a.acc_bits)
+        if layer.binarize:
+            y = binarize(dot, bias, layer.out_frac)
+        else:
+            y = requantize(dot, bias, layer.shift, False, a.acc_bits, a.act_bits)
+        return y.reshape(y.shape[0], -1)
+
+
 #: every kind, by its descriptor code
-KINDS: dict[int, LayerKind] = {kind.code: kind for kind in (SparseFC(), BinaryFC(), SparseConv())}
+KINDS: dict[int, LayerKind] = {kind.code: kind for kind in (SparseFC(), BinaryFC(), SparseConv(),
+                                                            BinaryConv())}
 
 
 def kind_of(code: int, where: str = "program") -> LayerKind:
@@ -368,7 +442,7 @@ class DecodedProgram:
     def bias(self, layer: int) -> np.ndarray:
         """Bias (binary: threshold words) [out] of a layer, in array order."""
         if layer not in self._bias:
-            out_len = self.program.layers[layer].rows
+            out_len = self.kind(layer).slots(self.program.layers[layer])
             bias = np.zeros(out_len, dtype=np.int64)
             for image in self.layer_passes(layer):
                 end = min(out_len, image.out_start + image.slots)

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, from_dict
-from zeroskip.hw.program import (CONV_FIELDS, FORMAT, KIND_BINARY, KIND_CONV, KIND_SPARSE, VERSION,
+from zeroskip.hw.program import (BINARY_KINDS, CONV_FIELDS, FORMAT, KIND_BINARY, KIND_BINARY_CONV,
+                                 KIND_CONV, KIND_SPARSE, VERSION, WINDOW_KINDS, binary_pass_chunks,
                                  descriptor_layout, layout_width, column_count)
 
-KINDS = (KIND_SPARSE, KIND_BINARY, KIND_CONV)
+KINDS = (KIND_SPARSE, KIND_BINARY, KIND_CONV, KIND_BINARY_CONV)
 #: a conv layer's geometry (``LayerInfo``); zero in the other kinds
 LAYER_CONV = ("in_height", "in_width", "in_channels", "in_stride", "kernel", "stride", "pad",
               "out_channels", "out_stride", "op")
@@ -240,7 +241,7 @@ def _check_conv_layer(layer: dict, arch: ArchConfig, where: str, path: str) -> N
 
     if any(not _is_int(layer[name]) or layer[name] < 0 for name in LAYER_CONV):
         raise ZeroskipError(f"{path}: {where} has a conv field that is not a non-negative integer")
-    if layer["kind"] != KIND_CONV:
+    if layer["kind"] not in WINDOW_KINDS:
         if any(layer[name] for name in LAYER_CONV):
             raise ZeroskipError(f"{path}: {where} has conv fields but is not a conv layer")
         return
@@ -256,7 +257,7 @@ def _check_conv_layer(layer: dict, arch: ArchConfig, where: str, path: str) -> N
 
 def pass_shift(layer: dict) -> int:
     """The shift a pass of ``layer`` carries (compiler/pack.py, compiler/binary.py)."""
-    if layer["kind"] == KIND_BINARY and layer["binarize"]:
+    if layer["kind"] in BINARY_KINDS and layer["binarize"]:
         return layer["out_frac"]
     return layer["in_frac"] + layer["w_frac"] - layer["out_frac"]
 
@@ -279,7 +280,7 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
             raise ZeroskipError(f"{path}: {where} is for layer {p['layer']}, expected layer "
                                 f"{expected_layer} (passes run the layers in order)")
         layer = layers[p["layer"]]
-        conv = layer["kind"] == KIND_CONV
+        conv = layer["kind"] in WINDOW_KINDS
         agree = {"kind": layer["kind"], "relu": int(layer["relu"]),
                  "in_len": layer["in_channels"] if conv else layer["in_len"],
                  "planes": layer["planes"], "binarize": int(layer["binarize"]),
@@ -300,10 +301,10 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
         if not conv and any(p[name] for name in CONV_FIELDS):
             raise ZeroskipError(f"{path}: {where} has conv fields but is not a conv pass")
         columns = column_count(p["kind"], p["in_len"], p["kernel"])
-        if p["kind"] != KIND_BINARY and p["ptr_base"] + columns + 1 > arch.ptr_depth:
+        if p["kind"] not in BINARY_KINDS and p["ptr_base"] + columns + 1 > arch.ptr_depth:
             raise ZeroskipError(f"{path}: {where} pointers beyond ptr_depth {arch.ptr_depth}")
-        if p["kind"] == KIND_BINARY:
-            lines = -(-p["in_len"] // arch.line_bits) * p["rows"]
+        if p["kind"] in BINARY_KINDS:
+            lines = binary_pass_chunks(p["in_len"], p["kernel"], arch) * p["rows"]
             if p["line_base"] + lines > arch.sparse_depth:
                 raise ZeroskipError(f"{path}: {where} weight lines beyond sparse_depth "
                                     f"{arch.sparse_depth}")
@@ -396,7 +397,7 @@ def check_pointers(ptr, passes: list[dict], path: str) -> None:
     import numpy as np
 
     for index, p in enumerate(passes):
-        if p["kind"] == KIND_BINARY:
+        if p["kind"] in BINARY_KINDS:
             continue
         columns = column_count(p["kind"], p["in_len"], p["kernel"])
         window = ptr[:, p["ptr_base"]: p["ptr_base"] + columns + 1]

@@ -31,6 +31,12 @@ VERSION = 1
 KIND_SPARSE = 0
 KIND_BINARY = 1
 KIND_CONV = 2       #: a sparse pass run once per output pixel over a sliding window (docs/conv.md)
+KIND_BINARY_CONV = 3    #: a binary pass run once per output pixel over a sliding window (docs/binary-mode.md)
+
+#: kinds run once per output pixel over a window (the conv descriptor fields apply)
+WINDOW_KINDS = (KIND_CONV, KIND_BINARY_CONV)
+#: kinds whose weights are bit lines and whose items are (plane, chunk) bit vectors
+BINARY_KINDS = (KIND_BINARY, KIND_BINARY_CONV)
 
 OP_MAC = 0          #: conv passes: accumulate codebook value × activation, zero activations skipped
 OP_MAX = 1          #: conv passes: max pooling, every activation of the window broadcast
@@ -50,7 +56,7 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
     """One pass descriptor, LSB first. The gateware builds its ``data.StructLayout`` from this."""
     vector = _bits_for(arch.max_vector)
     return [
-        ("kind", 2),                                   # KIND_SPARSE, KIND_BINARY or KIND_CONV
+        ("kind", 2),                                   # KIND_SPARSE, KIND_BINARY, KIND_CONV, KIND_BINARY_CONV
         ("layer", _bits_for(arch.max_layers - 1)),     # codebook slot; parity picks the source bank
         ("in_len", _bits_for(arch.max_vector)),        # activations scanned
         ("rows", _bits_for(arch.acc_depth)),           # local rows swept at the end (tallest PE)
@@ -83,9 +89,9 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
 
 
 def column_count(kind: int, in_len: int, kernel: int) -> int:
-    """Columns (pointers less one) of a sparse or conv pass: ``in_len``, or a conv window's
+    """Columns of a pass (a sparse pass's pointers less one): ``in_len``, or a window's
     ``kernel · kernel · in_len`` (docs/conv.md)."""
-    return in_len * kernel * kernel if kind == KIND_CONV else in_len
+    return in_len * kernel * kernel if kind in WINDOW_KINDS else in_len
 
 
 def field_max(name: str, arch: ArchConfig | None = None) -> int:
@@ -191,18 +197,18 @@ class LayerInfo:
     @property
     def rows(self) -> int:
         """Rows of the layer's weight matrix: its outputs, or a conv layer's output channels."""
-        return self.out_channels if self.kind == KIND_CONV else self.out_len
+        return self.out_channels if self.kind in WINDOW_KINDS else self.out_len
 
     @property
     def columns(self) -> int:
         """Columns of the layer's weight matrix: its inputs, or a conv layer's k·k·C."""
-        return column_count(self.kind, self.in_channels if self.kind == KIND_CONV else self.in_len,
+        return column_count(self.kind, self.in_channels if self.kind in WINDOW_KINDS else self.in_len,
                             self.kernel)
 
     @property
     def geometry(self):
-        """A conv layer's ``ConvGeometry`` (None for the other kinds)."""
-        if self.kind != KIND_CONV:
+        """A windowed layer's ``ConvGeometry`` (None for the other kinds)."""
+        if self.kind not in WINDOW_KINDS:
             return None
         from zeroskip.hw.conv import ConvGeometry
 
@@ -478,6 +484,32 @@ def pass_columns(program: Program, pass_index: int, pe: int) -> tuple[np.ndarray
 def binary_chunks(in_len: int, arch: ArchConfig) -> int:
     """Input chunks of ``line_bits`` bits a binary pass broadcasts per plane."""
     return -(-in_len // arch.line_bits)
+
+
+def binary_pass_chunks(in_len: int, kernel: int, arch: ArchConfig) -> int:
+    """Weight chunks per row of a binary pass: its input's chunks, or for a binary conv pass
+    (``kernel`` ≥ 1) every kernel position's ``ceil(C / line_bits)`` chunks, tap-major
+    (docs/binary-mode.md, "Binary conv passes")."""
+    return max(1, kernel) ** 2 * binary_chunks(in_len, arch)
+
+
+def pack_binary_window_lines(weights: np.ndarray, rows: int, kernel: int, channels: int,
+                             arch: ArchConfig) -> np.ndarray:
+    """One PE's weight bits of one binary conv pass → lines: kernel position t's chunk c is
+    chunk ``t·ceil(C / line_bits) + c``, each chunk ``rows`` lines as ``pack_binary_lines``.
+    ``weights`` bool [local rows, k·k·C], columns ``(ky·k + kx)·C + c``."""
+    weights = np.asarray(weights, dtype=bool).reshape(len(weights), kernel * kernel, channels)
+    return np.concatenate([pack_binary_lines(weights[:, t], rows, arch)
+                           for t in range(kernel * kernel)])
+
+
+def unpack_binary_window_lines(lines: np.ndarray, rows: int, kernel: int, channels: int,
+                               arch: ArchConfig) -> np.ndarray:
+    """The inverse of ``pack_binary_window_lines``: bool [rows, k·k·C]."""
+    per_tap = binary_chunks(channels, arch) * rows
+    taps = [unpack_binary_lines(lines[t * per_tap:(t + 1) * per_tap], rows, channels, arch)
+            for t in range(kernel * kernel)]
+    return np.concatenate(taps, axis=1)
 
 
 def pack_binary_lines(weights: np.ndarray, rows: int, arch: ArchConfig) -> np.ndarray:

@@ -16,11 +16,12 @@ import numpy as np
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.conv import gather
-from zeroskip.hw.fixedpoint import (binarize, binary_dot, clipped, max_accumulate, requantize,
-                                    wrap)
+from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_window_dot, clipped,
+                                    max_accumulate, requantize, wrap)
 from zeroskip.hw.kinds import PassImage
-from zeroskip.hw.program import KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAX, Program
-from zeroskip.sim.schedule import PassSchedule, schedule_binary_pass, schedule_pass
+from zeroskip.hw.program import KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, KIND_SPARSE, OP_MAX, Program
+from zeroskip.sim.schedule import (PassSchedule, binary_window_items, schedule_binary_items,
+                                   schedule_binary_pass, schedule_pass)
 
 #: elements of one dense weight block in the datapath (float64), bounding its memory
 _BLOCK_ELEMENTS = 1 << 22
@@ -293,6 +294,71 @@ class ConvPasses(SparsePasses):
         maps[:, :, image.out_start:end] = values[:, :, :end - image.out_start]
 
 
+_SCHEDULE_FIELDS = ("column_end", "broadcast_done", "broadcast_stalls", "nonzeros", "pe_busy",
+                    "pe_stall", "pe_idle")
+
+
+class BinaryConvPasses(BinaryPasses):
+    """A binary pass run once per output pixel over its window (docs/binary-mode.md, "Binary
+    conv passes"): every pixel-pass has a binary pass's timing over the window's items, which
+    depend on the geometry only, not on the data."""
+
+    code = KIND_BINARY_CONV
+
+    def run(self, a, image, source, actions):
+        batch, pes = source.shape[0], a.pes
+        pixels = self.pixel_schedules(a, image)
+        total = {name: sum(getattr(sched, name) for sched, _, _ in pixels) for name in _SCHEDULE_FIELDS}
+        tile = lambda v: np.repeat(np.asarray(v).reshape(1, *np.shape(v)[1:]), batch, axis=0)   # noqa: E731
+        summed = PassSchedule(**{name: tile(value) for name, value in total.items()})
+        items = np.array([int(sched.nonzeros[0]) for sched, _, _ in pixels], np.int64)
+        reads = sum(r for _, r, _ in pixels)
+        padding = sum(p for _, _, p in pixels)
+        macs = np.broadcast_to(image.valid_rows * int(items.sum()), (batch, pes))
+        ideal = np.full(batch, int(image.valid_rows.max()) * int(items.sum()), np.int64)
+        cycles = sum(int(pass_cycles(sched.column_end, image.rows)[0]) for sched, _, _ in pixels)
+        self.count_actions(actions, image, summed, 0, pes, batch)
+        actions["act_read"] += reads * pes * batch
+        # count_actions priced one sweep per pass; a pixel-pass sweeps once per pixel
+        swept = image.rows * pes * batch * (len(pixels) - 1)
+        for name in ("acc_read", "acc_write"):
+            actions[name] += swept
+        actions["bias_read"] += swept
+        actions["act_write"] += swept
+        return PassRun(summed, macs, np.full(batch, cycles, np.int64), ideal,
+                       np.full(batch, padding, np.int64))
+
+    @staticmethod
+    def pixel_schedules(a, image: PassImage):
+        """Per output pixel: (its schedule, its group reads, its padding positions)."""
+        cache, out = {}, []
+        for gaps, trailing, reads, padding in binary_window_items(image.geometry, a.pes,
+                                                                  a.line_bits, image.planes):
+            key = (gaps.tobytes(), trailing)
+            if key not in cache:
+                cache[key] = schedule_binary_items(gaps, a.pes, image.rows, a.fifo_depth,
+                                                   lookahead=bool(a.bounds_lookahead),
+                                                   trailing=trailing)
+            out.append((cache[key], reads, padding))
+        return out
+
+    def datapath(self, program, image, source):
+        """Every pixel's outputs [batch, P, rows · pes] and saturations [batch]."""
+        a = program.arch
+        w = image.windows
+        patches = gather(np.asarray(source, np.int64), w)                   # [batch, P, columns]
+        dot = wrap(binary_window_dot(patches, w.index >= 0, image.weights.astype(np.int64),
+                                     image.planes), a.acc_bits)
+        batch, pixels = source.shape[0], w.index.shape[0]
+        if image.binarize:
+            return binarize(dot, image.bias, image.shift), np.zeros(batch, np.int64)
+        args = (dot, image.bias, image.shift, False, a.acc_bits, a.act_bits)
+        saturated = clipped(*args).reshape(batch * pixels)
+        return requantize(*args), saturated.reshape(batch, pixels).sum(axis=1)
+
+    place = ConvPasses.place
+
+
 #: the simulator's half of every kind, by descriptor code
 SIM_KINDS: dict[int, SimKind] = {kind.code: kind for kind in (SparsePasses(), BinaryPasses(),
-                                                               ConvPasses())}
+                                                               ConvPasses(), BinaryConvPasses())}

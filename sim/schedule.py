@@ -239,9 +239,59 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
     last_group = (np.minimum((np.arange(chunks) + 1) * line_bits, in_len) - 1) // pes   # l_c
     reads = np.diff(last_group, prepend=-1)                                           # r_c
     per_item = np.tile(np.maximum(reads, 1), max(planes, 1))                          # plane-major
+    schedule = schedule_binary_items(per_item, pes, rows, fifo_depth, keep_trace, lookahead)
+    return schedule, int(reads.sum()) * max(planes, 1)
+
+
+def binary_window_items(geometry, pes: int, line_bits: int, planes: int):
+    """A binary conv pass's items, per output pixel (docs/binary-mode.md, "Binary conv passes"):
+    for every plane, the kernel positions in row-major order; an inside position [B, B + C) is
+    ``ceil(C / line_bits)`` chunks, a position in the padding one cycle with no item. Returns,
+    per pixel, (the items' gaps g_k, the padding positions after the last item, group reads,
+    padding positions)."""
+    g = geometry
+    k, c = g.kernel, g.in_channels
+    per_tap = -(-c // line_bits)
+    oy, ox = np.divmod(np.arange(g.pixels), g.out_width)
+    ky, kx = np.divmod(np.arange(k * k), k)
+    iy = oy[:, None] * g.stride - g.pad + ky[None, :]                         # [P, k·k]
+    ix = ox[:, None] * g.stride - g.pad + kx[None, :]
+    inside = (iy >= 0) & (iy < g.in_height) & (ix >= 0) & (ix < g.in_width)
+    base = (iy * g.in_width + ix) * g.in_stride
+    start = base[:, :, None] + np.arange(per_tap) * line_bits                 # [P, k·k, chunks]
+    end = base[:, :, None] + np.minimum(c, (np.arange(per_tap) + 1) * line_bits)
+    last = (end - 1) // pes                                                    # l_c
+    before = np.concatenate([start[:, :, :1] // pes - 1, last[:, :, :-1]], axis=2)
+    reads = last - before                                                      # r_c (r_0 = l_0 − f_0 + 1)
+    gaps = np.maximum(reads, 1)
+    out = []
+    for pixel in range(g.pixels):
+        sequence, pending = [], 0
+        for _ in range(max(planes, 1)):
+            for tap in range(k * k):
+                if not inside[pixel, tap]:
+                    pending += 1
+                    continue
+                tap_gaps = gaps[pixel, tap].copy()
+                tap_gaps[0] += pending
+                pending = 0
+                sequence.append(tap_gaps)
+        total = int(reads[pixel][inside[pixel]].sum()) * max(planes, 1)
+        padding = int((~inside[pixel]).sum()) * max(planes, 1)
+        out.append((np.concatenate(sequence).astype(np.int64), pending, total, padding))
+    return out
+
+
+def schedule_binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int,
+                          keep_trace: bool = False, lookahead: bool = False,
+                          trailing: int = 0) -> PassSchedule:
+    """The binary broadcast recurrence ``b_k = max(b_{k−1} + g_k, max_p s[p, k−D] + 1)`` over the
+    items' gaps ``per_item`` (batch of one); ``trailing`` cycles after the last item before the
+    broadcaster is done (padding positions examined)."""
+    per_item = np.asarray(per_item, np.int64)
     items = len(per_item)
     if lookahead:
-        return _binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace), int(reads.sum()) * max(planes, 1)
+        return _binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace, trailing)
     broadcast = np.zeros(items, np.int64)
     pops = np.zeros(items, np.int64)
     b, free = 0, None                                                                 # b_{-1} = T
@@ -252,7 +302,7 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
         s = b + 1 if free is None else max(b + 1, free)
         free = s + rows
         broadcast[k], pops[k] = b, s
-    done = int(broadcast[-1]) + 1 if items else 1
+    done = (int(broadcast[-1]) + 1 if items else 1) + trailing
     finish = free if free is not None else 0
     column_end = max(done, finish)
     busy = rows * items
@@ -260,24 +310,23 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
     stall = items - overlapped
     scan = np.concatenate([[0], broadcast[:-1]]) + per_item
     one = lambda v: np.full((1, pes), v, np.int64)                                    # noqa: E731
-    schedule = PassSchedule(
+    return PassSchedule(
         column_end=np.array([column_end]), broadcast_done=np.array([done]),
         broadcast_stalls=np.array([int((broadcast - scan).sum())]), nonzeros=np.array([items]),
         pe_busy=one(busy), pe_stall=one(stall), pe_idle=one(column_end + 1 - busy - stall),
         broadcasts=broadcast[None] if keep_trace else None,
         pops=np.repeat(pops[None, :, None], pes, axis=2) if keep_trace else None)
-    return schedule, int(reads.sum()) * max(planes, 1)
 
 
 def _binary_lookahead(per_item: np.ndarray, pes: int, rows: int, depth: int,
-                      keep_trace: bool) -> PassSchedule:
+                      keep_trace: bool, trailing: int = 0) -> PassSchedule:
     """A binary pass with the bounds lookahead: every item is a column of ``rows`` lines."""
     items = len(per_item)
     gap = per_item.astype(np.int64)[:, None]
     n = np.full((items, 1, 1), rows, np.int64)
     broadcast, pops, last_issue = _lookahead_core(gap, n, np.ones((items, 1), bool), depth)
     b_last = int(broadcast[-1, 0]) if items else 0
-    done = b_last + 1 if items else 1
+    done = (b_last + 1 if items else 1) + trailing
     column_end = max(done, b_last + 2 if items else 0, int(last_issue[0, 0]))
     busy = rows * items
     scan = np.concatenate([[0], broadcast[:-1, 0]]) + per_item if items else np.zeros(0, np.int64)

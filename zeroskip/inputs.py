@@ -179,7 +179,7 @@ def map_order(x: np.ndarray, program, where: str) -> np.ndarray:
     ``[n, C·H·W]`` flattened in that order) → the array's map vectors ``(y·W + x)·C + c``
     (docs/conv.md). Other programs' inputs pass as they are."""
     first = program.layers[0]
-    if first.kind != 2 or x.ndim not in (2, 3, 4):     # KIND_CONV
+    if first.kind not in (2, 3) or x.ndim not in (2, 3, 4):     # WINDOW_KINDS
         return x
     c, h, w = first.in_channels, first.in_height, first.in_width
     images = x[None] if x.ndim == 3 else x

@@ -19,6 +19,11 @@ items ``(a_i, (ky·k + kx)·C + i − B)``, a padding one a single group examine
 nothing read. B, (iy, ix) and (ky·k + kx)·C are stepped with adders from the pixel's window
 (``interfaces.pixel_layout``); the timing rule above is unchanged. B div N and B mod N are bit
 slices: arrays whose N is not a power of two run no conv pass (the compiler refuses them).
+
+Binary conv pixel-passes walk the same window for every plane: each inside kernel position's
+``ceil(C / line_bits)`` chunks are items as a binary pass's (the position's first group read
+anew), a padding position takes one cycle and adds ``ceil(C / line_bits)`` to the item's chunk
+(its weight lines) without an item. They also need ``line_bits`` a power of two.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, c
                                              group_read_signature, pass_signature, plane_bits,
                                              sparse_item)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
-from zeroskip.hw.program import KIND_BINARY, KIND_CONV, OP_MAX
+from zeroskip.hw.program import KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, OP_MAX
 
 
 class Broadcaster(wiring.Component):
@@ -82,22 +87,18 @@ class Broadcaster(wiring.Component):
         index = Signal(range(a.act_depth + 1), name="group_index")
         group_base = Signal(_bits_for(a.max_vector + n))     # group * N
         fired = Signal(n)         # lanes of this group already broadcast
-        # the position: its activations [base, end), the lane of ``base`` in its first group (0
-        # in the others), whether it lies in the padding, and j − i for its items (the column of
+        # the position: its activations [B, end), the lane of B in its first group (0 in the
+        # others), whether it lies in the padding, and j − i for its items (the column of
         # activation i is ``delta + i``: for conv passes (ky·k + kx)·C − B, for sparse passes 0).
         # Addresses wrap at their widths: exact for every inside position, unused in the padding
-        base = Signal(pixel.origin.shape(), name="position_base")
         end = Signal(pixel.origin.shape(), name="position_end")
         low = Signal(max(1, shift or 0), name="position_low")
         padding = Signal(name="position_padding")
         delta = Signal(a.act_index_bits, name="position_delta")
-        # conv passes: the kernel position (ky, kx), its input pixel (iy, ix), its row's B at
-        # kx = 0 and its first column (ky·k + kx)·C, all stepped with adders
-        ky, kx = Signal.like(desc.kernel, name="ky"), Signal.like(desc.kernel, name="kx")
-        iy = Signal(signed(len(pixel.iy0) + 1), name="iy")
-        ix = Signal(signed(len(pixel.ix0) + 1), name="ix")
-        row_origin = Signal.like(base, name="row_origin")
-        columns = Signal(a.act_index_bits, name="position_columns")
+        # the window walk (conv and binary conv passes): the kernel position (ky, kx), its input
+        # pixel (iy, ix), its row's B at kx = 0, all stepped with adders
+        walk = _Window(m, desc, pixel)
+        columns = Signal(a.act_index_bits, name="position_columns")   # (ky·k + kx)·C
 
         lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
                     & ~padding for lane in range(n))
@@ -110,16 +111,13 @@ class Broadcaster(wiring.Component):
         sparse, binary = Signal(sparse_item(a)), Signal(binary_item(a))
         m.d.comb += [sparse.value.eq(group[lnzd.index]),
                      sparse.index.eq(group_base + lnzd.index + delta)]
-        kind_binary = desc.kind == KIND_BINARY
+        kind_binary = (desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV)
         m.d.comb += self.items.payload.eq(Mux(kind_binary, binary.as_value(), sparse.as_value()))
-
-        def in_map(y, x):
-            return (y >= 0) & (y < desc.in_height) & (x >= 0) & (x < desc.in_width)
 
         def enter(start, inside):
             """Make the position of activations [start, start + C) current: issue the read of
             its first group now unless it lies in the padding."""
-            b = Signal.like(base, name="next_base")
+            b = Signal(pixel.origin.shape(), name="next_base")
             m.d.comb += b.eq(start)
             if shift is None:          # sparse passes only: the position starts at 0
                 first, first_base, first_lane = 0, 0, 0
@@ -127,19 +125,19 @@ class Broadcaster(wiring.Component):
                 first, first_base, first_lane = b[shift:], Cat(Const(0, shift), b[shift:]), b[:shift]
             m.d.comb += [read.eq(inside), address.eq(first)]
             m.d.sync += [index.eq(first), group_base.eq(first_base), low.eq(first_lane),
-                         base.eq(b), end.eq(b + in_len), padding.eq(~inside)]
+                         end.eq(b + in_len), padding.eq(~inside)]
             return b
 
         advance = Signal()
         with m.If(kind_binary):
-            self.elaborate_binary(m, group, read, address, push, finished, binary)
+            self.elaborate_binary(m, group, read, address, push, finished, binary, walk, shift)
         with m.Else():
             with m.If(self.run.start):
                 origin = Mux(conv, pixel.origin, 0)
-                enter(origin, ~conv | in_map(pixel.iy0, pixel.ix0))
+                enter(origin, ~conv | walk.in_map(pixel.iy0, pixel.ix0))
+                walk.restart()
                 m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0), delta.eq(-origin),
-                             ky.eq(0), kx.eq(0), iy.eq(pixel.iy0), ix.eq(pixel.ix0),
-                             row_origin.eq(origin), columns.eq(0)]
+                             columns.eq(0)]
             with m.Elif(running):
                 with m.If(~lnzd.valid):
                     m.d.comb += advance.eq(1)
@@ -153,33 +151,37 @@ class Broadcaster(wiring.Component):
                     with m.If(~padding & (group_base + n < end)):     # the position's next group
                         m.d.comb += [read.eq(1), address.eq(index + 1)]
                         m.d.sync += [index.eq(index + 1), group_base.eq(group_base + n), low.eq(0)]
-                    with m.Elif(~conv | ((ky + 1 == desc.kernel) & (kx + 1 == desc.kernel))):
+                    with m.Elif(~conv | walk.last):
                         m.d.sync += [running.eq(0), finished.eq(1)]
                     with m.Else():                                    # the next kernel position
-                        wrap = kx + 1 == desc.kernel
-                        next_row = row_origin + desc.row_step
-                        next_y = Mux(wrap, iy + 1, iy)
-                        next_x = Mux(wrap, pixel.ix0, ix + 1)
-                        b = enter(Mux(wrap, next_row, base + desc.col_step), in_map(next_y, next_x))
-                        m.d.sync += [ky.eq(Mux(wrap, ky + 1, ky)), kx.eq(Mux(wrap, 0, kx + 1)),
-                                     iy.eq(next_y), ix.eq(next_x),
-                                     row_origin.eq(Mux(wrap, next_row, row_origin)),
-                                     columns.eq(columns + in_len),
-                                     delta.eq(columns + in_len - b)]
+                        b = enter(*walk.step())
+                        m.d.sync += [columns.eq(columns + in_len), delta.eq(columns + in_len - b)]
         return m
 
     def elaborate_binary(self, m: Module, group, read: Signal, address: Signal, push: Signal,
-                         finished: Signal, item) -> None:
-        """Every (plane, chunk) item, assembled from the groups covering the chunk."""
+                         finished: Signal, item, walk: "_Window", shift) -> None:
+        """Every (plane, position, chunk) item: a binary pass's one position [0, in_len), a binary
+        conv pass's kernel positions [B, B + C) (a padding one examined in one cycle, with no item);
+        each position's chunks of ``line_bits`` bits assembled from the groups covering them (a
+        position's first group read anew, then the group still in the group register first)."""
         a = self.arch
         n, w = a.pes, a.line_bits
-        in_len, planes = self.run.desc.in_len, self.run.desc.planes
+        desc, pixel = self.run.desc, self.run.pixel
+        in_len, planes = desc.in_len, desc.planes
+        window = Signal()         # a binary conv pass: needs N and line_bits powers of two
+        if shift is not None and w & (w - 1) == 0:
+            m.d.comb += window.eq(desc.kind == KIND_BINARY_CONV)
+            per_tap = (in_len + (w - 1)) >> (w.bit_length() - 1)      # chunks per position
+        else:
+            per_tap = 0
         span = _bits_for(a.max_vector + w + n)
         running = Signal()
         plane = Signal(plane_bits(a))
-        chunk = Signal(chunk_bits(a))
-        chunk_start = Signal(span)              # chunk · line_bits
-        chunk_end = Signal(span)                # min(chunk_start + line_bits, in_len)
+        chunk = Signal(chunk_bits(a))           # the item's weight chunk: position·per_tap + c
+        padding = Signal()                      # the position lies in the padding
+        chunk_start = Signal(span)              # the chunk's activations [start, end)
+        chunk_end = Signal(span)
+        position_end = Signal(span)             # B + C (in_len for a binary pass)
         read_group = Signal(range(a.act_depth + 1))
         read_base = Signal(span)                # read_group · N
         port_base = Signal(span)                # first index of the group in the group register
@@ -190,7 +192,7 @@ class Broadcaster(wiring.Component):
         def bits_of(base):
             return Cat(Mux(planes == 0, group[lane] >= 0,
                            group[lane].as_unsigned().bit_select(plane, 1)) &
-                       (base + lane < in_len) for lane in range(n))
+                       (base + lane < position_end) for lane in range(n))
 
         def placed(base, start):
             """The group register's bits at their places in the chunk starting at ``start``."""
@@ -198,41 +200,69 @@ class Broadcaster(wiring.Component):
             m.d.comb += offset.eq(base + n - start)
             return ((bits_of(base) << offset) >> n)[:w]
 
-        def begin(new_start, new_end, first_group):
-            """Set up an item; issue its first read now if it needs one."""
-            m.d.sync += [chunk_start.eq(new_start), chunk_end.eq(new_end)]
-            with m.If(first_group < new_end):
-                m.d.comb += [read.eq(1), address.eq(Mux(first_group == 0, 0, read_group))]
-                m.d.sync += [arrive.eq(1), full.eq(0), port_base.eq(first_group)]
+        def enter(start, inside):
+            """Make the position [start, start + C) current: read its first group now, or, in
+            the padding, spend the next cycle on it."""
+            b = Signal(span, name="binary_base")
+            m.d.comb += b.eq(start)
+            if shift is None:
+                first, first_base = 0, 0
+            else:
+                first, first_base = b[shift:], Cat(Const(0, shift), b[shift:])
+            first_end = Mux(in_len > w, w, in_len)
+            with m.If(inside):
+                m.d.comb += [read.eq(1), address.eq(first)]
+                m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
+                             port_base.eq(first_base), read_group.eq(first + 1),
+                             read_base.eq(first_base + n), chunk_start.eq(b),
+                             chunk_end.eq(b + first_end), position_end.eq(b + in_len)]
             with m.Else():
-                m.d.sync += [arrive.eq(0), full.eq(1)]
+                m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
+
+        def restart_window():
+            """Position 0 of a plane: the window's first kernel position, or [0, in_len)."""
+            enter(Mux(window, pixel.origin, 0), ~window | walk.in_map(pixel.iy0, pixel.ix0))
+            walk.restart()
+
+        def next_position():
+            """After a position: the next kernel position, the next plane, or the end."""
+            with m.If(window & ~walk.last):
+                enter(*walk.step())
+            with m.Elif(plane + 1 < Mux(planes == 0, 1, planes)):
+                m.d.sync += [plane.eq(plane + 1), chunk.eq(0)]
+                restart_window()
+            with m.Else():
+                m.d.sync += [running.eq(0), finished.eq(1), arrive.eq(0), padding.eq(0)]
 
         contribution = Signal(w)
         m.d.comb += contribution.eq(Mux(arrive, placed(port_base, chunk_start), 0))
         current = assembled | contribution
-        complete = full | (arrive & (port_base + n >= chunk_end))
-        m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk)]
-        first_end = Mux(in_len > w, w, in_len)
+        complete = ~padding & (full | (arrive & (port_base + n >= chunk_end)))
+        m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk),
+                     item.valid.eq(chunk_end - chunk_start)]
 
         with m.If(self.run.start):
-            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0), assembled.eq(0),
-                         read_group.eq(1), read_base.eq(n)]
-            begin(0, first_end, 0)
+            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0)]
+            restart_window()
+        with m.Elif(running & padding):                        # a padding position: one cycle
+            m.d.sync += chunk.eq(chunk + per_tap)
+            next_position()
         with m.Elif(running & complete & self.ready):
             m.d.comb += push.eq(1)
+            m.d.sync += chunk.eq(chunk + 1)
             next_start = chunk_start + w
-            with m.If(next_start < in_len):             # next chunk, same plane
-                next_end = Mux(in_len > next_start + w, next_start + w, in_len)
-                m.d.sync += [chunk.eq(chunk + 1), assembled.eq(placed(port_base, next_start))]
+            with m.If(next_start < position_end):              # the position's next chunk
+                next_end = Mux(position_end > next_start + w, next_start + w, position_end)
+                m.d.sync += [chunk_start.eq(next_start), chunk_end.eq(next_end),
+                             assembled.eq(placed(port_base, next_start))]
                 with m.If(read_base < next_end):
-                    m.d.sync += [read_group.eq(read_group + 1), read_base.eq(read_base + n)]
-                begin(next_start, next_end, read_base)
-            with m.Elif(plane + 1 < Mux(planes == 0, 1, planes)):   # next plane
-                m.d.sync += [plane.eq(plane + 1), chunk.eq(0), assembled.eq(0),
-                             read_group.eq(1), read_base.eq(n)]
-                begin(0, first_end, 0)
+                    m.d.comb += [read.eq(1), address.eq(read_group)]
+                    m.d.sync += [arrive.eq(1), full.eq(0), port_base.eq(read_base),
+                                 read_group.eq(read_group + 1), read_base.eq(read_base + n)]
+                with m.Else():
+                    m.d.sync += [arrive.eq(0), full.eq(1)]
             with m.Else():
-                m.d.sync += [running.eq(0), finished.eq(1), arrive.eq(0)]
+                next_position()
         with m.Elif(running & complete):                       # stalled: hold the item
             m.d.sync += [assembled.eq(current), full.eq(1), arrive.eq(0)]
         with m.Elif(running):                                  # assembling: next read
@@ -243,3 +273,44 @@ class Broadcaster(wiring.Component):
                              read_group.eq(read_group + 1), read_base.eq(read_base + n)]
             with m.Else():
                 m.d.sync += arrive.eq(0)
+
+
+class _Window:
+    """The sliding window's walk over the kernel positions of one output pixel (docs/conv.md),
+    shared by conv and binary conv passes: (ky, kx) row-major, the input pixel (iy, ix) and the
+    row's B at kx = 0 stepped with adders from the pixel's window (``interfaces.pixel_layout``)."""
+
+    def __init__(self, m: Module, desc, pixel):
+        self.m, self.desc, self.pixel = m, desc, pixel
+        self.ky = Signal.like(desc.kernel, name="ky")
+        self.kx = Signal.like(desc.kernel, name="kx")
+        self.iy = Signal(signed(len(pixel.iy0) + 1), name="iy")
+        self.ix = Signal(signed(len(pixel.ix0) + 1), name="ix")
+        self.row_origin = Signal(pixel.origin.shape(), name="row_origin")
+        self.base = Signal(pixel.origin.shape(), name="window_base")     # the position's B
+        self.last = Signal(name="window_last")       # the pixel's last kernel position
+        m.d.comb += self.last.eq((self.ky + 1 == desc.kernel) & (self.kx + 1 == desc.kernel))
+
+    def in_map(self, y, x):
+        d = self.desc
+        return (y >= 0) & (y < d.in_height) & (x >= 0) & (x < d.in_width)
+
+    def restart(self):
+        """The pixel's first kernel position (0, 0)."""
+        p = self.pixel
+        self.m.d.sync += [self.ky.eq(0), self.kx.eq(0), self.iy.eq(p.iy0), self.ix.eq(p.ix0),
+                          self.row_origin.eq(p.origin), self.base.eq(p.origin)]
+
+    def step(self):
+        """Move to the next kernel position; returns its B and whether it lies inside the map."""
+        d, m = self.desc, self.m
+        wrap = self.kx + 1 == d.kernel
+        next_row = self.row_origin + d.row_step
+        next_y = Mux(wrap, self.iy + 1, self.iy)
+        next_x = Mux(wrap, self.pixel.ix0, self.ix + 1)
+        b = Signal.like(self.base, name="step_base")
+        m.d.comb += b.eq(Mux(wrap, next_row, self.base + d.col_step))
+        m.d.sync += [self.ky.eq(Mux(wrap, self.ky + 1, self.ky)), self.kx.eq(Mux(wrap, 0, self.kx + 1)),
+                     self.iy.eq(next_y), self.ix.eq(next_x), self.base.eq(b),
+                     self.row_origin.eq(Mux(wrap, next_row, self.row_origin))]
+        return b, self.in_map(next_y, next_x)

@@ -9,7 +9,7 @@ one accumulator row each) → TAIL (``REQUANT_TAIL`` cycles) → the next pass a
 ``done``; the counter then holds the program's cycle count. Banks need no swap state: a pass's
 source bank is its layer's parity.
 
-A conv descriptor (docs/conv.md) runs one such pass per output pixel P = 0 .. OH·OW − 1 in
+A conv or binary conv descriptor (docs/conv.md, docs/binary-mode.md) runs one such pass per output pixel P = 0 .. OH·OW − 1 in
 raster order, the next pixel-pass starting where the next pass would (the same descriptor, none
 read). The pixel's window origin O, its top-left input pixel (iy0, ix0) and its output offset
 P·out_step (``interfaces.pixel_layout``) are stepped with adders in the last tail cycle, so they
@@ -27,7 +27,7 @@ from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.gateware.interfaces import descriptor_load_signature, pass_signature
 from zeroskip.hw.gateware.layouts import descriptor_struct
-from zeroskip.hw.program import KIND_CONV, image_name
+from zeroskip.hw.program import KIND_BINARY_CONV, KIND_CONV, image_name
 from zeroskip.hw.regmap import DATA_BITS, memory_shapes
 
 CYCLE_BITS = DATA_BITS      #: the cycle counter is the CYCLES register, one bus word
@@ -82,7 +82,7 @@ class ControlUnit(wiring.Component):
         oy, ox = Signal.like(desc.out_height), Signal.like(desc.out_width)
         line = Signal.like(pixel.origin)          # oy·line_step − origin: O at ox = 0
         last_pixel = Signal()                     # this pass's last pixel-pass runs
-        m.d.comb += last_pixel.eq((desc.kind != KIND_CONV) |
+        m.d.comb += last_pixel.eq(((desc.kind != KIND_CONV) & (desc.kind != KIND_BINARY_CONV)) |
                                   ((oy + 1 == desc.out_height) & (ox + 1 == desc.out_width)))
 
         def latch(word):

@@ -35,8 +35,10 @@ def plane_bits(arch: ArchConfig) -> int:
 
 
 def chunk_bits(arch: ArchConfig) -> int:
-    """A binary item's chunk index: up to ceil(max_vector / line_bits) chunks per plane."""
-    return _bits_for(-(-arch.max_vector // arch.line_bits))
+    """A binary item's chunk index (the weight lines ``line_base + chunk·rows``): up to
+    ceil(max_vector / line_bits) chunks per plane, and below ``sparse_depth`` (a binary conv
+    pass's k·k·ceil(C / line_bits) chunks all have lines)."""
+    return _bits_for(max(-(-arch.max_vector // arch.line_bits), arch.sparse_depth - 1))
 
 
 # -- what the broadcaster pushes -------------------------------------------------------------------
@@ -47,9 +49,10 @@ def sparse_item(arch: ArchConfig) -> data.StructLayout:
 
 
 def binary_item(arch: ArchConfig) -> data.StructLayout:
-    """A binary pass's item: the ``line_bits`` input bits of one (plane, chunk)."""
+    """A binary pass's item: the ``line_bits`` input bits of one (plane, chunk), and how many of
+    them are input bits (``valid``: the chunk's length; the rest are 0 and never count)."""
     return data.StructLayout({"bits": arch.line_bits, "plane": plane_bits(arch),
-                              "chunk": chunk_bits(arch)})
+                              "chunk": chunk_bits(arch), "valid": range(arch.line_bits + 1)})
 
 
 def broadcast_item(arch: ArchConfig) -> data.UnionLayout:

@@ -33,10 +33,11 @@ Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sw
 ``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 4 keeps
 ``max(acc, activation + max_offset(act_bits))`` instead of the MAC (code 0 still writes nothing).
 
-Binary passes (docs/binary-mode.md) pop (bits, plane, chunk) items instead, read lines
+Binary passes (docs/binary-mode.md) pop (bits, plane, chunk, valid) items instead, read lines
 ``line_base + chunk·rows + r`` one per cycle (``rows`` cycles per item) and add the line's
-xnor/and popcount term to row r through the same stages; the sweep then binarises by the
-threshold word or requantises.
+xnor/and popcount term over the item's ``valid`` bits to row r through the same stages; the
+sweep then binarises by the threshold word or requantises. Binary conv passes are binary passes
+run once per output pixel, written like conv passes.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature
                                              group_read_signature, pass_signature,
                                              pe_load_signature, plane_bits)
 from zeroskip.hw.gateware.layouts import entry_struct
-from zeroskip.hw.program import (KIND_BINARY, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_MEMORIES, field_max,
+from zeroskip.hw.program import (KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_MEMORIES, field_max,
                                  image_name)
 from zeroskip.hw.regmap import memory_shapes
 
@@ -144,7 +145,7 @@ class ProcessingElement(wiring.Component):
 
         # -- activation queue, pointer read unit, column issue ---------------------------------------
         binary = Signal()
-        m.d.comb += binary.eq(desc.kind == KIND_BINARY)
+        m.d.comb += binary.eq((desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV))
         column = self.column_issue_lookahead if a.bounds_lookahead else self.column_issue
         skip = Signal()       # padding merge: the entry issued last cycle took the next one along
         issue, entry, first, last, column_act, column_bits, column_plane, column_valid = column(
@@ -362,12 +363,10 @@ class ProcessingElement(wiring.Component):
         column_plane = Signal(item.binary.plane.shape())
         column_valid = Signal(range(a.line_bits + 1))
         first_line = Signal(a.ptr_bits)
-        left = Signal(signed(_bits_for(a.max_vector) + 2))
-        m.d.comb += left.eq(desc.in_len - item.binary.chunk * a.line_bits)
         with m.If(pop):
             m.d.sync += [column_bits.eq(item.binary.bits), column_plane.eq(item.binary.plane),
                          first_line.eq(desc.line_base + item.binary.chunk * desc.rows),
-                         column_valid.eq(Mux(left >= a.line_bits, a.line_bits, left))]
+                         column_valid.eq(item.binary.valid)]
 
         # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
         active = Signal()                        # a column has entries left after this cycle
@@ -449,11 +448,8 @@ class ProcessingElement(wiring.Component):
 
         # the column's activation (binary: its bits, plane and valid bits), held after the pop
         item = head.item
-        left = Signal(signed(_bits_for(a.max_vector) + 2))
-        m.d.comb += left.eq(desc.in_len - item.binary.chunk * a.line_bits)
         values = [(signed(a.act_bits), item.sparse.value), (a.line_bits, item.binary.bits),
-                  (plane_bits(a), item.binary.plane),
-                  (range(a.line_bits + 1), Mux(left >= a.line_bits, a.line_bits, left))]
+                  (plane_bits(a), item.binary.plane), (range(a.line_bits + 1), item.binary.valid)]
         columns = []
         for shape, value in values:
             held, now = Signal(shape), Signal(shape)

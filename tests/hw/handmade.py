@@ -92,6 +92,11 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
         if p.kind == 1:
             t = _binary_pass_end(program, p, t) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
+        if p.kind == 3:
+            for gaps, trailing in _binary_window_gaps(program, p):
+                t = (_binary_items_end(a, gaps, p.rows, t, trailing) + timing.MAC_DRAIN + p.rows
+                     + timing.REQUANT_TAIL)
+            continue
         x = acts[p.layer][0]
         groups = -(-p.in_len // n)
         nonzero = [j for j in range(p.in_len) if x[j] != 0]
@@ -206,3 +211,100 @@ def _binary_pass_end(program: Program, p, t: int) -> int:
         b.append(bk)
         s.append(bk + 1 if k == 0 else max(bk + 1, s[-1] + p.rows))
     return max(b[-1] + 1, s[-1] + p.rows)
+
+
+def _binary_window_gaps(program: Program, p):
+    """docs/binary-mode.md "Binary conv passes", literally, per output pixel in raster order:
+    for every plane, every kernel position row-major; an inside one's chunks each wait for the
+    groups they need (a position's first group read anew), a padding one costs one cycle.
+    Yields (the items' gaps, the padding positions after the last item)."""
+    a = program.arch
+    n, width = a.pes, a.line_bits
+    c, k = p.in_len, p.kernel
+    for oy in range(p.out_height):
+        for ox in range(p.out_width):
+            gaps, pending = [], 0
+            for _plane in range(max(p.planes, 1)):
+                for ky in range(k):
+                    for kx in range(k):
+                        iy, ix = oy * p.stride - p.pad + ky, ox * p.stride - p.pad + kx
+                        if not (0 <= iy < p.in_height and 0 <= ix < p.in_width):
+                            pending += 1
+                            continue
+                        base = (iy * p.in_width + ix) * p.col_step
+                        last = None
+                        for start in range(base, base + c, width):
+                            end = min(base + c, start + width)
+                            reads = ((end - 1) // n - start // n + 1 if last is None
+                                     else (end - 1) // n - last)
+                            gaps.append(pending + max(reads, 1))
+                            pending, last = 0, (end - 1) // n
+            yield gaps, pending
+
+
+def _binary_items_end(a: ArchConfig, gaps: list[int], rows: int, t: int, trailing: int) -> int:
+    """C of a binary (pixel-)pass beginning at t whose items come ``gaps`` cycles apart."""
+    depth = a.fifo_depth
+    if a.bounds_lookahead:
+        b_last, end = lookahead_column_phase(t, gaps, [[rows]] * len(gaps), depth)
+        return max(b_last + 1 + trailing, end)
+    b, s = [], []
+    for k, gap in enumerate(gaps):
+        bk = (b[-1] if b else t) + gap
+        if k >= depth:
+            bk = max(bk, s[k - depth] + 1)
+        b.append(bk)
+        s.append(bk + 1 if k == 0 else max(bk + 1, s[-1] + rows))
+    return max(b[-1] + 1 + trailing, s[-1] + rows)
+
+
+def binary_conv_program(arch: ArchConfig, rng, specs: list[dict]) -> Program:
+    """A chain of binary conv layers by hand (docs/binary-mode.md, "Binary conv passes"):
+    ``specs`` dicts with ``height``, ``width``, ``channels``, ``kernel``, ``stride``, ``pad``,
+    ``out`` and optionally ``planes`` (first layer) and ``binarize`` (default True). The first
+    layer reads the host's dense map, the others the previous layer's map at its stride.
+    Random weight bits and thresholds; rows interleaved over the PEs, row tiles of acc_depth."""
+    from zeroskip.hw.conv import ConvGeometry, fm_stride
+    from zeroskip.hw.fixedpoint import binary_dot_bound, threshold_word
+    from zeroskip.hw.program import KIND_BINARY_CONV, pack_binary_window_lines
+
+    n = arch.pes
+    lines, bias = [[] for _ in range(n)], [[] for _ in range(n)]
+    passes, infos = [], []
+    stride_in = None
+    for index, spec in enumerate(specs):
+        c, k = spec["channels"], spec["kernel"]
+        g = ConvGeometry(spec["height"], spec["width"], c, stride_in or c, k, spec["stride"],
+                         spec["pad"], spec["out"], fm_stride(spec["out"], n))
+        planes, binarize = spec.get("planes", 0), spec.get("binarize", True)
+        weights = rng.random((g.out_stride, g.columns)) < 0.5
+        weights[g.out_channels:] = False
+        bound = binary_dot_bound(g.columns, planes)
+        if binarize:
+            words = threshold_word(rng.integers(-bound // 3 - 1, bound // 3 + 2, g.out_stride),
+                                   rng.random(g.out_stride) < 0.3)
+        else:
+            words = rng.integers(-8, 8, g.out_stride)
+        local = g.out_stride // n
+        tiles = -(-local // arch.acc_depth)
+        for tile in range(tiles):
+            rows = min(arch.acc_depth, local - tile * arch.acc_depth)
+            passes.append(Pass(kind=KIND_BINARY_CONV, layer=index, in_len=c, rows=rows,
+                               row_base=tile * arch.acc_depth, ptr_base=0, bias_base=len(bias[0]),
+                               shift=0, relu=0, last=int(tile == tiles - 1), planes=planes,
+                               binarize=int(binarize), line_base=len(lines[0]),
+                               **g.pass_fields(n)))
+            for p in range(n):
+                slots = (tile * arch.acc_depth + np.arange(rows)) * n + p
+                lines[p].extend(pack_binary_window_lines(weights[slots], rows, k, c, arch))
+                bias[p].extend(int(v) for v in words[slots])
+        infos.append(LayerInfo(in_len=g.in_len, out_len=g.out_len, relu=False, in_frac=0,
+                               w_frac=0, out_frac=0, kind=KIND_BINARY_CONV, planes=planes,
+                               binarize=binarize, **g.layer_fields()))
+        stride_in = g.out_stride
+    program = Program(arch=arch, layers=infos, passes=passes,
+                      sparse=np.array(lines, dtype=np.uint64), ptr=np.zeros((n, 2), np.int64),
+                      bias=np.array(bias, dtype=np.int64),
+                      codebook=np.zeros((len(specs), arch.codebook_size), np.int64))
+    program.check_fits()
+    return program

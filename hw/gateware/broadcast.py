@@ -200,24 +200,14 @@ class Broadcaster(wiring.Component):
             m.d.comb += offset.eq(base + n - start)
             return ((bits_of(base) << offset) >> n)[:w]
 
+        # entering a position: every call site names its B and whether it is inside; the
+        # adders below serve them all
+        entering, enter_base, enter_inside = Signal(), Signal(span, name="binary_base"), Signal()
+
         def enter(start, inside):
             """Make the position [start, start + C) current: read its first group now, or, in
             the padding, spend the next cycle on it."""
-            b = Signal(span, name="binary_base")
-            m.d.comb += b.eq(start)
-            if shift is None:
-                first, first_base = 0, 0
-            else:
-                first, first_base = b[shift:], Cat(Const(0, shift), b[shift:])
-            first_end = Mux(in_len > w, w, in_len)
-            with m.If(inside):
-                m.d.comb += [read.eq(1), address.eq(first)]
-                m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
-                             port_base.eq(first_base), read_group.eq(first + 1),
-                             read_base.eq(first_base + n), chunk_start.eq(b),
-                             chunk_end.eq(b + first_end), position_end.eq(b + in_len)]
-            with m.Else():
-                m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
+            m.d.comb += [entering.eq(1), enter_base.eq(start), enter_inside.eq(inside)]
 
         def restart_window():
             """Position 0 of a plane: the window's first kernel position, or [0, in_len)."""
@@ -274,6 +264,20 @@ class Broadcaster(wiring.Component):
             with m.Else():
                 m.d.sync += arrive.eq(0)
 
+        b = enter_base
+        if shift is None:
+            first, first_base = 0, 0
+        else:
+            first, first_base = b[shift:], Cat(Const(0, shift), b[shift:])
+        with m.If(entering & enter_inside):
+            m.d.comb += [read.eq(1), address.eq(first)]
+            m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
+                         port_base.eq(first_base), read_group.eq(first + 1),
+                         read_base.eq(first_base + n), chunk_start.eq(b),
+                         chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len)]
+        with m.Elif(entering):
+            m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
+
 
 class _Window:
     """The sliding window's walk over the kernel positions of one output pixel (docs/conv.md),
@@ -290,6 +294,18 @@ class _Window:
         self.base = Signal(pixel.origin.shape(), name="window_base")     # the position's B
         self.last = Signal(name="window_last")       # the pixel's last kernel position
         m.d.comb += self.last.eq((self.ky + 1 == desc.kernel) & (self.kx + 1 == desc.kernel))
+        # the next kernel position, computed once for every caller of ``step``
+        self.wrap = Signal(name="window_wrap")
+        self.next_row = Signal.like(self.row_origin, name="window_next_row")
+        self.next_y, self.next_x = Signal.like(self.iy, name="window_next_y"), Signal.like(self.ix, name="window_next_x")
+        self.next_base = Signal.like(self.base, name="window_next_base")
+        self.next_inside = Signal(name="window_next_inside")
+        m.d.comb += [self.wrap.eq(self.kx + 1 == desc.kernel),
+                     self.next_row.eq(self.row_origin + desc.row_step),
+                     self.next_y.eq(Mux(self.wrap, self.iy + 1, self.iy)),
+                     self.next_x.eq(Mux(self.wrap, pixel.ix0, self.ix + 1)),
+                     self.next_base.eq(Mux(self.wrap, self.next_row, self.base + desc.col_step)),
+                     self.next_inside.eq(self.in_map(self.next_y, self.next_x))]
 
     def in_map(self, y, x):
         d = self.desc
@@ -303,14 +319,8 @@ class _Window:
 
     def step(self):
         """Move to the next kernel position; returns its B and whether it lies inside the map."""
-        d, m = self.desc, self.m
-        wrap = self.kx + 1 == d.kernel
-        next_row = self.row_origin + d.row_step
-        next_y = Mux(wrap, self.iy + 1, self.iy)
-        next_x = Mux(wrap, self.pixel.ix0, self.ix + 1)
-        b = Signal.like(self.base, name="step_base")
-        m.d.comb += b.eq(Mux(wrap, next_row, self.base + d.col_step))
-        m.d.sync += [self.ky.eq(Mux(wrap, self.ky + 1, self.ky)), self.kx.eq(Mux(wrap, 0, self.kx + 1)),
-                     self.iy.eq(next_y), self.ix.eq(next_x), self.base.eq(b),
-                     self.row_origin.eq(Mux(wrap, next_row, self.row_origin))]
-        return b, self.in_map(next_y, next_x)
+        wrap = self.wrap
+        self.m.d.sync += [self.ky.eq(Mux(wrap, self.ky + 1, self.ky)), self.kx.eq(Mux(wrap, 0, self.kx + 1)),
+                          self.iy.eq(self.next_y), self.ix.eq(self.next_x), self.base.eq(self.next_base),
+                          self.row_origin.eq(Mux(wrap, self.next_row, self.row_origin))]
+        return self.next_base, self.next_inside

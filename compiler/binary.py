@@ -12,6 +12,10 @@ layer takes ``in_frac`` = the previous boundary's ``out_frac`` (the chain stays 
 ``w_frac = −in_frac`` (the accumulator is at scale 0). A binarising layer writes ±2^0 = ±1
 (``out_frac = 0``); an integer-output layer writes the dot itself (``out_frac = 0``, shift 0),
 which must fit ``act_bits``.
+
+Binary convolutions (``zeroskip.compiler.binary_conv``) are binary layers whose passes run per
+output pixel; the kind's differences (columns, chunks, lines, descriptor fields, spare rows) are
+the methods below that ``BinaryConvLayerIR`` overrides.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ class BinaryLayerIR:
     offset: np.ndarray | None = None
     relu: bool = False
     kind: int = KIND_BINARY
+    #: columns that read a map's spare channels (``spread_columns``): weight bit 1, each adding
+    #: +1 to the dot, taken back by the thresholds (or the bias of integer outputs)
+    spare_columns: int = 0
     # -- quantize
     in_frac: int | None = None
     w_frac: int | None = None
@@ -91,8 +98,61 @@ class BinaryLayerIR:
 
     @property
     def dot_bound(self) -> int:
-        """|dot| ≤ this for every input."""
+        """|dot| ≤ this for every input (what the accumulator holds, spare columns included)."""
         return binary_dot_bound(self.in_len, self.planes)
+
+    @property
+    def output_bound(self) -> int:
+        """|integer output| ≤ this: the model's own fan-in (the spare columns' +1s are taken
+        back by the bias)."""
+        return binary_dot_bound(self.in_len - self.spare_columns, self.planes)
+
+    # -- what differs between binary kinds: columns, chunks, lines, descriptor fields ----------
+    @property
+    def pass_in_len(self) -> int:
+        """The descriptor's ``in_len``: the input vector's length."""
+        return self.in_len
+
+    def weight_chunks(self, arch: ArchConfig) -> int:
+        """Weight chunks per row of a pass (each ``rows`` lines)."""
+        return binary_chunks(self.in_len, arch)
+
+    def pass_fields(self, pes: int) -> dict:
+        """Descriptor fields beyond a binary pass's (none)."""
+        return {}
+
+    def pack_tile(self, weights: np.ndarray, rows: int, arch: ArchConfig) -> np.ndarray:
+        """One PE's weight bits of one pass [local rows, in] → its lines."""
+        return pack_binary_lines(weights, rows, arch)
+
+    def threshold_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Thresholds and flips of every row the passes write (binarising layers)."""
+        return self.thresholds, self.flip
+
+    def bias_words(self) -> np.ndarray:
+        """The bias word of every row the passes write: threshold words, or the integer output's
+        correction for the spare columns."""
+        if self.binarize:
+            return threshold_word(*self.threshold_rows())
+        return np.full(self.out_len, -self.spare_columns, dtype=np.int64)
+
+    def outputs(self, xq: np.ndarray, arch: ArchConfig) -> np.ndarray:
+        """The next boundary's integer activations for integer inputs ``xq`` (calibration)."""
+        dot = wrap(binary_dot(xq, self.weights, self.planes), arch.acc_bits)
+        return binary_outputs(self, dot, arch)
+
+    def spread_columns(self, where: np.ndarray, width: int) -> None:
+        """Read a map at its stride: column j moves to ``where[j]`` of ``width`` columns. The
+        columns left over read the map's spare channels, which hold 0 (a pool's, a sparse
+        conv's) or +1 (a binary conv's): bit 1 either way. They get weight bit 1, so each adds
+        exactly +1, and the thresholds rise by their number (integer outputs: the bias takes
+        it back), so no output changes."""
+        weights = np.ones((self.out_len, width), dtype=bool)
+        weights[:, where] = self.weights
+        spare = width - len(where)
+        self.weights, self.spare_columns = weights, self.spare_columns + spare
+        if self.thresholds is not None:
+            self.thresholds = self.thresholds + spare
 
     # -- the compiler's half of the binary kind: what each pass asks of a layer ----------------
     def check(self, ir, index: int) -> None:
@@ -157,13 +217,15 @@ class BinaryLayerIR:
             self.weights = self.weights[:, cols]
 
 
-def binary_layer_ir(layer, index: int) -> BinaryLayerIR:
-    """A ``FoldedLayer``-like object → checked ``BinaryLayerIR`` (architecture-free checks)."""
+def binary_layer_ir(layer, index: int, ir_class=None) -> BinaryLayerIR:
+    """A ``FoldedLayer``-like object → checked ``BinaryLayerIR`` (architecture-free checks, by
+    the models' own validator). A convolution needs the map it reads, so only
+    ``binary_conv.binary_conv_irs`` (``ir_class`` its IR) lowers one."""
     where = f"layer {index}"
-    if getattr(layer, "conv", None) is not None:
-        raise ZeroskipError(f"{where} ({getattr(layer, 'name', '')}): binary convolutions are "
-                            "not lowered onto the array yet (docs/binary.md, \"On the "
-                            "array\"); the packed-bit reference runs them")
+    conv, pool = getattr(layer, "conv", None), getattr(layer, "pool", None)
+    if conv is not None and ir_class is None:
+        raise ZeroskipError(f"{where} ({getattr(layer, 'name', '')}): a binary convolution is "
+                            "lowered with the map it reads (compile the whole model)")
     weights = np.asarray(layer.weights)
     if weights.ndim != 2 or weights.size == 0:
         raise ZeroskipError(f"{where}: binary weights must be a non-empty 2-D [out, in] array, "
@@ -180,12 +242,16 @@ def binary_layer_ir(layer, index: int) -> BinaryLayerIR:
         value = getattr(layer, name, None)
         return None if value is None else np.asarray(value, dtype=dtype)
 
-    folded = FoldedLayer(name=str(index), weights=weights, input_bits=int(planes),
+    label = str(index) if conv is None else f"{index} ({getattr(layer, 'name', '')})"
+    folded = FoldedLayer(name=label, weights=weights, input_bits=int(planes),
                          thresholds=values("thresholds"), flip=values("flip"),
-                         scale=values("scale", np.float64), offset=values("offset", np.float64))
+                         scale=values("scale", np.float64), offset=values("offset", np.float64),
+                         conv=None if conv is None else tuple(conv),
+                         pool=None if pool is None else tuple(pool))
     check_layer(folded)                     # the models' own validator of a folded layer
-    ir = BinaryLayerIR(name=str(getattr(layer, "name", "") or f"layer{index}"), weights=weights,
-                       planes=int(planes), thresholds=None, flip=None)
+    ir = (ir_class or BinaryLayerIR)(name=str(getattr(layer, "name", "") or f"layer{index}"),
+                                     weights=weights, planes=int(planes), thresholds=None,
+                                     flip=None)
     if folded.binary_output:
         ir.thresholds, ir.flip = folded.thresholds.astype(np.int64), folded.flip.copy()
     else:
@@ -216,14 +282,16 @@ def check_binary_layer(ir, index: int) -> None:
         raise ZeroskipError(f"{where}: dot products up to ±{layer.dot_bound} overflow the "
                             f"{a.acc_bits}-bit accumulator")
     if layer.binarize:
-        words = threshold_word(layer.thresholds, layer.flip)
+        thresholds, flip = layer.threshold_rows()
+        words = threshold_word(thresholds, flip)
         low, high = signed_range(a.acc_bits)
         if words.min() < low or words.max() > high:
-            raise ZeroskipError(f"{where}: thresholds {layer.thresholds.min()}.."
-                                f"{layer.thresholds.max()} do not fit {a.acc_bits}-bit threshold words")
-    elif layer.dot_bound > signed_range(a.act_bits)[1]:
-        raise ZeroskipError(f"{where}: integer outputs up to ±{layer.dot_bound} do not fit "
-                            f"{a.act_bits}-bit activations (fan-in {layer.in_len})")
+            raise ZeroskipError(f"{where}: thresholds {thresholds.min()}.."
+                                f"{thresholds.max()} do not fit {a.acc_bits}-bit threshold words")
+    elif layer.output_bound > signed_range(a.act_bits)[1]:
+        raise ZeroskipError(f"{where}: integer outputs up to ±{layer.output_bound} do not fit "
+                            f"{a.act_bits}-bit activations (fan-in "
+                            f"{layer.in_len - layer.spare_columns})")
 
 
 def planes_input(ir) -> tuple[int, np.ndarray]:
@@ -234,7 +302,7 @@ def planes_input(ir) -> tuple[int, np.ndarray]:
                             f"unsigned integers from inputs in [0, 1] (input_frac 0)")
     if ir.calibration is not None:
         return 0, quantize_planes(ir.calibration, first.planes)
-    return 0, np.full((1, first.in_len), first.input_bound, dtype=np.int64)
+    return 0, np.full((1, first.vector_in), first.input_bound, dtype=np.int64)
 
 
 def binary_formats(layer: BinaryLayerIR, xq: np.ndarray, in_frac: int, arch: ArchConfig,
@@ -243,23 +311,28 @@ def binary_formats(layer: BinaryLayerIR, xq: np.ndarray, in_frac: int, arch: Arc
     activations (calibrated) or their bound, and its ``frac``."""
     layer.in_frac, layer.w_frac = in_frac, -in_frac
     layer.out_frac = BINARY_OUT_FRAC if layer.binarize else 0
-    layer.bias_q = (threshold_word(layer.thresholds, layer.flip) if layer.binarize
-                    else np.zeros(layer.out_len, dtype=np.int64))
+    layer.bias_q = layer.bias_words()
     if calibrated:
-        dot = wrap(binary_dot(xq, layer.weights, layer.planes), arch.acc_bits)
-        bias = layer.bias_q[None, :]
-        out = (binarize(dot, bias, layer.out_frac) if layer.binarize else
-               requantize(dot, bias, layer.shift, False, arch.acc_bits, arch.act_bits))
+        out = layer.outputs(xq, arch)
     else:
-        bound = (1 << layer.out_frac) if layer.binarize else layer.dot_bound
-        out = np.full((1, layer.out_len), bound, dtype=np.int64)
+        bound = (1 << layer.out_frac) if layer.binarize else layer.output_bound
+        out = np.full((1, layer.vector_out), bound, dtype=np.int64)
     return out, layer.out_frac
+
+
+def binary_outputs(layer: BinaryLayerIR, dot: np.ndarray, arch: ArchConfig) -> np.ndarray:
+    """Dot products [..., rows] → the rows' outputs: thresholded to ±2^out_frac, or requantised
+    with the layer's bias words (as the sweep does)."""
+    bias = layer.bias_q[: dot.shape[-1]]
+    if layer.binarize:
+        return binarize(dot, bias, layer.out_frac)
+    return requantize(dot, bias, layer.shift, False, arch.acc_bits, arch.act_bits)
 
 
 # -- placement and packing -----------------------------------------------------------------------
 def pass_lines(layer: BinaryLayerIR, arch: ArchConfig) -> list[int]:
     """Lines each pass (row tile) of the layer occupies in every PE: chunks × rows."""
-    chunks = binary_chunks(layer.in_len, arch)
+    chunks = layer.weight_chunks(arch)
     return [chunks * rows for rows in layer.tile_rows]
 
 
@@ -269,11 +342,12 @@ def binary_passes(layer: BinaryLayerIR, index: int, arch: ArchConfig, bias_base:
     adds the sparse lines in front)."""
     passes = []
     for tile, (rows, lines) in enumerate(zip(layer.tile_rows, pass_lines(layer, arch))):
-        passes.append(Pass(kind=KIND_BINARY, layer=index, in_len=layer.in_len, rows=rows,
+        passes.append(Pass(kind=layer.kind, layer=index, in_len=layer.pass_in_len, rows=rows,
                            row_base=tile * arch.acc_depth, ptr_base=0, bias_base=bias_base,
                            shift=layer.out_frac if layer.binarize else layer.shift, relu=0,
                            last=int(tile == len(layer.tile_rows) - 1), planes=layer.planes,
-                           binarize=int(layer.binarize), line_base=line_base))
+                           binarize=int(layer.binarize), line_base=line_base,
+                           **layer.pass_fields(arch.pes)))
         bias_base += rows
         line_base += lines
     return passes
@@ -289,7 +363,7 @@ def binary_lines(layer: BinaryLayerIR, arch: ArchConfig) -> np.ndarray:
     tiles = []
     for tile, rows in enumerate(layer.tile_rows):
         first = tile * arch.acc_depth
-        tiles.append(np.stack([pack_binary_lines(per_pe[pe, first: first + rows], rows, arch)
+        tiles.append(np.stack([layer.pack_tile(per_pe[pe, first: first + rows], rows, arch)
                                for pe in range(pes)]))
     return np.concatenate(tiles, axis=1)
 
@@ -298,9 +372,10 @@ def layer_meta(layer: BinaryLayerIR, arch: ArchConfig) -> dict:
     """``program.meta["layers"]`` entry: the same keys as a sparse layer's where they apply.
     ``weights`` counts weight bits; ``busiest_pe_weights`` the busiest PE's bit-rows × items
     (its ideal cycles for the layer: the tallest PE's rows × planes × chunks)."""
-    items = max(layer.planes, 1) * binary_chunks(layer.in_len, arch)
+    items = max(layer.planes, 1) * layer.weight_chunks(arch)
     return {"kind": "binary", "passes": len(layer.tile_rows), "lines": sum(pass_lines(layer, arch)),
-            "entries": 0, "padding": 0, "weights": int(layer.weights.size),
+            "entries": 0, "padding": 0,
+            "weights": int(layer.out_len * (layer.in_len - layer.spare_columns)),
             "busiest_pe_weights": int(sum(layer.tile_rows) * items), "planes": layer.planes,
             "binarize": layer.binarize,
             "in_frac": layer.in_frac, "w_frac": layer.w_frac, "out_frac": layer.out_frac}

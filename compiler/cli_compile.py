@@ -51,10 +51,11 @@ def summary(program, seconds: float) -> list[str]:
     lines = [f"{len(program.layers)} layers, {len(program.passes)} passes on {a.name} "
              f"({a.pes} PEs), compiled in {seconds:.2f} s"]
     for index, (layer, info) in enumerate(zip(program.layers, program.meta["layers"])):
-        if info.get("kind") == "binary":
+        if info.get("kind") in ("binary", "binary-conv"):
             reads = f"{layer.planes}-bit planes" if layer.planes else "bipolar bits"
             writes = "±1 by threshold" if layer.binarize else "integer dots"
-            lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} binary  "
+            what = "binary conv" if info["kind"] == "binary-conv" else "binary"
+            lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} {what}  "
                          f"passes {info['passes']:>3}  lines {info['lines']:>7}  reads {reads}, "
                          f"writes {writes}  busiest PE {info['busiest_pe_weights']} cycles ideal")
             continue

@@ -147,10 +147,17 @@ def _is_conv(layer) -> bool:
     return hasattr(layer, "kernel") and hasattr(layer, "codes")
 
 
+def _is_binary_conv(layer) -> bool:
+    """A folded binary conv (``FoldedLayer.conv``: its input map and window)."""
+    return hasattr(layer, "weights") and getattr(layer, "conv", None) is not None
+
+
 def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False) -> list:
     """Model layers → IR layers. A conv model starts with its input map (``MapInput``); each
-    conv or pool layer maps the current map to the next; the first FC layer after a map reads
-    it flattened in (y, x, c) order, its columns moved to where the map's activations lie.
+    conv or pool layer maps the current map to the next; a folded binary conv names the map it
+    reads (``FoldedLayer.conv``) and brings its pool along (``binary_conv.binary_conv_irs``);
+    the first FC layer after a map reads it flattened in (y, x, c) order, its columns moved to
+    where the map's activations lie.
     ``block_pools``: a stride-1 conv followed by a 2x2 stride-2 max pool computes 2x2 blocks of
     output pixels per pass (``blocked_conv``), the same outputs in fewer cycles."""
     layers = list(layers)
@@ -185,6 +192,14 @@ def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False) -> 
             g = ir.geometry
             shape = (g.out_height, g.out_width, g.out_channels, g.out_stride)
             irs.append(ir)
+            continue
+        if _is_binary_conv(layer):            # and the max pool of its signs, if it has one
+            from zeroskip.compiler.binary_conv import binary_conv_irs
+
+            lowered = binary_conv_irs(layer, index, shape, arch)
+            g = lowered[-1].geometry
+            shape = (g.out_height, g.out_width, g.out_channels, g.out_stride)
+            irs += lowered
             continue
         ir = to_ir(layer, index)
         if shape is not None:
@@ -310,7 +325,8 @@ def _check(geometry: ConvGeometry, index: int, name: str, arch: ArchConfig) -> N
 
 
 def _flattened(ir, index: int, shape):
-    """An FC layer reading a map: column (y·W + x)·C + c moves to (y·W + x)·S + c."""
+    """An FC layer reading a map: column (y·W + x)·C + c moves to (y·W + x)·S + c (each kind
+    says what its spare columns hold: ``spread_columns``)."""
     height, width, channels, stride = shape
     if ir.in_len != height * width * channels:
         raise ZeroskipError(f"layer {index} ({ir.name}): takes {ir.in_len} inputs but the "
@@ -319,9 +335,7 @@ def _flattened(ir, index: int, shape):
     if stride == channels:
         return ir
     where = (np.arange(height * width)[:, None] * stride + np.arange(channels)[None, :]).reshape(-1)
-    codes = np.zeros((ir.out_len, height * width * stride), dtype=ir.codes.dtype)
-    codes[:, where] = ir.codes
-    ir.codes, ir._nonzero = codes, None
+    ir.spread_columns(where, height * width * stride)
     return ir
 
 

@@ -164,6 +164,13 @@ class LayerIR:
                                      np.cumsum(enc.counts[tile], axis=1)], axis=1)
             streams.ptr[:, p.ptr_base: p.ptr_base + self.in_len + 1] = base[tile][:, None] + bounds
 
+    def spread_columns(self, where: np.ndarray, width: int) -> None:
+        """Read a map at its stride: column j moves to ``where[j]`` of ``width`` columns; the
+        columns left over (the map's spare channels) have no weight."""
+        codes = np.zeros((self.out_len, width), dtype=self.codes.dtype)
+        codes[:, where] = self.codes
+        self.codes, self._nonzero = codes, None
+
     def tail_lines(self, arch: ArchConfig) -> np.ndarray | None:
         """Lines stored after every entry stream (binary weight bits); sparse layers have none."""
         return None
@@ -212,12 +219,14 @@ class Streams:
 
 
 def write_bias(bias: np.ndarray, layer, passes: list[Pass], pes: int) -> None:
-    """Every pass's bias words (binary: threshold words), local row order, zero past the layer."""
+    """Every pass's bias words (binary: threshold words), local row order, zero past the rows
+    ``bias_q`` gives (the layer's rows; a binary conv's spare rows too)."""
+    words = len(layer.bias_q)
     for p in passes:
         rows = slot_rows(pes, p.row_base, p.rows).T                    # [pe, row] layer row
-        inside = rows < layer.out_len
+        inside = rows < words
         bias[:, p.bias_base: p.bias_base + p.rows] = np.where(
-            inside, layer.bias_q[np.minimum(rows, layer.out_len - 1)], 0)
+            inside, layer.bias_q[np.minimum(rows, words - 1)], 0)
 
 
 @dataclass

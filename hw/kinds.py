@@ -4,8 +4,9 @@ reference and the cycle simulator alike.
 
 A kind is a class with a ``code`` (the descriptor's ``kind`` field); ``KINDS`` maps codes to
 kinds. Generic code never branches on a kind: it asks ``kind_of(code)`` and calls the method.
-The compiler's half of a kind (IR, checks, formats, encoding) is its IR class in
-``zeroskip.compiler.layers``; the simulator's half (timing, actions, datapath) is in
+The compiler's half of a kind (IR, checks, formats, encoding) is its IR class
+(``zeroskip.compiler``: ``ir.LayerIR``, ``conv.ConvLayerIR``, ``binary.BinaryLayerIR``,
+``binary_conv.BinaryConvLayerIR``); the simulator's half (timing, actions, datapath) is in
 ``zeroskip.sim.kinds``. docs/architecture.md says where a new kind plugs in.
 """
 

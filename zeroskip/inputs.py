@@ -139,7 +139,7 @@ def outside_input_range(program, x: np.ndarray) -> tuple[np.ndarray, str]:
     from zeroskip.hw.fixedpoint import signed_range
 
     first = program.layers[0]
-    if first.kind == 1 and first.planes:          # binary layer reading unsigned bit planes
+    if first.kind in (1, 3) and first.planes:     # binary (conv) layer reading unsigned bit planes
         return (x < 0.0) | (x > 1.0), f"[0, 1] ({first.planes}-bit input planes)"
     low, high = signed_range(program.arch.act_bits)
     scaled = np.floor(x * 2.0 ** first.in_frac + 0.5)   # as hw.fixedpoint.quantize, unclipped
@@ -154,7 +154,7 @@ def quantized_range(program) -> tuple[int, int]:
     from zeroskip.hw.fixedpoint import signed_range
 
     first = program.layers[0]
-    if first.kind == 1 and first.planes:
+    if first.kind in (1, 3) and first.planes:     # BINARY_KINDS
         return 0, (1 << first.planes) - 1
     return signed_range(program.arch.act_bits)
 

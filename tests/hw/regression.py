@@ -27,7 +27,8 @@ from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize, signed_range, threshold_word,
                                     wrap)
 from zeroskip.hw.conv import gather
-from zeroskip.hw.program import KIND_BINARY, KIND_CONV, KIND_SPARSE, OP_MAC, OP_MAX, Program
+from zeroskip.hw.program import (BINARY_KINDS, KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, KIND_SPARSE,
+                                 OP_MAC, OP_MAX, Program)
 from zeroskip.hw.reference import predict_int, quantize_input, trace_int
 from zeroskip.ladder import check_rtl
 
@@ -452,7 +453,7 @@ def binary_stalls(program: Program, xq: np.ndarray) -> int:
     cycle simulator's count (the RTL's cycle counter must then agree with it)."""
     from zeroskip.sim import simulate_int
 
-    binary = [k for k, layer in enumerate(program.layers) if layer.kind == KIND_BINARY]
+    binary = [k for k, layer in enumerate(program.layers) if layer.kind in BINARY_KINDS]
     if not binary:
         return 0
     stalls = simulate_int(program, np.atleast_2d(xq)).broadcast_stalls[:, binary]
@@ -614,6 +615,49 @@ def conv_regression_cases(n: int, first_seed: int = 20_000) -> list[Case]:
 def conv_sample_cases() -> list[Case]:
     """``test_regression_conv_sample``: two conv programs per conv architecture."""
     return conv_regression_cases(2 * len(CONV_ARCHS))
+
+
+# -- binary conv nets (compiler/binary_conv.py, docs/binary-mode.md "Binary conv passes") --------
+#: 16- and 32-bit lines (kernel positions of more channels than a line take several chunks),
+#: 2, 4 and 8 PEs, one-deep to eight-deep queues, the bounds lookahead on one
+BINARY_CONV_ARCHS = [
+    _arch("bc2pe-line16", pes=2, fifo_depth=1, line_bits=16, act_depth=256, acc_depth=4,
+          sparse_depth=2048, ptr_depth=512, bias_depth=256, max_layers=6, max_passes=48),
+    _arch("bc4pe-line32", pes=4, fifo_depth=2, line_bits=32, act_depth=128, acc_depth=2,
+          sparse_depth=2048, ptr_depth=1024, bias_depth=128, max_layers=6, max_passes=48,
+          bounds_lookahead=1),
+    _arch("bc8pe-line16", pes=8, fifo_depth=8, line_bits=16, act_depth=64, acc_depth=4,
+          sparse_depth=1024, ptr_depth=1024, bias_depth=128, max_layers=6, max_passes=32),
+]
+
+
+def random_binary_conv_case(seed: int, arch: ArchConfig, inputs: int = 2) -> Case:
+    """A random folded binary conv net on ``arch`` (``random_binary_conv_program``: kernels 1,
+    3 and 5, strides 1 and 2, padding, bit-plane or bipolar first layers, max pools of the
+    signs, channels below, at and above N and line_bits, row tiles, a binary dense head with
+    the map's spare channels), its thresholds mostly centred on the inputs' dots; the last
+    input all zero on every third seed."""
+    from zeroskip.compiler.binary_conv import random_binary_conv_program
+
+    program, x, layers = random_binary_conv_program(arch, seed, batch=inputs)
+    xq = quantize_input(program, x)
+    if seed % 3 == 0:
+        xq[-1] = 0
+    shape = " ".join(f"{layer.name}:{'bc' if layer.kind == KIND_BINARY_CONV else 'b' if layer.kind == KIND_BINARY else 'pool'}"
+                     + (f"{layer.kernel}s{layer.stride}p{layer.pad}" if layer.kernel else "")
+                     for layer in program.layers)
+    return Case(seed, arch, program, xq, f"seed {seed} {arch.name} binary conv {shape}", layers)
+
+
+def binary_conv_regression_cases(n: int, first_seed: int = 50_000) -> list[Case]:
+    """``n`` binary conv cases spread round-robin over ``BINARY_CONV_ARCHS``."""
+    return [random_binary_conv_case(first_seed + i, BINARY_CONV_ARCHS[i % len(BINARY_CONV_ARCHS)])
+            for i in range(n)]
+
+
+def binary_conv_sample_cases() -> list[Case]:
+    """``test_regression_binary_conv_sample``: two binary conv nets per architecture."""
+    return binary_conv_regression_cases(2 * len(BINARY_CONV_ARCHS))
 
 
 # -- branching graphs (compiler/graph.py, docs/conv.md "Graphs") ---------------------------------

@@ -17,10 +17,11 @@ from zeroskip.hw.rtl.run import build_and_run, run_programs
 from zeroskip.hw.rtl.toolchain import SIMULATORS, SimulatorUnavailable, require_simulator
 from zeroskip.ladder import check_rtl
 
-from regression import (ARCHS, CORNERS, QUICK, binary_regression_cases, binary_sample_cases,
+from regression import (ARCHS, CORNERS, QUICK, binary_conv_regression_cases,
+                        binary_conv_sample_cases, binary_regression_cases, binary_sample_cases,
                         by_arch, conv_regression_cases, conv_sample_cases, corner_counts, default_sample,
                         graph_regression_cases, graph_sample_cases, mismatches, quick_binary_cases,
-                        quick_cases, random_case, regression_cases, sample_cases,
+                        quick_cases, random_case, regression_cases, sample_cases, binary_stalls,
                         zs_regression_cases, zs_sample_cases)
 
 pytestmark = pytest.mark.rtl
@@ -34,6 +35,8 @@ FULL_BINARY_CASES = 56
 FULL_CONV_CASES = 200
 #: the branching graphs' full run (pytest -m slow)
 FULL_GRAPH_CASES = 48
+#: the binary conv nets' full run (pytest -m slow)
+FULL_BINARY_CONV_CASES = 60
 #: the timing improvements' full run (zs64's switches, pytest -m slow)
 FULL_ZS_CASES = 60
 
@@ -101,6 +104,22 @@ def test_regression_conv_sample():
     assert _run_cases(cases, "icarus") == []
 
 
+def test_regression_binary_conv_sample():
+    """Binary conv nets (docs/binary-mode.md "Binary conv passes"), two per binary conv
+    architecture (2, 4, 8 PEs; 16- and 32-bit lines; the bounds lookahead on one), bit- and
+    cycle-exact on Icarus; the cases cover kernels 1, 3 and 5, strides 1 and 2, padding, bit-plane
+    first layers, several chunks per kernel position, pools, and full queues."""
+    cases = binary_conv_sample_cases()
+    convs = [layer for case in cases for layer in case.program.layers if layer.kind == 3]
+    assert {layer.kernel for layer in convs} == {1, 3, 5} and {layer.stride for layer in convs} == {1, 2}
+    assert any(layer.pad for layer in convs) and any(layer.planes for layer in convs)
+    assert any(layer.in_channels > case.arch.line_bits for case in cases
+               for layer in case.program.layers if layer.kind == 3)
+    assert any(layer.kind == 2 for case in cases for layer in case.program.layers)
+    assert sum(binary_stalls(case.program, case.inputs) for case in cases) > 0
+    assert _run_cases(cases, "icarus") == []
+
+
 def test_regression_graph_sample():
     """Branching graphs (compiler/graph.py): a Fire module, ShuffleNet units of stride 1 and 2
     and a MobileNetV2 bottleneck, one per conv architecture, bit- and cycle-exact on Icarus."""
@@ -128,6 +147,14 @@ def test_regression_zs_full(simulator):
     """60 seeded random programs on ``ZS_ARCHS``, every fourth binary or mixed (pytest -m slow);
     the result goes in docs/eie-benchmark.md."""
     problems = _run_cases(zs_regression_cases(FULL_ZS_CASES), simulator)
+    assert problems == [], "\n".join(problems[:20])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_regression_binary_conv_full(simulator):
+    """60 seeded random binary conv nets (pytest -m slow); the result goes in docs/verification.md."""
+    problems = _run_cases(binary_conv_regression_cases(FULL_BINARY_CONV_CASES), simulator)
     assert problems == [], "\n".join(problems[:20])
 
 

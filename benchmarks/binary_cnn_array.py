@@ -35,6 +35,8 @@ from zeroskip.models.data import mnist_split
 from zeroskip.sim import simulate
 from zeroskip.table import format_table
 
+from measure import layer_rows
+
 #: ``small`` with 16 PEs: conv1's 28x28x16 map is 784 activations per PE
 SMALL16 = dataclasses.replace(PRESETS["small"], pes=16, act_depth=1024)
 
@@ -91,10 +93,7 @@ def main(argv=None) -> int:
                                  if args.verify and arch is SMALL16 else "")}
             rows.append(row)
             print(f"{mode} on {label}: done", file=sys.stderr, flush=True)
-            for i, name in enumerate(result.layer_names):
-                layers.append([mode, label, name, result.layer_cycles[:, i].mean(),
-                               result.layer_ideal_cycles[:, i].mean(),
-                               result.layer_ideal_cycles[:, i].sum() / result.layer_cycles[:, i].sum()])
+            layers += layer_rows(result, mode, label)
     print(format_table(["mode", "array", "model acc", "array acc", "agree", "cycles", "ideal", "eff",
                         "µs", "nJ", "Verilator"],
                        [[r["mode"], r["array"], r["accuracy_model"], r["accuracy_array"],

@@ -31,6 +31,8 @@ from zeroskip.models.data import mnist_split
 from zeroskip.sim import simulate
 from zeroskip.table import format_table
 
+from measure import layer_rows
+
 #: ``small`` with 16 PEs and the memories LeNet-5's maps need (conv1's 24x24x32 map: 1,152
 #: activations per PE; 2,335 pointers)
 SMALL16 = dataclasses.replace(PRESETS["small"], pes=16, act_depth=2048, ptr_depth=4096)
@@ -77,10 +79,7 @@ def main(argv=None) -> int:
                          "efficiency": float(result.ideal_cycles.sum() / result.cycles.sum()),
                          "time_us": float(result.time_us.mean()),
                          "energy_nj": result.energy_pj / len(x_test) / 1000.0})
-            for i, name in enumerate(result.layer_names):
-                layers.append([mode, label, name, result.layer_cycles[:, i].mean(),
-                               result.layer_ideal_cycles[:, i].mean(),
-                               result.layer_ideal_cycles[:, i].sum() / result.layer_cycles[:, i].sum()])
+            layers += layer_rows(result, mode, label)
     print(format_table(["mode", "array", "model acc", "array acc", "cycles", "ideal", "eff", "µs",
                         "nJ"],
                        [[r["mode"], r["array"], r["accuracy_model"], r["accuracy_array"],

@@ -21,3 +21,11 @@ def best_of(repeat: int, function) -> Timing:
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - start_cpu)
     return Timing(min(walls), min(cpus), result)
+
+
+def layer_rows(result, *labels) -> list[list]:
+    """One row per layer of a simulation ``result``: ``labels``, the layer's name, its mean
+    cycles and ideal cycles per input, and its efficiency over the batch."""
+    return [[*labels, name, result.layer_cycles[:, i].mean(), result.layer_ideal_cycles[:, i].mean(),
+             result.layer_ideal_cycles[:, i].sum() / result.layer_cycles[:, i].sum()]
+            for i, name in enumerate(result.layer_names)]

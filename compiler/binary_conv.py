@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.compiler.binary import BinaryLayerIR, binary_layer_ir, binary_outputs, layer_meta
-from zeroskip.compiler.conv import _check, max_pool_ir
+from zeroskip.compiler.conv import WindowedIR, _check, max_pool_ir
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.conv import ConvGeometry, fm_stride, gather
@@ -28,20 +28,12 @@ from zeroskip.hw.program import (KIND_BINARY_CONV, OP_MAC, OP_MAX, LayerInfo,
 
 
 @dataclass
-class BinaryConvLayerIR(BinaryLayerIR):
+class BinaryConvLayerIR(WindowedIR, BinaryLayerIR):
     """A binary convolution: ``weights`` bool [out_channels, k·k·C] (True = +1), window order;
     rows stay in channel order (the next layer reads the channels where they are)."""
 
     geometry: ConvGeometry | None = None
     kind: int = KIND_BINARY_CONV
-
-    @property
-    def vector_in(self) -> int:
-        return self.geometry.in_len
-
-    @property
-    def vector_out(self) -> int:
-        return self.geometry.out_len
 
     @property
     def pass_in_len(self) -> int:
@@ -90,15 +82,10 @@ class BinaryConvLayerIR(BinaryLayerIR):
         """The window's geometry, and what the broadcaster's window walk needs (docs/binary-mode.md:
         N and ``line_bits`` powers of two, N ≤ ``line_bits``); then a binary layer's checks."""
         a = ir.arch
-        problem = self.geometry.problem(a.pes)
-        if problem is None and self.geometry.columns > a.max_vector:     # as a sparse conv's
-            problem = (f"its window has {self.geometry.columns} columns, more than the array's "
-                       f"act_depth x pes = {a.max_vector}")
+        problem = self.window_problem(a)
         if problem is None and not self.binarize:
             problem = ("a binary conv must binarise its outputs (batch norm + sign); only a "
                        "fully-connected last layer writes integer dot products")
-        if problem is None and a.pes & (a.pes - 1):
-            problem = f"binary conv passes need a power-of-two number of PEs, the array has {a.pes}"
         if problem is None and a.line_bits & (a.line_bits - 1):
             problem = (f"binary conv passes need power-of-two line_bits, the architecture has "
                        f"{a.line_bits}-bit lines")
@@ -108,13 +95,6 @@ class BinaryConvLayerIR(BinaryLayerIR):
         if problem:
             raise ZeroskipError(f"layer {index} ({self.name}): {problem}")
         super().check(ir, index)
-
-    def info(self) -> LayerInfo:
-        info = super().info()
-        info.in_len, info.out_len = self.vector_in, self.vector_out
-        for name, value in self.geometry.layer_fields().items():
-            setattr(info, name, value)
-        return info
 
     def meta(self, arch: ArchConfig) -> dict:
         """A binary layer's entry; ``busiest_pe_weights``: the tallest PE's rows × every pixel's

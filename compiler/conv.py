@@ -18,14 +18,9 @@ from zeroskip.hw.fixedpoint import max_offset, signed_range
 from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX, LayerInfo, Pass
 
 
-@dataclass
-class ConvLayerIR(LayerIR):
-    """A pruned, weight-shared convolution; ``codes`` [out_channels, k·k·C], column
-    ``(ky·k + kx)·C + c``. Rows stay in channel order (no balancing: the next layer reads the
-    channels where they are)."""
-
-    geometry: ConvGeometry | None = None
-    kind = KIND_CONV
+class WindowedIR:
+    """What every layer run once per output pixel shares (sparse and binary convs): its vectors
+    are the feature maps of its ``geometry``, and the window must suit the array."""
 
     @property
     def vector_in(self) -> int:
@@ -35,15 +30,38 @@ class ConvLayerIR(LayerIR):
     def vector_out(self) -> int:
         return self.geometry.out_len
 
-    def check(self, ir, index: int) -> None:
-        super().check(ir, index)
-        a = ir.arch
-        problem = self.geometry.problem(a.pes)
+    def info(self) -> LayerInfo:
+        """The kind's ``LayerInfo`` with the maps' lengths and the window's fields."""
+        info = super().info()
+        info.in_len, info.out_len = self.vector_in, self.vector_out
+        for name, value in self.geometry.layer_fields().items():
+            setattr(info, name, value)
+        return info
+
+    def window_problem(self, a: ArchConfig) -> str | None:
+        """Why the array cannot run this window, or None."""
+        g = self.geometry
+        problem = g.problem(a.pes)
         if problem is None and a.pes & (a.pes - 1):
             problem = f"conv layers need a power-of-two number of PEs, the array has {a.pes}"
-        if problem is None and self.in_len > a.max_vector:
-            problem = (f"its window has {self.in_len} columns, more than the array's act_depth x "
+        if problem is None and g.columns > a.max_vector:
+            problem = (f"its window has {g.columns} columns, more than the array's act_depth x "
                        f"pes = {a.max_vector}")
+        return problem
+
+
+@dataclass
+class ConvLayerIR(WindowedIR, LayerIR):
+    """A pruned, weight-shared convolution; ``codes`` [out_channels, k·k·C], column
+    ``(ky·k + kx)·C + c``. Rows stay in channel order (no balancing: the next layer reads the
+    channels where they are)."""
+
+    geometry: ConvGeometry | None = None
+    kind = KIND_CONV
+
+    def check(self, ir, index: int) -> None:
+        super().check(ir, index)
+        problem = self.window_problem(ir.arch)
         if problem:
             raise ZeroskipError(f"layer {index} ({self.name}): {problem}")
 
@@ -74,13 +92,6 @@ class ConvLayerIR(LayerIR):
             for name, value in fields.items():
                 setattr(p, name, value)
         return passes
-
-    def info(self) -> LayerInfo:
-        info = super().info()
-        info.in_len, info.out_len = self.vector_in, self.vector_out
-        for name, value in self.geometry.layer_fields().items():
-            setattr(info, name, value)
-        return info
 
     def meta(self, arch: ArchConfig) -> dict:
         meta = super().meta(arch)

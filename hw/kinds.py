@@ -258,11 +258,13 @@ class BinaryFC(LayerKind):
             weights=weights.reshape(p.rows * a.pes, p.in_len))
 
     def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
-        """The weight bits [out, in] (True = +1)."""
+        """The weight bits [slots, columns] (True = +1): [out, in], or a binary conv's
+        [out_stride, k·k·C] with its spare rows."""
         info = program.layers[layer]
-        weights = np.zeros((info.out_len, info.in_len), dtype=bool)
+        rows = self.slots(info)
+        weights = np.zeros((rows, info.columns), dtype=bool)
         for image in images:
-            end = min(info.out_len, image.out_start + image.slots)
+            end = min(rows, image.out_start + image.slots)
             weights[image.out_start:end] = image.weights[: end - image.out_start]
         return weights
 
@@ -364,15 +366,6 @@ class BinaryConv(BinaryFC):
         """Every channel of the output stride: a spare row's zero weight bits still make a dot
         product of the window's bits, thresholded or requantised like any row."""
         return layer.out_stride
-
-    def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
-        """The weight bits [out_stride, k·k·C] (True = +1), spare rows included."""
-        info = program.layers[layer]
-        weights = np.zeros((info.out_stride, info.columns), dtype=bool)
-        for image in images:
-            end = min(info.out_stride, image.out_start + image.slots)
-            weights[image.out_start:end] = image.weights[: end - image.out_start]
-        return weights
 
     def forward(self, program, layer, weights, bias, acts):
         """Every output pixel's window against the weight bits, thresholded or requantised, at

@@ -50,3 +50,20 @@ def write_interchange(path, layers):
         arrays.update({f"codebook_{i}": layer.codebook, f"codes_{i}": layer.codes,
                        f"bias_{i}": layer.bias, f"act_{i}": np.array(layer.act)})
     np.savez(path, **arrays)
+
+
+def check_one_line_error(layers, a, message) -> None:
+    """``compile_layers`` refuses ``layers`` on ``a`` with one line starting with ``message``;
+    ``message`` None is the control case: the same layers compile."""
+    import pytest
+
+    from zeroskip.compiler import compile_layers
+    from zeroskip.errors import ZeroskipError
+
+    if message is None:
+        compile_layers(layers, a)
+        return
+    with pytest.raises(ZeroskipError) as error:
+        compile_layers(layers, a)
+    assert str(error.value).startswith(message), str(error.value)
+    assert "\n" not in str(error.value)

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from compiler_helpers import arch
+from compiler_helpers import arch, check_one_line_error
 
 from zeroskip.compiler import compile_layers
 from zeroskip.compiler.binary_conv import (binary_conv_net, centre_thresholds,
@@ -337,7 +337,7 @@ GOOD = [CONV1, CONV2, FC]
 
 @pytest.mark.parametrize("layers, a, message", [
     (GOOD, NARROW, None),
-    (GOOD, arch(pes=3), "layer 0 (conv1): binary conv passes need a power-of-two number of PEs, "
+    (GOOD, arch(pes=3), "layer 0 (conv1): conv layers need a power-of-two number of PEs, "
                         "the array has 3"),
     (GOOD, arch(pes=4, line_bits=48, code_bits=4, run_bits=4),
      "layer 0 (conv1): binary conv passes need power-of-two line_bits, the architecture has "
@@ -373,13 +373,7 @@ GOOD = [CONV1, CONV2, FC]
                                      "x pes = 32"),
 ])
 def test_bad_binary_conv_nets_are_one_line_errors(layers, a, message):
-    if message is None:       # the control case: the same layers compile
-        compile_layers(layers, a)
-        return
-    with pytest.raises(ZeroskipError) as error:
-        compile_layers(layers, a)
-    assert str(error.value).startswith(message), str(error.value)
-    assert "\n" not in str(error.value)
+    check_one_line_error(layers, a, message)
 
 
 def test_the_spare_rows_threshold_must_fit_the_accumulator_too():
@@ -453,7 +447,7 @@ def test_cli_refuses_an_array_binary_convs_cannot_run_in_one_line(tmp_path, caps
     binary_ref.save(path, GOOD)
     assert main(["compile", path, "--pes", "3", "-o", str(tmp_path / "prog")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert errors[-1].endswith("layer 0 (conv1): binary conv passes need a power-of-two number "
+    assert errors[-1].endswith("layer 0 (conv1): conv layers need a power-of-two number "
                                "of PEs, the array has 3")
     assert not (tmp_path / "prog").exists()
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.compiler import compile_layers
+from zeroskip.compiler.binary_conv import random_thresholds
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, quantize, signed_range, threshold_word,
@@ -213,14 +214,8 @@ def random_folded(rng: np.random.Generator, n_in: int, n_out: int, planes: int,
     if not binarize:
         return FoldedLayer(name, weights, planes, scale=rng.uniform(0.1, 1, n_out),
                            offset=rng.normal(0, 1, n_out))
-    top = (1 << planes) - 1 if planes else 1
-    bound = n_in * top
-    spread = max(1, int(np.sqrt(n_in) * top))
-    thresholds = rng.integers(-spread, spread + 1, n_out)
-    extreme = rng.random(n_out) < 0.1
-    thresholds[extreme] = rng.choice([-bound - 1, bound + 1], int(extreme.sum()))
-    return FoldedLayer(name, weights, planes, thresholds=thresholds,
-                       flip=rng.random(n_out) < 0.3)
+    thresholds, flip = random_thresholds(rng, n_in, planes, n_out)
+    return FoldedLayer(name, weights, planes, thresholds=thresholds, flip=flip)
 
 
 def random_binary_case(seed: int, arch: ArchConfig, max_size: int = 128, inputs: int = 2) -> Case:

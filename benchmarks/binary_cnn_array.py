@@ -28,14 +28,13 @@ import numpy as np
 
 from zeroskip.compiler import compile_file
 from zeroskip.demo import classify
-from zeroskip.files import write_atomic
 from zeroskip.hw.arch import PRESETS
 from zeroskip.models import binary_ref
 from zeroskip.models.data import mnist_split
 from zeroskip.sim import simulate
 from zeroskip.table import format_table
 
-from measure import layer_rows
+from measure import layer_rows, print_layers_and_save
 
 #: ``small`` with 16 PEs: conv1's 28x28x16 map is 784 activations per PE
 SMALL16 = dataclasses.replace(PRESETS["small"], pes=16, act_depth=1024)
@@ -102,10 +101,7 @@ def main(argv=None) -> int:
                        ["", "", ".1%", ".1%", ".1%", ".0f", ".0f", ".1%", ".1f", ".0f", ""]))
     print(f"per image, mean over the {len(x_test)} held-out images; 'agree': the array's class "
           "equals the packed-bit reference's")
-    print(format_table(["mode", "array", "layer", "cycles", "ideal", "eff"], layers,
-                       ["", "", "", ".0f", ".0f", ".1%"]))
-    if args.json:
-        write_atomic(args.json, json.dumps({"rows": rows}, indent=1).encode())
+    print_layers_and_save(layers, rows, args.json)
     return 0
 
 

@@ -25,13 +25,12 @@ from pathlib import Path
 
 from zeroskip.compiler import compile_file
 from zeroskip.demo import classify
-from zeroskip.files import write_atomic
 from zeroskip.hw.arch import PRESETS
 from zeroskip.models.data import mnist_split
 from zeroskip.sim import simulate
 from zeroskip.table import format_table
 
-from measure import layer_rows
+from measure import layer_rows, print_layers_and_save
 
 #: ``small`` with 16 PEs and the memories LeNet-5's maps need (conv1's 24x24x32 map: 1,152
 #: activations per PE; 2,335 pointers)
@@ -87,10 +86,7 @@ def main(argv=None) -> int:
                         for r in rows],
                        ["", "", ".2%", ".2%", ".0f", ".0f", ".1%", ".1f", ".0f"]))
     print(f"per image, mean over the {len(x_test)} held-out images")
-    print(format_table(["mode", "array", "layer", "cycles", "ideal", "eff"], layers,
-                       ["", "", "", ".0f", ".0f", ".1%"]))
-    if args.json:
-        write_atomic(args.json, json.dumps({"rows": rows}, indent=1).encode())
+    print_layers_and_save(layers, rows, args.json)
     return 0
 
 

@@ -29,3 +29,17 @@ def layer_rows(result, *labels) -> list[list]:
     return [[*labels, name, result.layer_cycles[:, i].mean(), result.layer_ideal_cycles[:, i].mean(),
              result.layer_ideal_cycles[:, i].sum() / result.layer_cycles[:, i].sum()]
             for i, name in enumerate(result.layer_names)]
+
+
+def print_layers_and_save(layers: list[list], rows: list[dict], json_path: str | None) -> None:
+    """The per-layer table of ``layer_rows`` (mode, array, layer, cycles, ideal, efficiency),
+    then the rows as JSON at ``json_path`` (written atomically) when one is given."""
+    import json
+
+    from zeroskip.files import write_atomic
+    from zeroskip.table import format_table
+
+    print(format_table(["mode", "array", "layer", "cycles", "ideal", "eff"], layers,
+                       ["", "", "", ".0f", ".0f", ".1%"]))
+    if json_path:
+        write_atomic(json_path, json.dumps({"rows": rows}, indent=1).encode())

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from zeroskip.hw.arch import add_arch_arguments, arch_from_args
+from zeroskip.hw.program import OP_MAX
 from zeroskip.progress import Progress
 
 
@@ -45,6 +46,19 @@ def load_calibration(path: str) -> np.ndarray:
     return load_real(path, "--calibration")
 
 
+def _what(layer) -> str:
+    """A sparse layer's kind as the summary says it: its activation, and for a conv or pool its
+    window (``conv 5x5/1 relu``, ``max 2x2/2``)."""
+    activation = "relu" if layer.relu else "none"
+    g = layer.geometry
+    if g is None:
+        return activation
+    window = f"{g.kernel}x{g.kernel}/{g.stride}" + (f" pad {g.pad}" if g.pad else "")
+    if g.op == OP_MAX:
+        return f"max {window}"
+    return f"conv {window} {activation}"
+
+
 def summary(program, seconds: float) -> list[str]:
     """Human-readable lines: per layer its passes, entries and padding; memory use per PE."""
     a = program.arch
@@ -63,7 +77,7 @@ def summary(program, seconds: float) -> list[str]:
         # busiest PE's MACs over the average PE's: 1.00 is a perfectly even split
         imbalance = info["busiest_pe_weights"] * a.pes / max(info["weights"], 1)
         lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} "
-                     f"{'relu' if layer.relu else 'none'}  passes {info['passes']:>3}  "
+                     f"{_what(layer)}  passes {info['passes']:>3}  "
                      f"entries {info['entries']:>9}  padding {padding:6.1%}  "
                      f"busiest PE {info['busiest_pe_weights']:>8} weights (max/mean {imbalance:.2f})  "
                      f"frac in/w/out {layer.in_frac}/{layer.w_frac}/{layer.out_frac}")

@@ -403,7 +403,7 @@ def test_cli_compiles_and_simulates_a_binary_cnn_model_file(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "6 layers, 6 passes on small (4 PEs)" in printed
     assert "layer 0:    784 -> 12544  binary conv" in printed
-    assert "layer 1:  12544 -> 3136   none" in printed            # the pool
+    assert "layer 1:  12544 -> 3136   max 2x2/2  passes" in printed      # the pool
     program = load_program(prog)
     assert [l.kind for l in program.layers] == [KIND_BINARY_CONV, KIND_CONV, KIND_BINARY_CONV,
                                                 KIND_CONV, KIND_BINARY, KIND_BINARY]

@@ -94,3 +94,22 @@ def test_calibration_holds_real_values_whatever_the_dtype(tmp_path, capsys):
         np.save(tmp_path / "bad.npy", bad)
         exit_two(["compile", path, "--calibration", str(tmp_path / "bad.npy"),
                   "-o", str(tmp_path / "p2")], capsys, message)
+
+
+def test_the_summary_names_each_conv_s_window():
+    """Conv and pool layers say their window, FC layers their activation."""
+    import dataclasses
+
+    from zeroskip.compiler.cli_compile import summary
+    from zeroskip.compiler.conv import random_conv_program
+    from zeroskip.hw.arch import PRESETS
+
+    arch = dataclasses.replace(PRESETS["small"], pes=4, act_depth=128, acc_depth=4,
+                               sparse_depth=256, ptr_depth=512, bias_depth=64, max_passes=24)
+    program, _ = random_conv_program(arch, 9, density=0.5, batch=2, input_density=0.6, height=6,
+                                     width=6, channels=3, convs=((6, 3, 1, 1),), pool=(2, 2),
+                                     classes=3, relu=True)
+    lines = summary(program, 0.0)
+    assert "conv 3x3/1 pad 1 relu  passes" in lines[1]
+    assert "max 2x2/2  passes" in lines[2]
+    assert "none  passes" in lines[3]                      # the FC head: its activation

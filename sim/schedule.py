@@ -252,12 +252,8 @@ def binary_window_items(geometry, pes: int, line_bits: int, planes: int):
     g = geometry
     k, c = g.kernel, g.in_channels
     per_tap = -(-c // line_bits)
-    oy, ox = np.divmod(np.arange(g.pixels), g.out_width)
-    ky, kx = np.divmod(np.arange(k * k), k)
-    iy = oy[:, None] * g.stride - g.pad + ky[None, :]                         # [P, k·k]
-    ix = ox[:, None] * g.stride - g.pad + kx[None, :]
-    inside = (iy >= 0) & (iy < g.in_height) & (ix >= 0) & (ix < g.in_width)
-    base = (iy * g.in_width + ix) * g.in_stride
+    base = g.windows(pes).index.reshape(g.pixels, k * k, c)[:, :, 0]         # B, −1 in the padding
+    inside = base >= 0
     start = base[:, :, None] + np.arange(per_tap) * line_bits                 # [P, k·k, chunks]
     end = base[:, :, None] + np.minimum(c, (np.arange(per_tap) + 1) * line_bits)
     last = (end - 1) // pes                                                    # l_c

@@ -41,6 +41,10 @@ class ConvGeometry:
     out_channels: int
     out_stride: int         #: S_out: activations per output pixel (a multiple of N)
     op: int = OP_MAC
+    #: the output map's channel where row 0 lands (a multiple of N): the layer writes channels
+    #: [channel_base, channel_base + fm_stride(out_channels)) of every pixel and leaves the others
+    #: as they are, so a value resting in the bank beside them survives (docs/conv.md, "Graphs")
+    channel_base: int = 0
 
     @property
     def out_height(self) -> int:
@@ -82,6 +86,9 @@ class ConvGeometry:
             return f"input stride {self.in_stride} is below its {self.in_channels} channels"
         if self.out_stride < self.out_channels or self.out_stride % pes:
             return f"output stride {self.out_stride} is not a multiple of {pes} PEs holding its channels"
+        if self.channel_base % pes or self.channel_base + fm_stride(self.out_channels, pes) > self.out_stride:
+            return (f"output channels {self.channel_base}..{self.channel_base + self.out_channels} "
+                    f"do not start at a multiple of {pes} PEs inside the output stride {self.out_stride}")
         if self.op not in (OP_MAC, OP_MAX):
             return f"unknown op {self.op}"
         return None
@@ -96,19 +103,28 @@ class ConvGeometry:
                 "line_step": self.stride * self.in_width * s,
                 "origin": self.pad * (self.in_width + 1) * s, "out_step": self.out_stride // pes}
 
+    def written(self, pes: int) -> np.ndarray:
+        """bool [out_len]: the output positions the layer's sweeps write."""
+        channels = np.zeros(self.out_stride, bool)
+        channels[self.channel_base: self.channel_base + fm_stride(self.out_channels, pes)] = True
+        return np.tile(channels, self.pixels)
+
     def layer_fields(self) -> dict[str, int]:
         """The conv fields of the layer's ``LayerInfo``."""
         return {"in_height": self.in_height, "in_width": self.in_width,
                 "in_channels": self.in_channels, "in_stride": self.in_stride,
                 "kernel": self.kernel, "stride": self.stride, "pad": self.pad,
-                "out_channels": self.out_channels, "out_stride": self.out_stride, "op": self.op}
+                "out_channels": self.out_channels, "out_stride": self.out_stride, "op": self.op,
+                "channel_base": self.channel_base}
 
     @classmethod
-    def from_pass(cls, fields: dict, channels: int, out_channels: int, pes: int) -> "ConvGeometry":
-        """Rebuild the geometry from a descriptor's fields; the derived fields must agree."""
+    def from_pass(cls, fields: dict, channels: int, out_channels: int, pes: int,
+                  channel_base: int = 0) -> "ConvGeometry":
+        """Rebuild the geometry from a descriptor's fields (and the layer's output offset, which
+        the descriptor's ``row_base`` holds); the derived fields must agree."""
         geometry = cls(fields["in_height"], fields["in_width"], channels, fields["col_step"],
                        fields["kernel"], fields["stride"], fields["pad"], out_channels,
-                       fields["out_step"] * pes, fields["op"])
+                       fields["out_step"] * pes, fields["op"], channel_base)
         problem = geometry.problem(pes)
         if problem:
             raise ZeroskipError(f"conv pass: {problem}")

@@ -23,7 +23,7 @@ from zeroskip.hw.placement import slot_rows
 from zeroskip.hw.conv import ConvGeometry, Windows, gather
 from zeroskip.hw.fixedpoint import max_offset
 from zeroskip.hw.program import (CONV_FIELDS, KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, KIND_SPARSE,
-                                 OP_MAC, OP_MAX, LayerInfo, Program, binary_chunks,
+                                 OP_MAC, OP_MAX, WINDOW_KINDS, LayerInfo, Program, binary_chunks,
                                  binary_pass_chunks, column_count, unpack_binary_lines,
                                  unpack_binary_window_lines, unpack_lines)
 
@@ -38,6 +38,7 @@ class PassImage:
     in_len: int                #: the pass's columns (a conv pass: k·k·C)
     rows: int                  #: R: rows swept by the requantisation
     out_start: int             #: array-order index of the pass's first output (row_base · pes)
+    row_start: int             #: the layer row of its first slot (out_start less channel_base)
     shift: int
     relu: bool
     bias: np.ndarray           #: int64 [rows · pes] bias (binary: threshold word) per slot
@@ -110,6 +111,14 @@ class LayerKind:
         rows write data-dependent values say more)."""
         return layer.rows
 
+    def written(self, program: Program, layer: LayerInfo) -> np.ndarray:
+        """bool [out_len]: the output positions the layer writes into its destination bank
+        (the others keep what earlier layers left there): all of them, or a windowed layer's
+        channels from its ``channel_base``."""
+        if layer.kind in WINDOW_KINDS:
+            return layer.geometry.written(program.arch.pes)
+        return np.ones(layer.out_len, bool)
+
 
 def _pass_bias(program: Program, index: int) -> np.ndarray:
     p = program.passes[index]
@@ -119,10 +128,28 @@ def _pass_bias(program: Program, index: int) -> np.ndarray:
     return bias.T.reshape(-1).astype(np.int64)
 
 
+def _row_base(program: Program, index: int) -> int:
+    """The local row of the layer a pass's row 0 is: its ``row_base`` less the layer's output
+    channel base (docs/conv.md, "Graphs"), which every pass of the layer adds."""
+    p = program.passes[index]
+    base = p.row_base - program.layers[p.layer].channel_base // program.arch.pes
+    if base < 0:
+        raise ZeroskipError(f"program pass {index}: row_base {p.row_base} is below its layer's "
+                            f"output channel base")
+    return base
+
+
 def _valid_rows(program: Program, index: int) -> np.ndarray:
     p = program.passes[index]
-    rows = slot_rows(program.arch.pes, p.row_base, p.rows)         # [rows, pes] layer rows
+    rows = slot_rows(program.arch.pes, _row_base(program, index), p.rows)   # [rows, pes] layer rows
     return (rows < program.layers[p.layer].rows).sum(axis=0).astype(np.int64)
+
+
+def _out_place(program: Program, index: int) -> dict:
+    """A pass image's ``out_start`` and ``row_start``."""
+    pes = program.arch.pes
+    return {"out_start": program.passes[index].row_base * pes,
+            "row_start": _row_base(program, index) * pes}
 
 
 def _ranges(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -200,13 +227,13 @@ class SparseFC(LayerKind):
         keep = code != 0
         segment, row, code = segment[keep], row[keep], code[keep]
         column, pe = segment % columns, segment // columns
-        if np.any(row >= p.rows) or np.any((p.row_base + row) * pes + pe >= layer.rows):
+        if np.any(row >= p.rows) or np.any((_row_base(program, index) + row) * pes + pe >= layer.rows):
             raise ZeroskipError(f"program pass {index}: entries beyond the pass's rows")
         # stable sort by column (a radix sort when the columns fit 16 bits)
         order = np.argsort(column.astype(np.uint16) if columns <= 1 << 16 else column, kind="stable")
         return PassImage(
             index=index, layer=p.layer, kind=self.code, in_len=columns, rows=p.rows,
-            out_start=p.row_base * pes, shift=p.shift, relu=bool(p.relu),
+            **_out_place(program, index), shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
             counts=counts, padding=padding, first_line=first_line, last_line=last_line,
             column=column[order],
@@ -221,7 +248,7 @@ class SparseFC(LayerKind):
         info = program.layers[layer]
         codes = np.zeros((info.rows, info.columns), dtype=np.int64)
         for image in images:
-            codes[image.out_start + image.target, image.column] = image.code
+            codes[image.row_start + image.target, image.column] = image.code
         return codes
 
     def layer_weights(self, program: Program, layer: int, images: list[PassImage]) -> np.ndarray:
@@ -252,7 +279,7 @@ class BinaryFC(LayerKind):
                                                  p.rows, p.in_len, a)
         return PassImage(
             index=index, layer=p.layer, kind=self.code, in_len=p.in_len, rows=p.rows,
-            out_start=p.row_base * a.pes, shift=p.shift, relu=bool(p.relu),
+            **_out_place(program, index), shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
             planes=p.planes, binarize=bool(p.binarize),
             weights=weights.reshape(p.rows * a.pes, p.in_len))
@@ -264,8 +291,8 @@ class BinaryFC(LayerKind):
         rows = self.slots(info)
         weights = np.zeros((rows, info.columns), dtype=bool)
         for image in images:
-            end = min(rows, image.out_start + image.slots)
-            weights[image.out_start:end] = image.weights[: end - image.out_start]
+            end = min(rows, image.row_start + image.slots)
+            weights[image.row_start:end] = image.weights[: end - image.row_start]
         return weights
 
     def quantize_input(self, layer, x, act_bits):
@@ -314,7 +341,7 @@ class SparseConv(SparseFC):
             acc = wrap(patches @ weights.T, a.acc_bits)
         y = requantize(acc, bias, layer.shift, layer.relu, a.acc_bits, a.act_bits)
         out = np.zeros((y.shape[0], g.pixels, g.out_stride), np.int64)
-        out[..., :g.out_channels] = y
+        out[..., g.channel_base: g.channel_base + g.out_channels] = y
         return out.reshape(y.shape[0], -1)
 
 
@@ -324,7 +351,8 @@ def window_geometry(program: Program, index: int) -> ConvGeometry:
     layer = program.layers[p.layer]
     fields = {name: getattr(p, name) for name in CONV_FIELDS}
     try:
-        geometry = ConvGeometry.from_pass(fields, p.in_len, layer.rows, program.arch.pes)
+        geometry = ConvGeometry.from_pass(fields, p.in_len, layer.rows, program.arch.pes,
+                                          layer.channel_base)
     except ZeroskipError as error:
         raise ZeroskipError(f"program pass {index}: {error}") from None
     if geometry != layer.geometry:
@@ -346,6 +374,9 @@ class BinaryConv(BinaryFC):
         geometry = window_geometry(program, index)
         if geometry.op != OP_MAC:
             raise ZeroskipError(f"program pass {index}: a binary conv pass has no max pooling (op 0)")
+        if geometry.channel_base:
+            raise ZeroskipError(f"program pass {index}: a binary conv pass writes its whole output "
+                                f"stride (channel base 0)")
         n_lines = binary_pass_chunks(p.in_len, p.kernel, a) * p.rows
         if p.line_base + n_lines > program.sparse.shape[1]:
             raise ZeroskipError(f"program pass {index}: binary weight lines beyond the sparse image")
@@ -356,7 +387,7 @@ class BinaryConv(BinaryFC):
                 program.sparse[pe, p.line_base: p.line_base + n_lines], p.rows, p.kernel, p.in_len, a)
         return PassImage(
             index=index, layer=p.layer, kind=self.code, in_len=columns, rows=p.rows,
-            out_start=p.row_base * a.pes, shift=p.shift, relu=bool(p.relu),
+            **_out_place(program, index), shift=p.shift, relu=bool(p.relu),
             bias=_pass_bias(program, index), valid_rows=_valid_rows(program, index),
             planes=p.planes, binarize=bool(p.binarize),
             weights=weights.reshape(p.rows * a.pes, columns),
@@ -439,8 +470,8 @@ class DecodedProgram:
             out_len = self.kind(layer).slots(self.program.layers[layer])
             bias = np.zeros(out_len, dtype=np.int64)
             for image in self.layer_passes(layer):
-                end = min(out_len, image.out_start + image.slots)
-                bias[image.out_start:end] = image.bias[: end - image.out_start]
+                end = min(out_len, image.row_start + image.slots)
+                bias[image.row_start:end] = image.bias[: end - image.row_start]
             self._bias[layer] = bias
         return self._bias[layer]
 

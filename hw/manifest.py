@@ -35,7 +35,7 @@ from zeroskip.hw.program import (BINARY_KINDS, CONV_FIELDS, FORMAT, KIND_BINARY,
 KINDS = (KIND_SPARSE, KIND_BINARY, KIND_CONV, KIND_BINARY_CONV)
 #: a conv layer's geometry (``LayerInfo``); zero in the other kinds
 LAYER_CONV = ("in_height", "in_width", "in_channels", "in_stride", "kernel", "stride", "pad",
-              "out_channels", "out_stride", "op")
+              "out_channels", "out_stride", "op", "channel_base")
 #: the one dtype each image is stored in (little-endian, as ``Program._write`` writes them)
 IMAGE_DTYPES = {"sparse": "<u8", "ptr": "<i8", "bias": "<i8", "codebook": "<i8", "descriptors": "<u8"}
 #: ``manifest.json`` larger than this is not one (a layer list of max_layers and max_passes

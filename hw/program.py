@@ -189,6 +189,7 @@ class LayerInfo:
     out_channels: int = 0
     out_stride: int = 0
     op: int = 0
+    channel_base: int = 0     #: the output map's channel of row 0 (``ConvGeometry.channel_base``)
 
     @property
     def shift(self) -> int:
@@ -214,7 +215,7 @@ class LayerInfo:
 
         return ConvGeometry(self.in_height, self.in_width, self.in_channels, self.in_stride,
                             self.kernel, self.stride, self.pad, self.out_channels, self.out_stride,
-                            self.op)
+                            self.op, self.channel_base)
 
 
 @dataclass

@@ -39,16 +39,53 @@ def integer_inputs(program: Program, xq) -> np.ndarray:
     return xs.astype(np.int64)
 
 
+def bank_length(program: Program) -> int:
+    """Activations a bank model needs: the longest vector any layer reads or writes."""
+    return max(max(layer.in_len, layer.out_len) for layer in program.layers)
+
+
 def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
     """Integer activations at every layer boundary for integer inputs [batch, in]: each layer's
-    whole weight matrix, rebuilt from the decoded images, by its kind's arithmetic."""
+    whole weight matrix, rebuilt from the decoded images, by its kind's arithmetic.
+
+    The array's two activation banks are modelled as they are: layer i reads bank i mod 2 and
+    writes the other, and the positions it does not write keep what an earlier layer wrote (a
+    value resting in its bank, docs/conv.md "Graphs"). A layer that reads a position no layer of
+    this input wrote is an error, as the hardware would read a stale value there."""
     decoded = program.decoded
-    acts = [np.atleast_2d(np.asarray(xq, dtype=np.int64))]
+    xs = np.atleast_2d(np.asarray(xq, dtype=np.int64))
+    length = bank_length(program)
+    banks = [np.zeros((xs.shape[0], length), np.int64) for _ in range(2)]
+    known = [np.zeros(length, bool) for _ in range(2)]
+    banks[0][:, :xs.shape[1]] = xs
+    known[0][:xs.shape[1]] = True
+    acts = [xs]
     for index, layer in enumerate(program.layers):
+        source, target = index % 2, 1 - index % 2
+        missing = _unwritten_read(program, layer, known[source])
+        if missing is not None:
+            raise ZeroskipError(f"layer {index}: reads activation {missing} of its source bank, "
+                                "which no earlier layer wrote for this input")
         kind = decoded.kind(index)
-        acts.append(kind.forward(program, layer, decoded.weights(index),
-                                 decoded.bias(index)[None, :], acts[-1]))
+        out = kind.forward(program, layer, decoded.weights(index), decoded.bias(index)[None, :],
+                           banks[source][:, :layer.in_len])
+        written = np.flatnonzero(kind.written(program, layer))
+        banks[target][:, written] = out[:, written]
+        known[target][written] = True
+        acts.append(banks[target][:, :layer.out_len].copy())
     return acts
+
+
+def _unwritten_read(program: Program, layer, known: np.ndarray) -> int | None:
+    """The first position a layer reads that ``known`` lacks, or None: a windowed layer reads
+    its windows' positions inside the map, the others their whole input."""
+    if layer.geometry is not None:
+        index = layer.geometry.windows(program.arch.pes).index
+        read = np.unique(index[index >= 0])
+    else:
+        read = np.arange(layer.in_len)
+    bad = read[~known[read]]
+    return int(bad[0]) if len(bad) else None
 
 
 def predict_int(program: Program, xq: np.ndarray) -> np.ndarray:

@@ -74,7 +74,7 @@ def _per_pe(active: np.ndarray, per_column: np.ndarray) -> np.ndarray:
 def _inside(counts: np.ndarray, acc: np.ndarray, image: PassImage, program: Program) -> np.ndarray:
     """Saturations counted only in the slots that hold rows of the layer (the tallest PE's
     spare slots compute bias-only values no one reads)."""
-    rows = image.out_start + np.arange(acc.shape[1])
+    rows = image.row_start + np.arange(acc.shape[1])
     spare = rows >= program.layers[image.layer].rows
     if not spare.any():
         return counts

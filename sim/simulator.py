@@ -18,7 +18,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw import timing
 from zeroskip.hw.fixedpoint import dequantize, signed_range
 from zeroskip.hw.program import Program
-from zeroskip.hw.reference import integer_inputs, quantize_input
+from zeroskip.hw.reference import bank_length, integer_inputs, quantize_input
 from zeroskip.sim.energy import ACTIONS, EnergyTable, energy_table_for
 from zeroskip.sim.kinds import SIM_KINDS
 
@@ -200,12 +200,13 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     pass_macs = np.zeros((batch, n_passes, a.pes), np.int64)
     layer_actions = [{name: 0 for name in ACTIONS} for _ in range(n_layers)]
 
-    acts = xq
+    # the two activation banks: layer i reads bank i mod 2 and writes the other; what it does
+    # not write stays (hw/reference.py trace_int)
+    banks = [np.zeros((batch, bank_length(program)), np.int64) for _ in range(2)]
+    banks[0][:, :xq.shape[1]] = xq
     for li, layer in enumerate(program.layers):
-        out = np.zeros((batch, layer.out_len), np.int64)
-        source = np.zeros((batch, layer.in_len), np.int64)
-        width = min(layer.in_len, acts.shape[1])
-        source[:, :width] = acts[:, :width]
+        source = banks[li % 2][:, :layer.in_len]
+        out = banks[1 - li % 2][:, :layer.out_len].copy()   # what the layer does not write stays
         for image in (im for im in images if im.layer == li):
             kind = SIM_KINDS[image.kind]
             ran = kind.run(a, image, source, layer_actions[li])
@@ -228,7 +229,8 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             values, saturated = kind.datapath(program, image, source)
             clipped[:, li] += saturated
             kind.place(out, image, values)
-        acts = out
+        banks[1 - li % 2][:, :layer.out_len] = out
+    acts = out
 
     layer_of_pass = np.array([im.layer for im in images], dtype=np.int64)
     layer_cycles = np.stack([pass_cycles[:, layer_of_pass == li].sum(axis=1)

@@ -30,6 +30,13 @@ class WindowedIR:
     def vector_out(self) -> int:
         return self.geometry.out_len
 
+    @property
+    def channel_base(self) -> int:
+        return self.geometry.channel_base
+
+    def written(self, pes: int) -> np.ndarray:
+        return self.geometry.written(pes)
+
     def info(self) -> LayerInfo:
         """The kind's ``LayerInfo`` with the maps' lengths and the window's fields."""
         info = super().info()
@@ -73,7 +80,7 @@ class ConvLayerIR(WindowedIR, LayerIR):
         """Per-pixel outputs [batch · P, out_channels] → output maps [batch, P · S_out]."""
         g = self.geometry
         out = np.zeros((batch, g.pixels, g.out_stride), np.int64)
-        out[..., :g.out_channels] = y.reshape(batch, g.pixels, -1)
+        out[..., g.channel_base: g.channel_base + g.out_channels] = y.reshape(batch, g.pixels, -1)
         return out.reshape(batch, -1)
 
     def choose_formats(self, index, xq, in_frac, arch, calibrated):

@@ -24,7 +24,7 @@ average pools): one layer slot, one codebook. ``compile_graph`` is the entry poi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -368,13 +368,32 @@ def _windows_of(node: Compute) -> Window:
 
 
 def schedule(ir: GraphIR, arch: ArchConfig):
-    """Graph → the array layers' IRs and where the graph's output lies in the last layer's
-    output vector (``output_positions``, in the output's (y, x, c) or feature order)."""
+    """Graph → the array layers' IRs, where the graph's output lies in the last layer's output
+    vector (``output_positions``, in the output's (y, x, c) or feature order), and the groups of
+    layers whose outputs share a map (``shared_fracs``, one scale each)."""
+    plan = _plan(ir, arch)
+    return _lower(ir, plan, _resting(ir, plan), arch)
+
+
+@dataclass
+class Step:
+    """One array layer of the plan: its window, the nodes it computes, the values it carries,
+    and the map it reads (``source``) as the plan had it, every value carried."""
+
+    window: Window
+    members: list
+    carried: list
+    source: Boundary
+
+
+def _plan(ir: GraphIR, arch: ArchConfig) -> list[Step]:
+    """The greedy schedule: among the ready nodes' windows, the one that computes the most of
+    them and can carry whatever else is still needed."""
     h, w, c = ir.input_shape if len(ir.input_shape) == 3 else (1, 1, ir.input_shape[0])
     b = Boundary(h, w, c, c, {ir.input_name: (np.arange(c), np.full(c, -1))},
                  rows=len(ir.input_shape) == 1)
     pending = [name for name in ir.order if isinstance(ir.nodes[name], Compute)]
-    layers = []
+    plan = []
     while pending:
         ready = [n for n in pending
                  if all(ir.bases(t.source) <= b.where.keys() for t in ir.nodes[n].terms)]
@@ -397,20 +416,75 @@ def schedule(ir: GraphIR, arch: ArchConfig):
                 "be kept at full size; the array reads one map per layer, so such branches are "
                 "not lowered (docs/conv.md, \"Graphs\")")
         window, members, carried = best
-        layer, b = _build_layer(ir, b, window, members, carried, len(layers), arch)
-        layers.append(layer)
+        plan.append(Step(window, members, carried, b))
+        _, b = _build_layer(ir, b, window, members, carried, len(plan) - 1, arch)
         pending = [n for n in pending if n not in members]
-    pos, neg = resolve(ir, b, ir.output)
+    _, neg = resolve(ir, b, ir.output)
     if np.any(neg >= 0):          # a split output: one more layer joins relu(v) − relu(−v)
-        join = Compute("output", OP_MAC, 1, [_identity(ir.output, len(pos))],
-                       np.zeros(len(pos)), ir.shape(ir.output))
-        ir.nodes["output"] = join
-        layer, b = _build_layer(ir, b, Window(OP_MAC), ["output"], [], len(layers), arch)
+        ir.nodes["output"] = Compute("output", OP_MAC, 1, [_identity(ir.output, len(neg))],
+                                     np.zeros(len(neg)), ir.shape(ir.output))
+        plan.append(Step(Window(OP_MAC), ["output"], [], b))
+    return plan
+
+
+def _resting(ir: GraphIR, plan: list[Step]) -> set[int]:
+    """The layers r whose source map, instead of being carried through layers r and r + 1,
+    rests in its bank while layer r + 1 writes beside it, for layer r + 2 to read both (the
+    array's layers alternate banks, so r + 2 reads the bank r reads). That is a shortcut at no
+    cycle: nothing in the map is read between r and r + 2, layer r + 1 keeps the map's size,
+    and the layers writing the map and beside it requantise (so they can share one scale)."""
+    readers: dict[str, set[int]] = {}
+    for index, step in enumerate(plan):
+        for name in step.members:
+            for t in ir.nodes[name].terms:
+                for value in ir.bases(t.source):
+                    readers.setdefault(value, set()).add(index)
+    final = ir.bases(ir.output)
+    resting: set[int] = set()
+    for r in range(1, len(plan) - 2):
+        source, writer = plan[r].source, plan[r + 1]
+        if r - 2 in resting or source.rows or not source.where:
+            continue
+        values = list(source.where)
+        if any(v in final or {j for j in readers.get(v, ()) if j > r} != {r + 2} for v in values):
+            continue
+        if plan[r - 1].window.op != OP_MAC or writer.window.op != OP_MAC:
+            continue
+        if writer.window.out_size(writer.source) != (source.height, source.width):
+            continue
+        resting.add(r)
+    return resting
+
+
+def _lower(ir: GraphIR, plan: list[Step], resting: set[int], arch: ArchConfig):
+    """The plan's layers, the values of a resting map not carried, the layer after writing
+    beside them at its ``channel_base`` (the map's stride widened for both)."""
+    h, w, c = ir.input_shape if len(ir.input_shape) == 3 else (1, 1, ir.input_shape[0])
+    b = Boundary(h, w, c, c, {ir.input_name: (np.arange(c), np.full(c, -1))},
+                 rows=len(ir.input_shape) == 1)
+    layers, shared, rest = [], [], None
+    for index, step in enumerate(plan):
+        # a resting map's values are not carried by the layer reading it, nor by the next
+        carried = [] if index in resting else [v for v in step.carried if v in b.where]
+        layer, after = _build_layer(ir, b, step.window, step.members, carried, index, arch)
+        if rest is not None:            # write beside the resting map, in its bank
+            base = fm_stride(rest.channels, arch.pes)
+            stride = base + fm_stride(after.channels, arch.pes)
+            layer.geometry = replace(layer.geometry, channel_base=base, out_stride=stride)
+            where = dict(rest.where)
+            for value, (pos, neg) in after.where.items():
+                where[value] = (pos + base, np.where(neg >= 0, neg + base, -1))
+            after = Boundary(after.height, after.width, base + after.channels, stride, where)
+            layers[-2].geometry = replace(layers[-2].geometry, out_stride=stride)
+            layers[-1].geometry = replace(layers[-1].geometry, in_stride=stride)
+            shared.append([index - 2, index])
+        rest = b if index in resting else None
         layers.append(layer)
-        pos, _ = b.where["output"]
+        b = after
+    pos, _ = resolve(ir, b, ir.output)
     if len(ir.shape(ir.output)) == 3 and not b.rows:
         pos = (np.arange(b.height * b.width)[:, None] * b.stride + pos[None, :]).reshape(-1)
-    return layers, pos.astype(np.int64)
+    return layers, pos.astype(np.int64), shared
 
 
 def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
@@ -556,9 +630,9 @@ def compile_graph(graph, arch, calibration=None, input_shape=None, balance: bool
     start = time.perf_counter()
     arch = load_arch(arch)
     gir = graph_ir(graph, input_shape)
-    layers, positions = schedule(gir, arch)
+    layers, positions, shared = schedule(gir, arch)
     ir = CompileIR(arch=arch, layers=layers, calibration=calibration, input_frac=input_frac,
-                   balance=balance, output_positions=positions)
+                   balance=balance, output_positions=positions, shared_fracs=shared)
     ir.meta["compiler"] = {"balance": bool(balance), "graph": graph.name,
                            "input_frac": None if input_frac is None else int(input_frac),
                            "calibration": None if calibration is None

@@ -101,6 +101,17 @@ class LayerIR:
 
     # -- the compiler's half of the sparse kind: what each pass asks of a layer ----------------
     kind = KIND_SPARSE
+    #: the output map's channel where row 0 lands (a windowed layer writing beside a value that
+    #: rests in its bank, zeroskip.compiler.graph); a vector's rows start at 0
+    channel_base = 0
+    #: ``quantize``: an upper bound on ``out_frac`` (layers whose outputs share a map share
+    #: one scale, zeroskip.compiler.graph); None: the output range alone decides
+    out_frac_cap: int | None = None
+
+    def written(self, pes: int) -> np.ndarray:
+        """``quantize``: bool [vector_out], the output positions the layer writes (the rest of
+        its destination bank keeps what it held, hw/reference.py)."""
+        return np.ones(self.vector_out, bool)
 
     def check(self, ir: "CompileIR", index: int) -> None:
         """``validate``: codes within the architecture's codebook (a longer codebook whose
@@ -139,7 +150,8 @@ class LayerIR:
         passes = []
         for tile, rows in enumerate(self.tile_rows):
             passes.append(Pass(kind=self.kind, layer=index, in_len=self.in_len, rows=rows,
-                               row_base=tile * arch.acc_depth, ptr_base=used.pointers,
+                               row_base=tile * arch.acc_depth + self.channel_base // arch.pes,
+                               ptr_base=used.pointers,
                                bias_base=used.bias, shift=self.shift, relu=int(self.relu),
                                last=int(tile == len(self.tile_rows) - 1)))
             used.pointers += self.in_len + 1
@@ -223,7 +235,8 @@ def write_bias(bias: np.ndarray, layer, passes: list[Pass], pes: int) -> None:
     ``bias_q`` gives (the layer's rows; a binary conv's spare rows too)."""
     words = len(layer.bias_q)
     for p in passes:
-        rows = slot_rows(pes, p.row_base, p.rows).T                    # [pe, row] layer row
+        base = p.row_base - getattr(layer, "channel_base", 0) // pes
+        rows = slot_rows(pes, base, p.rows).T                          # [pe, row] layer row
         inside = rows < words
         bias[:, p.bias_base: p.bias_base + p.rows] = np.where(
             inside, layer.bias_q[np.minimum(rows, words - 1)], 0)
@@ -242,6 +255,9 @@ class CompileIR:
     #: where the model's output i lies in the last layer's output vector (a graph's output is
     #: some channels of its last map: ``zeroskip.compiler.graph``); None: output i is row i
     output_positions: np.ndarray | None = None
+    #: groups of layer indices whose outputs share a feature map, so one ``out_frac``
+    #: (``zeroskip.compiler.graph``: a value resting in its bank beside a later layer's output)
+    shared_fracs: list = field(default_factory=list)
     # -- pack
     sparse: np.ndarray | None = None
     ptr: np.ndarray | None = None

@@ -81,8 +81,38 @@ def choose_formats(ir) -> None:
         x_range = DEFAULT_INPUT_RANGE
     in_frac = ir.input_frac if ir.input_frac is not None else frac_for_range(x_range, a.act_bits)
     in_frac, xq = first.input_activations(ir, in_frac, x_range)
+    for layer in ir.layers:
+        layer.out_frac_cap = None
+    for _ in range(len(ir.layers) + 1):
+        _formats_through_banks(ir, xq, in_frac, calibrated)
+        unequal = False
+        for group in ir.shared_fracs:
+            fracs = [ir.layers[i].out_frac for i in group]
+            if len(set(fracs)) > 1:
+                unequal = True
+                for i in group:
+                    ir.layers[i].out_frac_cap = min(fracs)
+        if not unequal:
+            return
+    raise ZeroskipError("layers whose outputs share a feature map found no common scale")
+
+
+def _formats_through_banks(ir, xq: np.ndarray, in_frac: int, calibrated: bool) -> None:
+    """Every layer's formats from the activations it reads: its source bank, which holds what
+    the layer before wrote and, where that layer did not write, what earlier layers left (a value
+    resting in its bank, ``zeroskip.compiler.graph``)."""
+    a = ir.arch
+    length = max(max(layer.vector_in, layer.vector_out) for layer in ir.layers)
+    banks = [np.zeros((xq.shape[0], length), np.int64) for _ in range(2)]
+    banks[0][:, :xq.shape[1]] = xq
     for index, layer in enumerate(ir.layers):
-        xq, in_frac = layer.choose_formats(index, xq, in_frac, a, calibrated)
+        out, in_frac = layer.choose_formats(index, banks[index % 2][:, :layer.vector_in],
+                                            in_frac, a, calibrated)
+        if hasattr(layer, "written"):
+            written = np.flatnonzero(layer.written(a.pes))
+            banks[1 - index % 2][:, written] = out[:, written]
+        else:                                   # binary layers: their whole output vector
+            banks[1 - index % 2][:, :out.shape[1]] = out
 
 
 def quantized_input(ir, in_frac: int, x_range: float) -> tuple[int, np.ndarray]:
@@ -129,6 +159,8 @@ def sparse_formats(layer, index: int, xq: np.ndarray, in_frac: int, arch, calibr
     else:
         y_range = float(np.abs(y).max(initial=0)) * 2.0 ** -scale
     out_frac = min(max(frac_for_range(y_range, a.act_bits), scale - MAX_SHIFT), scale)
+    if layer.out_frac_cap is not None:
+        out_frac = max(min(out_frac, layer.out_frac_cap), scale - MAX_SHIFT)
     layer.in_frac, layer.w_frac, layer.out_frac = in_frac, w_frac, out_frac
     layer.codebook_q, layer.bias_q = codebook_q, bias_q
     shift = scale - out_frac

@@ -13,7 +13,7 @@ from zeroskip.compiler.graph import GRAPH_KINDS, example_graph, random_graph_pro
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.reference import predict, predict_int, quantize_input
-from zeroskip.models.layers import AvgPool2D, Concat, Conv2D, MaxPool2D, ReLU
+from zeroskip.models.layers import Add, AvgPool2D, Concat, Conv2D, MaxPool2D, ReLU, Reshape
 from zeroskip.models.network import Graph, Node
 from zeroskip.sim.simulator import simulate
 
@@ -74,13 +74,38 @@ def test_the_shuffle_is_folded_not_dropped():
 
 
 def test_a_shortcut_that_may_be_negative_crosses_relu_layers_as_two_halves():
-    """A MobileNetV2 bottleneck's shortcut (no ReLU) crosses the expand and depthwise layers
-    (ReLU) as relu(x) and relu(−x): two carried rows per channel."""
-    program, x, graph = random_graph_program(ARCH, 3, "bottleneck", width=4)
+    """A shortcut (no ReLU) read back by the layer after next's reader cannot rest in its
+    bank (the banks alternate): it crosses the ReLU layer between as relu(x) and relu(−x), two
+    carried rows per channel."""
+    rng = np.random.default_rng(3)
+    graph = Graph("short", [Node("image", Reshape((SIZE, SIZE, CHANNELS)), ("input",)),
+                            Node("stem", conv(rng, 4, 4, 1), ("image",)),
+                            Node("expand", conv(rng, 4, 8, 1), ("stem",)),
+                            Node("expand_relu", ReLU(), ("expand",)),
+                            Node("project", conv(rng, 8, 4, 1), ("expand_relu",)),
+                            Node("add", Add(), ("project", "stem"))])
+    x = rng.uniform(-1, 1, (8, SIZE * SIZE * CHANNELS))
+    program = compile(graph, ARCH, calibration=x)
+    assert [layer.name for layer in program.layers] == ["stem", "expand", "add"]
     expand = program.layers[1]
-    assert expand.name == "expand" and expand.relu and expand.out_channels == 8 + 2 * 4
-    assert program.layers[3].name == "add" and not program.layers[3].relu
+    assert expand.relu and expand.out_channels == 8 + 2 * 4
     check_program(program, graph, x)
+
+
+def test_a_shortcut_rests_in_its_bank_while_two_layers_run():
+    """A MobileNetV2 bottleneck's shortcut and a ShuffleNet unit's stay where the stem wrote
+    them: the next layer reads them without carrying them, the depthwise layer writes beside
+    them in the same bank (its ``channel_base``, the map's stride widened for both), and the
+    add reads both at once. No carried row, no half."""
+    for kind, mid in (("bottleneck", 8), ("shuffle", 4)):
+        program, x, graph = random_graph_program(ARCH, 3, kind, width=4)
+        stem, first, depthwise, add = program.layers[:4]
+        assert (first.out_channels, depthwise.out_channels) == (mid, mid)       # nothing carried
+        assert depthwise.channel_base == stem.out_channels == 4
+        assert stem.out_stride == first.in_stride == depthwise.out_stride == add.in_stride == 4 + mid
+        assert add.name == "add" and add.in_channels == 4 + mid
+        assert stem.out_frac == depthwise.out_frac                  # one map, one scale
+        check_program(program, graph, x)
 
 
 def conv(rng, cin, cout, k, stride=1, pad=0, values=3):
@@ -115,9 +140,9 @@ def test_bad_graphs_are_one_line_naming_the_node_or_layer():
     with pytest.raises(ZeroskipError, match=r"input map's shape is unknown"):
         compile(pool, ARCH, calibration=x)
     # carried values count against the activation banks: the layer and the memory
-    with pytest.raises(ZeroskipError, match=r"^layer 1 \(expand\): 1152 outputs exceed the "
+    with pytest.raises(ZeroskipError, match=r"^layer 1 \(gconv1\): 1152 outputs exceed the "
                                             r"array's act_depth x pes = 1024; try --act-depth 288"):
-        random_graph_program(ARCH, 0, "bottleneck", width=8)
+        random_graph_program(ARCH, 0, "shuffle2", width=16)
 
 
 def test_a_branching_zsk_compiles_from_the_file_and_the_command_line(tmp_path, capsys):

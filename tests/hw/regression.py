@@ -661,7 +661,7 @@ def random_graph_case(index: int, arch: ArchConfig, first_seed: int = 30_000,
     """A random graph on ``arch``: the ``index``-th kind in turn (Fire module: concat of a 1x1
     and a 3x3 expand as one layer; ShuffleNet unit stride 1: shuffle and a folded residual add;
     stride 2: an average-pooled shortcut concatenated; MobileNetV2 bottleneck: a shortcut that
-    may be negative carried as two halves), random map sizes, host channels, widths and
+    may be negative; both shortcuts rest in their bank), random map sizes, host channels, widths and
     densities; smaller until it fits (no classifier head: CONV_ARCHS hold 4 layers)."""
     from zeroskip.compiler.graph import GRAPH_KINDS, random_graph_program
 

@@ -126,6 +126,8 @@ def test_regression_graph_sample():
     cases = graph_sample_cases()
     names = {layer.name for case in cases for layer in case.program.layers}
     assert {"expand1x1+expand3x3", "add", "depthwise+shortcut"} <= names
+    # a shortcut resting in its bank while a layer writes beside it (docs/conv.md, "Graphs")
+    assert any(layer.channel_base for case in cases for layer in case.program.layers)
     assert _run_cases(cases, "icarus") == []
 
 

@@ -76,3 +76,39 @@ def test_conv_program_saves_and_loads(tmp_path):
 
 def test_output_stride_is_channels_rounded_to_pes():
     assert [fm_stride(c, 16) for c in (1, 16, 20, 50)] == [16, 16, 32, 64]
+
+
+def test_a_layer_writes_its_channels_from_its_channel_base():
+    """``channel_base`` places row 0 in a wider output map: the layer writes channels
+    [base, base + fm_stride(O)) of every pixel and nothing else; it must start at a multiple of
+    N inside the stride."""
+    g = ConvGeometry(2, 1, 4, 4, 1, 1, 0, 3, 12, channel_base=4)
+    assert g.problem(4) is None
+    assert g.written(4).reshape(2, 12).tolist() == [[False] * 4 + [True] * 4 + [False] * 4] * 2
+    assert "do not start at a multiple of 4" in ConvGeometry(2, 1, 4, 4, 1, 1, 0, 3, 12,
+                                                             channel_base=2).problem(4)
+    assert "inside the output stride 8" in ConvGeometry(2, 1, 4, 4, 1, 1, 0, 3, 8,
+                                                        channel_base=8).problem(4)
+
+
+def test_the_reference_refuses_a_read_of_what_no_layer_wrote():
+    """The banks keep what a layer does not write (a shortcut resting beside a later layer's
+    output). A program whose layer reads a position no layer wrote for this input would read a
+    stale value on the hardware: the reference names the layer. Here the bottleneck's depthwise
+    layer is moved from beside the resting shortcut onto it, so the add reads channels nobody
+    wrote."""
+    from zeroskip.compiler.graph import random_graph_program
+
+    program, x, _ = random_graph_program(PRESETS["small"], 3, "bottleneck", width=4)
+    xq = quantize_input(program, x)
+    predict_int(program, xq)
+    depthwise = program.layers[2]
+    assert depthwise.channel_base == 4
+    layers = list(program.layers)
+    layers[2] = dataclasses.replace(depthwise, channel_base=0)
+    passes = [dataclasses.replace(p, row_base=p.row_base - 1) if p.layer == 2 else p
+              for p in program.passes]
+    moved = dataclasses.replace(program, layers=layers, passes=passes)
+    with pytest.raises(ZeroskipError, match=r"^layer 3: reads activation 8 of its source bank, "
+                                            r"which no earlier layer wrote"):
+        predict_int(moved, xq)

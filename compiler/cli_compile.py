@@ -48,7 +48,7 @@ def load_calibration(path: str) -> np.ndarray:
 
 def _what(layer) -> str:
     """A sparse layer's kind as the summary says it: its activation, and for a conv or pool its
-    window (``conv 5x5/1 relu``, ``max 2x2/2``)."""
+    window (``conv 5x5/1 relu``, ``max 2x2/2``, ``conv 3x3/1 pad 1 relu beside 64 resting``)."""
     activation = "relu" if layer.relu else "none"
     g = layer.geometry
     if g is None:
@@ -56,7 +56,9 @@ def _what(layer) -> str:
     window = f"{g.kernel}x{g.kernel}/{g.stride}" + (f" pad {g.pad}" if g.pad else "")
     if g.op == OP_MAX:
         return f"max {window}"
-    return f"conv {window} {activation}"
+    # written beside a map resting in its bank (docs/conv.md, "Graphs")
+    beside = f" beside {g.channel_base} resting" if g.channel_base else ""
+    return f"conv {window} {activation}{beside}"
 
 
 def summary(program, seconds: float) -> list[str]:

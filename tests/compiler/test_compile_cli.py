@@ -113,3 +113,9 @@ def test_the_summary_names_each_conv_s_window():
     assert "conv 3x3/1 pad 1 relu  passes" in lines[1]
     assert "max 2x2/2  passes" in lines[2]
     assert "none  passes" in lines[3]                      # the FC head: its activation
+    # a bottleneck's depthwise layer writes beside the shortcut resting in its bank
+    from zeroskip.compiler.graph import random_graph_program
+
+    bottleneck, _, _ = random_graph_program(PRESETS["small"], 3, "bottleneck", width=4)
+    lines = summary(bottleneck, 0.0)
+    assert "conv 3x3/1 pad 1 relu beside 4 resting  passes" in lines[3]

@@ -39,6 +39,9 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 #: A switch that is off is left out of the configuration's fingerprint (hw/regmap.py), so the
 #: arrays built before the switches existed keep their identity
 TIMING_SWITCHES = ("bounds_lookahead", "padding_merge")
+#: pipeline registers for the clock (docs/timing.md "Registered broadcast", docs/fpga.md): switches
+#: like the improvements (0 = off, left out of the fingerprint), but each adds latency
+PIPELINE_SWITCHES = ("registered_broadcast",)
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -78,6 +81,9 @@ class ArchConfig:
     #: a padding entry (code 0) is issued together with the next entry of its column when that
     #: one is in the same sparse line: the padding costs no cycle
     padding_merge: int = 0
+    #: the broadcast item is registered between the LNZD and the PEs' queues: an item pushed at
+    #: b can be popped at b + 2, and a queue's room counts the item in flight (for the clock)
+    registered_broadcast: int = 0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
@@ -92,7 +98,7 @@ class ArchConfig:
                 or not math.isfinite(clock) or not 0 < clock <= MAX_CLOCK_MHZ:
             raise ZeroskipError(f"architecture field 'clock_mhz' must be a finite number in "
                                 f"(0, {MAX_CLOCK_MHZ:g}], got {clock!r}")
-        for name in TIMING_SWITCHES:
+        for name in TIMING_SWITCHES + PIPELINE_SWITCHES:
             value = getattr(self, name)
             if isinstance(value, bool) or value not in (0, 1) or not isinstance(value, int):
                 raise ZeroskipError(f"architecture field '{name}' is a switch: 0 (off) or 1 (on), "
@@ -101,6 +107,9 @@ class ArchConfig:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ZeroskipError(f"architecture field '{name}' must be in {low}..{high}, got {value}")
+        if self.registered_broadcast and self.bounds_lookahead:
+            raise ZeroskipError("architecture fields 'registered_broadcast' and 'bounds_lookahead' "
+                                "are not supported together (docs/timing.md)")
         if self.line_bits % self.entry_bits:
             raise ZeroskipError(
                 f"architecture field 'line_bits' ({self.line_bits}) must be a multiple of the entry width "
@@ -270,6 +279,7 @@ CLI_OVERRIDES = {
     "--act-depth": "act_depth", "--acc-depth": "acc_depth", "--bias-depth": "bias_depth",
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
     "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
+    "--registered-broadcast": "registered_broadcast",
 }
 
 

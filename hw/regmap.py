@@ -21,7 +21,7 @@ import zlib
 from dataclasses import asdict, dataclass
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import TIMING_SWITCHES, ArchConfig
+from zeroskip.hw.arch import PIPELINE_SWITCHES, TIMING_SWITCHES, ArchConfig
 from zeroskip.hw.program import descriptor_layout, layout_width
 
 DATA_BITS = 32
@@ -174,7 +174,8 @@ def address_bits(arch: ArchConfig) -> int:
 def fingerprint(arch: ArchConfig) -> int:
     """CRC-32 of the canonical JSON of the hardware-shaping fields: the ID register's value."""
     fields = {k: v for k, v in asdict(arch).items()
-              if k not in _NOT_HARDWARE and not (k in TIMING_SWITCHES and v == 0)}
+              if k not in _NOT_HARDWARE
+              and not (k in TIMING_SWITCHES + PIPELINE_SWITCHES and v == 0)}
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return zlib.crc32(text.encode()) & 0xFFFFFFFF
 

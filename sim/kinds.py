@@ -117,6 +117,7 @@ class SparsePasses(SimKind):
     def run(self, a, image, source, actions):
         active = source != 0
         sched = schedule_pass(active, image.issues, a.fifo_depth, lookahead=bool(a.bounds_lookahead),
+                              registered=bool(a.registered_broadcast),
                               tails=image.merged_last)
         macs = _per_pe(active, image.macs)                          # [batch, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes)
@@ -197,7 +198,8 @@ class BinaryPasses(SimKind):
     def schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
         """A binary pass's timing (the same for every input), repeated over the batch."""
         one, reads = schedule_binary_pass(image.in_len, a.pes, a.line_bits, image.planes, image.rows,
-                                          a.fifo_depth, lookahead=bool(a.bounds_lookahead))
+                                          a.fifo_depth, lookahead=bool(a.bounds_lookahead),
+                                          registered=bool(a.registered_broadcast))
         tile = lambda v: np.repeat(v, batch, axis=0)                      # noqa: E731
         return PassSchedule(column_end=tile(one.column_end), broadcast_done=tile(one.broadcast_done),
                             broadcast_stalls=tile(one.broadcast_stalls), nonzeros=tile(one.nonzeros),
@@ -258,7 +260,8 @@ class ConvPasses(SparsePasses):
         groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
         sched = schedule_pass(active, image.issues, a.fifo_depth, groups=groups,
                               group_count=np.tile(w.groups, batch),
-                              lookahead=bool(a.bounds_lookahead), tails=image.merged_last)
+                              lookahead=bool(a.bounds_lookahead),
+                              registered=bool(a.registered_broadcast), tails=image.merged_last)
         macs = _per_pe(active, image.macs)                            # [batch · P, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes,
                            reads=int(w.reads.sum()) * batch,
@@ -338,6 +341,7 @@ class BinaryConvPasses(BinaryPasses):
             if key not in cache:
                 cache[key] = schedule_binary_items(gaps, a.pes, image.rows, a.fifo_depth,
                                                    lookahead=bool(a.bounds_lookahead),
+                                                   registered=bool(a.registered_broadcast),
                                                    trailing=trailing)
             out.append((cache[key], reads, padding))
         return out

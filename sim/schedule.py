@@ -40,7 +40,7 @@ class PassSchedule:
 def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                   keep_trace: bool = False, groups: np.ndarray | None = None,
                   group_count: np.ndarray | None = None, lookahead: bool = False,
-                  tails: np.ndarray | None = None) -> PassSchedule:
+                  tails: np.ndarray | None = None, registered: bool = False) -> PassSchedule:
     """Timing of one pass.
 
     ``active`` bool [batch, in_len]: which columns' activations are broadcast (non-zero).
@@ -52,6 +52,9 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     docs/timing.md "Bounds lookahead").
     ``tails`` int [pes, in_len] (``padding_merge``): 1 where the column's last entry is taken
     along by the one before: the PE learns the column is finished a cycle after its last issue.
+    ``registered``: the broadcast item is registered on its way to the queues
+    (``ArchConfig.registered_broadcast``, docs/timing.md "Registered broadcast"): an item pushed
+    at b is popped at b + 2 at the earliest.
     """
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
@@ -64,9 +67,10 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
         groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
         group_count = np.full(batch, -(-in_len // pes), np.int64)
     base = _schedule_chunk_lookahead if lookahead else _schedule_chunk
+    extra = {"registered": registered} if registered else {}
 
     def chunk(*args):
-        return base(*args, tails=tails)
+        return base(*args, tails=tails, **extra)
     if keep_trace or batch <= step:
         return chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
     parts = [chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
@@ -98,8 +102,9 @@ def _items(active: np.ndarray, counts: np.ndarray, groups: np.ndarray):
 
 def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
                     keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray,
-                    tails: np.ndarray | None = None) -> PassSchedule:
+                    tails: np.ndarray | None = None, registered: bool = False) -> PassSchedule:
     batch, in_len = active.shape
+    latency = 2 if registered else 1                                    # push → earliest pop
     pes = counts.shape[0]
     nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
     tail = 0
@@ -121,7 +126,7 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
                 room = np.where(valid_k[k], room, _NEVER)
             b = np.maximum(b, room)
         issue = np.where(valid_k[k], b, _NEVER) if masked else b
-        s = np.maximum(issue[:, None] + 1, free)
+        s = np.maximum(issue[:, None] + latency, free)
         free = s + w[k]
         pops[k] = s
         broadcast[k] = b
@@ -232,14 +237,15 @@ def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int
 
 def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, rows: int,
                          fifo_depth: int, keep_trace: bool = False,
-                         lookahead: bool = False) -> tuple[PassSchedule, int]:
+                         lookahead: bool = False, registered: bool = False) -> tuple[PassSchedule, int]:
     """Timing of one binary pass (docs/binary-mode.md) for any input — no zero skipping, so it
     does not depend on the data. Returns the schedule (batch of one) and the group reads."""
     chunks = -(-in_len // line_bits)
     last_group = (np.minimum((np.arange(chunks) + 1) * line_bits, in_len) - 1) // pes   # l_c
     reads = np.diff(last_group, prepend=-1)                                           # r_c
     per_item = np.tile(np.maximum(reads, 1), max(planes, 1))                          # plane-major
-    schedule = schedule_binary_items(per_item, pes, rows, fifo_depth, keep_trace, lookahead)
+    schedule = schedule_binary_items(per_item, pes, rows, fifo_depth, keep_trace, lookahead,
+                                     registered=registered)
     return schedule, int(reads.sum()) * max(planes, 1)
 
 
@@ -280,10 +286,10 @@ def binary_window_items(geometry, pes: int, line_bits: int, planes: int):
 
 def schedule_binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int,
                           keep_trace: bool = False, lookahead: bool = False,
-                          trailing: int = 0) -> PassSchedule:
+                          trailing: int = 0, registered: bool = False) -> PassSchedule:
     """The binary broadcast recurrence ``b_k = max(b_{k−1} + g_k, max_p s[p, k−D] + 1)`` over the
     items' gaps ``per_item`` (batch of one); ``trailing`` cycles after the last item before the
-    broadcaster is done (padding positions examined)."""
+    broadcaster is done (padding positions examined); ``registered``: as ``schedule_pass``'s."""
     per_item = np.asarray(per_item, np.int64)
     items = len(per_item)
     if lookahead:
@@ -295,7 +301,7 @@ def schedule_binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth:
         b = b + int(per_item[k])
         if k >= fifo_depth:
             b = max(b, int(pops[k - fifo_depth]) + 1)
-        s = b + 1 if free is None else max(b + 1, free)
+        s = b + 1 + registered if free is None else max(b + 1 + registered, free)
         free = s + rows
         broadcast[k], pops[k] = b, s
     done = (int(broadcast[-1]) + 1 if items else 1) + trailing

@@ -341,8 +341,11 @@ class ProcessingElement(wiring.Component):
         # -- activation queue -----------------------------------------------------------------
         layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
         queue = self.queue = m.submodules.queue = SyncFIFO(width=layout.size, depth=a.fifo_depth)
-        m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload),
-                     self.ready.eq(queue.w_rdy)]
+        m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload)]
+        if a.registered_broadcast:      # the item in the broadcast register takes a place too
+            m.d.comb += self.ready.eq(queue.level + self.items.valid < a.fifo_depth)
+        else:
+            m.d.comb += self.ready.eq(queue.w_rdy)
         item = data.View(layout, queue.r_data)
 
         # -- pointer read unit: both bounds in one cycle ------------------------------------------
@@ -388,7 +391,8 @@ class ProcessingElement(wiring.Component):
         last = Signal()
         m.d.comb += [last.eq(issue & (entry + 1 == stop)),
                      pop.eq((~issue | last) & queue.r_rdy),
-                     self.free.eq((~issue | last) & ~queue.r_rdy)]
+                     self.free.eq((~issue | last) & ~queue.r_rdy
+                                  & ~(self.items.valid if a.registered_broadcast else 0))]
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
         return issue, entry, first, last, column_act, column_bits, column_plane, column_valid
 

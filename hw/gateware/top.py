@@ -63,7 +63,15 @@ class Accelerator(wiring.Component):
 
         # -- the array ----------------------------------------------------------------------------
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
-        wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
+        if a.registered_broadcast:      # docs/timing.md "Registered broadcast": one register
+            # between the LNZD and every queue, so the item's fan-out starts from a flip-flop
+            items = Signal(broadcast.items.payload.shape(), name="broadcast_item")
+            pushed = Signal(name="broadcast_valid")
+            m.d.sync += [pushed.eq(broadcast.items.valid), items.eq(broadcast.items.payload)]
+            for pe in pes:
+                m.d.comb += [pe.items.valid.eq(pushed), pe.items.payload.eq(items)]
+        else:
+            wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):
             wiring.connect(m, lane, pe.group)
         m.d.comb += [broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),

@@ -129,7 +129,8 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
             b.append(bk)
             for pe in range(n):
                 w_prev = max(counts[pe][nonzero[k - 1]], 1) + tails[pe][nonzero[k - 1]] if k else 0
-                s[pe].append(max(bk + 1, s[pe][k - 1] + w_prev) if k else bk + 1)
+                first = bk + 1 + a.registered_broadcast     # "Registered broadcast": b + 2
+                s[pe].append(max(first, s[pe][k - 1] + w_prev) if k else first)
             prev_b, prev_g = bk, g
         if nonzero:
             done_b = b[-1] + 1 + (groups - 1 - nonzero[-1] // n)
@@ -209,7 +210,8 @@ def _binary_pass_end(program: Program, p, t: int) -> int:
         if k >= depth:
             bk = max(bk, s[k - depth] + 1)
         b.append(bk)
-        s.append(bk + 1 if k == 0 else max(bk + 1, s[-1] + p.rows))
+        first = bk + 1 + a.registered_broadcast
+        s.append(first if k == 0 else max(first, s[-1] + p.rows))
     return max(b[-1] + 1, s[-1] + p.rows)
 
 
@@ -254,7 +256,8 @@ def _binary_items_end(a: ArchConfig, gaps: list[int], rows: int, t: int, trailin
         if k >= depth:
             bk = max(bk, s[k - depth] + 1)
         b.append(bk)
-        s.append(bk + 1 if k == 0 else max(bk + 1, s[-1] + rows))
+        first = bk + 1 + a.registered_broadcast
+        s.append(first if k == 0 else max(first, s[-1] + rows))
     return max(b[-1] + 1 + trailing, s[-1] + rows)
 
 

@@ -78,6 +78,11 @@ ZS_ARCHS = [
     _arch("z2pe-merge", pes=2, fifo_depth=2, code_bits=4, run_bits=2, line_bits=48, act_depth=64,
           acc_depth=16, sparse_depth=1024, ptr_depth=512, bias_depth=256, max_passes=16,
           padding_merge=1),
+    # the registered broadcast (for the clock, docs/timing.md), with one- and two-deep queues
+    _arch("z4pe-reg", pes=4, fifo_depth=2, act_depth=32, acc_depth=8, sparse_depth=512,
+          ptr_depth=512, bias_depth=128, max_passes=16, padding_merge=1, registered_broadcast=1),
+    _arch("z3pe-reg", pes=3, fifo_depth=1, act_depth=64, acc_depth=4, sparse_depth=1024,
+          ptr_depth=512, bias_depth=128, max_passes=32, registered_broadcast=1),
 ]
 
 #: the random binary cases' shapes: which layers are binary ("b") and which sparse ("s")

@@ -31,6 +31,10 @@ CASES = {
         dict(pes=2, bounds_lookahead=1), [dict(height=6, width=6, channels=1, kernel=5, stride=2, pad=2,
                                                out=3, planes=8),
                                           dict(height=3, width=3, channels=3, kernel=3, stride=1, pad=0, out=4)]),
+    "two chunks per position, registered broadcast": (
+        dict(pes=4, fifo_depth=2, registered_broadcast=1),
+        [dict(height=4, width=4, channels=20, kernel=3, stride=1, pad=1, out=6),
+         dict(height=4, width=4, channels=6, kernel=1, stride=1, pad=0, out=5, binarize=False)]),
     "one-deep queues, one-row tiles, pad 2": (
         dict(pes=4, fifo_depth=1, acc_depth=1), [dict(height=5, width=4, channels=2, kernel=3, stride=2, pad=1,
                                                       out=7, planes=2),

@@ -8,11 +8,12 @@ import random
 import pytest
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import (FIELDS, PRESETS, TIMING_SWITCHES, ArchConfig, from_dict, load_arch,
-                              with_overrides)
+from zeroskip.hw.arch import (FIELDS, PIPELINE_SWITCHES, PRESETS, TIMING_SWITCHES, ArchConfig,
+                              from_dict, load_arch, with_overrides)
 
+SWITCHES = TIMING_SWITCHES + PIPELINE_SWITCHES
 INTEGER_FIELDS = [name for name, f in FIELDS.items()
-                  if name not in ("name", "clock_mhz") and name not in TIMING_SWITCHES]
+                  if name not in ("name", "clock_mhz") and name not in SWITCHES]
 
 
 def random_config(rng: random.Random) -> ArchConfig:
@@ -69,7 +70,7 @@ def test_a_bad_integer_field_is_named(name, bad):
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("name", TIMING_SWITCHES)
+@pytest.mark.parametrize("name", SWITCHES)
 @pytest.mark.parametrize("bad", [2, -1, 0.5, "1", True, None])
 def test_a_bad_switch_is_named(name, bad):
     with pytest.raises(ZeroskipError, match=f"field '{name}' is a switch") as error:
@@ -89,7 +90,8 @@ def test_a_switch_off_leaves_the_fingerprint_as_before():
     """Arrays built before the switches existed keep their ID register's value."""
     from zeroskip.hw.regmap import fingerprint
     small = PRESETS["small"]
-    for switch in TIMING_SWITCHES:
+    assert all(getattr(PRESETS[name], switch) == 0 for name in PRESETS for switch in PIPELINE_SWITCHES)
+    for switch in SWITCHES:
         on = dataclasses.replace(small, **{switch: 1})
         assert fingerprint(on) != fingerprint(small)
     assert fingerprint(PRESETS["eie64"]) == fingerprint(dataclasses.replace(

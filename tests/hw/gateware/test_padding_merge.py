@@ -16,7 +16,7 @@ from zeroskip.ladder import run
 
 from benches import run_program, tiny
 from handmade import encode, random_layers
-from test_lookahead import check
+from switches import check
 from test_top import sparse_inputs
 
 

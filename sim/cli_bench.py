@@ -119,7 +119,7 @@ def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = No
 
 
 def format_report(report: dict) -> str:
-    from zeroskip.hw.arch import TIMING_SWITCHES
+    from zeroskip.hw.arch import PIPELINE_SWITCHES, TIMING_SWITCHES
     from zeroskip.table import format_table
 
     rows = [[r["name"], f"{r['in']}x{r['out']}", r["ideal_cycles"], r["cycles"], r["time_us"],
@@ -131,7 +131,8 @@ def format_report(report: dict) -> str:
     arch = report["arch"]
     lines.append(f"{arch['pes']} PEs, queue {arch['fifo_depth']}, {arch['clock_mhz']:g} MHz, "
                  f"{arch['run_bits']}-bit runs, {arch['line_bits']}-bit lines"
-                 + "".join(f", {name.replace('_', ' ')}" for name in TIMING_SWITCHES if arch.get(name))
+                 + "".join(f", {name.replace('_', ' ')}" for name in TIMING_SWITCHES + PIPELINE_SWITCHES
+                           if arch.get(name))
                  + f"{', row-balanced' if report['balance'] else ''}; synthetic layers: uniformly random "
                  f"weights and activations at the paper's densities (seed {report['seed']}); energy priced "
                  f"by {report['energy_table']}; vs EIE uJ = energy / (EIE's 0.59 W x its actual time)")

@@ -28,6 +28,7 @@ import numpy as np
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.fixedpoint import frac_for_range, quantize, requantize, signed_range
 from zeroskip.hw.program import field_max
+from zeroskip.hw.reference import ActivationBanks
 
 #: the largest right shift a pass descriptor can hold
 MAX_SHIFT = field_max("shift")
@@ -103,16 +104,12 @@ def _formats_through_banks(ir, xq: np.ndarray, in_frac: int, calibrated: bool) -
     resting in its bank, ``zeroskip.compiler.graph``)."""
     a = ir.arch
     length = max(max(layer.vector_in, layer.vector_out) for layer in ir.layers)
-    banks = [np.zeros((xq.shape[0], length), np.int64) for _ in range(2)]
-    banks[0][:, :xq.shape[1]] = xq
+    banks = ActivationBanks(xq, length)
     for index, layer in enumerate(ir.layers):
-        out, in_frac = layer.choose_formats(index, banks[index % 2][:, :layer.vector_in],
+        out, in_frac = layer.choose_formats(index, banks.source(index, layer.vector_in),
                                             in_frac, a, calibrated)
-        if hasattr(layer, "written"):
-            written = np.flatnonzero(layer.written(a.pes))
-            banks[1 - index % 2][:, written] = out[:, written]
-        else:                                   # binary layers: their whole output vector
-            banks[1 - index % 2][:, :out.shape[1]] = out
+        # binary layers have no ``written``: their whole output vector
+        banks.write(index, out, layer.written(a.pes) if hasattr(layer, "written") else None)
 
 
 def quantized_input(ir, in_frac: int, x_range: float) -> tuple[int, np.ndarray]:

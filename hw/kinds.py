@@ -23,7 +23,7 @@ from zeroskip.hw.placement import slot_rows
 from zeroskip.hw.conv import ConvGeometry, Windows, gather
 from zeroskip.hw.fixedpoint import max_offset
 from zeroskip.hw.program import (CONV_FIELDS, KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, KIND_SPARSE,
-                                 OP_MAC, OP_MAX, WINDOW_KINDS, LayerInfo, Program, binary_chunks,
+                                 OP_MAC, OP_MAX, LayerInfo, Program, binary_chunks,
                                  binary_pass_chunks, column_count, unpack_binary_lines,
                                  unpack_binary_window_lines, unpack_lines)
 
@@ -115,9 +115,8 @@ class LayerKind:
         """bool [out_len]: the output positions the layer writes into its destination bank
         (the others keep what earlier layers left there): all of them, or a windowed layer's
         channels from its ``channel_base``."""
-        if layer.kind in WINDOW_KINDS:
-            return layer.geometry.written(program.arch.pes)
-        return np.ones(layer.out_len, bool)
+        geometry = layer.geometry
+        return geometry.written(program.arch.pes) if geometry else np.ones(layer.out_len, bool)
 
 
 def _pass_bias(program: Program, index: int) -> np.ndarray:

@@ -44,6 +44,35 @@ def bank_length(program: Program) -> int:
     return max(max(layer.in_len, layer.out_len) for layer in program.layers)
 
 
+class ActivationBanks:
+    """The array's two activation banks for a batch, as the reference, the simulator and the
+    compiler's quantize pass model them: the input starts in bank 0, layer i reads bank i mod 2
+    and writes the other, and the positions it does not write keep what an earlier layer wrote
+    (a value resting in its bank, docs/conv.md "Graphs"). ``known`` marks, per bank, the
+    positions some layer (or the input) wrote."""
+
+    def __init__(self, inputs: np.ndarray, length: int):
+        self.banks = [np.zeros((inputs.shape[0], length), np.int64) for _ in range(2)]
+        self.known = [np.zeros(length, bool) for _ in range(2)]
+        self.banks[0][:, :inputs.shape[1]] = inputs
+        self.known[0][:inputs.shape[1]] = True
+
+    def source(self, layer: int, length: int) -> np.ndarray:
+        """The first ``length`` activations layer ``layer`` reads (a view)."""
+        return self.banks[layer % 2][:, :length]
+
+    def target(self, layer: int, length: int) -> np.ndarray:
+        """A copy of the first ``length`` activations of the bank layer ``layer`` writes."""
+        return self.banks[1 - layer % 2][:, :length].copy()
+
+    def write(self, layer: int, out: np.ndarray, written: np.ndarray | None = None) -> None:
+        """Layer ``layer``'s outputs into its destination bank: the positions ``written`` marks
+        (bool), or all of ``out``'s."""
+        columns = np.flatnonzero(written) if written is not None else np.arange(out.shape[1])
+        self.banks[1 - layer % 2][:, columns] = out[:, columns]
+        self.known[1 - layer % 2][columns] = True
+
+
 def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
     """Integer activations at every layer boundary for integer inputs [batch, in]: each layer's
     whole weight matrix, rebuilt from the decoded images, by its kind's arithmetic.
@@ -54,25 +83,18 @@ def trace_int(program: Program, xq: np.ndarray) -> list[np.ndarray]:
     this input wrote is an error, as the hardware would read a stale value there."""
     decoded = program.decoded
     xs = np.atleast_2d(np.asarray(xq, dtype=np.int64))
-    length = bank_length(program)
-    banks = [np.zeros((xs.shape[0], length), np.int64) for _ in range(2)]
-    known = [np.zeros(length, bool) for _ in range(2)]
-    banks[0][:, :xs.shape[1]] = xs
-    known[0][:xs.shape[1]] = True
+    banks = ActivationBanks(xs, bank_length(program))
     acts = [xs]
     for index, layer in enumerate(program.layers):
-        source, target = index % 2, 1 - index % 2
-        missing = _unwritten_read(program, layer, known[source])
+        missing = _unwritten_read(program, layer, banks.known[index % 2])
         if missing is not None:
             raise ZeroskipError(f"layer {index}: reads activation {missing} of its source bank, "
                                 "which no earlier layer wrote for this input")
         kind = decoded.kind(index)
         out = kind.forward(program, layer, decoded.weights(index), decoded.bias(index)[None, :],
-                           banks[source][:, :layer.in_len])
-        written = np.flatnonzero(kind.written(program, layer))
-        banks[target][:, written] = out[:, written]
-        known[target][written] = True
-        acts.append(banks[target][:, :layer.out_len].copy())
+                           banks.source(index, layer.in_len))
+        banks.write(index, out, kind.written(program, layer))
+        acts.append(banks.target(index, layer.out_len))
     return acts
 
 

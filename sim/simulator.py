@@ -18,7 +18,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw import timing
 from zeroskip.hw.fixedpoint import dequantize, signed_range
 from zeroskip.hw.program import Program
-from zeroskip.hw.reference import bank_length, integer_inputs, quantize_input
+from zeroskip.hw.reference import ActivationBanks, bank_length, integer_inputs, quantize_input
 from zeroskip.sim.energy import ACTIONS, EnergyTable, energy_table_for
 from zeroskip.sim.kinds import SIM_KINDS
 
@@ -200,13 +200,10 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
     pass_macs = np.zeros((batch, n_passes, a.pes), np.int64)
     layer_actions = [{name: 0 for name in ACTIONS} for _ in range(n_layers)]
 
-    # the two activation banks: layer i reads bank i mod 2 and writes the other; what it does
-    # not write stays (hw/reference.py trace_int)
-    banks = [np.zeros((batch, bank_length(program)), np.int64) for _ in range(2)]
-    banks[0][:, :xq.shape[1]] = xq
+    banks = ActivationBanks(xq, bank_length(program))
     for li, layer in enumerate(program.layers):
-        source = banks[li % 2][:, :layer.in_len]
-        out = banks[1 - li % 2][:, :layer.out_len].copy()   # what the layer does not write stays
+        source = banks.source(li, layer.in_len)
+        out = banks.target(li, layer.out_len)           # what the passes do not write stays
         for image in (im for im in images if im.layer == li):
             kind = SIM_KINDS[image.kind]
             ran = kind.run(a, image, source, layer_actions[li])
@@ -229,7 +226,7 @@ def simulate_int(program: Program, xq, energy_table: EnergyTable | str | None = 
             values, saturated = kind.datapath(program, image, source)
             clipped[:, li] += saturated
             kind.place(out, image, values)
-        banks[1 - li % 2][:, :layer.out_len] = out
+        banks.write(li, out)
     acts = out
 
     layer_of_pass = np.array([im.layer for im in images], dtype=np.int64)

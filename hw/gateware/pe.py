@@ -389,10 +389,12 @@ class ProcessingElement(wiring.Component):
         with m.Elif(active & ~(skip & (current + 1 == end))):
             m.d.comb += [entry.eq(current + skip), stop.eq(end), issue.eq(1)]
         last = Signal()
+        free = (~issue | last) & ~queue.r_rdy
+        if a.registered_broadcast:      # not free while an item is in the broadcast register
+            free = free & ~self.items.valid
         m.d.comb += [last.eq(issue & (entry + 1 == stop)),
                      pop.eq((~issue | last) & queue.r_rdy),
-                     self.free.eq((~issue | last) & ~queue.r_rdy
-                                  & ~(self.items.valid if a.registered_broadcast else 0))]
+                     self.free.eq(free)]
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
         return issue, entry, first, last, column_act, column_bits, column_plane, column_valid
 

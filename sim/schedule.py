@@ -13,6 +13,7 @@ Per PE, the column phase (cycles 0 .. C inclusive) splits into
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,11 +67,9 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
         in_len = active.shape[1]
         groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
         group_count = np.full(batch, -(-in_len // pes), np.int64)
-    base = _schedule_chunk_lookahead if lookahead else _schedule_chunk
-    extra = {"registered": registered} if registered else {}
-
-    def chunk(*args):
-        return base(*args, tails=tails, **extra)
+    # the registered broadcast exists without the lookahead only (ArchConfig refuses both)
+    chunk = (functools.partial(_schedule_chunk_lookahead, tails=tails) if lookahead else
+             functools.partial(_schedule_chunk, tails=tails, registered=registered))
     if keep_trace or batch <= step:
         return chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
     parts = [chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],

@@ -23,11 +23,17 @@ keeping a value for a later node) and their share of the layer's MACs, and per u
 join costs: the unit against the same unit without its shortcut, and Fire's fused expand layer
 against its 1x1 and 3x3 expands run as two layers.
 
+A third table: the layers lane passes run (docs/timing.md "Lane passes": each non-zero lane of
+a group into its own PE's queue, a group per cycle), broadcast and as lane passes, on the same
+array with ``lane_passes`` off and on: the depthwise conv above, a 2x2 stride-2 max pool of 64
+channels on 14x14 and a global average pool of 64 channels on 7x7 (40 % non-zero inputs).
+
 With ``--improvements``, the array has zs64's timing improvements (docs/timing.md: bounds
-lookahead, padding merge, queues of 16) on top of ``small``'s memories and formats.
+lookahead, padding merge, lane passes, queues of 16) on top of ``small``'s memories and formats;
+with ``--lane-passes``, lane passes alone (the graph tables then run them too).
 
     .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk] [--graphs]
-                                                   [--improvements]
+                                                   [--improvements | --lane-passes]
 """
 
 from __future__ import annotations
@@ -107,6 +113,37 @@ def depthwise(arch, seed: int, images: int):
     return program, quantize_input(program, x)
 
 
+def pool(arch, seed: int, images: int, kind: str):
+    """A 2x2 stride-2 max pool of 64 channels on 14x14, or a global average pool of 64 channels
+    on 7x7 (40 % non-zero inputs): the program and integer input maps."""
+    from zeroskip.models.interchange import MapInput, Pool
+
+    rng = np.random.default_rng(seed)
+    size = 14 if kind == "max" else 7
+    layer = Pool("max", 2, 2, name="pool") if kind == "max" else Pool("avg", 7, 7, name="gap")
+    x = rng.uniform(0, 1, (images, size * size * 64)) * (rng.random((images, size * size * 64)) < 0.4)
+    program = compile_layers([MapInput(size, size, 64), layer], arch, calibration=x)
+    return program, quantize_input(program, x)
+
+
+def lane_rows(arch, seed: int, images: int) -> list:
+    """The lane-pass table: each layer with ``lane_passes`` off and on (its first pass says which
+    it ran as)."""
+    rows = []
+    for name, build in (("depthwise 3x3, 64 ch, 14x14", depthwise),
+                        ("max pool 2x2/2, 64 ch, 14x14", lambda a, s, i: pool(a, s, i, "max")),
+                        ("global avg pool, 64 ch, 7x7", lambda a, s, i: pool(a, s, i, "avg"))):
+        row = [name]
+        for switch in (0, 1):
+            program, maps = build(dataclasses.replace(arch, lane_passes=switch), seed, images)
+            assert program.passes[0].lanes == switch, f"{name}: lanes {program.passes[0].lanes}"
+            sim = simulate_int(program, maps)
+            cycles, ideal = sim.layer_cycles[:, 0], sim.layer_ideal_cycles[:, 0]
+            row += [cycles.mean(), ideal.sum() / cycles.sum()]
+        rows.append(row + [row[1] / row[3]])
+    return rows
+
+
 def first_layer_program(program, layer: int):
     """A program of ``layer`` alone (its maps come from the caller)."""
     from zeroskip.hw.program import Program
@@ -128,9 +165,13 @@ def main(argv=None) -> int:
                         help="also the branching graphs' lowerings (Fire, ShuffleNet, bottleneck)")
     parser.add_argument("--improvements", action="store_true",
                         help="zs64's timing switches and queues of 16 on the same array")
+    parser.add_argument("--lane-passes", action="store_true",
+                        help="lane passes (depthwise convs, pools) on the same array")
     args = parser.parse_args(argv)
     arch = dataclasses.replace(PRESETS["small"], pes=args.pes, act_depth=2048, ptr_depth=8192,
                                sparse_depth=4096, name=f"small{args.pes}")
+    if args.lane_passes:
+        arch = dataclasses.replace(arch, lane_passes=1, name=f"small{args.pes}+lanes")
     if args.improvements:
         zs64 = PRESETS["zs64"]
         arch = dataclasses.replace(arch, fifo_depth=zs64.fifo_depth, name=f"small{args.pes}+zs",
@@ -159,6 +200,11 @@ def main(argv=None) -> int:
                         "im2col FC cycles", "FC effic.", "FC / conv"], rows,
                        ["", "d", ".0f", ".0f", ".1%", ".0f", ".0f", ".1%", ".2f"]))
     print(f"per image, {arch.pes} PEs ({arch.name}), mean over {args.images} images")
+    print()
+    print(format_table(["layer", "broadcast cycles", "effic.", "lane cycles", "effic.", "speed-up"],
+                       lane_rows(arch, args.seed, args.images),
+                       ["", ".0f", ".1%", ".0f", ".1%", ".2f"]))
+    print(f"per image, {arch.pes} PEs, lane_passes off and on, mean over {args.images} images")
     if args.graphs:
         graph_arch = dataclasses.replace(arch, act_depth=4096, sparse_depth=8192)
         layer_rows, unit_rows = graph_tables(graph_arch, args.seed, args.images)

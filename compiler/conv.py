@@ -15,6 +15,7 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.conv import ConvGeometry, fm_stride, gather
 from zeroskip.hw.fixedpoint import max_offset, signed_range
+from zeroskip.hw.kinds import lane_problem
 from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX, LayerInfo, Pass
 
 
@@ -94,11 +95,23 @@ class ConvLayerIR(WindowedIR, LayerIR):
     def plan_passes(self, index: int, arch: ArchConfig, used) -> list[Pass]:
         passes = super().plan_passes(index, arch, used)
         fields = self.geometry.pass_fields(arch.pes)
+        lanes = int(self.lane_pass(arch))
         for p in passes:
             p.in_len = self.geometry.in_channels
+            p.lanes = lanes
             for name, value in fields.items():
                 setattr(p, name, value)
         return passes
+
+    def lane_pass(self, arch: ArchConfig) -> bool:
+        """Whether the layer runs as lane passes (docs/timing.md "Lane passes"): the array has
+        them and every column's weights lie in its lane's PE (depthwise convs, pools)."""
+        if not arch.lane_passes:
+            return False
+        rows, columns, _ = self.nonzero()
+        counts = np.zeros((arch.pes, self.in_len), np.int64)
+        np.add.at(counts, (rows % arch.pes, columns), 1)
+        return lane_problem(arch, self.geometry, counts) is None
 
     def meta(self, arch: ArchConfig) -> dict:
         meta = super().meta(arch)

@@ -519,13 +519,18 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
                 if neg[ch] >= 0:
                     grid[:, d:d + t.kernel, d:d + t.kernel, neg[ch]] -= t.weights[:, ch]
         split = relu and not node.relu and not ir.nonneg(node.name) and window.op == OP_MAC
-        blocks.append(full)
-        biases.append(node.bias)
-        where[node.name] = (rows + np.arange(out), np.full(out, -1))
+        place = _channel_place(ir, b, node, window) if rows == 0 else np.arange(out)
+        placed = np.empty_like(full)
+        placed[place] = full
+        bias = np.empty(out)
+        bias[place] = node.bias
+        blocks.append(placed)
+        biases.append(bias)
+        where[node.name] = (rows + place, np.full(out, -1))
         if split:
-            blocks.append(-full)
-            biases.append(-node.bias)
-            where[node.name] = (rows + np.arange(out), rows + out + np.arange(out))
+            blocks.append(-placed)
+            biases.append(-bias)
+            where[node.name] = (rows + place, rows + out + place)
             rows += out
         rows += out
     centre = (k // 2) * k + k // 2
@@ -579,6 +584,25 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
                                 bias=np.zeros(rows), relu=relu, name=name, geometry=geometry)
         return layer, next_b
     return _shared_ir(ConvLayerIR, matrix, bias, relu, name, index, arch, geometry=geometry), next_b
+
+
+def _channel_place(ir: GraphIR, b: Boundary, node: Compute, window: Window) -> np.ndarray:
+    """The row of each of the node's output channels. A per-channel node (depthwise conv,
+    pool: channel o reads input channel o alone) whose input channels fill the map's first
+    positions in some order (after a channel shuffle, say) writes channel o at its input's
+    position, so that each column's weights lie in the PE of its activation's lane
+    (docs/timing.md "Lane passes"); any other node writes its channels in order."""
+    out = node.shape[-1]
+    order = np.arange(out)
+    if window.op == FC or len(node.terms) != 1:
+        return order
+    pos, neg = resolve(ir, b, node.terms[0].source)
+    w = node.terms[0].weights
+    if len(pos) != out or np.any(neg >= 0) or not np.array_equal(np.sort(pos), order):
+        return order
+    across = w.copy()
+    across[order, order] = 0
+    return order if across.any() else np.asarray(pos, np.int64)
 
 
 def _shared_ir(cls, matrix: np.ndarray, bias: np.ndarray, relu: bool, name: str, index: int,

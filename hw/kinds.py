@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_window_dot, quantize, quantize_planes,
                                     requantize, wrap)
 from zeroskip.hw.placement import slot_rows
@@ -63,6 +64,7 @@ class PassImage:
     geometry: ConvGeometry | None = None
     windows: Windows | None = None       #: the window of every output pixel
     out_step: int = 0                    #: local addresses per output pixel
+    lanes: bool = False                  #: a lane pass (docs/timing.md "Lane passes")
 
     @property
     def lines(self) -> np.ndarray:
@@ -320,6 +322,11 @@ class SparseConv(SparseFC):
         image = super().decode_pass(program, index, entries)
         image.geometry, image.out_step = geometry, p.out_step
         image.windows = geometry.windows(program.arch.pes)
+        image.lanes = bool(p.lanes)
+        if p.lanes:
+            problem = lane_problem(program.arch, geometry, image.counts)
+            if problem:
+                raise ZeroskipError(f"program pass {index}: a lane pass, but {problem}")
         return image
 
     def forward(self, program, layer, weights, bias, acts):
@@ -342,6 +349,29 @@ class SparseConv(SparseFC):
         out = np.zeros((y.shape[0], g.pixels, g.out_stride), np.int64)
         out[..., g.channel_base: g.channel_base + g.out_channels] = y
         return out.reshape(y.shape[0], -1)
+
+
+def column_lanes(geometry: ConvGeometry, pes: int) -> np.ndarray:
+    """int64 [columns]: the lane (PE) of each window column's activation, ``c mod N``, the same
+    for every output pixel when the input stride is a multiple of N (docs/timing.md "Lane
+    passes")."""
+    return np.tile(np.arange(geometry.in_channels) % pes, geometry.kernel ** 2)
+
+
+def lane_problem(arch: ArchConfig, geometry: ConvGeometry, counts: np.ndarray) -> str | None:
+    """Why a conv pass with these entries per PE and column [pes, columns] cannot run as a lane
+    pass on ``arch``, or None."""
+    if not arch.lane_passes:
+        return "the architecture has no lane passes (lane_passes is 0)"
+    if geometry.in_stride % arch.pes:
+        return (f"its input stride {geometry.in_stride} is not a multiple of {arch.pes} PEs, so a "
+                "channel's lane changes from pixel to pixel")
+    lanes = column_lanes(geometry, arch.pes)
+    stray = (counts > 0) & (np.arange(arch.pes)[:, None] != lanes[None, :])
+    if stray.any():
+        pe, column = (int(v[0]) for v in np.nonzero(stray))
+        return f"column {column} has entries in PE {pe}, not in its lane's PE {int(lanes[column])}"
+    return None
 
 
 def window_geometry(program: Program, index: int) -> ConvGeometry:
@@ -373,6 +403,8 @@ class BinaryConv(BinaryFC):
         geometry = window_geometry(program, index)
         if geometry.op != OP_MAC:
             raise ZeroskipError(f"program pass {index}: a binary conv pass has no max pooling (op 0)")
+        if p.lanes:
+            raise ZeroskipError(f"program pass {index}: a binary conv pass is no lane pass (lanes 0)")
         if geometry.channel_base:
             raise ZeroskipError(f"program pass {index}: a binary conv pass writes its whole output "
                                 f"stride (channel base 0)")

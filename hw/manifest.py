@@ -293,6 +293,9 @@ def _passes(value, layers: list[dict], arch: ArchConfig, path: str) -> list[dict
             raise ZeroskipError(f"{path}: {where} shift {p['shift']} outside 0..{MAX_SHIFT}")
         if p["last"] not in (0, 1):
             raise ZeroskipError(f"{path}: {where} field 'last' must be 0 or 1")
+        if p["lanes"] not in (0, 1) or (p["lanes"] and not arch.lane_passes):
+            raise ZeroskipError(f"{path}: {where} field 'lanes' must be 0, or 1 on an architecture "
+                                f"with lane passes (lane_passes 1)")
         if not 1 <= p["rows"] <= arch.acc_depth or p["row_base"] + p["rows"] > arch.act_depth:
             raise ZeroskipError(f"{path}: {where} rows {p['row_base']}..{p['row_base'] + p['rows']}"
                                 f" outside the accumulators or the activation memory")

@@ -42,7 +42,7 @@ OP_MAC = 0          #: conv passes: accumulate codebook value × activation, zer
 OP_MAX = 1          #: conv passes: max pooling, every activation of the window broadcast
 
 #: the conv-only descriptor fields (zero in the other kinds' passes), in layout order
-CONV_FIELDS = ("op", "kernel", "stride", "pad", "in_height", "in_width", "out_height", "out_width",
+CONV_FIELDS = ("op", "lanes", "kernel", "stride", "pad", "in_height", "in_width", "out_height", "out_width",
                "col_step", "row_step", "pixel_step", "line_step", "origin", "out_step")
 
 
@@ -73,6 +73,7 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
         # conv passes only (docs/conv.md); zero in the others. Addresses are global activation
         # indices: (y·in_width + x)·col_step + channel
         ("op", 1),                                     # OP_MAC or OP_MAX
+        *([("lanes", 1)] if arch.lane_passes else []), # a lane pass (docs/timing.md "Lane passes")
         ("kernel", 4),                                 # k: the window is k × k
         ("stride", 4),
         ("pad", 4),
@@ -86,6 +87,18 @@ def descriptor_layout(arch: ArchConfig) -> list[tuple[str, int]]:
                                                        # pixel 0 starts this far before index 0
         ("out_step", _bits_for(arch.act_depth)),       # local addresses per output pixel
     ]
+
+
+def descriptor_values(p: "Pass", arch: ArchConfig) -> dict[str, int]:
+    """A pass's descriptor fields as ``arch``'s layout holds them; a field the layout leaves out
+    (``lanes`` on an array without lane passes) must be 0."""
+    layout = dict(descriptor_layout(arch))
+    values = dataclasses.asdict(p)
+    stray = [name for name, value in values.items() if name not in layout and value]
+    if stray:
+        raise ZeroskipError(f"pass of layer {p.layer}: field '{stray[0]}' = {values[stray[0]]}, but "
+                            f"the architecture's descriptors have no such field")
+    return {name: values[name] for name in layout}
 
 
 def column_count(kind: int, in_len: int, kernel: int) -> int:
@@ -237,6 +250,9 @@ class Pass:
     line_base: int = 0
     # conv passes (CONV_FIELDS)
     op: int = 0
+    #: 1: a lane pass (``ArchConfig.lane_passes``, docs/timing.md "Lane passes"): every column's
+    #: entries lie in the PE of its activation's lane, which alone takes it, a group per cycle
+    lanes: int = 0
     kernel: int = 0
     stride: int = 0
     pad: int = 0
@@ -304,7 +320,7 @@ class Program:
     def descriptors(self) -> list[int]:
         """Packed pass descriptors (Python ints: the layout can be wider than 64 bits)."""
         layout = descriptor_layout(self.arch)
-        return [pack_fields(layout, dataclasses.asdict(p)) for p in self.passes]
+        return [pack_fields(layout, descriptor_values(p, self.arch)) for p in self.passes]
 
     @property
     def in_len(self) -> int:

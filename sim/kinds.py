@@ -18,10 +18,10 @@ from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.conv import gather
 from zeroskip.hw.fixedpoint import (binarize, binary_dot, binary_window_dot, clipped,
                                     max_accumulate, requantize, wrap)
-from zeroskip.hw.kinds import PassImage
+from zeroskip.hw.kinds import PassImage, column_lanes
 from zeroskip.hw.program import KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, KIND_SPARSE, OP_MAX, Program
 from zeroskip.sim.schedule import (PassSchedule, binary_window_items, schedule_binary_items,
-                                   schedule_binary_pass, schedule_pass)
+                                   schedule_binary_pass, schedule_lanes, schedule_pass)
 
 #: elements of one dense weight block in the datapath (float64), bounding its memory
 _BLOCK_ELEMENTS = 1 << 22
@@ -136,11 +136,12 @@ class SparsePasses(SimKind):
         rows = image.rows * pes * batch                          # the sweep runs in every PE
         if reads is None:
             reads = -(-image.in_len // pes) * batch
+        pushes = k * pes if sched.pe_items is None else int(sched.pe_items.sum())
         into["act_read"] += reads * pes
         into["lnzd_select"] += k
-        into["queue_push"] += k * pes
-        into["queue_pop"] += k * pes
-        into["ptr_read"] += 2 * k * pes
+        into["queue_push"] += pushes
+        into["queue_pop"] += pushes
+        into["ptr_read"] += 2 * pushes
         into["sparse_line_read"] += line_reads(active, image)
         into["codebook_read"] += entries
         into["mac"] += mac
@@ -258,10 +259,14 @@ class ConvPasses(SparsePasses):
         patches, inside = self.windows(image, source)
         active = inside if g.op == OP_MAX else patches != 0           # OP_MAX: zeros broadcast too
         groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
-        sched = schedule_pass(active, image.issues, a.fifo_depth, groups=groups,
-                              group_count=np.tile(w.groups, batch),
-                              lookahead=bool(a.bounds_lookahead),
-                              registered=bool(a.registered_broadcast), tails=image.merged_last)
+        switches = dict(lookahead=bool(a.bounds_lookahead), registered=bool(a.registered_broadcast),
+                      tails=image.merged_last)
+        if image.lanes:         # docs/timing.md "Lane passes": each lane into its own PE's queue
+            sched = schedule_lanes(active, image.issues, column_lanes(g, a.pes), groups,
+                                   np.tile(w.groups, batch), a.fifo_depth, **switches)
+        else:
+            sched = schedule_pass(active, image.issues, a.fifo_depth, groups=groups,
+                                  group_count=np.tile(w.groups, batch), **switches)
         macs = _per_pe(active, image.macs)                            # [batch · P, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes,
                            reads=int(w.reads.sum()) * batch,

@@ -36,6 +36,8 @@ class PassSchedule:
     pe_idle: np.ndarray            #: [batch, pes] cycles with nothing to do
     broadcasts: np.ndarray | None = None   #: [batch, Kmax] b_k (only with keep_trace)
     pops: np.ndarray | None = None         #: [batch, Kmax, pes] s[p, k] (only with keep_trace)
+    #: [batch, pes] items each PE's queue received: K for a broadcast (None), fewer in a lane pass
+    pe_items: np.ndarray | None = None
 
 
 def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
@@ -164,10 +166,118 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
         pops=np.where(valid[:, :, None], pops.transpose(1, 0, 2), -1) if keep_trace else None)
 
 
-def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int, tail=0):
+def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, groups: np.ndarray,
+                   group_count: np.ndarray, fifo_depth: int, lookahead: bool = False,
+                   tails: np.ndarray | None = None, registered: bool = False,
+                   keep_trace: bool = False) -> PassSchedule:
+    """Timing of a lane pass (docs/timing.md "Lane passes", ``ArchConfig.lane_passes``): every
+    group of the sequence takes one cycle, and each of its non-zero lanes is pushed into its own
+    PE's queue only, in that cycle, while every queue has room.
+
+    ``active`` bool [batch, in_len], ``groups`` int [batch, in_len] and ``group_count`` [batch] as
+    for ``schedule_pass``; ``lanes`` int [batch, in_len] (broadcastable): the PE whose queue takes
+    column j (its activation's lane). ``counts`` [pes, in_len]: entries of each PE's column; only
+    the lane's PE's count is used (a lane pass's columns have entries in that PE only)."""
+    active = np.atleast_2d(np.asarray(active, dtype=bool))
+    counts = np.asarray(counts, dtype=np.int64)
+    batch, pes = active.shape[0], counts.shape[0]
+    lanes = np.broadcast_to(lanes, active.shape)
+    # the active columns of every sample in order; each group holding one is an item
+    columns = active.sum(axis=1)
+    cmax = int(columns.max()) if batch else 0
+    order = np.argsort(~active, axis=1, kind="stable")[:, :cmax]           # [batch, cmax]
+    valid_c = np.arange(cmax)[None, :] < columns[:, None]
+    group_c = np.take_along_axis(groups, order, axis=1)
+    new = valid_c & np.concatenate([np.ones((batch, 1), bool),
+                                    group_c[:, 1:] != group_c[:, :-1]], axis=1)
+    item_c = np.cumsum(new, axis=1) - 1                                     # its item
+    nonzeros = new.sum(axis=1).astype(np.int64)                             # K: groups pushed
+    kmax = int(nonzeros.max()) if batch else 0
+    lane_c = np.take_along_axis(lanes, order, axis=1)
+    b_i, c_i = np.nonzero(valid_c)
+    k_i, p_i, j_i = item_c[b_i, c_i], lane_c[b_i, c_i], order[b_i, c_i]
+    pushed = np.zeros((kmax, batch, pes), bool)
+    n = np.zeros((kmax, batch, pes), np.int64)
+    tail = np.zeros((kmax, batch, pes), np.int64)
+    pushed[k_i, b_i, p_i] = True
+    n[k_i, b_i, p_i] = counts[p_i, j_i]
+    if tails is not None:
+        tail[k_i, b_i, p_i] = np.asarray(tails)[p_i, j_i]
+    group = np.zeros((batch, kmax), np.int64)
+    group[b_i[new[b_i, c_i]], k_i[new[b_i, c_i]]] = group_c[valid_c & new]
+    valid_k = np.arange(kmax)[:, None] < nonzeros[None, :]                   # [kmax, batch]
+    previous = np.concatenate([np.full((batch, 1), -1, np.int64), group[:, :-1]], axis=1)
+    gap = np.where(valid_k, (group - previous).T, 0)                        # one cycle per group
+    if lookahead:
+        broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, fifo_depth, tail, pushed)
+        b_last = broadcast[np.maximum(nonzeros - 1, 0), np.arange(batch)] if kmax else np.zeros(batch, np.int64)
+        finish = np.where(nonzeros > 0, b_last + 2, 0)
+        if pes:
+            finish = np.maximum(finish, last_issue.max(axis=1))
+        stall = np.zeros((batch, pes), np.int64)
+    else:
+        broadcast, pops, free, stall = _lanes_core(gap, n, tail, pushed, valid_k, fifo_depth,
+                                                   2 if registered else 1)
+        b_last = broadcast[np.maximum(nonzeros - 1, 0), np.arange(batch)] if kmax else np.zeros(batch, np.int64)
+        finish = free.max(axis=1) if pes else np.zeros(batch, np.int64)
+    rows = np.arange(batch)
+    g_last = np.where(nonzeros > 0, group[rows, np.maximum(nonzeros - 1, 0)], -1) if kmax \
+        else np.full(batch, -1, np.int64)
+    broadcast_done = np.where(nonzeros > 0, b_last, 0) + group_count - g_last
+    column_end = np.maximum(broadcast_done, finish)
+    if kmax:
+        before = np.concatenate([np.zeros((1, batch), np.int64), broadcast[:-1]])
+        stalls = np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
+    else:
+        stalls = np.zeros(batch, np.int64)
+    busy = n.sum(axis=0)
+    return PassSchedule(
+        column_end=column_end, broadcast_done=broadcast_done, broadcast_stalls=stalls,
+        nonzeros=nonzeros, pe_busy=busy, pe_stall=stall,
+        pe_idle=column_end[:, None] + 1 - busy - stall,
+        broadcasts=np.where(valid_k.T, broadcast.T, -1) if keep_trace else None,
+        pops=np.where(pushed.transpose(1, 0, 2), pops.transpose(1, 0, 2), -1) if keep_trace else None,
+        pe_items=pushed.sum(axis=0).astype(np.int64))
+
+
+def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int):
+    """The lane pass recurrence without the bounds lookahead: item k (a group) goes out at
+    ``b_k = max(b_{k−1} + gap_k, max_p S_p + 1)``, S_p the pop of PE p's D-th latest item (its
+    queue is full until then); PE p pops an item it was pushed at ``max(b_k + latency, F_p)``
+    and is free at ``F_p = s + max(n, 1)`` (plus the padding merge's tail). Returns b [kmax,
+    batch], s [kmax, batch, pes], F [batch, pes] and the stall cycles [batch, pes] (pops that do
+    not coincide with the previous column's last entry)."""
+    kmax, batch, pes = n.shape
+    broadcast = np.zeros((kmax, batch), np.int64)
+    pops = np.full((kmax, batch, pes), -1, np.int64)
+    queued = np.full((batch, pes, depth), _NEVER, np.int64)      # p's last D pops, oldest first
+    b_prev = np.zeros(batch, np.int64)
+    free = np.zeros((batch, pes), np.int64)
+    last_n = np.zeros((batch, pes), np.int64)                    # entries of p's previous item
+    last_tail = np.zeros((batch, pes), np.int64)
+    stall = np.zeros((batch, pes), np.int64)
+    for k in range(kmax):
+        ok = valid_k[k]
+        b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1)
+        on = pushed[k] & ok[:, None]
+        s = np.maximum(b[:, None] + latency, free)
+        stall += on & ~((s == free) & (last_n > 0) & (last_tail == 0))
+        free = np.where(on, s + np.maximum(n[k], 1) + tail[k], free)
+        last_n, last_tail = np.where(on, n[k], last_n), np.where(on, tail[k], last_tail)
+        queued = np.where(on[:, :, None], np.concatenate([queued[:, :, 1:], s[:, :, None]], axis=2),
+                          queued)
+        pops[k] = np.where(on, s, -1)
+        b_prev = np.where(ok, b, b_prev)
+        broadcast[k] = b_prev
+    return broadcast, pops, free, stall
+
+
+def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int, tail=0,
+                    pushed: np.ndarray | None = None):
     """The bounds-lookahead recurrence (docs/timing.md "Bounds lookahead") over items k:
     ``gap`` [kmax, batch] the group scan's cycles before item k, ``n`` [kmax, batch, pes] its
-    entries, ``valid_k`` [kmax, batch]. Returns b [kmax, batch], s [kmax, batch, pes] (−1 for an
+    entries, ``valid_k`` [kmax, batch], ``pushed`` [kmax, batch, pes] which PEs' queues take it
+    (every PE's by default; a lane pass's lanes). Returns b [kmax, batch], s [kmax, batch, pes] (−1 for an
     empty column, which is never popped) and the cycle each PE is free from [batch, pes]: its
     last issue, or the cycle after it when its last column's last entry was taken along by the
     padding merge (``tail`` [kmax, batch, pes], 0 or 1)."""
@@ -188,13 +298,14 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
         held = queued[:, :, 1] if depth > 1 else np.full((batch, pes), -_NEVER, np.int64)
         blocked = (staged_empty & (held >= b[:, None])).any(axis=1) & (b == b_prev + 1)
         b = b + blocked
-        nonempty = (n[k] > 0) & ok[:, None]
+        taken = ok[:, None] if pushed is None else ok[:, None] & pushed[k]
+        nonempty = (n[k] > 0) & taken
         s = np.maximum(b[:, None] + 2, free)
         free = np.where(nonempty, s + n[k], free)
         last_issue = np.where(nonempty, s + n[k] - 1 + (tail[k] if np.ndim(tail) else 0), last_issue)
         queued = np.where(nonempty[:, :, None],
                           np.concatenate([queued[:, :, 1:], s[:, :, None]], axis=2), queued)
-        staged_empty = (n[k] == 0) & ok[:, None]
+        staged_empty = (n[k] == 0) & taken
         pops[k] = np.where(nonempty, s, -1)
         b_prev = np.where(ok, b, b_prev)
         broadcast[k] = b_prev

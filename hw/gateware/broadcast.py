@@ -46,13 +46,16 @@ class Broadcaster(wiring.Component):
 
     def __init__(self, arch: ArchConfig):
         self.arch = arch
-        super().__init__({
+        members = {
             "run": In(pass_signature(arch)),              # the pass: start, in_len, kind, planes
             "groups": Out(group_read_signature(arch)).array(arch.pes),   # one lane per PE
             "ready": In(1),                               # no PE's queue is full
             "items": Out(broadcast_signature(arch)),
             "done": Out(1),
-        })
+        }
+        if arch.lane_passes:      # each PE's own item: the broadcast one, or in a lane pass its lane's
+            members["lane_items"] = Out(broadcast_signature(arch)).array(arch.pes)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -114,6 +117,17 @@ class Broadcaster(wiring.Component):
         kind_binary = (desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV)
         m.d.comb += self.items.payload.eq(Mux(kind_binary, binary.as_value(), sparse.as_value()))
 
+        # lane passes (docs/timing.md "Lane passes"): every candidate lane p of the group goes,
+        # in the same cycle, into PE p's queue alone, as (a_i, group·N + p + delta)
+        lane_pass = Signal()
+        if a.lane_passes:
+            m.d.comb += lane_pass.eq(conv & desc.lanes)
+            for lane, port in enumerate(self.lane_items):
+                own = Signal(sparse_item(a), name=f"lane{lane}_item")
+                m.d.comb += [own.value.eq(group[lane]), own.index.eq(group_base + lane + delta),
+                             port.valid.eq(push & (~lane_pass | remaining[lane])),
+                             port.payload.eq(Mux(lane_pass, own.as_value(), self.items.payload))]
+
         def enter(start, inside):
             """Make the position of activations [start, start + C) current: issue the read of
             its first group now unless it lies in the padding."""
@@ -143,8 +157,10 @@ class Broadcaster(wiring.Component):
                     m.d.comb += advance.eq(1)
                 with m.Elif(self.ready):
                     # the group's last candidate: at most one bit left, found beside the LNZD
-                    # tree rather than after it (the read of the next group hangs on it)
-                    m.d.comb += [push.eq(1), advance.eq((remaining & (remaining - 1)) == 0)]
+                    # tree rather than after it (the read of the next group hangs on it); a lane
+                    # pass pushes every candidate at once
+                    m.d.comb += [push.eq(1),
+                                 advance.eq(lane_pass | ((remaining & (remaining - 1)) == 0))]
                     m.d.sync += fired.eq(fired | chosen)
                 with m.If(advance):
                     m.d.sync += fired.eq(0)

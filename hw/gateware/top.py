@@ -63,13 +63,23 @@ class Accelerator(wiring.Component):
 
         # -- the array ----------------------------------------------------------------------------
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
+        # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE
+        sources = broadcast.lane_items if a.lane_passes else [broadcast.items]
         if a.registered_broadcast:      # docs/timing.md "Registered broadcast": one register
             # between the LNZD and every queue, so the item's fan-out starts from a flip-flop
-            items = Signal(broadcast.items.payload.shape(), name="broadcast_item")
-            pushed = Signal(name="broadcast_valid")
-            m.d.sync += [pushed.eq(broadcast.items.valid), items.eq(broadcast.items.payload)]
-            for pe in pes:
-                m.d.comb += [pe.items.valid.eq(pushed), pe.items.payload.eq(items)]
+            registers = []
+            for i, source in enumerate(sources):
+                suffix = f"_{i}" if len(sources) > 1 else ""
+                item = Signal(source.payload.shape(), name=f"broadcast_item{suffix}")
+                pushed = Signal(name=f"broadcast_valid{suffix}")
+                m.d.sync += [pushed.eq(source.valid), item.eq(source.payload)]
+                registers.append((pushed, item))
+            for p, pe in enumerate(pes):
+                pushed, item = registers[p % len(registers)]
+                m.d.comb += [pe.items.valid.eq(pushed), pe.items.payload.eq(item)]
+        elif a.lane_passes:
+            for source, pe in zip(sources, pes):
+                wiring.connect(m, source, pe.items)
         else:
             wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):

@@ -539,16 +539,18 @@ def corner_inputs(program: Program, layers: list, xq: np.ndarray, seed: int) -> 
 
 # -- conv programs (docs/conv.md) ---------------------------------------------------------------
 #: conv architectures: power-of-two PE counts, maps large enough for small images, accumulator
-#: files small enough that output channels tile (several descriptors looping over the pixels)
+#: files small enough that output channels tile (several descriptors looping over the pixels);
+#: lane passes (pools, depthwise convs) on two, one of them with the registered broadcast
 CONV_ARCHS = [
     _arch("c1pe", pes=1, fifo_depth=2, act_depth=512, acc_depth=4, sparse_depth=2048,
           ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32),
     _arch("c2pe", pes=2, fifo_depth=1, act_depth=256, acc_depth=8, sparse_depth=1024,
-          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=16),
+          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=16, lane_passes=1),
     _arch("c4pe", pes=4, fifo_depth=8, act_depth=128, acc_depth=2, sparse_depth=1024,
           ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=32),
     _arch("c8pe", pes=8, fifo_depth=2, act_depth=64, acc_depth=4, sparse_depth=512,
-          ptr_depth=1024, bias_depth=64, max_layers=4, max_passes=16),
+          ptr_depth=1024, bias_depth=64, max_layers=4, max_passes=16, lane_passes=1,
+          registered_broadcast=1),
 ]
 
 

@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from zeroskip.hw import timing
 from zeroskip.hw.gateware.pe import ProcessingElement
-from zeroskip.hw.program import memory_images, pass_columns
+from zeroskip.hw.program import descriptor_values, memory_images, pass_columns
 from zeroskip.hw.reference import predict_int
 
 from benches import tiny
@@ -38,7 +38,7 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
     sim.add_clock(1e-8)
 
     async def bench(ctx):
-        ctx.set(pe.run.desc, dataclasses.asdict(p))
+        ctx.set(pe.run.desc, descriptor_values(p, program.arch))
         ctx.set(pe.run.busy, 1)
         pending, wait, cycle = list(items), 0, 0
         while pending or not ctx.get(pe.free):
@@ -175,7 +175,7 @@ def test_pipeline_latencies_are_the_timing_constants():
     seen = {}
 
     async def bench(ctx):
-        ctx.set(pe.run.desc, dataclasses.asdict(p))
+        ctx.set(pe.run.desc, descriptor_values(p, program.arch))
         ctx.set(pe.run.busy, 1)
         ctx.set(pe.items.payload.sparse, {"value": 2, "index": 0})
         ctx.set(pe.items.valid, 1)

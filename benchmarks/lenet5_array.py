@@ -7,7 +7,10 @@ Per model and array: the compressed float model's accuracy, the array's (bit-exa
 fixed-point reference), cycles, µs and energy per image, and the per-layer cycles, ideal cycles
 and efficiency.
 
-    .venv/bin/python benchmarks/lenet5_array.py [--cache DIR] [--json FILE]
+With ``--lane-passes``, every array runs its pools as lane passes (docs/timing.md "Lane
+passes").
+
+    .venv/bin/python benchmarks/lenet5_array.py [--cache DIR] [--json FILE] [--lane-passes]
 
 ``--cache DIR`` reuses ``lenet5.zsk`` / ``lenet5.json`` (default mode) and ``lenet5-eie.zsk`` /
 ``lenet5-eie.json`` (``--eie``) written there by ``zeroskip compress lenet5 [--eie] -o ...
@@ -55,6 +58,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".lenet5-cache"))
     parser.add_argument("--json", help="write the figures as JSON")
+    parser.add_argument("--lane-passes", action="store_true",
+                        help="pools as lane passes on every array (ArchConfig.lane_passes)")
     args = parser.parse_args(argv)
     x_train, _, x_test, y_test = mnist_split()
     rows, layers = [], []
@@ -63,13 +68,15 @@ def main(argv=None) -> int:
         mode = "EIE 4-bit" if eie else "default (conv 8-bit, fc 5-bit)"
         arrays = (SMALL16, PRESETS["eie64"]) if eie else (
             SMALL16_9BIT, dataclasses.replace(PRESETS["eie64"], code_bits=9, run_bits=7))
+        if args.lane_passes:
+            arrays = tuple(dataclasses.replace(a, lane_passes=1) for a in arrays)
         for arch, blocked in [(arch, blocked) for arch in arrays for blocked in (False, True)]:
             program = compile_file(str(model), arch, calibration=x_train[:256],
                                    block_pools=blocked)
             result = simulate(program, x_test)
             accuracy = float((classify(program, result.outputs) == y_test).mean())
             label = (f"{arch.name} {arch.pes} PEs" + (" (9-bit codes)" if arch.code_bits == 9 else "")
-                     + (", blocked pools" if blocked else ""))
+                     + (", blocked pools" if blocked else "") + (", lane passes" if arch.lane_passes else ""))
             rows.append({"mode": mode, "array": label, "clock_mhz": arch.clock_mhz,
                          "accuracy_model": report["accuracy_compressed"],
                          "accuracy_array": accuracy,

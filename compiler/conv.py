@@ -257,13 +257,14 @@ def _blockable(conv, pool, shape) -> bool:
 @dataclass
 class ChannelMaxLayerIR(MaxPoolLayerIR):
     """The max over the four channel groups a blocked conv writes per pixel: output channel o
-    is the largest of input channels q·O + o, q = 0..3 (OP_MAX over a 1x1 window)."""
+    is the largest of input channels q·G + o, q = 0..3 (OP_MAX over a 1x1 window; G the
+    group's channels, O or, on arrays with lane passes, O rounded up to N)."""
 
     def choose_formats(self, index, xq, in_frac, arch, calibrated):
         g = self.geometry
         maps = xq.reshape(xq.shape[0], g.pixels, g.in_stride)[..., :g.in_channels]
-        return self.pooled(maps.reshape(xq.shape[0], g.pixels, 4, g.out_channels).max(axis=2),
-                           in_frac, arch)
+        groups = maps.reshape(xq.shape[0], g.pixels, 4, g.in_channels // 4)[..., :g.out_channels]
+        return self.pooled(groups.max(axis=2), in_frac, arch)
 
 
 def blocked_conv(conv: ConvLayerIR, pool, index: int, arch: ArchConfig):
@@ -271,26 +272,32 @@ def blocked_conv(conv: ConvLayerIR, pool, index: int, arch: ArchConfig):
     pixels in one pass (a (k+1)x(k+1) window at stride 2; output channel q·O + o is output
     pixel (2·by + dy, 2·bx + dx), q = 2·dy + dx, channel o: the block's four copies of the
     weights), then the max over the four channel groups. Every broadcast activation feeds up to
-    four times the entries, and the outputs equal the unblocked layers' bit for bit."""
+    four times the entries, and the outputs equal the unblocked layers' bit for bit. On arrays
+    with lane passes each group starts at a multiple of N (``q·G + o``, G = O rounded up to N,
+    the rows between empty), so channel o of every group lies in PE o mod N, where the max's
+    output channel o is: the max runs as a lane pass (docs/timing.md "Lane passes")."""
     g, k, out = conv.geometry, conv.geometry.kernel, conv.out_len
+    group = fm_stride(out, arch.pes) if arch.lane_passes else out
     window = conv.codes.reshape(out, k, k, g.in_channels)
-    codes = np.zeros((4, out, k + 1, k + 1, g.in_channels), dtype=conv.codes.dtype)
+    codes = np.zeros((4, group, k + 1, k + 1, g.in_channels), dtype=conv.codes.dtype)
+    bias = np.zeros((4, group))
     for q, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        codes[q, :, dy:dy + k, dx:dx + k, :] = window
+        codes[q, :out, dy:dy + k, dx:dx + k, :] = window
+        bias[q, :out] = conv.bias
     geometry = ConvGeometry(g.in_height, g.in_width, g.in_channels, g.in_stride, k + 1, 2, g.pad,
-                            4 * out, fm_stride(4 * out, arch.pes), OP_MAC)
+                            4 * group, fm_stride(4 * group, arch.pes), OP_MAC)
     _check(geometry, index, conv.name, arch)
-    blocked = ConvLayerIR(codes=codes.reshape(4 * out, -1), codebook=conv.codebook,
-                          bias=np.tile(conv.bias, 4), relu=conv.relu, name=conv.name,
+    blocked = ConvLayerIR(codes=codes.reshape(4 * group, -1), codebook=conv.codebook,
+                          bias=bias.reshape(-1), relu=conv.relu, name=conv.name,
                           geometry=geometry)
     name = str(getattr(pool, "name", "") or f"layer{index + 1}")
-    pooled_geometry = ConvGeometry(geometry.out_height, geometry.out_width, 4 * out,
+    pooled_geometry = ConvGeometry(geometry.out_height, geometry.out_width, 4 * group,
                                    geometry.out_stride, 1, 1, 0, out, fm_stride(out, arch.pes),
                                    OP_MAX)
     _check(pooled_geometry, index + 1, name, arch)
-    picks = np.zeros((out, 4 * out), np.int64)
+    picks = np.zeros((out, 4 * group), np.int64)
     for q in range(4):
-        picks[np.arange(out), q * out + np.arange(out)] = 1
+        picks[np.arange(out), q * group + np.arange(out)] = 1
     pooled = ChannelMaxLayerIR(codes=picks, codebook=np.array([0.0, 1.0]), bias=np.zeros(out),
                                relu=getattr(pool, "act", "none") == "relu", name=name,
                                geometry=pooled_geometry)
@@ -373,11 +380,12 @@ def _flattened(ir, index: int, shape):
 def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int = 6,
                         channels: int = 3, convs=((4, 3, 1, 1),), pool: tuple | None = (2, 2),
                         classes: int | None = 5, density: float = 0.5, batch: int = 8,
-                        input_density: float = 0.7, relu: bool = True):
+                        input_density: float = 0.7, relu: bool = True, block_pools: bool = False):
     """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
     map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (each followed
-    by a ReLU unless ``relu`` is false), an optional max pool ``(kernel, stride)``, then (unless ``classes`` is None) an FC
-    layer to ``classes``. ``density``: of the weights; ``input_density``: of the inputs.
+    by a ReLU unless ``relu`` is false), an optional max pool ``(kernel, stride)``, then (unless
+    ``classes`` is None) an FC layer to ``classes``. ``density``: of the weights;
+    ``input_density``: of the inputs; ``block_pools`` as ``compile_layers``'s.
     Returns ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
     from zeroskip.compiler.flow import compile_layers
     from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
@@ -409,4 +417,4 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
                                   name="fc"))
     x = rng.uniform(-1, 1, (batch, height * width * channels))
     x[rng.random(x.shape) >= input_density] = 0.0
-    return compile_layers(layers, arch, calibration=x), x
+    return compile_layers(layers, arch, calibration=x, block_pools=block_pools), x

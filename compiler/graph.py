@@ -519,7 +519,8 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
                 if neg[ch] >= 0:
                     grid[:, d:d + t.kernel, d:d + t.kernel, neg[ch]] -= t.weights[:, ch]
         split = relu and not node.relu and not ir.nonneg(node.name) and window.op == OP_MAC
-        place = _channel_place(ir, b, node, window) if rows == 0 else np.arange(out)
+        place = (_channel_place(ir, b, node, window) if rows == 0 and arch.lane_passes
+                 else np.arange(out))
         placed = np.empty_like(full)
         placed[place] = full
         bias = np.empty(out)
@@ -591,7 +592,8 @@ def _channel_place(ir: GraphIR, b: Boundary, node: Compute, window: Window) -> n
     pool: channel o reads input channel o alone) whose input channels fill the map's first
     positions in some order (after a channel shuffle, say) writes channel o at its input's
     position, so that each column's weights lie in the PE of its activation's lane
-    (docs/timing.md "Lane passes"); any other node writes its channels in order."""
+    (docs/timing.md "Lane passes"; called on arrays with lane passes only); any other node
+    writes its channels in order."""
     out = node.shape[-1]
     order = np.arange(out)
     if window.op == FC or len(node.terms) != 1:

@@ -208,11 +208,12 @@ def test_max_pool_padding_is_no_candidate():
     assert np.array_equal(simulate(program, x).outputs_int, predict_int(program, xq))
 
 
-@pytest.mark.parametrize("pad", [0, 1])
-def test_blocked_pools_give_the_same_outputs_in_fewer_cycles(pad):
+@pytest.mark.parametrize("pad,lanes", [(0, 0), (1, 0), (1, 1)])
+def test_blocked_pools_give_the_same_outputs_in_fewer_cycles(pad, lanes):
     """``block_pools``: a conv and its 2x2 max pool become a conv over 2x2 blocks of output
     pixels and a max over channel groups; the outputs equal the unblocked program's bit for
-    bit, the simulator equals the reference, and the cycles drop."""
+    bit, the simulator equals the reference, and the cycles drop. With lane passes each group
+    starts at a multiple of N (4 PEs: 6 channels → 8) and the max is a lane pass."""
     rng = np.random.default_rng(5)
     book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
     codes = (rng.integers(1, 16, (6, 3 * 9)) * (rng.random((6, 27)) < 0.3)).astype(np.uint8)
@@ -225,11 +226,13 @@ def test_blocked_pools_give_the_same_outputs_in_fewer_cycles(pad):
               SharedLayer(book, rng.integers(0, 16, (4, out * out * 6)).astype(np.uint8),
                           np.zeros(4, np.float32), "none", name="fc")]
     x = rng.uniform(-1, 1, (6, side * side * 3))
-    plain = compile_layers(layers, ARCH, calibration=x)
-    blocked = compile_layers(layers, ARCH, calibration=x, block_pools=True)
+    arch = dataclasses.replace(ARCH, lane_passes=lanes)
+    plain = compile_layers(layers, arch, calibration=x)
+    blocked = compile_layers(layers, arch, calibration=x, block_pools=True)
     g = blocked.layers[0].geometry
-    assert (g.kernel, g.stride, g.out_channels) == (4, 2, 24)
+    assert (g.kernel, g.stride, g.out_channels) == (4, 2, 32 if lanes else 24)
     assert blocked.layers[1].kernel == 1 and blocked.layers[1].op
+    assert [bool(p.lanes) for p in blocked.passes if p.layer == 1] == [bool(lanes)]
     xq = quantize_input(plain, x)
     assert np.array_equal(predict_int(blocked, xq), predict_int(plain, xq))
     fast, slow = simulate(blocked, x), simulate(plain, x)

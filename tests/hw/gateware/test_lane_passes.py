@@ -65,6 +65,17 @@ def test_pools_and_the_switch_changes_the_timing():
     assert all(on < off for off, on in zip(*cycles))
 
 
+def test_blocked_pools():
+    """``block_pools`` on an array with lane passes: the blocked conv's four channel groups
+    start at multiples of N, and the max over them is a lane pass."""
+    program, x = random_conv_program(arch(pes=4, lane_passes=1), 7, height=6, width=6,
+                                     channels=2, convs=((6, 3, 1, 1),), pool=(2, 2), classes=3,
+                                     batch=2, block_pools=True)
+    assert [program.layers[i].name for i in lane_layers(program)] == ["pool"]
+    assert program.layers[0].out_channels == 4 * 8
+    rungs_agree(program, x)
+
+
 def test_one_pe_runs_every_conv_as_lane_passes():
     """With one PE every column is in lane 0's PE: a full 3x3 conv is a lane pass too."""
     program, x = random_conv_program(arch(pes=1, lane_passes=1), 6, height=4, width=4, channels=2,

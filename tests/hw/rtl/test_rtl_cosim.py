@@ -96,11 +96,12 @@ def test_regression_binary_sample():
 def test_regression_conv_sample():
     """Conv programs (docs/conv.md), two per conv architecture (1, 2, 4, 8 PEs, tiled output
     channels), bit- and cycle-exact on Icarus; the cases cover kernels 1, 3, 5, strides 1 and
-    2, padding and max pooling."""
+    2, padding, max pooling and lane passes."""
     cases = conv_sample_cases()
     layers = [layer for case in cases for layer in case.program.layers if layer.kind == 2]
     assert {layer.kernel for layer in layers} >= {1, 3, 5} and {layer.stride for layer in layers} >= {1, 2}
     assert any(layer.pad for layer in layers) and any(layer.op for layer in layers)
+    assert any(p.lanes for case in cases for p in case.program.passes)
     assert _run_cases(cases, "icarus") == []
 
 
@@ -122,10 +123,14 @@ def test_regression_binary_conv_sample():
 
 def test_regression_graph_sample():
     """Branching graphs (compiler/graph.py): a Fire module, ShuffleNet units of stride 1 and 2
-    and a MobileNetV2 bottleneck, one per conv architecture, bit- and cycle-exact on Icarus."""
+    and a MobileNetV2 bottleneck, one per conv architecture, bit- and cycle-exact on Icarus;
+    the depthwise layers of two run as lane passes (docs/timing.md "Lane passes")."""
     cases = graph_sample_cases()
     names = {layer.name for case in cases for layer in case.program.layers}
     assert {"expand1x1+expand3x3", "add", "depthwise+shortcut"} <= names
+    lanes = [case.program.layers[p.layer].name for case in cases for p in case.program.passes
+             if p.lanes]
+    assert "depthwise" in lanes
     # a shortcut resting in its bank while a layer writes beside it (docs/conv.md, "Graphs")
     assert any(layer.channel_base for case in cases for layer in case.program.layers)
     assert _run_cases(cases, "icarus") == []

@@ -2,10 +2,12 @@
 PE's source bank), finds the lowest-indexed non-zero with the LNZD tree and broadcasts
 ``(a_j, j)`` to every PE's queue, stalling while any queue is full (docs/timing.md):
 
-- the read of group 0 is issued at the pass's first cycle; a group's data is examined from the
-  cycle after its read (the read port holds it: that is the group register);
-- the next group's read is issued in the cycle the group's last non-zero is broadcast, or in the
-  cycle an empty group is examined; ``done`` rises the cycle after the last group is finished.
+- the read of group 0 is issued at the pass's first cycle and group 0 is examined from the cycle
+  after (the read port's data, then a copy of it: that is the group register);
+- the next group is examined from the cycle after the group's last non-zero is broadcast, or
+  after an empty group is examined; ``done`` rises the cycle after the last group is finished.
+  Its read is issued in the current group's first cycle, from the walk's registers alone, so
+  neither the banks' data nor the queues' room reach a bank's address or enable.
 
 Binary passes (docs/binary-mode.md) broadcast every (plane, chunk) item instead: a chunk's
 ``line_bits`` input bits are assembled from the groups covering it (the group still in the
@@ -64,12 +66,18 @@ class Broadcaster(wiring.Component):
         m.submodules.lnzd = lnzd = LeadingNonZero(n)
         in_len = self.run.desc.in_len
 
-        # every lane reads the same local address; the lanes' read data is the group register
+        # every lane reads the same local address. The group register is the read port's data
+        # in the cycle a group becomes current (``fresh``) and a copy of it (``held``) after, so
+        # a sparse or conv pass can read the next group while the current one is examined
         read = Signal(name="group_en")
         address = Signal(range(a.act_depth), name="group_addr")
         group = Signal(data.ArrayLayout(signed(a.act_bits), n))
+        held = Signal(data.ArrayLayout(signed(a.act_bits), n), name="group_held")
+        fresh = Signal(name="group_fresh")
         for lane, port in enumerate(self.groups):
-            m.d.comb += [port.en.eq(read), port.addr.eq(address), group[lane].eq(port.data)]
+            m.d.comb += [port.en.eq(read), port.addr.eq(address),
+                         group[lane].eq(Mux(fresh, port.data, held[lane]))]
+        m.d.sync += held.eq(group)
         push = Signal()                 # the item enters every queue this cycle
         finished = Signal()
         m.d.comb += [self.items.valid.eq(push), self.done.eq(finished & ~self.run.start)]
@@ -128,31 +136,54 @@ class Broadcaster(wiring.Component):
                              port.valid.eq(push & (~lane_pass | remaining[lane])),
                              port.payload.eq(Mux(lane_pass, own.as_value(), self.items.payload))]
 
+        def first_group(b):
+            """The local address of the group holding activation b (sparse passes: 0)."""
+            return 0 if shift is None else b[shift:]
+
         def enter(start, inside):
-            """Make the position of activations [start, start + C) current: issue the read of
-            its first group now unless it lies in the padding."""
+            """Make the position of activations [start, start + C) current (its first group,
+            unless it lies in the padding, read before it becomes current)."""
             b = Signal(pixel.origin.shape(), name="next_base")
             m.d.comb += b.eq(start)
             if shift is None:          # sparse passes only: the position starts at 0
-                first, first_base, first_lane = 0, 0, 0
+                first_base, first_lane = 0, 0
             else:
-                first, first_base, first_lane = b[shift:], Cat(Const(0, shift), b[shift:]), b[:shift]
-            m.d.comb += [read.eq(inside), address.eq(first)]
-            m.d.sync += [index.eq(first), group_base.eq(first_base), low.eq(first_lane),
+                first_base, first_lane = Cat(Const(0, shift), b[shift:]), b[:shift]
+            m.d.sync += [index.eq(first_group(b)), group_base.eq(first_base), low.eq(first_lane),
                          end.eq(b + in_len), padding.eq(~inside)]
             return b
+
+        # the group after the current one in the sequence, read in the current one's first cycle
+        # (a prefetch: the sequence depends on the geometry only): the position's next group, or
+        # the next kernel position's first unless it lies in the padding (a padding position,
+        # one cycle, reads the group after it). The read's address and enable come from the
+        # walk's registers alone, so no path runs from a bank's data or the queues' room to a
+        # bank; the timing is the model's, each group current the cycle after the last
+        more = Signal(name="position_more")          # the position has groups after this one
+        successor = Signal(name="group_successor")   # the next group in the sequence is read
+        next_address = Signal.like(address, name="next_group_addr")
+        m.d.comb += [more.eq(~padding & (group_base + n < end)),
+                     successor.eq(more | (conv & ~walk.last & walk.next_inside)),
+                     next_address.eq(Mux(more, index + 1, first_group(walk.next_base)))]
 
         advance = Signal()
         with m.If(kind_binary):
             self.elaborate_binary(m, group, read, address, push, finished, binary, walk, shift)
+            m.d.sync += fresh.eq(read)           # the port holds a group until the next read
         with m.Else():
+            m.d.comb += address.eq(Mux(self.run.start, first_group(Mux(conv, pixel.origin, 0)),
+                                       next_address))
+            m.d.sync += fresh.eq(self.run.start | (running & advance))
             with m.If(self.run.start):
                 origin = Mux(conv, pixel.origin, 0)
-                enter(origin, ~conv | walk.in_map(pixel.iy0, pixel.ix0))
+                inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)
+                m.d.comb += read.eq(inside)
+                enter(origin, inside)
                 walk.restart()
                 m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0), delta.eq(-origin),
                              columns.eq(0)]
             with m.Elif(running):
+                m.d.comb += read.eq(fresh & successor)
                 with m.If(~lnzd.valid):
                     m.d.comb += advance.eq(1)
                 with m.Elif(self.ready):
@@ -164,8 +195,7 @@ class Broadcaster(wiring.Component):
                     m.d.sync += fired.eq(fired | chosen)
                 with m.If(advance):
                     m.d.sync += fired.eq(0)
-                    with m.If(~padding & (group_base + n < end)):     # the position's next group
-                        m.d.comb += [read.eq(1), address.eq(index + 1)]
+                    with m.If(more):                                  # the position's next group
                         m.d.sync += [index.eq(index + 1), group_base.eq(group_base + n), low.eq(0)]
                     with m.Elif(~conv | walk.last):
                         m.d.sync += [running.eq(0), finished.eq(1)]

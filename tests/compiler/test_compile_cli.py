@@ -113,6 +113,12 @@ def test_the_summary_names_each_conv_s_window():
     assert "conv 3x3/1 pad 1 relu  passes" in lines[1]
     assert "max 2x2/2  passes" in lines[2]
     assert "none  passes" in lines[3]                      # the FC head: its activation
+    # with lane passes, the pool says it runs as lane passes
+    lanes, _ = random_conv_program(dataclasses.replace(arch, lane_passes=1), 9, density=0.5,
+                                   batch=2, input_density=0.6, height=6, width=6, channels=3,
+                                   convs=((6, 3, 1, 1),), pool=(2, 2), classes=3, relu=True)
+    lines = summary(lanes, 0.0)
+    assert "conv 3x3/1 pad 1 relu  passes" in lines[1] and "max 2x2/2 lanes  passes" in lines[2]
     # a bottleneck's depthwise layer writes beside the shortcut resting in its bank
     from zeroskip.compiler.graph import random_graph_program
 

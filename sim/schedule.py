@@ -82,6 +82,13 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                                         "nonzeros", "pe_busy", "pe_stall", "pe_idle")})
 
 
+def _broadcast_stalls(broadcast: np.ndarray, gap: np.ndarray, valid_k: np.ndarray) -> np.ndarray:
+    """[batch] cycles the broadcaster waited for a full queue: how much later than the group
+    scan alone each item went out (``broadcast``, ``gap`` and ``valid_k`` [kmax, batch])."""
+    before = np.concatenate([np.zeros((1, broadcast.shape[1]), np.int64), broadcast[:-1]])
+    return np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
+
+
 def _items(active: np.ndarray, counts: np.ndarray, groups: np.ndarray):
     """The non-zero columns of every sample in broadcast order: K [batch], order and valid
     [batch, kmax], group [batch, kmax], the group-scan gaps [kmax, batch] and each PE's entries
@@ -142,12 +149,7 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
     broadcast_done = b_prev + groups_total - g_last                     # b + 1 + (G - 1 - g)
     column_end = np.maximum(broadcast_done, free.max(axis=1) if pes else 0)
 
-    # broadcast stalls: how much later than the group scan alone each broadcast went out
-    if kmax:
-        before = np.concatenate([np.zeros((1, batch), np.int64), broadcast[:-1]])
-        stalls = np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
-    else:
-        stalls = np.zeros(batch, np.int64)
+    stalls = _broadcast_stalls(broadcast, gap, valid_k)
     busy = n.sum(axis=0)
     # a pop overlaps the previous column's last entry when s[k] = s[k-1] + n[k-1], n[k-1] > 0
     if kmax > 1:
@@ -225,11 +227,7 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
         else np.full(batch, -1, np.int64)
     broadcast_done = np.where(nonzeros > 0, b_last, 0) + group_count - g_last
     column_end = np.maximum(broadcast_done, finish)
-    if kmax:
-        before = np.concatenate([np.zeros((1, batch), np.int64), broadcast[:-1]])
-        stalls = np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
-    else:
-        stalls = np.zeros(batch, np.int64)
+    stalls = _broadcast_stalls(broadcast, gap, valid_k)
     busy = n.sum(axis=0)
     return PassSchedule(
         column_end=column_end, broadcast_done=broadcast_done, broadcast_stalls=stalls,
@@ -331,11 +329,7 @@ def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int
     column_end = np.maximum(broadcast_done, np.where(nonzeros > 0, b_last + 2, 0))
     if pes:
         column_end = np.maximum(column_end, last_issue.max(axis=1))
-    if kmax:
-        before = np.concatenate([np.zeros((1, batch), np.int64), broadcast[:-1]])
-        stalls = np.where(valid_k, broadcast - before - gap, 0).sum(axis=0)
-    else:
-        stalls = np.zeros(batch, np.int64)
+    stalls = _broadcast_stalls(broadcast, gap, valid_k)
     busy = n.sum(axis=0)
     stall = np.zeros((batch, pes), np.int64)
     return PassSchedule(

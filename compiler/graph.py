@@ -521,16 +521,14 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
         split = relu and not node.relu and not ir.nonneg(node.name) and window.op == OP_MAC
         place = (_channel_place(ir, b, node, window) if rows == 0 and arch.lane_passes
                  else np.arange(out))
-        placed = np.empty_like(full)
-        placed[place] = full
-        bias = np.empty(out)
-        bias[place] = node.bias
+        placed, placed_bias = np.empty_like(full), np.empty(out)
+        placed[place], placed_bias[place] = full, node.bias
         blocks.append(placed)
-        biases.append(bias)
+        biases.append(placed_bias)
         where[node.name] = (rows + place, np.full(out, -1))
         if split:
             blocks.append(-placed)
-            biases.append(-bias)
+            biases.append(-placed_bias)
             where[node.name] = (rows + place, rows + out + place)
             rows += out
         rows += out

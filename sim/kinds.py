@@ -259,8 +259,8 @@ class ConvPasses(SparsePasses):
         patches, inside = self.windows(image, source)
         active = inside if g.op == OP_MAX else patches != 0           # OP_MAX: zeros broadcast too
         groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
-        switches = dict(lookahead=bool(a.bounds_lookahead), registered=bool(a.registered_broadcast),
-                      tails=image.merged_last)
+        switches = dict(lookahead=bool(a.bounds_lookahead),
+                        registered=bool(a.registered_broadcast), tails=image.merged_last)
         if image.lanes:         # docs/timing.md "Lane passes": each lane into its own PE's queue
             sched = schedule_lanes(active, image.issues, column_lanes(g, a.pes), groups,
                                    np.tile(w.groups, batch), a.fifo_depth, **switches)

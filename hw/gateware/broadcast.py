@@ -188,8 +188,8 @@ class Broadcaster(wiring.Component):
                     m.d.comb += advance.eq(1)
                 with m.Elif(self.ready):
                     # the group's last candidate: at most one bit left, found beside the LNZD
-                    # tree rather than after it (the read of the next group hangs on it); a lane
-                    # pass pushes every candidate at once
+                    # tree rather than after it (the advance to the next group hangs on it); a
+                    # lane pass pushes every candidate at once
                     m.d.comb += [push.eq(1),
                                  advance.eq(lane_pass | ((remaining & (remaining - 1)) == 0))]
                     m.d.sync += fired.eq(fired | chosen)

@@ -14,7 +14,8 @@ cheapest first, until one fails (the mutant is *killed*, by that check):
             hex images, then on a small binary program loaded over the bus
 ``sample``  pytest -x on the default suite's regression samples on Icarus
             (``test_regression_sample``, ``test_regression_binary_sample``: six architectures;
-            ``test_regression_conv_sample``: conv programs on four)
+            ``test_regression_conv_sample``: conv programs on four;
+            ``test_regression_graph_sample``: branching graphs, depthwise lane passes on two)
 
 A kill is by ``outputs`` (an output differs from ``predict_int``), ``cycles`` (the cycle
 counter differs from ``simulate_int``), ``timeout`` (``RtlTimeout``: the run's cycle or
@@ -93,8 +94,31 @@ MUTANTS = [
            "pixel.out_offset.eq(pixel.out_offset + 1)",
            "output pixels one local address apart, not out_step"),
     Mutant("conv-first-inside", "conv", BROADCAST,
-           "enter(origin, ~conv | in_map(pixel.iy0, pixel.ix0))", "enter(origin, 1)",
+           "inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)", "inside = 1",
            "the window's first kernel position always taken as inside the map (padding read)"),
+    # -- the group read ahead and lane passes (2026-12-06) ----------------------------------------
+    Mutant("readahead-boundary", "read ahead", BROADCAST,
+           "next_address.eq(Mux(more, index + 1, first_group(walk.next_base)))",
+           "next_address.eq(index + 1)",
+           "the group read ahead ignores the kernel position's end (reads the next address)"),
+    Mutant("readahead-first-group", "read ahead", BROADCAST,
+           "m.d.sync += fresh.eq(self.run.start | (running & advance))",
+           "m.d.sync += fresh.eq(running & advance)",
+           "a pass's first group taken from the held copy, not the read port"),
+    Mutant("readahead-held-port", "read ahead", BROADCAST,
+           "m.d.sync += held.eq(group)",
+           "m.d.sync += held.eq(Cat(port.data for port in self.groups))",
+           "the group register's copy taken from the read port, which already holds the next group"),
+    Mutant("lane-index", "lane pass", BROADCAST,
+           "own.index.eq(group_base + lane + delta)", "own.index.eq(group_base + delta)",
+           "every lane's item names lane 0's column"),
+    Mutant("lane-push-zeros", "lane pass", BROADCAST,
+           "port.valid.eq(push & (~lane_pass | remaining[lane]))", "port.valid.eq(push)",
+           "a lane pass pushes every lane, zeros and lanes outside the position too"),
+    Mutant("lane-one-per-cycle", "lane pass", BROADCAST,
+           "advance.eq(lane_pass | ((remaining & (remaining - 1)) == 0))",
+           "advance.eq((remaining & (remaining - 1)) == 0)",
+           "a lane pass stays on a group until its candidates went out one a cycle"),
     Mutant("max-skips-zeros", "conv", BROADCAST,
            "m.d.comb += maximum.eq(conv & (desc.op == OP_MAX))",
            "m.d.comb += maximum.eq(0)",
@@ -104,17 +128,26 @@ MUTANTS = [
            "s4_offered.eq(s3_act)",
            "max pooling without the offset: a window of negative values pools to 0"),
     # -- pointers and addresses --------------------------------------------------------------
+    # EIE's order (no bounds lookahead): the path the quick tests' architectures take
     Mutant("ptr-even-addr", "pointer", PE,
-           "even_rd.addr.eq((ptr_addr + 1) >> 1)", "even_rd.addr.eq(ptr_addr >> 1)",
+           "ptr_addr.eq(desc.ptr_base + item.sparse.index),\n"
+           "                     even_rd.addr.eq((ptr_addr + 1) >> 1)",
+           "ptr_addr.eq(desc.ptr_base + item.sparse.index),\n"
+           "                     even_rd.addr.eq(ptr_addr >> 1)",
            "even pointer bank read at a>>1, not (a+1)>>1 (off by one for odd a)"),
     Mutant("ptr-odd-addr", "pointer", PE,
-           "odd_rd.addr.eq(ptr_addr >> 1)", "odd_rd.addr.eq((ptr_addr + 1) >> 1)",
+           "even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),\n"
+           "                     even_rd.en.eq(pop)",
+           "even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq((ptr_addr + 1) >> 1),\n"
+           "                     even_rd.en.eq(pop)",
            "odd pointer bank read at (a+1)>>1, not a>>1"),
     Mutant("ptr-parity-column", "bank select", PE,
-           "odd.eq(ptr_addr[0])", "odd.eq(item.sparse.index[0])",
+           "m.d.sync += [odd.eq(ptr_addr[0]), column_act",
+           "m.d.sync += [odd.eq(item.sparse.index[0]), column_act",
            "bounds' bank order from the column's parity, not the pointer address's (ptr_base)"),
     Mutant("row-run-off-by-one", "pointer", PE,
-           "row_prev + run + 1", "row_prev + run",
+           "m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))",
+           "m.d.comb += row.eq(Mux(s2_first, run, row_prev + run))",
            "local row = previous + run (the +1 forgotten)"),
     # -- bank select ----------------------------------------------------------------------------
     Mutant("act-dest-bank", "bank select", PE,
@@ -145,8 +178,8 @@ MUTANTS = [
            "Cat(group[child][1], Const(child, 2))", "Cat(Const(child, 2), group[child][1])",
            "LNZD node puts the child number below the child's index (wrong above 4 PEs)"),
     Mutant("codebook-address", "slice", PE,
-           "codebook_rd.addr.eq(Cat(fields.code, desc.layer))",
-           "codebook_rd.addr.eq(Cat(desc.layer, fields.code))",
+           "codebook_rd.addr.eq(Cat(code, desc.layer))",
+           "codebook_rd.addr.eq(Cat(desc.layer, code))",
            "codebook address fields swapped (layer in the low bits)"),
     # -- rounding -------------------------------------------------------------------------------
     Mutant("round-truncate", "rounding", PE,
@@ -194,7 +227,7 @@ MUTANTS = [
            "pop.eq((~issue | last) & queue.r_rdy)", "pop.eq(~issue & queue.r_rdy)",
            "next item popped the cycle after the column's last entry (a bubble per column)"),
     Mutant("free-early", "stall", PE,
-           "self.free.eq((~issue | last) & ~queue.r_rdy)", "self.free.eq(~queue.r_rdy)",
+           "free = (~issue | last) & ~queue.r_rdy", "free = ~queue.r_rdy",
            "PE reported free while its column still issues"),
     Mutant("binary-stall-drop", "stall", BROADCAST,
            "m.d.sync += [assembled.eq(current), full.eq(1), arrive.eq(0)]",
@@ -268,7 +301,8 @@ QUICK_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_quick_programs_bus_loaded[i
                "tests/hw/rtl/test_rtl_bus.py::test_back_to_back_transfers_take_two_cycles_each[icarus]"]
 SAMPLE_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_regression_sample",
                 "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_sample",
-                "tests/hw/rtl/test_rtl_cosim.py::test_regression_conv_sample"]
+                "tests/hw/rtl/test_rtl_cosim.py::test_regression_conv_sample",
+                "tests/hw/rtl/test_rtl_cosim.py::test_regression_graph_sample"]
 STAGES = ("quick", "verify", "sample")
 #: the small programs ``zeroskip verify`` checks: (name, regression case, verify's extra flags)
 VERIFY_PROGRAMS = [("sparse", "random_case(21, QUICK, max_size=24)", []),

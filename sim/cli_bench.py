@@ -53,7 +53,8 @@ def add_arguments(parser) -> None:
     parser.epilog = ("--arch and the overrides (--pes, --fifo, --run-bits, --line-bits, ...) are "
                      "those of every command; EIE's configuration is the eie64 preset. seednets runs on "
                      "its own two arrays (small with 16 PEs, eie64; docs/seednets.md) and takes "
-                     "neither")
+                     "neither, but the timing switches (--bounds-lookahead, --padding-merge, "
+                     "--registered-broadcast, --lane-passes) set on both")
 
 
 def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = None,
@@ -160,15 +161,19 @@ def run(args) -> int:
 def run_seednets(args, progress) -> int:
     """``bench seednets``: exit 1 when an image differs on Verilator, 0 otherwise."""
     from zeroskip.files import check_output, write_atomic
+    from zeroskip.hw.arch import PIPELINE_SWITCHES, TIMING_SWITCHES
     from zeroskip.sim import seednets
 
     if args.plot is not None:
         check_output(args.plot, "--plot", "file", inputs=[args.json])
     check_output(args.cache, "--cache", "dir")
     networks = [n for n in args.networks.split(",")] if args.networks is not None else None
+    switches = {name: getattr(args, f"arch_{name}") for name in TIMING_SWITCHES + PIPELINE_SWITCHES
+                if getattr(args, f"arch_{name}", None) is not None}
     report = seednets.run_suite(networks, cache=args.cache, rtl=args.rtl, images=args.images,
                                 epochs_scale=args.epochs_scale, seed=args.seed,
-                                fit=args.fit, energy=args.energy, progress=progress)
+                                fit=args.fit, energy=args.energy, progress=progress,
+                                switches=switches)
     print(seednets.format_report(report))
     if args.json:
         write_atomic(args.json, json.dumps(report, indent=1))

@@ -423,13 +423,15 @@ def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
 
 def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/seednets",
               rtl: int = 2, images: int = 1000, epochs_scale: float = 1.0, seed: int = 0,
-              fit: bool = False, energy: str | None = None, progress=QUIET) -> dict:
+              fit: bool = False, energy: str | None = None, progress=QUIET,
+              switches: dict[str, int] | None = None) -> dict:
     """Every row of ``networks`` (default: ``ROWS`` the zoo has): trained or from the cache,
     measured on both arrays (``images`` held-out images through the cycle simulator), the first
     ``rtl`` of them co-verified on Verilator. ``fit``: a model too big for an array runs on it
     with the memories it needs (``compile_fitting``; the row names them). ``energy``: a user's
-    energy table pricing both arrays (default: each array's derived table). Returns the
-    JSON-ready report."""
+    energy table pricing both arrays (default: each array's derived table). ``switches``: timing
+    switches (``TIMING_SWITCHES``, ``PIPELINE_SWITCHES``, e.g. ``lane_passes``) set on both
+    arrays. Returns the JSON-ready report."""
     from zeroskip.models.data import mnist_split
 
     names = networks if networks else list(ROWS)
@@ -452,6 +454,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         from zeroskip.hw.rtl.toolchain import require_simulator
 
         require_simulator("verilator")
+    arrays = {name: dataclasses.replace(arch, **(switches or {})) for name, arch in ARRAYS.items()}
     cache = Path(cache)
     data = mnist_split(seed)
     x_train, _, x_test, y_test = data
@@ -480,7 +483,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
                   "config": asdict(config)}
         zsk = _entry(cache, row, key) / "array.zsk"
         programs, kinds = {}, layer_kinds(array_model(trained))
-        for array, arch in ARRAYS.items():
+        for array, arch in arrays.items():
             progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
             figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds, fit,
                                                      energy)
@@ -492,7 +495,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
             record["rtl_error"] = f"not co-verified: does not fit {RTL_ARRAY}"
         out.append(record)
     report = {"suite": "seednets", "networks": out,
-              "arrays": {name: arch.to_dict() for name, arch in ARRAYS.items()},
+              "arrays": {name: arch.to_dict() for name, arch in arrays.items()},
               "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
               "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
               "seed": seed, "epochs_scale": epochs_scale, "fit": fit, "cache": str(cache),
@@ -597,6 +600,12 @@ def format_report(report: dict) -> str:
                  f"the first {report['array_images']} through the cycle simulator, per image; "
                  f"dense rows stored as float32 and run on the array shared, unpruned; "
                  f"RTL ok: images bit- and cycle-exact on Verilator ({report['rtl_array']})")
+    from zeroskip.hw.arch import PIPELINE_SWITCHES, TIMING_SWITCHES
+
+    switched = [name.replace("_", " ") for name in TIMING_SWITCHES + PIPELINE_SWITCHES
+                if any(arch.get(name) for arch in report["arrays"].values())]
+    if switched:
+        lines.append(f"both arrays with {', '.join(switched)} (docs/timing.md)")
     lines += [f"note: {n}" for n in notes]
     lines += ["", where_the_cycles_go(report, RTL_ARRAY), "", "issue 13's claims:"]
     verdicts = {True: "holds", False: "FAILS", None: "not run"}

@@ -120,6 +120,27 @@ def test_a_second_run_trains_nothing(first_run, tmp_path, monkeypatch, capsys):
     assert "lenet5-dc" in printed and "M MACs" in printed
 
 
+def test_the_timing_switches_apply_to_both_arrays(first_run, tmp_path, capsys):
+    """``--lane-passes 1`` from the cache: LeNet-5's pools run as lane passes on both arrays,
+    in fewer cycles, with the same outputs (the same accuracy on the array)."""
+    _, first, cache, _ = first_run
+    out = tmp_path / "lanes.json"
+    assert main(ARGS + ["--rtl", "0", "--cache", str(cache), "--json", str(out),
+                        "--lane-passes", "1"]) == 0
+    lanes = json.loads(out.read_text())
+    assert all(arch["lane_passes"] == 1 for arch in lanes["arrays"].values())
+    assert all(arch["lane_passes"] == 0 for arch in first["arrays"].values())
+    assert "both arrays with lane passes" in capsys.readouterr().out
+    for before, after in zip(first["networks"], lanes["networks"], strict=True):
+        for array in seednets.ARRAYS:
+            if f"cycles_{array}" not in before:
+                continue
+            assert after[f"accuracy_array_{array}"] == before[f"accuracy_array_{array}"]
+            assert after[f"cycles_{array}"] < before[f"cycles_{array}"]
+            pools = lambda r: r[f"cycles_by_kind_{array}"]["max pool"]["cycles"]   # noqa: E731
+            assert pools(after) < pools(before) / 2
+
+
 def test_another_configuration_is_another_entry():
     row = seednets.parse_row("lenet5-dc")
     assert row.compressed and row.model == "lenet5"

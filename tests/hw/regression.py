@@ -540,10 +540,11 @@ def corner_inputs(program: Program, layers: list, xq: np.ndarray, seed: int) -> 
 # -- conv programs (docs/conv.md) ---------------------------------------------------------------
 #: conv architectures: power-of-two PE counts, maps large enough for small images, accumulator
 #: files small enough that output channels tile (several descriptors looping over the pixels);
-#: lane passes (pools, depthwise convs) on two, one of them with the registered broadcast
+#: lane passes on three: on one PE every conv is one (columns of many entries, zeros not pushed),
+#: on 2 and 8 PEs pools and depthwise convs, on 8 with the registered broadcast
 CONV_ARCHS = [
     _arch("c1pe", pes=1, fifo_depth=2, act_depth=512, acc_depth=4, sparse_depth=2048,
-          ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32),
+          ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32, lane_passes=1),
     _arch("c2pe", pes=2, fifo_depth=1, act_depth=256, acc_depth=8, sparse_depth=1024,
           ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=16, lane_passes=1),
     _arch("c4pe", pes=4, fifo_depth=8, act_depth=128, acc_depth=2, sparse_depth=1024,

@@ -100,3 +100,51 @@ def test_stalls_hold_the_window():
         assert [j for _, j, _ in log["push"]] == columns
         assert [v for _, _, v in log["push"]] == values
         assert all(c % 3 != 1 for c, _, _ in log["push"])
+
+
+@pytest.mark.parametrize("op,channels", [(OP_MAC, 8), (OP_MAC, 6), (OP_MAX, 8)])
+def test_lane_pass_pushes_each_candidate_into_its_own_pe_only(op, channels):
+    """A lane pass (docs/timing.md "Lane passes"), 4 PEs, input stride 8: in each group's one
+    cycle, PE p's item port carries lane p's candidate alone — a zero (OP_MAC) or a lane outside
+    the position (6 channels: lanes 2, 3 of the second group) is not pushed — as
+    ``(a_i, group·N + p + delta)``, the column of that activation."""
+    arch = tiny(pes=4, act_depth=64, lane_passes=1)
+    g = ConvGeometry(3, 3, channels, 8, 3, 1, 1, channels, 8, op)
+    rng = np.random.default_rng(3)
+    vector = np.where(rng.random(g.in_len) < 0.6, rng.integers(-40, 40, g.in_len), 0)
+    top = Harness(arch, vector)
+    unit = top.unit
+    desc = {"kind": KIND_CONV, "in_len": g.in_channels, "lanes": 1, **g.pass_fields(arch.pes)}
+    pixel = 4                                                  # the centre: every tap inside
+    pushed = []
+
+    async def bench(ctx):
+        ctx.set(unit.run.desc, desc)
+        ctx.set(unit.run.pixel, pixel_fields(g, arch.pes, pixel))
+        ctx.set(unit.run.start, 1)
+        ctx.set(unit.ready, 1)
+        for cycle in range(200):
+            if cycle == 1:
+                ctx.set(unit.run.start, 0)
+            for pe, port in enumerate(unit.lane_items):
+                if ctx.get(port.valid):
+                    item = ctx.get(port.payload.sparse)
+                    pushed.append((cycle, pe, item.index, item.value))
+            if ctx.get(unit.done):
+                break
+            await ctx.tick()
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    w = g.windows(arch.pes)
+    index = w.index[pixel]
+    want = sorted((int(index[j]) % arch.pes, j, int(vector[index[j]])) for j in range(g.columns)
+                  if op == OP_MAX or vector[index[j]] != 0)
+    assert sorted((pe, j, v) for _, pe, j, v in pushed) == want
+    # one cycle per group: the pushes of a group share their cycle
+    cycles = {}
+    for cycle, pe, j, _ in pushed:
+        cycles.setdefault(int(w.group[pixel][j]), set()).add(cycle)
+    assert all(len(c) == 1 for c in cycles.values())

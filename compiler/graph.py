@@ -491,6 +491,10 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
                  carried: list[str], index: int, arch: ArchConfig):
     """One array layer: its weight matrix over the boundary map, rows for the members (both
     signs for one without a ReLU in a ReLU layer that may be negative) and the carries."""
+    if arch.lane_passes and window.op != FC:
+        # the members in the order their inputs lie in the map, so that per-channel members'
+        # rows can fall in their inputs' lanes (``_channel_place``)
+        members = sorted(members, key=lambda n: _lowest_input(ir, b, ir.nodes[n]))
     nodes = [ir.nodes[n] for n in members]
     relu = any(n.relu for n in nodes)
     k = window.kernel
@@ -519,7 +523,7 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
                 if neg[ch] >= 0:
                     grid[:, d:d + t.kernel, d:d + t.kernel, neg[ch]] -= t.weights[:, ch]
         split = relu and not node.relu and not ir.nonneg(node.name) and window.op == OP_MAC
-        place = (_channel_place(ir, b, node, window) if rows == 0 and arch.lane_passes
+        place = (_channel_place(ir, b, node, window, rows, arch.pes) if arch.lane_passes
                  else np.arange(out))
         placed, placed_bias = np.empty_like(full), np.empty(out)
         placed[place], placed_bias[place] = full, node.bias
@@ -585,24 +589,33 @@ def _build_layer(ir: GraphIR, b: Boundary, window: Window, members: list[str],
     return _shared_ir(ConvLayerIR, matrix, bias, relu, name, index, arch, geometry=geometry), next_b
 
 
-def _channel_place(ir: GraphIR, b: Boundary, node: Compute, window: Window) -> np.ndarray:
-    """The row of each of the node's output channels. A per-channel node (depthwise conv,
-    pool: channel o reads input channel o alone) whose input channels fill the map's first
-    positions in some order (after a channel shuffle, say) writes channel o at its input's
-    position, so that each column's weights lie in the PE of its activation's lane
-    (docs/timing.md "Lane passes"; called on arrays with lane passes only); any other node
-    writes its channels in order."""
+def _lowest_input(ir: GraphIR, b: Boundary, node: Compute) -> int:
+    """The lowest map position a node's first term reads (0 without terms)."""
+    pos = resolve(ir, b, node.terms[0].source)[0] if node.terms else ()
+    return int(np.min(pos)) if len(pos) else 0
+
+
+def _channel_place(ir: GraphIR, b: Boundary, node: Compute, window: Window, rows: int,
+                   pes: int) -> np.ndarray:
+    """The row of each of the node's output channels, relative to its block's first row
+    ``rows``. A per-channel node (depthwise conv, pool: channel o reads input channel o alone)
+    whose input channels fill the positions [lo, lo + out) in some order (after a channel
+    shuffle, say), with ``rows`` ≡ lo (mod N), writes channel o at its input's place, so that
+    each column's weights lie in the PE of its activation's lane (docs/timing.md "Lane passes";
+    called on arrays with lane passes only); any other node writes its channels in order."""
     out = node.shape[-1]
     order = np.arange(out)
     if window.op == FC or len(node.terms) != 1:
         return order
     pos, neg = resolve(ir, b, node.terms[0].source)
     w = node.terms[0].weights
-    if len(pos) != out or np.any(neg >= 0) or not np.array_equal(np.sort(pos), order):
+    lo = int(pos.min()) if len(pos) else 0
+    if (len(pos) != out or np.any(neg >= 0) or (rows - lo) % pes
+            or not np.array_equal(np.sort(pos), lo + order)):
         return order
     across = w.copy()
     across[order, order] = 0
-    return order if across.any() else np.asarray(pos, np.int64)
+    return order if across.any() else np.asarray(pos, np.int64) - lo
 
 
 def _shared_ir(cls, matrix: np.ndarray, bias: np.ndarray, relu: bool, name: str, index: int,

@@ -111,3 +111,24 @@ def test_a_lane_pass_needs_the_switch():
         program.descriptors
     with pytest.raises(ZeroskipError, match="the architecture has no lane passes"):
         DecodedProgram(program)
+
+
+def test_a_fused_shortcut_listed_first_still_runs_as_lanes():
+    """A stride-2 ShuffleNet unit whose graph lists the pooled shortcut before the branch (as the
+    zoo's does): the layer computing both orders its members by where their inputs lie, so the
+    depthwise conv's and the shortcut pool's rows both fall in their inputs' lanes."""
+    from zeroskip.compiler.graph import compile_graph, example_graph
+    from zeroskip.models.network import Graph
+
+    rng = np.random.default_rng(4)
+    graph = example_graph("shuffle2", rng, 6, 4, 8, classes=3)
+    nodes = list(graph.nodes)
+    shortcut = next(n for n in nodes if n.name == "shortcut")
+    nodes.remove(shortcut)
+    nodes.insert(next(i for i, n in enumerate(nodes) if n.name == "gconv1"), shortcut)
+    x = rng.uniform(-1, 1, (2, 6 * 6 * 4))
+    program = compile_graph(Graph("shuffle2-shortcut-first", nodes), arch(lane_passes=1),
+                            calibration=x, input_shape=(6, 6, 4))
+    fused = [program.layers[i].name for i in lane_layers(program)]
+    assert "depthwise+shortcut" in fused
+    rungs_agree(program, x)

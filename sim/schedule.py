@@ -212,19 +212,19 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     gap = np.where(valid_k, (group - previous).T, 0)                        # one cycle per group
     if lookahead:
         broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, fifo_depth, tail, pushed)
-        b_last = broadcast[np.maximum(nonzeros - 1, 0), np.arange(batch)] if kmax else np.zeros(batch, np.int64)
-        finish = np.where(nonzeros > 0, b_last + 2, 0)
-        if pes:
-            finish = np.maximum(finish, last_issue.max(axis=1))
         stall = np.zeros((batch, pes), np.int64)
     else:
         broadcast, pops, free, stall = _lanes_core(gap, n, tail, pushed, valid_k, fifo_depth,
                                                    2 if registered else 1)
-        b_last = broadcast[np.maximum(nonzeros - 1, 0), np.arange(batch)] if kmax else np.zeros(batch, np.int64)
+    rows, last = np.arange(batch), np.maximum(nonzeros - 1, 0)
+    b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)
+    g_last = np.where(nonzeros > 0, group[rows, last], -1) if kmax else np.full(batch, -1, np.int64)
+    if lookahead:       # the last item leaves the bounds stage at b + 2; PEs free after their issue
+        finish = np.where(nonzeros > 0, b_last + 2, 0)
+        if pes:
+            finish = np.maximum(finish, last_issue.max(axis=1))
+    else:
         finish = free.max(axis=1) if pes else np.zeros(batch, np.int64)
-    rows = np.arange(batch)
-    g_last = np.where(nonzeros > 0, group[rows, np.maximum(nonzeros - 1, 0)], -1) if kmax \
-        else np.full(batch, -1, np.int64)
     broadcast_done = np.where(nonzeros > 0, b_last, 0) + group_count - g_last
     column_end = np.maximum(broadcast_done, finish)
     stalls = _broadcast_stalls(broadcast, gap, valid_k)

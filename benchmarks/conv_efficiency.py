@@ -29,11 +29,12 @@ array with ``lane_passes`` off and on: the depthwise conv above, a 2x2 stride-2 
 channels on 14x14 and a global average pool of 64 channels on 7x7 (40 % non-zero inputs).
 
 With ``--improvements``, the array has zs64's timing improvements (docs/timing.md: bounds
-lookahead, padding merge, lane passes, queues of 16) on top of ``small``'s memories and formats;
-with ``--lane-passes``, lane passes alone (the graph tables then run them too).
+lookahead, padding merge, lane passes, the sweep overlap, queues of 16) on top of ``small``'s
+memories and formats; with ``--lane-passes``, lane passes alone (the graph tables then run them
+too), with ``--sweep-overlap`` the sweep overlap (either or both).
 
     .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk] [--graphs]
-                                                   [--improvements | --lane-passes]
+                                                   [--improvements | --lane-passes --sweep-overlap]
 """
 
 from __future__ import annotations
@@ -167,11 +168,15 @@ def main(argv=None) -> int:
                         help="zs64's timing switches and queues of 16 on the same array")
     parser.add_argument("--lane-passes", action="store_true",
                         help="lane passes (depthwise convs, pools) on the same array")
+    parser.add_argument("--sweep-overlap", action="store_true",
+                        help="the sweep overlap (a pixel's sweep while the next pixel scans)")
     args = parser.parse_args(argv)
     arch = dataclasses.replace(PRESETS["small"], pes=args.pes, act_depth=2048, ptr_depth=8192,
                                sparse_depth=4096, name=f"small{args.pes}")
     if args.lane_passes:
         arch = dataclasses.replace(arch, lane_passes=1, name=f"small{args.pes}+lanes")
+    if args.sweep_overlap:
+        arch = dataclasses.replace(arch, sweep_overlap=1, name=f"{arch.name}+overlap")
     if args.improvements:
         zs64 = PRESETS["zs64"]
         arch = dataclasses.replace(arch, fifo_depth=zs64.fifo_depth, name=f"small{args.pes}+zs",

@@ -38,7 +38,7 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 #: 0 = off = EIE's behaviour (every preset but zs64, and every program made before them), 1 = on.
 #: A switch that is off is left out of the configuration's fingerprint (hw/regmap.py), so the
 #: arrays built before the switches existed keep their identity
-TIMING_SWITCHES = ("bounds_lookahead", "padding_merge", "lane_passes")
+TIMING_SWITCHES = ("bounds_lookahead", "padding_merge", "lane_passes", "sweep_overlap")
 #: pipeline registers for the clock (docs/timing.md "Registered broadcast", docs/fpga.md): switches
 #: like the improvements (0 = off, left out of the fingerprint), but each adds latency
 PIPELINE_SWITCHES = ("registered_broadcast",)
@@ -88,6 +88,9 @@ class ArchConfig:
     #: (depthwise convs, pools) push each non-zero lane of a group into its own PE's queue, the
     #: whole group in one cycle, instead of broadcasting one activation per cycle
     lane_passes: int = 0
+    #: a conv pixel-pass's requantisation sweep runs while the next pixel-pass of the same
+    #: descriptor scans its window: the pixel-passes' accumulators alternate between two files
+    sweep_overlap: int = 0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
@@ -203,7 +206,8 @@ PRESETS: dict[str, ArchConfig] = {
 # and 4-bit codes, with every improvement of the timing model switched on and queues of 16
 # (measured in docs/eie-benchmark.md: they pay once the PEs no longer idle on empty columns)
 PRESETS["zs64"] = dataclasses.replace(PRESETS["eie64"], name="zs64", fifo_depth=16,
-                                      bounds_lookahead=1, padding_merge=1, lane_passes=1)
+                                      bounds_lookahead=1, padding_merge=1, lane_passes=1,
+                                      sweep_overlap=1)
 
 FIELDS = {f.name: f for f in dataclasses.fields(ArchConfig)}
 
@@ -284,6 +288,7 @@ CLI_OVERRIDES = {
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
     "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
     "--registered-broadcast": "registered_broadcast", "--lane-passes": "lane_passes",
+    "--sweep-overlap": "sweep_overlap",
 }
 
 

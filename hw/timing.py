@@ -19,6 +19,10 @@ REQUANT_TAIL = 3
 MAC_WRITE_LATENCY = 4
 REQUANT_WRITE_LATENCY = 3
 
+#: with ``sweep_overlap`` (docs/timing.md "Sweep overlap"): cycles from a pixel-pass's column
+#: phase end C to the next pixel-pass's first cycle (the control unit sees C at C + 1)
+PIXEL_RESTART = 2
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

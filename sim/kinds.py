@@ -47,6 +47,27 @@ def pass_cycles(column_end: np.ndarray, rows: int) -> np.ndarray:
     return column_end + timing.MAC_DRAIN + rows + timing.REQUANT_TAIL
 
 
+def pixel_pass_cycles(column_end: np.ndarray, rows: int, overlap: bool) -> np.ndarray:
+    """[batch] cycles of a conv descriptor's pixel-passes, the first's T to the next pass's,
+    from each pixel-pass's column phase end ``column_end`` [batch, P] (relative to its own T).
+    With ``overlap`` (``ArchConfig.sweep_overlap``, docs/timing.md "Sweep overlap") a pixel's
+    sweep runs while the next pixel-pass scans: the sweep of pixel p begins at
+    ``X_p = max(C_p + MAC_DRAIN, X_{p-1} + R)`` and pixel-pass p + 1 at
+    ``max(C_p + PIXEL_RESTART, X_{p-1} + R)`` (its accumulator file is the one pixel p − 1's
+    sweep empties)."""
+    column_end = np.asarray(column_end, np.int64)
+    if not overlap or rows == 0:
+        return pass_cycles(column_end, rows).sum(axis=1)
+    batch, pixels = column_end.shape
+    start = np.zeros(batch, np.int64)                  # T_p, from the first pixel-pass's T
+    swept = np.full(batch, np.iinfo(np.int64).min // 2, np.int64)    # X_{p-1} + R
+    for p in range(pixels):
+        column = start + column_end[:, p]
+        start = np.maximum(column + timing.PIXEL_RESTART, swept)
+        swept = np.maximum(column + timing.MAC_DRAIN, swept) + rows
+    return swept + timing.REQUANT_TAIL
+
+
 class SimKind:
     code: int
 
@@ -275,8 +296,10 @@ class ConvPasses(SparsePasses):
         summed = PassSchedule(**{name: per_pixel(getattr(sched, name)) for name in (
             "column_end", "broadcast_done", "broadcast_stalls", "nonzeros", "pe_busy",
             "pe_stall", "pe_idle")})
-        return PassRun(summed, per_pixel(macs), per_pixel(pass_cycles(sched.column_end, image.rows)),
-                       per_pixel(macs.max(axis=1)), np.full(batch, int(w.padding.sum()), np.int64))
+        cycles = pixel_pass_cycles(sched.column_end.reshape(batch, pixels), image.rows,
+                                   bool(a.sweep_overlap))
+        return PassRun(summed, per_pixel(macs), cycles, per_pixel(macs.max(axis=1)),
+                       np.full(batch, int(w.padding.sum()), np.int64))
 
     def datapath(self, program, image, source):
         """Every pixel's outputs [batch, P, rows · pes] and saturations [batch]."""
@@ -324,7 +347,8 @@ class BinaryConvPasses(BinaryPasses):
         padding = sum(p for _, _, p in pixels)
         macs = np.broadcast_to(image.valid_rows * int(items.sum()), (batch, pes))
         ideal = np.full(batch, int(image.valid_rows.max()) * int(items.sum()), np.int64)
-        cycles = sum(int(pass_cycles(sched.column_end, image.rows)[0]) for sched, _, _ in pixels)
+        ends = np.array([[int(sched.column_end[0]) for sched, _, _ in pixels]], np.int64)
+        cycles = int(pixel_pass_cycles(ends, image.rows, bool(a.sweep_overlap))[0])
         self.count_actions(actions, image, summed, 0, pes, batch)
         actions["act_read"] += reads * pes * batch
         # count_actions priced one sweep per pass; a pixel-pass sweeps once per pixel

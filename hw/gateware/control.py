@@ -41,6 +41,7 @@ assert timing.REQUANT_TAIL >= timing.REQUANT_WRITE_LATENCY, \
     f"the sweep writes its last activation {timing.REQUANT_WRITE_LATENCY} cycles after the read"
 assert timing.MAC_DRAIN >= 3, "column_done is registered: C is seen at C + 1, then one drain cycle"
 assert timing.PROGRAM_HEAD >= 2, "the first descriptor takes a read and a latch"
+assert timing.PIXEL_RESTART == 2, "sweep_overlap: C is seen at C + 1, the next pixel-pass begins at C + 2"
 assert timing.PROGRAM_TAIL >= 0
 
 
@@ -113,6 +114,47 @@ class ControlUnit(wiring.Component):
         column_done = Signal()
         m.d.sync += column_done.eq(self.column_done)
 
+        # the sweep unit (``sweep_overlap``, docs/timing.md "Sweep overlap"): a pass's sweep is
+        # requested at C + 1 and begins at X = max(C + MAC_DRAIN, the previous sweep's end), one
+        # row a cycle; meanwhile the next pixel-pass of a conv pass may scan into the other
+        # accumulator file. Without the switch the FSM's SWEEP state sweeps, as EIE's order
+        overlap = bool(a.sweep_overlap)
+        if overlap:
+            half = Signal(name="acc_half")            # the running pass's accumulator file
+            pending, pending_half = Signal(name="sweep_pending"), Signal(name="pending_half")
+            pending_count = Signal(range(timing.MAC_DRAIN + 1), name="pending_count")
+            pending_offset = Signal.like(pixel.out_offset, name="pending_offset")
+            sweeping, sweep_half = Signal(name="sweeping"), Signal(name="sweep_half")
+            sweep_offset = Signal.like(pixel.out_offset, name="sweep_offset")
+            rows = run.desc.rows
+            ending = Signal()                         # the sweep reads its last row now
+            m.d.comb += [ending.eq(sweeping & (row + 1 == rows)),
+                         run.half.eq(half), run.sweep.eq(sweeping), run.sweep_row.eq(row),
+                         run.sweep_half.eq(sweep_half), run.sweep_offset.eq(sweep_offset)]
+            with m.If(sweeping):
+                m.d.sync += row.eq(row + 1)
+                with m.If(ending):
+                    m.d.sync += sweeping.eq(0)
+            with m.If(pending & (pending_count != 0)):
+                m.d.sync += pending_count.eq(pending_count - 1)
+            with m.If(pending & (pending_count == 0) & (~sweeping | ending)):    # X − 1
+                m.d.sync += [pending.eq(0), sweeping.eq(1), row.eq(0), sweep_half.eq(pending_half),
+                             sweep_offset.eq(pending_offset)]
+            # the previous pixel-pass's sweep (the other file's) reads no row after this cycle
+            previous_swept = Signal()
+            m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)
+            # a pixel-pass whose next one may begin before its sweep: same descriptor, rows to sweep
+            overlapping = Signal()
+            m.d.comb += overlapping.eq(~last_pixel & (run.desc.rows != 0))
+
+            def request_sweep():
+                m.d.sync += [pending.eq(1), pending_count.eq(timing.MAC_DRAIN - 3),
+                             pending_half.eq(half), pending_offset.eq(pixel.out_offset)]
+
+            def next_overlapped():
+                next_pixel()
+                m.d.sync += half.eq(~half)
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.done.eq(0)
@@ -131,24 +173,50 @@ class ControlUnit(wiring.Component):
                 m.d.comb += run.busy.eq(1)
                 with m.If(column_done & ~first):
                     m.d.comb += [rd.addr.eq(index + 1), rd.en.eq(1)]      # prefetch the next pass
-                    m.d.sync += [count.eq(timing.MAC_DRAIN - 3), row.eq(0)]
-                    m.next = "DRAIN"
-            with m.State("DRAIN"):
-                m.d.comb += run.busy.eq(1)
-                with m.If(count == 0):
-                    with m.If(run.desc.rows == 0):
+                    if overlap:
+                        with m.If(run.desc.rows == 0):
+                            m.d.sync += count.eq(timing.MAC_DRAIN - 3)
+                            m.next = "DRAIN"
+                        with m.Else():
+                            request_sweep()
+                            with m.If(overlapping & previous_swept):
+                                next_overlapped()
+                            with m.Elif(overlapping):
+                                m.next = "HOLD"
+                            with m.Else():
+                                m.next = "FLUSH"
+                    else:
+                        m.d.sync += [count.eq(timing.MAC_DRAIN - 3), row.eq(0)]
+                        m.next = "DRAIN"
+            if overlap:
+                with m.State("HOLD"):         # the next pixel-pass waits for its file's sweep
+                    m.d.comb += run.busy.eq(1)
+                    with m.If(previous_swept):
+                        next_overlapped()
+                        m.next = "COLUMN"
+                with m.State("FLUSH"):        # the pass's own sweep, then the tail
+                    m.d.comb += run.busy.eq(1)
+                    with m.If(~pending & ending):
                         m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
                         m.next = "TAIL"
-                    with m.Else():
-                        m.next = "SWEEP"
+            with m.State("DRAIN"):           # with the sweep unit: passes with no rows only
+                m.d.comb += run.busy.eq(1)
+                with m.If(count == 0):
+                    with m.If((run.desc.rows == 0) | overlap):
+                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
+                        m.next = "TAIL"
+                    if not overlap:
+                        with m.Else():
+                            m.next = "SWEEP"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
-            with m.State("SWEEP"):
-                m.d.comb += [run.busy.eq(1), run.sweep.eq(1), run.sweep_row.eq(row)]
-                m.d.sync += row.eq(row + 1)
-                with m.If(row + 1 == run.desc.rows):
-                    m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
-                    m.next = "TAIL"
+            if not overlap:
+                with m.State("SWEEP"):
+                    m.d.comb += [run.busy.eq(1), run.sweep.eq(1), run.sweep_row.eq(row)]
+                    m.d.sync += row.eq(row + 1)
+                    with m.If(row + 1 == run.desc.rows):
+                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
+                        m.next = "TAIL"
             with m.State("TAIL"):
                 m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):

@@ -141,7 +141,13 @@ class ProcessingElement(wiring.Component):
 
         sparse, ptr_even, ptr_odd, bias, codebook = (
             host_written(name) for name in ("sparse", "ptr_even", "ptr_odd", "bias", "codebook"))
-        acc = self.memories["acc"] = _memory(m, "acc", a.acc_bits, a.acc_depth, None)
+        # the accumulators: one file, or with ``sweep_overlap`` two that the pixel-passes of a
+        # conv pass alternate between (``run.half``), so one's sweep runs while the next scans
+        files = [_memory(m, "acc", a.acc_bits, a.acc_depth, None)]
+        if a.sweep_overlap:
+            files.append(_memory(m, "acc1", a.acc_bits, a.acc_depth, None))
+            self.memories["acc1"] = files[1]
+        self.memories["acc"] = files[0]
 
         # -- activation queue, pointer read unit, column issue ---------------------------------------
         binary = Signal()
@@ -181,6 +187,12 @@ class ProcessingElement(wiring.Component):
         s1_bits = Signal(a.line_bits)
         s1_plane = Signal(plane_bits(a))
         s1_valid_bits = Signal(range(a.line_bits + 1))
+        # the accumulator file of the issuing pass, carried along the stages (a pixel-pass's last
+        # entries are still in them when the next pixel-pass begins)
+        s1_half, s2_half, s3_half, s4_half = (Signal(name=f"s{k}_half") for k in range(1, 5))
+        if a.sweep_overlap:
+            m.d.sync += [s1_half.eq(self.run.half), s2_half.eq(s1_half), s3_half.eq(s2_half),
+                         s4_half.eq(s3_half)]
         m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act),
                      s1_bits.eq(column_bits), s1_plane.eq(column_plane),
                      s1_valid_bits.eq(column_valid)]
@@ -248,38 +260,50 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [s4_valid.eq(s3_valid), s4_row.eq(s3_row), s4_addend.eq(Mux(binary, dot, product)),
                      s4_offered.eq(s3_act + max_offset(a.act_bits))]
 
-        acc_wr = acc.write_port()
-        acc_rd = acc.read_port(transparent_for=(acc_wr,))
         bias_rd = bias.read_port()
+        ports = []
+        for memory in files:
+            write = memory.write_port()
+            ports.append((write, memory.read_port(transparent_for=(write,))))
 
         # -- stage 4: accumulate (the read port is transparent for the write port, so an entry
         # reading the row the previous entry writes sees the new sum: no bubble) -------------------
         maximum = Signal()
         m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
-        kept = Mux(acc_rd.data.as_signed() >= s4_offered, acc_rd.data, s4_offered)
+        mac_data = Signal(a.acc_bits)            # the row stage 3 read, from its pass's file
+        m.d.comb += mac_data.eq(ports[-1][1].data if len(ports) == 1 else
+                                Mux(s4_half, ports[1][1].data, ports[0][1].data))
+        kept = Mux(mac_data.as_signed() >= s4_offered, mac_data, s4_offered)
 
         # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
-        r_valid = Signal()
+        r_valid, r_half = Signal(), Signal()
         r_row = Signal(range(a.acc_depth))
-        m.d.sync += [r_valid.eq(self.run.sweep), r_row.eq(self.run.sweep_row)]
+        sweep_half = self.run.sweep_half if a.sweep_overlap else Const(0, 1)
+        m.d.sync += [r_valid.eq(self.run.sweep), r_row.eq(self.run.sweep_row), r_half.eq(sweep_half)]
         m.d.comb += bias_rd.en.eq(0)            # read ports are enabled unless driven
         with m.If(self.run.sweep):
-            m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1),
-                         bias_rd.addr.eq(desc.bias_base + self.run.sweep_row), bias_rd.en.eq(1)]
-        with m.Else():
-            m.d.comb += [acc_rd.addr.eq(s3_row), acc_rd.en.eq(s3_valid)]
-        with m.If(r_valid):
-            m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
-        with m.Else():
-            m.d.comb += [acc_wr.addr.eq(s4_row), acc_wr.en.eq(s4_valid),
-                         acc_wr.data.eq(Mux(maximum, kept, acc_rd.data + s4_addend))]
+            m.d.comb += [bias_rd.addr.eq(desc.bias_base + self.run.sweep_row), bias_rd.en.eq(1)]
+        # each file serves the sweep of its pass or the MAC of its pass (never both at once:
+        # docs/timing.md "Sweep overlap")
+        for number, (acc_wr, acc_rd) in enumerate(ports):
+            swept, cleared = self.run.sweep & (sweep_half == number), r_valid & (r_half == number)
+            with m.If(swept):
+                m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1)]
+            with m.Else():
+                m.d.comb += [acc_rd.addr.eq(s3_row), acc_rd.en.eq(s3_valid & (s3_half == number))]
+            with m.If(cleared):
+                m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
+            with m.Else():
+                m.d.comb += [acc_wr.addr.eq(s4_row), acc_wr.en.eq(s4_valid & (s4_half == number)),
+                             acc_wr.data.eq(Mux(maximum, kept, mac_data + s4_addend))]
 
         # X + 1: bias added; the binarising comparison (the bias word is 2·T + flip)
         q1_valid, q2_valid = Signal(), Signal()
         q1_row, q2_row = Signal.like(r_row), Signal.like(desc.row_base)
         total = Signal(signed(a.acc_bits + 1))
         above = Signal()
-        accumulated = acc_rd.data.as_signed()
+        accumulated = (ports[0][1].data if len(ports) == 1 else
+                       Mux(r_half, ports[1][1].data, ports[0][1].data)).as_signed()
         threshold = bias_rd.data.as_signed() >> 1
         m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row),
                      total.eq(accumulated + bias_rd.data.as_signed()),
@@ -290,7 +314,8 @@ class ProcessingElement(wiring.Component):
         # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
         # both are held through the pass, so the sum is registered off the write's path
         out_base = Signal.like(desc.row_base)
-        m.d.sync += out_base.eq(desc.row_base + self.run.pixel.out_offset)
+        offset = self.run.sweep_offset if a.sweep_overlap else self.run.pixel.out_offset
+        m.d.sync += out_base.eq(desc.row_base + offset)
         m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(out_base + q1_row), q2_above.eq(above),
                      rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)]
         # X + 3: saturate, ReLU or binarise (±2^shift by the threshold), write

@@ -93,9 +93,19 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
             t = _binary_pass_end(program, p, t) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
         if p.kind == 3:
+            swept = None                  # "Sweep overlap": the previous pixel's X + R
             for gaps, trailing in _binary_window_gaps(program, p):
-                t = (_binary_items_end(a, gaps, p.rows, t, trailing) + timing.MAC_DRAIN + p.rows
-                     + timing.REQUANT_TAIL)
+                column = _binary_items_end(a, gaps, p.rows, t, trailing)
+                if a.sweep_overlap and p.rows:
+                    x = column + timing.MAC_DRAIN
+                    t = column + timing.PIXEL_RESTART
+                    if swept is not None:
+                        x, t = max(x, swept), max(t, swept)
+                    swept = x + p.rows
+                else:
+                    t = column + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+            if swept is not None:         # the last pixel-pass's sweep, then the tail
+                t = swept + timing.REQUANT_TAIL
             continue
         x = acts[p.layer][0]
         groups = -(-p.in_len // n)

@@ -546,9 +546,10 @@ CONV_ARCHS = [
     _arch("c1pe", pes=1, fifo_depth=2, act_depth=512, acc_depth=4, sparse_depth=2048,
           ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32, lane_passes=1),
     _arch("c2pe", pes=2, fifo_depth=1, act_depth=256, acc_depth=8, sparse_depth=1024,
-          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=16, lane_passes=1),
+          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=16, lane_passes=1,
+          sweep_overlap=1),
     _arch("c4pe", pes=4, fifo_depth=8, act_depth=128, acc_depth=2, sparse_depth=1024,
-          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=32),
+          ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=32, sweep_overlap=1),
     _arch("c8pe", pes=8, fifo_depth=2, act_depth=64, acc_depth=4, sparse_depth=512,
           ptr_depth=1024, bias_depth=64, max_layers=4, max_passes=16, lane_passes=1,
           registered_broadcast=1),
@@ -628,9 +629,10 @@ BINARY_CONV_ARCHS = [
           sparse_depth=2048, ptr_depth=512, bias_depth=256, max_layers=6, max_passes=48),
     _arch("bc4pe-line32", pes=4, fifo_depth=2, line_bits=32, act_depth=128, acc_depth=2,
           sparse_depth=2048, ptr_depth=1024, bias_depth=128, max_layers=6, max_passes=48,
-          bounds_lookahead=1),
+          bounds_lookahead=1, sweep_overlap=1),
     _arch("bc8pe-line16", pes=8, fifo_depth=8, line_bits=16, act_depth=64, acc_depth=4,
-          sparse_depth=1024, ptr_depth=1024, bias_depth=128, max_layers=6, max_passes=32),
+          sparse_depth=1024, ptr_depth=1024, bias_depth=128, max_layers=6, max_passes=32,
+          sweep_overlap=1),
 ]
 
 

@@ -7,7 +7,8 @@ Layers (random weights and inputs, seeded; N PEs, ``small`` otherwise):
 - a 3x3 conv, 64 → 64 on 14x14 (pad 1), 50 % weights, 40 % non-zero activations;
 - a 1x1 conv, 64 → 64 on 14x14, the same densities;
 - a depthwise 3x3 conv, 64 channels on 14x14 (pad 1), the same densities, lowered
-  block-diagonally (docs/conv.md);
+  block-diagonally (docs/conv.md), and the same compiled as row passes (``row_passes``: one pass
+  per output row, docs/conv.md);
 - with ``--model lenet5.zsk``: LeNet-5's conv2 on the maps its conv1 + pool1 make of MNIST
   test images (the model's own weights and activations), plain and with ``block_pools`` (2x2
   blocks of output pixels per pass: its FC lowering then has the blocked window's columns).
@@ -100,8 +101,9 @@ class Depthwise:
     name: str = "depthwise"
 
 
-def depthwise(arch, seed: int, images: int):
-    """A depthwise 3x3 conv of 64 channels on 14x14: the program and integer input maps."""
+def depthwise(arch, seed: int, images: int, row_passes: bool = False):
+    """A depthwise 3x3 conv of 64 channels on 14x14: the program and integer input maps
+    (``row_passes``: compiled so, one pass per output row)."""
     from zeroskip.models.interchange import MapInput
 
     rng = np.random.default_rng(seed)
@@ -110,7 +112,8 @@ def depthwise(arch, seed: int, images: int):
     layer = Depthwise(book.astype(np.float32), codes.astype(np.uint8),
                       rng.uniform(-0.3, 0.3, 64).astype(np.float32), "relu", 3, 1, 1, 64)
     x = rng.uniform(-1, 1, (images, 14 * 14 * 64)) * (rng.random((images, 14 * 14 * 64)) < 0.4)
-    program = compile_layers([MapInput(14, 14, 64), layer], arch, calibration=x)
+    program = compile_layers([MapInput(14, 14, 64), layer], arch, calibration=x,
+                             row_passes=row_passes)
     return program, quantize_input(program, x)
 
 
@@ -188,6 +191,7 @@ def main(argv=None) -> int:
                                          density=0.5, batch=args.images, input_density=0.4)
         rows.append(measure(name, program, quantize_input(program, x)))
     rows.append(measure("depthwise 3x3, 64 ch, 14x14", *depthwise(arch, args.seed, args.images)))
+    rows.append(measure("the same as row passes", *depthwise(arch, args.seed, args.images, True)))
     if args.model:
         from zeroskip.models.data import mnist_split
 

@@ -8,9 +8,11 @@ fixed-point reference), cycles, µs and energy per image, and the per-layer cycl
 and efficiency.
 
 With ``--lane-passes``, every array runs its pools as lane passes (docs/timing.md "Lane
-passes").
+passes"); with ``--sweep-overlap``, every array overlaps a conv pixel's sweep with the next
+pixel's scan (docs/timing.md "Sweep overlap").
 
     .venv/bin/python benchmarks/lenet5_array.py [--cache DIR] [--json FILE] [--lane-passes]
+                                                [--sweep-overlap]
 
 ``--cache DIR`` reuses ``lenet5.zsk`` / ``lenet5.json`` (default mode) and ``lenet5-eie.zsk`` /
 ``lenet5-eie.json`` (``--eie``) written there by ``zeroskip compress lenet5 [--eie] -o ...
@@ -60,6 +62,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the figures as JSON")
     parser.add_argument("--lane-passes", action="store_true",
                         help="pools as lane passes on every array (ArchConfig.lane_passes)")
+    parser.add_argument("--sweep-overlap", action="store_true",
+                        help="the sweep overlap on every array (ArchConfig.sweep_overlap)")
     args = parser.parse_args(argv)
     x_train, _, x_test, y_test = mnist_split()
     rows, layers = [], []
@@ -70,13 +74,16 @@ def main(argv=None) -> int:
             SMALL16_9BIT, dataclasses.replace(PRESETS["eie64"], code_bits=9, run_bits=7))
         if args.lane_passes:
             arrays = tuple(dataclasses.replace(a, lane_passes=1) for a in arrays)
+        if args.sweep_overlap:
+            arrays = tuple(dataclasses.replace(a, sweep_overlap=1) for a in arrays)
         for arch, blocked in [(arch, blocked) for arch in arrays for blocked in (False, True)]:
             program = compile_file(str(model), arch, calibration=x_train[:256],
                                    block_pools=blocked)
             result = simulate(program, x_test)
             accuracy = float((classify(program, result.outputs) == y_test).mean())
             label = (f"{arch.name} {arch.pes} PEs" + (" (9-bit codes)" if arch.code_bits == 9 else "")
-                     + (", blocked pools" if blocked else "") + (", lane passes" if arch.lane_passes else ""))
+                     + (", blocked pools" if blocked else "") + (", lane passes" if arch.lane_passes else "")
+                     + (", sweep overlap" if arch.sweep_overlap else ""))
             rows.append({"mode": mode, "array": label, "clock_mhz": arch.clock_mhz,
                          "accuracy_model": report["accuracy_compressed"],
                          "accuracy_array": accuracy,

@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--block-pools", action="store_true",
                         help="conv followed by a 2x2 max pool: compute 2x2 blocks of output "
                              "pixels per pass (the same outputs, fewer cycles; docs/conv.md)")
+    parser.add_argument("--row-passes", action="store_true",
+                        help="depthwise convs with 'same' padding: compute a whole output row "
+                             "per pass (the same outputs, fewer cycles; docs/conv.md)")
     parser.add_argument("--calibration", metavar="X.npy",
                         help="inputs [batch, in] of real values (any numeric dtype) that set the "
                              "fixed-point scales")
@@ -109,11 +112,12 @@ def run(args) -> int:
     graph = load_graph(args.model)           # a branching graph (concat, add, shuffle), or None
     if graph is not None:
         program = compile_graph_file(args.model, graph, arch, calibration=calibration,
-                                     balance=args.balance, input_frac=args.input_frac)
+                                     balance=args.balance, input_frac=args.input_frac,
+                                     row_passes=args.row_passes)
     else:
         program = compile_layers(load_model(args.model), arch, calibration=calibration,
                                  balance=args.balance, input_frac=args.input_frac,
-                                 block_pools=args.block_pools)
+                                 block_pools=args.block_pools, row_passes=args.row_passes)
     program.meta["source"] = str(args.model)
     seconds = time.perf_counter() - start
     program.save(args.output)

@@ -183,14 +183,17 @@ def _is_binary_conv(layer) -> bool:
     return hasattr(layer, "weights") and getattr(layer, "conv", None) is not None
 
 
-def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False) -> list:
+def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False,
+                 row_passes: bool = False) -> list:
     """Model layers → IR layers. A conv model starts with its input map (``MapInput``); each
     conv or pool layer maps the current map to the next; a folded binary conv names the map it
     reads (``FoldedLayer.conv``) and brings its pool along (``binary_conv.binary_conv_irs``);
     the first FC layer after a map reads it flattened in (y, x, c) order, its columns moved to
     where the map's activations lie.
     ``block_pools``: a stride-1 conv followed by a 2x2 stride-2 max pool computes 2x2 blocks of
-    output pixels per pass (``blocked_conv``), the same outputs in fewer cycles."""
+    output pixels per pass (``blocked_conv``), the same outputs in fewer cycles.
+    ``row_passes``: a depthwise conv (or average pool) with 'same' padding computes a whole
+    output row per pass (``row_conv``), where its row fits the accumulators."""
     layers = list(layers)
     irs, shape = [], None                     # shape: (height, width, channels, stride)
     skip = False
@@ -237,7 +240,62 @@ def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False) -> 
             ir = _flattened(ir, index, shape)
             shape = None
         irs.append(ir)
-    return irs
+    return with_row_passes(irs, arch) if row_passes else irs
+
+
+def with_row_passes(irs: list, arch: ArchConfig) -> list:
+    """``row_conv`` in place of every conv layer whose output channels each read one input
+    channel (depthwise convs, average pools) where it applies; the other layers as they are."""
+    return [(row_conv(ir, arch) or ir) if _per_channel(ir) else ir for ir in irs]
+
+
+def _per_channel(ir) -> bool:
+    """A conv (``OP_MAC``) layer whose every row's weights lie in one input channel."""
+    if type(ir) is not ConvLayerIR or ir.geometry.op != OP_MAC:
+        return False
+    rows, columns, _ = ir.nonzero()
+    channel = columns % ir.geometry.in_channels
+    first = np.full(len(ir.codes), -1)
+    first[rows[::-1]] = channel[::-1]
+    return bool(len(rows)) and bool(np.all(channel == first[rows]))
+
+
+def row_conv(conv: ConvLayerIR, arch: ArchConfig) -> ConvLayerIR | None:
+    """A conv with 'same' padding in x (``0 ≤ 1 + 2·pad − k < stride``) → one pass per output
+    row: the maps' rows seen as the pixels of a one-pixel-wide map, [H, 1, W·S] in, [OH, 1, OW·G]
+    out (G the output stride), the same bits in the same places, so the layers around it read and
+    write the maps as they are. Output channel t·G + o is output pixel (·, t), channel o; window
+    column (ky·k + pad)·W·S + x·S + c (the row's one inside kernel position) holds the weight of
+    (ky, x − stride·t + pad). Each input activation is read once per output row instead of once
+    per window holding it (k times for stride 1): for a depthwise conv as lane passes, the scan
+    (docs/timing.md "Lane passes") falls from k²·C/N groups per pixel to about k·C/N. The weights
+    are stored OW times. None where the row does not fit: OW·G / N rows per PE above
+    ``acc_depth``, or more window columns than ``max_vector``, or not 'same' padding."""
+    g = conv.geometry
+    k, stride, pad = g.kernel, g.stride, g.pad
+    if not 0 <= 1 + 2 * pad - k < stride or g.in_width == 1:
+        return None
+    if g.channel_base or g.out_stride != fm_stride(g.out_channels, arch.pes):
+        return None               # the row would overwrite channels another layer rests in
+    width, s_in, channels, out, group, out_w = (g.in_width, g.in_stride, g.in_channels,
+                                                g.out_channels, g.out_stride, g.out_width)
+    if out_w * group // arch.pes > arch.acc_depth or k * k * width * s_in > arch.max_vector:
+        return None
+    window = conv.codes.reshape(out, k, k, channels)
+    codes = np.zeros((out_w, group, k, k, width, s_in), dtype=conv.codes.dtype)
+    bias = np.zeros((out_w, group))
+    for t in range(out_w):
+        bias[t, :out] = conv.bias
+        for kx in range(k):
+            x = stride * t - pad + kx
+            if 0 <= x < width:
+                codes[t, :out, :, pad, x, :channels] = window[:, :, kx, :]
+    geometry = ConvGeometry(g.in_height, 1, width * s_in, width * s_in, k, stride, pad,
+                            out_w * group, out_w * group, g.op)
+    if geometry.problem(arch.pes):
+        return None
+    return ConvLayerIR(codes=codes.reshape(out_w * group, -1), codebook=conv.codebook,
+                       bias=bias.reshape(-1), relu=conv.relu, name=conv.name, geometry=geometry)
 
 
 def _blockable(conv, pool, shape) -> bool:
@@ -380,12 +438,13 @@ def _flattened(ir, index: int, shape):
 def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int = 6,
                         channels: int = 3, convs=((4, 3, 1, 1),), pool: tuple | None = (2, 2),
                         classes: int | None = 5, density: float = 0.5, batch: int = 8,
-                        input_density: float = 0.7, relu: bool = True, block_pools: bool = False):
+                        input_density: float = 0.7, relu: bool = True, block_pools: bool = False,
+                        row_passes: bool = False):
     """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
     map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (each followed
     by a ReLU unless ``relu`` is false), an optional max pool ``(kernel, stride)``, then (unless
     ``classes`` is None) an FC layer to ``classes``. ``density``: of the weights;
-    ``input_density``: of the inputs; ``block_pools`` as ``compile_layers``'s.
+    ``input_density``: of the inputs; ``block_pools`` and ``row_passes`` as ``compile_layers``'s.
     Returns ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
     from zeroskip.compiler.flow import compile_layers
     from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
@@ -417,4 +476,5 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
                                   name="fc"))
     x = rng.uniform(-1, 1, (batch, height * width * channels))
     x[rng.random(x.shape) >= input_density] = 0.0
-    return compile_layers(layers, arch, calibration=x, block_pools=block_pools), x
+    return compile_layers(layers, arch, calibration=x, block_pools=block_pools,
+                          row_passes=row_passes), x

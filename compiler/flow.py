@@ -17,7 +17,7 @@ from zeroskip.hw.program import Program
 
 def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = None,
                    balance: bool = False, input_frac: int | None = None,
-                   block_pools: bool = False) -> Program:
+                   block_pools: bool = False, row_passes: bool = False) -> Program:
     """Lower fully-connected layers onto ``arch``.
 
     ``layers``: objects with ``codebook`` (float[K], entry 0 == 0.0), ``codes`` (int [out, in],
@@ -27,13 +27,15 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
     inputs [batch, in] that set the fixed-point scales (docs/fixed-point.md); without them,
     inputs are assumed in [-1, 1]. ``balance``: permute rows for even PE work (outputs come back
     in the model's order through ``Program.output_index``). ``input_frac`` fixes the input's
-    fractional bits.
+    fractional bits. ``block_pools`` and ``row_passes``: the conv mappings of
+    ``conv.lower_layers`` (docs/conv.md).
     """
     start = time.perf_counter()
     arch = load_arch(arch)
-    ir = CompileIR(arch=arch, layers=lower_layers(layers, arch, to_ir, block_pools),
+    ir = CompileIR(arch=arch, layers=lower_layers(layers, arch, to_ir, block_pools, row_passes),
                    calibration=calibration, input_frac=input_frac, balance=balance)
     ir.meta["compiler"] = {"balance": bool(balance), "block_pools": bool(block_pools),
+                           "row_passes": bool(row_passes),
                            "input_frac": None if input_frac is None else int(input_frac),
                            "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0]),
                            "flow": [step.__name__ for step in DEFAULT_FLOW]}
@@ -44,7 +46,7 @@ def compile_layers(layers, arch: ArchConfig, calibration: np.ndarray | None = No
 
 def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = None,
                  balance: bool = False, input_frac: int | None = None,
-                 block_pools: bool = False) -> Program:
+                 block_pools: bool = False, row_passes: bool = False) -> Program:
     """Compile a compressed model file or interchange ``.npz`` (read by
     ``zeroskip.models.interchange.load_array_layers``), or a folded binary model
     (``zeroskip.models.binary_ref.save``; told apart by its ``format`` array)."""
@@ -56,10 +58,11 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
     graph = None if is_binary_model_file(path) else load_graph(path)
     if graph is not None:
         return compile_graph_file(path, graph, arch, calibration=calibration, balance=balance,
-                                  input_frac=input_frac)
+                                  input_frac=input_frac, row_passes=row_passes)
     layers = load_binary(path) if is_binary_model_file(path) else load_array_layers(path)
     program = compile_layers(layers, arch, calibration=calibration,
-                             balance=balance, input_frac=input_frac, block_pools=block_pools)
+                             balance=balance, input_frac=input_frac, block_pools=block_pools,
+                             row_passes=row_passes)
     program.meta["source"] = str(path)
     return program
 

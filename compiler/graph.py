@@ -654,10 +654,11 @@ class GraphMaxLayerIR(MaxPoolLayerIR):
 
 
 def compile_graph(graph, arch, calibration=None, input_shape=None, balance: bool = False,
-                  input_frac: int | None = None):
+                  input_frac: int | None = None, row_passes: bool = False):
     """A ``models.network.Graph`` whose weights are weight-shared → ``Program``. Inputs (and
     ``calibration``) are the input map flattened in (y, x, c) order; outputs are the graph's
-    output in (y, x, c) or feature order."""
+    output in (y, x, c) or feature order. ``row_passes``: as ``compile_layers``'s
+    (``conv.with_row_passes``, after the schedule)."""
     import time
 
     from zeroskip.compiler.ir import CompileIR
@@ -668,9 +669,14 @@ def compile_graph(graph, arch, calibration=None, input_shape=None, balance: bool
     arch = load_arch(arch)
     gir = graph_ir(graph, input_shape)
     layers, positions, shared = schedule(gir, arch)
+    if row_passes:
+        from zeroskip.compiler.conv import with_row_passes
+
+        layers = with_row_passes(layers, arch)
     ir = CompileIR(arch=arch, layers=layers, calibration=calibration, input_frac=input_frac,
                    balance=balance, output_positions=positions, shared_fracs=shared)
     ir.meta["compiler"] = {"balance": bool(balance), "graph": graph.name,
+                           "row_passes": bool(row_passes),
                            "input_frac": None if input_frac is None else int(input_frac),
                            "calibration": None if calibration is None
                            else int(np.atleast_2d(calibration).shape[0]),

@@ -42,6 +42,8 @@ def add_arguments(parser) -> None:
                              "built for that configuration) instead of recording the error")
     parser.add_argument("--plot", metavar="FILE",
                         help="seednets: a PNG of accuracy against MACs, bytes and energy")
+    parser.add_argument("--row-passes", action="store_true",
+                        help="seednets: compile depthwise convs as row passes (docs/conv.md)")
     # seednets, for tests and quick looks: every training phase's epochs times this (>= 1 each)
     parser.add_argument("--epochs-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--data", metavar="DIR", default=None,
@@ -173,7 +175,7 @@ def run_seednets(args, progress) -> int:
     report = seednets.run_suite(networks, cache=args.cache, rtl=args.rtl, images=args.images,
                                 epochs_scale=args.epochs_scale, seed=args.seed,
                                 fit=args.fit, energy=args.energy, progress=progress,
-                                switches=switches)
+                                switches=switches, row_passes=args.row_passes)
     print(seednets.format_report(report))
     if args.json:
         write_atomic(args.json, json.dumps(report, indent=1))

@@ -330,17 +330,20 @@ FIT_FIELDS = ("sparse_depth", "ptr_depth", "act_depth", "bias_depth", "max_layer
 FIT_STEPS = 8
 
 
-def compile_fitting(zsk_path: Path, arch, calibration, fit: bool = False):
+def compile_fitting(zsk_path: Path, arch, calibration, fit: bool = False,
+                    row_passes: bool = False):
     """Compile the .zsk onto ``arch``: ``(program, {})``, or ``(None, {"error": one line})``
     when it does not fit. With ``fit``, each memory the compiler names as too small
     (``FIT_FIELDS``) is doubled until the model fits (or the configuration cannot grow):
-    ``(program, {"fitted": {field: [before, after]}})`` on the enlarged array."""
+    ``(program, {"fitted": {field: [before, after]}})`` on the enlarged array. ``row_passes``:
+    the compiler's (docs/conv.md)."""
     from zeroskip.compiler import compile_file
 
     fitted, first = arch, None
     for _ in range(FIT_STEPS + 1):
         try:
-            program = compile_file(str(zsk_path), fitted, calibration=calibration)
+            program = compile_file(str(zsk_path), fitted, calibration=calibration,
+                                   row_passes=row_passes)
         except (ZeroskipError, ValueError) as error:
             message = " ".join(str(error).split()).removeprefix(f"{zsk_path}: ")
             first = first or message
@@ -359,7 +362,8 @@ def compile_fitting(zsk_path: Path, arch, calibration, fit: bool = False):
 
 
 def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str, str] | None = None,
-                  fit: bool = False, energy: str | None = None) -> tuple[dict, object | None]:
+                  fit: bool = False, energy: str | None = None,
+                  row_passes: bool = False) -> tuple[dict, object | None]:
     """Compile the .zsk onto ``arch`` (``compile_fitting``) and simulate ``x_test``: the row's
     figures for that array (or its one-line ``error``) and the program (None when it does not
     compile). ``kinds`` (``layer_kinds``) names each lowered layer's kind; cycles are also
@@ -367,7 +371,7 @@ def measure_array(zsk_path: Path, arch, x_train, x_test, y_test, kinds: dict[str
     from zeroskip.demo import classify
     from zeroskip.sim import simulate
 
-    program, notes = compile_fitting(zsk_path, arch, x_train[:CALIBRATION], fit)
+    program, notes = compile_fitting(zsk_path, arch, x_train[:CALIBRATION], fit, row_passes)
     if program is None:
         return notes, None
     result = simulate(program, x_test, energy_table=energy)
@@ -424,14 +428,15 @@ def co_verify(program, x: np.ndarray, label: str, progress=QUIET) -> dict:
 def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/seednets",
               rtl: int = 2, images: int = 1000, epochs_scale: float = 1.0, seed: int = 0,
               fit: bool = False, energy: str | None = None, progress=QUIET,
-              switches: dict[str, int] | None = None) -> dict:
+              switches: dict[str, int] | None = None, row_passes: bool = False) -> dict:
     """Every row of ``networks`` (default: ``ROWS`` the zoo has): trained or from the cache,
     measured on both arrays (``images`` held-out images through the cycle simulator), the first
     ``rtl`` of them co-verified on Verilator. ``fit``: a model too big for an array runs on it
     with the memories it needs (``compile_fitting``; the row names them). ``energy``: a user's
     energy table pricing both arrays (default: each array's derived table). ``switches``: timing
     switches (``TIMING_SWITCHES``, ``PIPELINE_SWITCHES``, e.g. ``lane_passes``) set on both
-    arrays. Returns the JSON-ready report."""
+    arrays; ``row_passes``: depthwise convs compiled as row passes (docs/conv.md). Returns the
+    JSON-ready report."""
     from zeroskip.models.data import mnist_split
 
     names = networks if networks else list(ROWS)
@@ -486,7 +491,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
         for array, arch in arrays.items():
             progress(f"{row.name}: compiling for {array} and simulating {len(x_sim)} images")
             figures, programs[array] = measure_array(zsk, arch, x_train, x_sim, y_sim, kinds, fit,
-                                                     energy)
+                                                     energy, row_passes)
             record.update({f"{k}_{array}": v for k, v in figures.items()})
         record["rtl_checked"], record["rtl_failed"] = 0, 0
         if rtl and programs[RTL_ARRAY] is not None:
@@ -499,6 +504,7 @@ def run_suite(networks: list[str] | None = None, cache: str | Path = ".cache/see
               "rtl_array": RTL_ARRAY, "rtl_simulator": "verilator", "rtl_images": rtl,
               "array_images": len(x_sim), "test_images": len(y_test), "calibration": CALIBRATION,
               "seed": seed, "epochs_scale": epochs_scale, "fit": fit, "cache": str(cache),
+              "row_passes": bool(row_passes),
               "energy_table": energy_name if energy is not None else "derived per array"}
     report["claims"] = claims(report)
     return report
@@ -606,6 +612,8 @@ def format_report(report: dict) -> str:
                 if any(arch.get(name) for arch in report["arrays"].values())]
     if switched:
         lines.append(f"both arrays with {', '.join(switched)} (docs/timing.md)")
+    if report.get("row_passes"):
+        lines.append("depthwise convs compiled as row passes (docs/conv.md)")
     lines += [f"note: {n}" for n in notes]
     lines += ["", where_the_cycles_go(report, RTL_ARRAY), "", "issue 13's claims:"]
     verdicts = {True: "holds", False: "FAILS", None: "not run"}

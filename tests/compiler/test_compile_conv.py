@@ -238,3 +238,54 @@ def test_blocked_pools_give_the_same_outputs_in_fewer_cycles(pad, lanes):
     fast, slow = simulate(blocked, x), simulate(plain, x)
     assert np.array_equal(fast.outputs_int, predict_int(blocked, xq))
     assert fast.cycles.sum() < slow.cycles.sum()
+
+
+@pytest.mark.parametrize("stride,lanes", [(1, 0), (1, 1), (2, 1)])
+def test_row_passes_give_the_same_outputs_in_fewer_cycles(stride, lanes):
+    """``row_passes``: a depthwise 3x3 conv (pad 1) becomes one pass per output row over the
+    rows seen as a one-pixel-wide map; the maps around it keep their layout, so the outputs
+    equal the plain program's bit for bit (a max pool and an FC head read them), the simulator
+    equals the reference, and the cycles drop."""
+    rng = np.random.default_rng(11 + stride)
+    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
+    codes = (rng.integers(1, 16, (8, 9)) * (rng.random((8, 9)) < 0.5)).astype(np.uint8)
+    side = 8
+    out = (side + 2 - 3) // stride + 1
+    layers = [MapInput(side, side, 8),
+              SharedConv(book, codes, rng.uniform(-0.2, 0.2, 8).astype(np.float32), "relu", 3,
+                         stride, 1, name="depthwise", groups=8),
+              Pool("max", 2, 2, name="pool"),
+              SharedLayer(book, rng.integers(0, 16, (4, (out // 2) ** 2 * 8)).astype(np.uint8),
+                          np.zeros(4, np.float32), "none", name="fc")]
+    x = rng.uniform(-1, 1, (6, side * side * 8)) * (rng.random((6, side * side * 8)) < 0.5)
+    arch = dataclasses.replace(ARCH, lane_passes=lanes)
+    plain = compile_layers(layers, arch, calibration=x)
+    rows = compile_layers(layers, arch, calibration=x, row_passes=True)
+    g = rows.layers[0].geometry
+    assert (g.in_height, g.in_width, g.in_channels) == (side, 1, side * 8)
+    assert (g.out_height, g.out_width, g.out_channels) == (out, 1, out * 8)
+    assert [p.lanes for p in rows.passes if p.layer == 0] == [lanes]
+    assert rows.layers[1].geometry == plain.layers[1].geometry       # the pool reads as before
+    xq = quantize_input(plain, x)
+    assert np.array_equal(predict_int(rows, xq), predict_int(plain, xq))
+    fast, slow = simulate(rows, x), simulate(plain, x)
+    assert np.array_equal(fast.outputs_int, predict_int(rows, xq))
+    assert fast.layer_cycles[:, 0].sum() < slow.layer_cycles[:, 0].sum()
+
+
+def test_row_passes_leave_what_they_do_not_fit():
+    """A row too long for the accumulators, a conv without 'same' padding and a conv reading
+    every channel stay as they are."""
+    rng = np.random.default_rng(3)
+    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
+    depthwise = SharedConv(book, (rng.integers(1, 16, (8, 9))).astype(np.uint8),
+                           np.zeros(8, np.float32), "relu", 3, 1, 1, name="dw", groups=8)
+    valid = SharedConv(book, (rng.integers(1, 16, (8, 9))).astype(np.uint8),
+                       np.zeros(8, np.float32), "relu", 3, 1, 0, name="valid", groups=8)
+    full = SharedConv(book, (rng.integers(1, 16, (8, 72))).astype(np.uint8),
+                      np.zeros(8, np.float32), "relu", 3, 1, 1, name="full")
+    short = dataclasses.replace(ARCH, acc_depth=8)      # an 8-wide row of 8 channels: 16 rows/PE
+    for layer, arch in ((depthwise, short), (valid, ARCH), (full, ARCH)):
+        x = rng.uniform(-1, 1, (2, 8 * 8 * 8))
+        program = compile_layers([MapInput(8, 8, 8), layer], arch, calibration=x, row_passes=True)
+        assert program.layers[0].geometry.in_width == 8, layer.name

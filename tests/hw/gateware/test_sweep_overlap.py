@@ -2,7 +2,8 @@
 array under Amaranth's simulator: a conv pixel-pass's sweep runs while the next pixel-pass scans
 into the other accumulator file. Outputs == the reference's and the cycle counter == the cycle
 simulator's (and, for binary conv, == the literal equations), alone and with each other switch,
-with the next pixel-pass held back by the sweep and with descriptors of row tiles."""
+with the next pixel-pass held back by the sweep and with descriptors of row tiles; and the row
+passes it pays best with (``compile_layers(row_passes=True)``)."""
 
 import dataclasses
 
@@ -106,3 +107,28 @@ def test_the_recurrence():
     assert pixel_pass_cycles(ends, 5, True)[0] == 30 + timing.REQUANT_TAIL
     assert pixel_pass_cycles(ends, 5, False)[0] == 14 + 3 * (4 + 5 + timing.REQUANT_TAIL)
     assert pixel_pass_cycles(ends, 0, True)[0] == 14 + 3 * (4 + timing.REQUANT_TAIL)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_row_passes_on_the_array(stride):
+    """A depthwise 3x3 conv as row passes (``compile_layers(row_passes=True)``: a one-pixel-wide
+    map whose every row has padding on both sides), lane passes and the overlap, then a max
+    pool and an FC head: the rungs agree, input by input."""
+    from zeroskip.compiler import compile_layers
+    from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
+
+    rng = np.random.default_rng(20 + stride)
+    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
+    codes = (rng.integers(1, 16, (8, 9)) * (rng.random((8, 9)) < 0.6)).astype(np.uint8)
+    out = (6 + 2 - 3) // stride + 1
+    layers = [MapInput(6, 6, 8),
+              SharedConv(book, codes, rng.uniform(-0.2, 0.2, 8).astype(np.float32), "relu", 3,
+                         stride, 1, name="depthwise", groups=8),
+              Pool("max", 2, 2, name="pool"),
+              SharedLayer(book, rng.integers(0, 16, (3, (out // 2) ** 2 * 8)).astype(np.uint8),
+                          np.zeros(3, np.float32), "none", name="fc")]
+    x = rng.uniform(-1, 1, (2, 6 * 6 * 8)) * (rng.random((2, 6 * 6 * 8)) < 0.6)
+    a = arch(lane_passes=1, sweep_overlap=1, acc_depth=16, ptr_depth=1024)
+    program = compile_layers(layers, a, calibration=x, row_passes=True)
+    assert program.layers[0].geometry.in_width == 1 and program.passes[0].lanes
+    rungs_agree(program, x)

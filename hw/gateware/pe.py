@@ -312,11 +312,12 @@ class ProcessingElement(wiring.Component):
         rounded = Signal(signed(a.acc_bits + 2))
         q2_above = Signal()
         # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
-        # both are held through the pass, so the sum is registered off the write's path
-        out_base = Signal.like(desc.row_base)
+        # the sum is registered with the row's read and travels with it (with ``sweep_overlap``
+        # the next sweep, another pixel's, may begin the cycle after this one's last read)
+        r_base, q1_base = Signal.like(desc.row_base), Signal.like(desc.row_base)
         offset = self.run.sweep_offset if a.sweep_overlap else self.run.pixel.out_offset
-        m.d.sync += out_base.eq(desc.row_base + offset)
-        m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(out_base + q1_row), q2_above.eq(above),
+        m.d.sync += [r_base.eq(desc.row_base + offset), q1_base.eq(r_base)]
+        m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row), q2_above.eq(above),
                      rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)]
         # X + 3: saturate, ReLU or binarise (±2^shift by the threshold), write
         low, high = signed_range(a.act_bits)

@@ -50,18 +50,22 @@ def test_the_switch_saves_each_pixel_its_sweep():
     assert (cycles[1] < cycles[0]).all()
 
 
-def test_a_long_sweep_holds_the_next_pixel_back():
-    """A 1x1 conv of one input channel to 32 outputs on 4 PEs: 8 rows to sweep per pixel and a
-    column phase of a few cycles, so each pixel-pass waits for the sweep two pixels back (its
-    accumulator file) and the sweeps run back to back: the pass takes R cycles a pixel."""
-    program, x = random_conv_program(arch(acc_depth=8, sweep_overlap=1), 2, height=3, width=3,
-                                     channels=1, convs=((32, 1, 1, 0),), pool=None, classes=None,
-                                     density=0.9, batch=2, input_density=1.0)
+def test_back_to_back_sweeps():
+    """A 1x1 conv of one input channel to 64 outputs on 4 PEs: 16 rows to sweep per pixel and
+    a column phase of about 8 issues, so each pixel-pass waits for the sweep two pixels back
+    (its accumulator file) and the sweeps run back to back, one row a cycle: the pass takes R
+    cycles a pixel, and each sweep's last rows are written while the next sweep reads (its
+    output offset must travel with its rows). Three inputs in a row on one array: a row left
+    unwritten would keep the previous input's value."""
+    program, x = random_conv_program(arch(acc_depth=16, sweep_overlap=1), 2, height=3, width=3,
+                                     channels=1, convs=((64, 1, 1, 0),), pool=None, classes=None,
+                                     density=0.5, batch=3, input_density=1.0, relu=False)
     first = program.passes[0]
-    assert first.rows == 8
+    assert first.rows == 16
     sim = simulate_int(program, quantize_input(program, x))
-    assert (sim.pass_cycles[:, 0] >= 9 * first.rows).all()          # bound by the sweeps
-    assert (sim.pass_cycles[:, 0] < 9 * (first.rows + timing.MAC_DRAIN + timing.REQUANT_TAIL)).all()
+    # bound by the sweeps: the first pixel's column phase (< R), then nine sweeps back to back
+    assert (sim.pass_cycles[:, 0] >= 9 * first.rows).all()
+    assert (sim.pass_cycles[:, 0] < 10 * first.rows + timing.MAC_DRAIN + timing.REQUANT_TAIL).all()
     rungs_agree(program, x)
 
 

@@ -32,10 +32,12 @@ channels on 14x14 and a global average pool of 64 channels on 7x7 (40 % non-zero
 With ``--improvements``, the array has zs64's timing improvements (docs/timing.md: bounds
 lookahead, padding merge, lane passes, the sweep overlap, queues of 16) on top of ``small``'s
 memories and formats; with ``--lane-passes``, lane passes alone (the graph tables then run them
-too), with ``--sweep-overlap`` the sweep overlap (either or both).
+too), with ``--sweep-overlap`` the sweep overlap (either or both); ``--row-passes`` compiles the
+graph tables' units with row passes (docs/conv.md).
 
     .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk] [--graphs]
                                                    [--improvements | --lane-passes --sweep-overlap]
+                                                   [--row-passes]
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ def main(argv=None) -> int:
                         help="lane passes (depthwise convs, pools) on the same array")
     parser.add_argument("--sweep-overlap", action="store_true",
                         help="the sweep overlap (a pixel's sweep while the next pixel scans)")
+    parser.add_argument("--row-passes", action="store_true",
+                        help="the graph tables compiled with row passes (depthwise layers)")
     args = parser.parse_args(argv)
     arch = dataclasses.replace(PRESETS["small"], pes=args.pes, act_depth=2048, ptr_depth=8192,
                                sparse_depth=4096, name=f"small{args.pes}")
@@ -216,7 +220,7 @@ def main(argv=None) -> int:
     print(f"per image, {arch.pes} PEs, lane_passes off and on, mean over {args.images} images")
     if args.graphs:
         graph_arch = dataclasses.replace(arch, act_depth=4096, sparse_depth=8192)
-        layer_rows, unit_rows = graph_tables(graph_arch, args.seed, args.images)
+        layer_rows, unit_rows = graph_tables(graph_arch, args.seed, args.images, args.row_passes)
         print()
         print(format_table(["unit", "array layer", "rows", "carried", "cycles", "ideal", "effic.",
                             "carry MACs"], layer_rows,
@@ -228,10 +232,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def _graph_sim(arch, graph, x):
+def _graph_sim(arch, graph, x, row_passes: bool = False):
     from zeroskip.compiler.graph import compile_graph
 
-    program = compile_graph(graph, arch, calibration=x)
+    program = compile_graph(graph, arch, calibration=x, row_passes=row_passes)
     return program, simulate_int(program, quantize_input(program, x))
 
 
@@ -267,8 +271,8 @@ def carried_rows(program, layer: int, names: list[str]) -> tuple[int, float]:
     return carried, float(nonzero[info.out_channels - carried:].sum() / max(1, nonzero.sum()))
 
 
-def graph_tables(arch, seed: int, images: int):
-    """Rows of the two graph tables (see the module's docstring)."""
+def graph_tables(arch, seed: int, images: int, row_passes: bool = False):
+    """Rows of the two graph tables (see the module's docstring); ``row_passes``: compiled so."""
     from zeroskip.compiler.graph import GRAPH_KINDS, example_graph
 
     layer_rows, unit_rows = [], []
@@ -277,7 +281,7 @@ def graph_tables(arch, seed: int, images: int):
         graph = example_graph(kind, rng, size=14, channels=16, width=64, groups=4, values=7,
                               density=0.5, classes=None)
         x = rng.uniform(-1, 1, (images, 14 * 14 * 16)) * (rng.random((images, 14 * 14 * 16)) < 0.4)
-        program, sim = _graph_sim(arch, graph, x)
+        program, sim = _graph_sim(arch, graph, x, row_passes)
         outputs = {n.name: n.layer.params["W"].shape[0] for n in graph.nodes
                    if "W" in getattr(n.layer, "params", {})}
         outputs.update({"shortcut": 64, "add": 64})
@@ -292,7 +296,7 @@ def graph_tables(arch, seed: int, images: int):
                                sim.layer_ideal_cycles[:, i].sum() / sim.layer_cycles[:, i].sum(),
                                share])
         total = sim.layer_cycles.sum(axis=1)
-        alone = [_graph_sim(arch, g, x)[1] for g in _without(graph, kind)]
+        alone = [_graph_sim(arch, g, x, row_passes)[1] for g in _without(graph, kind)]
         if kind == "fire":       # the two expands as two layers: the stem and squeeze once
             plain = total - sim.layer_cycles[:, 2] + sum(s.layer_cycles[:, 2] for s in alone)
         else:

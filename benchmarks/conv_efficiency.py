@@ -33,7 +33,7 @@ With ``--improvements``, the array has zs64's timing improvements (docs/timing.m
 lookahead, padding merge, lane passes, the sweep overlap, queues of 16) on top of ``small``'s
 memories and formats; with ``--lane-passes``, lane passes alone (the graph tables then run them
 too), with ``--sweep-overlap`` the sweep overlap (either or both); ``--row-passes`` compiles the
-graph tables' units with row passes (docs/conv.md).
+graph tables' units with row passes (docs/conv.md), on 32,768 column pointers per PE.
 
     .venv/bin/python benchmarks/conv_efficiency.py [--pes 16] [--images 8] [--model lenet5.zsk] [--graphs]
                                                    [--improvements | --lane-passes --sweep-overlap]
@@ -220,6 +220,8 @@ def main(argv=None) -> int:
     print(f"per image, {arch.pes} PEs, lane_passes off and on, mean over {args.images} images")
     if args.graphs:
         graph_arch = dataclasses.replace(arch, act_depth=4096, sparse_depth=8192)
+        if args.row_passes:     # a row pass's window: 9·14·C columns, a pointer each per PE
+            graph_arch = dataclasses.replace(graph_arch, ptr_depth=32768)
         layer_rows, unit_rows = graph_tables(graph_arch, args.seed, args.images, args.row_passes)
         print()
         print(format_table(["unit", "array layer", "rows", "carried", "cycles", "ideal", "effic.",

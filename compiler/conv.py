@@ -16,7 +16,7 @@ from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.conv import ConvGeometry, fm_stride, gather
 from zeroskip.hw.fixedpoint import max_offset, signed_range
 from zeroskip.hw.kinds import lane_problem
-from zeroskip.hw.program import KIND_CONV, KIND_SPARSE, OP_MAC, OP_MAX, LayerInfo, Pass
+from zeroskip.hw.program import KIND_CONV, OP_MAC, OP_MAX, LayerInfo, Pass
 
 
 class WindowedIR:
@@ -245,27 +245,10 @@ def lower_layers(layers, arch: ArchConfig, to_ir, block_pools: bool = False,
 
 def with_row_passes(irs: list, arch: ArchConfig) -> list:
     """``row_conv`` in place of every conv layer whose output channels each read one input
-    channel (depthwise convs, average pools) where it applies and the column pointers of all
-    the layers still fit ``ptr_depth`` (a row pass has k²·W·S columns, each with a pointer in
-    every PE: in model order, a layer that would overflow them stays as it is); the other
-    layers as they are."""
-    out = list(irs)
-    used = sum(_pointers(ir, arch) for ir in out)
-    for i, ir in enumerate(out):
-        rows = row_conv(ir, arch) if _per_channel(ir) else None
-        if rows is not None and used - _pointers(ir, arch) + _pointers(rows, arch) <= arch.ptr_depth:
-            used += _pointers(rows, arch) - _pointers(ir, arch)
-            out[i] = rows
-    return out
-
-
-def _pointers(ir, arch: ArchConfig) -> int:
-    """Column pointers a sparse or conv layer takes per PE: ``columns + 1`` per row tile
-    (compiler/pack.py); binary layers take none."""
-    if not isinstance(ir, LayerIR) or getattr(ir, "kind", None) not in (KIND_SPARSE, KIND_CONV):
-        return 0
-    local = -(-len(ir.codes) // arch.pes)
-    return max(1, -(-local // arch.acc_depth)) * (ir.codes.shape[1] + 1)
+    channel (depthwise convs, average pools) where it applies; the other layers as they are.
+    A row pass's window has k²·W·S columns, each with a pointer in every PE: where they do not
+    fit ``ptr_depth`` the packer's error names it, as for any layer."""
+    return [(row_conv(ir, arch) or ir) if _per_channel(ir) else ir for ir in irs]
 
 
 def _per_channel(ir) -> bool:

@@ -274,9 +274,9 @@ def test_row_passes_give_the_same_outputs_in_fewer_cycles(stride, lanes):
 
 
 def test_row_passes_leave_what_they_do_not_fit():
-    """A row too long for the accumulators, a row pass whose 577 column pointers overflow a
-    200-deep pointer memory (the plain layer's 73 fit), a conv without 'same' padding and a
-    conv reading every channel stay as they are."""
+    """A row too long for the accumulators, a conv without 'same' padding and a conv reading
+    every channel stay as they are; a row pass whose 577 column pointers overflow a 200-deep
+    pointer memory (the plain layer's 73 fit) is the packer's one-line error naming it."""
     rng = np.random.default_rng(3)
     book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
     depthwise = SharedConv(book, (rng.integers(1, 16, (8, 9))).astype(np.uint8),
@@ -286,10 +286,14 @@ def test_row_passes_leave_what_they_do_not_fit():
     full = SharedConv(book, (rng.integers(1, 16, (8, 72))).astype(np.uint8),
                       np.zeros(8, np.float32), "relu", 3, 1, 1, name="full")
     short = dataclasses.replace(ARCH, acc_depth=8)      # an 8-wide row of 8 channels: 16 rows/PE
-    few_pointers = dataclasses.replace(ARCH, ptr_depth=200)
-    for layer, arch in ((depthwise, short), (depthwise, few_pointers), (valid, ARCH), (full, ARCH)):
+    for layer, arch in ((depthwise, short), (valid, ARCH), (full, ARCH)):
         x = rng.uniform(-1, 1, (2, 8 * 8 * 8))
         program = compile_layers([MapInput(8, 8, 8), layer], arch, calibration=x, row_passes=True)
         assert program.layers[0].geometry.in_width == 8, layer.name
     program = compile_layers([MapInput(8, 8, 8), depthwise], ARCH, calibration=x, row_passes=True)
-    assert program.layers[0].geometry.in_width == 1             # where they fit, it is taken
+    assert program.layers[0].geometry.in_width == 1             # where it fits, it is taken
+    few_pointers = dataclasses.replace(ARCH, ptr_depth=200)
+    compile_layers([MapInput(8, 8, 8), depthwise], few_pointers, calibration=x)
+    with pytest.raises(ZeroskipError, match="577 pointers .* 'ptr_depth' is 200"):
+        compile_layers([MapInput(8, 8, 8), depthwise], few_pointers, calibration=x,
+                       row_passes=True)

@@ -49,16 +49,18 @@ def load_calibration(path: str) -> np.ndarray:
     return load_real(path, "--calibration")
 
 
-def _what(layer, lanes: bool = False) -> str:
+def _what(layer, lanes: bool = False, rows: bool = False) -> str:
     """A sparse layer's kind as the summary says it: its activation, and for a conv or pool its
     window (``conv 5x5/1 relu``, ``max 2x2/2 lanes``, ``conv 3x3/1 pad 1 relu beside 64
-    resting``); ``lanes``: its passes are lane passes (docs/timing.md "Lane passes")."""
+    resting``, ``conv 3x3/1 pad 1 relu lanes rows``); ``lanes``: its passes are lane passes
+    (docs/timing.md "Lane passes"); ``rows``: row passes (docs/conv.md), the window given per
+    row (its k rows, one inside position)."""
     activation = "relu" if layer.relu else "none"
     g = layer.geometry
     if g is None:
         return activation
     window = f"{g.kernel}x{g.kernel}/{g.stride}" + (f" pad {g.pad}" if g.pad else "")
-    mode = " lanes" if lanes else ""
+    mode = (" lanes" if lanes else "") + (" rows" if rows else "")
     if g.op == OP_MAX:
         return f"max {window}{mode}"
     # written beside a map resting in its bank (docs/conv.md, "Graphs")
@@ -83,8 +85,9 @@ def summary(program, seconds: float) -> list[str]:
         padding = info["padding"] / max(info["entries"], 1)
         # busiest PE's MACs over the average PE's: 1.00 is a perfectly even split
         imbalance = info["busiest_pe_weights"] * a.pes / max(info["weights"], 1)
+        lanes = any(p.lanes for p in program.passes if p.layer == index)
         lines.append(f"  layer {index}: {layer.in_len:>6} -> {layer.out_len:<6} "
-                     f"{_what(layer, any(p.lanes for p in program.passes if p.layer == index))}  "
+                     f"{_what(layer, lanes, info.get('row_passes', False))}  "
                      f"passes {info['passes']:>3}  "
                      f"entries {info['entries']:>9}  padding {padding:6.1%}  "
                      f"busiest PE {info['busiest_pe_weights']:>8} weights (max/mean {imbalance:.2f})  "

@@ -65,6 +65,8 @@ class ConvLayerIR(WindowedIR, LayerIR):
     channels where they are)."""
 
     geometry: ConvGeometry | None = None
+    #: made by ``row_conv``: one pass per output row of the model's layer (docs/conv.md)
+    row_pass: bool = False
     kind = KIND_CONV
 
     def check(self, ir, index: int) -> None:
@@ -120,6 +122,8 @@ class ConvLayerIR(WindowedIR, LayerIR):
                     stride=g.stride, pad=g.pad, pixels=g.pixels,
                     in_map=[g.in_height, g.in_width, g.in_channels],
                     out_map=[g.out_height, g.out_width, g.out_channels])
+        if self.row_pass:
+            meta["row_passes"] = True
         return meta
 
 
@@ -297,7 +301,8 @@ def row_conv(conv: ConvLayerIR, arch: ArchConfig) -> ConvLayerIR | None:
     if geometry.problem(arch.pes):
         return None
     return ConvLayerIR(codes=codes.reshape(out_w * group, -1), codebook=conv.codebook,
-                       bias=bias.reshape(-1), relu=conv.relu, name=conv.name, geometry=geometry)
+                       bias=bias.reshape(-1), relu=conv.relu, name=conv.name, geometry=geometry,
+                       row_pass=True)
 
 
 def _blockable(conv, pool, shape) -> bool:

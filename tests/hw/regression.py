@@ -617,8 +617,25 @@ def conv_regression_cases(n: int, first_seed: int = 20_000) -> list[Case]:
 
 
 def conv_sample_cases() -> list[Case]:
-    """``test_regression_conv_sample``: two conv programs per conv architecture."""
-    return conv_regression_cases(2 * len(CONV_ARCHS))
+    """``test_regression_conv_sample``: two conv programs per conv architecture, and a program
+    whose sweeps run back to back (``sweep_bound_case``)."""
+    return conv_regression_cases(2 * len(CONV_ARCHS)) + [sweep_bound_case()]
+
+
+def sweep_bound_case(seed: int = 29_000) -> Case:
+    """A 1x1 conv of one input channel to 16 outputs on ``c2pe`` (8 rows per PE to sweep, 10 %
+    of the weights: a column phase of three cycles; the sweep overlap on): each pixel-pass waits for the sweep of
+    the pixel two before it, and the sweeps run back to back (docs/timing.md "Sweep overlap");
+    three inputs in a row."""
+    from zeroskip.compiler.conv import random_conv_program
+
+    arch = next(a for a in CONV_ARCHS if a.name == "c2pe")
+    assert arch.sweep_overlap
+    program, x = random_conv_program(arch, seed, height=3, width=3, channels=1,
+                                     convs=((16, 1, 1, 0),), pool=None, classes=None,
+                                     density=0.1, batch=3, input_density=1.0, relu=False)
+    return Case(seed, arch, program, quantize_input(program, x),
+                "1x1 conv 1 -> 16 on c2pe, sweeps back to back")
 
 
 # -- binary conv nets (compiler/binary_conv.py, docs/binary-mode.md "Binary conv passes") --------

@@ -38,18 +38,27 @@ def check_binary_passes(switch: dict, sizes, planes: int, pes: int, fifo: int, s
     check(program, inputs, run_program(program, inputs))
 
 
+def rungs_agree(program, x):
+    """The float inputs ``x`` quantised through the simulator, the gateware (Amaranth) and the
+    reference: outputs all equal, the gateware's cycle counter == the simulator's, input by
+    input. Returns the cycles."""
+    from zeroskip.ladder import run
+
+    xq = quantize_input(program, x)
+    sim, gateware, reference = (run(rung, program, xq) for rung in ("sim", "amaranth", "reference"))
+    np.testing.assert_array_equal(sim.outputs, reference.outputs)
+    np.testing.assert_array_equal(gateware.outputs, reference.outputs)
+    np.testing.assert_array_equal(gateware.cycles, sim.cycles)
+    return sim.cycles
+
+
 def check_conv_program(switch: dict):
     """A 3x3 conv, a max pool and an FC head on 4 PEs with two-deep queues: the reference, the
     simulator and the gateware."""
-    from zeroskip.ladder import run
     arch = dataclasses.replace(PRESETS["small"], name="conv-switch", pes=4, fifo_depth=2,
                                act_depth=64, acc_depth=1, sparse_depth=128, ptr_depth=256,
                                bias_depth=64, max_layers=4, max_passes=24, **switch)
     program, x = random_conv_program(arch, 9, density=0.5, batch=2, input_density=0.6, height=4,
                                      width=4, channels=3, convs=((6, 3, 1, 1),), pool=(2, 2),
                                      classes=3)
-    xq = quantize_input(program, x)
-    sim, gateware, reference = (run(rung, program, xq) for rung in ("sim", "amaranth", "reference"))
-    np.testing.assert_array_equal(sim.outputs, reference.outputs)
-    np.testing.assert_array_equal(gateware.outputs, reference.outputs)
-    np.testing.assert_array_equal(gateware.cycles, sim.cycles)
+    rungs_agree(program, x)

@@ -13,8 +13,8 @@ from zeroskip.compiler.graph import random_graph_program
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.kinds import DecodedProgram
-from zeroskip.hw.reference import quantize_input
-from zeroskip.ladder import run
+
+from switches import rungs_agree
 
 
 def arch(pes: int = 4, fifo: int = 2, **switches):
@@ -22,14 +22,6 @@ def arch(pes: int = 4, fifo: int = 2, **switches):
                                act_depth=256, acc_depth=4, sparse_depth=256, ptr_depth=512,
                                bias_depth=128, max_layers=8, max_passes=32, **switches)
 
-
-def rungs_agree(program, x):
-    xq = quantize_input(program, x)
-    sim, gateware, reference = (run(rung, program, xq) for rung in ("sim", "amaranth", "reference"))
-    np.testing.assert_array_equal(sim.outputs, reference.outputs)
-    np.testing.assert_array_equal(gateware.outputs, reference.outputs)
-    np.testing.assert_array_equal(gateware.cycles, sim.cycles)
-    return sim.cycles
 
 
 def lane_layers(program):

@@ -15,12 +15,12 @@ from zeroskip.compiler.graph import random_graph_program
 from zeroskip.hw import timing
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.reference import predict_int, quantize_input
-from zeroskip.ladder import run
 from zeroskip.sim import simulate_int
 from zeroskip.sim.kinds import pixel_pass_cycles
 
 from benches import run_program
 from handmade import binary_conv_program, timing_cycles
+from switches import rungs_agree
 
 
 def arch(pes: int = 4, fifo: int = 2, acc_depth: int = 4, **fields):
@@ -28,14 +28,6 @@ def arch(pes: int = 4, fifo: int = 2, acc_depth: int = 4, **fields):
                   sparse_depth=256, ptr_depth=512, bias_depth=128, max_layers=8, max_passes=32)
     return dataclasses.replace(PRESETS["small"], **{**values, **fields})
 
-
-def rungs_agree(program, x):
-    xq = quantize_input(program, x)
-    sim, gateware, reference = (run(rung, program, xq) for rung in ("sim", "amaranth", "reference"))
-    np.testing.assert_array_equal(sim.outputs, reference.outputs)
-    np.testing.assert_array_equal(gateware.outputs, reference.outputs)
-    np.testing.assert_array_equal(gateware.cycles, sim.cycles)
-    return sim.cycles
 
 
 def test_the_switch_saves_each_pixel_its_sweep():

@@ -14,6 +14,11 @@ raster order, the next pixel-pass starting where the next pass would (the same d
 read). The pixel's window origin O, its top-left input pixel (iy0, ix0) and its output offset
 P·out_step (``interfaces.pixel_layout``) are stepped with adders in the last tail cycle, so they
 are registered at the pixel-pass's first cycle; a new descriptor starts them at pixel 0.
+
+With ``sweep_overlap`` (docs/timing.md "Sweep overlap") a sweep unit beside the FSM sweeps: a
+pass requests its sweep at C + 1, and a pixel-pass followed by another of its descriptor lets
+the next one begin at C + 2 in the other accumulator file (``HOLD`` while that file's sweep
+still reads), while any other pass waits for its sweep (``FLUSH``) and then ``TAIL``.
 """
 
 from __future__ import annotations

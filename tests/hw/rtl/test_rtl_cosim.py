@@ -95,15 +95,17 @@ def test_regression_binary_sample():
 
 def test_regression_conv_sample():
     """Conv programs (docs/conv.md), two per conv architecture (1, 2, 4, 8 PEs, tiled output
-    channels) and one whose sweeps run back to back, bit- and cycle-exact on Icarus; the cases
-    cover kernels 1, 3, 5, strides 1 and 2, padding, max pooling, lane passes and the sweep
-    overlap."""
+    channels), one whose sweeps run back to back and one with row passes, bit- and cycle-exact
+    on Icarus; the cases
+    cover kernels 1, 3, 5, strides 1 and 2, padding, max pooling, lane passes, the sweep
+    overlap and row passes."""
     cases = conv_sample_cases()
     layers = [layer for case in cases for layer in case.program.layers if layer.kind == 2]
     assert {layer.kernel for layer in layers} >= {1, 3, 5} and {layer.stride for layer in layers} >= {1, 2}
     assert any(layer.pad for layer in layers) and any(layer.op for layer in layers)
     assert any(p.lanes for case in cases for p in case.program.passes)
     assert any(case.arch.sweep_overlap for case in cases)
+    assert any(layer.in_width == 1 for layer in layers)                  # a row pass
     assert _run_cases(cases, "icarus") == []
 
 
@@ -252,7 +254,7 @@ def test_corner_count_can_fail():
     case = random_case(3, QUICK, max_size=32)
     case.inputs = np.zeros((1, case.program.in_len), np.int64)
     assert all(corner_counts(case)[name] == 0 for name in CORNERS)
-    conv = conv_sample_cases()[-2]              # the last random one (then the sweep-bound one)
+    conv = conv_sample_cases()[-3]              # the last random one (then two made on purpose)
     assert corner_counts(conv)["wrap"] > 0
     conv.inputs = np.zeros((1, conv.program.in_len), np.int64)
     assert all(corner_counts(conv)[name] == 0 for name in CORNERS)

@@ -96,9 +96,8 @@ def test_regression_binary_sample():
 def test_regression_conv_sample():
     """Conv programs (docs/conv.md), two per conv architecture (1, 2, 4, 8 PEs, tiled output
     channels), one whose sweeps run back to back and one with row passes, bit- and cycle-exact
-    on Icarus; the cases
-    cover kernels 1, 3, 5, strides 1 and 2, padding, max pooling, lane passes, the sweep
-    overlap and row passes."""
+    on Icarus; the cases cover kernels 1, 3, 5, strides 1 and 2, padding, max pooling, lane
+    passes, the sweep overlap and row passes."""
     cases = conv_sample_cases()
     layers = [layer for case in cases for layer in case.program.layers if layer.kind == 2]
     assert {layer.kernel for layer in layers} >= {1, 3, 5} and {layer.stride for layer in layers} >= {1, 2}

@@ -448,9 +448,10 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
                         input_density: float = 0.7, relu: bool = True, block_pools: bool = False,
                         row_passes: bool = False):
     """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
-    map [height, width, channels], convs ``(out_channels, kernel, stride, pad)`` (each followed
-    by a ReLU unless ``relu`` is false), an optional max pool ``(kernel, stride)``, then (unless
-    ``classes`` is None) an FC layer to ``classes``. ``density``: of the weights;
+    map [height, width, channels], convs ``(out_channels, kernel, stride, pad[, groups])``
+    (``groups`` = channels for a depthwise conv; each followed by a ReLU unless ``relu`` is
+    false), an optional max pool ``(kernel, stride)``, then (unless ``classes`` is None) an FC
+    layer to ``classes``. ``density``: of the weights;
     ``input_density``: of the inputs; ``block_pools`` and ``row_passes`` as ``compile_layers``'s.
     Returns ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
     from zeroskip.compiler.flow import compile_layers
@@ -468,11 +469,12 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
         return np.concatenate([[0.0], rng.uniform(-1, 1, k_size - 1)]).astype(np.float32)
 
     layers, c, h, w = [MapInput(height, width, channels)], channels, height, width
-    for i, (out, k, stride, pad) in enumerate(convs):
-        layers.append(SharedConv(book(), codes((out, c * k * k)),
+    for i, (out, k, stride, pad, *grouped) in enumerate(convs):
+        groups = grouped[0] if grouped else 1
+        layers.append(SharedConv(book(), codes((out, c // groups * k * k)),
                                  rng.uniform(-0.3, 0.3, out).astype(np.float32),
                                  "relu" if relu else "none", k,
-                                 stride, pad, name=f"conv{i + 1}"))
+                                 stride, pad, name=f"conv{i + 1}", groups=groups))
         c, h, w = out, (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     if pool is not None:
         layers.append(Pool("max", pool[0], pool[1], name="pool"))

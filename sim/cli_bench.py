@@ -56,7 +56,7 @@ def add_arguments(parser) -> None:
                      "those of every command; EIE's configuration is the eie64 preset. seednets runs on "
                      "its own two arrays (small with 16 PEs, eie64; docs/seednets.md) and takes "
                      "neither, but the timing switches (--bounds-lookahead, --padding-merge, "
-                     "--registered-broadcast, --lane-passes) set on both")
+                     "--registered-broadcast, --lane-passes, --sweep-overlap) set on both")
 
 
 def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = None,

@@ -270,9 +270,13 @@ class ProcessingElement(wiring.Component):
         # reading the row the previous entry writes sees the new sum: no bubble) -------------------
         maximum = Signal()
         m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
+        def read_data(number):
+            """The read data of the accumulator file ``number`` selects."""
+            return ports[0][1].data if len(ports) == 1 else \
+                Mux(number, ports[1][1].data, ports[0][1].data)
+
         mac_data = Signal(a.acc_bits)            # the row stage 3 read, from its pass's file
-        m.d.comb += mac_data.eq(ports[-1][1].data if len(ports) == 1 else
-                                Mux(s4_half, ports[1][1].data, ports[0][1].data))
+        m.d.comb += mac_data.eq(read_data(s4_half))
         kept = Mux(mac_data.as_signed() >= s4_offered, mac_data, s4_offered)
 
         # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
@@ -302,8 +306,7 @@ class ProcessingElement(wiring.Component):
         q1_row, q2_row = Signal.like(r_row), Signal.like(desc.row_base)
         total = Signal(signed(a.acc_bits + 1))
         above = Signal()
-        accumulated = (ports[0][1].data if len(ports) == 1 else
-                       Mux(r_half, ports[1][1].data, ports[0][1].data)).as_signed()
+        accumulated = read_data(r_half).as_signed()
         threshold = bias_rd.data.as_signed() >> 1
         m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row),
                      total.eq(accumulated + bias_rd.data.as_signed()),

@@ -122,9 +122,8 @@ def test_the_summary_names_each_conv_s_window():
     # a conv from a one-channel map reads one channel per row: with row passes it says so
     rows, _ = random_conv_program(dataclasses.replace(arch, acc_depth=16, ptr_depth=1024), 9,
                                   density=0.5, batch=2, input_density=0.6, height=6, width=6,
-                                  channels=1,
-                                  convs=((6, 3, 1, 1),), pool=None, classes=None, relu=True,
-                                  row_passes=True)
+                                  channels=1, convs=((6, 3, 1, 1),), pool=None, classes=None,
+                                  relu=True, row_passes=True)
     assert "conv 3x3/1 pad 1 relu rows  passes" in summary(rows, 0.0)[1]
     # a bottleneck's depthwise layer writes beside the shortcut resting in its bank
     from zeroskip.compiler.graph import random_graph_program

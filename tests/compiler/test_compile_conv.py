@@ -246,21 +246,13 @@ def test_row_passes_give_the_same_outputs_in_fewer_cycles(stride, lanes):
     rows seen as a one-pixel-wide map; the maps around it keep their layout, so the outputs
     equal the plain program's bit for bit (a max pool and an FC head read them), the simulator
     equals the reference, and the cycles drop."""
-    rng = np.random.default_rng(11 + stride)
-    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
-    codes = (rng.integers(1, 16, (8, 9)) * (rng.random((8, 9)) < 0.5)).astype(np.uint8)
     side = 8
     out = (side + 2 - 3) // stride + 1
-    layers = [MapInput(side, side, 8),
-              SharedConv(book, codes, rng.uniform(-0.2, 0.2, 8).astype(np.float32), "relu", 3,
-                         stride, 1, name="depthwise", groups=8),
-              Pool("max", 2, 2, name="pool"),
-              SharedLayer(book, rng.integers(0, 16, (4, (out // 2) ** 2 * 8)).astype(np.uint8),
-                          np.zeros(4, np.float32), "none", name="fc")]
-    x = rng.uniform(-1, 1, (6, side * side * 8)) * (rng.random((6, side * side * 8)) < 0.5)
     arch = dataclasses.replace(ARCH, lane_passes=lanes)
-    plain = compile_layers(layers, arch, calibration=x)
-    rows = compile_layers(layers, arch, calibration=x, row_passes=True)
+    model = dict(height=side, width=side, channels=8, convs=((8, 3, stride, 1, 8),), pool=(2, 2),
+                 classes=4, density=0.5, batch=6, input_density=0.5)
+    plain, x = random_conv_program(arch, 11 + stride, **model)
+    rows, _ = random_conv_program(arch, 11 + stride, row_passes=True, **model)
     g = rows.layers[0].geometry
     assert (g.in_height, g.in_width, g.in_channels) == (side, 1, side * 8)
     assert (g.out_height, g.out_width, g.out_channels) == (out, 1, out * 8)

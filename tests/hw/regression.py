@@ -627,20 +627,13 @@ def row_pass_case(seed: int = 29_001) -> Case:
     """A depthwise 3x3 conv of 4 channels on a 4x4 map, compiled as row passes (docs/conv.md:
     a one-pixel-wide map whose rows have padding on both sides), as lane passes with the sweep
     overlap on ``c2pe``, then a 2x2 max pool and an FC head; three inputs."""
-    from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
+    from zeroskip.compiler.conv import random_conv_program
 
     arch = next(a for a in CONV_ARCHS if a.name == "c2pe")
-    rng = np.random.default_rng(seed)
-    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, arch.codebook_size - 1)]).astype(np.float32)
-    codes = (rng.integers(1, arch.codebook_size, (4, 9)) * (rng.random((4, 9)) < 0.6)).astype(np.uint8)
-    layers = [MapInput(4, 4, 4),          # a row: 4 pixels x 4 channels / 2 PEs = 8 rows a PE
-              SharedConv(book, codes, rng.uniform(-0.2, 0.2, 4).astype(np.float32), "relu", 3, 1, 1,
-                         name="depthwise", groups=4),
-              Pool("max", 2, 2, name="pool"),
-              SharedLayer(book, rng.integers(0, arch.codebook_size, (3, 16)).astype(np.uint8),
-                          np.zeros(3, np.float32), "none", name="fc")]
-    x = rng.uniform(-1, 1, (3, 64)) * (rng.random((3, 64)) < 0.6)
-    program = compile_layers(layers, arch, calibration=x, row_passes=True)
+    # a row: 4 pixels x 4 channels / 2 PEs = 8 accumulator rows a PE
+    program, x = random_conv_program(arch, seed, height=4, width=4, channels=4,
+                                     convs=((4, 3, 1, 1, 4),), pool=(2, 2), classes=3,
+                                     density=0.6, batch=3, input_density=0.6, row_passes=True)
     assert program.layers[0].geometry.in_width == 1 and program.passes[0].lanes
     return Case(seed, arch, program, quantize_input(program, x),
                 "depthwise 3x3 on 4x4x4 as row passes on c2pe")

@@ -110,21 +110,9 @@ def test_row_passes_on_the_array(stride):
     """A depthwise 3x3 conv as row passes (``compile_layers(row_passes=True)``: a one-pixel-wide
     map whose every row has padding on both sides), lane passes and the overlap, then a max
     pool and an FC head: the rungs agree, input by input."""
-    from zeroskip.compiler import compile_layers
-    from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
-
-    rng = np.random.default_rng(20 + stride)
-    book = np.concatenate([[0.0], rng.uniform(-0.5, 0.5, 15)]).astype(np.float32)
-    codes = (rng.integers(1, 16, (8, 9)) * (rng.random((8, 9)) < 0.6)).astype(np.uint8)
-    out = (6 + 2 - 3) // stride + 1
-    layers = [MapInput(6, 6, 8),
-              SharedConv(book, codes, rng.uniform(-0.2, 0.2, 8).astype(np.float32), "relu", 3,
-                         stride, 1, name="depthwise", groups=8),
-              Pool("max", 2, 2, name="pool"),
-              SharedLayer(book, rng.integers(0, 16, (3, (out // 2) ** 2 * 8)).astype(np.uint8),
-                          np.zeros(3, np.float32), "none", name="fc")]
-    x = rng.uniform(-1, 1, (2, 6 * 6 * 8)) * (rng.random((2, 6 * 6 * 8)) < 0.6)
     a = arch(lane_passes=1, sweep_overlap=1, acc_depth=16, ptr_depth=1024)
-    program = compile_layers(layers, a, calibration=x, row_passes=True)
+    program, x = random_conv_program(a, 20 + stride, height=6, width=6, channels=8,
+                                     convs=((8, 3, stride, 1, 8),), pool=(2, 2), classes=3,
+                                     density=0.6, batch=2, input_density=0.6, row_passes=True)
     assert program.layers[0].geometry.in_width == 1 and program.passes[0].lanes
     rungs_agree(program, x)

@@ -102,7 +102,7 @@ def summary(program, seconds: float) -> list[str]:
 
 
 def run(args) -> int:
-    from zeroskip.compiler.flow import compile_layers
+    from zeroskip.compiler.spatial import TiledProgram, compile_spatial
     from zeroskip.models.interchange import load_model
 
     progress = Progress(args.quiet)
@@ -117,14 +117,31 @@ def run(args) -> int:
         program = compile_graph_file(args.model, graph, arch, calibration=calibration,
                                      balance=args.balance, input_frac=args.input_frac,
                                      row_passes=args.row_passes)
-    else:
-        program = compile_layers(load_model(args.model), arch, calibration=calibration,
-                                 balance=args.balance, input_frac=args.input_frac,
-                                 block_pools=args.block_pools, row_passes=args.row_passes)
+    else:                                    # tiled over space where a map does not fit
+        program = compile_spatial(load_model(args.model), arch, calibration=calibration,
+                                  balance=args.balance, input_frac=args.input_frac,
+                                  block_pools=args.block_pools, row_passes=args.row_passes)
     program.meta["source"] = str(args.model)
     seconds = time.perf_counter() - start
     program.save(args.output)
     if not args.quiet:
-        print("\n".join(summary(program, seconds)))
+        lines = tiled_summary(program, seconds) if isinstance(program, TiledProgram) else \
+            summary(program, seconds)
+        print("\n".join(lines))
         print(f"wrote {args.output}")
     return 0
+
+
+def tiled_summary(tiled, seconds: float) -> list[str]:
+    """A tiled program's plan (docs/conv.md "Spatial tiling"), then each part's summary."""
+    height, width, _ = tiled.in_map
+    shapes = sorted(tuple(p.meta["spatial_tile"]["shape"]) for p in tiled.programs.values())
+    lines = [f"tiled over space: layers 0..{tiled.segment - 1} run as {len(tiled.tiles)} tiles "
+             f"of the {height}x{width} input ({', '.join('%dx%d' % s for s in shapes)}, halos "
+             f"included), the rest as one program on the stitched "
+             f"{tiled.out_map[0]}x{tiled.out_map[1]} map; compiled in {seconds:.2f} s"]
+    for name, program in tiled.parts.items():
+        runs = sum(t["program"] == name for t in tiled.tiles) or 1
+        lines.append(f"{name} ({runs} run{'s' if runs > 1 else ''} per input):")
+        lines += ["  " + line for line in summary(program, 0.0)[1:]]
+    return lines

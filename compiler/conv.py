@@ -447,14 +447,27 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
                         classes: int | None = 5, density: float = 0.5, batch: int = 8,
                         input_density: float = 0.7, relu: bool = True, block_pools: bool = False,
                         row_passes: bool = False):
-    """A seeded random conv network compiled for ``arch``, and float inputs for it: an input
+    """A seeded random conv network compiled for ``arch``, and float inputs for it
+    (``random_conv_layers``'s network; ``block_pools`` and ``row_passes`` as
+    ``compile_layers``'s). Returns ``(program, x)``. For tests and benchmarks."""
+    from zeroskip.compiler.flow import compile_layers
+
+    layers, x = random_conv_layers(arch, seed, height, width, channels, convs, pool, classes,
+                                   density, batch, input_density, relu)
+    return compile_layers(layers, arch, calibration=x, block_pools=block_pools,
+                          row_passes=row_passes), x
+
+
+def random_conv_layers(arch: ArchConfig, seed: int, height: int = 6, width: int = 6,
+                       channels: int = 3, convs=((4, 3, 1, 1),), pool: tuple | None = (2, 2),
+                       classes: int | None = 5, density: float = 0.5, batch: int = 8,
+                       input_density: float = 0.7, relu: bool = True):
+    """A seeded random conv network for ``arch``'s codebook, and float inputs for it: an input
     map [height, width, channels], convs ``(out_channels, kernel, stride, pad[, groups])``
     (``groups`` = channels for a depthwise conv; each followed by a ReLU unless ``relu`` is
     false), an optional max pool ``(kernel, stride)``, then (unless ``classes`` is None) an FC
-    layer to ``classes``. ``density``: of the weights;
-    ``input_density``: of the inputs; ``block_pools`` and ``row_passes`` as ``compile_layers``'s.
-    Returns ``(program, x)`` with x [batch, height·width·channels]. For tests and benchmarks."""
-    from zeroskip.compiler.flow import compile_layers
+    layer to ``classes``. ``density``: of the weights; ``input_density``: of the inputs.
+    Returns ``(layers, x)`` with x [batch, height·width·channels]."""
     from zeroskip.models.interchange import MapInput, Pool, SharedConv, SharedLayer
 
     rng = np.random.default_rng(seed)
@@ -485,5 +498,4 @@ def random_conv_program(arch: ArchConfig, seed: int, height: int = 6, width: int
                                   name="fc"))
     x = rng.uniform(-1, 1, (batch, height * width * channels))
     x[rng.random(x.shape) >= input_density] = 0.0
-    return compile_layers(layers, arch, calibration=x, block_pools=block_pools,
-                          row_passes=row_passes), x
+    return layers, x

@@ -49,7 +49,9 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
                  block_pools: bool = False, row_passes: bool = False) -> Program:
     """Compile a compressed model file or interchange ``.npz`` (read by
     ``zeroskip.models.interchange.load_array_layers``), or a folded binary model
-    (``zeroskip.models.binary_ref.save``; told apart by its ``format`` array)."""
+    (``zeroskip.models.binary_ref.save``; told apart by its ``format`` array). A conv network
+    whose maps do not fit the activation banks becomes a ``TiledProgram``
+    (``zeroskip.compiler.spatial``, docs/conv.md "Spatial tiling")."""
     from zeroskip.models.binary_ref import load as load_binary
     from zeroskip.models.interchange import load_array_layers
 
@@ -59,10 +61,12 @@ def compile_file(path: str, arch: ArchConfig, calibration: np.ndarray | None = N
     if graph is not None:
         return compile_graph_file(path, graph, arch, calibration=calibration, balance=balance,
                                   input_frac=input_frac, row_passes=row_passes)
+    from zeroskip.compiler.spatial import compile_spatial
+
     layers = load_binary(path) if is_binary_model_file(path) else load_array_layers(path)
-    program = compile_layers(layers, arch, calibration=calibration,
-                             balance=balance, input_frac=input_frac, block_pools=block_pools,
-                             row_passes=row_passes)
+    program = compile_spatial(layers, arch, calibration=calibration,
+                              balance=balance, input_frac=input_frac, block_pools=block_pools,
+                              row_passes=row_passes)
     program.meta["source"] = str(path)
     return program
 
@@ -74,7 +78,8 @@ def compile(model, arch: ArchConfig | str = "small", calibration: np.ndarray | N
     folded binary model), a list of layers, or a weight-shared ``models.network.Graph``
     (branches, concat, add, shuffle: ``zeroskip.compiler.graph``; ``input_shape`` (h, w, c)
     unless it starts with an nchw or reshape node); ``arch`` a preset name, JSON file or
-    config."""
+    config. A chain of layers whose maps do not fit the activation banks is tiled over space
+    (a ``TiledProgram``, docs/conv.md "Spatial tiling")."""
     from zeroskip.compiler.graph import compile_graph, is_graph
 
     if is_graph(model):
@@ -83,5 +88,7 @@ def compile(model, arch: ArchConfig | str = "small", calibration: np.ndarray | N
     if isinstance(model, (str, os.PathLike)):
         return compile_file(os.fspath(model), arch, calibration=calibration, balance=balance,
                             input_frac=input_frac)
-    return compile_layers(model, arch, calibration=calibration, balance=balance,
-                          input_frac=input_frac)
+    from zeroskip.compiler.spatial import compile_spatial
+
+    return compile_spatial(model, arch, calibration=calibration, balance=balance,
+                           input_frac=input_frac)

@@ -83,7 +83,14 @@ def layer_ir(layer, index: int) -> LayerIR:
 
 def validate(ir: CompileIR) -> CompileIR:
     """Shapes chain, codes index their codebook, everything finite and within the array."""
-    a = ir.arch
+    check_layers(ir)
+    return check_inputs(ir)
+
+
+def check_layers(ir: CompileIR, banks: bool = True) -> CompileIR:
+    """``validate``'s first part, layer by layer: within the architecture, the shapes chain,
+    and (with ``banks``) every vector within the activation banks (a conv network's larger maps
+    are tiled over space first: ``zeroskip.compiler.spatial``)."""
     if not ir.layers:
         raise ZeroskipError("the model has no layers")
     for index, layer in enumerate(ir.layers):
@@ -91,11 +98,23 @@ def validate(ir: CompileIR) -> CompileIR:
         if index and layer.vector_in != ir.layers[index - 1].vector_out:
             raise ZeroskipError(f"layer {index}: takes {layer.vector_in} inputs but layer "
                                 f"{index - 1} has {ir.layers[index - 1].vector_out} outputs")
-        for what, n in (("inputs", layer.vector_in), ("outputs", layer.vector_out)):
-            if n > a.max_vector:
-                raise ZeroskipError(f"layer {index} ({layer.name}): {n} {what} exceed the array's "
-                                    f"act_depth x pes = {a.max_vector}; "
-                                    f"{override_hint('act_depth', -(-n // a.pes))}")
+        problem = bank_problem(layer, ir.arch) if banks else None
+        if problem:
+            raise ZeroskipError(f"layer {index} ({layer.name}): {problem}")
+    return ir
+
+
+def bank_problem(layer, arch) -> str | None:
+    """Why a layer's input or output vector does not fit the activation banks, or None."""
+    for what, n in (("inputs", layer.vector_in), ("outputs", layer.vector_out)):
+        if n > arch.max_vector:
+            return (f"{n} {what} exceed the array's act_depth x pes = {arch.max_vector}; "
+                    f"{override_hint('act_depth', -(-n // arch.pes))}")
+    return None
+
+
+def check_inputs(ir: CompileIR) -> CompileIR:
+    """``validate``'s last part: the calibration inputs and ``input_frac``."""
     if ir.calibration is not None:
         x = np.asarray(ir.calibration, dtype=np.float64)
         x = x[None, :] if x.ndim == 1 else x

@@ -119,11 +119,11 @@ def format_table(result) -> str:
 
 
 def run(args) -> int:
-    from zeroskip.hw.program import load_program
+    from zeroskip.compiler.spatial import TiledProgram, load_any
     from zeroskip.sim import load_energy_table, simulate
 
     progress = Progress(getattr(args, "quiet", False))
-    program = load_program(args.program)
+    program = load_any(args.program)
     # a user table is checked before the run; None: derived from the (repriced) architecture
     table = load_energy_table(args.energy) if args.energy else None
     clock_mhz = args.clock_mhz
@@ -137,6 +137,9 @@ def run(args) -> int:
         import dataclasses
 
         program.arch = dataclasses.replace(program.arch, clock_mhz=clock_mhz)
+        if isinstance(program, TiledProgram):
+            for part in program.parts.values():
+                part.arch = program.arch
     if args.quantized and not args.input:
         raise ZeroskipError("--quantized describes --input; give --input too")
     if args.labels and not args.input:
@@ -158,6 +161,8 @@ def run(args) -> int:
         except ZeroskipError as error:
             raise ZeroskipError(f"input: {error}") from None
     progress(f"simulating {args.program} on {program.arch.name} ({program.arch.pes} PEs)")
+    if isinstance(program, TiledProgram):
+        return _run_tiled(args, program, x, xq, table, source, progress)
     if xq is None:
         result = simulate(program, x, energy_table=table)
     else:
@@ -188,4 +193,56 @@ def run(args) -> int:
         from zeroskip.sim.plots import write_plots
         for path in write_files_atomic(args.plot, lambda tmp: write_plots(result, tmp)):
             progress(f"wrote {path}")
+    return 0
+
+
+def format_tiled_table(result) -> str:
+    """A tiled program's parts: the tile programs (run once per tile of their shape) and the
+    tail, per input."""
+    rows = [[r["part"], r["runs"], r["cycles"], r["ideal_cycles"], r["efficiency"], r["macs"],
+             r["energy_pj"] / 1000] for r in result.part_rows()]
+    s = result.summary()
+    total = ["total", len(result.tiled.tiles), result.cycles.mean(),
+             s["mean_per_input"]["ideal_cycles"], s["efficiency"], s["mean_per_input"]["macs"],
+             s["mean_per_input"]["energy_pj"] / 1000]
+    text = render(["part", "runs", "cycles", "ideal", "effic.", "MACs", "energy nJ"], rows,
+                  ["", "d", ".0f", ".0f", ".1%", ".0f", ".2f"], totals=[total])
+    width = max(len(line) for line in text.splitlines())
+    per = "per input (mean over the batch of %d)" % result.batch if result.batch > 1 else "per input"
+    tail = (f"{per}: {result.time_us.mean():.2f} us at {result.clock_mhz:g} MHz, "
+            f"{result.power_mw:.1f} mW (priced by {result.energy_table.name}). Tiled over space "
+            "(docs/conv.md): runs are per input; the halos' MACs count in the ideal cycles; the "
+            "crops' and tiles' transfers are the host's and not counted. `zeroskip sim` on a "
+            "part's directory gives its per-layer table.")
+    return "\n".join([text, textwrap.fill(tail, width=max(width, 60))])
+
+
+def _run_tiled(args, tiled, x, xq, table, source, progress) -> int:
+    """``zeroskip sim`` on a program tiled over space: every part through the simulator."""
+    from zeroskip.hw.reference import quantize_input
+    from zeroskip.sim.tiled import simulate_tiled
+
+    if args.plot:
+        raise ZeroskipError(f"--plot: {args.program} is tiled over space; plot a part "
+                            f"(`zeroskip sim {os.path.join(args.program, 'tail')} --plot DIR`)")
+    if xq is None:
+        xq = quantize_input(tiled, np.atleast_2d(x))
+    result = simulate_tiled(tiled, xq, energy_table=table)
+    progress("done")
+    print(format_tiled_table(result))
+    outputs = result.outputs[0] if x is not None and np.ndim(x) == 1 else result.outputs
+    accuracy = None
+    if args.labels:
+        accuracy = label_accuracy(tiled, result.outputs, args.labels)
+        print(f"accuracy: {accuracy:.2%} on {len(result.outputs)} inputs (--labels {args.labels})")
+    if args.output:
+        write_atomic(args.output, lambda f: np.save(f, outputs.astype(np.float32)))
+    if args.json:
+        report = result.summary()
+        report["program"] = os.path.abspath(args.program)
+        report["input"] = source
+        if accuracy is not None:
+            report["accuracy"] = accuracy
+            report["labels"] = args.labels
+        write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
     return 0

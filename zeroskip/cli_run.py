@@ -78,14 +78,14 @@ async def run_on_board(host, program, xq: np.ndarray, limits: list[int], progres
 def run(args) -> int:
     from zeroskip.hw.fixedpoint import dequantize
     from zeroskip.hw.host import Host, cycle_limit
-    from zeroskip.hw.program import load_program
+    from zeroskip.compiler.spatial import load_any
     from zeroskip.hw.transport import DEFAULT_TIMEOUT_S, SerialTransport
     from zeroskip.inputs import activations, load_array
     from zeroskip.sim import simulate_int
     from zeroskip.files import write_atomic
 
     progress = Progress(getattr(args, "quiet", False))
-    program = load_program(args.program)
+    program = load_any(args.program)
     arch = program.arch
     if args.timeout is not None and args.timeout <= 0:
         raise ZeroskipError(f"--timeout {args.timeout:g}: must be positive")
@@ -105,9 +105,14 @@ def run(args) -> int:
         print(f"no --input: using a seeded random input (seed {args.seed})")
     baud, sim_divisor = _link_settings(args, arch)
 
+    def simulated(one, inputs):
+        result = simulate_int(one, inputs)
+        return result.outputs_int, result.cycles
+
     # the simulator's cycle counts bound each run (and are what --check compares against)
-    expected = simulate_int(program, xq)
-    limits = [cycle_limit(program, c) for c in expected.cycles]
+    tiled = hasattr(program, "tiles")
+    expected_cycles = (program.run(xq, lambda name, one, inputs: simulated(one, inputs))[1]
+                       if tiled else simulated(program, xq)[1])
 
     board = None
     if args.port == "sim":
@@ -125,7 +130,17 @@ def run(args) -> int:
         try:
             host = Host(arch, transport.read, transport.write)
             started = time.perf_counter()
-            outputs, cycles = asyncio.run(run_on_board(host, program, xq, limits, progress))
+
+            def on_board(name, one, inputs):     # every part of a tiled program in turn
+                limits = [cycle_limit(one, c) for c in simulated(one, inputs)[1]]
+                if tiled:
+                    progress(f"{name}: {len(inputs)} runs")
+                return asyncio.run(run_on_board(host, one, inputs, limits, progress))
+
+            if tiled:
+                outputs, cycles, _ = program.run(xq, on_board)
+            else:
+                outputs, cycles = on_board("", program, xq)
             seconds = time.perf_counter() - started
         finally:
             transport.port.close()
@@ -145,14 +160,15 @@ def run(args) -> int:
         return 0
     from zeroskip.hw.reference import predict_int
 
-    reference = predict_int(program, xq)
+    reference = (program.run(xq, lambda name, one, inputs: (predict_int(one, inputs), None))[0]
+                 if tiled else predict_int(program, xq))
     bad_outputs = [i for i in range(len(xq)) if not np.array_equal(outputs[i], reference[i])]
-    bad_cycles = [i for i in range(len(xq)) if cycles[i] != expected.cycles[i]]
+    bad_cycles = [i for i in range(len(xq)) if cycles[i] != expected_cycles[i]]
     if bad_outputs or bad_cycles:
         for i in bad_outputs[:5]:
             print(f"input {i}: outputs differ from the reference", file=sys.stderr)
         for i in bad_cycles[:5]:
-            print(f"input {i}: {cycles[i]} cycles, the simulator counts {expected.cycles[i]}",
+            print(f"input {i}: {cycles[i]} cycles, the simulator counts {expected_cycles[i]}",
                   file=sys.stderr)
         print(f"check FAILED: {len(bad_outputs)} output and {len(bad_cycles)} cycle mismatches "
               f"in {len(xq)} inputs")

@@ -21,7 +21,7 @@ import numpy as np
 from zeroskip.errors import ZeroskipError
 from zeroskip.files import write_atomic
 from zeroskip.hw.arch import CLI_OVERRIDES, add_arch_arguments, arch_from_args, with_overrides
-from zeroskip.hw.program import load_program
+from zeroskip.compiler.spatial import TiledProgram, load_any
 from zeroskip.progress import Progress
 
 RANDOM_INPUTS = 4
@@ -105,13 +105,17 @@ def run(args) -> int:
         cleared = clear_cache()
         print(f"removed {cleared['removed']} builds ({cleared['bytes'] / 2**20:.0f} MB) from "
               f"{cleared['root']}, {cleared['kept']} in use kept")
-    program = load_program(args.program)
+    program = load_any(args.program)
     arch = gateware_arch(args, program)
-    check_compatible(program, arch, where=f"program {args.program}")
+    tiled = isinstance(program, TiledProgram)
+    for name, part in (program.parts.items() if tiled else [("", program)]):
+        check_compatible(part, arch, where=f"program {os.path.join(args.program, name)}")
     xq, source = load_inputs(args, program)
     if args.rungs is not None:
         return run_rungs(args, program, xq, source, progress)
     simulator = require_simulator(args.simulator)
+    if tiled:
+        return verify_tiled(args, program, arch, xq, source, simulator, progress)
     print(source)
     how = "loaded over the bus" if args.bus_load else "from its hex images at simulation start"
     progress(f"generating and building '{arch.name}' ({arch.pes} PEs) for {simulator}, program {how}")
@@ -158,6 +162,67 @@ def run(args) -> int:
 def _discard(path: Path | None) -> None:
     if path is not None:
         path.unlink(missing_ok=True)
+
+
+def verify_tiled(args, tiled, arch, xq, source: str, simulator: str, progress) -> int:
+    """``zeroskip verify`` on a program tiled over space (docs/conv.md "Spatial tiling"): every
+    part on the RTL with the crops (or the stitched maps) it runs, each run against the
+    reference and the simulator; then each input's stitched result against the reference's."""
+    from zeroskip.hw.reference import predict_int
+    from zeroskip.hw.rtl.run import RtlTimeout, build_and_run
+    from zeroskip.ladder import check_rtl
+
+    if args.waves is not None:
+        raise ZeroskipError(f"--waves: {args.program} is tiled over space; give one part's "
+                            f"directory (for example {os.path.join(args.program, 'tail')})")
+    print(source)
+    failed_runs, report = [], {}
+
+    def rtl(name, program, inputs):
+        progress(f"{simulator}: {name}, {len(inputs)} runs")
+        result = build_and_run(arch, program, inputs, simulator, bus_load=args.bus_load,
+                               expected_cycles=_sim(program, inputs)[1],
+                               wall_seconds=args.wall_seconds, label=f"{args.program}/{name}")
+        checks = check_rtl(program, inputs, result.outputs, result.cycles)
+        bad = [c for c in checks if not c.ok]
+        failed_runs.extend((name, c) for c in bad)
+        print(f"{name}: {len(checks) - len(bad)}/{len(checks)} runs PASS on {simulator}")
+        for check in bad[:3]:
+            print(f"  {name} run {check.describe()}")
+        report[name] = {"runs": len(checks), "passed": len(checks) - len(bad)}
+        return result.outputs, result.cycles
+
+    try:
+        outputs, cycles, _ = tiled.run(xq, rtl)
+    except RtlTimeout as error:
+        print(f"FAIL: {error}")
+        return 1
+    want, _, _ = tiled.run(xq, lambda name, program, inputs: (predict_int(program, inputs), None))
+    spec = tiled.run(xq, lambda name, program, inputs: _sim(program, inputs))[1]
+    wrong = 0
+    for i in range(len(xq)):
+        bad = np.flatnonzero(outputs[i] != want[i])
+        ok = not bad.size and cycles[i] == spec[i]
+        wrong += not ok
+        print(f"input {i}: {'PASS' if ok else 'FAIL'}  RTL {int(cycles[i])} cycles over "
+              f"{len(tiled.tiles)} tiles{' and the tail' if tiled.tail else ''}, simulator "
+              f"{int(spec[i])}" + (f"; output {int(bad[0])}: RTL {int(outputs[i][bad[0]])}, "
+                                   f"reference {int(want[i][bad[0]])}" if bad.size else ""))
+    passed = not wrong and not failed_runs
+    print(f"{len(xq) - wrong}/{len(xq)} inputs PASS on {simulator}, tiled over space "
+          f"({len(tiled.tiles)} tiles)")
+    if args.json:
+        write_atomic(args.json, json.dumps({"program": args.program, "simulator": simulator,
+                                            "inputs": source, "passed": passed,
+                                            "parts": report}, indent=1))
+    return 0 if passed else 1
+
+
+def _sim(program, inputs):
+    from zeroskip.sim import simulate_int
+
+    result = simulate_int(program, inputs)
+    return result.outputs_int, result.cycles
 
 
 def run_rungs(args, program, xq, source: str, progress) -> int:

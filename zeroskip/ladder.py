@@ -33,7 +33,8 @@ class RungResult:
 
 
 def run(rung: str, program: Program, xq: np.ndarray, **options) -> RungResult:
-    """Run ``program`` on integer inputs ``xq`` [n, in] on one rung. ``options`` go to the RTL
+    """Run ``program`` (or a ``TiledProgram``: each part) on integer inputs ``xq`` [n, in] on one
+    rung. ``options`` go to the RTL
     rungs (``zeroskip.hw.rtl.run.build_and_run``: ``bus_load``, ``waves``, ``workdir``)."""
     if rung not in RUNGS:
         raise ZeroskipError(f"unknown rung '{rung}' (one of {', '.join(RUNGS)})")
@@ -42,7 +43,13 @@ def run(rung: str, program: Program, xq: np.ndarray, **options) -> RungResult:
     xq = integer_inputs(program, xq)
     start = time.perf_counter()
     detail = None
-    if rung == "reference":
+    if hasattr(program, "tiles"):       # tiled over space: every part on this rung
+        def part(name, one, inputs):
+            result = run(rung, one, inputs, **options)
+            return result.outputs, result.cycles
+
+        outputs, cycles, _ = program.run(xq, part)
+    elif rung == "reference":
         from zeroskip.hw.reference import predict_int
 
         outputs, cycles = predict_int(program, xq), None

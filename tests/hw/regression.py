@@ -434,7 +434,7 @@ def corner_counts(case: Case) -> Counter:
     """Every corner of ``CORNERS`` counted over the case's inputs; the forward pass it counts on
     is checked against ``predict_int`` first. Conv cases (no model ``layers``) are counted from
     the program itself (``conv_arithmetic_corners``)."""
-    if is_conv(case.program):
+    if is_conv(case.program) or not case.layers:     # counted from the program's own images
         counts, outputs = conv_arithmetic_corners(case.program, case.inputs)
         reference = predict_int(case.program, case.inputs)
     else:
@@ -618,9 +618,40 @@ def conv_regression_cases(n: int, first_seed: int = 20_000) -> list[Case]:
 
 def conv_sample_cases() -> list[Case]:
     """``test_regression_conv_sample``: two conv programs per conv architecture, a program
-    whose sweeps run back to back (``sweep_bound_case``) and a depthwise conv as row passes
-    (``row_pass_case``)."""
-    return conv_regression_cases(2 * len(CONV_ARCHS)) + [sweep_bound_case(), row_pass_case()]
+    whose sweeps run back to back (``sweep_bound_case``), a depthwise conv as row passes
+    (``row_pass_case``) and the parts of a network tiled over space (``tiled_cases``)."""
+    return (conv_regression_cases(2 * len(CONV_ARCHS)) + [sweep_bound_case(), row_pass_case()]
+            + tiled_cases(29_010, CONV_ARCHS[2]))
+
+
+def tiled_cases(seed: int, arch: ArchConfig, inputs: int = 2, binary: bool = False) -> list[Case]:
+    """A random conv network (``binary``: a folded binary conv net) whose first maps exceed
+    ``arch``'s banks, tiled over space
+    (``zeroskip.compiler.spatial``, docs/conv.md "Spatial tiling"): a case per part (each tile
+    shape's program with every crop it runs, the tail with the stitched maps), the inputs those
+    of the reference's run. The stitching is the same code on every rung, and is checked
+    against the untiled network in tests/compiler/test_spatial.py."""
+    from zeroskip.compiler.spatial import compile_spatial, random_tiled_layers
+
+    layers, x, note = random_tiled_layers(arch, seed, batch=inputs, binary=binary)
+    tiled = compile_spatial(layers, arch, calibration=x)
+    cases = []
+
+    def collect(name, program, xq):
+        cases.append(Case(seed, arch, program, xq, f"{note}: {name}"))
+        return predict_int(program, xq), None
+
+    tiled.run(quantize_input(tiled, x), collect)
+    return cases
+
+
+def tiled_regression_cases(n: int, first_seed: int = 60_000) -> list[Case]:
+    """The parts of ``n`` tiled networks: sparse ones round-robin over ``CONV_ARCHS``, every
+    fourth a binary conv net on ``BINARY_CONV_ARCHS``."""
+    return [case for i in range(n)
+            for case in (tiled_cases(first_seed + i, BINARY_CONV_ARCHS[i // 4 % 3], binary=True)
+                         if i % 4 == 3 else
+                         tiled_cases(first_seed + i, CONV_ARCHS[i % len(CONV_ARCHS)]))]
 
 
 def row_pass_case(seed: int = 29_001) -> Case:
@@ -695,8 +726,10 @@ def binary_conv_regression_cases(n: int, first_seed: int = 50_000) -> list[Case]
 
 
 def binary_conv_sample_cases() -> list[Case]:
-    """``test_regression_binary_conv_sample``: two binary conv nets per architecture."""
-    return binary_conv_regression_cases(2 * len(BINARY_CONV_ARCHS))
+    """``test_regression_binary_conv_sample``: two binary conv nets per architecture, and the
+    parts of one tiled over space (``tiled_cases``)."""
+    return (binary_conv_regression_cases(2 * len(BINARY_CONV_ARCHS))
+            + tiled_cases(59_000, BINARY_CONV_ARCHS[1], binary=True))
 
 
 # -- branching graphs (compiler/graph.py, docs/conv.md "Graphs") ---------------------------------

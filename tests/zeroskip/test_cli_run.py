@@ -55,6 +55,33 @@ def test_run_on_the_simulated_board_equals_sim(program_dir, capsys):
     assert board.dtype == sim.dtype and np.array_equal(board, sim)
 
 
+@pytest.mark.rtl
+def test_a_program_tiled_over_space_runs_part_by_part(tmp_path, capsys):
+    """A conv network whose 9x9 maps exceed the 64 activations of the board's banks
+    (docs/conv.md "Spatial tiling"): every tile program, then the tail, loaded and run over the
+    link in turn; the stitched outputs equal ``zeroskip sim``'s and the reference's."""
+    from zeroskip.compiler.conv import random_conv_layers
+    from zeroskip.compiler.spatial import TiledProgram, compile_spatial
+
+    problem = simulator_problem("verilator")
+    if problem:
+        pytest.fail(f"Verilator is needed for --port sim: {problem}")
+    layers, x = random_conv_layers(ARCH, 4, height=9, width=9, channels=1,
+                                   convs=((2, 3, 1, 1),), pool=(2, 2), classes=3, batch=2)
+    tiled = compile_spatial(layers, ARCH, calibration=x)
+    assert isinstance(tiled, TiledProgram) and len(tiled.programs) >= 2
+    tiled.save(str(tmp_path / "prog"))
+    np.save(tmp_path / "x.npy", x.reshape(2, 1, 9, 9))
+    status = main(["run", str(tmp_path / "prog"), "--port", "sim", "--input",
+                   str(tmp_path / "x.npy"), "--output", str(tmp_path / "board.npy"), "--check"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "check passed: 2 input(s)" in out
+    assert main(["-q", "sim", str(tmp_path / "prog"), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "sim.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "board.npy"), np.load(tmp_path / "sim.npy"))
+
+
 def test_no_device_is_one_line_exit_2(program_dir, tmp_path, capsys):
     status = main(["run", str(program_dir / "prog"), "--port", str(tmp_path / "ttyNONE"),
                    "--input", str(program_dir / "x.npy")])

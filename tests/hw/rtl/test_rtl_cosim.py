@@ -17,12 +17,12 @@ from zeroskip.hw.rtl.run import build_and_run, run_programs
 from zeroskip.hw.rtl.toolchain import SIMULATORS, SimulatorUnavailable, require_simulator
 from zeroskip.ladder import check_rtl
 
-from regression import (ARCHS, CORNERS, QUICK, binary_conv_regression_cases,
+from regression import (ARCHS, CONV_ARCHS, CORNERS, QUICK, binary_conv_regression_cases,
                         binary_conv_sample_cases, binary_regression_cases, binary_sample_cases,
                         by_arch, conv_regression_cases, conv_sample_cases, corner_counts, default_sample,
                         graph_regression_cases, graph_sample_cases, mismatches, quick_binary_cases,
                         quick_cases, random_case, regression_cases, sample_cases, binary_stalls,
-                        zs_regression_cases, zs_sample_cases)
+                        tiled_regression_cases, zs_regression_cases, zs_sample_cases)
 
 pytestmark = pytest.mark.rtl
 
@@ -39,6 +39,8 @@ FULL_GRAPH_CASES = 48
 FULL_BINARY_CONV_CASES = 60
 #: the timing improvements' full run (zs64's switches, pytest -m slow)
 FULL_ZS_CASES = 60
+#: networks tiled over space, every part of each (pytest -m slow)
+FULL_TILED_CASES = 40
 
 
 def _run_cases(cases, simulator):
@@ -95,9 +97,9 @@ def test_regression_binary_sample():
 
 def test_regression_conv_sample():
     """Conv programs (docs/conv.md), two per conv architecture (1, 2, 4, 8 PEs, tiled output
-    channels), one whose sweeps run back to back and one with row passes, bit- and cycle-exact
-    on Icarus; the cases cover kernels 1, 3, 5, strides 1 and 2, padding, max pooling, lane
-    passes, the sweep overlap and row passes."""
+    channels), one whose sweeps run back to back, one with row passes and the parts of a network
+    tiled over space, bit- and cycle-exact on Icarus; the cases cover kernels 1, 3, 5, strides 1
+    and 2, padding, max pooling, lane passes, the sweep overlap, row passes and spatial tiles."""
     cases = conv_sample_cases()
     layers = [layer for case in cases for layer in case.program.layers if layer.kind == 2]
     assert {layer.kernel for layer in layers} >= {1, 3, 5} and {layer.stride for layer in layers} >= {1, 2}
@@ -105,6 +107,7 @@ def test_regression_conv_sample():
     assert any(p.lanes for case in cases for p in case.program.passes)
     assert any(case.arch.sweep_overlap for case in cases)
     assert any(layer.in_width == 1 for layer in layers)                  # a row pass
+    assert sum("tiled" in case.note and ": tile-" in case.note for case in cases) >= 1
     assert _run_cases(cases, "icarus") == []
 
 
@@ -187,6 +190,15 @@ def test_regression_conv_full(simulator):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", SIMULATORS)
+def test_regression_tiled_full(simulator):
+    """40 seeded random networks tiled over space, every part (pytest -m slow); the result goes
+    in docs/verification.md."""
+    problems = _run_cases(tiled_regression_cases(FULL_TILED_CASES), simulator)
+    assert problems == [], "\n".join(problems[:20])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
 def test_regression_full(simulator):
     """All 260 seeded random programs, 56 of them binary or mixed (pytest -m slow); the result
     goes in docs/verification.md."""
@@ -253,7 +265,7 @@ def test_corner_count_can_fail():
     case = random_case(3, QUICK, max_size=32)
     case.inputs = np.zeros((1, case.program.in_len), np.int64)
     assert all(corner_counts(case)[name] == 0 for name in CORNERS)
-    conv = conv_sample_cases()[-3]              # the last random one (then two made on purpose)
+    conv = conv_regression_cases(2 * len(CONV_ARCHS))[-1]      # the sample's last random one
     assert corner_counts(conv)["wrap"] > 0
     conv.inputs = np.zeros((1, conv.program.in_len), np.int64)
     assert all(corner_counts(conv)[name] == 0 for name in CORNERS)

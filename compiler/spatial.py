@@ -1,0 +1,545 @@
+"""Spatial tiling (docs/conv.md "Spatial tiling"): a conv network whose leading feature maps
+exceed the activation banks runs those layers (the *segment*) tile by tile.
+
+Each tile is a crop of the input image, halo included, run through the segment's layers as an
+ordinary program: the same weights, the same fixed-point formats, only the maps' heights and
+widths change. A layer of a tile pads its crop as it pads the whole map, so near a crop's edge
+that is not the image's edge its outputs are wrong; the wrong band grows by the receptive field
+layer by layer, and the host keeps only the outputs it knows are right, which by construction
+tile the segment's output map exactly. The host stitches them, and the rest of the network (the
+*tail*) runs on the whole map as one program. Every rung runs the tile programs and the tail as
+they run any program; the stitched outputs equal the untiled network's bit for bit.
+
+Crops start at multiples of the segment's strides' product, so every layer's pixel grid lines up
+with the whole map's; tiles of one shape share one program.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zeroskip.compiler.conv import ConvLayerIR, WindowedIR, lower_layers, with_row_passes
+from zeroskip.compiler.ir import CompileIR
+from zeroskip.compiler import passes
+from zeroskip.compiler.passes import bank_problem, check_inputs, check_layers, to_ir
+from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import ArchConfig, load_arch
+from zeroskip.hw.program import LayerInfo, Program
+
+FORMAT = "zeroskip-tiled-program"
+VERSION = 1
+MANIFEST = "tiling.json"
+#: the tail's directory inside a tiled program directory
+TAIL = "tail"
+
+
+# -- one axis -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AxisWindow:
+    """What a crop ``[lo, hi)`` of the input along one axis becomes through the segment."""
+
+    sizes: tuple            #: the crop's length at every layer's input, then at the output
+    out_lo: int             #: the output coordinate of the crop's first output
+    valid: tuple            #: (start, end): the outputs that equal the whole map's
+
+
+def axis_window(layers, lo: int, hi: int) -> AxisWindow | None:
+    """Follow the crop ``[lo, hi)`` through ``layers`` (kernel, stride, pad, full input length)
+    along one axis; None when a layer's grid does not line up with the whole map's or nothing
+    of the crop stays right. An output is right when every input its window reads is right or
+    the whole map's own padding: a crop pads where the image goes on."""
+    valid_lo, valid_hi, sizes = lo, hi, [hi - lo]
+    for kernel, stride, pad, length in layers:
+        count = (hi - lo + 2 * pad - kernel) // stride + 1
+        if lo % stride or count < 1:
+            return None
+        start = lo + np.arange(count) * stride - pad
+        ok = ((valid_lo == 0) | (start >= valid_lo)) & ((valid_hi == length) |
+                                                         (start + kernel <= valid_hi))
+        right = np.flatnonzero(ok)
+        if not len(right):
+            return None
+        lo = lo // stride
+        hi = lo + count
+        valid_lo, valid_hi = lo + int(right[0]), lo + int(right[-1]) + 1
+        sizes.append(count)
+    return AxisWindow(tuple(sizes), lo, (valid_lo, valid_hi))
+
+
+@dataclass(frozen=True)
+class AxisTile:
+    """One crop along an axis: input ``[lo, hi)``; it supplies the segment's outputs
+    ``[keep_lo, keep_hi)`` (its own outputs from ``keep_lo − window.out_lo``)."""
+
+    lo: int
+    hi: int
+    keep_lo: int
+    keep_hi: int
+    window: AxisWindow
+
+
+def plan_axis(layers, length: int, size: int) -> list[AxisTile] | None:
+    """Crops of at most ``size`` inputs covering one axis of the segment's output, each
+    starting as late as the outputs before it allow (so the halos overlap no more than they
+    must); None when crops of this size cannot cover it."""
+    align = int(np.prod([stride for _, stride, _, _ in layers]))
+    whole = axis_window(layers, 0, length)
+    total = whole.valid[1]
+    tiles, covered, lo = [], 0, 0
+    while covered < total:
+        window = axis_window(layers, lo, min(lo + size, length))
+        if window is None or window.valid[0] > covered or window.valid[1] <= covered:
+            return None
+        tiles.append(AxisTile(lo, min(lo + size, length), covered, window.valid[1], window))
+        covered = window.valid[1]
+        if covered >= total:
+            break
+        # the latest aligned start whose right outputs still begin at or before ``covered``
+        candidates = np.arange(lo + align, length, align)
+        best = None
+        low, high = 0, len(candidates) - 1
+        while low <= high:
+            middle = (low + high) // 2
+            w = axis_window(layers, int(candidates[middle]),
+                            min(int(candidates[middle]) + size, length))
+            if w is not None and w.valid[0] <= covered:
+                best, low = int(candidates[middle]), middle + 1
+            else:
+                high = middle - 1
+        if best is None:
+            return None
+        lo = best
+    return tiles
+
+
+# -- the plan -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: the crop of the input map, and where its right outputs go."""
+
+    rows: AxisTile
+    cols: AxisTile
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows.hi - self.rows.lo, self.cols.hi - self.cols.lo
+
+    @property
+    def key(self) -> str:
+        """The name of its shape's program."""
+        return "tile-%dx%d" % self.shape
+
+    def to_json(self) -> dict:
+        def axis(t: AxisTile) -> dict:
+            return {"crop": [t.lo, t.hi], "keep": [t.keep_lo, t.keep_hi],
+                    "from": t.keep_lo - t.window.out_lo, "out": t.window.sizes[-1]}
+        return {"program": self.key, "rows": axis(self.rows), "cols": axis(self.cols)}
+
+
+def segment_end(irs: list, arch: ArchConfig) -> int:
+    """How many leading layers must run tile by tile: up to the last whose input or output does
+    not fit the activation banks (0: none). Only the windowed layers of a plain chain can."""
+    over = [i for i, ir in enumerate(irs) if bank_problem(ir, arch)]
+    if not over:
+        return 0
+    end = over[-1] + 1
+    for index, ir in enumerate(irs[:end]):
+        if not isinstance(ir, WindowedIR) or ir.geometry.channel_base:
+            problem = bank_problem(ir, arch) or bank_problem(irs[over[0]], arch)
+            kind = "fully-connected" if getattr(ir, "geometry", None) is None else type(ir).__name__
+            raise ZeroskipError(f"layer {index} ({ir.name}): {problem}; only conv and pool layers "
+                                f"can be tiled over space, and this is a {kind} layer")
+    return end
+
+
+def plan_tiles(segment: list, arch: ArchConfig) -> list[Tile]:
+    """The tiles of the segment (its layers' full geometries): the crop shape that fits the
+    activation banks at every layer and costs the fewest MACs with its halos, then the crops."""
+    first = segment[0].geometry
+    rows = [(ir.geometry.kernel, ir.geometry.stride, ir.geometry.pad, ir.geometry.in_height)
+            for ir in segment]
+    cols = [(ir.geometry.kernel, ir.geometry.stride, ir.geometry.pad, ir.geometry.in_width)
+            for ir in segment]
+    in_strides = [ir.geometry.in_stride for ir in segment]
+    out_stride = segment[-1].geometry.out_stride
+    # the work of one output pixel: its non-zero weights (a binary conv: its weight bits)
+    weights = np.array([np.count_nonzero(ir.codes) if hasattr(ir, "codes") else ir.weights.size
+                        for ir in segment], np.float64)
+
+    def plans(layers, length):
+        return {size: plan_axis(layers, length, size) for size in range(1, length + 1)}
+
+    row_plans, col_plans = plans(rows, first.in_height), plans(cols, first.in_width)
+
+    def largest(tiles):      # the crop's lengths at every layer (the first tile is the longest)
+        return np.array([max(t.window.sizes[i] for t in tiles)
+                         for i in range(len(segment) + 1)])
+
+    def fits(height, width):
+        vectors = height[:-1] * width[:-1] * np.array(in_strides)
+        return bool(np.all(vectors <= arch.max_vector)) and \
+            height[-1] * width[-1] * out_stride <= arch.max_vector
+
+    best, best_cost = None, None
+    for h_size, h_tiles in row_plans.items():
+        if h_tiles is None:
+            continue
+        height = largest(h_tiles)
+        fitting = [w for w, t in col_plans.items() if t is not None and fits(height, largest(t))]
+        if not fitting:
+            continue
+        w_tiles = col_plans[max(fitting)]
+        out_h = np.sum([t.window.sizes[1:] for t in h_tiles], axis=0)
+        out_w = np.sum([t.window.sizes[1:] for t in w_tiles], axis=0)
+        cost = (float(np.sum(weights * out_h * out_w)), len(h_tiles) * len(w_tiles))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (h_tiles, w_tiles), cost
+    if best is None:
+        g = segment[0].geometry
+        raise ZeroskipError(f"layer 0 ({segment[0].name}): no tile of its {g.in_height}x"
+                            f"{g.in_width} input map fits the array's act_depth x pes = "
+                            f"{arch.max_vector} at every layer up to layer {len(segment) - 1}; "
+                            "raise --act-depth or use more PEs (--pes)")
+    return [Tile(r, c) for r in best[0] for c in best[1]]
+
+
+# -- the tiled program --------------------------------------------------------------------------
+
+@dataclass
+class TiledProgram:
+    """A network that runs its segment tile by tile (``programs``, one per crop shape, each an
+    ordinary ``Program``) and then its tail (``tail``, None when the segment is the network).
+    ``layers`` are the whole network's, with the whole maps' geometry (the host's view of its
+    input and output); ``out_map`` the segment's output map (height, width, stride)."""
+
+    arch: ArchConfig
+    layers: list[LayerInfo]
+    segment: int                                 #: layers run tile by tile
+    out_map: tuple
+    tiles: list[dict]                            #: ``Tile.to_json()`` each
+    programs: dict[str, Program]
+    tail: Program | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def in_len(self) -> int:
+        return self.layers[0].in_len
+
+    @property
+    def out_len(self) -> int:
+        return self.layers[-1].out_len
+
+    @property
+    def in_map(self) -> tuple:
+        first = self.layers[0]
+        return first.in_height, first.in_width, first.in_channels
+
+    @property
+    def output_affine(self):
+        return None if self.tail is None else self.tail.output_affine
+
+    @property
+    def parts(self) -> dict[str, Program]:
+        """Every program of the plan by name: the tile shapes', then the tail's."""
+        parts = dict(self.programs)
+        if self.tail is not None:
+            parts[TAIL] = self.tail
+        return parts
+
+    def host_words(self) -> dict[str, int]:
+        """Activations the host moves per input: every crop into the array, every tile's right
+        outputs out of it, the stitched map back in for the tail (what an untiled program
+        moves: its input and its output)."""
+        channels = self.in_map[2]
+        stride = self.out_map[2]
+        crops = sum((t["rows"]["crop"][1] - t["rows"]["crop"][0]) *
+                    (t["cols"]["crop"][1] - t["cols"]["crop"][0]) * channels for t in self.tiles)
+        kept = sum((t["rows"]["keep"][1] - t["rows"]["keep"][0]) *
+                   (t["cols"]["keep"][1] - t["cols"]["keep"][0]) * stride for t in self.tiles)
+        tail_in = self.tail.in_len if self.tail is not None else 0
+        return {"in": crops + tail_in, "out": kept + (self.out_len if self.tail is not None else 0)}
+
+    def class_scores(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs if self.tail is None else self.tail.class_scores(outputs)
+
+    def logical_output(self, hw_out: np.ndarray) -> np.ndarray:
+        return hw_out if self.tail is None else self.tail.logical_output(hw_out)
+
+    def crops(self, xq: np.ndarray) -> dict[str, np.ndarray]:
+        """Per tile program, the crops of the integer input maps ``xq`` [n, H·W·C] it runs:
+        [tiles · n, crop], tile by tile, the batch inside."""
+        height, width, channels = self.in_map
+        maps = np.asarray(xq).reshape(len(xq), height, width, channels)
+        out: dict[str, list] = {}
+        for t in self.tiles:
+            (r0, r1), (c0, c1) = t["rows"]["crop"], t["cols"]["crop"]
+            out.setdefault(t["program"], []).append(maps[:, r0:r1, c0:c1].reshape(len(xq), -1))
+        return {key: np.concatenate(parts) for key, parts in out.items()}
+
+    def stitch(self, outputs: dict[str, np.ndarray], batch: int) -> np.ndarray:
+        """The segment's output maps [n, OH·OW·S] from each tile program's outputs (in the order
+        ``crops`` gave their inputs): every tile's right outputs in their place."""
+        height, width, stride = self.out_map
+        whole = np.zeros((batch, height, width, stride), np.int64)
+        taken = {key: 0 for key in outputs}
+        for t in self.tiles:
+            key = t["program"]
+            rows, cols = t["rows"], t["cols"]
+            part = outputs[key][taken[key] * batch:(taken[key] + 1) * batch]
+            taken[key] += 1
+            part = part.reshape(batch, rows["out"], cols["out"], stride)
+            (k0, k1), (j0, j1) = rows["keep"], cols["keep"]
+            whole[:, k0:k1, j0:j1] = part[:, rows["from"]:rows["from"] + k1 - k0,
+                                          cols["from"]:cols["from"] + j1 - j0]
+        return whole.reshape(batch, -1)
+
+    def run(self, xq: np.ndarray, rung) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """Integer inputs [n, in] → the network's integer outputs [n, out] (array order), the
+        cycles per input (every tile's and the tail's, summed; None when ``rung`` has none), and
+        per part its cycles per input. ``rung(name, program, xq)`` → (outputs, cycles or None)
+        runs one program on one rung."""
+        xq = np.atleast_2d(np.asarray(xq, np.int64))
+        batch = len(xq)
+        outputs, cycles, parts = {}, np.zeros(batch, np.int64), {}
+        timed = True
+        for key, crops in self.crops(xq).items():
+            out, spent = rung(key, self.programs[key], crops)
+            outputs[key] = np.asarray(out, np.int64)
+            if spent is None:
+                timed = False
+                continue
+            per_input = np.asarray(spent, np.int64).reshape(-1, batch).sum(axis=0)
+            cycles += per_input
+            parts[key] = per_input
+        result = self.stitch(outputs, batch)
+        if self.tail is not None:
+            result, spent = rung(TAIL, self.tail, result)
+            result = np.asarray(result, np.int64)
+            if spent is None:
+                timed = False
+            else:
+                cycles += np.asarray(spent, np.int64)
+                parts[TAIL] = np.asarray(spent, np.int64)
+        return result, (cycles if timed else None), parts
+
+    # files ------------------------------------------------------------------------------------
+    def save(self, directory: str) -> None:
+        """One directory: ``tiling.json`` and a program directory per part, written atomically."""
+        from zeroskip.files import write_directory_atomic
+        from zeroskip.hw.manifest import is_program_directory
+
+        for program in self.parts.values():
+            program.check_fits()
+        write_directory_atomic(directory, self._write,
+                               replaceable=lambda d: is_tiled_directory(d) or is_program_directory(d),
+                               what="zeroskip program directory")
+
+    def _write(self, tmp: str) -> None:
+        for name, program in self.parts.items():
+            os.mkdir(os.path.join(tmp, name))
+            program._write(os.path.join(tmp, name))
+        manifest = {"format": FORMAT, "version": VERSION, "arch": self.arch.to_dict(),
+                    "layers": [dataclasses.asdict(layer) for layer in self.layers],
+                    "segment": self.segment, "out_map": list(self.out_map),
+                    "tiles": self.tiles, "programs": sorted(self.programs),
+                    "tail": self.tail is not None, "meta": self.meta}
+        with open(os.path.join(tmp, MANIFEST), "w") as f:
+            json.dump(manifest, f, indent=1)
+
+
+def is_tiled_directory(directory: str) -> bool:
+    """A directory holding a tiled program's ``tiling.json``."""
+    path = os.path.join(directory, MANIFEST)
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > 1 << 24:
+            return False
+        with open(path, "rb") as f:
+            manifest = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def load_tiled(directory: str) -> TiledProgram:
+    """A tiled program directory (``TiledProgram.save``), every part checked as a program."""
+    from zeroskip.hw.program import load_program
+
+    if not is_tiled_directory(directory):
+        raise ZeroskipError(f"{directory}: not a tiled program directory (no readable {MANIFEST})")
+    with open(os.path.join(directory, MANIFEST), "rb") as f:
+        manifest = json.loads(f.read().decode("utf-8"))
+    try:
+        if manifest.get("version") != VERSION:
+            raise ZeroskipError(f"{directory}/{MANIFEST}: version {manifest.get('version')!r}, "
+                                f"this zeroskip reads {VERSION}")
+        names = [str(name) for name in manifest["programs"]]
+        if any(os.sep in name or name.startswith(".") for name in names):
+            raise ZeroskipError(f"{directory}/{MANIFEST}: a program name is not a plain name")
+        programs = {name: load_program(os.path.join(directory, name)) for name in names}
+        tail = load_program(os.path.join(directory, TAIL)) if manifest["tail"] else None
+        first = next(iter(programs.values()))
+        layers = [LayerInfo(**layer) for layer in manifest["layers"]]
+        tiled = TiledProgram(first.arch, layers, int(manifest["segment"]),
+                             tuple(int(n) for n in manifest["out_map"]), list(manifest["tiles"]),
+                             programs, tail, dict(manifest.get("meta") or {}))
+        for t in tiled.tiles:
+            if t["program"] not in programs:
+                raise ZeroskipError(f"{directory}/{MANIFEST}: a tile names the program "
+                                    f"{t['program']!r}, which is not there")
+    except (KeyError, TypeError, ValueError) as error:
+        raise ZeroskipError(f"{directory}/{MANIFEST}: malformed ({type(error).__name__}: "
+                            f"{error})") from None
+    return tiled
+
+
+def load_any(directory: str):
+    """A program directory or a tiled program directory."""
+    from zeroskip.hw.program import load_program
+
+    return load_tiled(directory) if is_tiled_directory(directory) else load_program(directory)
+
+
+# -- compiling ----------------------------------------------------------------------------------
+
+def compile_spatial(layers, arch: ArchConfig, calibration: np.ndarray | None = None,
+                    balance: bool = False, input_frac: int | None = None,
+                    block_pools: bool = False, row_passes: bool = False):
+    """``compile_layers``, tiling over space where a map does not fit the activation banks:
+    a ``Program`` when nothing needs tiling, else a ``TiledProgram``. The formats are the
+    untiled network's (chosen on its calibration inputs), so the outputs are its own."""
+    import time
+
+    from zeroskip.compiler.flow import compile_layers
+
+    start = time.perf_counter()
+    arch = load_arch(arch)
+    layers = list(layers)
+    irs = lower_layers(layers, arch, to_ir, block_pools, row_passes=False)
+    end = segment_end(irs, arch)
+    if not end:
+        return compile_layers(layers, arch, calibration=calibration, balance=balance,
+                              input_frac=input_frac, block_pools=block_pools,
+                              row_passes=row_passes)
+    segment, rest = irs[:end], irs[end:]
+    if row_passes:
+        rest = with_row_passes(rest, arch)
+    whole = CompileIR(arch=arch, layers=segment + rest, calibration=calibration,
+                      input_frac=input_frac, balance=balance)
+    check_inputs(check_layers(whole, banks=False))
+    if rest:
+        check_layers(CompileIR(arch=arch, layers=rest))
+    passes.quantize(whole)
+    tiles = plan_tiles(segment, arch)
+    options = {"balance": bool(balance), "block_pools": bool(block_pools),
+               "row_passes": bool(row_passes),
+               "input_frac": None if input_frac is None else int(input_frac),
+               "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0])}
+    programs = {}
+    for t in tiles:
+        if t.key not in programs:
+            programs[t.key] = _tile_program(segment, t, arch, options)
+    tail = _program(copy.deepcopy(rest), arch, options, balance=balance) if rest else None
+    last = segment[-1].geometry
+    tiled = TiledProgram(arch, [ir.info() for ir in whole.layers], end,
+                         (last.out_height, last.out_width, last.out_stride),
+                         [t.to_json() for t in tiles], programs, tail,
+                         {"compiler": dict(options, spatial_tiles=len(tiles),
+                                           seconds=round(time.perf_counter() - start, 3))})
+    return tiled
+
+
+def _tile_program(segment: list, t: Tile, arch: ArchConfig, options: dict) -> Program:
+    """The segment's layers over one crop shape: each geometry's map shrunk to the crop's."""
+    irs = copy.deepcopy(segment)
+    for index, ir in enumerate(irs):
+        ir.geometry = dataclasses.replace(ir.geometry,
+                                          in_height=t.rows.window.sizes[index],
+                                          in_width=t.cols.window.sizes[index])
+    program = _program(irs, arch, options)
+    program.meta["spatial_tile"] = {"shape": list(t.shape)}
+    return program
+
+
+def _program(irs: list, arch: ArchConfig, options: dict, balance: bool = False) -> Program:
+    """The flow after ``quantize`` for layers whose formats are chosen."""
+    ir = CompileIR(arch=arch, layers=irs, balance=balance)
+    ir.meta["compiler"] = dict(options)
+    for step in (check_layers, passes.balance, passes.partition, passes.tile,
+                 passes.encode, passes.pack_images, passes.emit):
+        ir = step(ir)
+    return ir.program
+
+
+def random_tiled_layers(arch: ArchConfig, seed: int, batch: int = 2, binary: bool = False):
+    """A seeded random conv network whose first maps exceed ``arch``'s activation banks but whose
+    tiles fit, and float inputs. Sparse (``random_conv_layers``: kernels 1, 3 and 5, strides 1
+    and 2, padding, a depthwise conv, a max pool, an FC head, each at random) or, with
+    ``binary``, a folded binary conv net (``binary_conv_net``: bit planes or bipolar inputs,
+    pools of the signs, a binary dense head). Returns ``(layers, x, note)``. For tests and
+    benchmarks."""
+    rng = np.random.default_rng([seed, 17])
+    for _ in range(50):
+        channels = int(rng.integers(1, 5))
+        side = int(np.ceil(np.sqrt(arch.max_vector / channels)))
+        height, width = side + int(rng.integers(1, 6)), side + int(rng.integers(1, 6))
+        draw = _random_binary_net if binary else _random_sparse_net
+        try:
+            layers, x, what = draw(rng, arch, seed, height, width, channels, batch)
+            irs = lower_layers(layers, arch, to_ir)
+            end = segment_end(irs, arch)
+            if end:
+                plan_tiles(irs[:end], arch)
+                if irs[end:]:
+                    check_layers(CompileIR(arch=arch, layers=irs[end:]))
+                return layers, x, f"seed {seed} {arch.name} tiled {height}x{width}x{channels} {what}"
+        except (ZeroskipError, ValueError):      # a map smaller than a later window or pool
+            continue
+    raise ZeroskipError(f"seed {seed}: no tiled conv network fits {arch.name}")
+
+
+def _random_sparse_net(rng, arch, seed, height, width, channels, batch):
+    from zeroskip.compiler.conv import random_conv_layers
+
+    convs, c = [], channels
+    for _ in range(int(rng.integers(1, 3))):
+        k = int(rng.choice([1, 3, 5]))
+        pad = int(rng.integers(0, k // 2 + 1)) if k > 1 else 0
+        if rng.random() < 0.3:
+            convs.append((c, k, int(rng.choice([1, 2])), pad, c))     # depthwise
+        else:
+            c = int(rng.integers(1, 2 * arch.pes + 2))
+            convs.append((c, k, int(rng.choice([1, 2])), pad))
+    pool = (2, 2) if rng.random() < 0.5 else None
+    classes = int(rng.integers(2, 8)) if rng.random() < 0.7 else None
+    density = float(rng.choice([0.3, 0.7, 1.0]))
+    layers, x = random_conv_layers(arch, seed, height, width, channels, tuple(convs), pool,
+                                   classes, density, batch, float(rng.uniform(0.3, 1.0)),
+                                   bool(rng.random() < 0.8))
+    return layers, x, f"{convs} pool {pool} fc {classes} density {density}"
+
+
+def _random_binary_net(rng, arch, seed, height, width, channels, batch):
+    from zeroskip.compiler.binary_conv import binary_conv_net, centre_thresholds
+    from zeroskip.hw.fixedpoint import quantize_planes
+
+    convs = []
+    for _ in range(int(rng.integers(1, 3))):
+        k = int(rng.choice([1, 3, 5]))
+        pool = (2, 2) if rng.random() < 0.4 else None
+        convs.append((int(rng.integers(1, 2 * arch.pes + 2)), k, int(rng.choice([1, 2])),
+                      int(rng.integers(0, k)), pool))
+    planes = min(int(rng.choice([0, 1, 4, 8])), arch.act_bits - 1)
+    layers = binary_conv_net(rng, height, width, channels, convs,
+                             dense=[int(rng.integers(2, 8))], planes=planes)
+    x = rng.uniform(0.0 if planes else -1.0, 1.0, (batch, height * width * channels))
+    x[rng.random(x.shape) < 0.3] = 0.0
+    layers = centre_thresholds(rng, layers, quantize_planes(x, planes) if planes else x)
+    return layers, x, f"binary {convs} planes {planes}"

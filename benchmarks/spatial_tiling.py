@@ -29,7 +29,6 @@ import numpy as np
 from zeroskip.compiler.spatial import TiledProgram, compile_spatial
 from zeroskip.demo import classify
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.reference import quantize_input
 from zeroskip.models.data import mnist_split
 from zeroskip.models.interchange import load_model

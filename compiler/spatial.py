@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zeroskip.compiler.conv import ConvLayerIR, WindowedIR, lower_layers, with_row_passes
+from zeroskip.compiler.conv import WindowedIR, lower_layers, with_row_passes
 from zeroskip.compiler.ir import CompileIR
 from zeroskip.compiler import passes
 from zeroskip.compiler.passes import bank_problem, check_inputs, check_layers, to_ir
@@ -357,15 +357,9 @@ class TiledProgram:
 
 def is_tiled_directory(directory: str) -> bool:
     """A directory holding a tiled program's ``tiling.json``."""
-    path = os.path.join(directory, MANIFEST)
-    try:
-        if not os.path.isfile(path) or os.path.getsize(path) > 1 << 24:
-            return False
-        with open(path, "rb") as f:
-            manifest = json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+    from zeroskip.hw.manifest import directory_format
+
+    return directory_format(directory, MANIFEST) == FORMAT
 
 
 def load_tiled(directory: str) -> TiledProgram:

@@ -79,16 +79,22 @@ class Manifest:
 def is_program_directory(directory: str) -> bool:
     """A directory holding a ``manifest.json`` of format ``zeroskip-program`` (what
     ``zeroskip compile -o`` may replace)."""
-    path = os.path.join(directory, "manifest.json")
+    return directory_format(directory, "manifest.json") == FORMAT
+
+
+def directory_format(directory: str, name: str) -> str | None:
+    """The ``format`` a directory's JSON file ``name`` declares, or None when there is no such
+    readable file (a program's ``manifest.json``, a tiled program's ``tiling.json``)."""
+    path = os.path.join(directory, name)
     try:
         if not os.path.isdir(directory) or not os.path.isfile(path) \
                 or os.path.getsize(path) > MAX_MANIFEST_BYTES:
-            return False
+            return None
         with open(path, "rb") as f:
             manifest = json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError, RecursionError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+        return None
+    return manifest.get("format") if isinstance(manifest, dict) else None
 
 
 def _is_int(value) -> bool:

@@ -173,21 +173,7 @@ def run(args) -> int:
             result.outputs = result.outputs[0]
     progress("done")
     print(format_table(result))
-    accuracy = None
-    if args.labels:
-        accuracy = label_accuracy(program, result.outputs, args.labels)
-        print(f"accuracy: {accuracy:.2%} on {np.atleast_2d(result.outputs).shape[0]} inputs "
-              f"(--labels {args.labels})")
-    if args.output:
-        write_atomic(args.output, lambda f: np.save(f, result.outputs.astype(np.float32)))
-    if args.json:
-        report = result.summary()
-        report["program"] = os.path.abspath(args.program)
-        report["input"] = source
-        if accuracy is not None:
-            report["accuracy"] = accuracy
-            report["labels"] = args.labels
-        write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
+    report_outputs(args, program, result, result.outputs, source)
     if args.plot:
         from zeroskip.files import write_files_atomic
         from zeroskip.sim.plots import write_plots
@@ -231,10 +217,18 @@ def _run_tiled(args, tiled, x, xq, table, source, progress) -> int:
     progress("done")
     print(format_tiled_table(result))
     outputs = result.outputs[0] if x is not None and np.ndim(x) == 1 else result.outputs
+    report_outputs(args, tiled, result, outputs, source)
+    return 0
+
+
+def report_outputs(args, program, result, outputs: np.ndarray, source: str) -> None:
+    """What ``sim`` does with a result after its table: the accuracy on ``--labels``, the
+    ``--output`` file and the ``--json`` report."""
     accuracy = None
     if args.labels:
-        accuracy = label_accuracy(tiled, result.outputs, args.labels)
-        print(f"accuracy: {accuracy:.2%} on {len(result.outputs)} inputs (--labels {args.labels})")
+        accuracy = label_accuracy(program, result.outputs, args.labels)
+        print(f"accuracy: {accuracy:.2%} on {np.atleast_2d(result.outputs).shape[0]} inputs "
+              f"(--labels {args.labels})")
     if args.output:
         write_atomic(args.output, lambda f: np.save(f, outputs.astype(np.float32)))
     if args.json:
@@ -245,4 +239,3 @@ def _run_tiled(args, tiled, x, xq, table, source, progress) -> int:
             report["accuracy"] = accuracy
             report["labels"] = args.labels
         write_atomic(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
-    return 0

@@ -73,7 +73,9 @@ def main(argv=None) -> int:
                 result = simulate_tiled(program, xq)
                 shapes = sorted({tuple(p.meta["spatial_tile"]["shape"])
                                  for p in program.programs.values()})
-                tiles = f"{len(program.tiles)} ({', '.join('%dx%d' % s for s in shapes)})"
+                stages = len(program.stages)
+                tiles = (f"{len(program.tiles)}" + (f" in {stages} stages" if stages > 1 else "")
+                         + f" ({', '.join('%dx%d' % s for s in shapes)})")
                 words = program.host_words()
             else:
                 result = simulate_int(program, xq)

@@ -134,14 +134,21 @@ def run(args) -> int:
 
 def tiled_summary(tiled, seconds: float) -> list[str]:
     """A tiled program's plan (docs/conv.md "Spatial tiling"), then each part's summary."""
-    height, width, _ = tiled.in_map
-    shapes = sorted(tuple(p.meta["spatial_tile"]["shape"]) for p in tiled.programs.values())
-    lines = [f"tiled over space: layers 0..{tiled.segment - 1} run as {len(tiled.tiles)} tiles "
-             f"of the {height}x{width} input ({', '.join('%dx%d' % s for s in shapes)}, halos "
-             f"included), the rest as one program on the stitched "
-             f"{tiled.out_map[0]}x{tiled.out_map[1]} map; compiled in {seconds:.2f} s"]
+    lines = []
+    for number, stage in enumerate(tiled.stages):
+        height, width, _ = stage.in_map
+        shapes = sorted({tuple(tiled.parts[t["program"]].meta["spatial_tile"]["shape"])
+                         for t in stage.tiles})
+        source = "input" if not number else "stitched"
+        lines.append(f"tiled over space: layers {stage.first}..{stage.end - 1} run as "
+                     f"{len(stage.tiles)} tiles of the {source} {height}x{width} map "
+                     f"({', '.join('%dx%d' % s for s in shapes)}, halos included)")
+    if tiled.tail is not None:
+        height, width, _ = tiled.out_map
+        lines.append(f"the rest runs as one program on the stitched {height}x{width} map")
+    lines[-1] += f"; compiled in {seconds:.2f} s"
     for name, program in tiled.parts.items():
-        runs = sum(t["program"] == name for t in tiled.tiles) or 1
+        runs = tiled.runs(name)
         lines.append(f"{name} ({runs} run{'s' if runs > 1 else ''} per input):")
         lines += ["  " + line for line in summary(program, 0.0)[1:]]
     return lines

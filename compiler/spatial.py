@@ -30,11 +30,10 @@ from zeroskip.compiler import passes
 from zeroskip.compiler.passes import bank_problem, check_inputs, check_layers, to_ir
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, load_arch
+from zeroskip.hw.manifest import TILED_FORMAT as FORMAT, TILED_MANIFEST as MANIFEST
 from zeroskip.hw.program import LayerInfo, Program
 
-FORMAT = "zeroskip-tiled-program"
 VERSION = 1
-MANIFEST = "tiling.json"
 #: the tail's directory inside a tiled program directory
 TAIL = "tail"
 
@@ -132,16 +131,11 @@ class Tile:
     def shape(self) -> tuple[int, int]:
         return self.rows.hi - self.rows.lo, self.cols.hi - self.cols.lo
 
-    @property
-    def key(self) -> str:
-        """The name of its shape's program."""
-        return "tile-%dx%d" % self.shape
-
-    def to_json(self) -> dict:
+    def to_json(self, program: str) -> dict:
         def axis(t: AxisTile) -> dict:
             return {"crop": [t.lo, t.hi], "keep": [t.keep_lo, t.keep_hi],
                     "from": t.keep_lo - t.window.out_lo, "out": t.window.sizes[-1]}
-        return {"program": self.key, "rows": axis(self.rows), "cols": axis(self.cols)}
+        return {"program": program, "rows": axis(self.rows), "cols": axis(self.cols)}
 
 
 def segment_end(irs: list, arch: ArchConfig) -> int:
@@ -160,9 +154,10 @@ def segment_end(irs: list, arch: ArchConfig) -> int:
     return end
 
 
-def plan_tiles(segment: list, arch: ArchConfig) -> list[Tile]:
-    """The tiles of the segment (its layers' full geometries): the crop shape that fits the
-    activation banks at every layer and costs the fewest MACs with its halos, then the crops."""
+def plan_tiles(segment: list, arch: ArchConfig, first_index: int = 0) -> tuple[list[Tile], float]:
+    """The tiles of one stage's layers (their full geometries; layer ``first_index`` first): the
+    crop shape that fits the activation banks at every layer and costs the fewest MACs with its
+    halos, then the crops; and those MACs (an output pixel's non-zero weights, summed)."""
     first = segment[0].geometry
     rows = [(ir.geometry.kernel, ir.geometry.stride, ir.geometry.pad, ir.geometry.in_height)
             for ir in segment]
@@ -203,29 +198,108 @@ def plan_tiles(segment: list, arch: ArchConfig) -> list[Tile]:
         if best_cost is None or cost < best_cost:
             best, best_cost = (h_tiles, w_tiles), cost
     if best is None:
-        g = segment[0].geometry
-        raise ZeroskipError(f"layer 0 ({segment[0].name}): no tile of its {g.in_height}x"
-                            f"{g.in_width} input map fits the array's act_depth x pes = "
-                            f"{arch.max_vector} at every layer up to layer {len(segment) - 1}; "
-                            "raise --act-depth or use more PEs (--pes)")
-    return [Tile(r, c) for r in best[0] for c in best[1]]
+        raise ZeroskipError(f"layer {first_index} ({segment[0].name}): no tile of its "
+                            f"{first.in_height}x{first.in_width} input map fits the array's "
+                            f"act_depth x pes = {arch.max_vector} at every layer up to layer "
+                            f"{first_index + len(segment) - 1}; raise --act-depth or use more "
+                            "PEs (--pes)")
+    return [Tile(r, c) for r in best[0] for c in best[1]], best_cost[0]
+
+
+def plan_stages(irs: list, end: int, arch: ArchConfig) -> list[tuple[int, int, list[Tile]]]:
+    """Layers ``0 .. end − 1`` cut into stages, each tiled on its own with the host stitching
+    its output map whole before the next: the cuts that cost the fewest MACs, halos included
+    (then the fewest stages). A stage's crops recompute its halo through every one of its
+    layers, so a deep stage can cost more than two shallow ones. Returns (first, end, tiles)
+    per stage."""
+    best: dict[int, tuple] = {0: (0.0, 0, [])}
+    failure = None            # the shortest stage ending at ``end`` that no crop fits
+    for stop in range(1, end + 1):
+        for begin in range(stop):
+            if begin not in best:
+                continue
+            try:
+                tiles, cost = plan_tiles(irs[begin:stop], arch, begin)
+            except ZeroskipError as error:
+                failure = error
+                continue
+            macs, stages, plan = best[begin]
+            candidate = (macs + cost, stages + 1, plan + [(begin, stop, tiles)])
+            if stop not in best or candidate[:2] < best[stop][:2]:
+                best[stop] = candidate
+    if end not in best:
+        raise failure
+    return best[end][2]
 
 
 # -- the tiled program --------------------------------------------------------------------------
 
 @dataclass
+class Stage:
+    """Layers ``first .. end − 1`` run tile by tile on the map ``in_map`` (height, width,
+    stride: the image, or the previous stage's stitched output), writing ``out_map``:
+    ``tiles`` (``Tile.to_json`` each) name their shape's program in ``programs``."""
+
+    first: int
+    end: int
+    in_map: tuple
+    out_map: tuple
+    tiles: list[dict]
+    programs: dict[str, Program]
+
+    def crops(self, maps: np.ndarray) -> dict[str, np.ndarray]:
+        """Per tile program, the crops of the integer maps ``maps`` [n, H·W·S] it runs:
+        [tiles · n, crop], tile by tile, the batch inside."""
+        height, width, stride = self.in_map
+        maps = np.asarray(maps).reshape(len(maps), height, width, stride)
+        out: dict[str, list] = {}
+        for t in self.tiles:
+            (r0, r1), (c0, c1) = t["rows"]["crop"], t["cols"]["crop"]
+            out.setdefault(t["program"], []).append(maps[:, r0:r1, c0:c1].reshape(len(maps), -1))
+        return {key: np.concatenate(parts) for key, parts in out.items()}
+
+    def stitch(self, outputs: dict[str, np.ndarray], batch: int) -> np.ndarray:
+        """The stage's output maps [n, OH·OW·S] from each tile program's outputs (in the order
+        ``crops`` gave their inputs): every tile's right outputs in their place."""
+        height, width, stride = self.out_map
+        whole = np.zeros((batch, height, width, stride), np.int64)
+        taken = {key: 0 for key in outputs}
+        for t in self.tiles:
+            key = t["program"]
+            rows, cols = t["rows"], t["cols"]
+            part = outputs[key][taken[key] * batch:(taken[key] + 1) * batch]
+            taken[key] += 1
+            part = part.reshape(batch, rows["out"], cols["out"], stride)
+            (k0, k1), (j0, j1) = rows["keep"], cols["keep"]
+            whole[:, k0:k1, j0:j1] = part[:, rows["from"]:rows["from"] + k1 - k0,
+                                          cols["from"]:cols["from"] + j1 - j0]
+        return whole.reshape(batch, -1)
+
+    def host_words(self) -> dict[str, int]:
+        """Activations the host writes (every crop) and reads (every tile's right outputs)."""
+        def area(t, what):
+            return ((t["rows"][what][1] - t["rows"][what][0]) *
+                    (t["cols"][what][1] - t["cols"][what][0]))
+        return {"in": sum(area(t, "crop") for t in self.tiles) * self.in_map[2],
+                "out": sum(area(t, "keep") for t in self.tiles) * self.out_map[2]}
+
+    def to_json(self) -> dict:
+        return {"first": self.first, "end": self.end, "in_map": list(self.in_map),
+                "out_map": list(self.out_map), "tiles": self.tiles,
+                "programs": sorted(self.programs)}
+
+
+@dataclass
 class TiledProgram:
-    """A network that runs its segment tile by tile (``programs``, one per crop shape, each an
-    ordinary ``Program``) and then its tail (``tail``, None when the segment is the network).
-    ``layers`` are the whole network's, with the whole maps' geometry (the host's view of its
-    input and output); ``out_map`` the segment's output map (height, width, stride)."""
+    """A network that runs its first layers tile by tile, in ``stages`` (each tile shape's
+    program an ordinary ``Program``), the host stitching each stage's output map whole, and
+    then its ``tail`` as one program (None when the stages are the network). ``layers`` are
+    the whole network's, with the whole maps' geometry (the host's view of its input and
+    output)."""
 
     arch: ArchConfig
     layers: list[LayerInfo]
-    segment: int                                 #: layers run tile by tile
-    out_map: tuple
-    tiles: list[dict]                            #: ``Tile.to_json()`` each
-    programs: dict[str, Program]
+    stages: list[Stage]
     tail: Program | None = None
     meta: dict = field(default_factory=dict)
 
@@ -243,29 +317,47 @@ class TiledProgram:
         return first.in_height, first.in_width, first.in_channels
 
     @property
+    def segment(self) -> int:
+        """Layers run tile by tile."""
+        return self.stages[-1].end
+
+    @property
+    def out_map(self) -> tuple:
+        """The last stage's output map (height, width, stride): the tail's input."""
+        return self.stages[-1].out_map
+
+    @property
+    def tiles(self) -> list[dict]:
+        return [t for stage in self.stages for t in stage.tiles]
+
+    @property
+    def programs(self) -> dict[str, Program]:
+        return {key: p for stage in self.stages for key, p in stage.programs.items()}
+
+    @property
     def output_affine(self):
         return None if self.tail is None else self.tail.output_affine
 
     @property
     def parts(self) -> dict[str, Program]:
-        """Every program of the plan by name: the tile shapes', then the tail's."""
+        """Every program of the plan by name: the tile shapes', stage by stage, then the tail's."""
         parts = dict(self.programs)
         if self.tail is not None:
             parts[TAIL] = self.tail
         return parts
 
+    def runs(self, name: str) -> int:
+        """How many times a part runs for one input."""
+        return sum(t["program"] == name for t in self.tiles) or int(name == TAIL)
+
     def host_words(self) -> dict[str, int]:
-        """Activations the host moves per input: every crop into the array, every tile's right
-        outputs out of it, the stitched map back in for the tail (what an untiled program
-        moves: its input and its output)."""
-        channels = self.in_map[2]
-        stride = self.out_map[2]
-        crops = sum((t["rows"]["crop"][1] - t["rows"]["crop"][0]) *
-                    (t["cols"]["crop"][1] - t["cols"]["crop"][0]) * channels for t in self.tiles)
-        kept = sum((t["rows"]["keep"][1] - t["rows"]["keep"][0]) *
-                   (t["cols"]["keep"][1] - t["cols"]["keep"][0]) * stride for t in self.tiles)
-        tail_in = self.tail.in_len if self.tail is not None else 0
-        return {"in": crops + tail_in, "out": kept + (self.out_len if self.tail is not None else 0)}
+        """Activations the host moves per input: every crop into the array and every tile's
+        right outputs out of it, stage by stage, then the stitched map into the tail and its
+        outputs out (an untiled program moves its input and its output)."""
+        words = [stage.host_words() for stage in self.stages]
+        tail = (self.tail.in_len, self.out_len) if self.tail is not None else (0, 0)
+        return {"in": sum(w["in"] for w in words) + tail[0],
+                "out": sum(w["out"] for w in words) + tail[1]}
 
     def class_scores(self, outputs: np.ndarray) -> np.ndarray:
         return outputs if self.tail is None else self.tail.class_scores(outputs)
@@ -273,73 +365,44 @@ class TiledProgram:
     def logical_output(self, hw_out: np.ndarray) -> np.ndarray:
         return hw_out if self.tail is None else self.tail.logical_output(hw_out)
 
-    def crops(self, xq: np.ndarray) -> dict[str, np.ndarray]:
-        """Per tile program, the crops of the integer input maps ``xq`` [n, H·W·C] it runs:
-        [tiles · n, crop], tile by tile, the batch inside."""
-        height, width, channels = self.in_map
-        maps = np.asarray(xq).reshape(len(xq), height, width, channels)
-        out: dict[str, list] = {}
-        for t in self.tiles:
-            (r0, r1), (c0, c1) = t["rows"]["crop"], t["cols"]["crop"]
-            out.setdefault(t["program"], []).append(maps[:, r0:r1, c0:c1].reshape(len(xq), -1))
-        return {key: np.concatenate(parts) for key, parts in out.items()}
-
-    def stitch(self, outputs: dict[str, np.ndarray], batch: int) -> np.ndarray:
-        """The segment's output maps [n, OH·OW·S] from each tile program's outputs (in the order
-        ``crops`` gave their inputs): every tile's right outputs in their place."""
-        height, width, stride = self.out_map
-        whole = np.zeros((batch, height, width, stride), np.int64)
-        taken = {key: 0 for key in outputs}
-        for t in self.tiles:
-            key = t["program"]
-            rows, cols = t["rows"], t["cols"]
-            part = outputs[key][taken[key] * batch:(taken[key] + 1) * batch]
-            taken[key] += 1
-            part = part.reshape(batch, rows["out"], cols["out"], stride)
-            (k0, k1), (j0, j1) = rows["keep"], cols["keep"]
-            whole[:, k0:k1, j0:j1] = part[:, rows["from"]:rows["from"] + k1 - k0,
-                                          cols["from"]:cols["from"] + j1 - j0]
-        return whole.reshape(batch, -1)
-
     def run(self, xq: np.ndarray, rung) -> tuple[np.ndarray, np.ndarray | None, dict]:
         """Integer inputs [n, in] → the network's integer outputs [n, out] (array order), the
         cycles per input (every tile's and the tail's, summed; None when ``rung`` has none), and
         per part its cycles per input. ``rung(name, program, xq)`` → (outputs, cycles or None)
         runs one program on one rung."""
-        xq = np.atleast_2d(np.asarray(xq, np.int64))
-        batch = len(xq)
-        outputs, cycles, parts = {}, np.zeros(batch, np.int64), {}
-        timed = True
-        for key, crops in self.crops(xq).items():
-            out, spent = rung(key, self.programs[key], crops)
-            outputs[key] = np.asarray(out, np.int64)
-            if spent is None:
-                timed = False
-                continue
-            per_input = np.asarray(spent, np.int64).reshape(-1, batch).sum(axis=0)
-            cycles += per_input
-            parts[key] = per_input
-        result = self.stitch(outputs, batch)
+        maps = np.atleast_2d(np.asarray(xq, np.int64))
+        batch = len(maps)
+        cycles, parts, timed = np.zeros(batch, np.int64), {}, True
+        for stage in self.stages:
+            outputs = {}
+            for key, crops in stage.crops(maps).items():
+                out, spent = rung(key, stage.programs[key], crops)
+                outputs[key] = np.asarray(out, np.int64)
+                if spent is None:
+                    timed = False
+                    continue
+                parts[key] = np.asarray(spent, np.int64).reshape(-1, batch).sum(axis=0)
+                cycles += parts[key]
+            maps = stage.stitch(outputs, batch)
         if self.tail is not None:
-            result, spent = rung(TAIL, self.tail, result)
-            result = np.asarray(result, np.int64)
+            maps, spent = rung(TAIL, self.tail, maps)
+            maps = np.asarray(maps, np.int64)
             if spent is None:
                 timed = False
             else:
-                cycles += np.asarray(spent, np.int64)
                 parts[TAIL] = np.asarray(spent, np.int64)
-        return result, (cycles if timed else None), parts
+                cycles += parts[TAIL]
+        return maps, (cycles if timed else None), parts
 
     # files ------------------------------------------------------------------------------------
     def save(self, directory: str) -> None:
         """One directory: ``tiling.json`` and a program directory per part, written atomically."""
         from zeroskip.files import write_directory_atomic
-        from zeroskip.hw.manifest import is_program_directory
+        from zeroskip.hw.manifest import is_compiled_directory
 
         for program in self.parts.values():
             program.check_fits()
-        write_directory_atomic(directory, self._write,
-                               replaceable=lambda d: is_tiled_directory(d) or is_program_directory(d),
+        write_directory_atomic(directory, self._write, replaceable=is_compiled_directory,
                                what="zeroskip program directory")
 
     def _write(self, tmp: str) -> None:
@@ -348,8 +411,7 @@ class TiledProgram:
             program._write(os.path.join(tmp, name))
         manifest = {"format": FORMAT, "version": VERSION, "arch": self.arch.to_dict(),
                     "layers": [dataclasses.asdict(layer) for layer in self.layers],
-                    "segment": self.segment, "out_map": list(self.out_map),
-                    "tiles": self.tiles, "programs": sorted(self.programs),
+                    "stages": [stage.to_json() for stage in self.stages],
                     "tail": self.tail is not None, "meta": self.meta}
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=1)
@@ -368,29 +430,35 @@ def load_tiled(directory: str) -> TiledProgram:
 
     if not is_tiled_directory(directory):
         raise ZeroskipError(f"{directory}: not a tiled program directory (no readable {MANIFEST})")
+    where = f"{directory}/{MANIFEST}"
     with open(os.path.join(directory, MANIFEST), "rb") as f:
         manifest = json.loads(f.read().decode("utf-8"))
     try:
         if manifest.get("version") != VERSION:
-            raise ZeroskipError(f"{directory}/{MANIFEST}: version {manifest.get('version')!r}, "
-                                f"this zeroskip reads {VERSION}")
-        names = [str(name) for name in manifest["programs"]]
-        if any(os.sep in name or name.startswith(".") for name in names):
-            raise ZeroskipError(f"{directory}/{MANIFEST}: a program name is not a plain name")
-        programs = {name: load_program(os.path.join(directory, name)) for name in names}
+            raise ZeroskipError(f"{where}: version {manifest.get('version')!r}, this zeroskip "
+                                f"reads {VERSION}")
+        stages = []
+        for entry in manifest["stages"]:
+            names = [str(name) for name in entry["programs"]]
+            if any(os.sep in name or name.startswith(".") or name == TAIL for name in names):
+                raise ZeroskipError(f"{where}: a program name is not a plain name")
+            programs = {name: load_program(os.path.join(directory, name)) for name in names}
+            stage = Stage(int(entry["first"]), int(entry["end"]),
+                          tuple(int(n) for n in entry["in_map"]),
+                          tuple(int(n) for n in entry["out_map"]), list(entry["tiles"]), programs)
+            for t in stage.tiles:
+                if t["program"] not in programs:
+                    raise ZeroskipError(f"{where}: a tile names the program {t['program']!r}, "
+                                        "which is not there")
+            stages.append(stage)
+        if not stages:
+            raise ZeroskipError(f"{where}: no stage")
         tail = load_program(os.path.join(directory, TAIL)) if manifest["tail"] else None
-        first = next(iter(programs.values()))
         layers = [LayerInfo(**layer) for layer in manifest["layers"]]
-        tiled = TiledProgram(first.arch, layers, int(manifest["segment"]),
-                             tuple(int(n) for n in manifest["out_map"]), list(manifest["tiles"]),
-                             programs, tail, dict(manifest.get("meta") or {}))
-        for t in tiled.tiles:
-            if t["program"] not in programs:
-                raise ZeroskipError(f"{directory}/{MANIFEST}: a tile names the program "
-                                    f"{t['program']!r}, which is not there")
-    except (KeyError, TypeError, ValueError) as error:
-        raise ZeroskipError(f"{directory}/{MANIFEST}: malformed ({type(error).__name__}: "
-                            f"{error})") from None
+        arch = next(iter(stages[0].programs.values())).arch
+        tiled = TiledProgram(arch, layers, stages, tail, dict(manifest.get("meta") or {}))
+    except (KeyError, TypeError, ValueError, StopIteration) as error:
+        raise ZeroskipError(f"{where}: malformed ({type(error).__name__}: {error})") from None
     return tiled
 
 
@@ -431,28 +499,34 @@ def compile_spatial(layers, arch: ArchConfig, calibration: np.ndarray | None = N
     if rest:
         check_layers(CompileIR(arch=arch, layers=rest))
     passes.quantize(whole)
-    tiles = plan_tiles(segment, arch)
     options = {"balance": bool(balance), "block_pools": bool(block_pools),
                "row_passes": bool(row_passes),
                "input_frac": None if input_frac is None else int(input_frac),
                "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0])}
-    programs = {}
-    for t in tiles:
-        if t.key not in programs:
-            programs[t.key] = _tile_program(segment, t, arch, options)
+    plan = plan_stages(segment, end, arch)
+    stages = []
+    for number, (first, stop, tiles) in enumerate(plan):
+        prefix = f"stage{number + 1}-" if len(plan) > 1 else ""
+        programs, names = {}, []
+        for t in tiles:
+            name = prefix + "tile-%dx%d" % t.shape
+            if name not in programs:
+                programs[name] = _tile_program(segment[first:stop], t, arch, options)
+            names.append(name)
+        g_in, g_out = segment[first].geometry, segment[stop - 1].geometry
+        stages.append(Stage(first, stop, (g_in.in_height, g_in.in_width, g_in.in_stride),
+                            (g_out.out_height, g_out.out_width, g_out.out_stride),
+                            [t.to_json(name) for t, name in zip(tiles, names)], programs))
     tail = _program(copy.deepcopy(rest), arch, options, balance=balance) if rest else None
-    last = segment[-1].geometry
-    tiled = TiledProgram(arch, [ir.info() for ir in whole.layers], end,
-                         (last.out_height, last.out_width, last.out_stride),
-                         [t.to_json() for t in tiles], programs, tail,
-                         {"compiler": dict(options, spatial_tiles=len(tiles),
-                                           seconds=round(time.perf_counter() - start, 3))})
-    return tiled
+    return TiledProgram(arch, [ir.info() for ir in whole.layers], stages, tail,
+                        {"compiler": dict(options, spatial_tiles=sum(len(s.tiles) for s in stages),
+                                          stages=len(stages),
+                                          seconds=round(time.perf_counter() - start, 3))})
 
 
-def _tile_program(segment: list, t: Tile, arch: ArchConfig, options: dict) -> Program:
-    """The segment's layers over one crop shape: each geometry's map shrunk to the crop's."""
-    irs = copy.deepcopy(segment)
+def _tile_program(layers: list, t: Tile, arch: ArchConfig, options: dict) -> Program:
+    """A stage's layers over one crop shape: each geometry's map shrunk to the crop's."""
+    irs = copy.deepcopy(layers)
     for index, ir in enumerate(irs):
         ir.geometry = dataclasses.replace(ir.geometry,
                                           in_height=t.rows.window.sizes[index],
@@ -490,7 +564,7 @@ def random_tiled_layers(arch: ArchConfig, seed: int, batch: int = 2, binary: boo
             irs = lower_layers(layers, arch, to_ir)
             end = segment_end(irs, arch)
             if end:
-                plan_tiles(irs[:end], arch)
+                plan_stages(irs, end, arch)
                 if irs[end:]:
                     check_layers(CompileIR(arch=arch, layers=irs[end:]))
                 return layers, x, f"seed {seed} {arch.name} tiled {height}x{width}x{channels} {what}"

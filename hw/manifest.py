@@ -82,6 +82,18 @@ def is_program_directory(directory: str) -> bool:
     return directory_format(directory, "manifest.json") == FORMAT
 
 
+#: a program tiled over space (zeroskip.compiler.spatial): its manifest and format
+TILED_MANIFEST = "tiling.json"
+TILED_FORMAT = "zeroskip-tiled-program"
+
+
+def is_compiled_directory(directory: str) -> bool:
+    """A program directory or a tiled program directory (what ``zeroskip compile -o`` may
+    replace)."""
+    return is_program_directory(directory) or \
+        directory_format(directory, TILED_MANIFEST) == TILED_FORMAT
+
+
 def directory_format(directory: str, name: str) -> str | None:
     """The ``format`` a directory's JSON file ``name`` declares, or None when there is no such
     readable file (a program's ``manifest.json``, a tiled program's ``tiling.json``)."""

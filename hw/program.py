@@ -366,10 +366,10 @@ class Program:
         then swapped in (``zeroskip.files.write_directory_atomic``). An existing directory is
         replaced only when it is a previous program directory."""
         from zeroskip.files import write_directory_atomic
-        from zeroskip.hw.manifest import is_program_directory
+        from zeroskip.hw.manifest import is_compiled_directory
 
         self.check_fits()
-        write_directory_atomic(directory, self._write, replaceable=is_program_directory,
+        write_directory_atomic(directory, self._write, replaceable=is_compiled_directory,
                                what="zeroskip program directory")
 
     def images(self) -> dict[str, np.ndarray]:

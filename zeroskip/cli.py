@@ -140,9 +140,9 @@ def check_arguments(args) -> None:
 
         replaceable = None
         if kind == "program":
-            from zeroskip.hw.manifest import is_program_directory
+            from zeroskip.hw.manifest import is_compiled_directory
 
-            kind, replaceable = "replace", is_program_directory
+            kind, replaceable = "replace", is_compiled_directory
         check_output(path, flag, kind, inputs=inputs, replaceable=replaceable)
 
 

@@ -9,8 +9,10 @@ import pytest
 
 from zeroskip.compiler.conv import random_conv_layers
 from zeroskip.compiler.flow import compile_layers
+from zeroskip.compiler.conv import lower_layers
+from zeroskip.compiler.passes import to_ir
 from zeroskip.compiler.spatial import (TiledProgram, axis_window, compile_spatial, load_any,
-                                       plan_axis, random_tiled_layers)
+                                       plan_axis, plan_stages, plan_tiles, random_tiled_layers)
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import load_arch, with_overrides
 from zeroskip.hw.program import Program
@@ -85,21 +87,40 @@ def test_the_segment_ends_where_the_maps_fit_and_the_tail_runs_whole():
     tiled, full, xq = assert_tiling_exact(layers, SMALL, x)
     assert tiled.segment == 2 and [l.name for l in tiled.tail.layers] == ["pool", "fc"]
     assert tiled.out_map == (7, 7, 4)
-    # every tile's crop starts on the segment's strides' grid, and the kept outputs tile the map
-    covered = np.zeros(tiled.out_map[:2], int)
-    for t in tiled.tiles:
-        assert t["rows"]["crop"][0] % 2 == 0 and t["cols"]["crop"][0] % 2 == 0
-        (r0, r1), (c0, c1) = t["rows"]["keep"], t["cols"]["keep"]
-        covered[r0:r1, c0:c1] += 1
-    assert np.all(covered == 1)
-    # the host writes every crop and the stitched map, and reads each map position once
+    # the stages chain; in each, every crop starts on the grid of its layers' strides, and the
+    # kept outputs cover the stage's output map exactly once
+    assert tiled.stages[0].first == 0 and all(
+        a.end == b.first for a, b in zip(tiled.stages, tiled.stages[1:]))
+    for stage in tiled.stages:
+        align = int(np.prod([full.layers[i].stride for i in range(stage.first, stage.end)]))
+        covered = np.zeros(stage.out_map[:2], int)
+        for t in stage.tiles:
+            assert t["rows"]["crop"][0] % align == 0 and t["cols"]["crop"][0] % align == 0
+            (r0, r1), (c0, c1) = t["rows"]["keep"], t["cols"]["keep"]
+            covered[r0:r1, c0:c1] += 1
+        assert np.all(covered == 1)
+    # the host writes every crop and the stitched maps, and reads each map position once
     words = tiled.host_words()
-    assert words["out"] == 7 * 7 * 4 + tiled.out_len
-    assert words["in"] >= 14 * 13 * 3 + tiled.tail.in_len
+    maps = sum(int(np.prod(stage.out_map)) for stage in tiled.stages)
+    assert words["out"] == maps + tiled.out_len
+    assert words["in"] >= 14 * 13 * 3 + maps
     # every part fits the banks the untiled program overflows
     assert max(full.layers[0].out_len, full.layers[0].in_len) > SMALL.max_vector
     for program in tiled.parts.values():
         assert max(max(l.in_len, l.out_len) for l in program.layers) <= SMALL.max_vector
+
+
+def test_stages_cut_where_one_stage_would_recompute_its_halo():
+    """Tiling conv1 and the stride-2 conv2 together recomputes conv1 under every tile's halo;
+    two stages, with the host stitching conv1's map between them, repeat fewer MACs, and the
+    planner takes them."""
+    layers, _ = random_conv_layers(SMALL, 3, height=14, width=13, channels=3,
+                                   convs=((4, 3, 1, 1), (4, 3, 2, 1)), pool=(2, 2), classes=5)
+    irs = lower_layers(layers, SMALL, to_ir)
+    _, together = plan_tiles(irs[:2], SMALL)
+    plan = plan_stages(irs, 2, SMALL)
+    assert [(first, end) for first, end, _ in plan] == [(0, 1), (1, 2)]
+    assert sum(plan_tiles(irs[a:b], SMALL, a)[1] for a, b, _ in plan) < together
 
 
 @pytest.mark.parametrize("options", [{"block_pools": True}, {"row_passes": True}])
@@ -181,7 +202,7 @@ def test_a_tiled_program_directory_round_trips(tmp_path):
     tiled.save(tmp_path / "prog")
     manifest = tmp_path / "prog" / "tiling.json"
     data = json.loads(manifest.read_text())
-    data["tiles"][0]["program"] = "tile-99x99"
+    data["stages"][0]["tiles"][0]["program"] = "tile-99x99"
     manifest.write_text(json.dumps(data))
     with pytest.raises(ZeroskipError, match="names the program 'tile-99x99', which is not there"):
         load_any(str(tmp_path / "prog"))

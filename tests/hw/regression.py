@@ -650,8 +650,8 @@ def tiled_regression_cases(n: int, first_seed: int = 60_000) -> list[Case]:
     fourth a binary conv net on ``BINARY_CONV_ARCHS``."""
     return [case for i in range(n)
             for case in (tiled_cases(first_seed + i, BINARY_CONV_ARCHS[i // 4 % 3], binary=True)
-                         if i % 4 == 3 else
-                         tiled_cases(first_seed + i, CONV_ARCHS[i % len(CONV_ARCHS)]))]
+                         if i % 4 == 3 else       # the sparse ones before i: i − (i + 1) // 4
+                         tiled_cases(first_seed + i, CONV_ARCHS[(i - (i + 1) // 4) % 4]))]
 
 
 def row_pass_case(seed: int = 29_001) -> Case:

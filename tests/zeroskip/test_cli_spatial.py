@@ -40,7 +40,7 @@ def test_compile_tiles_and_sim_equals_the_untiled_program(model, capsys):
     assert main(["compile", str(d / "net.onnx"), *TILED, "--calibration", str(d / "calib.npy"),
                  "-o", str(d / "again")]) == 0
     out = capsys.readouterr().out
-    assert "tiled over space: layers 0..1 run as" in out and "tail (1 run per input)" in out
+    assert "tiled over space: layers 0..0 run as" in out and "tail (1 run per input)" in out
     tiled = load_any(str(d / "tiled"))
     assert isinstance(tiled, TiledProgram) and len(tiled.tiles) > 1
     assert main(["sim", str(d / "tiled"), "--input", str(d / "x.npy"), "--output",
@@ -75,8 +75,15 @@ def test_what_a_tiled_program_cannot_do_is_one_line(model, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "tiled over space" in err[0]
     assert not (d / "plots").exists()
-    assert main(["-q", "compile", str(d / "net.onnx"), "--pes", "4", "--act-depth", "16", "--acc-depth", "8",
-                 "-o", str(d / "none")]) == 2
+    assert main(["-q", "compile", str(d / "net.onnx"), "--pes", "4", "--act-depth", "12",
+                 "--acc-depth", "8", "-o", str(d / "none")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no tile of its 9x9 input map fits" in err[0]
+    assert len(err) == 1 and "layer 2 (conv2): no tile of its 4x4 input map fits" in err[0]
     assert not (d / "none").exists()
+    # a tiled program directory is what the next compile may replace; another directory is not
+    assert main(["-q", "compile", str(d / "net.onnx"), *TILED, "-o", str(d / "tiled2")]) == 0
+    assert main(["-q", "compile", str(d / "net.onnx"), "--pes", "4", "--act-depth", "128",
+                 "-o", str(d / "tiled2")]) == 0
+    assert not (d / "tiled2" / "tiling.json").exists()
+    (d / "other").mkdir()
+    assert main(["-q", "compile", str(d / "net.onnx"), *TILED, "-o", str(d / "other")]) == 2

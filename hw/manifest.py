@@ -122,8 +122,14 @@ def read_json(path: str) -> object:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise ZeroskipError(f"{os.path.dirname(path) or '.'}: not a program directory "
-                            "(no manifest.json)") from None
+        directory = os.path.dirname(path) or "."
+        if directory_format(directory, TILED_MANIFEST) == TILED_FORMAT:
+            parts = sorted(name for name in os.listdir(directory)
+                           if os.path.isdir(os.path.join(directory, name)))
+            raise ZeroskipError(f"{directory}: a program tiled over space (docs/conv.md); this "
+                                f"command takes one of its parts: "
+                                f"{', '.join(os.path.join(directory, p) for p in parts)}") from None
+        raise ZeroskipError(f"{directory}: not a program directory (no manifest.json)") from None
     except OSError as error:
         raise ZeroskipError(f"{path}: cannot read ({error.strerror})") from None
     if not stat.S_ISREG(info.st_mode):

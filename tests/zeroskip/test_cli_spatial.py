@@ -75,6 +75,10 @@ def test_what_a_tiled_program_cannot_do_is_one_line(model, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "tiled over space" in err[0]
     assert not (d / "plots").exists()
+    assert main(["-q", "verilog", str(d / "tiled"), "-o", str(d / "v.v")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a program tiled over space" in err[0] and "tiled/tail" in err[0]
+    assert not (d / "v.v").exists()
     assert main(["-q", "compile", str(d / "net.onnx"), "--pes", "4", "--act-depth", "12",
                  "--acc-depth", "8", "-o", str(d / "none")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

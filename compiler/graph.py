@@ -669,6 +669,14 @@ def compile_graph(graph, arch, calibration=None, input_shape=None, balance: bool
     arch = load_arch(arch)
     gir = graph_ir(graph, input_shape)
     layers, positions, shared = schedule(gir, arch)
+    from zeroskip.compiler.spatial import segment_end, tile_network
+
+    end = segment_end(layers, arch)
+    if end:                     # maps larger than the banks: tiled over space (docs/conv.md)
+        options = {"balance": bool(balance), "graph": graph.name, "row_passes": bool(row_passes)}
+        return tile_network(layers, end, arch, options, calibration=calibration,
+                            input_frac=input_frac, output_positions=positions,
+                            shared_fracs=shared)
     if row_passes:
         from zeroskip.compiler.conv import with_row_passes
 

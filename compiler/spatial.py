@@ -30,6 +30,7 @@ from zeroskip.compiler import passes
 from zeroskip.compiler.passes import bank_problem, check_inputs, check_layers, to_ir
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig, load_arch
+from zeroskip.hw.conv import fm_stride
 from zeroskip.hw.manifest import TILED_FORMAT as FORMAT, TILED_MANIFEST as MANIFEST
 from zeroskip.hw.program import LayerInfo, Program
 
@@ -146,11 +147,16 @@ def segment_end(irs: list, arch: ArchConfig) -> int:
         return 0
     end = over[-1] + 1
     for index, ir in enumerate(irs[:end]):
-        if not isinstance(ir, WindowedIR) or ir.geometry.channel_base:
-            problem = bank_problem(ir, arch) or bank_problem(irs[over[0]], arch)
+        problem = bank_problem(ir, arch) or bank_problem(irs[over[0]], arch)
+        if not isinstance(ir, WindowedIR):
             kind = "fully-connected" if getattr(ir, "geometry", None) is None else type(ir).__name__
             raise ZeroskipError(f"layer {index} ({ir.name}): {problem}; only conv and pool layers "
                                 f"can be tiled over space, and this is a {kind} layer")
+        g = ir.geometry
+        if g.channel_base or g.out_stride != fm_stride(g.out_channels, arch.pes):
+            raise ZeroskipError(f"layer {index} ({ir.name}): {problem}; it writes beside a value "
+                                "resting in its bank (a graph's concat or shortcut), which is "
+                                "not tiled over space")
     return end
 
 
@@ -477,11 +483,8 @@ def compile_spatial(layers, arch: ArchConfig, calibration: np.ndarray | None = N
     """``compile_layers``, tiling over space where a map does not fit the activation banks:
     a ``Program`` when nothing needs tiling, else a ``TiledProgram``. The formats are the
     untiled network's (chosen on its calibration inputs), so the outputs are its own."""
-    import time
-
     from zeroskip.compiler.flow import compile_layers
 
-    start = time.perf_counter()
     arch = load_arch(arch)
     layers = list(layers)
     irs = lower_layers(layers, arch, to_ir, block_pools, row_passes=False)
@@ -490,19 +493,35 @@ def compile_spatial(layers, arch: ArchConfig, calibration: np.ndarray | None = N
         return compile_layers(layers, arch, calibration=calibration, balance=balance,
                               input_frac=input_frac, block_pools=block_pools,
                               row_passes=row_passes)
+    options = {"balance": bool(balance), "block_pools": bool(block_pools),
+               "row_passes": bool(row_passes)}
+    return tile_network(irs, end, arch, options, calibration=calibration, input_frac=input_frac)
+
+
+def tile_network(irs: list, end: int, arch: ArchConfig, options: dict,
+                 calibration: np.ndarray | None = None, input_frac: int | None = None,
+                 output_positions=None, shared_fracs=()) -> "TiledProgram":
+    """The layers ``irs`` (lowered, before the flow; the first ``end`` tiled over space, the
+    rest the tail) → a ``TiledProgram``: ``validate`` without the bank check and ``quantize``
+    on the whole, then the rest of the flow per stage's crop shape and for the tail.
+    ``options``: the compile's (``balance``, ``row_passes``, ...); ``output_positions`` and
+    ``shared_fracs`` a graph's (``zeroskip.compiler.graph``)."""
+    import time
+
+    start = time.perf_counter()
+    balance = bool(options.get("balance"))
     segment, rest = irs[:end], irs[end:]
-    if row_passes:
+    if options.get("row_passes"):
         rest = with_row_passes(rest, arch)
     whole = CompileIR(arch=arch, layers=segment + rest, calibration=calibration,
-                      input_frac=input_frac, balance=balance)
+                      input_frac=input_frac, balance=balance, shared_fracs=list(shared_fracs))
     check_inputs(check_layers(whole, banks=False))
     if rest:
         check_layers(CompileIR(arch=arch, layers=rest))
     passes.quantize(whole)
-    options = {"balance": bool(balance), "block_pools": bool(block_pools),
-               "row_passes": bool(row_passes),
-               "input_frac": None if input_frac is None else int(input_frac),
-               "calibration": None if calibration is None else int(np.atleast_2d(calibration).shape[0])}
+    options = dict(options, input_frac=None if input_frac is None else int(input_frac),
+                   calibration=None if calibration is None
+                   else int(np.atleast_2d(calibration).shape[0]))
     plan = plan_stages(segment, end, arch)
     stages = []
     for number, (first, stop, tiles) in enumerate(plan):
@@ -517,11 +536,31 @@ def compile_spatial(layers, arch: ArchConfig, calibration: np.ndarray | None = N
         stages.append(Stage(first, stop, (g_in.in_height, g_in.in_width, g_in.in_stride),
                             (g_out.out_height, g_out.out_width, g_out.out_stride),
                             [t.to_json(name) for t, name in zip(tiles, names)], programs))
-    tail = _program(copy.deepcopy(rest), arch, options, balance=balance) if rest else None
+    tail = None
+    if rest:
+        tail = _program(copy.deepcopy(rest), arch, options, balance=balance,
+                        output_positions=output_positions)
+        _check_tail_reads(tail, end)
+    elif output_positions is not None:
+        raise ZeroskipError(f"layer {end - 1} ({segment[-1].name}): the network's output is part "
+                            "of a map tiled over space; only a whole last map can be")
     return TiledProgram(arch, [ir.info() for ir in whole.layers], stages, tail,
                         {"compiler": dict(options, spatial_tiles=sum(len(s.tiles) for s in stages),
                                           stages=len(stages),
                                           seconds=round(time.perf_counter() - start, 3))})
+
+
+def _check_tail_reads(tail: Program, end: int) -> None:
+    """The tail runs on the stitched map alone: a layer of it that reads a value the tiled
+    layers left resting in a bank (a graph's shortcut) cannot (hw/reference.py names it)."""
+    from zeroskip.hw.reference import predict_int
+
+    try:
+        predict_int(tail, np.zeros((1, tail.in_len), np.int64))
+    except ZeroskipError as error:
+        raise ZeroskipError(f"layer {end} and after, tiled over space: {error} (a value the "
+                            "tiled layers leave resting in a bank cannot cross into the rest)") \
+            from None
 
 
 def _tile_program(layers: list, t: Tile, arch: ArchConfig, options: dict) -> Program:
@@ -536,9 +575,10 @@ def _tile_program(layers: list, t: Tile, arch: ArchConfig, options: dict) -> Pro
     return program
 
 
-def _program(irs: list, arch: ArchConfig, options: dict, balance: bool = False) -> Program:
+def _program(irs: list, arch: ArchConfig, options: dict, balance: bool = False,
+             output_positions=None) -> Program:
     """The flow after ``quantize`` for layers whose formats are chosen."""
-    ir = CompileIR(arch=arch, layers=irs, balance=balance)
+    ir = CompileIR(arch=arch, layers=irs, balance=balance, output_positions=output_positions)
     ir.meta["compiler"] = dict(options)
     for step in (check_layers, passes.balance, passes.partition, passes.tile,
                  passes.encode, passes.pack_images, passes.emit):

@@ -11,7 +11,7 @@ import pytest
 from zeroskip.compiler.flow import compile, compile_file
 from zeroskip.compiler.graph import GRAPH_KINDS, example_graph, random_graph_program
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import PRESETS
+from zeroskip.hw.arch import PRESETS, with_overrides
 from zeroskip.hw.reference import predict, predict_int, quantize_input
 from zeroskip.models.layers import Add, AvgPool2D, Concat, Conv2D, MaxPool2D, ReLU, Reshape
 from zeroskip.models.network import Graph, Node
@@ -139,10 +139,26 @@ def test_bad_graphs_are_one_line_naming_the_node_or_layer():
         compile(pool, ARCH, calibration=x, input_shape=(SIZE, SIZE, CHANNELS))
     with pytest.raises(ZeroskipError, match=r"input map's shape is unknown"):
         compile(pool, ARCH, calibration=x)
-    # carried values count against the activation banks: the layer and the memory
-    with pytest.raises(ZeroskipError, match=r"^layer 1 \(gconv1\): 1152 outputs exceed the "
-                                            r"array's act_depth x pes = 1024; try --act-depth 288"):
-        random_graph_program(ARCH, 0, "shuffle2", width=16)
+    # a map too large for the banks beside a value resting there is not tiled over space
+    # (docs/conv.md "Spatial tiling"): the layer and the memory
+    with pytest.raises(ZeroskipError, match=r"^layer 0 \(stem\): 1152 outputs exceed the "
+                                            r"array's act_depth x pes = 1024; try --act-depth 288"
+                                            r".*resting in its bank"):
+        random_graph_program(ARCH, 0, "shuffle", width=16)
+
+
+def test_carried_values_tile_over_space():
+    """The stride-2 ShuffleNet unit 16 channels wide: its first layers' maps, carried shortcut
+    included, exceed the banks and are tiled over space; the outputs are the untiled graph's."""
+    from zeroskip.compiler.spatial import TiledProgram
+
+    tiled, x, graph = random_graph_program(ARCH, 0, "shuffle2", width=16)
+    assert isinstance(tiled, TiledProgram)
+    full = compile(graph, with_overrides(ARCH, act_depth=8192), calibration=x,
+                   input_shape=(SIZE, SIZE, CHANNELS))
+    xq = quantize_input(full, x)
+    got = tiled.run(xq, lambda name, program, q: (predict_int(program, q), None))[0]
+    assert np.array_equal(got, predict_int(full, xq))
 
 
 def test_a_branching_zsk_compiles_from_the_file_and_the_command_line(tmp_path, capsys):

@@ -3,8 +3,11 @@ not fit the activation banks runs tile by tile, and its outputs are the untiled 
 for bit, on the reference and on the simulator."""
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from zeroskip.compiler.conv import random_conv_layers
@@ -20,6 +23,9 @@ from zeroskip.hw.reference import predict_int, quantize_input
 from zeroskip.models.interchange import MapInput, SharedLayer
 from zeroskip.sim import simulate_int
 from zeroskip.sim.tiled import simulate_tiled
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
+from onnx_helpers import f32, graph_model, residual_net, shared  # noqa: E402
 
 SMALL = with_overrides(load_arch("small"), pes=4, act_depth=64, acc_depth=16)
 
@@ -206,3 +212,52 @@ def test_a_tiled_program_directory_round_trips(tmp_path):
     manifest.write_text(json.dumps(data))
     with pytest.raises(ZeroskipError, match="names the program 'tile-99x99', which is not there"):
         load_any(str(tmp_path / "prog"))
+
+
+def stem_and_block(rng) -> onnx.ModelProto:
+    """[N, 3, 12, 12] → a stem Conv 4@3x3 stride 2 pad 1 → Relu → a residual block on its 6x6
+    map (Conv 3x3 pad 1 → Relu → Conv 3x3 pad 1 → Add the stem's output → Relu) → global
+    average pool → Gemm 3."""
+    from onnx import helper
+
+    node = helper.make_node
+    inits = {"w0": f32(rng, 4, 3, 3, 3), "b0": f32(rng, 4), "w1": f32(rng, 4, 4, 3, 3),
+             "w2": f32(rng, 4, 4, 3, 3), "wfc": f32(rng, 3, 4), "bfc": f32(rng, 3)}
+    nodes = [node("Conv", ["x", "w0", "b0"], ["c0"], name="stem", kernel_shape=[3, 3],
+                  strides=[2, 2], pads=[1] * 4),
+             node("Relu", ["c0"], ["r0"], name="stem_relu"),
+             node("Conv", ["r0", "w1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1] * 4),
+             node("Relu", ["c1"], ["r1"], name="relu1"),
+             node("Conv", ["r1", "w2"], ["c2"], name="conv2", kernel_shape=[3, 3], pads=[1] * 4),
+             node("Add", ["c2", "r0"], ["sum"], name="residual"),
+             node("Relu", ["sum"], ["r2"], name="relu2"),
+             node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
+             node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+             node("Gemm", ["f", "wfc", "bfc"], ["y"], name="fc", transB=1)]
+    return graph_model(nodes, inits, ["N", 3, 12, 12], ["N", 3])
+
+
+def test_a_graph_tiles_its_plain_first_layers(tmp_path):
+    """A graph (zeroskip.compiler.graph) whose stem's input exceeds the banks: the stem is
+    tiled, the residual block after it runs whole on the stitched map, and the outputs are the
+    untiled graph's; a graph whose too-large map feeds an FC layer is one line."""
+    from zeroskip.compiler.flow import compile_file
+
+    rng = np.random.default_rng(4)
+    onnx.save(shared(stem_and_block(rng), rng, bits=3), tmp_path / "net.onnx")
+    x = rng.uniform(0, 1, (3, 12 * 12 * 3))
+    arch = with_overrides(SMALL, act_depth=80)
+    tiled = compile_file(str(tmp_path / "net.onnx"), arch, calibration=x)
+    assert isinstance(tiled, TiledProgram) and tiled.segment == 1
+    assert [l.name for l in tiled.tail.layers] == ["conv1", "residual", "gap", "fc"]
+    assert len(tiled.tiles) == 2
+    full = compile_file(str(tmp_path / "net.onnx"), with_overrides(arch, act_depth=8192),
+                        calibration=x)
+    xq = quantize_input(full, x)
+    assert np.array_equal(tiled.run(xq, reference)[0], predict_int(full, xq))
+    assert np.array_equal(tiled.logical_output(tiled.run(xq, simulator)[0]),
+                          full.logical_output(predict_int(full, xq)))
+    onnx.save(shared(residual_net(rng, bn=False), rng, bits=3), tmp_path / "res.onnx")
+    with pytest.raises(ZeroskipError, match=r"res.onnx: layer \d+ \(\w+\): .*exceed.*"
+                                            r"only conv and pool layers"):
+        compile_file(str(tmp_path / "res.onnx"), with_overrides(SMALL, act_depth=16))

@@ -365,6 +365,11 @@ class TiledProgram:
         return {"in": sum(w["in"] for w in words) + tail[0],
                 "out": sum(w["out"] for w in words) + tail[1]}
 
+    def check_fits(self) -> None:
+        """Every part within the architecture's memories (``Program.check_fits``)."""
+        for program in self.parts.values():
+            program.check_fits()
+
     def class_scores(self, outputs: np.ndarray) -> np.ndarray:
         return outputs if self.tail is None else self.tail.class_scores(outputs)
 
@@ -406,8 +411,7 @@ class TiledProgram:
         from zeroskip.files import write_directory_atomic
         from zeroskip.hw.manifest import is_compiled_directory
 
-        for program in self.parts.values():
-            program.check_fits()
+        self.check_fits()
         write_directory_atomic(directory, self._write, replaceable=is_compiled_directory,
                                what="zeroskip program directory")
 

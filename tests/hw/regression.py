@@ -771,8 +771,28 @@ def graph_regression_cases(n: int) -> list[Case]:
 
 
 def graph_sample_cases() -> list[Case]:
-    """``test_regression_graph_sample``: one graph of each kind, on four architectures."""
-    return graph_regression_cases(len(CONV_ARCHS))
+    """``test_regression_graph_sample``: one graph of each kind, on four architectures, and the
+    parts of a stride-2 ShuffleNet unit tiled over space (``tiled_graph_cases``)."""
+    return graph_regression_cases(len(CONV_ARCHS)) + tiled_graph_cases(31_000, CONV_ARCHS[3])
+
+
+def tiled_graph_cases(seed: int, arch: ArchConfig, inputs: int = 2) -> list[Case]:
+    """A stride-2 ShuffleNet unit 12 channels wide on a 6x6 map, whose first maps (its carried
+    shortcut included) exceed ``arch``'s banks: a case per part of its tiled program, as
+    ``tiled_cases``."""
+    from zeroskip.compiler.graph import random_graph_program
+
+    tiled, x, _ = random_graph_program(arch, seed, "shuffle2", width=12, batch=inputs)
+    assert hasattr(tiled, "stages"), "the unit should not fit untiled"
+    cases = []
+
+    def collect(name, program, xq):
+        cases.append(Case(seed, arch, program, xq,
+                          f"seed {seed} {arch.name} graph shuffle2 width 12 tiled: {name}"))
+        return predict_int(program, xq), None
+
+    tiled.run(quantize_input(tiled, x), collect)
+    return cases
 
 
 # -- corner cases of conv programs (issue 16) ----------------------------------------------------

@@ -129,9 +129,11 @@ def test_regression_binary_conv_sample():
 
 def test_regression_graph_sample():
     """Branching graphs (compiler/graph.py): a Fire module, ShuffleNet units of stride 1 and 2
-    and a MobileNetV2 bottleneck, one per conv architecture, bit- and cycle-exact on Icarus;
-    the depthwise layers of two run as lane passes (docs/timing.md "Lane passes")."""
+    and a MobileNetV2 bottleneck, one per conv architecture, and the parts of a ShuffleNet unit
+    tiled over space, bit- and cycle-exact on Icarus; the depthwise layers of two run as lane
+    passes (docs/timing.md "Lane passes")."""
     cases = graph_sample_cases()
+    assert sum("tiled: " in case.note for case in cases) >= 3
     names = {layer.name for case in cases for layer in case.program.layers}
     assert {"expand1x1+expand3x3", "add", "depthwise+shortcut"} <= names
     lanes = [case.program.layers[p.layer].name for case in cases for p in case.program.passes

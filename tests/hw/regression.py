@@ -634,11 +634,16 @@ def tiled_cases(seed: int, arch: ArchConfig, inputs: int = 2, binary: bool = Fal
     from zeroskip.compiler.spatial import compile_spatial, random_tiled_layers
 
     layers, x, note = random_tiled_layers(arch, seed, batch=inputs, binary=binary)
-    tiled = compile_spatial(layers, arch, calibration=x)
+    return part_cases(compile_spatial(layers, arch, calibration=x), x, seed, note)
+
+
+def part_cases(tiled, x: np.ndarray, seed: int, note: str) -> list[Case]:
+    """A case per part of a tiled program: each tile shape's program with every crop it runs,
+    the tail with the stitched maps, the inputs those of the reference's run on ``x``."""
     cases = []
 
     def collect(name, program, xq):
-        cases.append(Case(seed, arch, program, xq, f"{note}: {name}"))
+        cases.append(Case(seed, program.arch, program, xq, f"{note}: {name}"))
         return predict_int(program, xq), None
 
     tiled.run(quantize_input(tiled, x), collect)
@@ -784,15 +789,7 @@ def tiled_graph_cases(seed: int, arch: ArchConfig, inputs: int = 2) -> list[Case
 
     tiled, x, _ = random_graph_program(arch, seed, "shuffle2", width=12, batch=inputs)
     assert hasattr(tiled, "stages"), "the unit should not fit untiled"
-    cases = []
-
-    def collect(name, program, xq):
-        cases.append(Case(seed, arch, program, xq,
-                          f"seed {seed} {arch.name} graph shuffle2 width 12 tiled: {name}"))
-        return predict_int(program, xq), None
-
-    tiled.run(quantize_input(tiled, x), collect)
-    return cases
+    return part_cases(tiled, x, seed, f"seed {seed} {arch.name} graph shuffle2 width 12 tiled")
 
 
 # -- corner cases of conv programs (issue 16) ----------------------------------------------------

@@ -352,6 +352,12 @@ class TiledProgram:
             parts[TAIL] = self.tail
         return parts
 
+    def first_layer(self, name: str) -> int:
+        """The network's index of a part's layer 0 (its stage's first layer, or the tail's)."""
+        if name == TAIL:
+            return self.segment
+        return next(stage.first for stage in self.stages if name in stage.programs)
+
     def runs(self, name: str) -> int:
         """How many times a part runs for one input."""
         return sum(t["program"] == name for t in self.tiles) or int(name == TAIL)

@@ -183,8 +183,15 @@ def run(args) -> int:
 
 
 def format_tiled_table(result) -> str:
-    """A tiled program's parts: the tile programs (run once per tile of their shape) and the
-    tail, per input."""
+    """A tiled program's layers (each summed over the parts that run it), then its parts: the
+    tile programs (run once per tile of their shape) and the tail, per input."""
+    layers = render(["layer", "cycles", "ideal", "effic.", "MACs", "padding", "window",
+                     "stall(b)", "clipped", "energy nJ"],
+                    [[r["name"], r["cycles"], r["ideal_cycles"], r["efficiency"], r["macs"],
+                      r["padding_entries"], r["window_padding_cycles"],
+                      r["broadcast_stall_cycles"], r["clipped_activations"],
+                      r["energy_pj"] / 1000] for r in result.layer_rows()],
+                    ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".0f", ".1f", ".2f"])
     rows = [[r["part"], r["runs"], r["cycles"], r["ideal_cycles"], r["efficiency"], r["macs"],
              r["energy_pj"] / 1000] for r in result.part_rows()]
     s = result.summary()
@@ -197,10 +204,11 @@ def format_tiled_table(result) -> str:
     per = "per input (mean over the batch of %d)" % result.batch if result.batch > 1 else "per input"
     tail = (f"{per}: {result.time_us.mean():.2f} us at {result.clock_mhz:g} MHz, "
             f"{result.power_mw:.1f} mW (priced by {result.energy_table.name}). Tiled over space "
-            "(docs/conv.md): runs are per input; the halos' MACs count in the ideal cycles; the "
-            "crops' and tiles' transfers are the host's and not counted. `zeroskip sim` on a "
-            "part's directory gives its per-layer table.")
-    return "\n".join([text, textwrap.fill(tail, width=max(width, 60))])
+            "(docs/conv.md): a layer's figures are summed over every part that runs it, runs "
+            "are per input; the halos' MACs count in the ideal cycles; the crops' and tiles' "
+            "transfers are the host's and not counted.")
+    return "\n".join([layers, "", text, textwrap.fill(tail, width=max(width, 60)),
+                      textwrap.fill(LEGEND, width=max(width, 60))])
 
 
 def _run_tiled(args, tiled, x, xq, table, source, progress) -> int:

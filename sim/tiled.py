@@ -77,6 +77,22 @@ class TiledSimResult:
                          "layers": [layer["name"] for layer in r.summary()["layers"]]})
         return rows
 
+    def layer_rows(self) -> list[dict]:
+        """Per layer of the whole network, per input: its figures summed over every part that
+        runs it (every tile of every shape, or the tail), as ``SimResult.summary()``'s."""
+        names = [layer.name or f"layer{i}" for i, layer in enumerate(self.tiled.layers)]
+        keys = ("cycles", "ideal_cycles", "macs", "padding_entries", "window_padding_cycles",
+                "broadcast_stall_cycles", "clipped_activations", "energy_pj")
+        rows = [dict({key: 0.0 for key in keys}, name=name) for name in names]
+        for part, result in self.parts.items():
+            first = self.tiled.first_layer(part)
+            for offset, layer in enumerate(result.summary()["layers"]):
+                for key in keys:
+                    rows[first + offset][key] += layer[key] / self.batch
+        for row in rows:
+            row["efficiency"] = row["ideal_cycles"] / max(row["cycles"], 1e-9)
+        return rows
+
     def summary(self) -> dict:
         b = self.batch
         ideal = int(self.ideal_cycles.sum())
@@ -90,7 +106,7 @@ class TiledSimResult:
                 "efficiency": ideal / max(1, int(self.cycles.sum())),
                 "power_mw": self.power_mw,
                 "per_input": {"cycles": self.cycles.tolist()},
-                "parts": self.part_rows()}
+                "parts": self.part_rows(), "layers": self.layer_rows()}
 
 
 def simulate_tiled(tiled, xq, energy_table: EnergyTable | str | None = None) -> TiledSimResult:

@@ -204,6 +204,15 @@ def test_a_tiled_program_directory_round_trips(tmp_path):
     result = simulate_tiled(again, xq)
     assert np.array_equal(result.outputs_int, tiled.run(xq, reference)[0])
     assert result.summary()["spatial_tiles"] == len(tiled.tiles)
+    # every part's layers land on the network's: their cycles and the programs' heads and tails
+    # (one per run) make up the total
+    from zeroskip.hw.timing import PROGRAM_HEAD, PROGRAM_TAIL
+
+    rows = result.layer_rows()
+    assert [r["name"] for r in rows] == [layer.name for layer in tiled.layers]
+    runs = len(tiled.tiles) + 1
+    assert sum(r["cycles"] for r in rows) + runs * (PROGRAM_HEAD + PROGRAM_TAIL) == \
+        pytest.approx(result.cycles.mean())
     # a tiled directory is replaced by the next compile; a damaged manifest is one line
     tiled.save(tmp_path / "prog")
     manifest = tmp_path / "prog" / "tiling.json"

@@ -47,6 +47,7 @@ def test_compile_tiles_and_sim_equals_the_untiled_program(model, capsys):
                  str(d / "y_tiled.npy"), "--json", str(d / "r.json")]) == 0
     out = capsys.readouterr().out
     assert "part" in out and "tail" in out and "total" in out
+    assert all(f"\n{name} " in out for name in ("conv1", "pool1", "conv2", "fc1", "fc2"))
     assert main(["-q", "sim", str(d / "whole"), "--input", str(d / "x.npy"), "--output",
                  str(d / "y_whole.npy")]) == 0
     tiled_y, whole_y = np.load(d / "y_tiled.npy"), np.load(d / "y_whole.npy")

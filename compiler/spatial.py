@@ -540,7 +540,8 @@ def tile_network(irs: list, end: int, arch: ArchConfig, options: dict,
         for t in tiles:
             name = prefix + "tile-%dx%d" % t.shape
             if name not in programs:
-                programs[name] = _tile_program(segment[first:stop], t, arch, options)
+                programs[name] = _numbered(first, stop, lambda: _tile_program(
+                    segment[first:stop], t, arch, options))
             names.append(name)
         g_in, g_out = segment[first].geometry, segment[stop - 1].geometry
         stages.append(Stage(first, stop, (g_in.in_height, g_in.in_width, g_in.in_stride),
@@ -548,8 +549,8 @@ def tile_network(irs: list, end: int, arch: ArchConfig, options: dict,
                             [t.to_json(name) for t, name in zip(tiles, names)], programs))
     tail = None
     if rest:
-        tail = _program(copy.deepcopy(rest), arch, options, balance=balance,
-                        output_positions=output_positions)
+        tail = _numbered(end, len(irs), lambda: _program(
+            copy.deepcopy(rest), arch, options, balance=balance, output_positions=output_positions))
         _check_tail_reads(tail, end)
     elif output_positions is not None:
         raise ZeroskipError(f"layer {end - 1} ({segment[-1].name}): the network's output is part "
@@ -558,6 +559,18 @@ def tile_network(irs: list, end: int, arch: ArchConfig, options: dict,
                         {"compiler": dict(options, spatial_tiles=sum(len(s.tiles) for s in stages),
                                           stages=len(stages),
                                           seconds=round(time.perf_counter() - start, 3))})
+
+
+def _numbered(first: int, end: int, make):
+    """``make()``, a part of a tiled program; its one-line error says which of the network's
+    layers the part's own numbers (from 0) are."""
+    try:
+        return make()
+    except ZeroskipError as error:
+        if not first:
+            raise
+        raise ZeroskipError(f"layers {first}..{end - 1}, compiled apart (tiled over space; "
+                            f"numbered from 0 below): {error}") from None
 
 
 def _check_tail_reads(tail: Program, end: int) -> None:

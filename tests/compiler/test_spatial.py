@@ -185,6 +185,13 @@ def test_what_cannot_be_tiled_is_one_line_naming_the_layer_and_the_memory():
     with pytest.raises(ZeroskipError, match=r"layer 0 \(conv1\): no tile of its 12x12 input map "
                                             r"fits the array's act_depth x pes = 256"):
         compile_spatial(layers, SMALL, calibration=x)
+    # a part that does not fit another memory: its own layer numbers, and the network's
+    layers, x = random_conv_layers(SMALL, 3, height=14, width=13, channels=3,
+                                   convs=((4, 3, 1, 1), (4, 3, 2, 1)), pool=(2, 2), classes=5)
+    with pytest.raises(ZeroskipError, match=r"^layers 2\.\.3, compiled apart \(tiled over "
+                                            r"space; numbered from 0 below\): layer 1 does not "
+                                            r"fit: .* 'ptr_depth' is 40"):
+        compile_spatial(layers, with_overrides(SMALL, ptr_depth=40), calibration=x)
     flat = [MapInput(4, 4, 20),              # a map flattened into an FC layer too large
             SharedLayer(np.array([0, 0.5], np.float32), np.ones((20, 320), np.uint8),
                         np.zeros(20, np.float32), "relu", name="fc1")]

@@ -9,7 +9,13 @@ recomputed MACs count in both), their ratio to the untiled program's, energy, an
 configuration also with ``--block-pools --lane-passes --sweep-overlap`` (the fastest LeNet-5
 mapping, docs/benchmarks.md).
 
-    .venv/bin/python benchmarks/spatial_tiling.py [--cache DIR] [--images N] [--json FILE]
+With ``--binary-cache DIR``, the zoo's binary conv net too (XNOR mode,
+benchmarks/binary_cnn_array.py's cache: trained and folded there when missing), its banks shrunk
+from the 1,024 words its untiled maps need to 256; its classes are compared with the packed-bit
+reference's.
+
+    .venv/bin/python benchmarks/spatial_tiling.py [--cache DIR] [--binary-cache DIR]
+                                                  [--images N] [--json FILE]
 
 ``--cache DIR`` holds ``lenet5-eie.zsk`` (``zeroskip compress lenet5 --eie``), compressed there
 when missing (benchmarks/lenet5_array.py's cache).
@@ -26,10 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroskip.compiler.spatial import TiledProgram, compile_spatial
+from zeroskip.compiler.spatial import compile_spatial
 from zeroskip.demo import classify
 from zeroskip.errors import ZeroskipError
+from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.reference import quantize_input
+from zeroskip.hw.tiled import TiledProgram
 from zeroskip.models.data import mnist_split
 from zeroskip.models.interchange import load_model
 from zeroskip.sim import simulate_int
@@ -48,22 +56,36 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(".lenet5-cache"))
     parser.add_argument("--images", type=int, default=1000, help="held-out images to simulate")
     parser.add_argument("--json", help="write the figures as JSON")
+    parser.add_argument("--binary-cache", type=Path, default=None,
+                        help="also the zoo's binary conv net (XNOR), cached or trained there")
     args = parser.parse_args(argv)
     x_train, _, x_test, y_test = mnist_split()
     x_test, y_test = x_test[:args.images], y_test[:args.images]
     model, _ = compressed(args.cache, eie=True)
     layers = load_model(str(model))
+    configurations = [("plain", layers, SMALL16, DEPTHS, {}),
+                      ("blocked pools, lanes, overlap", layers,
+                       dataclasses.replace(SMALL16, lane_passes=1, sweep_overlap=1), DEPTHS,
+                       {"block_pools": True})]
+    if args.binary_cache is not None:
+        from binary_cnn_array import folded
+
+        from zeroskip.models import binary_ref
+
+        binary_model, _ = folded(args.binary_cache, "xnor")
+        folded_layers = binary_ref.load(str(binary_model))
+        configurations.append(("binary conv net (XNOR)", folded_layers,
+                               dataclasses.replace(SMALL16, ptr_depth=PRESETS["small"].ptr_depth),
+                               (1024, 512, 256), {}))
     rows = []
-    for fast in (False, True):
-        base = dataclasses.replace(SMALL16, lane_passes=int(fast), sweep_overlap=int(fast))
+    for mapping, model_layers, base, depths, options in configurations:
         untiled = None
-        for depth in DEPTHS:
+        for depth in depths:
             arch = dataclasses.replace(base, act_depth=depth, acc_depth=min(base.acc_depth, depth))
             start = time.perf_counter()
-            mapping = "blocked pools, lanes, overlap" if fast else "plain"
             try:
-                program = compile_spatial(layers, arch, calibration=x_train[:256],
-                                          block_pools=fast)
+                program = compile_spatial(model_layers, arch, calibration=x_train[:256],
+                                          **options)
             except ZeroskipError as error:          # the compiler's one line, as a row
                 rows.append({"mapping": mapping, "act_depth": depth, "error": str(error)})
                 continue

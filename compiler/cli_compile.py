@@ -102,7 +102,8 @@ def summary(program, seconds: float) -> list[str]:
 
 
 def run(args) -> int:
-    from zeroskip.compiler.spatial import TiledProgram, compile_spatial
+    from zeroskip.compiler.spatial import compile_spatial
+    from zeroskip.hw.tiled import TiledProgram
     from zeroskip.models.interchange import load_model
 
     progress = Progress(args.quiet)

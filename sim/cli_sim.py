@@ -119,7 +119,7 @@ def format_table(result) -> str:
 
 
 def run(args) -> int:
-    from zeroskip.compiler.spatial import TiledProgram, load_any
+    from zeroskip.hw.tiled import TiledProgram, load_any
     from zeroskip.sim import load_energy_table, simulate
 
     progress = Progress(getattr(args, "quiet", False))

@@ -78,7 +78,7 @@ async def run_on_board(host, program, xq: np.ndarray, limits: list[int], progres
 def run(args) -> int:
     from zeroskip.hw.fixedpoint import dequantize
     from zeroskip.hw.host import Host, cycle_limit
-    from zeroskip.compiler.spatial import load_any
+    from zeroskip.hw.tiled import load_any
     from zeroskip.hw.transport import DEFAULT_TIMEOUT_S, SerialTransport
     from zeroskip.inputs import activations, load_array
     from zeroskip.sim import simulate_int

@@ -21,7 +21,7 @@ import numpy as np
 from zeroskip.errors import ZeroskipError
 from zeroskip.files import write_atomic
 from zeroskip.hw.arch import CLI_OVERRIDES, add_arch_arguments, arch_from_args, with_overrides
-from zeroskip.compiler.spatial import TiledProgram, load_any
+from zeroskip.hw.tiled import TiledProgram, load_any
 from zeroskip.progress import Progress
 
 RANDOM_INPUTS = 4

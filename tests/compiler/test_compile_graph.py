@@ -150,7 +150,7 @@ def test_bad_graphs_are_one_line_naming_the_node_or_layer():
 def test_carried_values_tile_over_space():
     """The stride-2 ShuffleNet unit 16 channels wide: its first layers' maps, carried shortcut
     included, exceed the banks and are tiled over space; the outputs are the untiled graph's."""
-    from zeroskip.compiler.spatial import TiledProgram
+    from zeroskip.hw.tiled import TiledProgram
 
     tiled, x, graph = random_graph_program(ARCH, 0, "shuffle2", width=16)
     assert isinstance(tiled, TiledProgram)

@@ -14,8 +14,9 @@ from zeroskip.compiler.conv import random_conv_layers
 from zeroskip.compiler.flow import compile_layers
 from zeroskip.compiler.conv import lower_layers
 from zeroskip.compiler.passes import to_ir
-from zeroskip.compiler.spatial import (TiledProgram, axis_window, compile_spatial, load_any,
-                                       plan_axis, plan_stages, plan_tiles, random_tiled_layers)
+from zeroskip.compiler.spatial import (axis_window, compile_spatial, plan_axis, plan_stages,
+                                       plan_tiles, random_tiled_layers)
+from zeroskip.hw.tiled import TiledProgram, load_any
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import load_arch, with_overrides
 from zeroskip.hw.program import Program

@@ -256,7 +256,7 @@ def test_a_binary_cnn_saves_loads_and_compiles_tiled_over_space(trained_cnn, tmp
     assert np.array_equal(binary_ref.predict(loaded, x_int), binary_ref.predict(folded, x_int))
     # the small preset's activation banks hold no 28x28x16 map: the compiler tiles it over
     # space (docs/conv.md), and the array's last dots are the packed-bit reference's
-    from zeroskip.compiler.spatial import TiledProgram, load_any
+    from zeroskip.hw.tiled import TiledProgram, load_any
     from zeroskip.hw.reference import predict_int
 
     assert main(["compile", str(path), "-o", str(tmp_path / "prog")]) == 0

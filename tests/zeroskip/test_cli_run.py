@@ -61,7 +61,8 @@ def test_a_program_tiled_over_space_runs_part_by_part(tmp_path, capsys):
     (docs/conv.md "Spatial tiling"): every tile program, then the tail, loaded and run over the
     link in turn; the stitched outputs equal ``zeroskip sim``'s and the reference's."""
     from zeroskip.compiler.conv import random_conv_layers
-    from zeroskip.compiler.spatial import TiledProgram, compile_spatial
+    from zeroskip.compiler.spatial import compile_spatial
+    from zeroskip.hw.tiled import TiledProgram
 
     problem = simulator_problem("verilator")
     if problem:

@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from zeroskip.cli import main
-from zeroskip.compiler.spatial import TiledProgram, load_any
+from zeroskip.hw.tiled import TiledProgram, load_any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from onnx_helpers import conv_net, shared  # noqa: E402

@@ -2,7 +2,6 @@
 not fit the activation banks runs tile by tile, and its outputs are the untiled network's bit
 for bit, on the reference and on the simulator."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,14 +15,13 @@ from zeroskip.compiler.conv import lower_layers
 from zeroskip.compiler.passes import to_ir
 from zeroskip.compiler.spatial import (axis_window, compile_spatial, plan_axis, plan_stages,
                                        plan_tiles, random_tiled_layers)
-from zeroskip.hw.tiled import TiledProgram, load_any
+from zeroskip.hw.tiled import TiledProgram
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import load_arch, with_overrides
 from zeroskip.hw.program import Program
 from zeroskip.hw.reference import predict_int, quantize_input
 from zeroskip.models.interchange import MapInput, SharedLayer
 from zeroskip.sim import simulate_int
-from zeroskip.sim.tiled import simulate_tiled
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from onnx_helpers import f32, graph_model, residual_net, shared  # noqa: E402
@@ -198,37 +196,6 @@ def test_what_cannot_be_tiled_is_one_line_naming_the_layer_and_the_memory():
                         np.zeros(20, np.float32), "relu", name="fc1")]
     with pytest.raises(ZeroskipError, match="fully-connected"):
         compile_spatial(flat, SMALL)
-
-
-def test_a_tiled_program_directory_round_trips(tmp_path):
-    layers, x = random_conv_layers(SMALL, 9, height=12, width=12, channels=3,
-                                   convs=((4, 3, 1, 1),), pool=(2, 2), classes=4, batch=3)
-    tiled = compile_spatial(layers, SMALL, calibration=x)
-    tiled.save(tmp_path / "prog")
-    again = load_any(str(tmp_path / "prog"))
-    assert isinstance(again, TiledProgram) and again.tiles == tiled.tiles
-    xq = quantize_input(tiled, x)
-    assert np.array_equal(again.run(xq, reference)[0], tiled.run(xq, reference)[0])
-    result = simulate_tiled(again, xq)
-    assert np.array_equal(result.outputs_int, tiled.run(xq, reference)[0])
-    assert result.summary()["spatial_tiles"] == len(tiled.tiles)
-    # every part's layers land on the network's: their cycles and the programs' heads and tails
-    # (one per run) make up the total
-    from zeroskip.hw.timing import PROGRAM_HEAD, PROGRAM_TAIL
-
-    rows = result.layer_rows()
-    assert [r["name"] for r in rows] == [layer.name for layer in tiled.layers]
-    runs = len(tiled.tiles) + 1
-    assert sum(r["cycles"] for r in rows) + runs * (PROGRAM_HEAD + PROGRAM_TAIL) == \
-        pytest.approx(result.cycles.mean())
-    # a tiled directory is replaced by the next compile; a damaged manifest is one line
-    tiled.save(tmp_path / "prog")
-    manifest = tmp_path / "prog" / "tiling.json"
-    data = json.loads(manifest.read_text())
-    data["stages"][0]["tiles"][0]["program"] = "tile-99x99"
-    manifest.write_text(json.dumps(data))
-    with pytest.raises(ZeroskipError, match="names the program 'tile-99x99', which is not there"):
-        load_any(str(tmp_path / "prog"))
 
 
 def stem_and_block(rng) -> onnx.ModelProto:

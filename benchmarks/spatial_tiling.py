@@ -125,8 +125,8 @@ def main(argv=None) -> int:
     for r in rows:
         if "error" in r:
             print(f"{r['mapping']}, act_depth {r['act_depth']}: {r['error']}")
-    print(f"LeNet-5 (EIE 4-bit) on small, 16 PEs; per image, mean over {len(x_test)} held-out "
-          "MNIST images; x: against the untiled program (act_depth 2048); host in/out: "
+    print(f"small, 16 PEs; per image, mean over {len(x_test)} held-out MNIST images; x: against "
+          "the same network's untiled program (its first row); host in/out: "
           "activations the host writes (crops, the stitched map) and reads (the tiles' right "
           "outputs, the result), not counted in the cycles")
     if args.json:

@@ -87,21 +87,35 @@ class Host:
         for index, value in enumerate(int(w) for w in words):   # descriptors exceed 64 bits
             await self.write_entry(region, index, value, pe)
 
-    async def load_program(self, program: Program, write_images: bool = True) -> None:
+    async def load_program(self, program: Program, write_images: bool = True,
+                           changed_only: bool = False) -> None:
         """Check the ID and the fit, write every image (unless the memories were initialised
-        at elaboration, ``write_images=False``), and the pass count."""
+        at elaboration, ``write_images=False``; with ``changed_only``, only the images that
+        differ from those this host wrote last: the parts of a program tiled over space share
+        their weights), and the pass count."""
         self._check_program(program)
         await self.check_id()
         if write_images:
             images = memory_images(program)
+            written = getattr(self, "_written", {}) if changed_only else {}
             for pe in range(self.arch.pes):
                 for name in PROGRAM_PE_MEMORIES:
-                    await self.write_image(name, images[image_name(name, pe)][0], pe)
+                    await self._write_changed(name, images[image_name(name, pe)][0], pe, written)
             for name in PROGRAM_GLOBAL_MEMORIES:
-                await self.write_image(name, images[image_name(name)][0])
+                await self._write_changed(name, images[image_name(name)][0], 0, written)
+            self._written = written
         await self.write(regmap.REG_PASSES, len(program.passes))
         await self.write(regmap.REG_LAYERS, len(program.layers))
         self.program = program
+
+    async def _write_changed(self, name: str, words, pe: int, written: dict) -> None:
+        """One image, unless ``written`` records the same words already in that memory."""
+        words = np.asarray(words)
+        before = written.get((name, pe))
+        if before is not None and before.shape == words.shape and np.array_equal(before, words):
+            return
+        await self.write_image(name, words, pe)
+        written[(name, pe)] = words.copy()
 
     async def write_input(self, xq_row) -> None:
         """Integer input activations into bank 0: activation i to PE i mod N, address i div N."""

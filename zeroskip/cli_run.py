@@ -60,10 +60,13 @@ def _link_settings(args, arch):
         raise ZeroskipError(f"--baud {baud:g}: {error}") from None
 
 
-async def run_on_board(host, program, xq: np.ndarray, limits: list[int], progress) -> tuple:
-    """Load ``program`` and run every input row; returns (outputs int64 [n, out], cycles [n])."""
+async def run_on_board(host, program, xq: np.ndarray, limits: list[int], progress,
+                       changed_only: bool = False) -> tuple:
+    """Load ``program`` (``changed_only``: only the images that differ from the host's last
+    load, as between the parts of a tiled program) and run every input row; returns (outputs
+    int64 [n, out], cycles [n])."""
     start = time.perf_counter()
-    await host.load_program(program)
+    await host.load_program(program, changed_only=changed_only)
     progress(f"program loaded over the link in {time.perf_counter() - start:.1f} s")
     outputs, cycles = [], []
     for i, row in enumerate(xq):
@@ -135,7 +138,7 @@ def run(args) -> int:
                 limits = [cycle_limit(one, c) for c in simulated(one, inputs)[1]]
                 if tiled:
                     progress(f"{name}: {len(inputs)} runs")
-                return asyncio.run(run_on_board(host, one, inputs, limits, progress))
+                return asyncio.run(run_on_board(host, one, inputs, limits, progress, tiled))
 
             if tiled:
                 outputs, cycles, _ = program.run(xq, on_board)

@@ -111,3 +111,48 @@ def test_cycle_limit_covers_conv_programs():
     for case in conv_regression_cases(24):
         cycles = simulate_int(case.program, case.inputs).cycles
         assert cycle_limit(case.program) > 2 * cycles.max(), case.note
+
+
+def test_changed_only_writes_what_differs_and_leaves_the_same_memories():
+    """Two parts of a program tiled over space share their weights: loading the second with
+    ``changed_only`` writes its descriptors (and what else differs) and nothing else, and the
+    memories then hold what a full load of it writes."""
+    import asyncio
+
+    from zeroskip.compiler.conv import random_conv_layers
+    from zeroskip.compiler.spatial import compile_spatial
+    from zeroskip.hw import regmap
+    from zeroskip.hw.arch import load_arch, with_overrides
+    from zeroskip.hw.host import Host
+
+    arch = with_overrides(load_arch("small"), pes=4, act_depth=64, acc_depth=16)
+    layers, x = random_conv_layers(arch, 3, height=14, width=13, channels=3,
+                                   convs=((4, 3, 1, 1),), pool=(2, 2), classes=5)
+    tiled = compile_spatial(layers, arch, calibration=x)
+    first, second = list(tiled.programs.values())[:2]
+
+    def bus():
+        memory, writes = {}, []
+
+        async def read(addr):
+            return regmap.fingerprint(arch) if addr == regmap.REG_ID else memory.get(addr, 0)
+
+        async def write(addr, data):
+            memory[addr] = data
+            writes.append(addr)
+        return memory, writes, Host(arch, read, write)
+
+    memory, writes, host = bus()
+    asyncio.run(host.load_program(first))
+    full = len(writes)
+    writes.clear()
+    asyncio.run(host.load_program(second, changed_only=True))
+    descriptors = host.regions["descriptors"]
+    words = {descriptors.address(i, 0, w) for i in range(len(second.passes))
+             for w in range(descriptors.words)}
+    assert set(writes) - {regmap.REG_PASSES, regmap.REG_LAYERS} <= words   # the weights stay
+    assert 0 < len(writes) < full / 10
+    alone, _, other = bus()
+    asyncio.run(other.load_program(first))
+    asyncio.run(other.load_program(second))
+    assert memory == alone

@@ -334,15 +334,37 @@ def _check_tail_reads(tail: Program, end: int) -> None:
 
 
 def _tile_program(layers: list, t: Tile, arch: ArchConfig, options: dict) -> Program:
-    """A stage's layers over one crop shape: each geometry's map shrunk to the crop's."""
+    """A stage's layers over one crop shape: each geometry's map shrunk to the crop's; with
+    ``row_passes``, a depthwise conv of the crop as row passes where it applies."""
     irs = copy.deepcopy(layers)
     for index, ir in enumerate(irs):
         ir.geometry = dataclasses.replace(ir.geometry,
                                           in_height=t.rows.window.sizes[index],
                                           in_width=t.cols.window.sizes[index])
+        if options.get("row_passes"):
+            irs[index] = _as_row_passes(ir, arch) or ir
     program = _program(irs, arch, options)
     program.meta["spatial_tile"] = {"shape": list(t.shape)}
     return program
+
+
+def _as_row_passes(ir, arch: ArchConfig):
+    """``conv.row_conv`` of a layer whose formats are chosen: the same formats, its bias at
+    the accumulator's scale laid out as ``row_conv`` lays out the bias (one copy per output
+    column); None where row passes do not apply."""
+    from zeroskip.compiler.conv import _per_channel, row_conv
+
+    if not _per_channel(ir):
+        return None
+    rows = row_conv(ir, arch)
+    if rows is None:
+        return None
+    g = ir.geometry
+    bias_q = np.zeros((g.out_width, g.out_stride), np.int64)
+    bias_q[:, :g.out_channels] = ir.bias_q
+    rows.in_frac, rows.w_frac, rows.out_frac = ir.in_frac, ir.w_frac, ir.out_frac
+    rows.codebook_q, rows.bias_q = ir.codebook_q, bias_q.reshape(-1)
+    return rows
 
 
 def _program(irs: list, arch: ArchConfig, options: dict, balance: bool = False,

@@ -131,7 +131,7 @@ def test_stages_cut_where_one_stage_would_recompute_its_halo():
 @pytest.mark.parametrize("options", [{"block_pools": True}, {"row_passes": True}])
 def test_the_conv_mappings_tile_too(options):
     """A blocked conv and pool (a 4x4 window at stride 2, then the channel max) in the segment;
-    row passes in the tail (the segment's layers keep their plain windows)."""
+    row passes in the tail."""
     if "block_pools" in options:
         layers, x = random_conv_layers(SMALL, 5, height=14, width=14, channels=2,
                                        convs=((4, 3, 1, 1),), pool=(2, 2), classes=3)
@@ -144,6 +144,20 @@ def test_the_conv_mappings_tile_too(options):
     else:
         tile = next(iter(tiled.programs.values()))
         assert tile.layers[0].kernel == 4 and tile.layers[0].stride == 2
+
+
+def test_row_passes_inside_the_tiles():
+    """With ``row_passes``, a depthwise conv of a tile runs as row passes over the crop's rows
+    when they fit the accumulators (docs/conv.md "Row passes"): the formats are the plain
+    layer's, the outputs the untiled network's, and fewer cycles than the plain tiles."""
+    arch = with_overrides(SMALL, act_depth=48, sweep_overlap=1, ptr_depth=4096)
+    layers, x = random_conv_layers(arch, 34, height=10, width=11, channels=3,
+                                   convs=((2, 3, 1, 1), (2, 3, 1, 1, 2), (2, 1, 1, 0),
+                                          (2, 3, 2, 1, 2)), pool=None, classes=None, batch=2)
+    tiled, _, xq = assert_tiling_exact(layers, arch, x, row_passes=True)
+    assert any(layer.in_width == 1 for p in tiled.programs.values() for layer in p.layers)
+    plain = compile_spatial(layers, arch, calibration=x)
+    assert tiled.run(xq, simulator)[1].sum() < plain.run(xq, simulator)[1].sum()
 
 
 def test_axis_windows_keep_only_the_right_outputs():

@@ -1,17 +1,19 @@
 """Spatial tiling (docs/conv.md "Spatial tiling"): a conv network whose leading feature maps
-exceed the activation banks runs those layers (the *segment*) tile by tile.
+exceed the activation banks runs those layers (the *segment*) tile by tile, in stages.
 
-Each tile is a crop of the input image, halo included, run through the segment's layers as an
-ordinary program: the same weights, the same fixed-point formats, only the maps' heights and
+Each tile is a crop of its stage's input map, halo included, run through the stage's layers as
+an ordinary program: the same weights, the same fixed-point formats, only the maps' heights and
 widths change. A layer of a tile pads its crop as it pads the whole map, so near a crop's edge
 that is not the image's edge its outputs are wrong; the wrong band grows by the receptive field
 layer by layer, and the host keeps only the outputs it knows are right, which by construction
-tile the segment's output map exactly. The host stitches them, and the rest of the network (the
-*tail*) runs on the whole map as one program. Every rung runs the tile programs and the tail as
-they run any program; the stitched outputs equal the untiled network's bit for bit.
+tile the stage's output map exactly. The host stitches them; the next stage crops the stitched
+map, and the rest of the network (the *tail*) runs on the last one as one program. Every rung
+runs the tile programs and the tail as it runs any program (``hw/tiled.py``: the artifact); the
+stitched outputs equal the untiled network's bit for bit.
 
-Crops start at multiples of the segment's strides' product, so every layer's pixel grid lines up
-with the whole map's; tiles of one shape share one program.
+Crops start at multiples of their stage's strides' product, so every layer's pixel grid lines up
+with the whole map's; tiles of one shape share one program. The planning here: ``axis_window``
+and ``plan_axis`` along one axis, ``plan_tiles`` for a stage, ``plan_stages`` for the cuts.
 """
 
 from __future__ import annotations

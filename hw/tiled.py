@@ -28,8 +28,11 @@ TAIL = "tail"
 @dataclass
 class Stage:
     """Layers ``first .. end − 1`` run tile by tile on the map ``in_map`` (height, width,
-    stride: the image, or the previous stage's stitched output), writing ``out_map``:
-    ``tiles`` (``Tile.to_json`` each) name their shape's program in ``programs``."""
+    stride: the image, or the previous stage's stitched output), writing ``out_map``. Each
+    tile names its shape's program in ``programs`` (``"program"``) and, per axis (``"rows"``,
+    ``"cols"``), its ``"crop"`` [lo, hi) of the input map, the outputs it supplies (``"keep"``
+    [lo, hi) of the output map), where they start in its own outputs (``"from"``) and how many
+    outputs it has (``"out"``)."""
 
     first: int
     end: int

@@ -395,12 +395,7 @@ def random_tiled_layers(arch: ArchConfig, seed: int, batch: int = 2, binary: boo
         draw = _random_binary_net if binary else _random_sparse_net
         try:
             layers, x, what = draw(rng, arch, seed, height, width, channels, batch)
-            irs = lower_layers(layers, arch, to_ir)
-            end = segment_end(irs, arch)
-            if end:
-                plan_stages(irs, end, arch)
-                if irs[end:]:
-                    check_layers(CompileIR(arch=arch, layers=irs[end:]))
+            if isinstance(compile_spatial(layers, arch, calibration=x), TiledProgram):
                 return layers, x, f"seed {seed} {arch.name} tiled {height}x{width}x{channels} {what}"
         except (ZeroskipError, ValueError):      # a map smaller than a later window or pool
             continue

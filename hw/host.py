@@ -65,6 +65,8 @@ class Host:
         self.write = write
         self.regions = regmap.regions(arch)
         self.program: Program | None = None
+        #: (memory, PE) → the words this host last wrote there (``load_program(changed_only)``)
+        self.written: dict = {}
 
     async def check_id(self) -> None:
         """Refuse hardware built for another configuration than ``self.arch``."""
@@ -97,13 +99,13 @@ class Host:
         await self.check_id()
         if write_images:
             images = memory_images(program)
-            written = getattr(self, "_written", {}) if changed_only else {}
+            written = self.written if changed_only else {}
             for pe in range(self.arch.pes):
                 for name in PROGRAM_PE_MEMORIES:
                     await self._write_changed(name, images[image_name(name, pe)][0], pe, written)
             for name in PROGRAM_GLOBAL_MEMORIES:
                 await self._write_changed(name, images[image_name(name)][0], 0, written)
-            self._written = written
+            self.written = written
         await self.write(regmap.REG_PASSES, len(program.passes))
         await self.write(regmap.REG_LAYERS, len(program.layers))
         self.program = program

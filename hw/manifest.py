@@ -87,11 +87,15 @@ TILED_MANIFEST = "tiling.json"
 TILED_FORMAT = "zeroskip-tiled-program"
 
 
+def is_tiled_directory(directory: str) -> bool:
+    """A directory holding a tiled program's ``tiling.json``."""
+    return directory_format(directory, TILED_MANIFEST) == TILED_FORMAT
+
+
 def is_compiled_directory(directory: str) -> bool:
     """A program directory or a tiled program directory (what ``zeroskip compile -o`` may
     replace)."""
-    return is_program_directory(directory) or \
-        directory_format(directory, TILED_MANIFEST) == TILED_FORMAT
+    return is_program_directory(directory) or is_tiled_directory(directory)
 
 
 def directory_format(directory: str, name: str) -> str | None:
@@ -123,7 +127,7 @@ def read_json(path: str) -> object:
         info = os.stat(path)
     except FileNotFoundError:
         directory = os.path.dirname(path) or "."
-        if directory_format(directory, TILED_MANIFEST) == TILED_FORMAT:
+        if is_tiled_directory(directory):
             parts = sorted(name for name in os.listdir(directory)
                            if os.path.isdir(os.path.join(directory, name)))
             raise ZeroskipError(f"{directory}: a program tiled over space (docs/conv.md); this "

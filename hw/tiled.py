@@ -17,7 +17,8 @@ import numpy as np
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.manifest import TILED_FORMAT as FORMAT, TILED_MANIFEST as MANIFEST
+from zeroskip.hw.manifest import (TILED_FORMAT as FORMAT, TILED_MANIFEST as MANIFEST,
+                                  is_tiled_directory)
 from zeroskip.hw.program import LayerInfo, Program
 
 VERSION = 1
@@ -219,13 +220,6 @@ class TiledProgram:
                     "tail": self.tail is not None, "meta": self.meta}
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=1)
-
-
-def is_tiled_directory(directory: str) -> bool:
-    """A directory holding a tiled program's ``tiling.json``."""
-    from zeroskip.hw.manifest import directory_format
-
-    return directory_format(directory, MANIFEST) == FORMAT
 
 
 def load_tiled(directory: str) -> TiledProgram:

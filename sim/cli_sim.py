@@ -92,22 +92,30 @@ LEGEND = ("cycles: per input, as the RTL's counter reads them; ideal: the busies
           "input (the mean over the batch)")
 
 
+#: the per-layer table's columns and formats (plain and tiled programs)
+LAYER_COLUMNS = ["layer", "cycles", "ideal", "effic.", "MACs", "padding", "window", "stall(b)",
+                 "clipped", "energy nJ"]
+LAYER_FORMATS = ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".0f", ".1f", ".2f"]
+
+
+def layer_row(layer: dict, inputs: int = 1) -> list:
+    """One row of the per-layer table from a layer of ``SimResult.summary()`` (totals over
+    ``inputs`` inputs) or of ``TiledSimResult.layer_rows()`` (per input)."""
+    return [layer["name"], layer["cycles"] / inputs, layer["ideal_cycles"] / inputs,
+            layer["efficiency"], layer["macs"] / inputs, layer["padding_entries"] / inputs,
+            layer["window_padding_cycles"] / inputs, layer["broadcast_stall_cycles"] / inputs,
+            layer["clipped_activations"] / inputs, layer["energy_pj"] / inputs / 1000]
+
+
 def format_table(result) -> str:
     b = result.batch
     summary = result.summary()
-    rows = [[layer["name"], layer["cycles"] / b, layer["ideal_cycles"] / b, layer["efficiency"],
-             layer["macs"] / b, layer["padding_entries"] / b, layer["window_padding_cycles"] / b,
-             layer["broadcast_stall_cycles"] / b, layer["clipped_activations"] / b,
-             layer["energy_pj"] / b / 1000]
-            for layer in summary["layers"]]
+    rows = [layer_row(layer, b) for layer in summary["layers"]]
     total = ["total", result.cycles.mean(), result.ideal_cycles.mean(), summary["efficiency"],
              result.actions["mac"] / b, result.actions["padding_entry"] / b,
              result.layer_padding.sum() / b, result.broadcast_stalls.sum() / b, result.layer_clipped.sum() / b,
              result.energy_pj / b / 1000]
-    text = render(["layer", "cycles", "ideal", "effic.", "MACs", "padding", "window", "stall(b)",
-                   "clipped", "energy nJ"], rows,
-                  ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".0f", ".1f", ".2f"],
-                  totals=[total])
+    text = render(LAYER_COLUMNS, rows, LAYER_FORMATS, totals=[total])
     width = max(len(line) for line in text.splitlines())
     per = "per input (mean over the batch of %d)" % b if b > 1 else "per input"
     components = ", ".join(f"{k} {v / b / 1000:.2f}" for k, v in result.component_energy_pj.items() if v)
@@ -185,13 +193,7 @@ def run(args) -> int:
 def format_tiled_table(result) -> str:
     """A tiled program's layers (each summed over the parts that run it), then its parts: the
     tile programs (run once per tile of their shape) and the tail, per input."""
-    layers = render(["layer", "cycles", "ideal", "effic.", "MACs", "padding", "window",
-                     "stall(b)", "clipped", "energy nJ"],
-                    [[r["name"], r["cycles"], r["ideal_cycles"], r["efficiency"], r["macs"],
-                      r["padding_entries"], r["window_padding_cycles"],
-                      r["broadcast_stall_cycles"], r["clipped_activations"],
-                      r["energy_pj"] / 1000] for r in result.layer_rows()],
-                    ["", ".0f", ".0f", ".1%", ".0f", ".0f", ".0f", ".0f", ".1f", ".2f"])
+    layers = render(LAYER_COLUMNS, [layer_row(r) for r in result.layer_rows()], LAYER_FORMATS)
     rows = [[r["part"], r["runs"], r["cycles"], r["ideal_cycles"], r["efficiency"], r["macs"],
              r["energy_pj"] / 1000] for r in result.part_rows()]
     s = result.summary()

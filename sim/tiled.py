@@ -28,7 +28,6 @@ class TiledSimResult:
     outputs: np.ndarray              #: float32, logical order
     cycles: np.ndarray               #: int64 [n]: every part's cycles, summed
     parts: dict[str, SimResult]
-    part_cycles: dict[str, np.ndarray]   #: per part, int64 [n]
     energy_table: EnergyTable
 
     @property
@@ -47,13 +46,14 @@ class TiledSimResult:
     def energy_pj(self) -> float:
         return float(sum(r.energy_pj for r in self.parts.values()))
 
+    def per_input(self, values: np.ndarray) -> np.ndarray:
+        """A part's figure per run [runs · n] (tile by tile, the batch inside) → per input [n]."""
+        return np.asarray(values).reshape(-1, self.batch).sum(axis=0)
+
     @property
     def ideal_cycles(self) -> np.ndarray:
         """[n] the parts' ideal cycles, summed (the halos' MACs included)."""
-        total = np.zeros(self.batch, np.int64)
-        for r in self.parts.values():
-            total += r.ideal_cycles.reshape(-1, self.batch).sum(axis=0)
-        return total
+        return sum(self.per_input(r.ideal_cycles) for r in self.parts.values())
 
     @property
     def macs(self) -> int:
@@ -70,7 +70,8 @@ class TiledSimResult:
         for name, r in self.parts.items():
             runs = r.batch // b
             ideal = int(r.ideal_cycles.sum())
-            rows.append({"part": name, "runs": runs, "cycles": float(self.part_cycles[name].mean()),
+            rows.append({"part": name, "runs": runs,
+                         "cycles": float(self.per_input(r.cycles).mean()),
                          "ideal_cycles": ideal / b,
                          "efficiency": ideal / max(1, int(r.cycles.sum())),
                          "macs": r.actions["mac"] / b, "energy_pj": r.energy_pj / b,
@@ -120,7 +121,7 @@ def simulate_tiled(tiled, xq, energy_table: EnergyTable | str | None = None) -> 
         parts[name] = result
         return result.outputs_int, result.cycles
 
-    outputs, cycles, part_cycles = tiled.run(xq, rung)
+    outputs, cycles, _ = tiled.run(xq, rung)
     frac = tiled.layers[-1].out_frac
     floats = tiled.logical_output(dequantize(outputs, frac).astype(np.float32))
-    return TiledSimResult(tiled, outputs, floats, cycles, parts, part_cycles, table)
+    return TiledSimResult(tiled, outputs, floats, cycles, parts, table)

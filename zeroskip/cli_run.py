@@ -84,7 +84,7 @@ def run(args) -> int:
     from zeroskip.hw.tiled import load_any
     from zeroskip.hw.transport import DEFAULT_TIMEOUT_S, SerialTransport
     from zeroskip.inputs import activations, load_array
-    from zeroskip.sim import simulate_int
+    from zeroskip.ladder import run as rung_run
     from zeroskip.files import write_atomic
 
     progress = Progress(getattr(args, "quiet", False))
@@ -108,14 +108,10 @@ def run(args) -> int:
         print(f"no --input: using a seeded random input (seed {args.seed})")
     baud, sim_divisor = _link_settings(args, arch)
 
-    def simulated(one, inputs):
-        result = simulate_int(one, inputs)
-        return result.outputs_int, result.cycles
-
-    # the simulator's cycle counts bound each run (and are what --check compares against)
+    # the simulator's cycle counts bound each run (and are what --check compares against); a
+    # program tiled over space runs part by part, on the board as on every rung
     tiled = hasattr(program, "tiles")
-    expected_cycles = (program.run(xq, lambda name, one, inputs: simulated(one, inputs))[1]
-                       if tiled else simulated(program, xq)[1])
+    expected_cycles = rung_run("sim", program, xq).cycles
 
     board = None
     if args.port == "sim":
@@ -135,7 +131,7 @@ def run(args) -> int:
             started = time.perf_counter()
 
             def on_board(name, one, inputs):     # every part of a tiled program in turn
-                limits = [cycle_limit(one, c) for c in simulated(one, inputs)[1]]
+                limits = [cycle_limit(one, c) for c in rung_run("sim", one, inputs).cycles]
                 if tiled:
                     progress(f"{name}: {len(inputs)} runs")
                 return asyncio.run(run_on_board(host, one, inputs, limits, progress, tiled))
@@ -161,10 +157,7 @@ def run(args) -> int:
         write_atomic(args.output, lambda f: np.save(f, floats[0] if single else floats))
     if not args.check:
         return 0
-    from zeroskip.hw.reference import predict_int
-
-    reference = (program.run(xq, lambda name, one, inputs: (predict_int(one, inputs), None))[0]
-                 if tiled else predict_int(program, xq))
+    reference = rung_run("reference", program, xq).outputs
     bad_outputs = [i for i in range(len(xq)) if not np.array_equal(outputs[i], reference[i])]
     bad_cycles = [i for i in range(len(xq)) if cycles[i] != expected_cycles[i]]
     if bad_outputs or bad_cycles:

@@ -168,9 +168,8 @@ def verify_tiled(args, tiled, arch, xq, source: str, simulator: str, progress) -
     """``zeroskip verify`` on a program tiled over space (docs/conv.md "Spatial tiling"): every
     part on the RTL with the crops (or the stitched maps) it runs, each run against the
     reference and the simulator; then each input's stitched result against the reference's."""
-    from zeroskip.hw.reference import predict_int
     from zeroskip.hw.rtl.run import RtlTimeout, build_and_run
-    from zeroskip.ladder import check_rtl
+    from zeroskip.ladder import check_rtl, run as rung_run
 
     if args.waves is not None:
         raise ZeroskipError(f"--waves: {args.program} is tiled over space; give one part's "
@@ -181,7 +180,7 @@ def verify_tiled(args, tiled, arch, xq, source: str, simulator: str, progress) -
     def rtl(name, program, inputs):
         progress(f"{simulator}: {name}, {len(inputs)} runs")
         result = build_and_run(arch, program, inputs, simulator, bus_load=args.bus_load,
-                               expected_cycles=_sim(program, inputs)[1],
+                               expected_cycles=rung_run("sim", program, inputs).cycles,
                                wall_seconds=args.wall_seconds, label=f"{args.program}/{name}")
         checks = check_rtl(program, inputs, result.outputs, result.cycles)
         bad = [c for c in checks if not c.ok]
@@ -197,8 +196,8 @@ def verify_tiled(args, tiled, arch, xq, source: str, simulator: str, progress) -
     except RtlTimeout as error:
         print(f"FAIL: {error}")
         return 1
-    want, _, _ = tiled.run(xq, lambda name, program, inputs: (predict_int(program, inputs), None))
-    spec = tiled.run(xq, lambda name, program, inputs: _sim(program, inputs))[1]
+    want = rung_run("reference", tiled, xq).outputs
+    spec = rung_run("sim", tiled, xq).cycles
     wrong = 0
     for i in range(len(xq)):
         bad = np.flatnonzero(outputs[i] != want[i])
@@ -216,13 +215,6 @@ def verify_tiled(args, tiled, arch, xq, source: str, simulator: str, progress) -
                                             "inputs": source, "passed": passed,
                                             "parts": report}, indent=1))
     return 0 if passed else 1
-
-
-def _sim(program, inputs):
-    from zeroskip.sim import simulate_int
-
-    result = simulate_int(program, inputs)
-    return result.outputs_int, result.cycles
 
 
 def run_rungs(args, program, xq, source: str, progress) -> int:

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
+from zeroskip.hw.timing import GROUP_FEED_LATENCY
 
 
 #: fields that are positive integers (each also bounded by ``LIMITS``)
@@ -41,7 +42,7 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 TIMING_SWITCHES = ("bounds_lookahead", "padding_merge", "lane_passes", "sweep_overlap")
 #: pipeline registers for the clock (docs/timing.md "Registered broadcast", docs/fpga.md): switches
 #: like the improvements (0 = off, left out of the fingerprint), but each adds latency
-PIPELINE_SWITCHES = ("registered_broadcast",)
+PIPELINE_SWITCHES = ("registered_broadcast", "group_feed")
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -84,6 +85,10 @@ class ArchConfig:
     #: the broadcast item is registered between the LNZD and the PEs' queues: an item pushed at
     #: b can be popped at b + 2, and a queue's room counts the item in flight (for the clock)
     registered_broadcast: int = 0
+    #: the input groups are read ahead by a walker into a feed of registers (the banks' outputs
+    #: registered, the LNZD reading flip-flops): every pass's group scan starts
+    #: ``timing.GROUP_FEED_LATENCY`` cycles later (for the clock)
+    group_feed: int = 0
     #: conv passes whose every column has entries only in the PE of its activation's lane
     #: (depthwise convs, pools) push each non-zero lane of a group into its own PE's queue, the
     #: whole group in one cycle, instead of broadcasting one activation per cycle
@@ -178,6 +183,11 @@ class ArchConfig:
     def max_vector(self) -> int:
         """Longest activation vector (input or output) the array holds."""
         return self.act_depth * self.pes
+
+    @property
+    def scan_delay(self) -> int:
+        """Cycles every pass's group scan starts later than EIE's (``group_feed``)."""
+        return GROUP_FEED_LATENCY if self.group_feed else 0
 
     @property
     def cycle_ns(self) -> float:
@@ -287,7 +297,8 @@ CLI_OVERRIDES = {
     "--act-depth": "act_depth", "--acc-depth": "acc_depth", "--bias-depth": "bias_depth",
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
     "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
-    "--registered-broadcast": "registered_broadcast", "--lane-passes": "lane_passes",
+    "--registered-broadcast": "registered_broadcast", "--group-feed": "group_feed",
+    "--lane-passes": "lane_passes",
     "--sweep-overlap": "sweep_overlap",
 }
 

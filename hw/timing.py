@@ -23,6 +23,11 @@ REQUANT_WRITE_LATENCY = 3
 #: phase end C to the next pixel-pass's first cycle (the control unit sees C at C + 1)
 PIXEL_RESTART = 2
 
+#: with ``group_feed`` (docs/timing.md "Group feed"): cycles the group scan of every pass (and
+#: pixel-pass) starts later, b_{-1} = T + GROUP_FEED_LATENCY: a group read at T is in the bank's
+#: output register at T + 2 and in the feed at T + 3, when the LNZD may use it
+GROUP_FEED_LATENCY = 2
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

@@ -13,6 +13,7 @@ Per PE, the column phase (cycles 0 .. C inclusive) splits into
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -43,7 +44,8 @@ class PassSchedule:
 def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                   keep_trace: bool = False, groups: np.ndarray | None = None,
                   group_count: np.ndarray | None = None, lookahead: bool = False,
-                  tails: np.ndarray | None = None, registered: bool = False) -> PassSchedule:
+                  tails: np.ndarray | None = None, registered: bool = False,
+                  delay: int = 0) -> PassSchedule:
     """Timing of one pass.
 
     ``active`` bool [batch, in_len]: which columns' activations are broadcast (non-zero).
@@ -58,6 +60,7 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     ``registered``: the broadcast item is registered on its way to the queues
     (``ArchConfig.registered_broadcast``, docs/timing.md "Registered broadcast"): an item pushed
     at b is popped at b + 2 at the earliest.
+    ``delay``: cycles the group scan starts later (``ArchConfig.scan_delay``: b_{-1} = T + delay).
     """
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
@@ -73,13 +76,26 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     chunk = (functools.partial(_schedule_chunk_lookahead, tails=tails) if lookahead else
              functools.partial(_schedule_chunk, tails=tails, registered=registered))
     if keep_trace or batch <= step:
-        return chunk(active, counts, fifo_depth, keep_trace, groups, group_count)
+        return delayed(chunk(active, counts, fifo_depth, keep_trace, groups, group_count), delay)
     parts = [chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
                    group_count[i:i + step])
              for i in range(0, batch, step)]
-    return PassSchedule(**{name: np.concatenate([getattr(p, name) for p in parts])
-                           for name in ("column_end", "broadcast_done", "broadcast_stalls",
-                                        "nonzeros", "pe_busy", "pe_stall", "pe_idle")})
+    return delayed(PassSchedule(**{name: np.concatenate([getattr(p, name) for p in parts])
+                                   for name in ("column_end", "broadcast_done", "broadcast_stalls",
+                                                "nonzeros", "pe_busy", "pe_stall", "pe_idle")}),
+                   delay)
+
+
+def delayed(schedule: PassSchedule, cycles: int) -> PassSchedule:
+    """``schedule`` with its group scan started ``cycles`` later (docs/timing.md "Group feed"):
+    every broadcast, pop and end moves by ``cycles``, and every PE idles through them."""
+    if not cycles:
+        return schedule
+    later = lambda v: None if v is None else np.where(v >= 0, v + cycles, v)   # noqa: E731
+    return dataclasses.replace(
+        schedule, column_end=schedule.column_end + cycles,
+        broadcast_done=schedule.broadcast_done + cycles, pe_idle=schedule.pe_idle + cycles,
+        broadcasts=later(schedule.broadcasts), pops=later(schedule.pops))
 
 
 def _broadcast_stalls(broadcast: np.ndarray, gap: np.ndarray, valid_k: np.ndarray) -> np.ndarray:
@@ -171,7 +187,7 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
 def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, groups: np.ndarray,
                    group_count: np.ndarray, fifo_depth: int, lookahead: bool = False,
                    tails: np.ndarray | None = None, registered: bool = False,
-                   keep_trace: bool = False) -> PassSchedule:
+                   keep_trace: bool = False, delay: int = 0) -> PassSchedule:
     """Timing of a lane pass (docs/timing.md "Lane passes", ``ArchConfig.lane_passes``): every
     group of the sequence takes one cycle, and each of its non-zero lanes is pushed into its own
     PE's queue only, in that cycle, while every queue has room.
@@ -179,7 +195,8 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     ``active`` bool [batch, in_len], ``groups`` int [batch, in_len] and ``group_count`` [batch] as
     for ``schedule_pass``; ``lanes`` int [batch, in_len] (broadcastable): the PE whose queue takes
     column j (its activation's lane). ``counts`` [pes, in_len]: entries of each PE's column; only
-    the lane's PE's count is used (a lane pass's columns have entries in that PE only)."""
+    the lane's PE's count is used (a lane pass's columns have entries in that PE only);
+    ``delay`` as ``schedule_pass``'s."""
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
     batch, pes = active.shape[0], counts.shape[0]
@@ -229,13 +246,13 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     column_end = np.maximum(broadcast_done, finish)
     stalls = _broadcast_stalls(broadcast, gap, valid_k)
     busy = n.sum(axis=0)
-    return PassSchedule(
+    return delayed(PassSchedule(
         column_end=column_end, broadcast_done=broadcast_done, broadcast_stalls=stalls,
         nonzeros=nonzeros, pe_busy=busy, pe_stall=stall,
         pe_idle=column_end[:, None] + 1 - busy - stall,
         broadcasts=np.where(valid_k.T, broadcast.T, -1) if keep_trace else None,
         pops=np.where(pushed.transpose(1, 0, 2), pops.transpose(1, 0, 2), -1) if keep_trace else None,
-        pe_items=pushed.sum(axis=0).astype(np.int64))
+        pe_items=pushed.sum(axis=0).astype(np.int64)), delay)
 
 
 def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int):
@@ -341,7 +358,8 @@ def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int
 
 def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, rows: int,
                          fifo_depth: int, keep_trace: bool = False,
-                         lookahead: bool = False, registered: bool = False) -> tuple[PassSchedule, int]:
+                         lookahead: bool = False, registered: bool = False,
+                         delay: int = 0) -> tuple[PassSchedule, int]:
     """Timing of one binary pass (docs/binary-mode.md) for any input — no zero skipping, so it
     does not depend on the data. Returns the schedule (batch of one) and the group reads."""
     chunks = -(-in_len // line_bits)
@@ -349,7 +367,7 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
     reads = np.diff(last_group, prepend=-1)                                           # r_c
     per_item = np.tile(np.maximum(reads, 1), max(planes, 1))                          # plane-major
     schedule = schedule_binary_items(per_item, pes, rows, fifo_depth, keep_trace, lookahead,
-                                     registered=registered)
+                                     registered=registered, delay=delay)
     return schedule, int(reads.sum()) * max(planes, 1)
 
 
@@ -390,14 +408,23 @@ def binary_window_items(geometry, pes: int, line_bits: int, planes: int):
 
 def schedule_binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int,
                           keep_trace: bool = False, lookahead: bool = False,
-                          trailing: int = 0, registered: bool = False) -> PassSchedule:
+                          trailing: int = 0, registered: bool = False,
+                          delay: int = 0) -> PassSchedule:
     """The binary broadcast recurrence ``b_k = max(b_{k−1} + g_k, max_p s[p, k−D] + 1)`` over the
     items' gaps ``per_item`` (batch of one); ``trailing`` cycles after the last item before the
-    broadcaster is done (padding positions examined); ``registered``: as ``schedule_pass``'s."""
+    broadcaster is done (padding positions examined); ``registered`` and ``delay``: as
+    ``schedule_pass``'s."""
     per_item = np.asarray(per_item, np.int64)
-    items = len(per_item)
     if lookahead:
-        return _binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace, trailing)
+        return delayed(_binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace, trailing), delay)
+    return delayed(_binary_items(per_item, pes, rows, fifo_depth, keep_trace, trailing, registered),
+                   delay)
+
+
+def _binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int, keep_trace: bool,
+                  trailing: int, registered: bool) -> PassSchedule:
+    """``schedule_binary_items`` without the bounds lookahead."""
+    items = len(per_item)
     broadcast = np.zeros(items, np.int64)
     pops = np.zeros(items, np.int64)
     b, free = 0, None                                                                 # b_{-1} = T

@@ -34,6 +34,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, chunk_bits,
                                              group_read_signature, pass_signature, plane_bits,
@@ -74,12 +75,28 @@ class Broadcaster(wiring.Component):
         group = Signal(data.ArrayLayout(signed(a.act_bits), n))
         held = Signal(data.ArrayLayout(signed(a.act_bits), n), name="group_held")
         fresh = Signal(name="group_fresh")
-        for lane, port in enumerate(self.groups):
-            m.d.comb += [port.en.eq(read), port.addr.eq(address),
-                         group[lane].eq(Mux(fresh, port.data, held[lane]))]
+        finished = Signal()
+        if a.group_feed:
+            # docs/timing.md "Group feed": a walker reads the pass's groups ahead into the feed,
+            # and the scan below runs GROUP_FEED_LATENCY cycles behind ``start``, taking each
+            # group from the feed where it would have read the bank (``read``: the next one)
+            start = Signal(name="scan_start")
+            delays = [Signal(name=f"scan_start_{k}") for k in range(timing.GROUP_FEED_LATENCY)]
+            m.d.sync += [delays[0].eq(self.run.start),
+                         *(later.eq(sooner) for sooner, later in zip(delays, delays[1:]))]
+            m.d.comb += start.eq(delays[-1])
+            with m.If(self.run.start):                 # not done while the scan waits
+                m.d.sync += finished.eq(0)
+            sources = self.elaborate_feed(m, read)
+        else:
+            start = self.run.start
+            for port in self.groups:
+                m.d.comb += [port.en.eq(read), port.addr.eq(address)]
+            sources = [port.data for port in self.groups]
+        for lane, source in enumerate(sources):
+            m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
         m.d.sync += held.eq(group)
         push = Signal()                 # the item enters every queue this cycle
-        finished = Signal()
         m.d.comb += [self.items.valid.eq(push), self.done.eq(finished & ~self.run.start)]
 
         # sparse and conv passes: the lowest-indexed candidate of the group not yet broadcast.
@@ -168,13 +185,13 @@ class Broadcaster(wiring.Component):
 
         advance = Signal()
         with m.If(kind_binary):
-            self.elaborate_binary(m, group, read, address, push, finished, binary, walk, shift)
+            self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift)
             m.d.sync += fresh.eq(read)           # the port holds a group until the next read
         with m.Else():
-            m.d.comb += address.eq(Mux(self.run.start, first_group(Mux(conv, pixel.origin, 0)),
+            m.d.comb += address.eq(Mux(start, first_group(Mux(conv, pixel.origin, 0)),
                                        next_address))
-            m.d.sync += fresh.eq(self.run.start | (running & advance))
-            with m.If(self.run.start):
+            m.d.sync += fresh.eq(start | (running & advance))
+            with m.If(start):
                 origin = Mux(conv, pixel.origin, 0)
                 inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)
                 m.d.comb += read.eq(inside)
@@ -204,7 +221,7 @@ class Broadcaster(wiring.Component):
                         m.d.sync += [columns.eq(columns + in_len), delta.eq(columns + in_len - b)]
         return m
 
-    def elaborate_binary(self, m: Module, group, read: Signal, address: Signal, push: Signal,
+    def elaborate_binary(self, m: Module, start, group, read: Signal, address: Signal, push: Signal,
                          finished: Signal, item, walk: "_Window", shift) -> None:
         """Every (plane, position, chunk) item: a binary pass's one position [0, in_len), a binary
         conv pass's kernel positions [B, B + C) (a padding one examined in one cycle, with no item);
@@ -277,7 +294,7 @@ class Broadcaster(wiring.Component):
         m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk),
                      item.valid.eq(chunk_end - chunk_start)]
 
-        with m.If(self.run.start):
+        with m.If(start):
             m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0)]
             restart_window()
         with m.Elif(running & padding):                        # a padding position: one cycle
@@ -325,27 +342,126 @@ class Broadcaster(wiring.Component):
             m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
 
 
+    def elaborate_feed(self, m: Module, pop: Signal) -> list:
+        """docs/timing.md "Group feed": the walker issues the reads of the pass's group sequence
+        from ``start`` on, one a cycle while the feed has room; each group reaches a slot of the
+        feed GROUP_FEED_LATENCY cycles after its read (the bank's output is registered in its
+        PE), and ``pop`` (the scan's read) makes the oldest the scan's group in the next cycle,
+        from flip-flops. The sequence is the scan's reads in order, which depend on the geometry
+        alone: per plane (binary passes) and position (conv and binary conv: the window's kernel
+        positions; otherwise [0, in_len)), the groups covering an inside position, none for one
+        in the padding. Returns the popped group's lanes."""
+        a = self.arch
+        n, w = a.pes, a.line_bits
+        desc, pixel = self.run.desc, self.run.pixel
+        shift = n.bit_length() - 1 if n & (n - 1) == 0 else None
+        kind_binary = (desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV)
+        windowed = Signal(name="walker_windowed")
+        if shift is not None:       # as the scan: windows need N (binary: and line_bits) a power of 2
+            binary_window = (desc.kind == KIND_BINARY_CONV) if w & (w - 1) == 0 else Const(0, 1)
+            m.d.comb += windowed.eq((desc.kind == KIND_CONV) | binary_window)
+        planes = Mux(kind_binary & (desc.planes != 0), desc.planes, 1)
+        walk = _Window(m, desc, pixel, prefix="walker_")
+
+        running = Signal(name="walker_running")
+        plane = Signal(plane_bits(a), name="walker_plane")
+        index = Signal(range(a.act_depth + 1), name="walker_index")      # the group last read
+        base = Signal(_bits_for(a.max_vector + n), name="walker_base")   # its first activation
+        end = Signal(pixel.origin.shape(), name="walker_end")            # the position's B + C
+        inside = Signal(name="walker_inside")                            # not in the padding
+        emit = Signal(name="walker_read")
+        address = Signal(range(a.act_depth), name="walker_addr")
+        slots = FEED_SLOTS
+        outstanding = Signal(range(slots + 1), name="feed_outstanding")  # read, not yet popped
+        for port in self.groups:
+            m.d.comb += [port.en.eq(emit), port.addr.eq(address)]
+
+        def first_group(b):
+            return 0 if shift is None else b[shift:]
+
+        def enter(b, is_inside):
+            """Make the position [b, b + C) current, reading its first group unless in the padding."""
+            m.d.sync += [index.eq(first_group(b)), end.eq(b + desc.in_len), inside.eq(is_inside),
+                         base.eq(0 if shift is None else Cat(Const(0, shift), b[shift:]))]
+            m.d.comb += [emit.eq(is_inside), address.eq(first_group(b))]
+
+        origin = Mux(windowed, pixel.origin, 0)
+        origin_inside = ~windowed | walk.in_map(pixel.iy0, pixel.ix0)
+        # the slot the next read will fill stays free until then: at most ``slots - 1`` groups
+        # outstanding besides the scan's current one (the count is one cycle behind the pops)
+        with m.If(self.run.start):
+            m.d.sync += [running.eq(1), plane.eq(0)]
+            walk.restart()
+            enter(origin, origin_inside)
+        with m.Elif(running & (outstanding < slots - 1)):
+            with m.If(inside & (base + n < end)):                 # the position's next group
+                m.d.comb += [emit.eq(1), address.eq(index + 1)]
+                m.d.sync += [index.eq(index + 1), base.eq(base + n)]
+            with m.Elif(windowed & ~walk.last):                   # the next kernel position
+                enter(*walk.step())
+            with m.Elif(plane + 1 < planes):                      # the next plane's first
+                m.d.sync += plane.eq(plane + 1)
+                walk.restart()
+                enter(origin, origin_inside)
+            with m.Else():
+                m.d.sync += running.eq(0)
+
+        # the reads in flight: the bank's data at + 1, its PE's register at + 2, into a slot
+        arriving = [Signal(name=f"feed_arriving_{k}") for k in range(timing.GROUP_FEED_LATENCY)]
+        m.d.sync += [arriving[0].eq(emit),
+                     *(later.eq(sooner) for sooner, later in zip(arriving, arriving[1:]))]
+        layout = data.ArrayLayout(signed(a.act_bits), n)
+        feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
+        write_at = Signal(range(slots), name="feed_write")
+        read_at = Signal(range(slots), name="feed_read")
+        current = Signal(range(slots), name="feed_current")            # the slot popped last
+        with m.If(arriving[-1]):
+            with m.Switch(write_at):
+                for k in range(slots):
+                    with m.Case(k):
+                        m.d.sync += feed[k].eq(Cat(port.data for port in self.groups))
+            m.d.sync += write_at.eq(write_at + 1)
+        with m.If(pop):
+            m.d.sync += [current.eq(read_at), read_at.eq(read_at + 1)]
+        m.d.sync += outstanding.eq(outstanding + emit - pop)
+        with m.If(self.run.start):                                # every slot is free at a pass
+            m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
+        head = Signal(layout, name="feed_head")
+        with m.Switch(current):
+            for k in range(slots):
+                with m.Case(k):
+                    m.d.comb += head.eq(feed[k])
+        return [head[lane] for lane in range(n)]
+
+
+#: the feed's slots (docs/timing.md "Group feed"): a read GROUP_FEED_LATENCY cycles ahead of its
+#: pop, one pop a cycle, the popped slot held for the scan, the count of outstanding reads a cycle late
+FEED_SLOTS = 4
+assert FEED_SLOTS & (FEED_SLOTS - 1) == 0 and FEED_SLOTS >= timing.GROUP_FEED_LATENCY + 2
+
+
 class _Window:
     """The sliding window's walk over the kernel positions of one output pixel (docs/conv.md),
     shared by conv and binary conv passes: (ky, kx) row-major, the input pixel (iy, ix) and the
     row's B at kx = 0 stepped with adders from the pixel's window (``interfaces.pixel_layout``)."""
 
-    def __init__(self, m: Module, desc, pixel):
+    def __init__(self, m: Module, desc, pixel, prefix: str = ""):
         self.m, self.desc, self.pixel = m, desc, pixel
-        self.ky = Signal.like(desc.kernel, name="ky")
-        self.kx = Signal.like(desc.kernel, name="kx")
-        self.iy = Signal(signed(len(pixel.iy0) + 1), name="iy")
-        self.ix = Signal(signed(len(pixel.ix0) + 1), name="ix")
-        self.row_origin = Signal(pixel.origin.shape(), name="row_origin")
-        self.base = Signal(pixel.origin.shape(), name="window_base")     # the position's B
-        self.last = Signal(name="window_last")       # the pixel's last kernel position
+        self.ky = Signal.like(desc.kernel, name=f"{prefix}ky")
+        self.kx = Signal.like(desc.kernel, name=f"{prefix}kx")
+        self.iy = Signal(signed(len(pixel.iy0) + 1), name=f"{prefix}iy")
+        self.ix = Signal(signed(len(pixel.ix0) + 1), name=f"{prefix}ix")
+        self.row_origin = Signal(pixel.origin.shape(), name=f"{prefix}row_origin")
+        self.base = Signal(pixel.origin.shape(), name=f"{prefix}window_base")     # the position's B
+        self.last = Signal(name=f"{prefix}window_last")       # the pixel's last kernel position
         m.d.comb += self.last.eq((self.ky + 1 == desc.kernel) & (self.kx + 1 == desc.kernel))
         # the next kernel position, computed once for every caller of ``step``
-        self.wrap = Signal(name="window_wrap")
-        self.next_row = Signal.like(self.row_origin, name="window_next_row")
-        self.next_y, self.next_x = Signal.like(self.iy, name="window_next_y"), Signal.like(self.ix, name="window_next_x")
-        self.next_base = Signal.like(self.base, name="window_next_base")
-        self.next_inside = Signal(name="window_next_inside")
+        self.wrap = Signal(name=f"{prefix}window_wrap")
+        self.next_row = Signal.like(self.row_origin, name=f"{prefix}window_next_row")
+        self.next_y = Signal.like(self.iy, name=f"{prefix}window_next_y")
+        self.next_x = Signal.like(self.ix, name=f"{prefix}window_next_x")
+        self.next_base = Signal.like(self.base, name=f"{prefix}window_next_base")
+        self.next_inside = Signal(name=f"{prefix}window_next_inside")
         m.d.comb += [self.wrap.eq(self.kx + 1 == desc.kernel),
                      self.next_row.eq(self.row_origin + desc.row_step),
                      self.next_y.eq(Mux(self.wrap, self.iy + 1, self.iy)),

@@ -72,7 +72,8 @@ def broadcast_signature(arch: ArchConfig) -> wiring.Signature:
 
 def group_read_signature(arch: ArchConfig) -> wiring.Signature:
     """A synchronous read of one PE's source bank (the initiator's view): ``data`` is the word
-    at the ``addr`` given with ``en`` one cycle earlier, held while ``en`` is low."""
+    at the ``addr`` given with ``en`` one cycle earlier, held while ``en`` is low; with
+    ``group_feed`` two cycles earlier (the PE registers the bank's output), for one cycle."""
     return wiring.Signature({"en": Out(1), "addr": Out(range(arch.act_depth)),
                              "data": In(signed(arch.act_bits))})
 

@@ -354,7 +354,12 @@ class ProcessingElement(wiring.Component):
             banks.append(rd)
         read_bank = Signal()        # registered with the read: rdata depends on no bus input
         m.d.sync += read_bank.eq(load.bank)
-        m.d.comb += [self.group.data.eq(Mux(source, banks[1].data, banks[0].data)),
+        group_data = Mux(source, banks[1].data, banks[0].data)
+        if a.group_feed:            # docs/timing.md "Group feed": the bank's output registered
+            registered = Signal.like(self.group.data, name="group_out")
+            m.d.sync += registered.eq(group_data)
+            group_data = registered
+        m.d.comb += [self.group.data.eq(group_data),
                      load.rdata.eq(Mux(read_bank, banks[1].data, banks[0].data))]
         return m
 

@@ -88,14 +88,15 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
     n, depth = a.pes, a.fifo_depth
     acts = trace_int(program, np.asarray(xq)[None, :])
     t = timing.PROGRAM_HEAD
+    delay = a.scan_delay            # "Group feed": every group scan starts at T + delay
     for index, p in enumerate(program.passes):
         if p.kind == 1:
-            t = _binary_pass_end(program, p, t) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+            t = _binary_pass_end(program, p, t + delay) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
         if p.kind == 3:
             swept = None                  # "Sweep overlap": the previous pixel's X + R
             for gaps, trailing in _binary_window_gaps(program, p):
-                column = _binary_items_end(a, gaps, p.rows, t, trailing)
+                column = _binary_items_end(a, gaps, p.rows, t + delay, trailing)
                 if a.sweep_overlap and p.rows:
                     x = column + timing.MAC_DRAIN
                     t = column + timing.PIXEL_RESTART
@@ -125,12 +126,12 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
                 prev_g = j // n
             work = [[int(counts[pe][j]) for pe in range(n)] for j in nonzero]
             tail = [[int(tails[pe][j]) for pe in range(n)] for j in nonzero]
-            b_last, end = lookahead_column_phase(t, scan, work, depth, tail)
-            done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + groups + 1
+            b_last, end = lookahead_column_phase(t + delay, scan, work, depth, tail)
+            done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + delay + groups + 1
             t = max(done_b, end) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
         b, s = [], [[] for _ in range(n)]
-        prev_b, prev_g = t, -1
+        prev_b, prev_g = t + delay, -1
         for k, j in enumerate(nonzero):
             g = j // n
             bk = prev_b + 1 + max(0, g - prev_g - 1)
@@ -147,7 +148,7 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
             free = [s[pe][-1] + max(counts[pe][nonzero[-1]], 1) + tails[pe][nonzero[-1]]
                     for pe in range(n)]
         else:
-            done_b, free = t + groups + 1, [t] * n
+            done_b, free = t + delay + groups + 1, [t] * n
         column_end = max(done_b, max(free))
         t = column_end + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
     return t + timing.PROGRAM_TAIL

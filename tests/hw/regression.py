@@ -78,9 +78,11 @@ ZS_ARCHS = [
     _arch("z2pe-merge", pes=2, fifo_depth=2, code_bits=4, run_bits=2, line_bits=48, act_depth=64,
           acc_depth=16, sparse_depth=1024, ptr_depth=512, bias_depth=256, max_passes=16,
           padding_merge=1),
-    # the registered broadcast (for the clock, docs/timing.md), with one- and two-deep queues
+    # the registered broadcast and the group feed (for the clock, docs/timing.md), with one- and
+    # two-deep queues
     _arch("z4pe-reg", pes=4, fifo_depth=2, act_depth=32, acc_depth=8, sparse_depth=512,
-          ptr_depth=512, bias_depth=128, max_passes=16, padding_merge=1, registered_broadcast=1),
+          ptr_depth=512, bias_depth=128, max_passes=16, padding_merge=1, registered_broadcast=1,
+          group_feed=1),
     _arch("z3pe-reg", pes=3, fifo_depth=1, act_depth=64, acc_depth=4, sparse_depth=1024,
           ptr_depth=512, bias_depth=128, max_passes=32, registered_broadcast=1),
 ]
@@ -541,7 +543,7 @@ def corner_inputs(program: Program, layers: list, xq: np.ndarray, seed: int) -> 
 #: conv architectures: power-of-two PE counts, maps large enough for small images, accumulator
 #: files small enough that output channels tile (several descriptors looping over the pixels);
 #: lane passes on three: on one PE every conv is one (columns of many entries, zeros not pushed),
-#: on 2 and 8 PEs pools and depthwise convs, on 8 with the registered broadcast
+#: on 2 and 8 PEs pools and depthwise convs, on 8 with the registered broadcast and the group feed
 CONV_ARCHS = [
     _arch("c1pe", pes=1, fifo_depth=2, act_depth=512, acc_depth=4, sparse_depth=2048,
           ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32, lane_passes=1),
@@ -552,7 +554,7 @@ CONV_ARCHS = [
           ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=32, sweep_overlap=1),
     _arch("c8pe", pes=8, fifo_depth=2, act_depth=64, acc_depth=4, sparse_depth=512,
           ptr_depth=1024, bias_depth=64, max_layers=4, max_passes=16, lane_passes=1,
-          registered_broadcast=1),
+          registered_broadcast=1, group_feed=1),
 ]
 
 

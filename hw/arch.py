@@ -119,9 +119,6 @@ class ArchConfig:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ZeroskipError(f"architecture field '{name}' must be in {low}..{high}, got {value}")
-        if self.registered_broadcast and self.bounds_lookahead:
-            raise ZeroskipError("architecture fields 'registered_broadcast' and 'bounds_lookahead' "
-                                "are not supported together (docs/timing.md)")
         if self.line_bits % self.entry_bits:
             raise ZeroskipError(
                 f"architecture field 'line_bits' ({self.line_bits}) must be a multiple of the entry width "

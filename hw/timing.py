@@ -28,6 +28,13 @@ PIXEL_RESTART = 2
 #: output register at T + 2 and in the feed at T + 3, when the LNZD may use it
 GROUP_FEED_LATENCY = 2
 
+#: with ``bounds_lookahead`` (docs/timing.md "Bounds lookahead"): the cycles a pushed item spends
+#: in a PE before it may enter the queue (or vanish, an empty column): the bounds stage; with
+#: ``registered_broadcast`` also the broadcast register (the pointer read issued from it) and the
+#: bounds registered out of the pointer block RAM
+BOUNDS_STAGES = 1
+REGISTERED_BOUNDS_STAGES = 3
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zeroskip.hw import timing
+
 #: elements of one [k, batch, pes] work array before the batch is split into chunks
 _CHUNK_ELEMENTS = 1 << 21
 _NEVER = np.int64(-(1 << 62))
@@ -72,8 +74,8 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
         in_len = active.shape[1]
         groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
         group_count = np.full(batch, -(-in_len // pes), np.int64)
-    # the registered broadcast exists without the lookahead only (ArchConfig refuses both)
-    chunk = (functools.partial(_schedule_chunk_lookahead, tails=tails) if lookahead else
+    chunk = (functools.partial(_schedule_chunk_lookahead, tails=tails, stages=bounds_stages(registered))
+             if lookahead else
              functools.partial(_schedule_chunk, tails=tails, registered=registered))
     if keep_trace or batch <= step:
         return delayed(chunk(active, counts, fifo_depth, keep_trace, groups, group_count), delay)
@@ -84,6 +86,11 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                                    for name in ("column_end", "broadcast_done", "broadcast_stalls",
                                                 "nonzeros", "pe_busy", "pe_stall", "pe_idle")}),
                    delay)
+
+
+def bounds_stages(registered: bool) -> int:
+    """Cycles a pushed item spends in a PE before its queue with the bounds lookahead."""
+    return timing.REGISTERED_BOUNDS_STAGES if registered else timing.BOUNDS_STAGES
 
 
 def delayed(schedule: PassSchedule, cycles: int) -> PassSchedule:
@@ -227,8 +234,10 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     valid_k = np.arange(kmax)[:, None] < nonzeros[None, :]                   # [kmax, batch]
     previous = np.concatenate([np.full((batch, 1), -1, np.int64), group[:, :-1]], axis=1)
     gap = np.where(valid_k, (group - previous).T, 0)                        # one cycle per group
+    stages = bounds_stages(registered)
     if lookahead:
-        broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, fifo_depth, tail, pushed)
+        broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, fifo_depth, tail, pushed,
+                                                      stages)
         stall = np.zeros((batch, pes), np.int64)
     else:
         broadcast, pops, free, stall = _lanes_core(gap, n, tail, pushed, valid_k, fifo_depth,
@@ -236,8 +245,8 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     rows, last = np.arange(batch), np.maximum(nonzeros - 1, 0)
     b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)
     g_last = np.where(nonzeros > 0, group[rows, last], -1) if kmax else np.full(batch, -1, np.int64)
-    if lookahead:       # the last item leaves the bounds stage at b + 2; PEs free after their issue
-        finish = np.where(nonzeros > 0, b_last + 2, 0)
+    if lookahead:       # the last item leaves the bounds stage at b + stages + 1; PEs free after their issue
+        finish = np.where(nonzeros > 0, b_last + stages + 1, 0)
         if pes:
             finish = np.maximum(finish, last_issue.max(axis=1))
     else:
@@ -288,14 +297,16 @@ def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int):
 
 
 def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int, tail=0,
-                    pushed: np.ndarray | None = None):
+                    pushed: np.ndarray | None = None, stages: int = timing.BOUNDS_STAGES):
     """The bounds-lookahead recurrence (docs/timing.md "Bounds lookahead") over items k:
     ``gap`` [kmax, batch] the group scan's cycles before item k, ``n`` [kmax, batch, pes] its
     entries, ``valid_k`` [kmax, batch], ``pushed`` [kmax, batch, pes] which PEs' queues take it
     (every PE's by default; a lane pass's lanes). Returns b [kmax, batch], s [kmax, batch, pes] (−1 for an
     empty column, which is never popped) and the cycle each PE is free from [batch, pes]: its
     last issue, or the cycle after it when its last column's last entry was taken along by the
-    padding merge (``tail`` [kmax, batch, pes], 0 or 1)."""
+    padding merge (``tail`` [kmax, batch, pes], 0 or 1). An item spends ``stages`` cycles in a
+    PE before its queue (``bounds_stages``): an empty one holds its place for those cycles, a
+    non-empty one until its pop, at b + stages + 1 at the earliest."""
     kmax, batch = gap.shape
     pes = n.shape[2]
     broadcast = np.zeros((kmax, batch), np.int64)
@@ -305,22 +316,27 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
     b_prev = np.zeros(batch, np.int64)                                  # b_{-1} = T
     free = np.zeros((batch, pes), np.int64)                             # s + n of the last column
     last_issue = np.full((batch, pes), _NEVER, np.int64)
-    staged_empty = np.zeros((batch, pes), bool)                         # item k-1 was empty
+    # the pushes of the last ``stages`` items, where they were empty on p (_NEVER elsewhere)
+    empties = np.full((batch, pes, stages), _NEVER, np.int64)
     for k in range(kmax):
         ok = valid_k[k]
         b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1)
-        # an empty item pushed at b - 1 still holds its place in the bounds stage at b
-        held = queued[:, :, 1] if depth > 1 else np.full((batch, pes), -_NEVER, np.int64)
-        blocked = (staged_empty & (held >= b[:, None])).any(axis=1) & (b == b_prev + 1)
-        b = b + blocked
+        while True:     # the first b at which every PE holds fewer than ``depth`` items
+            held = ((queued >= b[:, None, None]).sum(axis=2)
+                    + (empties >= (b - stages)[:, None, None]).sum(axis=2))
+            blocked = (held >= depth).any(axis=1) & ok
+            if not blocked.any():
+                break
+            b = b + blocked
         taken = ok[:, None] if pushed is None else ok[:, None] & pushed[k]
         nonempty = (n[k] > 0) & taken
-        s = np.maximum(b[:, None] + 2, free)
+        s = np.maximum(b[:, None] + stages + 1, free)
         free = np.where(nonempty, s + n[k], free)
         last_issue = np.where(nonempty, s + n[k] - 1 + (tail[k] if np.ndim(tail) else 0), last_issue)
         queued = np.where(nonempty[:, :, None],
                           np.concatenate([queued[:, :, 1:], s[:, :, None]], axis=2), queued)
-        staged_empty = (n[k] == 0) & taken
+        empties = np.concatenate(
+            [empties[:, :, 1:], np.where((n[k] == 0) & taken, b[:, None], _NEVER)[:, :, None]], axis=2)
         pops[k] = np.where(nonempty, s, -1)
         b_prev = np.where(ok, b, b_prev)
         broadcast[k] = b_prev
@@ -329,21 +345,22 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
 
 def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int,
                               keep_trace: bool, groups: np.ndarray,
-                              groups_total: np.ndarray, tails: np.ndarray | None = None) -> PassSchedule:
+                              groups_total: np.ndarray, tails: np.ndarray | None = None,
+                              stages: int = timing.BOUNDS_STAGES) -> PassSchedule:
     """``_schedule_chunk`` with the bounds read at push time: no stall, empty columns free."""
     batch = active.shape[0]
     pes = counts.shape[0]
     nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
     valid_k = valid.T
     tail = 0 if tails is None else _items(active, tails, groups)[-1]
-    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth, tail)
+    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth, tail, stages=stages)
     rows = np.arange(batch)
     last = np.maximum(nonzeros - 1, 0)
     b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)
     g_last = np.where(nonzeros > 0, group[rows, last], -1) if kmax else np.full(batch, -1, np.int64)
     broadcast_done = np.where(nonzeros > 0, b_last, 0) + groups_total - g_last
-    # the last item leaves the bounds stage at b_{K-1} + 2; a PE is free after its last issue
-    column_end = np.maximum(broadcast_done, np.where(nonzeros > 0, b_last + 2, 0))
+    # the last item leaves the bounds stage at b_{K-1} + stages + 1; a PE is free after its last issue
+    column_end = np.maximum(broadcast_done, np.where(nonzeros > 0, b_last + stages + 1, 0))
     if pes:
         column_end = np.maximum(column_end, last_issue.max(axis=1))
     stalls = _broadcast_stalls(broadcast, gap, valid_k)
@@ -416,7 +433,8 @@ def schedule_binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth:
     ``schedule_pass``'s."""
     per_item = np.asarray(per_item, np.int64)
     if lookahead:
-        return delayed(_binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace, trailing), delay)
+        return delayed(_binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace, trailing,
+                                         bounds_stages(registered)), delay)
     return delayed(_binary_items(per_item, pes, rows, fifo_depth, keep_trace, trailing, registered),
                    delay)
 
@@ -452,15 +470,17 @@ def _binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int, ke
 
 
 def _binary_lookahead(per_item: np.ndarray, pes: int, rows: int, depth: int,
-                      keep_trace: bool, trailing: int = 0) -> PassSchedule:
+                      keep_trace: bool, trailing: int = 0,
+                      stages: int = timing.BOUNDS_STAGES) -> PassSchedule:
     """A binary pass with the bounds lookahead: every item is a column of ``rows`` lines."""
     items = len(per_item)
     gap = per_item.astype(np.int64)[:, None]
     n = np.full((items, 1, 1), rows, np.int64)
-    broadcast, pops, last_issue = _lookahead_core(gap, n, np.ones((items, 1), bool), depth)
+    broadcast, pops, last_issue = _lookahead_core(gap, n, np.ones((items, 1), bool), depth,
+                                                  stages=stages)
     b_last = int(broadcast[-1, 0]) if items else 0
     done = (b_last + 1 if items else 1) + trailing
-    column_end = max(done, b_last + 2 if items else 0, int(last_issue[0, 0]))
+    column_end = max(done, b_last + stages + 1 if items else 0, int(last_issue[0, 0]))
     busy = rows * items
     scan = np.concatenate([[0], broadcast[:-1, 0]]) + per_item if items else np.zeros(0, np.int64)
     one = lambda v: np.full((1, pes), v, np.int64)                                    # noqa: E731

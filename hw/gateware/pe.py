@@ -48,6 +48,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.fixedpoint import max_offset, signed_range
 from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature,
@@ -445,7 +446,8 @@ class ProcessingElement(wiring.Component):
         queued = data.StructLayout({"item": layout, "start": a.ptr_bits, "stop": a.ptr_bits})
         queue = self.queue = m.submodules.queue = SyncFIFO(width=queued.size, depth=a.fifo_depth)
 
-        # -- push cycle b: both bounds read at the pushed item's column ---------------------------
+        # -- push cycle b: both bounds read at the pushed item's column (with the registered
+        # broadcast at b + 1, from the broadcast register) ---------------------------------------
         pushed = data.View(layout, self.items.payload)
         even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
         ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
@@ -465,9 +467,26 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.comb += [start.eq(Mux(odd, odd_rd.data, even_rd.data)),
                          stop_at.eq(Mux(odd, even_rd.data, odd_rd.data))]
-        m.d.comb += [queue.w_en.eq(staged & (start != stop_at)),
+        # the items a PE holds outside its queue (docs/timing.md "Bounds lookahead": ``stages``)
+        flight = [staged]
+        if a.registered_broadcast:
+            # the bounds leave the block RAM into registers, and the stage that drops an empty
+            # column or queues the item works from those a cycle later: the item spends b + 1
+            # in the broadcast register, b + 2 on the pointer read port, b + 3 in the stage
+            bounded = Signal(name="bounds_valid")
+            bounded_item = Signal(layout, name="bounds_item")
+            bounded_start, bounded_stop = Signal.like(start, name="bounds_start"), Signal.like(stop_at, name="bounds_stop")
+            m.d.sync += [bounded.eq(staged), bounded_item.eq(staged_item), bounded_start.eq(start),
+                         bounded_stop.eq(stop_at)]
+            flight = [self.items.valid, staged, bounded]
+            staged, staged_item, start, stop_at = bounded, bounded_item, bounded_start, bounded_stop
+        assert len(flight) == (timing.REGISTERED_BOUNDS_STAGES if a.registered_broadcast
+                               else timing.BOUNDS_STAGES)
+        holding = Signal(range(len(flight) + 1), name="bounds_holding")
+        m.d.comb += [holding.eq(sum(flight)),
+                     queue.w_en.eq(staged & (start != stop_at)),
                      queue.w_data.eq(Cat(staged_item.as_value(), start, stop_at)),
-                     self.ready.eq(queue.level + staged < a.fifo_depth)]
+                     self.ready.eq(queue.level + holding < a.fifo_depth)]
 
         # -- pop = the first entry's issue -------------------------------------------------------------
         head = data.View(queued, queue.r_data)
@@ -483,7 +502,7 @@ class ProcessingElement(wiring.Component):
         last = Signal()
         m.d.comb += [last.eq(issue & (entry + 1 == stop)), queue.r_en.eq(pop),
                      # free: nothing left after this cycle (the popped item is issuing now)
-                     self.free.eq((~issue | last) & ~staged & (queue.level == pop))]
+                     self.free.eq((~issue | last) & (holding == 0) & (queue.level == pop))]
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
 
         # the column's activation (binary: its bits, plane and valid bits), held after the pop

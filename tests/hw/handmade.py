@@ -126,7 +126,7 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
                 prev_g = j // n
             work = [[int(counts[pe][j]) for pe in range(n)] for j in nonzero]
             tail = [[int(tails[pe][j]) for pe in range(n)] for j in nonzero]
-            b_last, end = lookahead_column_phase(t + delay, scan, work, depth, tail)
+            b_last, end = lookahead_column_phase(t + delay, scan, work, depth, tail, stages(a))
             done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + delay + groups + 1
             t = max(done_b, end) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
@@ -174,33 +174,40 @@ def merged_issues(program: Program, pe: int, start: int, end: int) -> tuple[int,
     return issues, tail
 
 
+def stages(a: ArchConfig) -> int:
+    """"Bounds lookahead": the cycles an item spends in a PE before its queue (its bounds stage;
+    with the registered broadcast also the item's register and the bounds' register)."""
+    return timing.REGISTERED_BOUNDS_STAGES if a.registered_broadcast else timing.BOUNDS_STAGES
+
+
 def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth: int,
-                           tail: list[list[int]] | None = None):
+                           tail: list[list[int]] | None = None, stages: int = 1):
     """docs/timing.md "Bounds lookahead", literally: item k (``scan[k]`` cycles of group scan
     after the previous one, ``work[k][p]`` entries in PE p) is pushed at the first cycle b from
     ``b_{k-1} + scan[k]`` on at which every PE holds fewer than ``depth`` items (an item is held
-    from the cycle after its push until its pop, an empty one for that one cycle only); a
-    non-empty item is popped at max(b + 2, the previous pop + its entries). Returns b_{K-1} (t if
-    none) and the cycle the last PE became free after the last item left the bounds stage (a
-    cycle after its last issue if its last column's last entry was taken along: ``tail``)."""
+    from the cycle after its push until its pop, an empty one for the ``stages`` cycles after its
+    push only); a non-empty item is popped at max(b + stages + 1, the previous pop + its
+    entries). Returns b_{K-1} (t if none) and the cycle the last PE became free after the last
+    item left the bounds stage (a cycle after its last issue if its last column's last entry was
+    taken along: ``tail``)."""
     pes = len(work[0]) if work else 0
     pushes, pops = [], [[None] * len(work) for _ in range(pes)]
     previous, free, done = t, [0] * pes, [0] * pes
     for k, scan_k in enumerate(scan):
         b = previous + scan_k
         while any(sum(1 for j in range(k) if pushes[j] < b <=
-                      (pops[p][j] if work[j][p] else pushes[j] + 1)) >= depth for p in range(pes)):
+                      (pops[p][j] if work[j][p] else pushes[j] + stages)) >= depth for p in range(pes)):
             b += 1
         pushes.append(b)
         for p in range(pes):
             if work[k][p]:
-                pops[p][k] = max(b + 2, free[p])
+                pops[p][k] = max(b + stages + 1, free[p])
                 free[p] = pops[p][k] + work[k][p]
                 done[p] = free[p] - 1 + (tail[k][p] if tail else 0)
         previous = b
     if not scan:
         return t, t
-    return pushes[-1], max([pushes[-1] + 2] + done)
+    return pushes[-1], max([pushes[-1] + stages + 1] + done)
 
 
 def _binary_pass_end(program: Program, p, t: int) -> int:
@@ -213,7 +220,7 @@ def _binary_pass_end(program: Program, p, t: int) -> int:
     if a.bounds_lookahead:
         items = max(p.planes, 1) * chunks
         b_last, end = lookahead_column_phase(t, [max(reads[k % chunks], 1) for k in range(items)],
-                                             [[p.rows]] * items, depth)
+                                             [[p.rows]] * items, depth, stages=stages(a))
         return max(b_last + 1, end)
     b, s = [], []
     for k in range(max(p.planes, 1) * chunks):
@@ -259,7 +266,7 @@ def _binary_items_end(a: ArchConfig, gaps: list[int], rows: int, t: int, trailin
     """C of a binary (pixel-)pass beginning at t whose items come ``gaps`` cycles apart."""
     depth = a.fifo_depth
     if a.bounds_lookahead:
-        b_last, end = lookahead_column_phase(t, gaps, [[rows]] * len(gaps), depth)
+        b_last, end = lookahead_column_phase(t, gaps, [[rows]] * len(gaps), depth, stages=stages(a))
         return max(b_last + 1 + trailing, end)
     b, s = [], []
     for k, gap in enumerate(gaps):

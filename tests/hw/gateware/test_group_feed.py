@@ -62,13 +62,14 @@ def test_conv_program(switches):
     check_conv_program({"group_feed": 1, **switches})
 
 
-def test_binary_conv_program():
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_binary_conv_program(lookahead):
     """Padding on every side, strides 1 and 2, two chunks per kernel position, planes."""
     from zeroskip.hw.reference import predict_int
     from zeroskip.sim import simulate_int
     from handmade import timing_cycles
     from test_binary_conv import _arch
-    arch = _arch(pes=4, fifo_depth=2, group_feed=1, registered_broadcast=1)
+    arch = _arch(pes=4, fifo_depth=2, group_feed=1, registered_broadcast=1, bounds_lookahead=lookahead)
     rng = np.random.default_rng(33)
     specs = [dict(height=5, width=5, channels=20, kernel=3, stride=1, pad=1, out=6, planes=2),
              dict(height=5, width=5, channels=6, kernel=3, stride=2, pad=1, out=5, binarize=False)]
@@ -77,3 +78,7 @@ def test_binary_conv_program():
     for x, (outputs, cycles) in zip(inputs, run_program(program, inputs)):
         np.testing.assert_array_equal(outputs, predict_int(program, x[None])[0])
         assert cycles == timing_cycles(program, x) == simulate_int(program, x[None]).cycles
+
+
+def test_binary_passes_with_the_bounds_lookahead():
+    check_binary_passes({"group_feed": 1, "bounds_lookahead": 1}, [36, 10, 4], 3, 4, 2, seed=77)

@@ -9,8 +9,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from zeroskip.errors import ZeroskipError
-from zeroskip.hw.arch import PRESETS
 
 from benches import run_program, tiny
 from handmade import encode, random_layers
@@ -57,7 +55,28 @@ def test_conv_program():
     check_conv_program({"registered_broadcast": 1})
 
 
-def test_not_with_the_bounds_lookahead():
-    with pytest.raises(ZeroskipError, match="'registered_broadcast' and 'bounds_lookahead' are "
-                                            "not supported together"):
-        dataclasses.replace(PRESETS["zs64"], registered_broadcast=1)
+@pytest.mark.parametrize("seed", range(4))
+def test_with_the_bounds_lookahead(seed):
+    """docs/timing.md "Bounds lookahead": the item registered, then its bounds registered out of
+    the pointer block RAM, then the stage: three cycles before the queue, empty items included."""
+    rng = np.random.default_rng(480 + seed)
+    arch = tiny(pes=int(rng.integers(1, 5)), fifo_depth=[1, 2, 4, 8][seed],
+                acc_depth=int(rng.integers(2, 6)), act_depth=32, sparse_depth=64, ptr_depth=128,
+                bias_depth=64, max_passes=32, registered_broadcast=1, bounds_lookahead=1,
+                padding_merge=seed % 2, group_feed=int(seed >= 2))
+    sizes = [int(v) for v in rng.integers(3, 24, size=int(rng.integers(2, 4)))]
+    program = encode(arch, random_layers(rng, arch, sizes, density=float(rng.uniform(0.05, 0.6))))
+    inputs = sparse_inputs(rng, sizes[0], 2, density=float(rng.uniform(0.3, 1.0)))
+    inputs.append(np.zeros(sizes[0], np.int64))
+    check(program, inputs, run_program(program, inputs, load_over_bus=bool(seed % 2)))
+
+
+@pytest.mark.parametrize("fifo", [1, 3])
+def test_binary_passes_with_the_bounds_lookahead(fifo):
+    check_binary_passes({"registered_broadcast": 1, "bounds_lookahead": 1}, [30, 9, 5], 2, 3, fifo,
+                        seed=55 + fifo)
+
+
+@pytest.mark.parametrize("switches", [{}, {"lane_passes": 1, "group_feed": 1}])
+def test_conv_program_with_the_bounds_lookahead(switches):
+    check_conv_program({"registered_broadcast": 1, "bounds_lookahead": 1, **switches})

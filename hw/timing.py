@@ -24,9 +24,10 @@ REQUANT_WRITE_LATENCY = 3
 PIXEL_RESTART = 2
 
 #: with ``group_feed`` (docs/timing.md "Group feed"): cycles the group scan of every pass (and
-#: pixel-pass) starts later, b_{-1} = T + GROUP_FEED_LATENCY: a group read at T is in the bank's
-#: output register at T + 2 and in the feed at T + 3, when the LNZD may use it
-GROUP_FEED_LATENCY = 2
+#: pixel-pass) starts later, b_{-1} = T + GROUP_FEED_LATENCY: the walker's first token, issued at
+#: T, is read from the banks at T + 1, in the banks' output registers at T + 3 and in the feed at
+#: T + 4, when the LNZD may use it
+GROUP_FEED_LATENCY = 3
 
 #: with ``bounds_lookahead`` (docs/timing.md "Bounds lookahead"): the cycles a pushed item spends
 #: in a PE before it may enter the queue (or vanish, an empty column): the bounds stage; with

@@ -87,12 +87,13 @@ class Broadcaster(wiring.Component):
             m.d.comb += start.eq(delays[-1])
             with m.If(self.run.start):                 # not done while the scan waits
                 m.d.sync += finished.eq(0)
-            sources = self.elaborate_feed(m, read)
+            sources, fed_padding = self.elaborate_feed(m, read)
         else:
             start = self.run.start
             for port in self.groups:
                 m.d.comb += [port.en.eq(read), port.addr.eq(address)]
             sources = [port.data for port in self.groups]
+            fed_padding = None
         for lane, source in enumerate(sources):
             m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
         m.d.sync += held.eq(group)
@@ -122,6 +123,13 @@ class Broadcaster(wiring.Component):
         end = Signal(pixel.origin.shape(), name="position_end")
         low = Signal(max(1, shift or 0), name="position_low")
         padding = Signal(name="position_padding")
+        # with the feed a position's padding comes with its first group: the walker knows it, so
+        # no comparison with the map's bounds lies on the scan's paths
+        in_padding = padding
+        if fed_padding is not None:
+            in_padding = Signal(name="position_in_padding")
+            m.d.comb += in_padding.eq(Mux(fresh, fed_padding, padding))
+            m.d.sync += padding.eq(in_padding)
         delta = Signal(a.act_index_bits, name="position_delta")
         # the window walk (conv and binary conv passes): the kernel position (ky, kx), its input
         # pixel (iy, ix), its row's B at kx = 0, all stepped with adders
@@ -129,7 +137,7 @@ class Broadcaster(wiring.Component):
         columns = Signal(a.act_index_bits, name="position_columns")   # (ky·k + kx)·C
 
         lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
-                    & ~padding for lane in range(n))
+                    & ~in_padding for lane in range(n))
         remaining = Signal(n)
         m.d.comb += [remaining.eq(lanes & ~fired), lnzd.mask.eq(remaining)]
         chosen = Signal(n)
@@ -167,7 +175,9 @@ class Broadcaster(wiring.Component):
             else:
                 first_base, first_lane = Cat(Const(0, shift), b[shift:]), b[:shift]
             m.d.sync += [index.eq(first_group(b)), group_base.eq(first_base), low.eq(first_lane),
-                         end.eq(b + in_len), padding.eq(~inside)]
+                         end.eq(b + in_len)]
+            if fed_padding is None:
+                m.d.sync += padding.eq(~inside)
             return b
 
         # the group after the current one in the sequence, read in the current one's first cycle
@@ -179,13 +189,15 @@ class Broadcaster(wiring.Component):
         more = Signal(name="position_more")          # the position has groups after this one
         successor = Signal(name="group_successor")   # the next group in the sequence is read
         next_address = Signal.like(address, name="next_group_addr")
-        m.d.comb += [more.eq(~padding & (group_base + n < end)),
-                     successor.eq(more | (conv & ~walk.last & walk.next_inside)),
+        next_read = walk.next_inside if fed_padding is None else 1     # the feed: every position
+        m.d.comb += [more.eq(~in_padding & (group_base + n < end)),
+                     successor.eq(more | (conv & ~walk.last & next_read)),
                      next_address.eq(Mux(more, index + 1, first_group(walk.next_base)))]
 
         advance = Signal()
         with m.If(kind_binary):
-            self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift)
+            self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift,
+                                  fed_padding)
             m.d.sync += fresh.eq(read)           # the port holds a group until the next read
         with m.Else():
             m.d.comb += address.eq(Mux(start, first_group(Mux(conv, pixel.origin, 0)),
@@ -194,7 +206,7 @@ class Broadcaster(wiring.Component):
             with m.If(start):
                 origin = Mux(conv, pixel.origin, 0)
                 inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)
-                m.d.comb += read.eq(inside)
+                m.d.comb += read.eq(inside if fed_padding is None else 1)
                 enter(origin, inside)
                 walk.restart()
                 m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0), delta.eq(-origin),
@@ -222,7 +234,7 @@ class Broadcaster(wiring.Component):
         return m
 
     def elaborate_binary(self, m: Module, start, group, read: Signal, address: Signal, push: Signal,
-                         finished: Signal, item, walk: "_Window", shift) -> None:
+                         finished: Signal, item, walk: "_Window", shift, fed_padding=None) -> None:
         """Every (plane, position, chunk) item: a binary pass's one position [0, in_len), a binary
         conv pass's kernel positions [B, B + C) (a padding one examined in one cycle, with no item);
         each position's chunks of ``line_bits`` bits assembled from the groups covering them (a
@@ -290,14 +302,17 @@ class Broadcaster(wiring.Component):
         contribution = Signal(w)
         m.d.comb += contribution.eq(Mux(arrive, placed(port_base, chunk_start), 0))
         current = assembled | contribution
-        complete = ~padding & (full | (arrive & (port_base + n >= chunk_end)))
+        # with the feed every position's first group is read (a padding one's is a token saying
+        # so, examined in the cycle it arrives)
+        in_padding = padding if fed_padding is None else padding | (arrive & fed_padding)
+        complete = ~in_padding & (full | (arrive & (port_base + n >= chunk_end)))
         m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk),
                      item.valid.eq(chunk_end - chunk_start)]
 
         with m.If(start):
             m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0)]
             restart_window()
-        with m.Elif(running & padding):                        # a padding position: one cycle
+        with m.Elif(running & in_padding):                     # a padding position: one cycle
             m.d.sync += chunk.eq(chunk + per_tap)
             next_position()
         with m.Elif(running & complete & self.ready):
@@ -332,7 +347,7 @@ class Broadcaster(wiring.Component):
             first, first_base = 0, 0
         else:
             first, first_base = b[shift:], Cat(Const(0, shift), b[shift:])
-        with m.If(entering & enter_inside):
+        with m.If(entering & (enter_inside if fed_padding is None else 1)):
             m.d.comb += [read.eq(1), address.eq(first)]
             m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
                          port_base.eq(first_base), read_group.eq(first + 1),
@@ -349,8 +364,9 @@ class Broadcaster(wiring.Component):
         PE), and ``pop`` (the scan's read) makes the oldest the scan's group in the next cycle,
         from flip-flops. The sequence is the scan's reads in order, which depend on the geometry
         alone: per plane (binary passes) and position (conv and binary conv: the window's kernel
-        positions; otherwise [0, in_len)), the groups covering an inside position, none for one
-        in the padding. Returns the popped group's lanes."""
+        positions; otherwise [0, in_len)), the groups covering an inside position, and for one in
+        the padding a token without a read, saying so (the scan learns the padding from the feed,
+        not from the map's bounds). Returns the popped group's lanes and its padding flag."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
@@ -369,21 +385,28 @@ class Broadcaster(wiring.Component):
         base = Signal(_bits_for(a.max_vector + n), name="walker_base")   # its first activation
         end = Signal(pixel.origin.shape(), name="walker_end")            # the position's B + C
         inside = Signal(name="walker_inside")                            # not in the padding
-        emit = Signal(name="walker_read")
+        emit = Signal(name="walker_emit")                              # the next token
+        read = Signal(name="walker_read")                              # ... reads its group
         address = Signal(range(a.act_depth), name="walker_addr")
         slots = FEED_SLOTS
-        outstanding = Signal(range(slots + 1), name="feed_outstanding")  # read, not yet popped
+        outstanding = Signal(range(slots + 1), name="feed_outstanding")  # issued, not yet popped
+        # the token is registered before its read goes out to the banks: neither the walk's
+        # arithmetic nor the map's bounds lie on a path to a block RAM across the chip
+        bank_read = Signal(name="walker_bank_read")
+        bank_address = Signal.like(address, name="walker_bank_addr")
+        m.d.sync += [bank_read.eq(read), bank_address.eq(address)]
         for port in self.groups:
-            m.d.comb += [port.en.eq(emit), port.addr.eq(address)]
+            m.d.comb += [port.en.eq(bank_read), port.addr.eq(bank_address)]
 
         def first_group(b):
             return 0 if shift is None else b[shift:]
 
         def enter(b, is_inside):
-            """Make the position [b, b + C) current, reading its first group unless in the padding."""
+            """Make the position [b, b + C) current: its first group's token, read unless the
+            position lies in the padding."""
             m.d.sync += [index.eq(first_group(b)), end.eq(b + desc.in_len), inside.eq(is_inside),
                          base.eq(0 if shift is None else Cat(Const(0, shift), b[shift:]))]
-            m.d.comb += [emit.eq(is_inside), address.eq(first_group(b))]
+            m.d.comb += [emit.eq(1), read.eq(is_inside), address.eq(first_group(b))]
 
         origin = Mux(windowed, pixel.origin, 0)
         origin_inside = ~windowed | walk.in_map(pixel.iy0, pixel.ix0)
@@ -395,7 +418,7 @@ class Broadcaster(wiring.Component):
             enter(origin, origin_inside)
         with m.Elif(running & (outstanding < slots - 1)):
             with m.If(inside & (base + n < end)):                 # the position's next group
-                m.d.comb += [emit.eq(1), address.eq(index + 1)]
+                m.d.comb += [emit.eq(1), read.eq(1), address.eq(index + 1)]
                 m.d.sync += [index.eq(index + 1), base.eq(base + n)]
             with m.Elif(windowed & ~walk.last):                   # the next kernel position
                 enter(*walk.step())
@@ -406,38 +429,48 @@ class Broadcaster(wiring.Component):
             with m.Else():
                 m.d.sync += running.eq(0)
 
-        # the reads in flight: the bank's data at + 1, its PE's register at + 2, into a slot
+        # the tokens in flight: read from the banks at + 1, the bank's data at + 2, its PE's
+        # register at + 3, into a slot
         arriving = [Signal(name=f"feed_arriving_{k}") for k in range(timing.GROUP_FEED_LATENCY)]
-        m.d.sync += [arriving[0].eq(emit),
-                     *(later.eq(sooner) for sooner, later in zip(arriving, arriving[1:]))]
+        padded = [Signal(name=f"feed_padding_{k}") for k in range(timing.GROUP_FEED_LATENCY)]
+        m.d.sync += [arriving[0].eq(emit), padded[0].eq(emit & ~read),
+                     *(later.eq(sooner) for sooner, later in zip(arriving, arriving[1:])),
+                     *(later.eq(sooner) for sooner, later in zip(padded, padded[1:]))]
         layout = data.ArrayLayout(signed(a.act_bits), n)
         feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
+        feed_padding = [Signal(name=f"feed_slot{k}_padding") for k in range(slots)]
         write_at = Signal(range(slots), name="feed_write")
         read_at = Signal(range(slots), name="feed_read")
         current = Signal(range(slots), name="feed_current")            # the slot popped last
+
+        def following(at):
+            return Mux(at == slots - 1, 0, at + 1)
+
         with m.If(arriving[-1]):
             with m.Switch(write_at):
                 for k in range(slots):
                     with m.Case(k):
-                        m.d.sync += feed[k].eq(Cat(port.data for port in self.groups))
-            m.d.sync += write_at.eq(write_at + 1)
+                        m.d.sync += [feed[k].eq(Cat(port.data for port in self.groups)),
+                                     feed_padding[k].eq(padded[-1])]
+            m.d.sync += write_at.eq(following(write_at))
         with m.If(pop):
-            m.d.sync += [current.eq(read_at), read_at.eq(read_at + 1)]
+            m.d.sync += [current.eq(read_at), read_at.eq(following(read_at))]
         m.d.sync += outstanding.eq(outstanding + emit - pop)
         with m.If(self.run.start):                                # every slot is free at a pass
             m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
         head = Signal(layout, name="feed_head")
+        head_padding = Signal(name="feed_head_padding")
         with m.Switch(current):
             for k in range(slots):
                 with m.Case(k):
-                    m.d.comb += head.eq(feed[k])
-        return [head[lane] for lane in range(n)]
+                    m.d.comb += [head.eq(feed[k]), head_padding.eq(feed_padding[k])]
+        return [head[lane] for lane in range(n)], head_padding
 
 
-#: the feed's slots (docs/timing.md "Group feed"): a read GROUP_FEED_LATENCY cycles ahead of its
-#: pop, one pop a cycle, the popped slot held for the scan, the count of outstanding reads a cycle late
-FEED_SLOTS = 4
-assert FEED_SLOTS & (FEED_SLOTS - 1) == 0 and FEED_SLOTS >= timing.GROUP_FEED_LATENCY + 2
+#: the feed's slots (docs/timing.md "Group feed"): a token issued GROUP_FEED_LATENCY cycles ahead
+#: of its pop, one pop a cycle, the count of outstanding tokens a cycle late (so at most
+#: GROUP_FEED_LATENCY + 1 of them), and the popped slot held for the scan
+FEED_SLOTS = timing.GROUP_FEED_LATENCY + 2
 
 
 class _Window:

@@ -87,13 +87,18 @@ class Broadcaster(wiring.Component):
             m.d.comb += start.eq(delays[-1])
             with m.If(self.run.start):                 # not done while the scan waits
                 m.d.sync += finished.eq(0)
-            sources, fed_padding = self.elaborate_feed(m, read)
+            sources, fed_padding, head_bits = self.elaborate_feed(m, read)
+            # a binary pass's bits of the group, chosen as it entered the feed
+            fed_bits = Signal(n, name="group_bits")
+            held_bits = Signal(n, name="group_bits_held")
+            m.d.comb += fed_bits.eq(Mux(fresh, head_bits, held_bits))
+            m.d.sync += held_bits.eq(fed_bits)
         else:
             start = self.run.start
             for port in self.groups:
                 m.d.comb += [port.en.eq(read), port.addr.eq(address)]
             sources = [port.data for port in self.groups]
-            fed_padding = None
+            fed_padding = fed_bits = None
         for lane, source in enumerate(sources):
             m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
         m.d.sync += held.eq(group)
@@ -197,7 +202,7 @@ class Broadcaster(wiring.Component):
         advance = Signal()
         with m.If(kind_binary):
             self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift,
-                                  fed_padding)
+                                  fed_padding, fed_bits)
             m.d.sync += fresh.eq(read)           # the port holds a group until the next read
         with m.Else():
             m.d.comb += address.eq(Mux(start, first_group(Mux(conv, pixel.origin, 0)),
@@ -234,7 +239,8 @@ class Broadcaster(wiring.Component):
         return m
 
     def elaborate_binary(self, m: Module, start, group, read: Signal, address: Signal, push: Signal,
-                         finished: Signal, item, walk: "_Window", shift, fed_padding=None) -> None:
+                         finished: Signal, item, walk: "_Window", shift, fed_padding=None,
+                         fed_bits=None) -> None:
         """Every (plane, position, chunk) item: a binary pass's one position [0, in_len), a binary
         conv pass's kernel positions [B, B + C) (a padding one examined in one cycle, with no item);
         each position's chunks of ``line_bits`` bits assembled from the groups covering them (a
@@ -265,6 +271,8 @@ class Broadcaster(wiring.Component):
         assembled = Signal(w)
 
         def bits_of(base):
+            if fed_bits is not None:      # the feed chose them (``elaborate_feed``)
+                return fed_bits
             return Cat(Mux(planes == 0, group[lane] >= 0,
                            group[lane].as_unsigned().bit_select(plane, 1)) &
                        (base + lane < position_end) for lane in range(n))
@@ -366,7 +374,9 @@ class Broadcaster(wiring.Component):
         alone: per plane (binary passes) and position (conv and binary conv: the window's kernel
         positions; otherwise [0, in_len)), the groups covering an inside position, and for one in
         the padding a token without a read, saying so (the scan learns the padding from the feed,
-        not from the map's bounds). Returns the popped group's lanes and its padding flag."""
+        not from the map's bounds). A binary pass's bits of the group (the sign, or the pass's
+        plane, of each lane inside the position) are chosen as it enters its slot. Returns the
+        popped group's lanes, its padding flag and its bits."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
@@ -436,9 +446,22 @@ class Broadcaster(wiring.Component):
         m.d.sync += [arriving[0].eq(emit), padded[0].eq(emit & ~read),
                      *(later.eq(sooner) for sooner, later in zip(arriving, arriving[1:])),
                      *(later.eq(sooner) for sooner, later in zip(padded, padded[1:]))]
+        # binary passes: the lanes inside the position and the plane, from the walker's registers
+        # in the cycle after the token's issue (they still describe it), carried to the slot
+        lanes = [Signal(n, name=f"feed_lanes_{k}") for k in range(1, timing.GROUP_FEED_LATENCY)]
+        planes_at = [Signal(plane_bits(a), name=f"feed_plane_{k}")
+                     for k in range(1, timing.GROUP_FEED_LATENCY)]
+        m.d.sync += [lanes[0].eq(Cat(base + lane < end for lane in range(n))), planes_at[0].eq(plane),
+                     *(later.eq(sooner) for sooner, later in zip(lanes, lanes[1:])),
+                     *(later.eq(sooner) for sooner, later in zip(planes_at, planes_at[1:]))]
         layout = data.ArrayLayout(signed(a.act_bits), n)
         feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
         feed_padding = [Signal(name=f"feed_slot{k}_padding") for k in range(slots)]
+        feed_bits = [Signal(n, name=f"feed_slot{k}_bits") for k in range(slots)]
+        arrived = [port.data for port in self.groups]
+        bits = Cat(Mux(desc.planes == 0, arrived[lane] >= 0,
+                       arrived[lane].as_unsigned().bit_select(planes_at[-1], 1)) & lanes[-1][lane]
+                   for lane in range(n))
         write_at = Signal(range(slots), name="feed_write")
         read_at = Signal(range(slots), name="feed_read")
         current = Signal(range(slots), name="feed_current")            # the slot popped last
@@ -450,8 +473,8 @@ class Broadcaster(wiring.Component):
             with m.Switch(write_at):
                 for k in range(slots):
                     with m.Case(k):
-                        m.d.sync += [feed[k].eq(Cat(port.data for port in self.groups)),
-                                     feed_padding[k].eq(padded[-1])]
+                        m.d.sync += [feed[k].eq(Cat(arrived)), feed_padding[k].eq(padded[-1]),
+                                     feed_bits[k].eq(bits)]
             m.d.sync += write_at.eq(following(write_at))
         with m.If(pop):
             m.d.sync += [current.eq(read_at), read_at.eq(following(read_at))]
@@ -460,11 +483,13 @@ class Broadcaster(wiring.Component):
             m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
         head = Signal(layout, name="feed_head")
         head_padding = Signal(name="feed_head_padding")
+        head_bits = Signal(n, name="feed_head_bits")
         with m.Switch(current):
             for k in range(slots):
                 with m.Case(k):
-                    m.d.comb += [head.eq(feed[k]), head_padding.eq(feed_padding[k])]
-        return [head[lane] for lane in range(n)], head_padding
+                    m.d.comb += [head.eq(feed[k]), head_padding.eq(feed_padding[k]),
+                                 head_bits.eq(feed_bits[k])]
+        return [head[lane] for lane in range(n)], head_padding, head_bits
 
 
 #: the feed's slots (docs/timing.md "Group feed"): a token issued GROUP_FEED_LATENCY cycles ahead

@@ -9,12 +9,13 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
   popped in the cycle the column's last entry issues (or when the bounds show an empty column).
 - stage 1 (``e``'s issue + 1): the line is registered out of the block RAM.
 - stage 2 (+ 2): slice the entry from the line, local row = previous + run + 1 (from −1 per
-  column), read the codebook (binary: xnor/and, popcount per chunk, registered).
-- stage 3 (+ 3): weight × activation (binary: the popcount term) registered; read the
-  accumulator row.
-- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + term, written back. The accumulator's read
-  port is transparent for its write port, so an entry reading the row the previous entry is
-  writing sees the new sum: back-to-back entries to one row cost no cycle.
+  column), read the codebook and the accumulator row (binary: xnor/and, popcount per chunk,
+  registered).
+- stage 3 (+ 3): weight × activation (binary: the popcount term) registered; the accumulator row
+  registered out of its block RAM.
+- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + term, written back. Where one of the two
+  entries before wrote the same row after this one's read, its sum is taken instead: back-to-back
+  entries to one row cost no cycle.
 
 With ``bounds_lookahead`` (docs/timing.md "Bounds lookahead") the bounds are read in the push
 cycle b instead; at b + 1 a bounds stage writes the item with its bounds into the queue (an
@@ -228,11 +229,12 @@ class ProcessingElement(wiring.Component):
             m.d.sync += row_prev.eq(row)
         codebook_rd = codebook.read_port()
         m.d.comb += [codebook_rd.addr.eq(Cat(code, desc.layer)), codebook_rd.en.eq(s2_valid)]
-        s3_valid = Signal()                       # the entry writes its row (code 0 writes nothing)
+        s2_writes = Signal()                      # the entry writes its row (code 0 writes nothing)
+        m.d.comb += s2_writes.eq(s2_valid & (binary | (code != 0)))
+        s3_valid = Signal()
         s3_row = Signal(range(a.acc_depth))
         s3_act = Signal(signed(a.act_bits))
-        m.d.sync += [s3_valid.eq(s2_valid & (binary | (code != 0))), s3_row.eq(row),
-                     s3_act.eq(s2_act)]
+        m.d.sync += [s3_valid.eq(s2_writes), s3_row.eq(row), s3_act.eq(s2_act)]
 
         # binary stage 2: xnor/and of the line against the item's bits, popcounts per chunk
         weights = s2_line[:a.line_bits]
@@ -244,7 +246,7 @@ class ProcessingElement(wiring.Component):
         s3_plane, s3_valid_bits = Signal.like(s2_plane), Signal.like(s2_valid_bits)
         m.d.sync += [s3_plane.eq(s2_plane), s3_valid_bits.eq(s2_valid_bits)]
 
-        # -- stage 3: product (or popcount term), accumulator read -----------------------------------
+        # -- stage 3: product (or popcount term); the accumulator row leaves its block RAM ----------
         agree, both, ones = tree_sum(agree_parts), tree_sum(both_parts), tree_sum(ones_parts)
         dot_bits = _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1     # << plane
         dot = Signal(signed(dot_bits))
@@ -262,23 +264,37 @@ class ProcessingElement(wiring.Component):
                      s4_offered.eq(s3_act + max_offset(a.act_bits))]
 
         bias_rd = bias.read_port()
-        ports = []
-        for memory in files:
-            write = memory.write_port()
-            ports.append((write, memory.read_port(transparent_for=(write,))))
+        ports = [(memory.write_port(), memory.read_port()) for memory in files]
 
-        # -- stage 4: accumulate (the read port is transparent for the write port, so an entry
-        # reading the row the previous entry writes sees the new sum: no bubble) -------------------
-        maximum = Signal()
-        m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
         def read_data(number):
             """The read data of the accumulator file ``number`` selects."""
             return ports[0][1].data if len(ports) == 1 else \
                 Mux(number, ports[1][1].data, ports[0][1].data)
 
-        mac_data = Signal(a.acc_bits)            # the row stage 3 read, from its pass's file
-        m.d.comb += mac_data.eq(read_data(s4_half))
+        # the row read at stage 2 arrives now and is registered. That read did not see the sums
+        # its two predecessors write at stage 4 (in its own cycle and the next): where one of
+        # them wrote its row, stage 4 takes that sum instead (the latest), so back-to-back
+        # entries to one row still cost no cycle. ``w1``/``w2``: the writes of one and two
+        # cycles ago
+        s4_acc = Signal(a.acc_bits)
+        w1_valid, w2_valid, w1_half, w2_half = Signal(), Signal(), Signal(), Signal()
+        w1_row, w2_row = Signal.like(s4_row), Signal.like(s4_row)
+        w1_sum, w2_sum = Signal(a.acc_bits), Signal(a.acc_bits)
+        after_previous, after_second = Signal(), Signal()
+        m.d.sync += [s4_acc.eq(read_data(s3_half)),
+                     after_previous.eq(s4_valid & (s4_row == s3_row) & (s4_half == s3_half)),
+                     after_second.eq(w1_valid & (w1_row == s3_row) & (w1_half == s3_half))]
+
+        # -- stage 4: accumulate ----------------------------------------------------------------------
+        maximum = Signal()
+        m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
+        mac_data = Signal(a.acc_bits)            # the row's sum before this entry
+        m.d.comb += mac_data.eq(Mux(after_previous, w1_sum, Mux(after_second, w2_sum, s4_acc)))
         kept = Mux(mac_data.as_signed() >= s4_offered, mac_data, s4_offered)
+        written = Signal(a.acc_bits)
+        m.d.comb += written.eq(Mux(maximum, kept, mac_data + s4_addend))
+        m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written),
+                     w2_valid.eq(w1_valid), w2_row.eq(w1_row), w2_half.eq(w1_half), w2_sum.eq(w1_sum)]
 
         # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
         r_valid, r_half = Signal(), Signal()
@@ -295,19 +311,22 @@ class ProcessingElement(wiring.Component):
             with m.If(swept):
                 m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1)]
             with m.Else():
-                m.d.comb += [acc_rd.addr.eq(s3_row), acc_rd.en.eq(s3_valid & (s3_half == number))]
+                m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s2_writes & (s2_half == number))]
             with m.If(cleared):
                 m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
             with m.Else():
                 m.d.comb += [acc_wr.addr.eq(s4_row), acc_wr.en.eq(s4_valid & (s4_half == number)),
-                             acc_wr.data.eq(Mux(maximum, kept, mac_data + s4_addend))]
+                             acc_wr.data.eq(written)]
 
         # X + 1: bias added; the binarising comparison (the bias word is 2·T + flip)
         q1_valid, q2_valid = Signal(), Signal()
         q1_row, q2_row = Signal.like(r_row), Signal.like(desc.row_base)
         total = Signal(signed(a.acc_bits + 1))
         above = Signal()
-        accumulated = read_data(r_half).as_signed()
+        # the sweep's first row may be the one the last MAC writes as it is read (at C + MAC_DRAIN)
+        swept_written = Signal()
+        m.d.sync += swept_written.eq(s4_valid & (s4_row == self.run.sweep_row) & (s4_half == sweep_half))
+        accumulated = Mux(swept_written, w1_sum, read_data(r_half)).as_signed()
         threshold = bias_rd.data.as_signed() >> 1
         m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row),
                      total.eq(accumulated + bias_rd.data.as_signed()),

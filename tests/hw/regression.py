@@ -765,6 +765,8 @@ def random_graph_case(index: int, arch: ArchConfig, first_seed: int = 30_000,
             program.check_fits()
         except ZeroskipError:
             continue
+        if not isinstance(program, Program):    # tiled over space: tiled_graph_cases has those
+            continue
         return _with_corner_inputs(seed, arch, program, x,
                                    f"seed {seed} {arch.name} graph {kind} {size}x{size}x{channels} "
                                    f"width {width} density {density}")

@@ -87,18 +87,22 @@ class Broadcaster(wiring.Component):
             m.d.comb += start.eq(delays[-1])
             with m.If(self.run.start):                 # not done while the scan waits
                 m.d.sync += finished.eq(0)
-            sources, fed_padding, head_bits = self.elaborate_feed(m, read)
-            # a binary pass's bits of the group, chosen as it entered the feed
-            fed_bits = Signal(n, name="group_bits")
-            held_bits = Signal(n, name="group_bits_held")
-            m.d.comb += fed_bits.eq(Mux(fresh, head_bits, held_bits))
-            m.d.sync += held_bits.eq(fed_bits)
+            sources, fed_padding, head_bits, head_lanes, head_nonzero = self.elaborate_feed(m, read)
+            # what the feed found of the group as it entered: a binary pass's bits, the lanes
+            # inside the position, the non-zero lanes (the group register's, held as it is)
+            fed = []
+            for name, head in (("bits", head_bits), ("lanes", head_lanes), ("nonzero", head_nonzero)):
+                now, held_now = Signal(n, name=f"group_{name}"), Signal(n, name=f"group_{name}_held")
+                m.d.comb += now.eq(Mux(fresh, head, held_now))
+                m.d.sync += held_now.eq(now)
+                fed.append(now)
+            fed_bits, fed_lanes, fed_nonzero = fed
         else:
             start = self.run.start
             for port in self.groups:
                 m.d.comb += [port.en.eq(read), port.addr.eq(address)]
             sources = [port.data for port in self.groups]
-            fed_padding = fed_bits = None
+            fed_padding = fed_bits = fed_lanes = fed_nonzero = None
         for lane, source in enumerate(sources):
             m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
         m.d.sync += held.eq(group)
@@ -141,8 +145,11 @@ class Broadcaster(wiring.Component):
         walk = _Window(m, desc, pixel)
         columns = Signal(a.act_index_bits, name="position_columns")   # (ky·k + kx)·C
 
-        lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
-                    & ~in_padding for lane in range(n))
+        if fed_lanes is None:
+            lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
+                        & ~in_padding for lane in range(n))
+        else:                   # from flip-flops: the feed compared the lanes with the position
+            lanes = (fed_nonzero | maximum.replicate(n)) & fed_lanes
         remaining = Signal(n)
         m.d.comb += [remaining.eq(lanes & ~fired), lnzd.mask.eq(remaining)]
         chosen = Signal(n)
@@ -375,8 +382,9 @@ class Broadcaster(wiring.Component):
         positions; otherwise [0, in_len)), the groups covering an inside position, and for one in
         the padding a token without a read, saying so (the scan learns the padding from the feed,
         not from the map's bounds). A binary pass's bits of the group (the sign, or the pass's
-        plane, of each lane inside the position) are chosen as it enters its slot. Returns the
-        popped group's lanes, its padding flag and its bits."""
+        plane, of each lane inside the position), the lanes inside the position and the non-zero
+        lanes are found as it enters its slot. Returns the popped group's lanes, its padding flag,
+        its bits, its lanes inside the position and its non-zero lanes."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
@@ -395,6 +403,7 @@ class Broadcaster(wiring.Component):
         base = Signal(_bits_for(a.max_vector + n), name="walker_base")   # its first activation
         end = Signal(pixel.origin.shape(), name="walker_end")            # the position's B + C
         inside = Signal(name="walker_inside")                            # not in the padding
+        low = Signal(max(1, shift or 0), name="walker_low")              # the position's first lane
         emit = Signal(name="walker_emit")                              # the next token
         read = Signal(name="walker_read")                              # ... reads its group
         address = Signal(range(a.act_depth), name="walker_addr")
@@ -415,7 +424,8 @@ class Broadcaster(wiring.Component):
             """Make the position [b, b + C) current: its first group's token, read unless the
             position lies in the padding."""
             m.d.sync += [index.eq(first_group(b)), end.eq(b + desc.in_len), inside.eq(is_inside),
-                         base.eq(0 if shift is None else Cat(Const(0, shift), b[shift:]))]
+                         base.eq(0 if shift is None else Cat(Const(0, shift), b[shift:])),
+                         low.eq(0 if shift is None else b[:shift])]
             m.d.comb += [emit.eq(1), read.eq(is_inside), address.eq(first_group(b))]
 
         origin = Mux(windowed, pixel.origin, 0)
@@ -429,7 +439,7 @@ class Broadcaster(wiring.Component):
         with m.Elif(running & (outstanding < slots - 1)):
             with m.If(inside & (base + n < end)):                 # the position's next group
                 m.d.comb += [emit.eq(1), read.eq(1), address.eq(index + 1)]
-                m.d.sync += [index.eq(index + 1), base.eq(base + n)]
+                m.d.sync += [index.eq(index + 1), base.eq(base + n), low.eq(0)]
             with m.Elif(windowed & ~walk.last):                   # the next kernel position
                 enter(*walk.step())
             with m.Elif(plane + 1 < planes):                      # the next plane's first
@@ -446,18 +456,21 @@ class Broadcaster(wiring.Component):
         m.d.sync += [arriving[0].eq(emit), padded[0].eq(emit & ~read),
                      *(later.eq(sooner) for sooner, later in zip(arriving, arriving[1:])),
                      *(later.eq(sooner) for sooner, later in zip(padded, padded[1:]))]
-        # binary passes: the lanes inside the position and the plane, from the walker's registers
+        # the lanes inside the position and (binary passes) the plane, from the walker's registers
         # in the cycle after the token's issue (they still describe it), carried to the slot
         lanes = [Signal(n, name=f"feed_lanes_{k}") for k in range(1, timing.GROUP_FEED_LATENCY)]
         planes_at = [Signal(plane_bits(a), name=f"feed_plane_{k}")
                      for k in range(1, timing.GROUP_FEED_LATENCY)]
-        m.d.sync += [lanes[0].eq(Cat(base + lane < end for lane in range(n))), planes_at[0].eq(plane),
+        m.d.sync += [lanes[0].eq(Cat((lane >= low) & (base + lane < end) & inside for lane in range(n))),
+                     planes_at[0].eq(plane),
                      *(later.eq(sooner) for sooner, later in zip(lanes, lanes[1:])),
                      *(later.eq(sooner) for sooner, later in zip(planes_at, planes_at[1:]))]
         layout = data.ArrayLayout(signed(a.act_bits), n)
         feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
         feed_padding = [Signal(name=f"feed_slot{k}_padding") for k in range(slots)]
         feed_bits = [Signal(n, name=f"feed_slot{k}_bits") for k in range(slots)]
+        feed_lanes = [Signal(n, name=f"feed_slot{k}_lanes") for k in range(slots)]
+        feed_nonzero = [Signal(n, name=f"feed_slot{k}_nonzero") for k in range(slots)]
         arrived = [port.data for port in self.groups]
         bits = Cat(Mux(desc.planes == 0, arrived[lane] >= 0,
                        arrived[lane].as_unsigned().bit_select(planes_at[-1], 1)) & lanes[-1][lane]
@@ -474,7 +487,8 @@ class Broadcaster(wiring.Component):
                 for k in range(slots):
                     with m.Case(k):
                         m.d.sync += [feed[k].eq(Cat(arrived)), feed_padding[k].eq(padded[-1]),
-                                     feed_bits[k].eq(bits)]
+                                     feed_bits[k].eq(bits), feed_lanes[k].eq(lanes[-1]),
+                                     feed_nonzero[k].eq(Cat(value != 0 for value in arrived))]
             m.d.sync += write_at.eq(following(write_at))
         with m.If(pop):
             m.d.sync += [current.eq(read_at), read_at.eq(following(read_at))]
@@ -483,13 +497,15 @@ class Broadcaster(wiring.Component):
             m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
         head = Signal(layout, name="feed_head")
         head_padding = Signal(name="feed_head_padding")
-        head_bits = Signal(n, name="feed_head_bits")
+        head_bits, head_lanes, head_nonzero = (Signal(n, name=f"feed_head_{name}")
+                                               for name in ("bits", "lanes", "nonzero"))
         with m.Switch(current):
             for k in range(slots):
                 with m.Case(k):
                     m.d.comb += [head.eq(feed[k]), head_padding.eq(feed_padding[k]),
-                                 head_bits.eq(feed_bits[k])]
-        return [head[lane] for lane in range(n)], head_padding, head_bits
+                                 head_bits.eq(feed_bits[k]), head_lanes.eq(feed_lanes[k]),
+                                 head_nonzero.eq(feed_nonzero[k])]
+        return [head[lane] for lane in range(n)], head_padding, head_bits, head_lanes, head_nonzero
 
 
 #: the feed's slots (docs/timing.md "Group feed"): a token issued GROUP_FEED_LATENCY cycles ahead

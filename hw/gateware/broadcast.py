@@ -87,22 +87,24 @@ class Broadcaster(wiring.Component):
             m.d.comb += start.eq(delays[-1])
             with m.If(self.run.start):                 # not done while the scan waits
                 m.d.sync += finished.eq(0)
-            sources, fed_padding, head_bits, head_lanes, head_nonzero = self.elaborate_feed(m, read)
+            sources, fed_padding, heads = self.elaborate_feed(m, read)
             # what the feed found of the group as it entered: a binary pass's bits, the lanes
-            # inside the position, the non-zero lanes (the group register's, held as it is)
-            fed = []
-            for name, head in (("bits", head_bits), ("lanes", head_lanes), ("nonzero", head_nonzero)):
-                now, held_now = Signal(n, name=f"group_{name}"), Signal(n, name=f"group_{name}_held")
+            # inside the position, the non-zero lanes, the column of its lane 0, whether it is
+            # the pass's last (the group register's, held as it is)
+            fed = {}
+            for name, head in heads.items():
+                now, held_now = Signal.like(head, name=f"group_{name}"), Signal.like(head, name=f"group_{name}_held")
                 m.d.comb += now.eq(Mux(fresh, head, held_now))
                 m.d.sync += held_now.eq(now)
-                fed.append(now)
-            fed_bits, fed_lanes, fed_nonzero = fed
+                fed[name] = now
+            fed_bits, fed_lanes, fed_nonzero = fed["bits"], fed["lanes"], fed["nonzero"]
         else:
             start = self.run.start
             for port in self.groups:
                 m.d.comb += [port.en.eq(read), port.addr.eq(address)]
             sources = [port.data for port in self.groups]
             fed_padding = fed_bits = fed_lanes = fed_nonzero = None
+            fed = {}
         for lane, source in enumerate(sources):
             m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
         m.d.sync += held.eq(group)
@@ -132,13 +134,6 @@ class Broadcaster(wiring.Component):
         end = Signal(pixel.origin.shape(), name="position_end")
         low = Signal(max(1, shift or 0), name="position_low")
         padding = Signal(name="position_padding")
-        # with the feed a position's padding comes with its first group: the walker knows it, so
-        # no comparison with the map's bounds lies on the scan's paths
-        in_padding = padding
-        if fed_padding is not None:
-            in_padding = Signal(name="position_in_padding")
-            m.d.comb += in_padding.eq(Mux(fresh, fed_padding, padding))
-            m.d.sync += padding.eq(in_padding)
         delta = Signal(a.act_index_bits, name="position_delta")
         # the window walk (conv and binary conv passes): the kernel position (ky, kx), its input
         # pixel (iy, ix), its row's B at kx = 0, all stepped with adders
@@ -147,7 +142,7 @@ class Broadcaster(wiring.Component):
 
         if fed_lanes is None:
             lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
-                        & ~in_padding for lane in range(n))
+                        & ~padding for lane in range(n))
         else:                   # from flip-flops: the feed compared the lanes with the position
             lanes = (fed_nonzero | maximum.replicate(n)) & fed_lanes
         remaining = Signal(n)
@@ -157,8 +152,9 @@ class Broadcaster(wiring.Component):
 
         # the item of either kind; the pass's kind picks which one is pushed
         sparse, binary = Signal(sparse_item(a)), Signal(binary_item(a))
+        column_base = group_base + delta if not fed else fed["columns"]   # lane 0's column
         m.d.comb += [sparse.value.eq(group[lnzd.index]),
-                     sparse.index.eq(group_base + lnzd.index + delta)]
+                     sparse.index.eq(column_base + lnzd.index)]
         kind_binary = (desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV)
         m.d.comb += self.items.payload.eq(Mux(kind_binary, binary.as_value(), sparse.as_value()))
 
@@ -169,7 +165,7 @@ class Broadcaster(wiring.Component):
             m.d.comb += lane_pass.eq(conv & desc.lanes)
             for lane, port in enumerate(self.lane_items):
                 own = Signal(sparse_item(a), name=f"lane{lane}_item")
-                m.d.comb += [own.value.eq(group[lane]), own.index.eq(group_base + lane + delta),
+                m.d.comb += [own.value.eq(group[lane]), own.index.eq(column_base + lane),
                              port.valid.eq(push & (~lane_pass | remaining[lane])),
                              port.payload.eq(Mux(lane_pass, own.as_value(), self.items.payload))]
 
@@ -187,9 +183,7 @@ class Broadcaster(wiring.Component):
             else:
                 first_base, first_lane = Cat(Const(0, shift), b[shift:]), b[:shift]
             m.d.sync += [index.eq(first_group(b)), group_base.eq(first_base), low.eq(first_lane),
-                         end.eq(b + in_len)]
-            if fed_padding is None:
-                m.d.sync += padding.eq(~inside)
+                         end.eq(b + in_len), padding.eq(~inside)]
             return b
 
         # the group after the current one in the sequence, read in the current one's first cycle
@@ -201,9 +195,8 @@ class Broadcaster(wiring.Component):
         more = Signal(name="position_more")          # the position has groups after this one
         successor = Signal(name="group_successor")   # the next group in the sequence is read
         next_address = Signal.like(address, name="next_group_addr")
-        next_read = walk.next_inside if fed_padding is None else 1     # the feed: every position
-        m.d.comb += [more.eq(~in_padding & (group_base + n < end)),
-                     successor.eq(more | (conv & ~walk.last & next_read)),
+        m.d.comb += [more.eq(~padding & (group_base + n < end)),
+                     successor.eq(more | (conv & ~walk.last & walk.next_inside)),
                      next_address.eq(Mux(more, index + 1, first_group(walk.next_base)))]
 
         advance = Signal()
@@ -211,39 +204,59 @@ class Broadcaster(wiring.Component):
             self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift,
                                   fed_padding, fed_bits)
             m.d.sync += fresh.eq(read)           # the port holds a group until the next read
-        with m.Else():
-            m.d.comb += address.eq(Mux(start, first_group(Mux(conv, pixel.origin, 0)),
-                                       next_address))
-            m.d.sync += fresh.eq(start | (running & advance))
-            with m.If(start):
-                origin = Mux(conv, pixel.origin, 0)
-                inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)
-                m.d.comb += read.eq(inside if fed_padding is None else 1)
-                enter(origin, inside)
-                walk.restart()
-                m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0), delta.eq(-origin),
-                             columns.eq(0)]
-            with m.Elif(running):
-                m.d.comb += read.eq(fresh & successor)
-                with m.If(~lnzd.valid):
-                    m.d.comb += advance.eq(1)
-                with m.Elif(self.ready):
-                    # the group's last candidate: at most one bit left, found beside the LNZD
-                    # tree rather than after it (the advance to the next group hangs on it); a
-                    # lane pass pushes every candidate at once
-                    m.d.comb += [push.eq(1),
-                                 advance.eq(lane_pass | ((remaining & (remaining - 1)) == 0))]
-                    m.d.sync += fired.eq(fired | chosen)
-                with m.If(advance):
-                    m.d.sync += fired.eq(0)
-                    with m.If(more):                                  # the position's next group
-                        m.d.sync += [index.eq(index + 1), group_base.eq(group_base + n), low.eq(0)]
-                    with m.Elif(~conv | walk.last):
+        if fed:
+            with m.Else():
+                # the feed: each group says what the scan needs (its candidates' lanes, its columns,
+                # whether it is the pass's last); the next one is popped in a group's first cycle
+                m.d.sync += fresh.eq(start | (running & advance))
+                last = fed["last"]
+                with m.If(start):
+                    m.d.comb += read.eq(1)
+                    m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0)]
+                with m.Elif(running):
+                    m.d.comb += read.eq(fresh & ~last)
+                    self.scan_step(m, lnzd, remaining, chosen, push, advance, fired, lane_pass)
+                    with m.If(advance & last):
                         m.d.sync += [running.eq(0), finished.eq(1)]
-                    with m.Else():                                    # the next kernel position
-                        b = enter(*walk.step())
-                        m.d.sync += [columns.eq(columns + in_len), delta.eq(columns + in_len - b)]
+        else:
+            with m.Else():
+                m.d.comb += address.eq(Mux(start, first_group(Mux(conv, pixel.origin, 0)),
+                                           next_address))
+                m.d.sync += fresh.eq(start | (running & advance))
+                with m.If(start):
+                    origin = Mux(conv, pixel.origin, 0)
+                    inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)
+                    m.d.comb += read.eq(inside)
+                    enter(origin, inside)
+                    walk.restart()
+                    m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0), delta.eq(-origin),
+                                 columns.eq(0)]
+                with m.Elif(running):
+                    m.d.comb += read.eq(fresh & successor)
+                    self.scan_step(m, lnzd, remaining, chosen, push, advance, fired, lane_pass)
+                    with m.If(advance):
+                        with m.If(more):                                  # the position's next group
+                            m.d.sync += [index.eq(index + 1), group_base.eq(group_base + n), low.eq(0)]
+                        with m.Elif(~conv | walk.last):
+                            m.d.sync += [running.eq(0), finished.eq(1)]
+                        with m.Else():                                    # the next kernel position
+                            b = enter(*walk.step())
+                            m.d.sync += [columns.eq(columns + in_len), delta.eq(columns + in_len - b)]
         return m
+
+    def scan_step(self, m: Module, lnzd, remaining, chosen, push, advance, fired, lane_pass) -> None:
+        """One cycle of a sparse or conv pass's group scan: push the lowest candidate left when
+        every queue has room; advance past the group when nothing is left after this cycle."""
+        with m.If(~lnzd.valid):
+            m.d.comb += advance.eq(1)
+        with m.Elif(self.ready):
+            # the group's last candidate: at most one bit left, found beside the LNZD tree rather
+            # than after it (the advance to the next group hangs on it); a lane pass pushes every
+            # candidate at once
+            m.d.comb += [push.eq(1), advance.eq(lane_pass | ((remaining & (remaining - 1)) == 0))]
+            m.d.sync += fired.eq(fired | chosen)
+        with m.If(advance):
+            m.d.sync += fired.eq(0)
 
     def elaborate_binary(self, m: Module, start, group, read: Signal, address: Signal, push: Signal,
                          finished: Signal, item, walk: "_Window", shift, fed_padding=None,
@@ -383,8 +396,9 @@ class Broadcaster(wiring.Component):
         the padding a token without a read, saying so (the scan learns the padding from the feed,
         not from the map's bounds). A binary pass's bits of the group (the sign, or the pass's
         plane, of each lane inside the position), the lanes inside the position and the non-zero
-        lanes are found as it enters its slot. Returns the popped group's lanes, its padding flag,
-        its bits, its lanes inside the position and its non-zero lanes."""
+        lanes are found as it enters its slot, and the walker adds the column of its lane 0 and
+        whether it is the pass's last. Returns the popped group's lanes, its padding flag and
+        the rest by name."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
@@ -404,6 +418,8 @@ class Broadcaster(wiring.Component):
         end = Signal(pixel.origin.shape(), name="walker_end")            # the position's B + C
         inside = Signal(name="walker_inside")                            # not in the padding
         low = Signal(max(1, shift or 0), name="walker_low")              # the position's first lane
+        columns = Signal(a.act_index_bits, name="walker_columns")          # (ky·k + kx)·C
+        delta = Signal(a.act_index_bits, name="walker_delta")              # column − activation
         emit = Signal(name="walker_emit")                              # the next token
         read = Signal(name="walker_read")                              # ... reads its group
         address = Signal(range(a.act_depth), name="walker_addr")
@@ -433,7 +449,7 @@ class Broadcaster(wiring.Component):
         # the slot the next read will fill stays free until then: at most ``slots - 1`` groups
         # outstanding besides the scan's current one (the count is one cycle behind the pops)
         with m.If(self.run.start):
-            m.d.sync += [running.eq(1), plane.eq(0)]
+            m.d.sync += [running.eq(1), plane.eq(0), columns.eq(0), delta.eq(-origin)]
             walk.restart()
             enter(origin, origin_inside)
         with m.Elif(running & (outstanding < slots - 1)):
@@ -441,9 +457,11 @@ class Broadcaster(wiring.Component):
                 m.d.comb += [emit.eq(1), read.eq(1), address.eq(index + 1)]
                 m.d.sync += [index.eq(index + 1), base.eq(base + n), low.eq(0)]
             with m.Elif(windowed & ~walk.last):                   # the next kernel position
-                enter(*walk.step())
+                b, next_inside = walk.step()
+                enter(b, next_inside)
+                m.d.sync += [columns.eq(columns + desc.in_len), delta.eq(columns + desc.in_len - b)]
             with m.Elif(plane + 1 < planes):                      # the next plane's first
-                m.d.sync += plane.eq(plane + 1)
+                m.d.sync += [plane.eq(plane + 1), columns.eq(0), delta.eq(-origin)]
                 walk.restart()
                 enter(origin, origin_inside)
             with m.Else():
@@ -458,19 +476,26 @@ class Broadcaster(wiring.Component):
                      *(later.eq(sooner) for sooner, later in zip(padded, padded[1:]))]
         # the lanes inside the position and (binary passes) the plane, from the walker's registers
         # in the cycle after the token's issue (they still describe it), carried to the slot
-        lanes = [Signal(n, name=f"feed_lanes_{k}") for k in range(1, timing.GROUP_FEED_LATENCY)]
-        planes_at = [Signal(plane_bits(a), name=f"feed_plane_{k}")
-                     for k in range(1, timing.GROUP_FEED_LATENCY)]
+        # (sparse and conv passes: the column of the group's lane 0, and whether the token is the
+        # pass's last, with no group, position or plane after it)
+        stages = range(1, timing.GROUP_FEED_LATENCY)
+        lanes = [Signal(n, name=f"feed_lanes_{k}") for k in stages]
+        planes_at = [Signal(plane_bits(a), name=f"feed_plane_{k}") for k in stages]
+        column_bases = [Signal(a.act_index_bits, name=f"feed_columns_{k}") for k in stages]
+        lasts = [Signal(name=f"feed_last_{k}") for k in stages]
+        final = ~(inside & (base + n < end)) & ~(windowed & ~walk.last) & ~(plane + 1 < planes)
         m.d.sync += [lanes[0].eq(Cat((lane >= low) & (base + lane < end) & inside for lane in range(n))),
-                     planes_at[0].eq(plane),
-                     *(later.eq(sooner) for sooner, later in zip(lanes, lanes[1:])),
-                     *(later.eq(sooner) for sooner, later in zip(planes_at, planes_at[1:]))]
+                     planes_at[0].eq(plane), column_bases[0].eq(base + delta), lasts[0].eq(final)]
+        for carried in (lanes, planes_at, column_bases, lasts):
+            m.d.sync += [later.eq(sooner) for sooner, later in zip(carried, carried[1:])]
         layout = data.ArrayLayout(signed(a.act_bits), n)
         feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
         feed_padding = [Signal(name=f"feed_slot{k}_padding") for k in range(slots)]
         feed_bits = [Signal(n, name=f"feed_slot{k}_bits") for k in range(slots)]
         feed_lanes = [Signal(n, name=f"feed_slot{k}_lanes") for k in range(slots)]
         feed_nonzero = [Signal(n, name=f"feed_slot{k}_nonzero") for k in range(slots)]
+        feed_columns = [Signal(a.act_index_bits, name=f"feed_slot{k}_columns") for k in range(slots)]
+        feed_last = [Signal(name=f"feed_slot{k}_last") for k in range(slots)]
         arrived = [port.data for port in self.groups]
         bits = Cat(Mux(desc.planes == 0, arrived[lane] >= 0,
                        arrived[lane].as_unsigned().bit_select(planes_at[-1], 1)) & lanes[-1][lane]
@@ -488,7 +513,8 @@ class Broadcaster(wiring.Component):
                     with m.Case(k):
                         m.d.sync += [feed[k].eq(Cat(arrived)), feed_padding[k].eq(padded[-1]),
                                      feed_bits[k].eq(bits), feed_lanes[k].eq(lanes[-1]),
-                                     feed_nonzero[k].eq(Cat(value != 0 for value in arrived))]
+                                     feed_nonzero[k].eq(Cat(value != 0 for value in arrived)),
+                                     feed_columns[k].eq(column_bases[-1]), feed_last[k].eq(lasts[-1])]
             m.d.sync += write_at.eq(following(write_at))
         with m.If(pop):
             m.d.sync += [current.eq(read_at), read_at.eq(following(read_at))]
@@ -497,15 +523,15 @@ class Broadcaster(wiring.Component):
             m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
         head = Signal(layout, name="feed_head")
         head_padding = Signal(name="feed_head_padding")
-        head_bits, head_lanes, head_nonzero = (Signal(n, name=f"feed_head_{name}")
-                                               for name in ("bits", "lanes", "nonzero"))
+        slotted = {"bits": feed_bits, "lanes": feed_lanes, "nonzero": feed_nonzero,
+                   "columns": feed_columns, "last": feed_last}
+        heads = {name: Signal.like(values[0], name=f"feed_head_{name}") for name, values in slotted.items()}
         with m.Switch(current):
             for k in range(slots):
                 with m.Case(k):
                     m.d.comb += [head.eq(feed[k]), head_padding.eq(feed_padding[k]),
-                                 head_bits.eq(feed_bits[k]), head_lanes.eq(feed_lanes[k]),
-                                 head_nonzero.eq(feed_nonzero[k])]
-        return [head[lane] for lane in range(n)], head_padding, head_bits, head_lanes, head_nonzero
+                                 *(heads[name].eq(values[k]) for name, values in slotted.items())]
+        return [head[lane] for lane in range(n)], head_padding, heads
 
 
 #: the feed's slots (docs/timing.md "Group feed"): a token issued GROUP_FEED_LATENCY cycles ahead

@@ -22,6 +22,11 @@ nothing read. B, (iy, ix) and (ky·k + kx)·C are stepped with adders from the p
 (``interfaces.pixel_layout``); the timing rule above is unchanged. B div N and B mod N are bit
 slices: arrays whose N is not a power of two run no conv pass (the compiler refuses them).
 
+With ``group_feed`` (docs/timing.md "Group feed", ``elaborate_feed``) a walker reads the pass's
+groups ahead into a feed of registers, finding on the way what the scan needs of each (its lanes
+inside the position, its non-zero lanes, a binary pass's bits, its column, whether it is the
+last); the scan runs ``GROUP_FEED_LATENCY`` cycles behind ``start`` and reads only the feed.
+
 Binary conv pixel-passes walk the same window for every plane: each inside kernel position's
 ``ceil(C / line_bits)`` chunks are items as a binary pass's (the position's first group read
 anew), a padding position takes one cycle and adds ``ceil(C / line_bits)`` to the item's chunk

@@ -25,6 +25,24 @@ def check(program, inputs, results):
         assert cycles == simulate_int(program, np.asarray(x)[None]).cycles
 
 
+def counts_off_and_on(switch: str, arch, sizes, seed: int, density: float,
+                      input_density: float) -> tuple[list[int], list[int], int]:
+    """One random program of ``sizes`` on ``arch`` with the switch ``switch`` off and on, each
+    checked against its own equations: the cycle counts per input, off and on, and the passes."""
+    from handmade import encode, random_layers
+    from test_top import sparse_inputs
+    rng = np.random.default_rng(seed)
+    layers = random_layers(rng, arch, sizes, density=density)
+    inputs = sparse_inputs(rng, sizes[0], 2, density=input_density)
+    counts = []
+    for on in (0, 1):
+        program = encode(dataclasses.replace(arch, **{switch: on}), layers)
+        results = run_program(program, inputs)
+        check(program, inputs, results)
+        counts.append([cycles for _, cycles in results])
+    return counts[0], counts[1], len(program.passes)
+
+
 def check_binary_passes(switch: dict, sizes, planes: int, pes: int, fifo: int, seed: int):
     """A chain of folded binary layers (the first reading ``planes`` bit planes)."""
     rng = np.random.default_rng(seed)

@@ -3,8 +3,6 @@ Amaranth's simulator: outputs == the reference's, and the cycle counter == the l
 equations (``handmade.timing_cycles``) == the cycle simulator, for sparse, binary, conv and binary
 conv programs, with one-deep queues, long and empty inputs, and with the other switches."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -12,26 +10,17 @@ from zeroskip.hw import timing
 
 from benches import run_program, tiny
 from handmade import binary_conv_program, encode, random_layers
-from switches import check, check_binary_passes, check_conv_program
+from switches import check, check_binary_passes, check_conv_program, counts_off_and_on
 from test_top import sparse_inputs
 
 
 def test_the_switch_delays_every_group_scan():
     """Same program, switch off and on: every pass's group scan starts GROUP_FEED_LATENCY cycles
     later and nothing else moves, so the counts differ by that per pass."""
-    rng = np.random.default_rng(21)
     arch = tiny(pes=2, fifo_depth=2, acc_depth=8, act_depth=32, sparse_depth=64, ptr_depth=128,
                 bias_depth=64)
-    layers = random_layers(rng, arch, [16, 12, 5], density=0.3)
-    inputs = sparse_inputs(rng, 16, 2, density=0.5)
-    counts = []
-    for switch in (0, 1):
-        program = encode(dataclasses.replace(arch, group_feed=switch), layers)
-        results = run_program(program, inputs)
-        check(program, inputs, results)
-        counts.append([cycles for _, cycles in results])
-    passes = len(encode(arch, layers).passes)
-    assert [on - off for off, on in zip(*counts)] == [timing.GROUP_FEED_LATENCY * passes] * len(inputs)
+    off, on, passes = counts_off_and_on("group_feed", arch, [16, 12, 5], 21, 0.3, 0.5)
+    assert [b - a for a, b in zip(off, on)] == [timing.GROUP_FEED_LATENCY * passes] * len(off)
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -4,32 +4,23 @@ the literal timing equations (``handmade.timing_cycles``) == the cycle simulator
 binary, mixed and conv programs, with one-deep queues (the bounds stage's place), empty columns
 and long columns."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from benches import run_program, tiny
 from handmade import encode, random_layers
-from switches import check, check_binary_passes, check_conv_program
+from switches import check, check_binary_passes, check_conv_program, counts_off_and_on
 from test_top import sparse_inputs
 
 
 def test_the_switch_changes_the_timing():
     """Same program, switch off and on: the counts differ (empty columns and pointer reads no
     longer cost a cycle) and each matches its own equations."""
-    rng = np.random.default_rng(11)
     arch = tiny(pes=2, fifo_depth=8, acc_depth=8, act_depth=32, sparse_depth=64, ptr_depth=128,
                 bias_depth=64)
-    layers = random_layers(rng, arch, [16, 12, 5], density=0.15)   # many empty columns
-    inputs = sparse_inputs(rng, 16, 2, density=0.9)
-    counts = []
-    for switch in (0, 1):
-        program = encode(dataclasses.replace(arch, bounds_lookahead=switch), layers)
-        results = run_program(program, inputs)
-        check(program, inputs, results)
-        counts.append([cycles for _, cycles in results])
-    assert all(on < off for off, on in zip(*counts))
+    # density 0.15: many empty columns
+    off, on, _ = counts_off_and_on("bounds_lookahead", arch, [16, 12, 5], 11, 0.15, 0.9)
+    assert all(b < a for a, b in zip(off, on))
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -4,33 +4,23 @@ cycle counter == the literal timing equations (``handmade.timing_cycles``) == th
 for sparse, binary, conv and binary conv programs, with one-deep queues (the register's item
 takes the queue's only place) and long columns."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 
 from benches import run_program, tiny
 from handmade import encode, random_layers
-from switches import check, check_binary_passes, check_conv_program
+from switches import check, check_binary_passes, check_conv_program, counts_off_and_on
 from test_top import sparse_inputs
 
 
 def test_the_switch_changes_the_timing():
     """Same program, switch off and on: with the register an item reaches the queues a cycle
     later, so a PE that waits for it starts a cycle later; each count matches its equations."""
-    rng = np.random.default_rng(12)
     arch = tiny(pes=2, fifo_depth=2, acc_depth=8, act_depth=32, sparse_depth=64, ptr_depth=128,
                 bias_depth=64)
-    layers = random_layers(rng, arch, [16, 12, 5], density=0.3)
-    inputs = sparse_inputs(rng, 16, 2, density=0.5)
-    counts = []
-    for switch in (0, 1):
-        program = encode(dataclasses.replace(arch, registered_broadcast=switch), layers)
-        results = run_program(program, inputs)
-        check(program, inputs, results)
-        counts.append([cycles for _, cycles in results])
-    assert all(on > off for off, on in zip(*counts))
+    off, on, _ = counts_off_and_on("registered_broadcast", arch, [16, 12, 5], 12, 0.3, 0.5)
+    assert all(b > a for a, b in zip(off, on))
 
 
 @pytest.mark.parametrize("seed", range(4))

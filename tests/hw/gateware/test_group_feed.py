@@ -11,6 +11,7 @@ from zeroskip.hw import timing
 from benches import run_program, tiny
 from handmade import binary_conv_program, encode, random_layers
 from switches import check, check_binary_passes, check_conv_program, counts_off_and_on
+from test_binary_conv import _arch
 from test_top import sparse_inputs
 
 
@@ -54,19 +55,13 @@ def test_conv_program(switches):
 @pytest.mark.parametrize("lookahead", [0, 1])
 def test_binary_conv_program(lookahead):
     """Padding on every side, strides 1 and 2, two chunks per kernel position, planes."""
-    from zeroskip.hw.reference import predict_int
-    from zeroskip.sim import simulate_int
-    from handmade import timing_cycles
-    from test_binary_conv import _arch
     arch = _arch(pes=4, fifo_depth=2, group_feed=1, registered_broadcast=1, bounds_lookahead=lookahead)
     rng = np.random.default_rng(33)
     specs = [dict(height=5, width=5, channels=20, kernel=3, stride=1, pad=1, out=6, planes=2),
              dict(height=5, width=5, channels=6, kernel=3, stride=2, pad=1, out=5, binarize=False)]
     program = binary_conv_program(arch, rng, specs)
     inputs = list(rng.integers(0, 4, (2, 5 * 5 * 20)))
-    for x, (outputs, cycles) in zip(inputs, run_program(program, inputs)):
-        np.testing.assert_array_equal(outputs, predict_int(program, x[None])[0])
-        assert cycles == timing_cycles(program, x) == simulate_int(program, x[None]).cycles
+    check(program, inputs, run_program(program, inputs))
 
 
 def test_binary_passes_with_the_bounds_lookahead():

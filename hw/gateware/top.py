@@ -10,7 +10,7 @@ memory writes are ignored (registers still read).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -65,18 +65,25 @@ class Accelerator(wiring.Component):
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
         # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE
         sources = broadcast.lane_items if a.lane_passes else [broadcast.items]
+        # each PE's push of the last cycle, registered here beside the broadcaster: with the
+        # registered broadcast it is the register's valid bit
+        pushes = []
+        for i, source in enumerate(sources):
+            suffix = f"_{i}" if len(sources) > 1 else ""
+            pushed = Signal(name=f"broadcast_valid{suffix}" if a.registered_broadcast
+                            else f"pushed_last{suffix}")
+            m.d.sync += pushed.eq(source.valid)
+            pushes.append(pushed)
         if a.registered_broadcast:      # docs/timing.md "Registered broadcast": one register
             # between the LNZD and every queue, so the item's fan-out starts from a flip-flop
-            registers = []
+            items = []
             for i, source in enumerate(sources):
                 suffix = f"_{i}" if len(sources) > 1 else ""
-                item = Signal(source.payload.shape(), name=f"broadcast_item{suffix}")
-                pushed = Signal(name=f"broadcast_valid{suffix}")
-                m.d.sync += [pushed.eq(source.valid), item.eq(source.payload)]
-                registers.append((pushed, item))
+                items.append(Signal(source.payload.shape(), name=f"broadcast_item{suffix}"))
+                m.d.sync += items[-1].eq(source.payload)
             for p, pe in enumerate(pes):
-                pushed, item = registers[p % len(registers)]
-                m.d.comb += [pe.items.valid.eq(pushed), pe.items.payload.eq(item)]
+                m.d.comb += [pe.items.valid.eq(pushes[p % len(pushes)]),
+                             pe.items.payload.eq(items[p % len(items)])]
         elif a.lane_passes:
             for source, pe in zip(sources, pes):
                 wiring.connect(m, source, pe.items)
@@ -84,7 +91,10 @@ class Accelerator(wiring.Component):
             wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):
             wiring.connect(m, lane, pe.group)
-        m.d.comb += [broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
+        # every queue has room: each PE's ``ready``, made here from its two registered halves
+        # and the push copied beside the broadcaster, so the path from a PE starts at a flip-flop
+        ready = [Mux(pushes[p % len(pushes)], pe.room_after_push, pe.room) for p, pe in enumerate(pes)]
+        m.d.comb += [broadcast.ready.eq(Cat(ready).all()),
                      control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),
                      self.done.eq(control.done)]
 

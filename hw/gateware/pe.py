@@ -26,8 +26,9 @@ These stages fit inside ``MAC_DRAIN`` (docs/timing.md): the pipelining for the c
 (docs/fpga.md) adds no cycle to any program.
 
 The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` in one cycle X;
-the sum is registered at X + 1 (the row is cleared then), the rounded shift at X + 2, and at
-X + 3 (``REQUANT_WRITE_LATENCY``) ``requantize(...)`` is written to the destination bank at
+both leave their block RAMs into registers at X + 1 (the row is cleared then), their sum with
+the rounding's half is registered at X + 2, and at X + 3 (``REQUANT_WRITE_LATENCY``) it is
+shifted, saturated and ``requantize(...)`` written to the destination bank at
 ``row_base + i`` (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
 
 Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sweep writes
@@ -323,44 +324,54 @@ class ProcessingElement(wiring.Component):
                 m.d.comb += [acc_wr.addr.eq(s4_row), acc_wr.en.eq(s4_valid & (s4_half == number)),
                              acc_wr.data.eq(written)]
 
-        # X + 1: bias added; the binarising comparison (the bias word is 2·T + flip)
+        # X + 1: the row and its bias leave their block RAMs into registers (the sweep's first
+        # row may be the one the last MAC writes as it is read, at C + MAC_DRAIN)
         q1_valid, q2_valid = Signal(), Signal()
         q1_row, q2_row = Signal.like(r_row), Signal.like(desc.row_base)
-        total = Signal(signed(a.acc_bits + 1))
-        above = Signal()
-        # the sweep's first row may be the one the last MAC writes as it is read (at C + MAC_DRAIN)
         swept_written = Signal()
         m.d.sync += swept_written.eq(s4_valid & (s4_row == self.run.sweep_row) & (s4_half == sweep_half))
-        accumulated = Mux(swept_written, w1_sum, read_data(r_half)).as_signed()
-        threshold = bias_rd.data.as_signed() >> 1
-        m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row),
-                     total.eq(accumulated + bias_rd.data.as_signed()),
-                     above.eq(Mux(bias_rd.data[0], accumulated <= threshold, accumulated >= threshold))]
-        # X + 2: round half up: floor((y + 2^(s-1)) / 2^s) == ((2y >> s) + 1) >> 1, also for s = 0
-        rounded = Signal(signed(a.acc_bits + 2))
-        q2_above = Signal()
+        q1_acc, q1_bias = Signal(signed(a.acc_bits)), Signal.like(bias_rd.data)
+        m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row), q1_bias.eq(bias_rd.data),
+                     q1_acc.eq(Mux(swept_written, w1_sum, read_data(r_half)))]
+        # X + 2: bias added with the rounding's half, floor((y + 2^(s-1)) / 2^s) being round half
+        # up; a shift of ``whole`` bits or more leaves 0 (and needs no more than 2^(whole-1));
+        # the binarising comparison (the bias word is 2·T + flip)
+        whole = a.acc_bits + 1                              # y = acc + bias fits signed(whole)
+        shift = Signal(range(whole + 1), name="requant_shift")
+        half = Signal(whole, name="requant_half")           # 2^(shift-1), 0 for shift 0
+        m.d.sync += [shift.eq(Mux(desc.shift > whole, whole, desc.shift)),
+                     half.eq((Const(1, whole + 1) << shift) >> 1)]
+        total = Signal(signed(whole + 1))
+        above = Signal()
+        threshold = q1_bias.as_signed() >> 1
+        m.d.sync += [total.eq(q1_acc + q1_bias.as_signed() + half),
+                     above.eq(Mux(q1_bias[0], q1_acc <= threshold, q1_acc >= threshold))]
         # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
         # the sum is registered with the row's read and travels with it (with ``sweep_overlap``
         # the next sweep, another pixel's, may begin the cycle after this one's last read)
         r_base, q1_base = Signal.like(desc.row_base), Signal.like(desc.row_base)
         offset = self.run.sweep_offset if a.sweep_overlap else self.run.pixel.out_offset
         m.d.sync += [r_base.eq(desc.row_base + offset), q1_base.eq(r_base)]
-        m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row), q2_above.eq(above),
-                     rounded.eq((((total << 1) >> desc.shift) + 1) >> 1)]
-        # X + 3: saturate, ReLU or binarise (±2^shift by the threshold), write
+        m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row)]
+        # X + 3: shift, saturate (compared before the shift, with the bounds shifted up: pass
+        # constants, registered), ReLU or binarise (±2^shift by the threshold), write
         low, high = signed_range(a.act_bits)
+        ceiling = Signal(signed(whole + a.act_bits + 2), name="requant_ceiling")    # (high + 1) << s
+        floor = Signal(signed(whole + a.act_bits + 2), name="requant_floor")        # low << s
+        m.d.sync += [ceiling.eq(Const(high + 1, signed(a.act_bits + 1)) << shift),
+                     floor.eq(Const(low, signed(a.act_bits + 1)) << shift)]
         result = Signal(signed(a.act_bits))
-        with m.If(rounded > high):
+        with m.If(total >= ceiling):
             m.d.comb += result.eq(high)
-        with m.Elif(rounded < low):
+        with m.Elif(total < floor):
             m.d.comb += result.eq(low)
         with m.Else():
-            m.d.comb += result.eq(rounded)
+            m.d.comb += result.eq(total >> shift)
         requantised = Mux(desc.relu & result[-1], 0, result)
         magnitude = Signal(signed(a.act_bits + 1))
         m.d.comb += magnitude.eq(Const(1, a.act_bits + 1) << desc.shift)
         activation = Signal(signed(a.act_bits))
-        m.d.comb += activation.eq(Mux(binary & desc.binarize, Mux(q2_above, magnitude, -magnitude),
+        m.d.comb += activation.eq(Mux(binary & desc.binarize, Mux(above, magnitude, -magnitude),
                                       requantised))
 
         # -- activation banks: source = layer parity, destination = the other -----------------------

@@ -451,13 +451,14 @@ class Broadcaster(wiring.Component):
 
         origin = Mux(windowed, pixel.origin, 0)
         origin_inside = ~windowed | walk.in_map(pixel.iy0, pixel.ix0)
-        # the slot the next read will fill stays free until then: at most ``slots - 1`` groups
-        # outstanding besides the scan's current one (the count is one cycle behind the pops)
+        # a token is issued while fewer than ``slots`` are outstanding (the count is one cycle
+        # behind the pops): just enough for one three cycles ahead of its pop, and no slot is
+        # written before it is popped
         with m.If(self.run.start):
             m.d.sync += [running.eq(1), plane.eq(0), columns.eq(0), delta.eq(-origin)]
             walk.restart()
             enter(origin, origin_inside)
-        with m.Elif(running & (outstanding < slots - 1)):
+        with m.Elif(running & (outstanding < slots)):
             with m.If(inside & (base + n < end)):                 # the position's next group
                 m.d.comb += [emit.eq(1), read.eq(1), address.eq(index + 1)]
                 m.d.sync += [index.eq(index + 1), base.eq(base + n), low.eq(0)]
@@ -507,42 +508,50 @@ class Broadcaster(wiring.Component):
                    for lane in range(n))
         write_at = Signal(range(slots), name="feed_write")
         read_at = Signal(range(slots), name="feed_read")
-        current = Signal(range(slots), name="feed_current")            # the slot popped last
 
         def following(at):
             return Mux(at == slots - 1, 0, at + 1)
 
+        # what a group brings into its slot, found as it arrives
+        arriving_values = {"group": Cat(arrived), "padding": padded[-1], "bits": bits,
+                           "lanes": lanes[-1], "nonzero": Cat(value != 0 for value in arrived),
+                           "columns": column_bases[-1], "last": lasts[-1]}
+        slotted = {"group": feed, "padding": feed_padding, "bits": feed_bits, "lanes": feed_lanes,
+                   "nonzero": feed_nonzero, "columns": feed_columns, "last": feed_last}
         with m.If(arriving[-1]):
             with m.Switch(write_at):
                 for k in range(slots):
                     with m.Case(k):
-                        m.d.sync += [feed[k].eq(Cat(arrived)), feed_padding[k].eq(padded[-1]),
-                                     feed_bits[k].eq(bits), feed_lanes[k].eq(lanes[-1]),
-                                     feed_nonzero[k].eq(Cat(value != 0 for value in arrived)),
-                                     feed_columns[k].eq(column_bases[-1]), feed_last[k].eq(lasts[-1])]
+                        m.d.sync += [values[k].eq(arriving_values[name])
+                                     for name, values in slotted.items()]
             m.d.sync += write_at.eq(following(write_at))
+        # the popped group is registered as it leaves its slot (the scan's ``head`` in the next
+        # cycle, from flip-flops): the oldest slot's, or the arriving group's when it lands in
+        # that very slot (every older one popped)
+        heads = {name: Signal(layout, name="feed_head") if name == "group" else
+                 Signal.like(values[0], name=f"feed_head_{name}") for name, values in slotted.items()}
+        landing = Signal(name="feed_landing")
+        m.d.comb += landing.eq(arriving[-1] & (write_at == read_at))
         with m.If(pop):
-            m.d.sync += [current.eq(read_at), read_at.eq(following(read_at))]
+            m.d.sync += read_at.eq(following(read_at))
+            with m.If(landing):
+                m.d.sync += [heads[name].eq(value) for name, value in arriving_values.items()]
+            with m.Else():
+                with m.Switch(read_at):
+                    for k in range(slots):
+                        with m.Case(k):
+                            m.d.sync += [heads[name].eq(values[k]) for name, values in slotted.items()]
         m.d.sync += outstanding.eq(outstanding + emit - pop)
         with m.If(self.run.start):                                # every slot is free at a pass
             m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
-        head = Signal(layout, name="feed_head")
-        head_padding = Signal(name="feed_head_padding")
-        slotted = {"bits": feed_bits, "lanes": feed_lanes, "nonzero": feed_nonzero,
-                   "columns": feed_columns, "last": feed_last}
-        heads = {name: Signal.like(values[0], name=f"feed_head_{name}") for name, values in slotted.items()}
-        with m.Switch(current):
-            for k in range(slots):
-                with m.Case(k):
-                    m.d.comb += [head.eq(feed[k]), head_padding.eq(feed_padding[k]),
-                                 *(heads[name].eq(values[k]) for name, values in slotted.items())]
+        head, head_padding = heads.pop("group"), heads.pop("padding")
         return [head[lane] for lane in range(n)], head_padding, heads
 
 
 #: the feed's slots (docs/timing.md "Group feed"): a token issued GROUP_FEED_LATENCY cycles ahead
 #: of its pop, one pop a cycle, the count of outstanding tokens a cycle late (so at most
-#: GROUP_FEED_LATENCY + 1 of them), and the popped slot held for the scan
-FEED_SLOTS = timing.GROUP_FEED_LATENCY + 2
+#: GROUP_FEED_LATENCY + 1 of them); the popped group leaves its slot into the head register
+FEED_SLOTS = timing.GROUP_FEED_LATENCY + 1
 
 
 class _Window:

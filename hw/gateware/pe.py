@@ -244,8 +244,8 @@ class ProcessingElement(wiring.Component):
 
         # binary stage 2: xnor/and of the line against the item's bits, popcounts per chunk
         weights = s2_line[:a.line_bits]
-        mask = Signal(a.line_bits)
-        m.d.comb += mask.eq((Const(1, a.line_bits + 1) << s2_valid_bits) - 1)
+        mask = Signal(a.line_bits, name="s2_valid_mask")    # the valid bits, made at stage 1
+        m.d.sync += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
         agree_parts = _registered(m, "agree", popcount_parts(~(s2_bits ^ weights) & mask))   # bipolar
         both_parts = _registered(m, "both", popcount_parts(s2_bits & weights))               # planes
         ones_parts = _registered(m, "ones", popcount_parts(s2_bits))

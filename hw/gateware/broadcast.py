@@ -23,8 +23,8 @@ nothing read. B, (iy, ix) and (ky·k + kx)·C are stepped with adders from the p
 slices: arrays whose N is not a power of two run no conv pass (the compiler refuses them).
 
 With ``group_feed`` (docs/timing.md "Group feed", ``elaborate_feed``) a walker reads the pass's
-groups ahead into a feed of registers, finding on the way what the scan needs of each (its lanes
-inside the position, its non-zero lanes, a binary pass's bits, its column, whether it is the
+groups ahead into a feed of registers, finding on the way what the scan needs of each (its
+candidates: the non-zero lanes inside the position, a binary pass's bits, its column, whether it is the
 last); the scan runs ``GROUP_FEED_LATENCY`` cycles behind ``start`` and reads only the feed.
 
 Binary conv pixel-passes walk the same window for every plane: each inside kernel position's
@@ -81,6 +81,17 @@ class Broadcaster(wiring.Component):
         held = Signal(data.ArrayLayout(signed(a.act_bits), n), name="group_held")
         fresh = Signal(name="group_fresh")
         finished = Signal()
+        # the pass's kind, as the scan needs it (``maximum``: every activation is a candidate).
+        # With the feed the scan starts GROUP_FEED_LATENCY cycles after the descriptor, so these
+        # are registered beside it
+        desc, pixel = self.run.desc, self.run.pixel
+        shift = n.bit_length() - 1 if n & (n - 1) == 0 else None
+        conv, maximum, kind_binary = Signal(), Signal(), Signal()
+        constant = m.d.sync if a.group_feed else m.d.comb
+        if shift is not None:     # B div N, B mod N are bit slices; other arrays run no conv pass
+            constant += [conv.eq(desc.kind == KIND_CONV),
+                         maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))]
+        constant += kind_binary.eq((desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV))
         if a.group_feed:
             # docs/timing.md "Group feed": a walker reads the pass's groups ahead into the feed,
             # and the scan below runs GROUP_FEED_LATENCY cycles behind ``start``, taking each
@@ -92,23 +103,23 @@ class Broadcaster(wiring.Component):
             m.d.comb += start.eq(delays[-1])
             with m.If(self.run.start):                 # not done while the scan waits
                 m.d.sync += finished.eq(0)
-            sources, fed_padding, heads = self.elaborate_feed(m, read)
-            # what the feed found of the group as it entered: a binary pass's bits, the lanes
-            # inside the position, the non-zero lanes, the column of its lane 0, whether it is
-            # the pass's last (the group register's, held as it is)
+            sources, fed_padding, heads = self.elaborate_feed(m, read, maximum)
+            # what the feed found of the group as it entered: a binary pass's bits, its
+            # candidates, the column of its lane 0, whether it is the pass's last (the group
+            # register's, held as it is)
             fed = {}
             for name, head in heads.items():
                 now, held_now = Signal.like(head, name=f"group_{name}"), Signal.like(head, name=f"group_{name}_held")
                 m.d.comb += now.eq(Mux(fresh, head, held_now))
                 m.d.sync += held_now.eq(now)
                 fed[name] = now
-            fed_bits, fed_lanes, fed_nonzero = fed["bits"], fed["lanes"], fed["nonzero"]
+            fed_bits, fed_candidates = fed["bits"], fed["candidates"]
         else:
             start = self.run.start
             for port in self.groups:
                 m.d.comb += [port.en.eq(read), port.addr.eq(address)]
             sources = [port.data for port in self.groups]
-            fed_padding = fed_bits = fed_lanes = fed_nonzero = None
+            fed_padding = fed_bits = fed_candidates = None
             fed = {}
         for lane, source in enumerate(sources):
             m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
@@ -121,12 +132,6 @@ class Broadcaster(wiring.Component):
         # activations [0, in_len); a conv pass's kernel positions (ky, kx), row-major, are each
         # either inside the map, the activations [B, B + C), or in the padding, one group with no
         # candidates, examined in one cycle with nothing read (docs/conv.md).
-        desc, pixel = self.run.desc, self.run.pixel
-        shift = n.bit_length() - 1 if n & (n - 1) == 0 else None
-        conv, maximum = Signal(), Signal()
-        if shift is not None:     # B div N, B mod N are bit slices; other arrays run no conv pass
-            m.d.comb += conv.eq(desc.kind == KIND_CONV)
-        m.d.comb += maximum.eq(conv & (desc.op == OP_MAX))    # every activation is a candidate
 
         running = Signal()        # a group is in the group register
         index = Signal(range(a.act_depth + 1), name="group_index")
@@ -145,11 +150,11 @@ class Broadcaster(wiring.Component):
         walk = _Window(m, desc, pixel)
         columns = Signal(a.act_index_bits, name="position_columns")   # (ky·k + kx)·C
 
-        if fed_lanes is None:
+        if fed_candidates is None:
             lanes = Cat((maximum | (group[lane] != 0)) & (lane >= low) & (group_base + lane < end)
                         & ~padding for lane in range(n))
-        else:                   # from flip-flops: the feed compared the lanes with the position
-            lanes = (fed_nonzero | maximum.replicate(n)) & fed_lanes
+        else:                   # from flip-flops: the feed found them as the group arrived
+            lanes = fed_candidates
         remaining = Signal(n)
         m.d.comb += [remaining.eq(lanes & ~fired), lnzd.mask.eq(remaining)]
         chosen = Signal(n)
@@ -160,7 +165,6 @@ class Broadcaster(wiring.Component):
         column_base = group_base + delta if not fed else fed["columns"]   # lane 0's column
         m.d.comb += [sparse.value.eq(group[lnzd.index]),
                      sparse.index.eq(column_base + lnzd.index)]
-        kind_binary = (desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV)
         m.d.comb += self.items.payload.eq(Mux(kind_binary, binary.as_value(), sparse.as_value()))
 
         # lane passes (docs/timing.md "Lane passes"): every candidate lane p of the group goes,
@@ -390,7 +394,7 @@ class Broadcaster(wiring.Component):
             m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
 
 
-    def elaborate_feed(self, m: Module, pop: Signal) -> list:
+    def elaborate_feed(self, m: Module, pop: Signal, maximum) -> list:
         """docs/timing.md "Group feed": the walker issues the reads of the pass's group sequence
         from ``start`` on, one a cycle while the feed has room; each group reaches a slot of the
         feed GROUP_FEED_LATENCY cycles after its read (the bank's output is registered in its
@@ -400,10 +404,10 @@ class Broadcaster(wiring.Component):
         positions; otherwise [0, in_len)), the groups covering an inside position, and for one in
         the padding a token without a read, saying so (the scan learns the padding from the feed,
         not from the map's bounds). A binary pass's bits of the group (the sign, or the pass's
-        plane, of each lane inside the position), the lanes inside the position and the non-zero
-        lanes are found as it enters its slot, and the walker adds the column of its lane 0 and
-        whether it is the pass's last. Returns the popped group's lanes, its padding flag and
-        the rest by name."""
+        plane, of each lane inside the position) and its candidates (its non-zero lanes inside
+        the position, every lane inside with ``maximum``) are found as it enters its slot, and
+        the walker adds the column of its lane 0 and whether it is the pass's last. Returns the
+        popped group's lanes, its padding flag and the rest by name."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
@@ -498,8 +502,7 @@ class Broadcaster(wiring.Component):
         feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
         feed_padding = [Signal(name=f"feed_slot{k}_padding") for k in range(slots)]
         feed_bits = [Signal(n, name=f"feed_slot{k}_bits") for k in range(slots)]
-        feed_lanes = [Signal(n, name=f"feed_slot{k}_lanes") for k in range(slots)]
-        feed_nonzero = [Signal(n, name=f"feed_slot{k}_nonzero") for k in range(slots)]
+        feed_candidates = [Signal(n, name=f"feed_slot{k}_candidates") for k in range(slots)]
         feed_columns = [Signal(a.act_index_bits, name=f"feed_slot{k}_columns") for k in range(slots)]
         feed_last = [Signal(name=f"feed_slot{k}_last") for k in range(slots)]
         arrived = [port.data for port in self.groups]
@@ -514,10 +517,11 @@ class Broadcaster(wiring.Component):
 
         # what a group brings into its slot, found as it arrives
         arriving_values = {"group": Cat(arrived), "padding": padded[-1], "bits": bits,
-                           "lanes": lanes[-1], "nonzero": Cat(value != 0 for value in arrived),
+                           "candidates": (Cat(value != 0 for value in arrived) | maximum.replicate(n))
+                                         & lanes[-1],
                            "columns": column_bases[-1], "last": lasts[-1]}
-        slotted = {"group": feed, "padding": feed_padding, "bits": feed_bits, "lanes": feed_lanes,
-                   "nonzero": feed_nonzero, "columns": feed_columns, "last": feed_last}
+        slotted = {"group": feed, "padding": feed_padding, "bits": feed_bits,
+                   "candidates": feed_candidates, "columns": feed_columns, "last": feed_last}
         with m.If(arriving[-1]):
             with m.Switch(write_at):
                 for k in range(slots):

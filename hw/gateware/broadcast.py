@@ -417,7 +417,10 @@ class Broadcaster(wiring.Component):
         if shift is not None:       # as the scan: windows need N (binary: and line_bits) a power of 2
             binary_window = (desc.kind == KIND_BINARY_CONV) if w & (w - 1) == 0 else Const(0, 1)
             m.d.comb += windowed.eq((desc.kind == KIND_CONV) | binary_window)
-        planes = Mux(kind_binary & (desc.planes != 0), desc.planes, 1)
+        # the pass's planes, registered: first needed the cycle after ``start`` (at the first
+        # token's end), so no descriptor field lies on the walker's step
+        planes = Signal.like(desc.planes, name="walker_planes")
+        m.d.sync += planes.eq(Mux(kind_binary & (desc.planes != 0), desc.planes, 1))
         walk = _Window(m, desc, pixel, prefix="walker_")
 
         running = Signal(name="walker_running")

@@ -501,13 +501,11 @@ class Broadcaster(wiring.Component):
                      planes_at[0].eq(plane), column_bases[0].eq(base + delta), lasts[0].eq(final)]
         for carried in (lanes, planes_at, column_bases, lasts):
             m.d.sync += [later.eq(sooner) for sooner, later in zip(carried, carried[1:])]
-        layout = data.ArrayLayout(signed(a.act_bits), n)
-        feed = [Signal(layout, name=f"feed_slot{k}") for k in range(slots)]
-        feed_padding = [Signal(name=f"feed_slot{k}_padding") for k in range(slots)]
-        feed_bits = [Signal(n, name=f"feed_slot{k}_bits") for k in range(slots)]
-        feed_candidates = [Signal(n, name=f"feed_slot{k}_candidates") for k in range(slots)]
-        feed_columns = [Signal(a.act_index_bits, name=f"feed_slot{k}_columns") for k in range(slots)]
-        feed_last = [Signal(name=f"feed_slot{k}_last") for k in range(slots)]
+        # what a slot (and the head) holds of a group
+        shapes = {"group": data.ArrayLayout(signed(a.act_bits), n), "padding": 1, "bits": n,
+                  "candidates": n, "columns": a.act_index_bits, "last": 1}
+        slotted = {name: [Signal(shape, name=f"feed_slot{k}_{name}") for k in range(slots)]
+                   for name, shape in shapes.items()}
         arrived = [port.data for port in self.groups]
         bits = Cat(Mux(desc.planes == 0, arrived[lane] >= 0,
                        arrived[lane].as_unsigned().bit_select(planes_at[-1], 1)) & lanes[-1][lane]
@@ -523,8 +521,6 @@ class Broadcaster(wiring.Component):
                            "candidates": (Cat(value != 0 for value in arrived) | maximum.replicate(n))
                                          & lanes[-1],
                            "columns": column_bases[-1], "last": lasts[-1]}
-        slotted = {"group": feed, "padding": feed_padding, "bits": feed_bits,
-                   "candidates": feed_candidates, "columns": feed_columns, "last": feed_last}
         with m.If(arriving[-1]):
             with m.Switch(write_at):
                 for k in range(slots):
@@ -535,8 +531,7 @@ class Broadcaster(wiring.Component):
         # the popped group is registered as it leaves its slot (the scan's ``head`` in the next
         # cycle, from flip-flops): the oldest slot's, or the arriving group's when it lands in
         # that very slot (every older one popped)
-        heads = {name: Signal(layout, name="feed_head") if name == "group" else
-                 Signal.like(values[0], name=f"feed_head_{name}") for name, values in slotted.items()}
+        heads = {name: Signal(shape, name=f"feed_head_{name}") for name, shape in shapes.items()}
         landing = Signal(name="feed_landing")
         m.d.comb += landing.eq(arriving[-1] & (write_at == read_at))
         with m.If(pop):

@@ -112,12 +112,11 @@ class ProcessingElement(wiring.Component):
         self.images = images or {}
         self.memories: dict[str, Memory] = {}     # filled at elaboration (testbenches inspect them)
         super().__init__({
-            # from the broadcaster (pushed only while every PE is ``ready``)
+            # from the broadcaster (pushed only while every PE's queue has room)
             "items": In(broadcast_signature(arch)),
-            "ready": Out(1),            # the queue has room
-            # ``ready``'s two registered halves (``queue_room``): room now unless an item was
-            # pushed last cycle, and room even then; the top picks one with its own copy of the
-            # push, so a path from a PE to the broadcaster begins at these flip-flops
+            # the queue's room, registered (``queue_room``): room unless an item was pushed last
+            # cycle, and room even then; the top picks one by that push, so a path from a PE to
+            # the broadcaster begins at these flip-flops
             "room": Out(1),
             "room_after_push": Out(1),
             # the broadcaster's group reads of the source bank (layer parity)
@@ -399,28 +398,23 @@ class ProcessingElement(wiring.Component):
                      load.rdata.eq(Mux(read_bank, banks[1].data, banks[0].data))]
         return m
 
-    def queue_room(self, m: Module, queue, flight: list, direct: bool) -> None:
-        """``ready``: the PE holds fewer than ``fifo_depth`` items, counting its queue and the
-        items in ``flight`` (newest first: the broadcast register, the bounds stages), which
-        enter the queue (or vanish) one stage a cycle. The count is made a cycle ahead and
-        registered, without the item the broadcaster pushes meanwhile, which this PE sees only
-        as it arrives (in the broadcast register, or, ``direct``, already in the queue): ``room``
-        holds if that push does not come, ``room_after_push`` if it does. Exact, so no cycle
-        changes; what reaches the broadcaster leaves a flip-flop."""
+    def queue_room(self, m: Module, queue, flight: list) -> None:
+        """The queue has room when the PE holds fewer than ``fifo_depth`` items, counting its
+        queue and the items in ``flight`` (newest first: the broadcast register, the bounds
+        stages), which enter the queue (or vanish) one stage a cycle; with nothing in flight a
+        pushed item goes straight into the queue. The count is made a cycle ahead and
+        registered, without the item the broadcaster pushes meanwhile (the PE sees it only as it
+        arrives): ``room`` holds if that push does not come, ``room_after_push`` if it does.
+        Exact, so no cycle changes; what reaches the broadcaster leaves a flip-flop."""
         a = self.arch
         written, taken = queue.w_en & queue.w_rdy, queue.r_en & queue.r_rdy
         later = Signal(range(a.fifo_depth + len(flight) + 1), name="room_count")   # held next cycle
         m.d.comb += later.eq(queue.level + written - taken + sum(flight[:-1], Const(0, 1))
-                             - (written if direct else 0))
+                             - (0 if flight else written))
         room = Signal(name="room_reg", init=1)                                # empty at reset
         room_after_push = Signal(name="room_after_push_reg", init=int(a.fifo_depth > 1))
         m.d.sync += [room.eq(later < a.fifo_depth), room_after_push.eq(later + 1 < a.fifo_depth)]
-        pushed = self.items.valid                 # the register's item: pushed last cycle
-        if direct:
-            pushed = Signal(name="pushed_last")
-            m.d.sync += pushed.eq(self.items.valid)
-        m.d.comb += [self.room.eq(room), self.room_after_push.eq(room_after_push),
-                     self.ready.eq(Mux(pushed, room_after_push, room))]
+        m.d.comb += [self.room.eq(room), self.room_after_push.eq(room_after_push)]
 
     def column_issue(self, m: Module, binary, ptr_even, ptr_odd, skip):
         """EIE's order (docs/timing.md "PE p"): the queue holds the broadcaster's items; popping
@@ -437,8 +431,7 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload)]
         # the item in the broadcast register takes a place too; without the register the item
         # pushed now goes straight into the queue
-        self.queue_room(m, queue, [self.items.valid] if a.registered_broadcast else [],
-                        direct=not a.registered_broadcast)
+        self.queue_room(m, queue, [self.items.valid] if a.registered_broadcast else [])
         item = data.View(layout, queue.r_data)
 
         # -- pointer read unit: both bounds in one cycle ------------------------------------------
@@ -544,7 +537,7 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [holding.eq(sum(flight)),
                      queue.w_en.eq(staged & (start != stop_at)),
                      queue.w_data.eq(Cat(staged_item.as_value(), start, stop_at))]
-        self.queue_room(m, queue, flight, direct=False)
+        self.queue_room(m, queue, flight)
 
         # -- pop = the first entry's issue -------------------------------------------------------------
         head = data.View(queued, queue.r_data)

@@ -66,21 +66,18 @@ class Accelerator(wiring.Component):
         # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE
         sources = broadcast.lane_items if a.lane_passes else [broadcast.items]
         # each PE's push of the last cycle, registered here beside the broadcaster: with the
-        # registered broadcast it is the register's valid bit
-        pushes = []
+        # registered broadcast (docs/timing.md "Registered broadcast") it is the register's valid
+        # bit, beside the item, so the item's fan-out to the queues starts from a flip-flop
+        pushes, items = [], []
         for i, source in enumerate(sources):
             suffix = f"_{i}" if len(sources) > 1 else ""
-            pushed = Signal(name=f"broadcast_valid{suffix}" if a.registered_broadcast
-                            else f"pushed_last{suffix}")
-            m.d.sync += pushed.eq(source.valid)
-            pushes.append(pushed)
-        if a.registered_broadcast:      # docs/timing.md "Registered broadcast": one register
-            # between the LNZD and every queue, so the item's fan-out starts from a flip-flop
-            items = []
-            for i, source in enumerate(sources):
-                suffix = f"_{i}" if len(sources) > 1 else ""
-                items.append(Signal(source.payload.shape(), name=f"broadcast_item{suffix}"))
+            pushes.append(Signal(name=f"broadcast_valid{suffix}" if a.registered_broadcast
+                                 else f"pushed_last{suffix}"))
+            items.append(Signal(source.payload.shape(), name=f"broadcast_item{suffix}"))
+            m.d.sync += pushes[-1].eq(source.valid)
+            if a.registered_broadcast:
                 m.d.sync += items[-1].eq(source.payload)
+        if a.registered_broadcast:
             for p, pe in enumerate(pes):
                 m.d.comb += [pe.items.valid.eq(pushes[p % len(pushes)]),
                              pe.items.payload.eq(items[p % len(items)])]
@@ -91,8 +88,7 @@ class Accelerator(wiring.Component):
             wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):
             wiring.connect(m, lane, pe.group)
-        # every queue has room: each PE's ``ready``, made here from its two registered halves
-        # and the push copied beside the broadcaster, so the path from a PE starts at a flip-flop
+        # every queue has room: each PE's registered room, the half its last push picks
         ready = [Mux(pushes[p % len(pushes)], pe.room_after_push, pe.room) for p, pe in enumerate(pes)]
         m.d.comb += [broadcast.ready.eq(Cat(ready).all()),
                      control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),

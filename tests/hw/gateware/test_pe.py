@@ -40,9 +40,10 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
     async def bench(ctx):
         ctx.set(pe.run.desc, descriptor_values(p, program.arch))
         ctx.set(pe.run.busy, 1)
-        pending, wait, cycle = list(items), 0, 0
+        pending, wait, cycle, pushed = list(items), 0, 0, False
         while pending or not ctx.get(pe.free):
-            ready = ctx.get(pe.ready)
+            # the queue's room as the top reads it: the registered half the last push picks
+            ready = ctx.get(pe.room_after_push if pushed else pe.room)
             log["ready"].append(ready)
             push = bool(pending) and ready and wait == 0
             if push:
@@ -53,6 +54,7 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
             else:
                 wait = max(0, wait - 1)
             ctx.set(pe.items.valid, push)
+            pushed = push
             if ctx.get(pe.queue.r_en) and ctx.get(pe.queue.r_rdy):
                 log["pop"].append(cycle)
             await ctx.tick()

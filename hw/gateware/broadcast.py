@@ -273,20 +273,28 @@ class Broadcaster(wiring.Component):
         """Every (plane, position, chunk) item: a binary pass's one position [0, in_len), a binary
         conv pass's kernel positions [B, B + C) (a padding one examined in one cycle, with no item);
         each position's chunks of ``line_bits`` bits assembled from the groups covering them (a
-        position's first group read anew, then the group still in the group register first)."""
+        position's first group read anew, then the group still in the group register first).
+
+        The chunk walk is geometry: whether a group of the chunk is still to be read, whether a
+        chunk follows in the position, whether the next one needs a read, whether the position is
+        the pass's last are registered as the walk moves (every outcome's computed beside the
+        others from the registers, the taken one kept), so the read (a feed's pop) is decided from
+        flip-flops and the queues' room alone."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
         in_len, planes = desc.in_len, desc.planes
         window = Signal()         # a binary conv pass: needs N and line_bits powers of two
         if shift is not None and w & (w - 1) == 0:
-            m.d.comb += window.eq(desc.kind == KIND_BINARY_CONV)
+            constant = m.d.sync if a.group_feed else m.d.comb    # as the scan's pass constants
+            constant += window.eq(desc.kind == KIND_BINARY_CONV)
             per_tap = (in_len + (w - 1)) >> (w.bit_length() - 1)      # chunks per position
         else:
             per_tap = 0
         span = _bits_for(a.max_vector + w + n)
         running = Signal()
         plane = Signal(plane_bits(a))
+        last_plane = Signal(name="binary_last_plane")   # plane + 1 ≥ the pass's planes
         chunk = Signal(chunk_bits(a))           # the item's weight chunk: position·per_tap + c
         padding = Signal()                      # the position lies in the padding
         chunk_start = Signal(span)              # the chunk's activations [start, end)
@@ -298,6 +306,12 @@ class Broadcaster(wiring.Component):
         arrive = Signal()                       # the group register was just loaded
         full = Signal()                         # the item is assembled, waiting to be pushed
         assembled = Signal(w)
+        # the walk's outlook, registered with it: read_base < chunk_end (the group register's
+        # group, when it has just arrived, does not complete the chunk: read_base is its end),
+        # chunk_start + w < position_end, read_base < the next chunk's end
+        reads_left = Signal(name="chunk_reads_left")
+        chunk_follows = Signal(name="chunk_follows")
+        next_reads = Signal(name="chunk_next_reads")
 
         def bits_of(base):
             if fed_bits is not None:      # the feed chose them (``elaborate_feed``)
@@ -311,6 +325,10 @@ class Broadcaster(wiring.Component):
             offset = Signal(_bits_for(w + n), name="offset")
             m.d.comb += offset.eq(base + n - start)
             return ((bits_of(base) << offset) >> n)[:w]
+
+        def below(value, limit, end):
+            """value < min(limit, end)."""
+            return (value < limit) & (value < end)
 
         # entering a position: every call site names its B and whether it is inside; the
         # adders below serve them all
@@ -330,8 +348,9 @@ class Broadcaster(wiring.Component):
             """After a position: the next kernel position, the next plane, or the end."""
             with m.If(window & ~walk.last):
                 enter(*walk.step())
-            with m.Elif(plane + 1 < Mux(planes == 0, 1, planes)):
-                m.d.sync += [plane.eq(plane + 1), chunk.eq(0)]
+            with m.Elif(~last_plane):
+                m.d.sync += [plane.eq(plane + 1), chunk.eq(0),
+                             last_plane.eq(plane + 2 >= planes)]
                 restart_window()
             with m.Else():
                 m.d.sync += [running.eq(0), finished.eq(1), arrive.eq(0), padding.eq(0)]
@@ -342,12 +361,22 @@ class Broadcaster(wiring.Component):
         # with the feed every position's first group is read (a padding one's is a token saying
         # so, examined in the cycle it arrives)
         in_padding = padding if fed_padding is None else padding | (arrive & fed_padding)
-        complete = ~in_padding & (full | (arrive & (port_base + n >= chunk_end)))
+        complete = ~in_padding & (full | (arrive & ~reads_left))
         m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk),
                      item.valid.eq(chunk_end - chunk_start)]
 
+        def read_next():
+            """Read the next group (the one at read_base) of the chunk."""
+            m.d.comb += [read.eq(1), address.eq(read_group)]
+            m.d.sync += [arrive.eq(1), port_base.eq(read_base),
+                         read_group.eq(read_group + 1), read_base.eq(read_base + n)]
+
+        after = read_base + n                   # read_base once the next group is read
+        next_start = chunk_start + w
+        next_end = Mux(position_end > next_start + w, next_start + w, position_end)
         with m.If(start):
-            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0)]
+            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0),
+                         last_plane.eq(planes <= 1)]
             restart_window()
         with m.Elif(running & in_padding):                     # a padding position: one cycle
             m.d.sync += chunk.eq(chunk + per_tap)
@@ -355,41 +384,44 @@ class Broadcaster(wiring.Component):
         with m.Elif(running & complete & self.ready):
             m.d.comb += push.eq(1)
             m.d.sync += chunk.eq(chunk + 1)
-            next_start = chunk_start + w
-            with m.If(next_start < position_end):              # the position's next chunk
-                next_end = Mux(position_end > next_start + w, next_start + w, position_end)
+            with m.If(chunk_follows):                          # the position's next chunk
                 m.d.sync += [chunk_start.eq(next_start), chunk_end.eq(next_end),
-                             assembled.eq(placed(port_base, next_start))]
-                with m.If(read_base < next_end):
-                    m.d.comb += [read.eq(1), address.eq(read_group)]
-                    m.d.sync += [arrive.eq(1), full.eq(0), port_base.eq(read_base),
-                                 read_group.eq(read_group + 1), read_base.eq(read_base + n)]
+                             assembled.eq(placed(port_base, next_start)),
+                             chunk_follows.eq(next_start + w < position_end)]
+                with m.If(next_reads):
+                    read_next()
+                    m.d.sync += [full.eq(0), reads_left.eq(after < next_end),
+                                 next_reads.eq(below(after, next_start + 2 * w, position_end))]
                 with m.Else():
-                    m.d.sync += [arrive.eq(0), full.eq(1)]
+                    m.d.sync += [arrive.eq(0), full.eq(1), reads_left.eq(0),
+                                 next_reads.eq(below(read_base, next_start + 2 * w, position_end))]
             with m.Else():
                 next_position()
         with m.Elif(running & complete):                       # stalled: hold the item
             m.d.sync += [assembled.eq(current), full.eq(1), arrive.eq(0)]
         with m.Elif(running):                                  # assembling: next read
             m.d.sync += assembled.eq(current)
-            with m.If(read_base < chunk_end):
-                m.d.comb += [read.eq(1), address.eq(read_group)]
-                m.d.sync += [arrive.eq(1), port_base.eq(read_base),
-                             read_group.eq(read_group + 1), read_base.eq(read_base + n)]
+            with m.If(reads_left):
+                read_next()
+                m.d.sync += [reads_left.eq(after < chunk_end),
+                             next_reads.eq(below(after, next_start + w, position_end))]
             with m.Else():
                 m.d.sync += arrive.eq(0)
 
+        # a position's first group holds its activations from B's lane on: ``lead`` of them
         b = enter_base
         if shift is None:
-            first, first_base = 0, 0
+            first, first_base, lead = 0, 0, n
         else:
-            first, first_base = b[shift:], Cat(Const(0, shift), b[shift:])
+            first, first_base, lead = b[shift:], Cat(Const(0, shift), b[shift:]), n - b[:shift]
         with m.If(entering & (enter_inside if fed_padding is None else 1)):
             m.d.comb += [read.eq(1), address.eq(first)]
             m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
                          port_base.eq(first_base), read_group.eq(first + 1),
                          read_base.eq(first_base + n), chunk_start.eq(b),
-                         chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len)]
+                         chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len),
+                         reads_left.eq(below(lead, w, in_len)), chunk_follows.eq(in_len > w),
+                         next_reads.eq(below(lead, 2 * w, in_len))]
         with m.Elif(entering):
             m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
 
@@ -569,8 +601,9 @@ class _Window:
         self.ix = Signal(signed(len(pixel.ix0) + 1), name=f"{prefix}ix")
         self.row_origin = Signal(pixel.origin.shape(), name=f"{prefix}row_origin")
         self.base = Signal(pixel.origin.shape(), name=f"{prefix}window_base")     # the position's B
-        self.last = Signal(name=f"{prefix}window_last")       # the pixel's last kernel position
-        m.d.comb += self.last.eq((self.ky + 1 == desc.kernel) & (self.kx + 1 == desc.kernel))
+        # the pixel's last kernel position, registered as the walk moves: no descriptor field
+        # lies between the walk's registers and a decision taken on it
+        self.last = Signal(name=f"{prefix}window_last")
         # the next kernel position, computed once for every caller of ``step``
         self.wrap = Signal(name=f"{prefix}window_wrap")
         self.next_row = Signal.like(self.row_origin, name=f"{prefix}window_next_row")
@@ -593,12 +626,15 @@ class _Window:
         """The pixel's first kernel position (0, 0)."""
         p = self.pixel
         self.m.d.sync += [self.ky.eq(0), self.kx.eq(0), self.iy.eq(p.iy0), self.ix.eq(p.ix0),
-                          self.row_origin.eq(p.origin), self.base.eq(p.origin)]
+                          self.row_origin.eq(p.origin), self.base.eq(p.origin),
+                          self.last.eq(self.desc.kernel == 1)]
 
     def step(self):
         """Move to the next kernel position; returns its B and whether it lies inside the map."""
-        wrap = self.wrap
-        self.m.d.sync += [self.ky.eq(Mux(wrap, self.ky + 1, self.ky)), self.kx.eq(Mux(wrap, 0, self.kx + 1)),
+        wrap, kernel = self.wrap, self.desc.kernel
+        ky, kx = Mux(wrap, self.ky + 1, self.ky), Mux(wrap, 0, self.kx + 1)
+        self.m.d.sync += [self.ky.eq(ky), self.kx.eq(kx),
+                          self.last.eq((ky + 1 == kernel) & (kx + 1 == kernel)),
                           self.iy.eq(self.next_y), self.ix.eq(self.next_x), self.base.eq(self.next_base),
                           self.row_origin.eq(Mux(wrap, self.next_row, self.row_origin))]
         return self.next_base, self.next_inside

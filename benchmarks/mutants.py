@@ -288,7 +288,7 @@ MUTANTS = [
            "accumulator read without the forwarding: back-to-back entries to one row lose a sum"),
     # -- binary datapath ------------------------------------------------------------------------
     Mutant("xnor-mask", "binary", PE,
-           "popcount_parts(~(s2_bits ^ weights) & mask)", "popcount_parts(~(s2_bits ^ weights))",
+           "Mux(bipolar, ~(s2_bits ^ weights) & mask,", "Mux(bipolar, ~(s2_bits ^ weights),",
            "bipolar popcount counts the chunk's padding bits"),
     Mutant("threshold-strict", "binary", PE,
            "q1_acc <= threshold, q1_acc >= threshold)",

@@ -10,10 +10,10 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
 - stage 1 (``e``'s issue + 1): the line is registered out of the block RAM.
 - stage 2 (+ 2): slice the entry from the line, local row = previous + run + 1 (from −1 per
   column), read the codebook and the accumulator row (binary: xnor/and, popcount per chunk,
-  registered).
-- stage 3 (+ 3): weight × activation (binary: the popcount term) registered; the accumulator row
-  registered out of its block RAM.
-- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + term, written back. Where one of the two
+  registered; the item's ones were counted per chunk at stage 1).
+- stage 3 (+ 3): weight × activation and the binary popcount term, each registered; the
+  accumulator row registered out of its block RAM.
+- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + the pass's term, written back. Where one of the two
   entries before wrote the same row after this one's read, its sum is taken instead: back-to-back
   entries to one row cost no cycle.
 
@@ -241,31 +241,35 @@ class ProcessingElement(wiring.Component):
         s3_act = Signal(signed(a.act_bits))
         m.d.sync += [s3_valid.eq(s2_writes), s3_row.eq(row), s3_act.eq(s2_act)]
 
-        # binary stage 2: xnor/and of the line against the item's bits, popcounts per chunk
+        # binary stage 2: the popcount term is 2·X − Y << s, bipolar (planes = 0) X = the valid
+        # bits where line and item agree, Y = the valid bits, s = 0; bit planes X = the bits set
+        # in both, Y = the item's ones, s = its plane. X's popcounts per chunk are registered;
+        # Y and s depend on the item alone and are registered whole (the item's ones counted
+        # per chunk at stage 1)
         weights = s2_line[:a.line_bits]
+        bipolar = desc.planes == 0
         mask = Signal(a.line_bits, name="s2_valid_mask")    # the valid bits, made at stage 1
         m.d.sync += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
-        agree_parts = _registered(m, "agree", popcount_parts(~(s2_bits ^ weights) & mask))   # bipolar
-        both_parts = _registered(m, "both", popcount_parts(s2_bits & weights))               # planes
-        ones_parts = _registered(m, "ones", popcount_parts(s2_bits))
-        s3_plane, s3_valid_bits = Signal.like(s2_plane), Signal.like(s2_valid_bits)
-        m.d.sync += [s3_plane.eq(s2_plane), s3_valid_bits.eq(s2_valid_bits)]
+        count_parts = _registered(m, "count", popcount_parts(
+            Mux(bipolar, ~(s2_bits ^ weights) & mask, s2_bits & weights)))
+        ones_parts = _registered(m, "ones", popcount_parts(s1_bits))
+        s3_excess = Signal(range(a.line_bits + 1))
+        s3_shift = Signal.like(s2_plane)
+        m.d.sync += [s3_excess.eq(Mux(bipolar, s2_valid_bits, tree_sum(ones_parts))),
+                     s3_shift.eq(Mux(bipolar, 0, s2_plane))]
 
-        # -- stage 3: product (or popcount term); the accumulator row leaves its block RAM ----------
-        agree, both, ones = tree_sum(agree_parts), tree_sum(both_parts), tree_sum(ones_parts)
+        # -- stage 3: product and popcount term, each registered (stage 4 takes the pass's); the
+        # accumulator row leaves its block RAM -----------------------------------------------------
         dot_bits = _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1     # << plane
         dot = Signal(signed(dot_bits))
-        with m.If(desc.planes == 0):
-            m.d.comb += dot.eq(2 * agree - s3_valid_bits)
-        with m.Else():
-            m.d.comb += dot.eq((2 * both - ones) << s3_plane)
+        m.d.comb += dot.eq((2 * tree_sum(count_parts) - s3_excess) << s3_shift)
         product = codebook_rd.data.as_signed() * s3_act
         s4_valid = Signal()
         s4_row = Signal.like(s3_row)
-        s4_addend = Signal(signed(max(len(product), dot_bits) + 1))
+        s4_dot, s4_product = Signal.like(dot, name="s4_dot"), Signal(signed(len(product)))
         # max pooling (OP_MAX conv passes): the accumulator keeps the largest activation + offset
         s4_offered = Signal(signed(a.act_bits + 1))
-        m.d.sync += [s4_valid.eq(s3_valid), s4_row.eq(s3_row), s4_addend.eq(Mux(binary, dot, product)),
+        m.d.sync += [s4_valid.eq(s3_valid), s4_row.eq(s3_row), s4_dot.eq(dot), s4_product.eq(product),
                      s4_offered.eq(s3_act + max_offset(a.act_bits))]
 
         bias_rd = bias.read_port()
@@ -297,7 +301,9 @@ class ProcessingElement(wiring.Component):
         m.d.comb += mac_data.eq(Mux(after_previous, w1_sum, Mux(after_second, w2_sum, s4_acc)))
         kept = Mux(mac_data.as_signed() >= s4_offered, mac_data, s4_offered)
         written = Signal(a.acc_bits)
-        m.d.comb += written.eq(Mux(maximum, kept, mac_data + s4_addend))
+        s4_addend = Signal(signed(max(len(s4_product), dot_bits) + 1))
+        m.d.comb += [s4_addend.eq(Mux(binary, s4_dot, s4_product)),
+                     written.eq(Mux(maximum, kept, mac_data + s4_addend))]
         m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written),
                      w2_valid.eq(w1_valid), w2_row.eq(w1_row), w2_half.eq(w1_half), w2_sum.eq(w1_sum)]
 

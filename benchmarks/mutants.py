@@ -276,7 +276,7 @@ MUTANTS = [
            "count.eq(timing.MAC_DRAIN - 3), row.eq(0)", "count.eq(timing.MAC_DRAIN - 4), row.eq(0)",
            "MAC drain one cycle short"),
     Mutant("last-pass-early", "control", CONTROL,
-           "with m.Elif(index + 1 >= self.passes):", "with m.Elif(index + 2 >= self.passes):",
+           "last_pass.eq(index + 1 >= self.passes)", "last_pass.eq(index + 2 >= self.passes)",
            "program ends one pass early"),
     Mutant("sweep-extra-row", "control", CONTROL,
            "with m.If(row + 1 == run.desc.rows):", "with m.If(row == run.desc.rows):",

@@ -87,9 +87,16 @@ class ControlUnit(wiring.Component):
         desc, pixel = run.desc, run.pixel
         oy, ox = Signal.like(desc.out_height), Signal.like(desc.out_width)
         line = Signal.like(pixel.origin)          # oy·line_step − origin: O at ox = 0
+        # the FSM's decisions on the pass's registers are compared a cycle ahead: each is taken
+        # two cycles or more after its operands last changed (a pixel-pass, a pass or a program
+        # begins with ``first``, a cycle in which the FSM decides nothing), so the comparisons
+        # lie on no path to the descriptor's register and its fan-out across the array
         last_pixel = Signal()                     # this pass's last pixel-pass runs
-        m.d.comb += last_pixel.eq(((desc.kind != KIND_CONV) & (desc.kind != KIND_BINARY_CONV)) |
-                                  ((oy + 1 == desc.out_height) & (ox + 1 == desc.out_width)))
+        last_pass = Signal()                      # this pass is the program's last
+        no_rows = Signal()                        # the pass sweeps no row
+        m.d.sync += [last_pixel.eq(((desc.kind != KIND_CONV) & (desc.kind != KIND_BINARY_CONV)) |
+                                   ((oy + 1 == desc.out_height) & (ox + 1 == desc.out_width))),
+                     last_pass.eq(index + 1 >= self.passes), no_rows.eq(desc.rows == 0)]
 
         def latch(word):
             """Begin the pass of the descriptor ``word`` (the read port's data) at pixel 0."""
@@ -150,7 +157,7 @@ class ControlUnit(wiring.Component):
             m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)
             # a pixel-pass whose next one may begin before its sweep: same descriptor, rows to sweep
             overlapping = Signal()
-            m.d.comb += overlapping.eq(~last_pixel & (run.desc.rows != 0))
+            m.d.comb += overlapping.eq(~last_pixel & ~no_rows)
 
             def request_sweep():
                 m.d.sync += [pending.eq(1), pending_count.eq(timing.MAC_DRAIN - 3),
@@ -179,7 +186,7 @@ class ControlUnit(wiring.Component):
                 with m.If(column_done & ~first):
                     m.d.comb += [rd.addr.eq(index + 1), rd.en.eq(1)]      # prefetch the next pass
                     if overlap:
-                        with m.If(run.desc.rows == 0):
+                        with m.If(no_rows):
                             m.d.sync += count.eq(timing.MAC_DRAIN - 3)
                             m.next = "DRAIN"
                         with m.Else():
@@ -207,7 +214,7 @@ class ControlUnit(wiring.Component):
             with m.State("DRAIN"):           # with the sweep unit: passes with no rows only
                 m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
-                    with m.If((run.desc.rows == 0) | overlap):
+                    with m.If(no_rows | overlap):
                         m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
                         m.next = "TAIL"
                     if not overlap:
@@ -228,7 +235,7 @@ class ControlUnit(wiring.Component):
                     with m.If(~last_pixel):
                         next_pixel()
                         m.next = "COLUMN"
-                    with m.Elif(index + 1 >= self.passes):
+                    with m.Elif(last_pass):
                         if timing.PROGRAM_TAIL:
                             m.d.sync += count.eq(timing.PROGRAM_TAIL - 1)
                             m.next = "END"

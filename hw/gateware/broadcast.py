@@ -29,8 +29,8 @@ last); the scan runs ``GROUP_FEED_LATENCY`` cycles behind ``start`` and reads on
 
 Binary conv pixel-passes walk the same window for every plane: each inside kernel position's
 ``ceil(C / line_bits)`` chunks are items as a binary pass's (the position's first group read
-anew), a padding position takes one cycle and adds ``ceil(C / line_bits)`` to the item's chunk
-(its weight lines) without an item. They also need ``line_bits`` a power of two.
+anew), a padding position takes one cycle and moves the item's first weight line past its
+``ceil(C / line_bits)·rows`` lines without an item. They also need ``line_bits`` a power of two.
 """
 
 from __future__ import annotations
@@ -41,9 +41,8 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig, _bits_for
-from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, chunk_bits,
-                                             group_read_signature, pass_signature, plane_bits,
-                                             sparse_item)
+from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, group_read_signature,
+                                             line_index, pass_signature, plane_bits, sparse_item)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
 from zeroskip.hw.program import KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, OP_MAX
 
@@ -285,17 +284,17 @@ class Broadcaster(wiring.Component):
         desc, pixel = self.run.desc, self.run.pixel
         in_len, planes = desc.in_len, desc.planes
         window = Signal()         # a binary conv pass: needs N and line_bits powers of two
+        tap_lines = Signal(line_index(a), name="binary_tap_lines")    # a position's weight lines
         if shift is not None and w & (w - 1) == 0:
             constant = m.d.sync if a.group_feed else m.d.comb    # as the scan's pass constants
-            constant += window.eq(desc.kind == KIND_BINARY_CONV)
             per_tap = (in_len + (w - 1)) >> (w.bit_length() - 1)      # chunks per position
-        else:
-            per_tap = 0
+            constant += [window.eq(desc.kind == KIND_BINARY_CONV), tap_lines.eq(per_tap * desc.rows)]
         span = _bits_for(a.max_vector + w + n)
         running = Signal()
         plane = Signal(plane_bits(a))
         last_plane = Signal(name="binary_last_plane")   # plane + 1 ≥ the pass's planes
-        chunk = Signal(chunk_bits(a))           # the item's weight chunk: position·per_tap + c
+        line = Signal(line_index(a), name="binary_line")   # the item's first weight line:
+        # line_base + chunk·rows, chunk = position·per_tap + c, stepped with adders
         padding = Signal()                      # the position lies in the padding
         chunk_start = Signal(span)              # the chunk's activations [start, end)
         chunk_end = Signal(span)
@@ -349,7 +348,7 @@ class Broadcaster(wiring.Component):
             with m.If(window & ~walk.last):
                 enter(*walk.step())
             with m.Elif(~last_plane):
-                m.d.sync += [plane.eq(plane + 1), chunk.eq(0),
+                m.d.sync += [plane.eq(plane + 1), line.eq(desc.line_base),
                              last_plane.eq(plane + 2 >= planes)]
                 restart_window()
             with m.Else():
@@ -362,7 +361,7 @@ class Broadcaster(wiring.Component):
         # so, examined in the cycle it arrives)
         in_padding = padding if fed_padding is None else padding | (arrive & fed_padding)
         complete = ~in_padding & (full | (arrive & ~reads_left))
-        m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.chunk.eq(chunk),
+        m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.line.eq(line),
                      item.valid.eq(chunk_end - chunk_start)]
 
         def read_next():
@@ -375,15 +374,15 @@ class Broadcaster(wiring.Component):
         next_start = chunk_start + w
         next_end = Mux(position_end > next_start + w, next_start + w, position_end)
         with m.If(start):
-            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), chunk.eq(0),
+            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), line.eq(desc.line_base),
                          last_plane.eq(planes <= 1)]
             restart_window()
         with m.Elif(running & in_padding):                     # a padding position: one cycle
-            m.d.sync += chunk.eq(chunk + per_tap)
+            m.d.sync += line.eq(line + tap_lines)
             next_position()
         with m.Elif(running & complete & self.ready):
             m.d.comb += push.eq(1)
-            m.d.sync += chunk.eq(chunk + 1)
+            m.d.sync += line.eq(line + desc.rows)
             with m.If(chunk_follows):                          # the position's next chunk
                 m.d.sync += [chunk_start.eq(next_start), chunk_end.eq(next_end),
                              assembled.eq(placed(port_base, next_start)),

@@ -34,11 +34,10 @@ def plane_bits(arch: ArchConfig) -> int:
     return field_max("planes", arch).bit_length()
 
 
-def chunk_bits(arch: ArchConfig) -> int:
-    """A binary item's chunk index (the weight lines ``line_base + chunk·rows``): up to
-    ceil(max_vector / line_bits) chunks per plane, and below ``sparse_depth`` (a binary conv
-    pass's k·k·ceil(C / line_bits) chunks all have lines)."""
-    return _bits_for(max(-(-arch.max_vector // arch.line_bits), arch.sparse_depth - 1))
+def line_index(arch: ArchConfig):
+    """A binary item's first weight line, ``line_base + chunk·rows`` (docs/binary-mode.md): the
+    descriptor's ``line_base`` shape (every line an item names is below ``sparse_depth``)."""
+    return descriptor_struct(arch).members["line_base"]
 
 
 # -- what the broadcaster pushes -------------------------------------------------------------------
@@ -49,10 +48,12 @@ def sparse_item(arch: ArchConfig) -> data.StructLayout:
 
 
 def binary_item(arch: ArchConfig) -> data.StructLayout:
-    """A binary pass's item: the ``line_bits`` input bits of one (plane, chunk), and how many of
-    them are input bits (``valid``: the chunk's length; the rest are 0 and never count)."""
+    """A binary pass's item: the ``line_bits`` input bits of one (plane, chunk), the chunk's first
+    weight line (its ``rows`` lines follow it; the broadcaster steps it with adders, so no PE
+    multiplies) and how many of the bits are input bits (``valid``: the chunk's length; the rest
+    are 0 and never count)."""
     return data.StructLayout({"bits": arch.line_bits, "plane": plane_bits(arch),
-                              "chunk": chunk_bits(arch), "valid": range(arch.line_bits + 1)})
+                              "line": line_index(arch), "valid": range(arch.line_bits + 1)})
 
 
 def broadcast_item(arch: ArchConfig) -> data.UnionLayout:

@@ -35,8 +35,8 @@ Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sw
 ``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 4 keeps
 ``max(acc, activation + max_offset(act_bits))`` instead of the MAC (code 0 still writes nothing).
 
-Binary passes (docs/binary-mode.md) pop (bits, plane, chunk, valid) items instead, read lines
-``line_base + chunk·rows + r`` one per cycle (``rows`` cycles per item) and add the line's
+Binary passes (docs/binary-mode.md) pop (bits, plane, line, valid) items instead, read lines
+``line + r`` (``line = line_base + chunk·rows``, stepped by the broadcaster) one per cycle (``rows`` cycles per item) and add the line's
 xnor/and popcount term over the item's ``valid`` bits to row r through the same stages; the
 sweep then binarises by the threshold word or requantises. Binary conv passes are binary passes
 run once per output pixel, written like conv passes.
@@ -453,14 +453,14 @@ class ProcessingElement(wiring.Component):
         m.d.sync += bounds.eq(pop)
         with m.If(pop):
             m.d.sync += [odd.eq(ptr_addr[0]), column_act.eq(item.sparse.value)]
-        # binary item: lines line_base + chunk·rows + r, r < rows; valid bits of the chunk
+        # binary item: lines line + r, r < rows (line = line_base + chunk·rows); its valid bits
         column_bits = Signal(a.line_bits)
         column_plane = Signal(item.binary.plane.shape())
         column_valid = Signal(range(a.line_bits + 1))
         first_line = Signal(a.ptr_bits)
         with m.If(pop):
             m.d.sync += [column_bits.eq(item.binary.bits), column_plane.eq(item.binary.plane),
-                         first_line.eq(desc.line_base + item.binary.chunk * desc.rows),
+                         first_line.eq(item.binary.line),
                          column_valid.eq(item.binary.valid)]
 
         # -- sparse-matrix read unit (stage 0) -----------------------------------------------------
@@ -516,10 +516,10 @@ class ProcessingElement(wiring.Component):
         odd = Signal()
         m.d.sync += [staged.eq(self.items.valid), staged_item.eq(self.items.payload),
                      odd.eq(ptr_addr[0])]
-        # -- b + 1: the bounds (binary: lines line_base + chunk·rows + r, r < rows) ------------------
+        # -- b + 1: the bounds (binary: the item's lines line + r, r < rows) -------------------------
         start, stop_at = Signal(a.ptr_bits), Signal(a.ptr_bits)
         with m.If(binary):
-            m.d.comb += [start.eq(desc.line_base + staged_item.binary.chunk * desc.rows),
+            m.d.comb += [start.eq(staged_item.binary.line),
                          stop_at.eq(start + desc.rows)]
         with m.Else():
             m.d.comb += [start.eq(Mux(odd, odd_rd.data, even_rd.data)),

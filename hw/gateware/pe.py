@@ -519,8 +519,8 @@ class ProcessingElement(wiring.Component):
         # -- b + 1: the bounds (binary: the item's lines line + r, r < rows) -------------------------
         start, stop_at = Signal(a.ptr_bits), Signal(a.ptr_bits)
         with m.If(binary):
-            m.d.comb += [start.eq(staged_item.binary.line),
-                         stop_at.eq(start + desc.rows)]
+            m.d.comb += [start.eq(staged_item.binary.line),       # the sum from the item alone,
+                         stop_at.eq(staged_item.binary.line + desc.rows)]   # not the bounds' mux
         with m.Else():
             m.d.comb += [start.eq(Mux(odd, odd_rd.data, even_rd.data)),
                          stop_at.eq(Mux(odd, even_rd.data, odd_rd.data))]

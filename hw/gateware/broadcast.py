@@ -590,7 +590,13 @@ FEED_SLOTS = timing.GROUP_FEED_LATENCY + 1
 class _Window:
     """The sliding window's walk over the kernel positions of one output pixel (docs/conv.md),
     shared by conv and binary conv passes: (ky, kx) row-major, the input pixel (iy, ix) and the
-    row's B at kx = 0 stepped with adders from the pixel's window (``interfaces.pixel_layout``)."""
+    row's B at kx = 0 stepped with adders from the pixel's window (``interfaces.pixel_layout``).
+
+    What a step needs is registered as the walk moves, a position ahead: whether the position is
+    the pixel's last and ends its kernel row (``last``, ``wrap``), the next position's B (the
+    next row's, or this one's + col_step) and whether the rows iy, iy + 1 and the columns ix0,
+    ix + 1 lie in the map; so a step's B and its ``next_inside`` are a multiplexer from flip-flops
+    and no descriptor field lies on a walker's step."""
 
     def __init__(self, m: Module, desc, pixel, prefix: str = ""):
         self.m, self.desc, self.pixel = m, desc, pixel
@@ -600,40 +606,56 @@ class _Window:
         self.ix = Signal(signed(len(pixel.ix0) + 1), name=f"{prefix}ix")
         self.row_origin = Signal(pixel.origin.shape(), name=f"{prefix}row_origin")
         self.base = Signal(pixel.origin.shape(), name=f"{prefix}window_base")     # the position's B
-        # the pixel's last kernel position, registered as the walk moves: no descriptor field
-        # lies between the walk's registers and a decision taken on it
-        self.last = Signal(name=f"{prefix}window_last")
-        # the next kernel position, computed once for every caller of ``step``
-        self.wrap = Signal(name=f"{prefix}window_wrap")
-        self.next_row = Signal.like(self.row_origin, name=f"{prefix}window_next_row")
-        self.next_y = Signal.like(self.iy, name=f"{prefix}window_next_y")
-        self.next_x = Signal.like(self.ix, name=f"{prefix}window_next_x")
+        self.last = Signal(name=f"{prefix}window_last")      # the pixel's last kernel position
+        self.wrap = Signal(name=f"{prefix}window_wrap")      # the kernel row's last position
+        self.next_row = Signal.like(self.row_origin, name=f"{prefix}window_next_row")  # + row_step
+        self.right = Signal.like(self.base, name=f"{prefix}window_right")              # B + col_step
+        self.row_here = Signal(name=f"{prefix}window_row_here")       # iy in the map
+        self.row_below = Signal(name=f"{prefix}window_row_below")     # iy + 1
+        self.column_first = Signal(name=f"{prefix}window_column_first")   # ix0
+        self.column_right = Signal(name=f"{prefix}window_column_right")   # ix + 1
         self.next_base = Signal.like(self.base, name=f"{prefix}window_next_base")
         self.next_inside = Signal(name=f"{prefix}window_next_inside")
-        m.d.comb += [self.wrap.eq(self.kx + 1 == desc.kernel),
-                     self.next_row.eq(self.row_origin + desc.row_step),
-                     self.next_y.eq(Mux(self.wrap, self.iy + 1, self.iy)),
-                     self.next_x.eq(Mux(self.wrap, pixel.ix0, self.ix + 1)),
-                     self.next_base.eq(Mux(self.wrap, self.next_row, self.base + desc.col_step)),
-                     self.next_inside.eq(self.in_map(self.next_y, self.next_x))]
+        m.d.comb += [self.next_base.eq(Mux(self.wrap, self.next_row, self.right)),
+                     self.next_inside.eq(Mux(self.wrap, self.row_below & self.column_first,
+                                             self.row_here & self.column_right))]
 
     def in_map(self, y, x):
-        d = self.desc
-        return (y >= 0) & (y < d.in_height) & (x >= 0) & (x < d.in_width)
+        return self.row_in_map(y) & self.column_in_map(x)
+
+    def row_in_map(self, y):
+        return (y >= 0) & (y < self.desc.in_height)
+
+    def column_in_map(self, x):
+        return (x >= 0) & (x < self.desc.in_width)
 
     def restart(self):
         """The pixel's first kernel position (0, 0)."""
-        p = self.pixel
+        p, d = self.pixel, self.desc
         self.m.d.sync += [self.ky.eq(0), self.kx.eq(0), self.iy.eq(p.iy0), self.ix.eq(p.ix0),
                           self.row_origin.eq(p.origin), self.base.eq(p.origin),
-                          self.last.eq(self.desc.kernel == 1)]
+                          self.last.eq(d.kernel == 1), self.wrap.eq(d.kernel == 1),
+                          self.next_row.eq(p.origin + d.row_step), self.right.eq(p.origin + d.col_step),
+                          self.row_here.eq(self.row_in_map(p.iy0)),
+                          self.row_below.eq(self.row_in_map(p.iy0 + 1)),
+                          self.column_first.eq(self.column_in_map(p.ix0)),
+                          self.column_right.eq(self.column_in_map(p.ix0 + 1))]
 
     def step(self):
         """Move to the next kernel position; returns its B and whether it lies inside the map."""
-        wrap, kernel = self.wrap, self.desc.kernel
+        d, wrap, kernel = self.desc, self.wrap, self.desc.kernel
         ky, kx = Mux(wrap, self.ky + 1, self.ky), Mux(wrap, 0, self.kx + 1)
-        self.m.d.sync += [self.ky.eq(ky), self.kx.eq(kx),
-                          self.last.eq((ky + 1 == kernel) & (kx + 1 == kernel)),
-                          self.iy.eq(self.next_y), self.ix.eq(self.next_x), self.base.eq(self.next_base),
-                          self.row_origin.eq(Mux(wrap, self.next_row, self.row_origin))]
+        sync = self.m.d.sync
+        sync += [self.ky.eq(ky), self.kx.eq(kx), self.base.eq(self.next_base),
+                 self.last.eq((ky + 1 == kernel) & (kx + 1 == kernel)),
+                 self.wrap.eq(Mux(wrap, kernel == 1, self.kx + 2 == kernel))]
+        with self.m.If(wrap):           # the next kernel row, from its first column
+            sync += [self.iy.eq(self.iy + 1), self.ix.eq(self.pixel.ix0),
+                     self.row_origin.eq(self.next_row), self.next_row.eq(self.next_row + d.row_step),
+                     self.right.eq(self.next_row + d.col_step),
+                     self.row_here.eq(self.row_below), self.row_below.eq(self.row_in_map(self.iy + 2)),
+                     self.column_right.eq(self.column_in_map(self.pixel.ix0 + 1))]
+        with self.m.Else():             # the next column of the row
+            sync += [self.ix.eq(self.ix + 1), self.right.eq(self.right + d.col_step),
+                     self.column_right.eq(self.column_in_map(self.ix + 2))]
         return self.next_base, self.next_inside

@@ -322,7 +322,9 @@ class ProcessingElement(wiring.Component):
             with m.If(swept):
                 m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1)]
             with m.Else():
-                m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s2_writes & (s2_half == number))]
+                # read at every entry, code 0 too (its data is never taken: it writes nothing), so
+                # the enable comes from a flip-flop, not from the entry's code
+                m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s2_valid & (s2_half == number))]
             with m.If(cleared):
                 m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
             with m.Else():

@@ -44,7 +44,7 @@ run once per output pixel, written like conv passes.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -63,7 +63,11 @@ from zeroskip.hw.regmap import memory_shapes
 
 
 #: bits per popcount chunk: the chunks' counts are registered, their sum is the next stage's
-POPCOUNT_CHUNK = 16
+POPCOUNT_CHUNK = 32
+
+#: a nibble's popcount: each of its three bits a function of four inputs (one LUT4), so a count
+#: starts with no adder
+NIBBLE_COUNTS = [bin(v).count("1") for v in range(16)]
 
 
 def tree_sum(terms):
@@ -76,8 +80,11 @@ def tree_sum(terms):
 
 
 def popcount(value):
-    """Sum of the bits of ``value``."""
-    return tree_sum(value[i] for i in range(len(value)))
+    """Sum of the bits of ``value``: each nibble's count from a table, then an adder tree."""
+    counts = Array(Const(count, 3) for count in NIBBLE_COUNTS)
+    return tree_sum(counts[value[k:k + 4]] if k + 4 <= len(value) else
+                    tree_sum(value[i] for i in range(k, len(value)))
+                    for k in range(0, len(value), 4))
 
 
 def popcount_parts(value, chunk: int = POPCOUNT_CHUNK):
@@ -247,7 +254,8 @@ class ProcessingElement(wiring.Component):
         # Y and s depend on the item alone and are registered whole (the item's ones counted
         # per chunk at stage 1)
         weights = s2_line[:a.line_bits]
-        bipolar = desc.planes == 0
+        bipolar = Signal(name="bipolar")      # the pass's constant, registered off the counts' paths
+        m.d.sync += bipolar.eq(desc.planes == 0)
         mask = Signal(a.line_bits, name="s2_valid_mask")    # the valid bits, made at stage 1
         m.d.sync += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
         count_parts = _registered(m, "count", popcount_parts(

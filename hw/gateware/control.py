@@ -167,6 +167,12 @@ class ControlUnit(wiring.Component):
                 next_pixel()
                 m.d.sync += half.eq(~half)
 
+        if not overlap:
+            # the SWEEP state as a register of its own, set and cleared with the state: the sweep
+            # reaches every PE from a flip-flop, not through the state's decoding
+            sweep_state = Signal(name="sweep_state")
+            m.d.comb += [run.sweep.eq(sweep_state), run.sweep_row.eq(row)]
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.done.eq(0)
@@ -219,14 +225,16 @@ class ControlUnit(wiring.Component):
                         m.next = "TAIL"
                     if not overlap:
                         with m.Else():
+                            m.d.sync += sweep_state.eq(1)
                             m.next = "SWEEP"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
             if not overlap:
                 with m.State("SWEEP"):
-                    m.d.comb += [run.busy.eq(1), run.sweep.eq(1), run.sweep_row.eq(row)]
+                    m.d.comb += run.busy.eq(1)
                     m.d.sync += row.eq(row + 1)
                     with m.If(row + 1 == run.desc.rows):
+                        m.d.sync += sweep_state.eq(0)
                         m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
                         m.next = "TAIL"
             with m.State("TAIL"):

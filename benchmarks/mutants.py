@@ -13,8 +13,10 @@ cheapest first, until one fails (the mutant is *killed*, by that check):
 ``verify``  ``zeroskip verify`` (Icarus, 4 seeded inputs) on a small sparse program from its
             hex images, then on a small binary program loaded over the bus
 ``sample``  pytest -x on the default suite's regression samples on Icarus
-            (``test_regression_sample``, ``test_regression_binary_sample``: six architectures;
+            (``test_regression_sample``: six architectures; ``test_regression_binary_sample``:
+            those and the two binary extras of 8- and 16-bit lines;
             ``test_regression_conv_sample``: conv programs on four;
+            ``test_regression_binary_conv_sample``: binary conv programs;
             ``test_regression_graph_sample``: branching graphs, depthwise lane passes on two)
 
 A kill is by ``outputs`` (an output differs from ``predict_int``), ``cycles`` (the cycle
@@ -338,6 +340,7 @@ QUICK_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_quick_programs_bus_loaded[i
 SAMPLE_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_regression_sample",
                 "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_sample",
                 "tests/hw/rtl/test_rtl_cosim.py::test_regression_conv_sample",
+                "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_conv_sample",
                 "tests/hw/rtl/test_rtl_cosim.py::test_regression_graph_sample"]
 STAGES = ("quick", "verify", "sample")
 #: the small programs ``zeroskip verify`` checks: (name, regression case, verify's extra flags)

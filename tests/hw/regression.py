@@ -318,8 +318,9 @@ def sample_cases() -> list[Case]:
 
 
 def binary_sample_cases() -> list[Case]:
-    """``test_regression_binary_sample``: one binary or mixed program per architecture."""
-    return [random_binary_case(10_000 + seed, arch) for seed, arch in enumerate(ARCHS)]
+    """``test_regression_binary_sample``: one binary or mixed program per architecture, the
+    binary extras' many chunks per row included."""
+    return [random_binary_case(10_000 + seed, arch) for seed, arch in enumerate(ARCHS + BINARY_ARCHS)]
 
 
 def zs_sample_cases() -> list[Case]:

@@ -88,10 +88,13 @@ def test_regression_sample():
 
 def test_regression_binary_sample():
     """The binary part of the regression, one binary or mixed program per architecture (fan-ins
-    around line_bits, bit-plane and bipolar inputs, tiled layers), on Icarus."""
+    around line_bits, bit-plane and bipolar inputs, tiled layers, rows of many chunks on 8- and
+    16-bit lines), on Icarus."""
     cases = binary_sample_cases()
     shapes = {"".join("sb"[layer.kind] for layer in c.program.layers) for c in cases}
     assert len(shapes) >= 3 and any("s" in shape for shape in shapes)
+    assert any(layer.kind == 1 and layer.in_len > c.arch.line_bits
+               for c in cases for layer in c.program.layers), "no binary pass of several chunks"
     assert _run_cases(cases, "icarus") == []
 
 

@@ -13,9 +13,9 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
   registered; the item's ones were counted per chunk at stage 1).
 - stage 3 (+ 3): weight × activation and the binary popcount term, each registered; the
   accumulator row registered out of its block RAM.
-- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + the pass's term, written back. Where one of the two
-  entries before wrote the same row after this one's read, its sum is taken instead: back-to-back
-  entries to one row cost no cycle.
+- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + the pass's term, written back. Where one
+  of the two entries before wrote the same row after this one's read, its sum is taken instead:
+  back-to-back entries to one row cost no cycle.
 
 With ``bounds_lookahead`` (docs/timing.md "Bounds lookahead") the bounds are read in the push
 cycle b instead; at b + 1 a bounds stage writes the item with its bounds into the queue (an
@@ -36,9 +36,10 @@ Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sw
 ``max(acc, activation + max_offset(act_bits))`` instead of the MAC (code 0 still writes nothing).
 
 Binary passes (docs/binary-mode.md) pop (bits, plane, line, valid) items instead, read lines
-``line + r`` (``line = line_base + chunk·rows``, stepped by the broadcaster) one per cycle (``rows`` cycles per item) and add the line's
-xnor/and popcount term over the item's ``valid`` bits to row r through the same stages; the
-sweep then binarises by the threshold word or requantises. Binary conv passes are binary passes
+``line + r`` (``line = line_base + chunk·rows``, stepped by the broadcaster) one per cycle
+(``rows`` cycles per item) and add the line's xnor/and popcount term over the item's ``valid``
+bits to row r through the same stages; the sweep then binarises by the threshold word or
+requantises. Binary conv passes are binary passes
 run once per output pixel, written like conv passes.
 """
 

@@ -322,8 +322,7 @@ def build(board_name: str, arch: ArchConfig, directory: str, *, clock_mhz: float
     seconds["elaborate"] = round(time.perf_counter() - start, 1)
 
     progress(f"yosys {fam.synth} (log {os.path.join(directory, 'yosys.log')})")
-    seconds["yosys"] = round(flow.run_tool("yosys", [tools["yosys"], "-s", "top.ys"], directory,
-                                           "yosys.log", progress), 1)
+    seconds["yosys"] = round(flow.run_yosys(tools["yosys"], "top.ys", directory, progress), 1)
     summary, _ = flow.yosys_cells(directory, fam)
     result["yosys_cells"] = summary
     progress("yosys: " + ", ".join(f"{v} {k}" for k, v in summary.items()))

@@ -157,12 +157,15 @@ def _last_line(path: str) -> str:
 
 
 def run_tool(label: str, argv: list[str], directory: str, log: str,
-             progress: Progress = QUIET) -> float:
+             progress: Progress = QUIET, *, tool_log: str | None = None) -> float:
     """Run one tool in ``directory`` with its output in ``directory/log``; a progress line every
-    ``HEARTBEAT_S`` seconds with the log's last line. Returns the seconds it took."""
+    ``HEARTBEAT_S`` seconds with the log's last line. ``tool_log``: a log the tool writes itself
+    (Yosys's ``-l``), read for the progress lines and the error instead: YoWASP's Yosys loses
+    its standard output once it has run ABC. Returns the seconds it took."""
     start = time.perf_counter()
-    log_path = os.path.join(directory, log)
-    with open(log_path, "w") as out:
+    out_path = os.path.join(directory, log)
+    log_path = os.path.join(directory, tool_log or log)
+    with open(out_path, "w") as out:
         proc = subprocess.Popen(argv, cwd=directory, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
         stop = threading.Event()
@@ -183,10 +186,19 @@ def run_tool(label: str, argv: list[str], directory: str, log: str,
             stop.set()
             beater.join()
     if status:
+        if not os.path.exists(log_path):        # the tool stopped before it opened its log
+            log_path = out_path
         errors = [l for l in open(log_path, errors="replace").read().splitlines() if "ERROR" in l]
         detail = f": {errors[0].strip()[:160]}" if errors else ""
         raise ToolError(f"{label} failed (exit {status}), log {log_path}{detail}")
     return time.perf_counter() - start
+
+
+def run_yosys(yosys: str, script: str, directory: str, progress: Progress = QUIET) -> float:
+    """Yosys running ``script`` in ``directory``: its whole log in ``yosys.log`` (``-l``; what
+    it prints, cut short after ABC under YoWASP, in ``yosys.stdout.log``). Returns seconds."""
+    return run_tool("yosys", [yosys, "-l", "yosys.log", "-s", script], directory,
+                    "yosys.stdout.log", progress, tool_log="yosys.log")
 
 
 def elaborate(arch: ArchConfig, fam: Family) -> str:
@@ -319,8 +331,7 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     seconds["elaborate"] = round(time.perf_counter() - start, 1)
 
     progress(f"yosys {fam.synth} (log {os.path.join(directory, 'yosys.log')})")
-    seconds["yosys"] = round(run_tool("yosys", [yosys, "-s", "synth.ys"], directory, "yosys.log",
-                                      progress), 1)
+    seconds["yosys"] = round(run_yosys(yosys, "synth.ys", directory, progress), 1)
     summary, cells = yosys_cells(directory, fam)
     result["yosys_cells"] = summary
     result["yosys_cell_types"] = {k: v for k, v in cells.items() if not k.startswith("$")}

@@ -85,6 +85,18 @@ def test_tool_failure_is_one_line_naming_the_tool_and_its_log(tmp_path):
     assert os.path.join(str(tmp_path), "nextpnr.log") in message and "ERROR: no room" in message
 
 
+def test_tool_failure_is_read_from_the_log_the_tool_writes(tmp_path):
+    """Yosys's ``-l`` log holds the error its standard output lost (after ABC, under YoWASP)."""
+    script = ("open('own.log', 'w').write('ERROR: Assert failed in rtlil.cc\\n'); "
+              "print('Running ABC command'); exit(1)")
+    with pytest.raises(flow.ToolError) as caught:
+        flow.run_tool("yosys", [sys.executable, "-c", script], str(tmp_path), "stdout.log",
+                      tool_log="own.log")
+    message = str(caught.value)
+    assert os.path.join(str(tmp_path), "own.log") in message
+    assert message.endswith("ERROR: Assert failed in rtlil.cc")
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--family", "xilinx"], "invalid choice"),
     (["--family", "ice40", "--device", "lp384"], "--package"),

@@ -120,13 +120,13 @@ class ProcessingElement(wiring.Component):
         self.images = images or {}
         self.memories: dict[str, Memory] = {}     # filled at elaboration (testbenches inspect them)
         super().__init__({
-            # from the broadcaster (pushed only while every PE's queue has room)
+            # from the broadcaster (pushed only while every PE's queue has room); with
+            # ``registered_broadcast`` each PE holds its own copy of the broadcast register
             "items": In(broadcast_signature(arch)),
-            # the queue's room, registered (``queue_room``): room unless an item was pushed last
-            # cycle, and room even then; the top picks one by that push, so a path from a PE to
-            # the broadcaster begins at these flip-flops
-            "room": Out(1),
-            "room_after_push": Out(1),
+            # the queue has room for the broadcaster's next item: its room, registered
+            # (``queue_room``), picked by whether an item arrived last cycle (a register here
+            # too), so a path from a PE to the broadcaster begins at this PE's flip-flops
+            "ready": Out(1),
             # the broadcaster's group reads of the source bank (layer parity)
             "group": In(group_read_signature(arch)),
             # the running pass, from the control unit
@@ -163,6 +163,20 @@ class ProcessingElement(wiring.Component):
             files.append(_memory(m, "acc1", a.acc_bits, a.acc_depth, None))
             self.memories["acc1"] = files[1]
         self.memories["acc"] = files[0]
+
+        # -- the broadcast item as it enters this PE: with ``registered_broadcast`` (docs/timing.md
+        # "Registered broadcast") through the PE's own copy of the broadcast register, so the
+        # item's fan-out inside the PE starts from a flip-flop placed beside it, not from one
+        # register driving every PE across the die; ``pushed``: an item arrived last cycle
+        if a.registered_broadcast:
+            self.arrived = Signal(name="broadcast_valid")
+            self.arrived_item = Signal(broadcast_item(a), name="broadcast_item")
+            m.d.sync += [self.arrived.eq(self.items.valid), self.arrived_item.eq(self.items.payload)]
+            self.pushed = self.arrived
+        else:
+            self.arrived, self.arrived_item = self.items.valid, self.items.payload
+            self.pushed = Signal(name="pushed_last")
+            m.d.sync += self.pushed.eq(self.items.valid)
 
         # -- activation queue, pointer read unit, column issue ---------------------------------------
         binary = Signal()
@@ -421,8 +435,9 @@ class ProcessingElement(wiring.Component):
         stages), which enter the queue (or vanish) one stage a cycle; with nothing in flight a
         pushed item goes straight into the queue. The count is made a cycle ahead and
         registered, without the item the broadcaster pushes meanwhile (the PE sees it only as it
-        arrives): ``room`` holds if that push does not come, ``room_after_push`` if it does.
-        Exact, so no cycle changes; what reaches the broadcaster leaves a flip-flop."""
+        arrives): ``room`` holds if that push does not come, ``room_after_push`` if it does;
+        ``ready`` picks one by the push. Exact, so no cycle changes; what reaches the broadcaster
+        is one LUT after this PE's flip-flops."""
         a = self.arch
         written, taken = queue.w_en & queue.w_rdy, queue.r_en & queue.r_rdy
         later = Signal(range(a.fifo_depth + len(flight) + 1), name="room_count")   # held next cycle
@@ -431,7 +446,7 @@ class ProcessingElement(wiring.Component):
         room = Signal(name="room_reg", init=1)                                # empty at reset
         room_after_push = Signal(name="room_after_push_reg", init=int(a.fifo_depth > 1))
         m.d.sync += [room.eq(later < a.fifo_depth), room_after_push.eq(later + 1 < a.fifo_depth)]
-        m.d.comb += [self.room.eq(room), self.room_after_push.eq(room_after_push)]
+        m.d.comb += self.ready.eq(Mux(self.pushed, room_after_push, room))
 
     def column_issue(self, m: Module, binary, ptr_even, ptr_odd, skip):
         """EIE's order (docs/timing.md "PE p"): the queue holds the broadcaster's items; popping
@@ -445,10 +460,10 @@ class ProcessingElement(wiring.Component):
         # -- activation queue -----------------------------------------------------------------
         layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
         queue = self.queue = m.submodules.queue = SyncFIFO(width=layout.size, depth=a.fifo_depth)
-        m.d.comb += [queue.w_en.eq(self.items.valid), queue.w_data.eq(self.items.payload)]
+        m.d.comb += [queue.w_en.eq(self.arrived), queue.w_data.eq(self.arrived_item)]
         # the item in the broadcast register takes a place too; without the register the item
         # pushed now goes straight into the queue
-        self.queue_room(m, queue, [self.items.valid] if a.registered_broadcast else [])
+        self.queue_room(m, queue, [self.arrived] if a.registered_broadcast else [])
         item = data.View(layout, queue.r_data)
 
         # -- pointer read unit: both bounds in one cycle ------------------------------------------
@@ -494,7 +509,7 @@ class ProcessingElement(wiring.Component):
         last = Signal()
         free = (~issue | last) & ~queue.r_rdy
         if a.registered_broadcast:      # not free while an item is in the broadcast register
-            free = free & ~self.items.valid
+            free = free & ~self.arrived
         m.d.comb += [last.eq(issue & (entry + 1 == stop)),
                      pop.eq((~issue | last) & queue.r_rdy),
                      self.free.eq(free)]
@@ -516,16 +531,16 @@ class ProcessingElement(wiring.Component):
 
         # -- push cycle b: both bounds read at the pushed item's column (with the registered
         # broadcast at b + 1, from the broadcast register) ---------------------------------------
-        pushed = data.View(layout, self.items.payload)
+        pushed = data.View(layout, self.arrived_item)
         even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
         ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
         m.d.comb += [ptr_addr.eq(desc.ptr_base + pushed.sparse.index),
                      even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
-                     even_rd.en.eq(self.items.valid), odd_rd.en.eq(self.items.valid)]
+                     even_rd.en.eq(self.arrived), odd_rd.en.eq(self.arrived)]
         staged = Signal()                         # the bounds stage holds an item (pushed at b - 1)
         staged_item = Signal(layout)
         odd = Signal()
-        m.d.sync += [staged.eq(self.items.valid), staged_item.eq(self.items.payload),
+        m.d.sync += [staged.eq(self.arrived), staged_item.eq(self.arrived_item),
                      odd.eq(ptr_addr[0])]
         # -- b + 1: the bounds (binary: the item's lines line + r, r < rows) -------------------------
         start, stop_at = Signal(a.ptr_bits), Signal(a.ptr_bits)
@@ -546,7 +561,7 @@ class ProcessingElement(wiring.Component):
             bounded_start, bounded_stop = Signal.like(start, name="bounds_start"), Signal.like(stop_at, name="bounds_stop")
             m.d.sync += [bounded.eq(staged), bounded_item.eq(staged_item), bounded_start.eq(start),
                          bounded_stop.eq(stop_at)]
-            flight = [self.items.valid, staged, bounded]
+            flight = [self.arrived, staged, bounded]
             staged, staged_item, start, stop_at = bounded, bounded_item, bounded_start, bounded_stop
         assert len(flight) == (timing.REGISTERED_BOUNDS_STAGES if a.registered_broadcast
                                else timing.BOUNDS_STAGES)

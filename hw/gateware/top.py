@@ -10,7 +10,7 @@ memory writes are ignored (registers still read).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -63,34 +63,17 @@ class Accelerator(wiring.Component):
 
         # -- the array ----------------------------------------------------------------------------
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
-        # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE
-        sources = broadcast.lane_items if a.lane_passes else [broadcast.items]
-        # each PE's push of the last cycle, registered here beside the broadcaster: with the
-        # registered broadcast (docs/timing.md "Registered broadcast") it is the register's valid
-        # bit, beside the item, so the item's fan-out to the queues starts from a flip-flop
-        pushes, items = [], []
-        for i, source in enumerate(sources):
-            suffix = f"_{i}" if len(sources) > 1 else ""
-            pushes.append(Signal(name=f"broadcast_valid{suffix}" if a.registered_broadcast
-                                 else f"pushed_last{suffix}"))
-            items.append(Signal(source.payload.shape(), name=f"broadcast_item{suffix}"))
-            m.d.sync += pushes[-1].eq(source.valid)
-            if a.registered_broadcast:
-                m.d.sync += items[-1].eq(source.payload)
-        if a.registered_broadcast:
-            for p, pe in enumerate(pes):
-                m.d.comb += [pe.items.valid.eq(pushes[p % len(pushes)]),
-                             pe.items.payload.eq(items[p % len(items)])]
-        elif a.lane_passes:
-            for source, pe in zip(sources, pes):
+        # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE;
+        # with the registered broadcast every PE registers it itself (its own copy of the register)
+        if a.lane_passes:
+            for source, pe in zip(broadcast.lane_items, pes):
                 wiring.connect(m, source, pe.items)
         else:
             wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):
             wiring.connect(m, lane, pe.group)
         # every queue has room: each PE's registered room, the half its last push picks
-        ready = [Mux(pushes[p % len(pushes)], pe.room_after_push, pe.room) for p, pe in enumerate(pes)]
-        m.d.comb += [broadcast.ready.eq(Cat(ready).all()),
+        m.d.comb += [broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
                      control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),
                      self.done.eq(control.done)]
 

@@ -40,10 +40,9 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
     async def bench(ctx):
         ctx.set(pe.run.desc, descriptor_values(p, program.arch))
         ctx.set(pe.run.busy, 1)
-        pending, wait, cycle, pushed = list(items), 0, 0, False
+        pending, wait, cycle = list(items), 0, 0
         while pending or not ctx.get(pe.free):
-            # the queue's room as the top reads it: the registered half the last push picks
-            ready = ctx.get(pe.room_after_push if pushed else pe.room)
+            ready = ctx.get(pe.ready)      # the registered room, the half the last push picks
             log["ready"].append(ready)
             push = bool(pending) and ready and wait == 0
             if push:
@@ -54,7 +53,6 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
             else:
                 wait = max(0, wait - 1)
             ctx.set(pe.items.valid, push)
-            pushed = push
             if ctx.get(pe.queue.r_en) and ctx.get(pe.queue.r_rdy):
                 log["pop"].append(cycle)
             await ctx.tick()

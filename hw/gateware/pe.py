@@ -39,8 +39,8 @@ Binary passes (docs/binary-mode.md) pop (bits, plane, line, valid) items instead
 ``line + r`` (``line = line_base + chunk·rows``, stepped by the broadcaster) one per cycle
 (``rows`` cycles per item) and add the line's xnor/and popcount term over the item's ``valid``
 bits to row r through the same stages; the sweep then binarises by the threshold word or
-requantises. Binary conv passes are binary passes
-run once per output pixel, written like conv passes.
+requantises. Binary conv passes are binary passes run once per output pixel, written like conv
+passes.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 TIMING_SWITCHES = ("bounds_lookahead", "padding_merge", "lane_passes", "sweep_overlap")
 #: pipeline registers for the clock (docs/timing.md "Registered broadcast", docs/fpga.md): switches
 #: like the improvements (0 = off, left out of the fingerprint), but each adds latency
-PIPELINE_SWITCHES = ("registered_broadcast", "group_feed")
+PIPELINE_SWITCHES = ("registered_broadcast", "group_feed", "broadcast_relay")
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -89,6 +89,10 @@ class ArchConfig:
     #: registered, the LNZD reading flip-flops): every pass's group scan starts
     #: ``timing.GROUP_FEED_LATENCY`` cycles later (for the clock)
     group_feed: int = 0
+    #: the broadcast crosses the die between registers at the broadcaster: the item is registered
+    #: there on its way to the PEs (a cycle later into every queue), and the queues' room reaches
+    #: the broadcaster registered, so it sees a pop a cycle late (for the clock)
+    broadcast_relay: int = 0
     #: conv passes whose every column has entries only in the PE of its activation's lane
     #: (depthwise convs, pools) push each non-zero lane of a group into its own PE's queue, the
     #: whole group in one cycle, instead of broadcasting one activation per cycle
@@ -295,6 +299,7 @@ CLI_OVERRIDES = {
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
     "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
     "--registered-broadcast": "registered_broadcast", "--group-feed": "group_feed",
+    "--broadcast-relay": "broadcast_relay",
     "--lane-passes": "lane_passes",
     "--sweep-overlap": "sweep_overlap",
 }

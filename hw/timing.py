@@ -36,6 +36,13 @@ GROUP_FEED_LATENCY = 3
 BOUNDS_STAGES = 1
 REGISTERED_BOUNDS_STAGES = 3
 
+#: with ``broadcast_relay`` (docs/timing.md "Broadcast relay"): the item's register at the
+#: broadcaster, a cycle more from a push to the PEs (and one more stage an item spends before a
+#: queue), and the register of the queues' room there, so the broadcaster counts the pushes of
+#: the last RELAY_ITEM_STAGES + RELAY_ROOM_LAG cycles itself and sees a pop that much later
+RELAY_ITEM_STAGES = 1
+RELAY_ROOM_LAG = 1
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

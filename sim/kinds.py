@@ -86,6 +86,12 @@ class SimKind:
         out[:, image.out_start:end] = values[:, :end - image.out_start]
 
 
+def pipeline(a: ArchConfig) -> dict:
+    """The clock's pipeline switches as the schedules take them (docs/timing.md)."""
+    return dict(registered=bool(a.registered_broadcast), relay=bool(a.broadcast_relay),
+                delay=a.scan_delay)
+
+
 def _per_pe(active: np.ndarray, per_column: np.ndarray) -> np.ndarray:
     """[batch, pes] sums of a per-column figure over each sample's non-zero columns (exact:
     float64 holds these integer sums)."""
@@ -138,8 +144,7 @@ class SparsePasses(SimKind):
     def run(self, a, image, source, actions):
         active = source != 0
         sched = schedule_pass(active, image.issues, a.fifo_depth, lookahead=bool(a.bounds_lookahead),
-                              registered=bool(a.registered_broadcast), delay=a.scan_delay,
-                              tails=image.merged_last)
+                              tails=image.merged_last, **pipeline(a))
         macs = _per_pe(active, image.macs)                          # [batch, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes)
         return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
@@ -221,7 +226,7 @@ class BinaryPasses(SimKind):
         """A binary pass's timing (the same for every input), repeated over the batch."""
         one, reads = schedule_binary_pass(image.in_len, a.pes, a.line_bits, image.planes, image.rows,
                                           a.fifo_depth, lookahead=bool(a.bounds_lookahead),
-                                          registered=bool(a.registered_broadcast), delay=a.scan_delay)
+                                          **pipeline(a))
         tile = lambda v: np.repeat(v, batch, axis=0)                      # noqa: E731
         return PassSchedule(column_end=tile(one.column_end), broadcast_done=tile(one.broadcast_done),
                             broadcast_stalls=tile(one.broadcast_stalls), nonzeros=tile(one.nonzeros),
@@ -280,8 +285,7 @@ class ConvPasses(SparsePasses):
         patches, inside = self.windows(image, source)
         active = inside if g.op == OP_MAX else patches != 0           # OP_MAX: zeros broadcast too
         groups = np.broadcast_to(w.group, (batch,) + w.group.shape).reshape(batch * pixels, -1)
-        switches = dict(lookahead=bool(a.bounds_lookahead),
-                        registered=bool(a.registered_broadcast), delay=a.scan_delay, tails=image.merged_last)
+        switches = dict(lookahead=bool(a.bounds_lookahead), tails=image.merged_last, **pipeline(a))
         if image.lanes:         # docs/timing.md "Lane passes": each lane into its own PE's queue
             sched = schedule_lanes(active, image.issues, column_lanes(g, a.pes), groups,
                                    np.tile(w.groups, batch), a.fifo_depth, **switches)
@@ -370,8 +374,7 @@ class BinaryConvPasses(BinaryPasses):
             if key not in cache:
                 cache[key] = schedule_binary_items(gaps, a.pes, image.rows, a.fifo_depth,
                                                    lookahead=bool(a.bounds_lookahead),
-                                                   registered=bool(a.registered_broadcast), delay=a.scan_delay,
-                                                   trailing=trailing)
+                                                   trailing=trailing, **pipeline(a))
             out.append((cache[key], reads, padding))
         return out
 

@@ -47,7 +47,7 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                   keep_trace: bool = False, groups: np.ndarray | None = None,
                   group_count: np.ndarray | None = None, lookahead: bool = False,
                   tails: np.ndarray | None = None, registered: bool = False,
-                  delay: int = 0) -> PassSchedule:
+                  delay: int = 0, relay: bool = False) -> PassSchedule:
     """Timing of one pass.
 
     ``active`` bool [batch, in_len]: which columns' activations are broadcast (non-zero).
@@ -62,6 +62,9 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
     ``registered``: the broadcast item is registered on its way to the queues
     (``ArchConfig.registered_broadcast``, docs/timing.md "Registered broadcast"): an item pushed
     at b is popped at b + 2 at the earliest.
+    ``relay``: the broadcast relay (``ArchConfig.broadcast_relay``, docs/timing.md "Broadcast
+    relay"): one register more on the item's way (popped at b + 3), and the broadcaster sees the
+    queues' room a cycle late.
     ``delay``: cycles the group scan starts later (``ArchConfig.scan_delay``: b_{-1} = T + delay).
     """
     active = np.atleast_2d(np.asarray(active, dtype=bool))
@@ -74,9 +77,11 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
         in_len = active.shape[1]
         groups = np.broadcast_to(np.arange(in_len) // pes, active.shape)
         group_count = np.full(batch, -(-in_len // pes), np.int64)
-    chunk = (functools.partial(_schedule_chunk_lookahead, tails=tails, stages=bounds_stages(registered))
+    chunk = (functools.partial(_schedule_chunk_lookahead, tails=tails,
+                               stages=bounds_stages(registered, relay), lag=room_lag(relay))
              if lookahead else
-             functools.partial(_schedule_chunk, tails=tails, registered=registered))
+             functools.partial(_schedule_chunk, tails=tails, latency=pop_latency(registered, relay),
+                               lag=room_lag(relay)))
     if keep_trace or batch <= step:
         return delayed(chunk(active, counts, fifo_depth, keep_trace, groups, group_count), delay)
     parts = [chunk(active[i:i + step], counts, fifo_depth, False, groups[i:i + step],
@@ -88,9 +93,21 @@ def schedule_pass(active: np.ndarray, counts: np.ndarray, fifo_depth: int,
                    delay)
 
 
-def bounds_stages(registered: bool) -> int:
-    """Cycles a pushed item spends in a PE before its queue with the bounds lookahead."""
-    return timing.REGISTERED_BOUNDS_STAGES if registered else timing.BOUNDS_STAGES
+def bounds_stages(registered: bool, relay: bool = False) -> int:
+    """Cycles a pushed item spends before its queue with the bounds lookahead (in the PE, and
+    with the broadcast relay in the relay's register first)."""
+    return ((timing.REGISTERED_BOUNDS_STAGES if registered else timing.BOUNDS_STAGES)
+            + timing.RELAY_ITEM_STAGES * relay)
+
+
+def pop_latency(registered: bool, relay: bool = False) -> int:
+    """Cycles from an item's push to its earliest pop without the bounds lookahead."""
+    return 1 + registered + timing.RELAY_ITEM_STAGES * relay
+
+
+def room_lag(relay: bool) -> int:
+    """Cycles late the broadcaster sees a queue's pop (docs/timing.md "Broadcast relay")."""
+    return timing.RELAY_ROOM_LAG * relay
 
 
 def delayed(schedule: PassSchedule, cycles: int) -> PassSchedule:
@@ -133,9 +150,8 @@ def _items(active: np.ndarray, counts: np.ndarray, groups: np.ndarray):
 
 def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
                     keep_trace: bool, groups: np.ndarray, groups_total: np.ndarray,
-                    tails: np.ndarray | None = None, registered: bool = False) -> PassSchedule:
+                    tails: np.ndarray | None = None, latency: int = 1, lag: int = 0) -> PassSchedule:
     batch, in_len = active.shape
-    latency = 2 if registered else 1                                    # push → earliest pop
     pes = counts.shape[0]
     nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
     tail = 0
@@ -151,8 +167,8 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
     free = np.zeros((batch, pes), dtype=np.int64)                       # s[p,k-1] + w[p,k-1]
     for k in range(kmax):
         b = b_prev + gap[k]
-        if k >= depth:                                                  # no PE's queue is full
-            room = pops[k - depth].max(axis=1) + 1
+        if k >= depth:          # no PE's queue is full (its pops seen ``lag`` cycles late)
+            room = pops[k - depth].max(axis=1) + 1 + lag
             if masked:
                 room = np.where(valid_k[k], room, _NEVER)
             b = np.maximum(b, room)
@@ -194,7 +210,7 @@ def _schedule_chunk(active: np.ndarray, counts: np.ndarray, depth: int,
 def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, groups: np.ndarray,
                    group_count: np.ndarray, fifo_depth: int, lookahead: bool = False,
                    tails: np.ndarray | None = None, registered: bool = False,
-                   keep_trace: bool = False, delay: int = 0) -> PassSchedule:
+                   keep_trace: bool = False, delay: int = 0, relay: bool = False) -> PassSchedule:
     """Timing of a lane pass (docs/timing.md "Lane passes", ``ArchConfig.lane_passes``): every
     group of the sequence takes one cycle, and each of its non-zero lanes is pushed into its own
     PE's queue only, in that cycle, while every queue has room.
@@ -203,7 +219,7 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     for ``schedule_pass``; ``lanes`` int [batch, in_len] (broadcastable): the PE whose queue takes
     column j (its activation's lane). ``counts`` [pes, in_len]: entries of each PE's column; only
     the lane's PE's count is used (a lane pass's columns have entries in that PE only);
-    ``delay`` as ``schedule_pass``'s."""
+    ``delay`` and ``relay`` as ``schedule_pass``'s (with the relay a PE counts its own pushes)."""
     active = np.atleast_2d(np.asarray(active, dtype=bool))
     counts = np.asarray(counts, dtype=np.int64)
     batch, pes = active.shape[0], counts.shape[0]
@@ -234,14 +250,14 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
     valid_k = np.arange(kmax)[:, None] < nonzeros[None, :]                   # [kmax, batch]
     previous = np.concatenate([np.full((batch, 1), -1, np.int64), group[:, :-1]], axis=1)
     gap = np.where(valid_k, (group - previous).T, 0)                        # one cycle per group
-    stages = bounds_stages(registered)
+    stages, lag = bounds_stages(registered, relay), room_lag(relay)
     if lookahead:
         broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, fifo_depth, tail, pushed,
-                                                      stages)
+                                                      stages, lag)
         stall = np.zeros((batch, pes), np.int64)
     else:
         broadcast, pops, free, stall = _lanes_core(gap, n, tail, pushed, valid_k, fifo_depth,
-                                                   2 if registered else 1)
+                                                   pop_latency(registered, relay), lag)
     rows, last = np.arange(batch), np.maximum(nonzeros - 1, 0)
     b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)
     g_last = np.where(nonzeros > 0, group[rows, last], -1) if kmax else np.full(batch, -1, np.int64)
@@ -264,10 +280,10 @@ def schedule_lanes(active: np.ndarray, counts: np.ndarray, lanes: np.ndarray, gr
         pe_items=pushed.sum(axis=0).astype(np.int64)), delay)
 
 
-def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int):
+def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int, lag: int = 0):
     """The lane pass recurrence without the bounds lookahead: item k (a group) goes out at
-    ``b_k = max(b_{k−1} + gap_k, max_p S_p + 1)``, S_p the pop of PE p's D-th latest item (its
-    queue is full until then); PE p pops an item it was pushed at ``max(b_k + latency, F_p)``
+    ``b_k = max(b_{k−1} + gap_k, max_p S_p + 1 + lag)``, S_p the pop of PE p's D-th latest item
+    (its queue is full until then); PE p pops an item it was pushed at ``max(b_k + latency, F_p)``
     and is free at ``F_p = s + max(n, 1)`` (plus the padding merge's tail). Returns b [kmax,
     batch], s [kmax, batch, pes], F [batch, pes] and the stall cycles [batch, pes] (pops that do
     not coincide with the previous column's last entry)."""
@@ -282,7 +298,7 @@ def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int):
     stall = np.zeros((batch, pes), np.int64)
     for k in range(kmax):
         ok = valid_k[k]
-        b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1)
+        b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1 + lag)
         on = pushed[k] & ok[:, None]
         s = np.maximum(b[:, None] + latency, free)
         stall += on & ~((s == free) & (last_n > 0) & (last_tail == 0))
@@ -297,7 +313,8 @@ def _lanes_core(gap, n, tail, pushed, valid_k, depth: int, latency: int):
 
 
 def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: int, tail=0,
-                    pushed: np.ndarray | None = None, stages: int = timing.BOUNDS_STAGES):
+                    pushed: np.ndarray | None = None, stages: int = timing.BOUNDS_STAGES,
+                    lag: int = 0):
     """The bounds-lookahead recurrence (docs/timing.md "Bounds lookahead") over items k:
     ``gap`` [kmax, batch] the group scan's cycles before item k, ``n`` [kmax, batch, pes] its
     entries, ``valid_k`` [kmax, batch], ``pushed`` [kmax, batch, pes] which PEs' queues take it
@@ -306,7 +323,8 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
     last issue, or the cycle after it when its last column's last entry was taken along by the
     padding merge (``tail`` [kmax, batch, pes], 0 or 1). An item spends ``stages`` cycles in a
     PE before its queue (``bounds_stages``): an empty one holds its place for those cycles, a
-    non-empty one until its pop, at b + stages + 1 at the earliest."""
+    non-empty one until its pop, at b + stages + 1 at the earliest; the broadcaster sees both
+    ``lag`` cycles late (``room_lag``)."""
     kmax, batch = gap.shape
     pes = n.shape[2]
     broadcast = np.zeros((kmax, batch), np.int64)
@@ -316,14 +334,14 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
     b_prev = np.zeros(batch, np.int64)                                  # b_{-1} = T
     free = np.zeros((batch, pes), np.int64)                             # s + n of the last column
     last_issue = np.full((batch, pes), _NEVER, np.int64)
-    # the pushes of the last ``stages`` items, where they were empty on p (_NEVER elsewhere)
-    empties = np.full((batch, pes, stages), _NEVER, np.int64)
+    # the pushes of the last ``stages + lag`` items, where they were empty on p (_NEVER elsewhere)
+    empties = np.full((batch, pes, stages + lag), _NEVER, np.int64)
     for k in range(kmax):
         ok = valid_k[k]
-        b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1)
+        b = np.maximum(b_prev + gap[k], queued[:, :, 0].max(axis=1) + 1 + lag)
         while True:     # the first b at which every PE holds fewer than ``depth`` items
-            held = ((queued >= b[:, None, None]).sum(axis=2)
-                    + (empties >= (b - stages)[:, None, None]).sum(axis=2))
+            held = ((queued >= (b - lag)[:, None, None]).sum(axis=2)
+                    + (empties >= (b - stages - lag)[:, None, None]).sum(axis=2))
             blocked = (held >= depth).any(axis=1) & ok
             if not blocked.any():
                 break
@@ -346,14 +364,14 @@ def _lookahead_core(gap: np.ndarray, n: np.ndarray, valid_k: np.ndarray, depth: 
 def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int,
                               keep_trace: bool, groups: np.ndarray,
                               groups_total: np.ndarray, tails: np.ndarray | None = None,
-                              stages: int = timing.BOUNDS_STAGES) -> PassSchedule:
+                              stages: int = timing.BOUNDS_STAGES, lag: int = 0) -> PassSchedule:
     """``_schedule_chunk`` with the bounds read at push time: no stall, empty columns free."""
     batch = active.shape[0]
     pes = counts.shape[0]
     nonzeros, kmax, valid, group, gap, n = _items(active, counts, groups)
     valid_k = valid.T
     tail = 0 if tails is None else _items(active, tails, groups)[-1]
-    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth, tail, stages=stages)
+    broadcast, pops, last_issue = _lookahead_core(gap, n, valid_k, depth, tail, stages=stages, lag=lag)
     rows = np.arange(batch)
     last = np.maximum(nonzeros - 1, 0)
     b_last = broadcast[last, rows] if kmax else np.zeros(batch, np.int64)
@@ -376,7 +394,7 @@ def _schedule_chunk_lookahead(active: np.ndarray, counts: np.ndarray, depth: int
 def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, rows: int,
                          fifo_depth: int, keep_trace: bool = False,
                          lookahead: bool = False, registered: bool = False,
-                         delay: int = 0) -> tuple[PassSchedule, int]:
+                         delay: int = 0, relay: bool = False) -> tuple[PassSchedule, int]:
     """Timing of one binary pass (docs/binary-mode.md) for any input — no zero skipping, so it
     does not depend on the data. Returns the schedule (batch of one) and the group reads."""
     chunks = -(-in_len // line_bits)
@@ -384,7 +402,7 @@ def schedule_binary_pass(in_len: int, pes: int, line_bits: int, planes: int, row
     reads = np.diff(last_group, prepend=-1)                                           # r_c
     per_item = np.tile(np.maximum(reads, 1), max(planes, 1))                          # plane-major
     schedule = schedule_binary_items(per_item, pes, rows, fifo_depth, keep_trace, lookahead,
-                                     registered=registered, delay=delay)
+                                     registered=registered, delay=delay, relay=relay)
     return schedule, int(reads.sum()) * max(planes, 1)
 
 
@@ -426,21 +444,21 @@ def binary_window_items(geometry, pes: int, line_bits: int, planes: int):
 def schedule_binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int,
                           keep_trace: bool = False, lookahead: bool = False,
                           trailing: int = 0, registered: bool = False,
-                          delay: int = 0) -> PassSchedule:
+                          delay: int = 0, relay: bool = False) -> PassSchedule:
     """The binary broadcast recurrence ``b_k = max(b_{k−1} + g_k, max_p s[p, k−D] + 1)`` over the
     items' gaps ``per_item`` (batch of one); ``trailing`` cycles after the last item before the
     broadcaster is done (padding positions examined); ``registered`` and ``delay``: as
-    ``schedule_pass``'s."""
+    ``schedule_pass``'s (and ``relay``)."""
     per_item = np.asarray(per_item, np.int64)
     if lookahead:
         return delayed(_binary_lookahead(per_item, pes, rows, fifo_depth, keep_trace, trailing,
-                                         bounds_stages(registered)), delay)
-    return delayed(_binary_items(per_item, pes, rows, fifo_depth, keep_trace, trailing, registered),
-                   delay)
+                                         bounds_stages(registered, relay), room_lag(relay)), delay)
+    return delayed(_binary_items(per_item, pes, rows, fifo_depth, keep_trace, trailing,
+                                 pop_latency(registered, relay), room_lag(relay)), delay)
 
 
 def _binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int, keep_trace: bool,
-                  trailing: int, registered: bool) -> PassSchedule:
+                  trailing: int, latency: int, lag: int) -> PassSchedule:
     """``schedule_binary_items`` without the bounds lookahead."""
     items = len(per_item)
     broadcast = np.zeros(items, np.int64)
@@ -449,8 +467,8 @@ def _binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int, ke
     for k in range(items):
         b = b + int(per_item[k])
         if k >= fifo_depth:
-            b = max(b, int(pops[k - fifo_depth]) + 1)
-        s = b + 1 + registered if free is None else max(b + 1 + registered, free)
+            b = max(b, int(pops[k - fifo_depth]) + 1 + lag)
+        s = b + latency if free is None else max(b + latency, free)
         free = s + rows
         broadcast[k], pops[k] = b, s
     done = (int(broadcast[-1]) + 1 if items else 1) + trailing
@@ -471,13 +489,13 @@ def _binary_items(per_item: np.ndarray, pes: int, rows: int, fifo_depth: int, ke
 
 def _binary_lookahead(per_item: np.ndarray, pes: int, rows: int, depth: int,
                       keep_trace: bool, trailing: int = 0,
-                      stages: int = timing.BOUNDS_STAGES) -> PassSchedule:
+                      stages: int = timing.BOUNDS_STAGES, lag: int = 0) -> PassSchedule:
     """A binary pass with the bounds lookahead: every item is a column of ``rows`` lines."""
     items = len(per_item)
     gap = per_item.astype(np.int64)[:, None]
     n = np.full((items, 1, 1), rows, np.int64)
     broadcast, pops, last_issue = _lookahead_core(gap, n, np.ones((items, 1), bool), depth,
-                                                  stages=stages)
+                                                  stages=stages, lag=lag)
     b_last = int(broadcast[-1, 0]) if items else 0
     done = (b_last + 1 if items else 1) + trailing
     column_end = max(done, b_last + stages + 1 if items else 0, int(last_issue[0, 0]))

@@ -659,3 +659,51 @@ class _Window:
             sync += [self.ix.eq(self.ix + 1), self.right.eq(self.right + d.col_step),
                      self.column_right.eq(self.column_in_map(self.ix + 2))]
         return self.next_base, self.next_inside
+
+
+class BroadcastRelay(wiring.Component):
+    """The broadcast relay (docs/timing.md "Broadcast relay", ``ArchConfig.broadcast_relay``):
+    registers beside the broadcaster through which the broadcast crosses the die, so neither
+    direction of it is a path from one side of the array to the other within a cycle.
+
+    - ``inputs`` (the broadcaster's item, or with ``lane_passes`` each lane's) are registered and
+      leave as ``outputs``: an item pushed at b reaches the PEs at b + 1;
+    - each PE's ``rooms`` (``ProcessingElement.room``: room for 1, 2, 3 more items beside what it
+      holds) are registered, and ``ready`` picks, per PE, the bit for the pushes the relay has in
+      flight towards it (the one in its register and the one before, which the PE did not count
+      when its room was registered): the broadcaster sees a pop a cycle late, and never overfills
+      a queue;
+    - ``busy``: an item is in the register (the column phase is not over)."""
+
+    def __init__(self, arch: ArchConfig):
+        from zeroskip.hw.gateware.pe import relay_room_bits
+        assert timing.RELAY_ITEM_STAGES == 1 and timing.RELAY_ROOM_LAG == 1   # the registers below
+        self.arch = arch
+        lanes = arch.pes if arch.lane_passes else 1
+        super().__init__({
+            "inputs": In(broadcast_signature(arch)).array(lanes),
+            "outputs": Out(broadcast_signature(arch)).array(lanes),
+            "rooms": In(relay_room_bits()).array(arch.pes),
+            "ready": Out(1),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        before = []                  # the push before the one in the register, per lane
+        for lane, (source, sink) in enumerate(zip(self.inputs, self.outputs)):
+            earlier = Signal(name=f"relay_earlier_{lane}")
+            m.d.sync += [sink.valid.eq(source.valid), sink.payload.eq(source.payload),
+                         earlier.eq(sink.valid)]
+            before.append(earlier)
+        fits = []
+        for p, room in enumerate(self.rooms):
+            registered = Signal.like(room, name=f"relay_room_{p}")
+            m.d.sync += registered.eq(room)
+            lane = p if len(self.outputs) > 1 else 0
+            in_flight = Signal(range(3), name=f"relay_in_flight_{p}")
+            m.d.comb += in_flight.eq(self.outputs[lane].valid + before[lane])
+            fits.append(registered.bit_select(in_flight, 1))
+        m.d.comb += [self.ready.eq(Cat(fits).all()),
+                     self.busy.eq(Cat(sink.valid for sink in self.outputs).any())]
+        return m

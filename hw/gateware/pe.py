@@ -103,6 +103,12 @@ def _registered(m: Module, name: str, values) -> list[Signal]:
     return registers
 
 
+def relay_room_bits() -> int:
+    """The room a PE reports to the broadcast relay: for the relay's next push and for the ones
+    it has in flight (docs/timing.md "Broadcast relay")."""
+    return 1 + timing.RELAY_ITEM_STAGES + timing.RELAY_ROOM_LAG
+
+
 def _memory(m: Module, name: str, width: int, depth: int, init) -> Memory:
     words = [] if init is None else [int(v) for v in init]
     memory = Memory(shape=unsigned(width), depth=depth, init=words)
@@ -119,14 +125,21 @@ class ProcessingElement(wiring.Component):
         self.index = index
         self.images = images or {}
         self.memories: dict[str, Memory] = {}     # filled at elaboration (testbenches inspect them)
+        if arch.broadcast_relay:
+            # docs/timing.md "Broadcast relay": room for 1, 2 .. ``relay_room_bits`` more items
+            # beside what this PE holds now, which the relay registers and picks from by the
+            # pushes it has in flight (``queue_room``)
+            room = {"room": Out(relay_room_bits())}
+        else:
+            # the queue has room for the broadcaster's next item: its room, registered
+            # (``queue_room``), picked by whether an item arrived last cycle (a register here
+            # too), so a path from a PE to the broadcaster begins at this PE's flip-flops
+            room = {"ready": Out(1)}
         super().__init__({
             # from the broadcaster (pushed only while every PE's queue has room); with
             # ``registered_broadcast`` each PE holds its own copy of the broadcast register
             "items": In(broadcast_signature(arch)),
-            # the queue has room for the broadcaster's next item: its room, registered
-            # (``queue_room``), picked by whether an item arrived last cycle (a register here
-            # too), so a path from a PE to the broadcaster begins at this PE's flip-flops
-            "ready": Out(1),
+            **room,
             # the broadcaster's group reads of the source bank (layer parity)
             "group": In(group_read_signature(arch)),
             # the running pass, from the control unit
@@ -175,8 +188,9 @@ class ProcessingElement(wiring.Component):
             self.pushed = self.arrived
         else:
             self.arrived, self.arrived_item = self.items.valid, self.items.payload
-            self.pushed = Signal(name="pushed_last")
-            m.d.sync += self.pushed.eq(self.items.valid)
+            if not a.broadcast_relay:
+                self.pushed = Signal(name="pushed_last")
+                m.d.sync += self.pushed.eq(self.items.valid)
 
         # -- activation queue, pointer read unit, column issue ---------------------------------------
         binary = Signal()
@@ -437,8 +451,17 @@ class ProcessingElement(wiring.Component):
         registered, without the item the broadcaster pushes meanwhile (the PE sees it only as it
         arrives): ``room`` holds if that push does not come, ``room_after_push`` if it does;
         ``ready`` picks one by the push. Exact, so no cycle changes; what reaches the broadcaster
-        is one LUT after this PE's flip-flops."""
+        is one LUT after this PE's flip-flops.
+
+        With ``broadcast_relay`` the relay registers the room instead and counts the pushes it
+        has in flight itself: ``room`` bit k says the PE holds at most ``fifo_depth − k − 1``
+        items now (its queue and ``flight``), from this PE's flip-flops alone."""
         a = self.arch
+        if a.broadcast_relay:
+            held = Signal(range(a.fifo_depth + len(flight) + 1), name="room_held")
+            m.d.comb += [held.eq(queue.level + sum(flight, Const(0, 1))),
+                         self.room.eq(Cat(held + k + 1 <= a.fifo_depth for k in range(len(self.room))))]
+            return
         written, taken = queue.w_en & queue.w_rdy, queue.r_en & queue.r_rdy
         later = Signal(range(a.fifo_depth + len(flight) + 1), name="room_count")   # held next cycle
         m.d.comb += later.eq(queue.level + written - taken + sum(flight[:-1], Const(0, 1))

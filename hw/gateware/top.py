@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.gateware.broadcast import Broadcaster
+from zeroskip.hw.gateware.broadcast import BroadcastRelay, Broadcaster
 from zeroskip.hw.gateware.control import ControlUnit
 from zeroskip.hw.gateware.interfaces import PE_LOAD_TARGETS
 from zeroskip.hw.gateware.pe import ProcessingElement
@@ -65,16 +65,26 @@ class Accelerator(wiring.Component):
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
         # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE;
         # with the registered broadcast every PE registers it itself (its own copy of the register)
-        if a.lane_passes:
-            for source, pe in zip(broadcast.lane_items, pes):
+        sources = list(broadcast.lane_items) if a.lane_passes else [broadcast.items]
+        between = Const(1, 1)           # nothing between the broadcaster and the PEs
+        if a.broadcast_relay:           # docs/timing.md "Broadcast relay"
+            m.submodules.relay = relay = BroadcastRelay(a)
+            for source, relayed in zip(sources, relay.inputs):
+                wiring.connect(m, source, relayed)
+            sources = list(relay.outputs)
+            m.d.comb += [broadcast.ready.eq(relay.ready),
+                         *(room.eq(pe.room) for room, pe in zip(relay.rooms, pes))]
+            between = ~relay.busy
+        else:                           # every queue has room: each PE's registered room, picked
+            m.d.comb += broadcast.ready.eq(Cat(pe.ready for pe in pes).all())
+        if len(sources) > 1:
+            for source, pe in zip(sources, pes):
                 wiring.connect(m, source, pe.items)
         else:
-            wiring.connect(m, broadcast.items, *(pe.items for pe in pes))
+            wiring.connect(m, sources[0], *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):
             wiring.connect(m, lane, pe.group)
-        # every queue has room: each PE's registered room, the half its last push picks
-        m.d.comb += [broadcast.ready.eq(Cat(pe.ready for pe in pes).all()),
-                     control.column_done.eq(broadcast.done & Cat(pe.free for pe in pes).all()),
+        m.d.comb += [control.column_done.eq(broadcast.done & between & Cat(pe.free for pe in pes).all()),
                      self.done.eq(control.done)]
 
         # -- the host bus -------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
                 prev_g = j // n
             work = [[int(counts[pe][j]) for pe in range(n)] for j in nonzero]
             tail = [[int(tails[pe][j]) for pe in range(n)] for j in nonzero]
-            b_last, end = lookahead_column_phase(t + delay, scan, work, depth, tail, stages(a))
+            b_last, end = lookahead_column_phase(t + delay, scan, work, depth, tail, stages(a), lag(a))
             done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + delay + groups + 1
             t = max(done_b, end) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
             continue
@@ -136,11 +136,11 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
             g = j // n
             bk = prev_b + 1 + max(0, g - prev_g - 1)
             if k >= depth:
-                bk = max(bk, max(s[pe][k - depth] for pe in range(n)) + 1)
+                bk = max(bk, max(s[pe][k - depth] for pe in range(n)) + 1 + lag(a))
             b.append(bk)
             for pe in range(n):
                 w_prev = max(counts[pe][nonzero[k - 1]], 1) + tails[pe][nonzero[k - 1]] if k else 0
-                first = bk + 1 + a.registered_broadcast     # "Registered broadcast": b + 2
+                first = bk + latency(a)      # "Registered broadcast": b + 2, "Broadcast relay": b + 3
                 s[pe].append(max(first, s[pe][k - 1] + w_prev) if k else first)
             prev_b, prev_g = bk, g
         if nonzero:
@@ -177,11 +177,23 @@ def merged_issues(program: Program, pe: int, start: int, end: int) -> tuple[int,
 def stages(a: ArchConfig) -> int:
     """"Bounds lookahead": the cycles an item spends in a PE before its queue (its bounds stage;
     with the registered broadcast also the item's register and the bounds' register)."""
-    return timing.REGISTERED_BOUNDS_STAGES if a.registered_broadcast else timing.BOUNDS_STAGES
+    return ((timing.REGISTERED_BOUNDS_STAGES if a.registered_broadcast else timing.BOUNDS_STAGES)
+            + a.broadcast_relay)
+
+
+def latency(a: ArchConfig) -> int:
+    """The cycles from a push to the earliest pop: one, plus the PEs' broadcast register
+    ("Registered broadcast"), plus the relay's ("Broadcast relay")."""
+    return 1 + a.registered_broadcast + a.broadcast_relay
+
+
+def lag(a: ArchConfig) -> int:
+    """"Broadcast relay": the broadcaster sees the queues' room a cycle late."""
+    return a.broadcast_relay
 
 
 def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth: int,
-                           tail: list[list[int]] | None = None, stages: int = 1):
+                           tail: list[list[int]] | None = None, stages: int = 1, lag: int = 0):
     """docs/timing.md "Bounds lookahead", literally: item k (``scan[k]`` cycles of group scan
     after the previous one, ``work[k][p]`` entries in PE p) is pushed at the first cycle b from
     ``b_{k-1} + scan[k]`` on at which every PE holds fewer than ``depth`` items (an item is held
@@ -189,14 +201,17 @@ def lookahead_column_phase(t: int, scan: list[int], work: list[list[int]], depth
     push only); a non-empty item is popped at max(b + stages + 1, the previous pop + its
     entries). Returns b_{K-1} (t if none) and the cycle the last PE became free after the last
     item left the bounds stage (a cycle after its last issue if its last column's last entry was
-    taken along: ``tail``)."""
+    taken along: ``tail``). With ``lag`` the broadcaster sees each PE as it was ``lag`` cycles
+    earlier, plus the pushes since: an item counts until ``lag`` cycles after its pop or its
+    stages."""
     pes = len(work[0]) if work else 0
     pushes, pops = [], [[None] * len(work) for _ in range(pes)]
     previous, free, done = t, [0] * pes, [0] * pes
     for k, scan_k in enumerate(scan):
         b = previous + scan_k
         while any(sum(1 for j in range(k) if pushes[j] < b <=
-                      (pops[p][j] if work[j][p] else pushes[j] + stages)) >= depth for p in range(pes)):
+                      (pops[p][j] if work[j][p] else pushes[j] + stages) + lag) >= depth
+                  for p in range(pes)):
             b += 1
         pushes.append(b)
         for p in range(pes):
@@ -220,15 +235,15 @@ def _binary_pass_end(program: Program, p, t: int) -> int:
     if a.bounds_lookahead:
         items = max(p.planes, 1) * chunks
         b_last, end = lookahead_column_phase(t, [max(reads[k % chunks], 1) for k in range(items)],
-                                             [[p.rows]] * items, depth, stages=stages(a))
+                                             [[p.rows]] * items, depth, stages=stages(a), lag=lag(a))
         return max(b_last + 1, end)
     b, s = [], []
     for k in range(max(p.planes, 1) * chunks):
         bk = (b[-1] if b else t) + max(reads[k % chunks], 1)
         if k >= depth:
-            bk = max(bk, s[k - depth] + 1)
+            bk = max(bk, s[k - depth] + 1 + lag(a))
         b.append(bk)
-        first = bk + 1 + a.registered_broadcast
+        first = bk + latency(a)
         s.append(first if k == 0 else max(first, s[-1] + p.rows))
     return max(b[-1] + 1, s[-1] + p.rows)
 
@@ -266,15 +281,16 @@ def _binary_items_end(a: ArchConfig, gaps: list[int], rows: int, t: int, trailin
     """C of a binary (pixel-)pass beginning at t whose items come ``gaps`` cycles apart."""
     depth = a.fifo_depth
     if a.bounds_lookahead:
-        b_last, end = lookahead_column_phase(t, gaps, [[rows]] * len(gaps), depth, stages=stages(a))
+        b_last, end = lookahead_column_phase(t, gaps, [[rows]] * len(gaps), depth, stages=stages(a),
+                                             lag=lag(a))
         return max(b_last + 1 + trailing, end)
     b, s = [], []
     for k, gap in enumerate(gaps):
         bk = (b[-1] if b else t) + gap
         if k >= depth:
-            bk = max(bk, s[k - depth] + 1)
+            bk = max(bk, s[k - depth] + 1 + lag(a))
         b.append(bk)
-        first = bk + 1 + a.registered_broadcast
+        first = bk + latency(a)
         s.append(first if k == 0 else max(first, s[-1] + rows))
     return max(b[-1] + 1 + trailing, s[-1] + rows)
 

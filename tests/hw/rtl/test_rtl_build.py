@@ -46,15 +46,15 @@ def test_gateware_names_its_memories_as_the_images():
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_two_programs_on_one_build(simulator):
     """Two different programs (a sparse one, a binary one) each from its hex images on the
-    architecture's one build: the second finds it cached and adds no build directory."""
+    architecture's one build: the second finds it cached, in the same build directory. (Not
+    by listing the cache: the suite's other workers build other architectures into it
+    meanwhile.)"""
     first = random_case(11, QUICK, max_size=32)
     second = random_binary_case(12, QUICK, max_size=32)
     assert first.program.layers != second.program.layers
     one = build_and_run(QUICK, first.program, first.inputs, simulator)
-    before = _builds(cache_root())
     two = build_and_run(QUICK, second.program, second.inputs, simulator)
     assert two.build.cached and two.build.directory == one.build.directory
-    assert _builds(cache_root()) == before
     for case, result in ((first, one), (second, two)):
         assert not result.bus_load
         assert mismatches(case.program, case.inputs, result.outputs, result.cycles) == []

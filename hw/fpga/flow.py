@@ -28,6 +28,7 @@ from importlib import metadata
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
+from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.progress import QUIET, Progress
 
 #: a ``small``-like array with memories sized for FPGA block RAM (per PE: 256 sparse lines of
@@ -42,6 +43,14 @@ TINY_ARCH = dataclasses.replace(PRESETS["small"], name="fpga-tiny", pes=1, spars
 
 #: seconds between progress lines while a tool runs
 HEARTBEAT_S = 30.0
+
+
+#: Yosys commands between reading the design and synthesising it: the flip-flops whose wires
+#: carry the gateware's ``OWN_COPY`` attribute (each PE's broadcast register) are kept, one per
+#: PE; otherwise opt_merge folds the alike copies into one cell whose net crosses the die to
+#: every PE, and the logic after it with them (docs/fpga.md "The broadcast relay")
+KEEP_OWN_COPIES = ("hierarchy -top top", "proc",
+                   f"setattr -set keep 1 a:{OWN_COPY} %ci1:+[Q] c:* %i")
 
 
 class ToolError(ZeroskipError):
@@ -326,8 +335,8 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     with open(os.path.join(directory, "top.il"), "w") as f:
         f.write(elaborate(arch, fam))
     with open(os.path.join(directory, "synth.ys"), "w") as f:
-        f.write(f"read_rtlil top.il\n{fam.synth} -top top -json synth.json\n"
-                "tee -q -o stat.json stat -json\n")
+        f.write("\n".join(("read_rtlil top.il",) + KEEP_OWN_COPIES) +
+                f"\n{fam.synth} -top top -json synth.json\ntee -q -o stat.json stat -json\n")
     seconds["elaborate"] = round(time.perf_counter() - start, 1)
 
     progress(f"yosys {fam.synth} (log {os.path.join(directory, 'yosys.log')})")

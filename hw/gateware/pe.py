@@ -53,6 +53,7 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig, _bits_for
+from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.fixedpoint import max_offset, signed_range
 from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature,
                                              group_read_signature, pass_signature,
@@ -182,8 +183,8 @@ class ProcessingElement(wiring.Component):
         # item's fan-out inside the PE starts from a flip-flop placed beside it, not from one
         # register driving every PE across the die; ``pushed``: an item arrived last cycle
         if a.registered_broadcast:
-            self.arrived = Signal(name="broadcast_valid")
-            self.arrived_item = Signal(broadcast_item(a), name="broadcast_item")
+            self.arrived = Signal(name="broadcast_valid", attrs={OWN_COPY: 1})
+            self.arrived_item = Signal(broadcast_item(a), name="broadcast_item", attrs={OWN_COPY: 1})
             m.d.sync += [self.arrived.eq(self.items.valid), self.arrived_item.eq(self.items.payload)]
             self.pushed = self.arrived
         else:

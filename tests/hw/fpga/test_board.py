@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from zeroskip.cli import main
-from zeroskip.hw.fpga import board
+from zeroskip.hw.fpga import board, flow
 from zeroskip.hw.fpga.flow import TINY_ARCH
 
 needs_tools = pytest.mark.skipif(
@@ -106,5 +106,7 @@ def test_icebreaker_build_writes_a_bitstream_and_a_report(tmp_path):
     assert os.path.getsize(result["bitstream"]) > 0 and result["bitstream"].endswith(".bin")
     assert result["design_fmax_mhz"] > 0 and set(result["seconds"]) >= {"yosys", "nextpnr", "pack"}
     assert result["utilization"]["luts"]["available"] == 5280
+    # the board's Yosys script keeps each PE's own registers, as the out-of-context flow does
+    assert "\n".join(flow.KEEP_OWN_COPIES) in (tmp_path / "b" / "top.ys").read_text()
     # nextpnr timed the PLL's output at the PLL's frequency (the constraint the top adds)
     assert result["fmax"][result["design_clock"]]["constraint_mhz"] == pytest.approx(16, abs=0.2)

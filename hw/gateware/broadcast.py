@@ -701,7 +701,7 @@ class BroadcastRelay(wiring.Component):
             registered = Signal.like(room, name=f"relay_room_{p}")
             m.d.sync += registered.eq(room)
             lane = p if len(self.outputs) > 1 else 0
-            in_flight = Signal(range(3), name=f"relay_in_flight_{p}")
+            in_flight = Signal(range(len(room)), name=f"relay_in_flight_{p}")
             m.d.comb += in_flight.eq(self.outputs[lane].valid + before[lane])
             fits.append(registered.bit_select(in_flight, 1))
         m.d.comb += [self.ready.eq(Cat(fits).all()),

@@ -158,15 +158,6 @@ class ProcessingElement(wiring.Component):
 
         shapes = memory_shapes(a)
 
-        # the host's writes, registered here (this PE's own copy, kept apart from the other PEs'
-        # by the FPGA flow): the bus's address and data reach the memories from flip-flops beside
-        # them, not across the die. A write lands a cycle after its request, before the bus can
-        # begin its next transfer (each takes two cycles), so no host sees the difference
-        write_we = Signal(load.we.shape(), name="host_we", attrs={OWN_COPY: 1})
-        write_addr = Signal.like(load.addr, name="host_addr", attrs={OWN_COPY: 1})
-        write_data = Signal.like(load.data, name="host_data", attrs={OWN_COPY: 1})
-        m.d.sync += [write_we.eq(load.we), write_addr.eq(load.addr), write_data.eq(load.data)]
-
         def host_written(name):
             # the instance is named as its image (``sparse_pe3``, ``codebook``): the Verilog's
             # $readmemh hooks (hw/gateware/verilog.py) find the memory and its file by it
@@ -174,8 +165,7 @@ class ProcessingElement(wiring.Component):
             memory = self.memories[name] = _memory(m, image, *shapes[name],
                                                    self.images.get(image, (None,))[0])
             port = memory.write_port()
-            m.d.comb += [port.addr.eq(write_addr), port.data.eq(write_data),
-                         port.en.eq(write_we[name])]
+            m.d.comb += [port.addr.eq(load.addr), port.data.eq(load.data), port.en.eq(load.we[name])]
             return memory
 
         sparse, ptr_even, ptr_odd, bias, codebook = (
@@ -440,7 +430,7 @@ class ProcessingElement(wiring.Component):
                              wr.en.eq(q2_valid & (source != bank)),
                              rd.addr.eq(self.group.addr), rd.en.eq(self.group.en)]
             with m.Else():
-                m.d.comb += [wr.addr.eq(write_addr), wr.data.eq(write_data), wr.en.eq(write_we[name]),
+                m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we[name]),
                              rd.addr.eq(load.addr), rd.en.eq(load.re)]
             banks.append(rd)
         read_bank = Signal()        # registered with the read: rdata depends on no bus input

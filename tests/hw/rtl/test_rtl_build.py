@@ -10,7 +10,7 @@ import pytest
 
 from zeroskip.hw.program import image_names, memory_images
 from zeroskip.hw.rtl import build as rtl_build
-from zeroskip.hw.rtl.build import (Build, build, cache_root, clear_cache, generated_verilog,
+from zeroskip.hw.rtl.build import (Build, build, clear_cache, generated_verilog,
                                    prune_cache, using)
 from zeroskip.hw.rtl.run import RtlTimeout, build_and_run, run_programs
 from zeroskip.hw.rtl.toolchain import SIMULATORS, RtlError

@@ -183,8 +183,12 @@ class ProcessingElement(wiring.Component):
         # item's fan-out inside the PE starts from a flip-flop placed beside it, not from one
         # register driving every PE across the die; ``pushed``: an item arrived last cycle
         if a.registered_broadcast:
-            self.arrived = Signal(name="broadcast_valid", attrs={OWN_COPY: 1})
-            self.arrived_item = Signal(broadcast_item(a), name="broadcast_item", attrs={OWN_COPY: 1})
+            # kept one per PE (``OWN_COPY``) only behind the relay's register: fed by the
+            # broadcaster's push directly, 16 kept copies make that push cross the die in its
+            # cycle (docs/fpga.md: 43.1 against 59.2 MHz at 16 PEs), one merged copy does not
+            own = {OWN_COPY: 1} if a.broadcast_relay else {}
+            self.arrived = Signal(name="broadcast_valid", attrs=own)
+            self.arrived_item = Signal(broadcast_item(a), name="broadcast_item", attrs=own)
             m.d.sync += [self.arrived.eq(self.items.valid), self.arrived_item.eq(self.items.payload)]
             self.pushed = self.arrived
         else:

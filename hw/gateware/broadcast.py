@@ -319,11 +319,19 @@ class Broadcaster(wiring.Component):
                            group[lane].as_unsigned().bit_select(plane, 1)) &
                        (base + lane < position_end) for lane in range(n))
 
-        def placed(base, start):
-            """The group register's bits at their places in the chunk starting at ``start``."""
-            offset = Signal(_bits_for(w + n), name="offset")
-            m.d.comb += offset.eq(base + n - start)
-            return ((bits_of(base) << offset) >> n)[:w]
+        # where the group register's bits go in the chunk: port_base + n − chunk_start, and the
+        # same for the next chunk (− w), registered as the walk moves rather than subtracted
+        # before the shift (docs/timing.md "Group feed": the chunk assembly's path)
+        offset = Signal(_bits_for(w + n), name="chunk_offset")
+        offset_next = Signal.like(offset, name="chunk_offset_next")
+
+        def aim(base, start):
+            """The group register's group will start at ``base``, the chunk at ``start``."""
+            m.d.sync += [offset.eq(base + n - start), offset_next.eq(base + n - start - w)]
+
+        def placed(at):
+            """The group register's bits at their places in the chunk, ``at`` = the offset."""
+            return ((bits_of(port_base) << at) >> n)[:w]
 
         def below(value, limit, end):
             """value < min(limit, end)."""
@@ -355,7 +363,7 @@ class Broadcaster(wiring.Component):
                 m.d.sync += [running.eq(0), finished.eq(1), arrive.eq(0), padding.eq(0)]
 
         contribution = Signal(w)
-        m.d.comb += contribution.eq(Mux(arrive, placed(port_base, chunk_start), 0))
+        m.d.comb += contribution.eq(Mux(arrive, placed(offset), 0))
         current = assembled | contribution
         # with the feed every position's first group is read (a padding one's is a token saying
         # so, examined in the cycle it arrives)
@@ -364,11 +372,12 @@ class Broadcaster(wiring.Component):
         m.d.comb += [item.bits.eq(current), item.plane.eq(plane), item.line.eq(line),
                      item.valid.eq(chunk_end - chunk_start)]
 
-        def read_next():
-            """Read the next group (the one at read_base) of the chunk."""
+        def read_next(start):
+            """Read the next group (the one at read_base) of the chunk starting at ``start``."""
             m.d.comb += [read.eq(1), address.eq(read_group)]
             m.d.sync += [arrive.eq(1), port_base.eq(read_base),
                          read_group.eq(read_group + 1), read_base.eq(read_base + n)]
+            aim(read_base, start)
 
         after = read_base + n                   # read_base once the next group is read
         next_start = chunk_start + w
@@ -385,15 +394,16 @@ class Broadcaster(wiring.Component):
             m.d.sync += line.eq(line + desc.rows)
             with m.If(chunk_follows):                          # the position's next chunk
                 m.d.sync += [chunk_start.eq(next_start), chunk_end.eq(next_end),
-                             assembled.eq(placed(port_base, next_start)),
+                             assembled.eq(placed(offset_next)),
                              chunk_follows.eq(next_start + w < position_end)]
                 with m.If(next_reads):
-                    read_next()
+                    read_next(next_start)
                     m.d.sync += [full.eq(0), reads_left.eq(after < next_end),
                                  next_reads.eq(below(after, next_start + 2 * w, position_end))]
                 with m.Else():
                     m.d.sync += [arrive.eq(0), full.eq(1), reads_left.eq(0),
                                  next_reads.eq(below(read_base, next_start + 2 * w, position_end))]
+                    aim(port_base, next_start)
             with m.Else():
                 next_position()
         with m.Elif(running & complete):                       # stalled: hold the item
@@ -401,7 +411,7 @@ class Broadcaster(wiring.Component):
         with m.Elif(running):                                  # assembling: next read
             m.d.sync += assembled.eq(current)
             with m.If(reads_left):
-                read_next()
+                read_next(chunk_start)
                 m.d.sync += [reads_left.eq(after < chunk_end),
                              next_reads.eq(below(after, next_start + w, position_end))]
             with m.Else():
@@ -421,6 +431,7 @@ class Broadcaster(wiring.Component):
                          chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len),
                          reads_left.eq(below(lead, w, in_len)), chunk_follows.eq(in_len > w),
                          next_reads.eq(below(lead, 2 * w, in_len))]
+            aim(first_base, b)
         with m.Elif(entering):
             m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
 

@@ -328,11 +328,14 @@ MUTANTS = [
            "binarising threshold compares dot > T, not dot >= T"),
     # -- host bus -------------------------------------------------------------------------------
     Mutant("ack-held", "bus", TOP,
-           "access.eq(bus.cyc & bus.stb & ~ack)", "access.eq(bus.cyc & bus.stb)",
+           "access.eq(bus.cyc & bus.stb & ~pending & ~ack)", "access.eq(bus.cyc & bus.stb & ~pending)",
            "a transfer is not ended by its ack (ack every cycle)"),
     Mutant("ack-early", "bus", TOP,
            "bus.ack.eq(ack)]", "bus.ack.eq(access)]",
            "ack combinational: read data not yet valid with it"),
+    Mutant("ack-before-decode", "bus", TOP,
+           "ack.eq(pending)]", "ack.eq(access)]",
+           "ack a cycle early: a read's data not yet out of its registered decode"),
     Mutant("commit-first-word", "bus", TOP,
            "(word == r.words - 1) & idle", "(word == 0) & idle",
            "a wide entry is written at its first word, not its last"),
@@ -349,7 +352,7 @@ MUTANTS = [
 QUICK_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_quick_programs_bus_loaded[icarus]",
                "tests/hw/rtl/test_rtl_cosim.py::test_quick_binary_programs_bus_loaded[icarus]",
                "tests/hw/rtl/test_rtl_cosim.py::test_program_in_memory_init[icarus]",
-               "tests/hw/rtl/test_rtl_bus.py::test_back_to_back_transfers_take_two_cycles_each[icarus]"]
+               "tests/hw/rtl/test_rtl_bus.py::test_back_to_back_transfers_take_their_cycles_each[icarus]"]
 SAMPLE_TESTS = ["tests/hw/rtl/test_rtl_cosim.py::test_regression_sample",
                 "tests/hw/rtl/test_rtl_cosim.py::test_regression_binary_sample",
                 "tests/hw/rtl/test_rtl_cosim.py::test_regression_conv_sample",

@@ -25,6 +25,9 @@ from zeroskip.hw.arch import PIPELINE_SWITCHES, TIMING_SWITCHES, ArchConfig
 from zeroskip.hw.program import descriptor_layout, layout_width
 
 DATA_BITS = 32
+#: a bus transfer's cycles: the request, its decode registered into the load ports, ``ack``
+#: (with a read's data); hw/gateware/top.py
+TRANSFER_CYCLES = 3
 
 #: registers (word addresses inside the register region at 0)
 REG_ID = 0          #: read: ``fingerprint(arch)``

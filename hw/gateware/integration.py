@@ -23,7 +23,8 @@ PORT_DESCRIPTIONS = {
     "bus__sel": "Wishbone SEL_I: accepted and ignored, every transfer is a whole word",
     "bus__dat_w": "Wishbone DAT_I: write data",
     "bus__dat_r": "Wishbone DAT_O: read data, valid with ack (hold adr until ack)",
-    "bus__ack": "Wishbone ACK_O: registered, one cycle after the request (2-cycle transfers)",
+    "bus__ack": f"Wishbone ACK_O: registered, {regmap.TRANSFER_CYCLES - 1} cycles after the request "
+                f"({regmap.TRANSFER_CYCLES}-cycle transfers)",
     "done": "the program finished: STATUS.done, high until the next start (an interrupt)",
 }
 

@@ -1,9 +1,10 @@
 """The accelerator's top: N PEs, the broadcast (LNZD) unit, the control unit, and the Wishbone
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
-Bus transfers take two cycles (``ack`` is registered; a read's data comes from a synchronous
-read port, so it is ready together with ``ack``; the read's address decode is registered in
-the request's cycle, so ``dat_r`` is driven by registers and read ports only). Writes of entries wider than 32 bits collect
+Bus transfers take three cycles (``regmap.TRANSFER_CYCLES``): the request's decode is registered
+once here into the memories' load ports (no bus logic lies on a path across the die to the
+PEs' memories: a write lands the cycle after its request), then ``ack`` follows with a read's
+data from a synchronous read port; ``dat_r`` is driven by registers and read ports only. Writes of entries wider than 32 bits collect
 their low words in a staging register; the last word commits the entry. While the program runs,
 memory writes are ignored (registers still read).
 """
@@ -90,9 +91,10 @@ class Accelerator(wiring.Component):
         # -- the host bus -------------------------------------------------------------------------
         bus = self.bus
         ack = Signal()
+        pending = Signal()          # the request's second cycle: its decode in the load ports
         access = Signal()
-        m.d.comb += [access.eq(bus.cyc & bus.stb & ~ack), bus.ack.eq(ack)]
-        m.d.sync += ack.eq(access)
+        m.d.comb += [access.eq(bus.cyc & bus.stb & ~pending & ~ack), bus.ack.eq(ack)]
+        m.d.sync += [pending.eq(access), ack.eq(pending)]
         write = access & bus.we
         read = access & ~bus.we
         idle = ~control.run.busy
@@ -120,19 +122,20 @@ class Accelerator(wiring.Component):
             hits[name] = hit
             fields[name] = (index, pe_sel, commit, value)
 
-        # load ports: address and data from the region hit, one write enable per memory
+        # load ports, registered: address and data from the region hit, one write enable per
+        # memory (the PEs' address and data are alike: one register drives them all)
         for p, pe in enumerate(pes):
             for name in PE_LOAD_TARGETS:
                 index, pe_sel, commit, value = fields[name]
                 with m.If(hits[name]):
-                    m.d.comb += [pe.load.addr.eq(index), pe.load.data.eq(value)]
+                    m.d.sync += [pe.load.addr.eq(index), pe.load.data.eq(value)]
                 enable = commit if name == "codebook" else commit & (pe_sel == p)
-                m.d.comb += pe.load.we[name].eq(enable)
+                m.d.sync += pe.load.we[name].eq(enable)
             act_hit = hits["act0"] | hits["act1"]
-            m.d.comb += [pe.load.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
+            m.d.sync += [pe.load.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
                          pe.load.bank.eq(hits["act1"])]
         index, _, commit, value = fields["descriptors"]
-        m.d.comb += [control.load.addr.eq(index), control.load.data.eq(value),
+        m.d.sync += [control.load.addr.eq(index), control.load.data.eq(value),
                      control.load.we.descriptors.eq(commit)]
 
         # registers
@@ -150,8 +153,8 @@ class Accelerator(wiring.Component):
         m.d.comb += control.passes.eq(passes)
 
         # read data, valid with ack (the address is held through the transfer). The decode is
-        # registered in the request's cycle and selects among registers and the PEs' read
-        # ports in the ack cycle: no combinational path from the bus's inputs to ``dat_r``
+        # registered (from the transfer's second cycle) and selects among registers and the
+        # PEs' read ports in the ack cycle: no combinational path from the bus's inputs to ``dat_r``
         read_regs, read_act = Signal(), Signal()
         read_reg = Signal.like(reg)
         read_pe = Signal.like(fields["act0"][1])

@@ -1,4 +1,4 @@
-"""The Wishbone slave of the top: two-cycle transfers, registers, activation banks read back,
+"""The Wishbone slave of the top: three-cycle transfers (``regmap.TRANSFER_CYCLES``), registers, activation banks read back,
 memory writes locked out while the program runs."""
 
 import numpy as np
@@ -17,12 +17,13 @@ def test_ack_timing_and_registers():
     log = {}
 
     async def bench(ctx, host):
-        # a raw read: ack exactly one cycle after the request, for one cycle
+        # a raw read: ack exactly TRANSFER_CYCLES - 1 cycles after the request, for one cycle
         ctx.set(bus.adr, regmap.REG_ID)
         ctx.set(bus.cyc, 1)
         ctx.set(bus.stb, 1)
-        assert not ctx.get(bus.ack)
-        await ctx.tick()
+        for _ in range(regmap.TRANSFER_CYCLES - 1):
+            assert not ctx.get(bus.ack)
+            await ctx.tick()
         assert ctx.get(bus.ack)
         log["id"] = ctx.get(bus.dat_r)
         await ctx.tick()                                     # master holds stb: no second ack

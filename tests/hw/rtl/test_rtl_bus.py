@@ -43,7 +43,7 @@ def handshake_transfers(arch) -> list:
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-def test_back_to_back_transfers_take_two_cycles_each(simulator, tmp_path, monkeypatch):
+def test_back_to_back_transfers_take_their_cycles_each(simulator, tmp_path, monkeypatch):
     from cocotb_tools.runner import get_results, get_runner
 
     simulator = require_simulator(simulator)

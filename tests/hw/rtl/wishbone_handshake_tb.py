@@ -2,9 +2,9 @@
 ``test_rtl_bus.py``, never by hand): back-to-back classic transfers with ``cyc``/``stb`` held
 high throughout, each request presented after the clock edge that completed the previous one.
 
-The handshake docs/hardware.md promises: ``ack`` is registered, so it is low in a request's
-first cycle and high in its second (every transfer takes two cycles), with a read's data valid
-in that cycle. The host driver's adapter (``zeroskip.hw.rtl.cocotb_tb.WishboneBus``) drops
+The handshake docs/hardware.md promises: ``ack`` is low in a request's first
+``regmap.TRANSFER_CYCLES`` − 1 cycles and high in its last, with a read's data valid in that
+cycle. The host driver's adapter (``zeroskip.hw.rtl.cocotb_tb.WishboneBus``) drops
 ``cyc`` after every ack and samples only after edges, so it cannot tell an ack held over
 back-to-back requests, or one given in the request's own cycle, from a correct one; a real
 master can (it completes the next transfer with the previous one's data).
@@ -21,6 +21,8 @@ import os
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from zeroskip.hw.regmap import TRANSFER_CYCLES
 
 CLOCK_NS = 10
 
@@ -47,11 +49,12 @@ async def back_to_back_transfers(dut):
         dut.bus__adr.value = address
         dut.bus__we.value = int(data is not None)
         dut.bus__dat_w.value = data or 0
-        await ReadOnly()                        # the request's first cycle
-        assert int(dut.bus__ack.value) == 0, f"{what}: ack in the request's first cycle"
-        await RisingEdge(dut.clk)
-        await ReadOnly()                        # its second cycle: ack, and a read's data
-        assert int(dut.bus__ack.value) == 1, f"{what}: no ack in the request's second cycle"
+        for cycle in range(1, TRANSFER_CYCLES):
+            await ReadOnly()                    # the request's first cycles: no ack
+            assert int(dut.bus__ack.value) == 0, f"{what}: ack in the request's cycle {cycle}"
+            await RisingEdge(dut.clk)
+        await ReadOnly()                        # its last cycle: ack, and a read's data
+        assert int(dut.bus__ack.value) == 1, f"{what}: no ack in the request's cycle {TRANSFER_CYCLES}"
         if expected is not None:
             assert dut.bus__dat_r.value.is_resolvable, f"{what}: dat_r is {dut.bus__dat_r.value}"
             got = int(dut.bus__dat_r.value)

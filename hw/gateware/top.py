@@ -2,8 +2,9 @@
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
 Bus transfers take three cycles (``regmap.TRANSFER_CYCLES``): the request's decode is registered
-once here into the memories' load ports (no bus logic lies on a path across the die to the
-PEs' memories: a write lands the cycle after its request), then ``ack`` follows with a read's
+once here into the memories' load ports and the start (no bus logic lies on a path across the
+die to the PEs' memories: a write lands the cycle after its request, a start begins the program
+then), then ``ack`` follows with a read's
 data from a synchronous read port; ``dat_r`` is driven by registers and read ports only. Writes of entries wider than 32 bits collect
 their low words in a staging register; the last word commits the entry. While the program runs,
 memory writes are ignored (registers still read).
@@ -11,7 +12,7 @@ memory writes are ignored (registers still read).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -90,11 +91,15 @@ class Accelerator(wiring.Component):
 
         # -- the host bus -------------------------------------------------------------------------
         bus = self.bus
-        ack = Signal()
-        pending = Signal()          # the request's second cycle: its decode in the load ports
+        # the transfer's cycle: 0 waiting for (or taking) a request, then its decode in the load
+        # ports, then ack. A counter rather than ack's own flip-flop gates the next request:
+        # out of context that flip-flop sits by its pin, a trip across the die and back
+        last = regmap.TRANSFER_CYCLES - 1
+        step = Signal(range(regmap.TRANSFER_CYCLES), name="bus_step")
         access = Signal()
-        m.d.comb += [access.eq(bus.cyc & bus.stb & ~pending & ~ack), bus.ack.eq(ack)]
-        m.d.sync += [pending.eq(access), ack.eq(pending)]
+        m.d.comb += [access.eq(bus.cyc & bus.stb & (step == 0)), bus.ack.eq(step == last)]
+        with m.If(access | (step != 0)):
+            m.d.sync += step.eq(Mux(step == last, 0, step + 1))
         write = access & bus.we
         read = access & ~bus.we
         idle = ~control.run.busy
@@ -140,17 +145,19 @@ class Accelerator(wiring.Component):
 
         # registers
         hit_regs = Signal()
+        start = Signal(name="start_request")
+        m.d.sync += start.eq(0)
         m.d.comb += hit_regs.eq((bus.adr >> _log2(regmap.REGISTER_WORDS)) == 0)
         reg = bus.adr[:_log2(regmap.REGISTER_WORDS)]
         with m.If(write & hit_regs):
             with m.Switch(reg):
-                with m.Case(regmap.REG_CTRL):
-                    m.d.comb += control.start.eq(bus.dat_w[0] & idle)
+                with m.Case(regmap.REG_CTRL):       # registered as the load ports are
+                    m.d.sync += start.eq(bus.dat_w[0] & idle)
                 with m.Case(regmap.REG_PASSES):
                     m.d.sync += passes.eq(bus.dat_w)
                 with m.Case(regmap.REG_LAYERS):
                     m.d.sync += layers.eq(bus.dat_w)
-        m.d.comb += control.passes.eq(passes)
+        m.d.comb += [control.passes.eq(passes), control.start.eq(start)]
 
         # read data, valid with ack (the address is held through the transfer). The decode is
         # registered (from the transfer's second cycle) and selects among registers and the

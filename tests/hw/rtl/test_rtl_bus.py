@@ -1,8 +1,8 @@
 """The Wishbone slave's handshake on the generated Verilog, at the signal level: back-to-back
 classic transfers (registers, a wide entry, the activation banks of every PE) with ``cyc`` and
-``stb`` held high, ``ack`` low in each request's first cycle and high with the data in its second
-(``wishbone_handshake_tb.py``). The host driver's adapter cannot see either half of that
-(benchmarks/mutants.py: ``ack-held``, ``ack-early``). On the quick build the other tests share.
+``stb`` held high, ``ack`` low in each request's first ``regmap.TRANSFER_CYCLES`` − 1 cycles and
+high with the data in its last (``wishbone_handshake_tb.py``). The host driver's adapter cannot
+see that (benchmarks/mutants.py: ``ack-held``, ``ack-early``, ``ack-before-decode``). On the quick build the other tests share.
 """
 
 import json

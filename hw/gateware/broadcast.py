@@ -376,12 +376,20 @@ class Broadcaster(wiring.Component):
             """Read the next group (the one at read_base) of the chunk starting at ``start``."""
             m.d.comb += [read.eq(1), address.eq(read_group)]
             m.d.sync += [arrive.eq(1), port_base.eq(read_base),
-                         read_group.eq(read_group + 1), read_base.eq(read_base + n)]
+                         read_group.eq(read_group + 1), read_base.eq(after), after.eq(after + n)]
             aim(read_base, start)
 
-        after = read_base + n                   # read_base once the next group is read
-        next_start = chunk_start + w
-        next_end = Mux(position_end > next_start + w, next_start + w, position_end)
+        # the walk's sums, registered as it moves (no adder before the comparisons that decide
+        # the next step): the next chunks' starts and read_base once the next group is read
+        next_start, start_2, start_3 = (Signal(span + 2, name=f"chunk_start_{k}") for k in (1, 2, 3))
+        after = Signal(span + 1, name="read_after")
+
+        def chunk_at(start):
+            """The chunk starts at ``start`` (its followers one, two, three chunks on)."""
+            m.d.sync += [chunk_start.eq(start), next_start.eq(start + w), start_2.eq(start + 2 * w),
+                         start_3.eq(start + 3 * w)]
+
+        next_end = Mux(position_end > start_2, start_2, position_end)
         with m.If(start):
             m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), line.eq(desc.line_base),
                          last_plane.eq(planes <= 1)]
@@ -393,16 +401,17 @@ class Broadcaster(wiring.Component):
             m.d.comb += push.eq(1)
             m.d.sync += line.eq(line + desc.rows)
             with m.If(chunk_follows):                          # the position's next chunk
-                m.d.sync += [chunk_start.eq(next_start), chunk_end.eq(next_end),
+                m.d.sync += [chunk_start.eq(next_start), next_start.eq(start_2),
+                             start_2.eq(start_3), start_3.eq(start_3 + w), chunk_end.eq(next_end),
                              assembled.eq(placed(offset_next)),
-                             chunk_follows.eq(next_start + w < position_end)]
+                             chunk_follows.eq(start_2 < position_end)]
                 with m.If(next_reads):
                     read_next(next_start)
-                    m.d.sync += [full.eq(0), reads_left.eq(after < next_end),
-                                 next_reads.eq(below(after, next_start + 2 * w, position_end))]
+                    m.d.sync += [full.eq(0), reads_left.eq(below(after, start_2, position_end)),
+                                 next_reads.eq(below(after, start_3, position_end))]
                 with m.Else():
                     m.d.sync += [arrive.eq(0), full.eq(1), reads_left.eq(0),
-                                 next_reads.eq(below(read_base, next_start + 2 * w, position_end))]
+                                 next_reads.eq(below(read_base, start_3, position_end))]
                     aim(port_base, next_start)
             with m.Else():
                 next_position()
@@ -413,7 +422,7 @@ class Broadcaster(wiring.Component):
             with m.If(reads_left):
                 read_next(chunk_start)
                 m.d.sync += [reads_left.eq(after < chunk_end),
-                             next_reads.eq(below(after, next_start + w, position_end))]
+                             next_reads.eq(below(after, start_2, position_end))]
             with m.Else():
                 m.d.sync += arrive.eq(0)
 
@@ -427,11 +436,12 @@ class Broadcaster(wiring.Component):
             m.d.comb += [read.eq(1), address.eq(first)]
             m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
                          port_base.eq(first_base), read_group.eq(first + 1),
-                         read_base.eq(first_base + n), chunk_start.eq(b),
+                         read_base.eq(first_base + n), after.eq(first_base + 2 * n),
                          chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len),
                          reads_left.eq(below(lead, w, in_len)), chunk_follows.eq(in_len > w),
                          next_reads.eq(below(lead, 2 * w, in_len))]
             aim(first_base, b)
+            chunk_at(b)
         with m.Elif(entering):
             m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
 

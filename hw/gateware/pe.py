@@ -157,11 +157,6 @@ class ProcessingElement(wiring.Component):
         desc, load = self.run.desc, self.load
 
         shapes = memory_shapes(a)
-        # the pass's constants each PE derives from the descriptor: alike in every PE, so Yosys
-        # would fold them into one register whose nets cross the die to every PE's datapath;
-        # kept one per PE (``OWN_COPY``), each is made beside the logic it feeds from the
-        # control unit's few descriptor bits (docs/fpga.md)
-        OWN = {OWN_COPY: 1}
 
         def host_written(name):
             # the instance is named as its image (``sparse_pe3``, ``codebook``): the Verilog's
@@ -293,7 +288,7 @@ class ProcessingElement(wiring.Component):
         # Y and s depend on the item alone and are registered whole (the item's ones counted
         # per chunk at stage 1)
         weights = s2_line[:a.line_bits]
-        bipolar = Signal(name="bipolar", attrs=OWN)   # the pass's constant, off the counts' paths
+        bipolar = Signal(name="bipolar")      # the pass's constant, registered off the counts' paths
         m.d.sync += bipolar.eq(desc.planes == 0)
         mask = Signal(a.line_bits, name="s2_valid_mask")    # the valid bits, made at stage 1
         m.d.sync += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
@@ -391,8 +386,8 @@ class ProcessingElement(wiring.Component):
         # up; a shift of ``whole`` bits or more leaves 0 (and needs no more than 2^(whole-1));
         # the binarising comparison (the bias word is 2·T + flip)
         whole = a.acc_bits + 1                              # y = acc + bias fits signed(whole)
-        shift = Signal(range(whole + 1), name="requant_shift", attrs=OWN)
-        half = Signal(whole, name="requant_half", attrs=OWN)    # 2^(shift-1), 0 for shift 0
+        shift = Signal(range(whole + 1), name="requant_shift")
+        half = Signal(whole, name="requant_half")           # 2^(shift-1), 0 for shift 0
         m.d.sync += [shift.eq(Mux(desc.shift > whole, whole, desc.shift)),
                      half.eq((Const(1, whole + 1) << shift) >> 1)]
         total = Signal(signed(whole + 1))
@@ -403,17 +398,15 @@ class ProcessingElement(wiring.Component):
         # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
         # the sum is registered with the row's read and travels with it (with ``sweep_overlap``
         # the next sweep, another pixel's, may begin the cycle after this one's last read)
-        r_base = Signal.like(desc.row_base, name="row_base", attrs=OWN)
-        q1_base = Signal.like(desc.row_base)
+        r_base, q1_base = Signal.like(desc.row_base), Signal.like(desc.row_base)
         offset = self.run.sweep_offset if a.sweep_overlap else self.run.pixel.out_offset
         m.d.sync += [r_base.eq(desc.row_base + offset), q1_base.eq(r_base)]
         m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row)]
         # X + 3: shift, saturate (compared before the shift, with the bounds shifted up: pass
         # constants, registered), ReLU or binarise (±2^shift by the threshold), write
         low, high = signed_range(a.act_bits)
-        # (high + 1) << s and low << s
-        ceiling = Signal(signed(whole + a.act_bits + 2), name="requant_ceiling", attrs=OWN)
-        floor = Signal(signed(whole + a.act_bits + 2), name="requant_floor", attrs=OWN)
+        ceiling = Signal(signed(whole + a.act_bits + 2), name="requant_ceiling")    # (high + 1) << s
+        floor = Signal(signed(whole + a.act_bits + 2), name="requant_floor")        # low << s
         m.d.sync += [ceiling.eq(Const(high + 1, signed(a.act_bits + 1)) << shift),
                      floor.eq(Const(low, signed(a.act_bits + 1)) << shift)]
         result = Signal(signed(a.act_bits))

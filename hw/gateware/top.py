@@ -1,13 +1,13 @@
 """The accelerator's top: N PEs, the broadcast (LNZD) unit, the control unit, and the Wishbone
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
-Bus transfers take three cycles (``regmap.TRANSFER_CYCLES``): the request's decode is registered
-once here into the memories' load ports and the start (no bus logic lies on a path across the
-die to the PEs' memories: a write lands the cycle after its request, a start begins the program
-then), then ``ack`` follows with a read's
-data from a synchronous read port; ``dat_r`` is driven by registers and read ports only. Writes of entries wider than 32 bits collect
-their low words in a staging register; the last word commits the entry. While the program runs,
-memory writes are ignored (registers still read).
+Bus transfers take three cycles (``regmap.TRANSFER_CYCLES``): the request's decode is
+registered once here into the memories' load ports and the start (no bus logic lies on a path
+across the die to the PEs' memories: a write lands the cycle after its request, a start begins
+the program then), then ``ack`` follows with a read's data from a synchronous read port;
+``dat_r`` is driven by registers and read ports only. Writes of entries wider than 32 bits
+collect their low words in a staging register; the last word commits the entry. While the
+program runs, memory writes are ignored (registers still read).
 """
 
 from __future__ import annotations

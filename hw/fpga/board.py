@@ -70,11 +70,12 @@ class Board:
 
 
 #: the largest array measured to fit the iCE40UP5K with the bridge (docs/board.md): one PE of
-#: ``TINY_ARCH`` with 16-bit weight lines and 4-deep queues (with 32-bit lines, which fitted until
-#: the clock's pipeline registers, it needs 5,581 of the 5,280 logic cells), at the lowest clock
-#: its PLL makes (16 MHz; it reaches 24.3)
+#: ``TINY_ARCH`` with 16-bit weight lines and 2-deep queues (4-deep ones, which fitted until the
+#: bus's registered decode, need 5,340 of the 5,280 logic cells; 32-bit lines, which fitted until
+#: the clock's pipeline registers, 5,581), at the lowest clock its PLL makes (16 MHz; it reaches
+#: 22.9)
 ICEBREAKER_ARCH = dataclasses.replace(flow.TINY_ARCH, name="icebreaker", line_bits=16,
-                                      fifo_depth=4, clock_mhz=16.0)
+                                      fifo_depth=2, clock_mhz=16.0)
 
 BOARDS = {
     "ulx3s-85f": Board("ulx3s-85f", "ecp5", _ulx3s, "the FT231X USB serial port (US1)"),

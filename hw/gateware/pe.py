@@ -25,11 +25,11 @@ entries issuing at ``s .. s + n − 1``; the stages after stage 0 are the same.
 These stages fit inside ``MAC_DRAIN`` (docs/timing.md): the pipelining for the clock
 (docs/fpga.md) adds no cycle to any program.
 
-The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` in one cycle X;
-both leave their block RAMs into registers at X + 1 (the row is cleared then), their sum with
-the rounding's half is registered at X + 2, and at X + 3 (``REQUANT_WRITE_LATENCY``) it is
-shifted, saturated and ``requantize(...)`` written to the destination bank at
-``row_base + i`` (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
+The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` (the control
+unit's ``sweep_bias``) in one cycle X; both leave their block RAMs into registers at X + 1 (the
+row is cleared then), their sum with the rounding's half is registered at X + 2, and at X + 3
+(``REQUANT_WRITE_LATENCY``) it is shifted, saturated and ``requantize(...)`` written to the
+destination bank at ``row_base + i`` (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
 
 Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sweep writes
 ``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 4 keeps
@@ -356,7 +356,7 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [r_valid.eq(self.run.sweep), r_row.eq(self.run.sweep_row), r_half.eq(sweep_half)]
         m.d.comb += bias_rd.en.eq(0)            # read ports are enabled unless driven
         with m.If(self.run.sweep):
-            m.d.comb += [bias_rd.addr.eq(desc.bias_base + self.run.sweep_row), bias_rd.en.eq(1)]
+            m.d.comb += [bias_rd.addr.eq(self.run.sweep_bias), bias_rd.en.eq(1)]   # bias_base + row
         # each file serves the sweep of its pass or the MAC of its pass (never both at once:
         # docs/timing.md "Sweep overlap")
         for number, (acc_wr, acc_rd) in enumerate(ports):

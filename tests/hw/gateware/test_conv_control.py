@@ -17,10 +17,11 @@ def test_pixel_passes_then_the_next_descriptor():
     arch = tiny(pes=2, acc_depth=4, act_depth=64)
     g = ConvGeometry(5, 6, 3, 3, 3, 2, 1, out_channels=4, out_stride=4)     # 3 × 3 pixels
     layout = descriptor_layout(arch)
-    conv = {"kind": KIND_CONV, "layer": 0, "in_len": 3, "rows": 2, "row_base": 1,
+    conv = {"kind": KIND_CONV, "layer": 0, "in_len": 3, "rows": 2, "row_base": 1, "bias_base": 3,
             **g.pass_fields(arch.pes)}
     words = [int(pack_fields(layout, conv)),
-             int(pack_fields(layout, {"kind": KIND_SPARSE, "layer": 1, "in_len": 4, "rows": 3}))]
+             int(pack_fields(layout, {"kind": KIND_SPARSE, "layer": 1, "in_len": 4, "rows": 3,
+                                      "bias_base": 5}))]
     passes = [(0, p) for p in range(g.pixels)] + [(1, 0)]
     column = [3 + (7 * k) % 5 for k in range(len(passes))]          # C − T of every pixel-pass
     dut = ControlUnit(arch, words)
@@ -41,7 +42,7 @@ def test_pixel_passes_then_the_next_descriptor():
                                      pixel.ix0, pixel.out_offset))
             ctx.set(dut.column_done, current >= 0 and cycle >= log["start"][-1] + column[current])
             if ctx.get(dut.run.sweep):
-                log["sweep"].append((cycle, ctx.get(dut.run.sweep_row)))
+                log["sweep"].append((cycle, ctx.get(dut.run.sweep_row), ctx.get(dut.run.sweep_bias)))
             await ctx.tick()
             cycle += 1
             assert cycle < 2000
@@ -55,9 +56,9 @@ def test_pixel_passes_then_the_next_descriptor():
     f = g.pass_fields(arch.pes)
     t, starts, sweeps, pixels = timing.PROGRAM_HEAD, [], [], []
     for (layer, p), c in zip(passes, column):
-        rows = 2 if layer == 0 else 3
+        rows, bias_base = (2, 3) if layer == 0 else (3, 5)
         starts.append(t)
-        sweeps += [(t + c + timing.MAC_DRAIN + i, i) for i in range(rows)]
+        sweeps += [(t + c + timing.MAC_DRAIN + i, i, bias_base + i) for i in range(rows)]
         t += c + timing.MAC_DRAIN + rows + timing.REQUANT_TAIL
         if layer == 0:
             oy, ox = divmod(p, g.out_width)

@@ -65,6 +65,7 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
         for row in range(p.rows):
             ctx.set(pe.run.sweep, 1)
             ctx.set(pe.run.sweep_row, row)
+            ctx.set(pe.run.sweep_bias, p.bias_base + row)
             await ctx.tick()
         ctx.set(pe.run.sweep, 0)
         for _ in range(timing.REQUANT_TAIL):                 # the last activation's write
@@ -189,6 +190,7 @@ def test_pipeline_latencies_are_the_timing_constants():
             await ctx.tick()
         ctx.set(pe.run.sweep, 1)
         ctx.set(pe.run.sweep_row, 0)
+        ctx.set(pe.run.sweep_bias, p.bias_base)
         seen["sweep"] = 20
         for cycle in range(20, 30):
             if "activation" not in seen and ctx.get(acc[f"act{bank}"].data[p.row_base]) != 0:

@@ -690,10 +690,10 @@ class BroadcastRelay(wiring.Component):
     - ``inputs`` (the broadcaster's item, or with ``lane_passes`` each lane's) are registered and
       leave as ``outputs``: an item pushed at b reaches the PEs at b + 1;
     - each PE's ``rooms`` (``ProcessingElement.room``: room for 1, 2, 3 more items beside what it
-      holds) are registered, and ``ready`` picks, per PE, the bit for the pushes the relay has in
-      flight towards it (the one in its register and the one before, which the PE did not count
-      when its room was registered): the broadcaster sees a pop a cycle late, and never overfills
-      a queue;
+      holds) are registered (ANDed across the PEs first when every PE takes the one item), and
+      ``ready`` picks the bit for the pushes the relay has in flight (the one in its register
+      and the one before, which the PE did not count when its room was registered): the
+      broadcaster sees a pop a cycle late, and never overfills a queue;
     - ``busy``: an item is in the register (the column phase is not over)."""
 
     def __init__(self, arch: ArchConfig):
@@ -717,14 +717,27 @@ class BroadcastRelay(wiring.Component):
             m.d.sync += [sink.valid.eq(source.valid), sink.payload.eq(source.payload),
                          earlier.eq(sink.valid)]
             before.append(earlier)
-        fits = []
-        for p, room in enumerate(self.rooms):
-            registered = Signal.like(room, name=f"relay_room_{p}")
-            m.d.sync += registered.eq(room)
-            lane = p if len(self.outputs) > 1 else 0
-            in_flight = Signal(range(len(room)), name=f"relay_in_flight_{p}")
-            m.d.comb += in_flight.eq(self.outputs[lane].valid + before[lane])
-            fits.append(registered.bit_select(in_flight, 1))
-        m.d.comb += [self.ready.eq(Cat(fits).all()),
-                     self.busy.eq(Cat(sink.valid for sink in self.outputs).any())]
+        bits = len(self.rooms[0])     # room for 1 .. bits more items
+
+        def in_flight(lane):
+            counted = Signal(range(bits), name=f"relay_in_flight_{lane}")
+            m.d.comb += counted.eq(self.outputs[lane].valid + before[lane])
+            return counted
+
+        if len(self.outputs) == 1:
+            # one item for every PE, so one count in flight: the rooms are ANDed across the
+            # array before their register (bit k: every PE has room for k + 1 more), and
+            # ``ready`` is one pick after it, not a pick per PE and an AND tree
+            everywhere = Signal(bits, name="relay_room_all")
+            m.d.sync += everywhere.eq(Cat(Cat(room[k] for room in self.rooms).all()
+                                          for k in range(bits)))
+            m.d.comb += self.ready.eq(everywhere.bit_select(in_flight(0), 1))
+        else:                      # lane passes: each PE counts its own lane's pushes
+            fits = []
+            for p, room in enumerate(self.rooms):
+                registered = Signal.like(room, name=f"relay_room_{p}")
+                m.d.sync += registered.eq(room)
+                fits.append(registered.bit_select(in_flight(p), 1))
+            m.d.comb += self.ready.eq(Cat(fits).all())
+        m.d.comb += self.busy.eq(Cat(sink.valid for sink in self.outputs).any())
         return m

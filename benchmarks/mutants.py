@@ -256,9 +256,12 @@ MUTANTS = [
            "counted.eq(self.outputs[lane].valid + before[lane])",
            "counted.eq(self.outputs[lane].valid)",
            "the broadcast relay forgets the push before the one in its register (a full queue is pushed)"),
+    # the lane passes' per-PE rooms: the RTL sample's conv architecture with the relay has lane
+    # passes; the same mutation of the ANDed room (one lane) survives the RTL stages and is
+    # killed by tests/hw/gateware/test_broadcast_relay.py (cycles, one-deep queues)
     Mutant("relay-room-unregistered", "stall", BROADCAST,
-           "m.d.sync += everywhere.eq(", "m.d.comb += everywhere.eq(",
-           "the broadcast relay's room not registered: a pop seen a cycle early"),
+           "m.d.sync += registered.eq(room)", "m.d.comb += registered.eq(room)",
+           "the broadcast relay's room not registered (lane passes): a pop seen a cycle early"),
     Mutant("pop-late", "stall", PE,
            "pop.eq((~issue | last) & queue.r_rdy)", "pop.eq(~issue & queue.r_rdy)",
            "next item popped the cycle after the column's last entry (a bubble per column)"),

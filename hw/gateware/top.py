@@ -18,17 +18,12 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.gateware.broadcast import BroadcastRelay, Broadcaster
 from zeroskip.hw.gateware.control import ControlUnit
 from zeroskip.hw.gateware.interfaces import PE_LOAD_TARGETS
 from zeroskip.hw.gateware.pe import ProcessingElement
 from zeroskip.hw.program import Program, memory_images
 from zeroskip.hw.gateware.wishbone import bus_signature
-
-
-#: PEs whose load ports share one register of the bus's address and data
-LOAD_GROUP = 4
 
 
 def _log2(n: int) -> int:
@@ -133,23 +128,12 @@ class Accelerator(wiring.Component):
             fields[name] = (index, pe_sel, commit, value)
 
         # load ports, registered: address and data from the region hit, one write enable per
-        # memory. The PEs' address and data are alike: one register per ``LOAD_GROUP`` PEs
-        # drives them, kept apart (``OWN_COPY``), so that no one register's net spans the die
-        # (docs/fpga.md: one for every PE was the 16-PE worst path)
-        groups = []
-        for g in range(-(-len(pes) // LOAD_GROUP)):
-            addr = Signal.like(pes[0].load.addr, name=f"load_addr_{g}", attrs={OWN_COPY: 1})
-            data = Signal.like(pes[0].load.data, name=f"load_data_{g}", attrs={OWN_COPY: 1})
-            for name in PE_LOAD_TARGETS:
-                index, _, _, value = fields[name]
-                with m.If(hits[name]):
-                    m.d.sync += [addr.eq(index), data.eq(value)]
-            groups.append((addr, data))
+        # memory (the PEs' address and data are alike: one register drives them all)
         for p, pe in enumerate(pes):
-            addr, data = groups[p // LOAD_GROUP]
-            m.d.comb += [pe.load.addr.eq(addr), pe.load.data.eq(data)]
             for name in PE_LOAD_TARGETS:
                 index, pe_sel, commit, value = fields[name]
+                with m.If(hits[name]):
+                    m.d.sync += [pe.load.addr.eq(index), pe.load.data.eq(value)]
                 enable = commit if name == "codebook" else commit & (pe_sel == p)
                 m.d.sync += pe.load.we[name].eq(enable)
             act_hit = hits["act0"] | hits["act1"]

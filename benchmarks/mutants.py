@@ -321,13 +321,9 @@ MUTANTS = [
            "sweep one row too many"),
     # -- MAC ------------------------------------------------------------------------------------
     Mutant("no-bypass", "MAC", PE,
-           "written.eq(Mux(after_previous, accumulated(w1_sum), accumulated(s4_acc)))",
-           "written.eq(accumulated(s4_acc))",
-           "accumulator read without the last write's sum: back-to-back entries to one row lose a sum"),
-    Mutant("no-second-bypass", "MAC", PE,
-           "s4_acc.eq(Mux(after_second, w1_sum, read_data(s3_half)))",
-           "s4_acc.eq(read_data(s3_half))",
-           "accumulator read without the sum written two entries before (entries one apart lose a sum)"),
+           "mac_data.eq(Mux(after_previous, w1_sum, Mux(after_second, w2_sum, s4_acc)))",
+           "mac_data.eq(s4_acc)",
+           "accumulator read without the forwarding: back-to-back entries to one row lose a sum"),
     # -- binary datapath ------------------------------------------------------------------------
     Mutant("xnor-mask", "binary", PE,
            "Mux(bipolar, ~(s2_bits ^ weights) & mask,", "Mux(bipolar, ~(s2_bits ^ weights),",

@@ -12,11 +12,10 @@ Timing (docs/timing.md), for a column popped from the queue at cycle ``s``:
   column), read the codebook and the accumulator row (binary: xnor/and, popcount per chunk,
   registered; the item's ones were counted per chunk at stage 1).
 - stage 3 (+ 3): weight × activation and the binary popcount term, each registered; the
-  accumulator row registered out of its block RAM, or the sum of the entry two before when it
-  wrote the same row after this one's read.
-- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + the pass's term, written back; the sum
-  of the entry just before is taken instead when it wrote the same row: back-to-back entries
-  to one row cost no cycle.
+  accumulator row registered out of its block RAM.
+- stage 4 (+ 4 = ``MAC_WRITE_LATENCY``): accumulator + the pass's term, written back. Where one
+  of the two entries before wrote the same row after this one's read, its sum is taken instead:
+  back-to-back entries to one row cost no cycle.
 
 With ``bounds_lookahead`` (docs/timing.md "Bounds lookahead") the bounds are read in the push
 cycle b instead; at b + 1 a bounds stage writes the item with its bounds into the queue (an
@@ -326,35 +325,29 @@ class ProcessingElement(wiring.Component):
         # the row read at stage 2 arrives now and is registered. That read did not see the sums
         # its two predecessors write at stage 4 (in its own cycle and the next): where one of
         # them wrote its row, stage 4 takes that sum instead (the latest), so back-to-back
-        # entries to one row still cost no cycle. ``w1``: the write of one cycle ago. The one
-        # two writes back is that write now, taken into ``s4_acc`` here; the one just before
-        # is taken at stage 4 (``after_previous``)
+        # entries to one row still cost no cycle. ``w1``/``w2``: the writes of one and two
+        # cycles ago
         s4_acc = Signal(a.acc_bits)
-        w1_valid, w1_half = Signal(), Signal()
-        w1_row = Signal.like(s4_row)
-        w1_sum = Signal(a.acc_bits)
-        after_previous = Signal()
-        after_second = Signal()
-        m.d.comb += after_second.eq(w1_valid & (w1_row == s3_row) & (w1_half == s3_half))
-        m.d.sync += [s4_acc.eq(Mux(after_second, w1_sum, read_data(s3_half))),
-                     after_previous.eq(s4_valid & (s4_row == s3_row) & (s4_half == s3_half))]
+        w1_valid, w2_valid, w1_half, w2_half = Signal(), Signal(), Signal(), Signal()
+        w1_row, w2_row = Signal.like(s4_row), Signal.like(s4_row)
+        w1_sum, w2_sum = Signal(a.acc_bits), Signal(a.acc_bits)
+        after_previous, after_second = Signal(), Signal()
+        m.d.sync += [s4_acc.eq(read_data(s3_half)),
+                     after_previous.eq(s4_valid & (s4_row == s3_row) & (s4_half == s3_half)),
+                     after_second.eq(w1_valid & (w1_row == s3_row) & (w1_half == s3_half))]
 
         # -- stage 4: accumulate ----------------------------------------------------------------------
-        # both candidates for the row's sum before this entry (the last write's, the one read)
-        # go through the adder and the max pooling's comparison each, picked after them: no
-        # multiplexer lies before the carry chains (docs/fpga.md)
         maximum = Signal()
         m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
-        s4_addend = Signal(signed(max(len(s4_product), dot_bits) + 1))
-        m.d.comb += s4_addend.eq(Mux(binary, s4_dot, s4_product))
-
-        def accumulated(before):
-            kept = Mux(before.as_signed() >= s4_offered, before, s4_offered)
-            return Mux(maximum, kept, before + s4_addend)
-
+        mac_data = Signal(a.acc_bits)            # the row's sum before this entry
+        m.d.comb += mac_data.eq(Mux(after_previous, w1_sum, Mux(after_second, w2_sum, s4_acc)))
+        kept = Mux(mac_data.as_signed() >= s4_offered, mac_data, s4_offered)
         written = Signal(a.acc_bits)
-        m.d.comb += written.eq(Mux(after_previous, accumulated(w1_sum), accumulated(s4_acc)))
-        m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written)]
+        s4_addend = Signal(signed(max(len(s4_product), dot_bits) + 1))
+        m.d.comb += [s4_addend.eq(Mux(binary, s4_dot, s4_product)),
+                     written.eq(Mux(maximum, kept, mac_data + s4_addend))]
+        m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written),
+                     w2_valid.eq(w1_valid), w2_row.eq(w1_row), w2_half.eq(w1_half), w2_sum.eq(w1_sum)]
 
         # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
         r_valid, r_half = Signal(), Signal()

@@ -202,7 +202,7 @@ MUTANTS = [
            "codebook_rd.addr.eq(Cat(desc.layer, code))",
            "codebook address fields swapped (layer in the low bits)"),
     Mutant("sweep-bias-from-zero", "slice", CONTROL,
-           "row.eq(0), bias_row.eq(desc.bias_base)]", "row.eq(0), bias_row.eq(0)]",
+           "sweep_bias.eq(desc.bias_base)]", "sweep_bias.eq(0)]",
            "the sweep's bias address counted from 0, not the pass's bias_base"),
     # -- rounding -------------------------------------------------------------------------------
     Mutant("round-truncate", "rounding", PE,

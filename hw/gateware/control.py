@@ -88,8 +88,8 @@ class ControlUnit(wiring.Component):
         # the sweep's bias address ``bias_base + row``, counted beside the row: every PE reads its
         # bias block RAM from this flip-flop, with no adder after it (docs/fpga.md: one adder
         # shared by every PE was the 16-PE worst path, its sum crossing the die)
-        bias_row = Signal.like(desc.bias_base, name="sweep_bias")
-        m.d.comb += run.sweep_bias.eq(bias_row)
+        sweep_bias = Signal.like(desc.bias_base, name="sweep_bias")
+        m.d.comb += run.sweep_bias.eq(sweep_bias)
         oy, ox = Signal.like(desc.out_height), Signal.like(desc.out_width)
         line = Signal.like(pixel.origin)          # oy·line_step − origin: O at ox = 0
         # the FSM's decisions on the pass's registers are compared a cycle ahead: each is taken
@@ -149,15 +149,14 @@ class ControlUnit(wiring.Component):
                          run.half.eq(half), run.sweep.eq(sweeping), run.sweep_row.eq(row),
                          run.sweep_half.eq(sweep_half), run.sweep_offset.eq(sweep_offset)]
             with m.If(sweeping):
-                m.d.sync += [row.eq(row + 1), bias_row.eq(bias_row + 1)]
+                m.d.sync += [row.eq(row + 1), sweep_bias.eq(sweep_bias + 1)]
                 with m.If(ending):
                     m.d.sync += sweeping.eq(0)
             with m.If(pending & (pending_count != 0)):
                 m.d.sync += pending_count.eq(pending_count - 1)
             with m.If(pending & (pending_count == 0) & (~sweeping | ending)):    # X − 1
-                m.d.sync += [pending.eq(0), sweeping.eq(1), row.eq(0), bias_row.eq(desc.bias_base),
-                             sweep_half.eq(pending_half),
-                             sweep_offset.eq(pending_offset)]
+                m.d.sync += [pending.eq(0), sweeping.eq(1), row.eq(0), sweep_bias.eq(desc.bias_base),
+                             sweep_half.eq(pending_half), sweep_offset.eq(pending_offset)]
             # the previous pixel-pass's sweep (the other file's) reads no row after this cycle
             previous_swept = Signal()
             m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)
@@ -210,7 +209,8 @@ class ControlUnit(wiring.Component):
                             with m.Else():
                                 m.next = "FLUSH"
                     else:
-                        m.d.sync += [count.eq(timing.MAC_DRAIN - 3), row.eq(0), bias_row.eq(desc.bias_base)]
+                        m.d.sync += [count.eq(timing.MAC_DRAIN - 3), row.eq(0),
+                                     sweep_bias.eq(desc.bias_base)]
                         m.next = "DRAIN"
             if overlap:
                 with m.State("HOLD"):         # the next pixel-pass waits for its file's sweep
@@ -238,7 +238,7 @@ class ControlUnit(wiring.Component):
             if not overlap:
                 with m.State("SWEEP"):
                     m.d.comb += run.busy.eq(1)
-                    m.d.sync += [row.eq(row + 1), bias_row.eq(bias_row + 1)]
+                    m.d.sync += [row.eq(row + 1), sweep_bias.eq(sweep_bias + 1)]
                     with m.If(row + 1 == run.desc.rows):
                         m.d.sync += sweep_state.eq(0)
                         m.d.sync += count.eq(timing.REQUANT_TAIL - 1)

@@ -97,9 +97,9 @@ def pass_signature(arch: ArchConfig) -> wiring.Signature:
     """The running pass, as the control unit drives it: ``start`` in its first cycle, its
     descriptor and, for conv passes, its output pixel (``start`` then begins each pixel-pass),
     the requantisation sweep's row and its bias address (``bias_base`` + row, counted beside the
-    row so that no PE adds them) (with ``sweep_overlap``: the accumulator files of the pass and
-    of the sweep, and the sweep's output offset), and ``busy`` (the program runs: the host's load ports are
-    locked out)."""
+    row so that no PE adds them; with ``sweep_overlap`` also the accumulator files of the pass
+    and of the sweep, and the sweep's output offset), and ``busy`` (the program runs: the host's
+    load ports are locked out)."""
     members = {"start": Out(1), "desc": Out(descriptor_struct(arch)),
                "pixel": Out(pixel_layout(arch)),
                "sweep": Out(1), "sweep_row": Out(range(arch.acc_depth)),

@@ -253,8 +253,8 @@ MUTANTS = [
            "broadcast.ready.eq(Cat(pe.ready for pe in pes).any())",
            "broadcast stalls only when every queue is full"),
     Mutant("relay-forgets-earlier", "stall", BROADCAST,
-           "counted.eq(self.outputs[lane].valid + before[lane])",
-           "counted.eq(self.outputs[lane].valid)",
+           "counted.eq(held[lane] + before[lane])",
+           "counted.eq(held[lane])",
            "the broadcast relay forgets the push before the one in its register (a full queue is pushed)"),
     # the lane passes' per-PE rooms: the RTL sample's conv architecture with the relay has lane
     # passes; the same mutation of the ANDed room (one lane) survives the RTL stages and is
@@ -321,8 +321,8 @@ MUTANTS = [
            "sweep one row too many"),
     # -- MAC ------------------------------------------------------------------------------------
     Mutant("no-bypass", "MAC", PE,
-           "mac_data.eq(Mux(after_previous, w1_sum, Mux(after_second, w2_sum, s4_acc)))",
-           "mac_data.eq(s4_acc)",
+           "Mux(after_previous, w1_sum[bits], Mux(after_second, w2_sum[bits], s4_acc[bits])))",
+           "s4_acc[bits])",
            "accumulator read without the forwarding: back-to-back entries to one row lose a sum"),
     # -- binary datapath ------------------------------------------------------------------------
     Mutant("xnor-mask", "binary", PE,

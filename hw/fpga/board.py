@@ -319,7 +319,7 @@ def build(board_name: str, arch: ArchConfig, directory: str, *, clock_mhz: float
     synth_opts = fam.synth.split()[1:]
     plan = platform.build(BoardTop(arch, spec, target, baud), name="top", do_build=False,
                           synth_opts=" ".join(synth_opts),
-                          script_after_read="\n".join(flow.KEEP_OWN_COPIES),
+                          script_after_read="\n".join(flow.PREPARE),
                           script_after_synth="tee -q -o stat.json stat -json")
     plan.extract(directory)
     seconds["elaborate"] = round(time.perf_counter() - start, 1)

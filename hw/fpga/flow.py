@@ -29,6 +29,7 @@ from importlib import metadata
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.gateware import OWN_COPY
+from zeroskip.hw.gateware.pe import FORWARDED_FILES
 from zeroskip.progress import QUIET, Progress
 
 #: a ``small``-like array with memories sized for FPGA block RAM (per PE: 256 sparse lines of
@@ -51,6 +52,13 @@ HEARTBEAT_S = 30.0
 #: every PE, and the logic after it with them (docs/fpga.md "The broadcast relay")
 KEEP_OWN_COPIES = ("hierarchy -top top", "proc",
                    f"setattr -set keep 1 a:{OWN_COPY} %ci1:+[Q] c:* %i")
+#: and the accumulator files' read ports may return anything at a collision with their write
+#: port (``FORWARDED_FILES``: the gateware never takes that data); otherwise Yosys builds the
+#: logic that returns the old row, a register of the written word and an address comparison
+#: per file, whose comparison the MAC's row reaches in its cycle (docs/fpga.md)
+FORWARDED_COLLISIONS = tuple(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\{name} %i"
+                             for name in FORWARDED_FILES)
+PREPARE = KEEP_OWN_COPIES + FORWARDED_COLLISIONS
 
 
 class ToolError(ZeroskipError):
@@ -335,7 +343,7 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     with open(os.path.join(directory, "top.il"), "w") as f:
         f.write(elaborate(arch, fam))
     with open(os.path.join(directory, "synth.ys"), "w") as f:
-        f.write("\n".join(("read_rtlil top.il",) + KEEP_OWN_COPIES) +
+        f.write("\n".join(("read_rtlil top.il",) + PREPARE) +
                 f"\n{fam.synth} -top top -json synth.json\ntee -q -o stat.json stat -json\n")
     seconds["elaborate"] = round(time.perf_counter() - start, 1)
 

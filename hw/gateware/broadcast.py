@@ -41,6 +41,7 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig, _bits_for
+from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.gateware.interfaces import (binary_item, broadcast_signature, group_read_signature,
                                              line_index, pass_signature, plane_bits, sparse_item)
 from zeroskip.hw.gateware.lnzd import LeadingNonZero
@@ -711,17 +712,24 @@ class BroadcastRelay(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        before = []                  # the push before the one in the register, per lane
+        # the valid bit in the register twice (each copy kept, ``OWN_COPY``): one copy drives
+        # every PE across the die, the other only the count of pushes in flight here, so the
+        # broadcaster's decisions after ``ready`` do not start from a net that spans the array
+        held, before = [], []         # per lane: the push in the register, and the one before
         for lane, (source, sink) in enumerate(zip(self.inputs, self.outputs)):
+            sent = Signal(name=f"relay_valid_{lane}", attrs={OWN_COPY: 1})
+            mine = Signal(name=f"relay_held_{lane}", attrs={OWN_COPY: 1})
             earlier = Signal(name=f"relay_earlier_{lane}")
-            m.d.sync += [sink.valid.eq(source.valid), sink.payload.eq(source.payload),
-                         earlier.eq(sink.valid)]
+            m.d.sync += [sent.eq(source.valid), mine.eq(source.valid),
+                         sink.payload.eq(source.payload), earlier.eq(mine)]
+            m.d.comb += sink.valid.eq(sent)
+            held.append(mine)
             before.append(earlier)
         bits = len(self.rooms[0])     # room for 1 .. bits more items
 
         def in_flight(lane):
             counted = Signal(range(bits), name=f"relay_in_flight_{lane}")
-            m.d.comb += counted.eq(self.outputs[lane].valid + before[lane])
+            m.d.comb += counted.eq(held[lane] + before[lane])
             return counted
 
         if len(self.outputs) == 1:
@@ -739,5 +747,5 @@ class BroadcastRelay(wiring.Component):
                 m.d.sync += registered.eq(room)
                 fits.append(registered.bit_select(in_flight(p), 1))
             m.d.comb += self.ready.eq(Cat(fits).all())
-        m.d.comb += self.busy.eq(Cat(sink.valid for sink in self.outputs).any())
+        m.d.comb += self.busy.eq(Cat(held).any())
         return m

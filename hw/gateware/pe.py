@@ -225,11 +225,8 @@ class ProcessingElement(wiring.Component):
                 m.d.sync += self.pushed.eq(self.items.valid)
 
         # -- activation queue, pointer read unit, column issue ---------------------------------------
-        # the pass's kind, registered in each PE's own flip-flop (``OWN_COPY``), like ``maximum``
-        # below: not a net from the descriptor's register across the die into the entry's row.
-        # A pass's first cycle pops no item
-        binary = Signal(name="binary", attrs={OWN_COPY: 1})
-        m.d.sync += binary.eq((desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV))
+        binary = Signal()
+        m.d.comb += binary.eq((desc.kind == KIND_BINARY) | (desc.kind == KIND_BINARY_CONV))
         column = self.column_issue_lookahead if a.bounds_lookahead else self.column_issue
         skip = Signal()       # padding merge: the entry issued last cycle took the next one along
         issue, entry, first, last, column_act, column_bits, column_plane, column_valid = column(

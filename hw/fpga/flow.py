@@ -122,7 +122,7 @@ FAMILIES = {
         devices={d: "CABGA381" for d in ("12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k",
                                          "um5g-25k", "um5g-45k", "um5g-85k")},
         unconstrained="--lpf-allow-unconstrained", router="router2",
-        # G2: PCLKT6_0, the ULX3S's 25 MHz input
+        # G2: the ULX3S's 25 MHz clock input
         clock_sites={"CABGA381": "G2"}, clock_constraint='LOCATE COMP "clk" SITE "{site}";\n',
         resources={"luts": Resource(cells=("TRELLIS_COMB",), capacity="TRELLIS_COMB"),
                    "ffs": Resource(cells=("TRELLIS_FF",), capacity="TRELLIS_FF"),

@@ -82,8 +82,8 @@ class Mutant:
     description: str
 
 
-PE, TOP, BROADCAST, LNZD, CONTROL = (f"hw/gateware/{name}.py" for name in
-                                     ("pe", "top", "broadcast", "lnzd", "control"))
+PE, TOP, BROADCAST, LNZD, CONTROL, QUEUE = (f"hw/gateware/{name}.py" for name in
+                                            ("pe", "top", "broadcast", "lnzd", "control", "queue"))
 
 MUTANTS = [
     # conv passes (docs/conv.md)
@@ -144,6 +144,19 @@ MUTANTS = [
            "s4_offered.eq(s3_act + max_offset(a.act_bits))",
            "s4_offered.eq(s3_act)",
            "max pooling without the offset: a window of negative values pools to 0"),
+    # -- the registers of "Every failing endpoint" (docs/fpga.md, 2026-12-07) -----------------
+    Mutant("queue-writes-when-full", "queue", QUEUE,
+           "write.en.eq(self.w_rdy)", "write.en.eq(1)",
+           "the queue's storage written in every cycle: a full queue loses its oldest item"),
+    Mutant("fetch-same-pass", "control", CONTROL,
+           "fetch.eq(index + 2)", "fetch.eq(index + 1)",
+           "the descriptor read ahead is the running pass's, latched again as the next"),
+    Mutant("walker-groups-early", "group feed", BROADCAST,
+           "more_groups.eq(base + 2 * n < end)", "more_groups.eq(base + n < end)",
+           "the walker's outlook one group short: a position's last group not read"),
+    Mutant("stage-word-late", "bus", TOP,
+           "stage_we.eq(Const(1, stage_words) << word)", "stage_we.eq(Const(2, stage_words) << word)",
+           "a wide word's parts staged one word too far up"),
     # -- pointers and addresses --------------------------------------------------------------
     # EIE's order (no bounds lookahead): the path the quick tests' architectures take
     Mutant("ptr-even-addr", "pointer", PE,
@@ -179,7 +192,7 @@ MUTANTS = [
            "host reads of act1 return act0 (and back)"),
     # -- slices and bit ranges ------------------------------------------------------------------
     Mutant("entry-slot-bits", "slice", PE,
-           "word_select(s2_slot, a.entry_bits)", "bit_select(s2_slot, a.entry_bits)",
+           "word_select(slot, a.entry_bits)", "bit_select(slot, a.entry_bits)",
            "entry sliced at bit slot, not at slot x entry_bits (bit_select for word_select)"),
     Mutant("source-bank-bit", "slice", PE,
            "source = desc.layer[0]", "source = desc.layer[1]",
@@ -225,8 +238,8 @@ MUTANTS = [
            "clamp one bit too wide: out-of-range values wrap instead of saturating"),
     # -- queue ----------------------------------------------------------------------------------
     Mutant("fifo-deeper", "queue", PE,
-           "SyncFIFO(width=layout.size, depth=a.fifo_depth)",
-           "SyncFIFO(width=layout.size, depth=a.fifo_depth + 1)",
+           "Queue(width=layout.size, depth=a.fifo_depth)",
+           "Queue(width=layout.size, depth=a.fifo_depth + 1)",
            "activation queue one entry deeper than fifo_depth"),
     Mutant("fifo-full-early", "queue", PE,
            "room.eq(later < a.fifo_depth)", "room.eq(later + 1 < a.fifo_depth)",
@@ -292,18 +305,14 @@ MUTANTS = [
     # -- cycle counter --------------------------------------------------------------------------
     Mutant("cycles-start-zero", "cycle counter", CONTROL,
            "m.d.comb += self.done.eq(0)\n                with m.If(self.start):\n"
-           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
            "                    m.d.sync += [self.cycles.eq(1),",
            "m.d.comb += self.done.eq(0)\n                with m.If(self.start):\n"
-           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
            "                    m.d.sync += [self.cycles.eq(0),",
            "counter starts at 0 on the first run after reset"),
     Mutant("cycles-not-cleared", "cycle counter", CONTROL,
            "m.d.comb += self.done.eq(1)\n                with m.If(self.start):\n"
-           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
            "                    m.d.sync += [self.cycles.eq(1),",
            "m.d.comb += self.done.eq(1)\n                with m.If(self.start):\n"
-           "                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]\n"
            "                    m.d.sync += [self.cycles.eq(self.cycles + 1),",
            "counter not cleared when a finished program is started again"),
     Mutant("cycles-after-done", "cycle counter", CONTROL,

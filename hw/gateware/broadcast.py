@@ -501,12 +501,22 @@ class Broadcaster(wiring.Component):
         def first_group(b):
             return 0 if shift is None else b[shift:]
 
+        # the walk's outlook, registered as it moves (no adder before the decisions that steer
+        # the walker and enable its registers): the position has a group after the one read
+        # (inside & base + N < end), and a plane follows the current one (plane + 1 < planes)
+        more_groups = Signal(name="walker_more_groups")
+        more_planes = Signal(name="walker_more_planes")
+
         def enter(b, is_inside):
             """Make the position [b, b + C) current: its first group's token, read unless the
             position lies in the padding."""
+            # base + N < end, base = B less its lanes before B in the group (B itself without
+            # groups aligned to N, where base is 0)
+            ahead = b if shift is None else b[:shift]
             m.d.sync += [index.eq(first_group(b)), end.eq(b + desc.in_len), inside.eq(is_inside),
                          base.eq(0 if shift is None else Cat(Const(0, shift), b[shift:])),
-                         low.eq(0 if shift is None else b[:shift])]
+                         low.eq(0 if shift is None else b[:shift]),
+                         more_groups.eq(is_inside & (desc.in_len + ahead > n))]
             m.d.comb += [emit.eq(1), read.eq(is_inside), address.eq(first_group(b))]
 
         origin = Mux(windowed, pixel.origin, 0)
@@ -515,19 +525,22 @@ class Broadcaster(wiring.Component):
         # behind the pops): just enough for one three cycles ahead of its pop, and no slot is
         # written before it is popped
         with m.If(self.run.start):
-            m.d.sync += [running.eq(1), plane.eq(0), columns.eq(0), delta.eq(-origin)]
+            m.d.sync += [running.eq(1), plane.eq(0), columns.eq(0), delta.eq(-origin),
+                         more_planes.eq(kind_binary & (desc.planes > 1))]   # ``planes`` is not yet
             walk.restart()
             enter(origin, origin_inside)
         with m.Elif(running & (outstanding < slots)):
-            with m.If(inside & (base + n < end)):                 # the position's next group
+            with m.If(more_groups):                               # the position's next group
                 m.d.comb += [emit.eq(1), read.eq(1), address.eq(index + 1)]
-                m.d.sync += [index.eq(index + 1), base.eq(base + n), low.eq(0)]
+                m.d.sync += [index.eq(index + 1), base.eq(base + n), low.eq(0),
+                             more_groups.eq(base + 2 * n < end)]
             with m.Elif(windowed & ~walk.last):                   # the next kernel position
                 b, next_inside = walk.step()
                 enter(b, next_inside)
                 m.d.sync += [columns.eq(columns + desc.in_len), delta.eq(columns + desc.in_len - b)]
-            with m.Elif(plane + 1 < planes):                      # the next plane's first
-                m.d.sync += [plane.eq(plane + 1), columns.eq(0), delta.eq(-origin)]
+            with m.Elif(more_planes):                             # the next plane's first
+                m.d.sync += [plane.eq(plane + 1), columns.eq(0), delta.eq(-origin),
+                             more_planes.eq(plane + 2 < planes)]
                 walk.restart()
                 enter(origin, origin_inside)
             with m.Else():
@@ -549,7 +562,7 @@ class Broadcaster(wiring.Component):
         planes_at = [Signal(plane_bits(a), name=f"feed_plane_{k}") for k in stages]
         column_bases = [Signal(a.act_index_bits, name=f"feed_columns_{k}") for k in stages]
         lasts = [Signal(name=f"feed_last_{k}") for k in stages]
-        final = ~(inside & (base + n < end)) & ~(windowed & ~walk.last) & ~(plane + 1 < planes)
+        final = ~more_groups & ~(windowed & ~walk.last) & ~more_planes
         m.d.sync += [lanes[0].eq(Cat((lane >= low) & (base + lane < end) & inside for lane in range(n))),
                      planes_at[0].eq(plane), column_bases[0].eq(base + delta), lasts[0].eq(final)]
         for carried in (lanes, planes_at, column_bases, lasts):
@@ -575,12 +588,25 @@ class Broadcaster(wiring.Component):
                                          & lanes[-1],
                            "columns": column_bases[-1], "last": lasts[-1]}
         with m.If(arriving[-1]):
-            with m.Switch(write_at):
-                for k in range(slots):
-                    with m.Case(k):
-                        m.d.sync += [values[k].eq(arriving_values[name])
-                                     for name, values in slotted.items()]
             m.d.sync += write_at.eq(following(write_at))
+        # the slot an arriving group lands in, decided a cycle ahead into an enable per slot and
+        # lane (``OWN_COPY``): the lanes' values come from their PEs across the die, and one
+        # decoded enable per slot fanned out to all of them (docs/fpga.md, "Every failing
+        # endpoint"). ``landing_at[k][lane]`` = arriving[-1] & (write_at == k) in this cycle
+        assert timing.GROUP_FEED_LATENCY >= 2
+        write_next = Mux(self.run.start, 0, Mux(arriving[-1], following(write_at), write_at))
+        landing_at = [[Signal(name=f"feed_slot{k}_lands_{lane}", attrs={OWN_COPY: 1})
+                       for lane in range(n)] for k in range(slots)]
+        for k in range(slots):
+            m.d.sync += [we.eq(arriving[-2] & (write_next == k)) for we in landing_at[k]]
+            for lane in range(n):
+                with m.If(landing_at[k][lane]):
+                    m.d.sync += [slotted["group"][k][lane].eq(arriving_values["group"].word_select(lane, a.act_bits)),
+                                 *(slotted[name][k][lane].eq(arriving_values[name][lane])
+                                   for name in ("bits", "candidates"))]
+                    if lane == 0:
+                        m.d.sync += [slotted[name][k].eq(arriving_values[name])
+                                     for name in ("padding", "columns", "last")]
         # the popped group is registered as it leaves its slot (the scan's ``head`` in the next
         # cycle, from flip-flops): the oldest slot's, or the arriving group's when it lands in
         # that very slot (every older one popped)

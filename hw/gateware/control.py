@@ -4,8 +4,9 @@ Cycle 0 is the cycle ``start`` is asserted (the FSM sees it at the edge closing 
 beginning at T: COLUMN (from T to C, the first cycle the broadcaster is done and every PE is
 free, seen at C + 1 through a register) → DRAIN (``MAC_DRAIN - 2`` cycles) → SWEEP (R cycles,
 one accumulator row each) → TAIL (``REQUANT_TAIL`` cycles) → the next pass at
-``T_next = C + MAC_DRAIN + R + REQUANT_TAIL``. The descriptor of pass 0 is fetched during the
-``PROGRAM_HEAD`` cycles; the next pass's is read at C + 1 and latched in the last tail cycle. After the last pass, ``PROGRAM_TAIL`` cycles, then
+``T_next = C + MAC_DRAIN + R + REQUANT_TAIL``. The descriptor read port reads in every cycle:
+descriptor 0 between programs (latched after the ``PROGRAM_HEAD`` cycles), the next pass's from
+the cycle after a pass begins (latched in its last tail cycle). After the last pass, ``PROGRAM_TAIL`` cycles, then
 ``done``; the counter then holds the program's cycle count. Banks need no swap state: a pass's
 source bank is its layer's parity.
 
@@ -72,10 +73,16 @@ class ControlUnit(wiring.Component):
         memory = self.memory = Memory(shape=width, depth=depth, init=init)
         m.submodules[image_name("descriptors")] = memory      # named as its image (see pe.py)
         wr, rd = memory.write_port(), memory.read_port()
-        m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we.descriptors),
-                     rd.en.eq(0)]      # a read port's enable is 1 unless driven: hold the data
-
         index = Signal(range(a.max_passes + 1))
+        # the read port reads in every cycle the descriptor ``fetch`` names: the next pass's
+        # (0 between programs), set as a pass begins, two cycles or more before the next one
+        # is latched. An enable decoded from the state fanned out to every bit of the read
+        # port's register, and an address from ``index + 1`` lay before its block of LUT RAM
+        # (docs/fpga.md, "Every failing endpoint")
+        fetch = Signal.like(index, name="fetch")
+        m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we.descriptors),
+                     rd.addr.eq(fetch), rd.en.eq(1)]
+
         count = Signal(range(max(timing.MAC_DRAIN, timing.REQUANT_TAIL, timing.PROGRAM_HEAD,
                                  timing.PROGRAM_TAIL) + 1))
         row = Signal(range(a.acc_depth + 1))
@@ -90,8 +97,8 @@ class ControlUnit(wiring.Component):
         # shared by every PE was the 16-PE worst path, its sum crossing the die)
         sweep_bias = Signal.like(desc.bias_base, name="sweep_bias")
         m.d.comb += run.sweep_bias.eq(sweep_bias)
-        oy, ox = Signal.like(desc.out_height), Signal.like(desc.out_width)
-        line = Signal.like(pixel.origin)          # oy·line_step − origin: O at ox = 0
+        oy, ox = Signal.like(desc.out_height, name="oy"), Signal.like(desc.out_width, name="ox")
+        line = Signal.like(pixel.origin, name="line")     # oy·line_step − origin: O at ox = 0
         # the FSM's decisions on the pass's registers are compared a cycle ahead: each is taken
         # two cycles or more after its operands last changed (a pixel-pass, a pass or a program
         # begins with ``first``, a cycle in which the FSM decides nothing), so the comparisons
@@ -99,7 +106,9 @@ class ControlUnit(wiring.Component):
         last_pixel = Signal()                     # this pass's last pixel-pass runs
         last_pass = Signal()                      # this pass is the program's last
         no_rows = Signal()                        # the pass sweeps no row
-        m.d.sync += [last_pixel.eq(((desc.kind != KIND_CONV) & (desc.kind != KIND_BINARY_CONV)) |
+        row_end = Signal()                        # this pixel is its output row's last
+        m.d.sync += [row_end.eq(ox + 1 == desc.out_width),
+                     last_pixel.eq(((desc.kind != KIND_CONV) & (desc.kind != KIND_BINARY_CONV)) |
                                    ((oy + 1 == desc.out_height) & (ox + 1 == desc.out_width))),
                      last_pass.eq(index + 1 >= self.passes), no_rows.eq(desc.rows == 0)]
 
@@ -113,7 +122,7 @@ class ControlUnit(wiring.Component):
         def next_pixel():
             """The next pixel-pass of the same descriptor, in raster order."""
             m.d.sync += [first.eq(1), pixel.out_offset.eq(pixel.out_offset + desc.out_step)]
-            with m.If(ox + 1 == desc.out_width):
+            with m.If(row_end):
                 m.d.sync += [ox.eq(0), oy.eq(oy + 1), line.eq(line + desc.line_step),
                              pixel.origin.eq(line + desc.line_step),
                              pixel.iy0.eq(pixel.iy0 + desc.stride), pixel.ix0.eq(-desc.pad)]
@@ -182,20 +191,19 @@ class ControlUnit(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.done.eq(0)
                 with m.If(self.start):
-                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]
                     m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
                     m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += run.busy.eq(1)
                 with m.If(count == 0):
                     latch(rd.data)
+                    m.d.sync += fetch.eq(1)
                     m.next = "COLUMN"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
             with m.State("COLUMN"):
                 m.d.comb += run.busy.eq(1)
                 with m.If(column_done & ~first):
-                    m.d.comb += [rd.addr.eq(index + 1), rd.en.eq(1)]      # prefetch the next pass
                     if overlap:
                         with m.If(no_rows):
                             m.d.sync += count.eq(timing.MAC_DRAIN - 3)
@@ -250,6 +258,7 @@ class ControlUnit(wiring.Component):
                         next_pixel()
                         m.next = "COLUMN"
                     with m.Elif(last_pass):
+                        m.d.sync += fetch.eq(0)
                         if timing.PROGRAM_TAIL:
                             m.d.sync += count.eq(timing.PROGRAM_TAIL - 1)
                             m.next = "END"
@@ -257,7 +266,7 @@ class ControlUnit(wiring.Component):
                             m.next = "DONE"
                     with m.Else():
                         latch(rd.data)
-                        m.d.sync += index.eq(index + 1)
+                        m.d.sync += [index.eq(index + 1), fetch.eq(index + 2)]
                         m.next = "COLUMN"
                 with m.Else():
                     m.d.sync += count.eq(count - 1)
@@ -270,7 +279,6 @@ class ControlUnit(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 with m.If(self.start):
-                    m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]
                     m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
                     m.next = "HEAD"
         return m

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -59,6 +58,7 @@ from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature
                                              group_read_signature, pass_signature,
                                              pe_load_signature, plane_bits)
 from zeroskip.hw.gateware.layouts import entry_struct
+from zeroskip.hw.gateware.queue import Queue
 from zeroskip.hw.program import (KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_MEMORIES, field_max,
                                  image_name)
 from zeroskip.hw.regmap import memory_shapes
@@ -110,6 +110,17 @@ def _registered(m: Module, name: str, values) -> list[Signal]:
         m.d.sync += register.eq(value)
         registers.append(register)
     return registers
+
+
+def binary_term_bits(a: ArchConfig) -> int:
+    """A binary entry's term 2·X − Y << plane, signed."""
+    return _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1
+
+
+def addend_bits(a: ArchConfig) -> int:
+    """What stage 4 adds to a row (a weight × activation product or a binary term), signed."""
+    weight_bits = memory_shapes(a)["codebook"][0]
+    return max(weight_bits + a.act_bits, binary_term_bits(a)) + 1
 
 
 def relay_room_bits() -> int:
@@ -193,7 +204,20 @@ class ProcessingElement(wiring.Component):
             memory = self.memories[name] = _memory(m, image, *shapes[name],
                                                    self.images.get(image, (None,))[0])
             port = memory.write_port()
-            m.d.comb += [port.addr.eq(load.addr), port.data.eq(load.data), port.en.eq(load.we[name])]
+            if name == "codebook":
+                # the codebook (LUT RAM, alike in every PE) is written from the PE's own copy of
+                # the load port's registers (``OWN_COPY``), a cycle later: one register for the
+                # array fanned out into every PE's LUT RAM across the die (docs/fpga.md, "Every
+                # failing endpoint"). Nothing reads it while the bus writes
+                own = {OWN_COPY: 1}
+                addr = Signal.like(port.addr, name="codebook_load_addr", attrs=own)
+                word = Signal.like(port.data, name="codebook_load_data", attrs=own)
+                enable = Signal(name="codebook_load_we", attrs=own)
+                m.d.sync += [addr.eq(load.addr), word.eq(load.data), enable.eq(load.we[name])]
+                m.d.comb += [port.addr.eq(addr), port.data.eq(word), port.en.eq(enable)]
+            else:
+                m.d.comb += [port.addr.eq(load.addr), port.data.eq(load.data),
+                             port.en.eq(load.we[name])]
             return memory
 
         sparse, ptr_even, ptr_odd, bias, codebook = (
@@ -273,29 +297,48 @@ class ProcessingElement(wiring.Component):
                      s1_valid_bits.eq(column_valid)]
         s2_valid, s2_first, s2_merge = Signal(), Signal(), Signal()
         m.d.sync += s2_merge.eq(merging)
-        s2_slot = Signal.like(s1_slot)
         s2_act = Signal.like(s1_act)
         s2_bits, s2_plane, s2_valid_bits = Signal.like(s1_bits), Signal.like(s1_plane), Signal.like(s1_valid_bits)
         s2_line = Signal(a.line_bits)            # the read port holds its data between reads
-        m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_slot.eq(s1_slot),
+        m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first),
                      s2_act.eq(s1_act), s2_bits.eq(s1_bits), s2_plane.eq(s1_plane),
                      s2_valid_bits.eq(s1_valid_bits), s2_line.eq(sparse_rd.data)]
 
         # -- stage 2: slice the entry, local row = previous + run + 1, read the codebook ---------------
-        fields = data.View(entry_struct(a), s2_line.word_select(s2_slot, a.entry_bits))
+        def entry_at(slot):
+            return data.View(entry_struct(a), s2_line.word_select(slot, a.entry_bits))
+
+        def slot_copies(use):
+            """The slot (and the next one, a merged pair's second entry) in registers of their
+            own for one ``use`` (``OWN_COPY``): the run's (the row into the accumulator's
+            address) and the code's (the codebook's address); one register's net fanned out to
+            both slices' multiplexers across the MAC (docs/fpga.md, "Every failing endpoint")."""
+            slot = Signal.like(s1_slot, name=f"s2_slot_{use}", attrs={OWN_COPY: 1})
+            m.d.sync += slot.eq(s1_slot)
+            if not merge:
+                return entry_at(slot), None
+            following = Signal.like(s1_slot, name=f"s2_next_slot_{use}", attrs={OWN_COPY: 1})
+            m.d.sync += following.eq(s1_slot + 1)
+            return entry_at(slot), entry_at(following)
+
         merge = a.padding_merge and per_line > 1
+        (fields, taken), (coded, coded_taken) = slot_copies("run"), slot_copies("code")
         row_bits = _bits_for(a.acc_depth + (2 if merge else 1) * (a.max_run + 1))
         row, row_prev = Signal(row_bits), Signal(row_bits)
-        run = Mux(binary, 0, fields.run)          # binary: one row per line
-        code = fields.code
+        # the pass's kind at stages 2 and 4 from the PE's own registers (``OWN_COPY``; an entry
+        # reaches stage 2 two cycles or more after its pass began, when ``binary`` last changed):
+        # the descriptor's kind fanned out through the comparison to the row, the addend's
+        # multiplexer and on into the accumulator's ports (docs/fpga.md, "Every failing endpoint")
+        s2_binary = Signal(name="s2_binary", attrs={OWN_COPY: 1})
+        m.d.sync += s2_binary.eq(binary)
+        run = Mux(s2_binary, 0, fields.run)       # binary: one row per line
+        code = coded.code
         if merge:
             # a merged pair: the padding entry's rows, then the next entry's (docs/timing.md)
             after = Signal(row_bits)
             m.d.comb += after.eq(Mux(s2_first, run, row_prev + run + 1))
-            taken = data.View(entry_struct(a), s2_line.word_select(
-                (s2_slot + 1)[:len(s2_slot)], a.entry_bits))
             m.d.comb += row.eq(Mux(s2_merge, after + taken.run + 1, after))
-            code = Mux(s2_merge, taken.code, fields.code)
+            code = Mux(s2_merge, coded_taken.code, coded.code)
         else:
             m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))
         with m.If(s2_valid):
@@ -303,7 +346,7 @@ class ProcessingElement(wiring.Component):
         codebook_rd = codebook.read_port()
         m.d.comb += [codebook_rd.addr.eq(Cat(code, desc.layer)), codebook_rd.en.eq(s2_valid)]
         s2_writes = Signal()                      # the entry writes its row (code 0 writes nothing)
-        m.d.comb += s2_writes.eq(s2_valid & (binary | (code != 0)))
+        m.d.comb += s2_writes.eq(s2_valid & (s2_binary | (code != 0)))
         s3_valid = Signal()
         s3_row = Signal(range(a.acc_depth))
         s3_act = Signal(signed(a.act_bits))
@@ -315,10 +358,16 @@ class ProcessingElement(wiring.Component):
         # Y and s depend on the item alone and are registered whole (the item's ones counted
         # per chunk at stage 1)
         weights = s2_line[:a.line_bits]
-        bipolar = Signal(name="bipolar")      # the pass's constant, registered off the counts' paths
+        # the pass's constant, registered off the counts' paths in each PE's own flip-flop
+        # (``OWN_COPY``): merged into one for the array, its net crossed to the other PEs' counts
+        # (docs/fpga.md, "Every failing endpoint")
+        bipolar = Signal(name="bipolar", attrs={OWN_COPY: 1})
         m.d.sync += bipolar.eq(desc.planes == 0)
         mask = Signal(a.line_bits, name="s2_valid_mask")    # the valid bits, made at stage 1
-        m.d.sync += mask.eq((Const(1, a.line_bits + 1) << s1_valid_bits) - 1)
+        # bit i: i < the valid bits, each bit its own comparison with a constant (a short carry
+        # chain each on the ECP5; a shift and a line-wide subtraction made one chain of the
+        # line's width, and a table's LUTs measured slower: docs/fpga.md)
+        m.d.sync += mask.eq(Cat(s1_valid_bits > i for i in range(a.line_bits)))
         count_parts = _registered(m, "count", popcount_parts(
             Mux(bipolar, ~(s2_bits ^ weights) & mask, s2_bits & weights)))
         ones_parts = _registered(m, "ones", popcount_parts(s1_bits))
@@ -329,7 +378,7 @@ class ProcessingElement(wiring.Component):
 
         # -- stage 3: product and popcount term, each registered (stage 4 takes the pass's); the
         # accumulator row leaves its block RAM -----------------------------------------------------
-        dot_bits = _bits_for(a.line_bits) + 2 + field_max("planes", a) + 1     # << plane
+        dot_bits = binary_term_bits(a)
         dot = Signal(signed(dot_bits))
         m.d.comb += dot.eq((2 * tree_sum(count_parts) - s3_excess) << s3_shift)
         product = codebook_rd.data.as_signed() * s3_act
@@ -384,9 +433,18 @@ class ProcessingElement(wiring.Component):
         pooled = slice(0, a.act_bits)
         kept = Mux(mac_data[pooled] >= s4_offered[pooled], mac_data[pooled], s4_offered[pooled])
         written = Signal(a.acc_bits)
-        s4_addend = Signal(signed(max(len(s4_product), dot_bits) + 1))
-        m.d.comb += [s4_addend.eq(Mux(binary, s4_dot, s4_product)),
-                     written.eq(Mux(maximum, kept, mac_data + s4_addend))]
+        s4_addend = Signal(signed(addend_bits(a)))
+        assert len(s4_addend) > max(len(s4_product), dot_bits)
+        # the addend's select registered in a copy per ``FORWARD_SLICE`` bits, as the
+        # forwarding's are
+        dot_wide, product_wide = Signal.like(s4_addend), Signal.like(s4_addend)
+        m.d.comb += [dot_wide.eq(s4_dot), product_wide.eq(s4_product)]
+        for low in range(0, len(s4_addend), FORWARD_SLICE):
+            bits = slice(low, min(low + FORWARD_SLICE, len(s4_addend)))
+            adds_dot = Signal(name=f"adds_dot_{low}", attrs={OWN_COPY: 1})
+            m.d.sync += adds_dot.eq(binary)
+            m.d.comb += s4_addend[bits].eq(Mux(adds_dot, dot_wide[bits], product_wide[bits]))
+        m.d.comb += written.eq(Mux(maximum, kept, mac_data + s4_addend))
         m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written),
                      w2_valid.eq(w1_valid), w2_row.eq(w1_row), w2_half.eq(w1_half), w2_sum.eq(w1_sum)]
 
@@ -467,10 +525,17 @@ class ProcessingElement(wiring.Component):
         # -- activation banks: source = layer parity, destination = the other -----------------------
         source = desc.layer[0]
         banks = []
+        # the banks serve the array while it runs, the bus otherwise: switched from the PE's own
+        # register (``OWN_COPY``), a cycle after the control unit's state. The array touches no
+        # bank in a program's first cycle or after its last, and the bus none while it runs
+        # (its writes wait for ``idle``); the state's decoding fanned out across the die into
+        # every bank's ports (docs/fpga.md, "Every failing endpoint")
+        array_owns = Signal(name="banks_busy", attrs={OWN_COPY: 1})
+        m.d.sync += array_owns.eq(self.run.busy)
         for bank, name in enumerate(("act0", "act1")):
             memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
-            with m.If(self.run.busy):
+            with m.If(array_owns):
                 m.d.comb += [wr.addr.eq(q2_row), wr.data.eq(activation),
                              wr.en.eq(q2_valid & (source != bank)),
                              rd.addr.eq(self.group.addr), rd.en.eq(self.group.en)]
@@ -528,7 +593,7 @@ class ProcessingElement(wiring.Component):
         desc = self.run.desc
         # -- activation queue -----------------------------------------------------------------
         layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
-        queue = self.queue = m.submodules.queue = SyncFIFO(width=layout.size, depth=a.fifo_depth)
+        queue = self.queue = m.submodules.queue = Queue(width=layout.size, depth=a.fifo_depth)
         m.d.comb += [queue.w_en.eq(self.arrived), queue.w_data.eq(self.arrived_item)]
         # the item in the broadcast register takes a place too; without the register the item
         # pushed now goes straight into the queue
@@ -596,7 +661,7 @@ class ProcessingElement(wiring.Component):
         desc = self.run.desc
         layout = broadcast_item(a)
         queued = data.StructLayout({"item": layout, "start": a.ptr_bits, "stop": a.ptr_bits})
-        queue = self.queue = m.submodules.queue = SyncFIFO(width=queued.size, depth=a.fifo_depth)
+        queue = self.queue = m.submodules.queue = Queue(width=queued.size, depth=a.fifo_depth)
 
         # -- push cycle b: both bounds read at the pushed item's column (with the registered
         # broadcast at b + 1, from the broadcast register) ---------------------------------------

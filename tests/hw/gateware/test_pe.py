@@ -71,6 +71,9 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
         for _ in range(timing.REQUANT_TAIL):                 # the last activation's write
             await ctx.tick()
         ctx.set(pe.run.busy, 0)
+        # the banks return to the bus a cycle after the array stops (the PE registers ``busy``),
+        # as the top's registered load ports reach them at the earliest
+        await ctx.tick()
         for row in range(p.rows):
             ctx.set(pe.load.re, 1)
             ctx.set(pe.load.bank, 1 - p.layer % 2)

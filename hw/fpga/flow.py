@@ -29,6 +29,8 @@ from importlib import metadata
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.gateware import OWN_COPY
+from zeroskip.hw.fpga import slack
+from zeroskip.hw.fpga.slack import signal_name
 from zeroskip.hw.gateware.pe import FORWARDED_FILES
 from zeroskip.progress import QUIET, Progress
 
@@ -258,20 +260,6 @@ def yosys_cells(directory: str, fam: Family) -> tuple[dict, dict]:
     return {name: _count(cells, prefixes) for name, prefixes in fam.yosys_cells.items()}, cells
 
 
-#: where a synthesised net's name stops being the design's signal and becomes the mapper's
-_MAPPED = re.compile(r"_(?:SB_|TRELLIS_|LUT4|CCU2C|DP16KD|PDPW16KD|MULT18X18D|ALU54B|PFUMX|L6MUX|"
-                     r"DFF|DPR16X4)|\[\d+\]$")
-
-
-def signal_name(net: str) -> str | None:
-    """The design signal a routed net comes from (``pe0.sparse_pe0.0.1_RDATA`` for
-    ``inner.pe0.sparse_pe0.0.1_RDATA_15_SB_LUT4_I3_O[0]``); None for nets nextpnr made."""
-    if net.startswith("$"):
-        return None
-    name = _MAPPED.split(net, 1)[0].removeprefix("inner.")
-    return re.sub(r"_((?:RD|WD)ATA|DO[AB]?|DI[AB]?)_\d+$", r"_\1", name)
-
-
 def critical_path(path: dict) -> dict:
     """nextpnr's critical path as a summary: clocks, the start and end cells, the delay split
     into logic and routing, and the design signals it goes through (in order)."""
@@ -322,7 +310,6 @@ def read_report(directory: str, fam: Family, yosys_summary: dict,
               "nextpnr_cells": {k: v for k, v in usage.items() if v.get("used")}}
     sdf = os.path.join(directory, "routed.sdf")
     if freq is not None and os.path.exists(sdf):
-        from zeroskip.hw.fpga import slack      # it names registers as this module does
         result["endpoints"] = slack.read(sdf, 1000.0 / freq)
     return result
 
@@ -411,6 +398,5 @@ def summary_lines(result: dict) -> list[str]:
         lines.append(f"critical path {p['delay_ns']} ns ({p['logic_ns']} logic, {p['routing_ns']} "
                      f"routing, {p['logic_levels']} logic cells): {p['from']} -> {p['to']}")
     if result.get("endpoints"):
-        from zeroskip.hw.fpga import slack
         lines += slack.lines(result["endpoints"], top=5)
     return lines

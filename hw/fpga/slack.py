@@ -19,8 +19,6 @@ import re
 import sys
 from dataclasses import dataclass
 
-from zeroskip.hw.fpga.flow import signal_name
-
 #: a clocked cell's clock pins: ``CLK`` (flip-flops, DP16KD's ``CLKA``/``CLKB``, iCE40 logic
 #: cells and DSPs), ``RCLK``/``WCLK`` (iCE40 block RAM), ``WCK`` (ECP5 LUT RAM)
 _CLOCK_PIN = re.compile(r"CLK|WCK")
@@ -31,6 +29,20 @@ _SETUP = re.compile(rf"\(SETUPHOLD \((?:posedge|negedge) (\S+)\) \((?:posedge|ne
                     rf"{_TRIPLE}")
 _CELL = re.compile(r'\s*\(CELLTYPE "([^"]*)"\)\s*\(INSTANCE ([^)\n]*)\)')
 _UNREACHED = float("-inf")
+
+
+#: where a synthesised net's name stops being the design's signal and becomes the mapper's
+_MAPPED = re.compile(r"_(?:SB_|TRELLIS_|LUT4|CCU2C|DP16KD|PDPW16KD|MULT18X18D|ALU54B|PFUMX|L6MUX|"
+                     r"DFF|DPR16X4)|\[\d+\]$")
+
+
+def signal_name(net: str) -> str | None:
+    """The design signal a routed net comes from (``pe0.sparse_pe0.0.1_RDATA`` for
+    ``inner.pe0.sparse_pe0.0.1_RDATA_15_SB_LUT4_I3_O[0]``); None for nets nextpnr made."""
+    if net.startswith("$"):
+        return None
+    name = _MAPPED.split(net, 1)[0].removeprefix("inner.")
+    return re.sub(r"_((?:RD|WD)ATA|DO[AB]?|DI[AB]?)_\d+$", r"_\1", name)
 
 
 @dataclass(frozen=True)

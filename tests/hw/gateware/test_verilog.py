@@ -77,8 +77,8 @@ def _without_memory_inits(text):
 
 def _statements(text):
     """The Verilog's module items (each from a line indented two spaces to the next such line or
-    one indented less), per module, sorted: Yosys may write the same items in another order once the zeroing cells
-    are gone (which reorders its cells), and the items' order means nothing."""
+    one indented less), per module, sorted: Yosys may write the same items in another order
+    once the zeroing cells are gone (which reorders its cells), and their order means nothing."""
     modules = {"": []}
     items = modules[""]
     for line in text.splitlines():

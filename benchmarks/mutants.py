@@ -176,8 +176,8 @@ MUTANTS = [
            "m.d.sync += [odd.eq(item.sparse.index[0]), column_act",
            "bounds' bank order from the column's parity, not the pointer address's (ptr_base)"),
     Mutant("row-run-off-by-one", "pointer", PE,
-           "m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))",
-           "m.d.comb += row.eq(Mux(s2_first, run, row_prev + run))",
+           "m.d.comb += row.eq(Mux(row_first, run, row_prev + run + 1))",
+           "m.d.comb += row.eq(Mux(row_first, run, row_prev + run))",
            "local row = previous + run (the +1 forgotten)"),
     # -- bank select ----------------------------------------------------------------------------
     Mutant("act-dest-bank", "bank select", PE,
@@ -265,16 +265,16 @@ MUTANTS = [
            "broadcast.ready.eq(Cat(pe.ready for pe in pes).all())",
            "broadcast.ready.eq(Cat(pe.ready for pe in pes).any())",
            "broadcast stalls only when every queue is full"),
-    Mutant("relay-forgets-earlier", "stall", BROADCAST,
-           "counted.eq(held[lane] + before[lane])",
-           "counted.eq(held[lane])",
-           "the broadcast relay forgets the push before the one in its register (a full queue is pushed)"),
+    Mutant("relay-forgets-held", "stall", BROADCAST,
+           "return Mux(pushing[lane], Mux(mine, room[2], room[1]), Mux(mine, room[1], room[0]))",
+           "return Mux(pushing[lane], room[1], room[0])",
+           "the broadcast relay forgets the push in its register (a full queue is pushed)"),
     # the lane passes' per-PE rooms: the RTL sample's conv architecture with the relay has lane
     # passes; the same mutation of the ANDed room (one lane) survives the RTL stages and is
     # killed by tests/hw/gateware/test_broadcast_relay.py (cycles, one-deep queues)
     Mutant("relay-room-unregistered", "stall", BROADCAST,
-           "m.d.sync += registered.eq(room)", "m.d.comb += registered.eq(room)",
-           "the broadcast relay's room not registered (lane passes): a pop seen a cycle early"),
+           "m.d.sync += fit.eq(fits(room, p))", "m.d.comb += fit.eq(fits(room, p))",
+           "the broadcast relay's room picked unregistered (lane passes): a pop seen a cycle early"),
     Mutant("pop-late", "stall", PE,
            "pop.eq((~issue | last) & queue.r_rdy)", "pop.eq(~issue & queue.r_rdy)",
            "next item popped the cycle after the column's last entry (a bubble per column)"),
@@ -299,8 +299,8 @@ MUTANTS = [
            "m.d.sync += sweep_state.eq(0)", "m.d.sync += sweep_state.eq(1)",
            "the sweep goes on after the SWEEP state"),
     Mutant("binary-stall-drop", "stall", BROADCAST,
-           "m.d.sync += [assembled.eq(current), full.eq(1), arrive.eq(0)]",
-           "m.d.sync += [assembled.eq(current), arrive.eq(0)]",
+           "m.d.sync += [full.eq(1), arrive.eq(0)]",
+           "m.d.sync += arrive.eq(0)",
            "a stalled binary item is not marked complete (lost)"),
     # -- cycle counter --------------------------------------------------------------------------
     Mutant("cycles-start-zero", "cycle counter", CONTROL,
@@ -320,7 +320,7 @@ MUTANTS = [
            "counter keeps counting after done"),
     # -- control --------------------------------------------------------------------------------
     Mutant("drain-short", "control", CONTROL,
-           "count.eq(timing.MAC_DRAIN - 3), row.eq(0)", "count.eq(timing.MAC_DRAIN - 4), row.eq(0)",
+           "count.eq(a.mac_drain - 3), row.eq(0)", "count.eq(a.mac_drain - 4), row.eq(0)",
            "MAC drain one cycle short"),
     Mutant("last-pass-early", "control", CONTROL,
            "last_pass.eq(index + 1 >= self.passes)", "last_pass.eq(index + 2 >= self.passes)",

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.timing import GROUP_FEED_LATENCY
+from zeroskip.hw.timing import ENTRY_STAGES, GROUP_FEED_LATENCY, MAC_DRAIN, MAC_WRITE_LATENCY
 
 
 #: fields that are positive integers (each also bounded by ``LIMITS``)
@@ -42,7 +42,7 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 TIMING_SWITCHES = ("bounds_lookahead", "padding_merge", "lane_passes", "sweep_overlap")
 #: pipeline registers for the clock (docs/timing.md "Registered broadcast", docs/fpga.md): switches
 #: like the improvements (0 = off, left out of the fingerprint), but each adds latency
-PIPELINE_SWITCHES = ("registered_broadcast", "group_feed", "broadcast_relay")
+PIPELINE_SWITCHES = ("registered_broadcast", "group_feed", "broadcast_relay", "entry_stage")
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -93,6 +93,10 @@ class ArchConfig:
     #: there on its way to the PEs (a cycle later into every queue), and the queues' room reaches
     #: the broadcaster registered, so it sees a pop a cycle late (for the clock)
     broadcast_relay: int = 0
+    #: the MAC pipeline slices the entry out of its line in a stage of its own, registered before
+    #: the row's sum and the codebook's read: every pass drains ``timing.ENTRY_STAGES`` cycle
+    #: longer (for the clock)
+    entry_stage: int = 0
     #: conv passes whose every column has entries only in the PE of its activation's lane
     #: (depthwise convs, pools) push each non-zero lane of a group into its own PE's queue, the
     #: whole group in one cycle, instead of broadcasting one activation per cycle
@@ -189,6 +193,17 @@ class ArchConfig:
     def scan_delay(self) -> int:
         """Cycles every pass's group scan starts later than EIE's (``group_feed``)."""
         return GROUP_FEED_LATENCY if self.group_feed else 0
+
+    @property
+    def mac_drain(self) -> int:
+        """Cycles from a pass's column phase end to its sweep's first read (``MAC_DRAIN``, and
+        ``entry_stage``'s cycle)."""
+        return MAC_DRAIN + ENTRY_STAGES * self.entry_stage
+
+    @property
+    def mac_write_latency(self) -> int:
+        """Cycles from an entry's issue to its accumulator write (the gateware's MAC pipeline)."""
+        return MAC_WRITE_LATENCY + ENTRY_STAGES * self.entry_stage
 
     @property
     def cycle_ns(self) -> float:
@@ -299,7 +314,7 @@ CLI_OVERRIDES = {
     "--weight-bits": "weight_bits", "--clock-mhz": "clock_mhz",
     "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
     "--registered-broadcast": "registered_broadcast", "--group-feed": "group_feed",
-    "--broadcast-relay": "broadcast_relay",
+    "--broadcast-relay": "broadcast_relay", "--entry-stage": "entry_stage",
     "--lane-passes": "lane_passes",
     "--sweep-overlap": "sweep_overlap",
 }

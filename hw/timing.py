@@ -43,6 +43,11 @@ REGISTERED_BOUNDS_STAGES = 3
 RELAY_ITEM_STAGES = 1
 RELAY_ROOM_LAG = 1
 
+#: with ``entry_stage`` (docs/timing.md "Entry stage"): the MAC pipeline's stage in which the
+#: entry is sliced out of its line (binary: the line's agreement with the item), registered
+#: before the row's sum and the codebook's read; MAC_DRAIN and MAC_WRITE_LATENCY grow by it
+ENTRY_STAGES = 1
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

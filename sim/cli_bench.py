@@ -114,7 +114,7 @@ def run_suite(arch="eie64", balance: bool = False, layers: list[str] | None = No
             "eie_energy_pj": eie.EIE_POWER_W * spec.eie_actual_us * 1e6,
             "energy_vs_eie": result.energy_pj / (eie.EIE_POWER_W * spec.eie_actual_us * 1e6),
             "padding_fraction": actions["padding_entry"] / max(1, entries),
-            "breakdown_cycles": eie.cycle_breakdown(result),
+            "breakdown_cycles": eie.cycle_breakdown(result, arch.mac_drain),
             "overrides": changes, "actions": {k: int(v) for k, v in actions.items()},
         })
     return {"suite": "eie", "arch": arch.to_dict(), "balance": balance, "seed": seed,

@@ -134,12 +134,13 @@ def compile_fitting(layer: SharedLayer, arch: ArchConfig, x: np.ndarray, balance
     return compile_layers([layer], fitted, calibration=x[None], balance=balance), changes
 
 
-def cycle_breakdown(result, index: int = 0) -> dict:
+def cycle_breakdown(result, drain: int, index: int = 0) -> dict:
     """Where one input's cycles go, summed over passes; the parts add up to the cycle count:
     ``balanced`` (mean MACs per PE) + ``imbalance`` (busiest PE's MACs − mean) + ``padding``
     (busiest PE's entries − its MACs) + ``bubbles`` (column phase − busiest PE's entries:
     pointer-read bubbles, empty columns, starvation, broadcast stalls, group scan) + ``sweep``
-    (drain + requantisation + tails, and the program's head and tail)."""
+    (drain + requantisation + tails, and the program's head and tail). ``drain``: the array's
+    ``ArchConfig.mac_drain``."""
     from zeroskip.hw import timing
 
     busy = result.pass_pe_busy[index]             # [passes, pes]
@@ -150,7 +151,7 @@ def cycle_breakdown(result, index: int = 0) -> dict:
         "imbalance": float((macs.max(axis=1) - macs.mean(axis=1)).sum()),
         "padding": float((busy.max(axis=1) - macs.max(axis=1)).sum()),
         "bubbles": float((ends - busy.max(axis=1)).sum()),
-        "sweep": float(len(ends) * (timing.MAC_DRAIN + timing.REQUANT_TAIL) + result.pass_rows.sum()
+        "sweep": float(len(ends) * (drain + timing.REQUANT_TAIL) + result.pass_rows.sum()
                        + timing.PROGRAM_HEAD + timing.PROGRAM_TAIL),
     }
     parts["broadcast_stalls"] = int(result.broadcast_stalls[index].sum())

@@ -42,29 +42,30 @@ class PassRun:
             self.ideal = self.macs.max(axis=1)
 
 
-def pass_cycles(column_end: np.ndarray, rows: int) -> np.ndarray:
-    """T_next − T of a pass (or pixel-pass) whose column phase ends at ``column_end``."""
-    return column_end + timing.MAC_DRAIN + rows + timing.REQUANT_TAIL
+def pass_cycles(column_end: np.ndarray, rows: int, drain: int) -> np.ndarray:
+    """T_next − T of a pass (or pixel-pass) whose column phase ends at ``column_end``; ``drain``:
+    ``ArchConfig.mac_drain``."""
+    return column_end + drain + rows + timing.REQUANT_TAIL
 
 
-def pixel_pass_cycles(column_end: np.ndarray, rows: int, overlap: bool) -> np.ndarray:
+def pixel_pass_cycles(column_end: np.ndarray, rows: int, overlap: bool, drain: int) -> np.ndarray:
     """[batch] cycles of a conv descriptor's pixel-passes, the first's T to the next pass's,
     from each pixel-pass's column phase end ``column_end`` [batch, P] (relative to its own T).
     With ``overlap`` (``ArchConfig.sweep_overlap``, docs/timing.md "Sweep overlap") a pixel's
     sweep runs while the next pixel-pass scans: the sweep of pixel p begins at
-    ``X_p = max(C_p + MAC_DRAIN, X_{p-1} + R)`` and pixel-pass p + 1 at
+    ``X_p = max(C_p + drain, X_{p-1} + R)`` and pixel-pass p + 1 at
     ``max(C_p + PIXEL_RESTART, X_{p-1} + R)`` (its accumulator file is the one pixel p − 1's
     sweep empties)."""
     column_end = np.asarray(column_end, np.int64)
     if not overlap or rows == 0:
-        return pass_cycles(column_end, rows).sum(axis=1)
+        return pass_cycles(column_end, rows, drain).sum(axis=1)
     batch, pixels = column_end.shape
     start = np.zeros(batch, np.int64)                  # T_p, from the first pixel-pass's T
     swept = np.full(batch, np.iinfo(np.int64).min // 2, np.int64)    # X_{p-1} + R
     for p in range(pixels):
         column = start + column_end[:, p]
         start = np.maximum(column + timing.PIXEL_RESTART, swept)
-        swept = np.maximum(column + timing.MAC_DRAIN, swept) + rows
+        swept = np.maximum(column + drain, swept) + rows
     return swept + timing.REQUANT_TAIL
 
 
@@ -147,7 +148,7 @@ class SparsePasses(SimKind):
                               tails=image.merged_last, **pipeline(a))
         macs = _per_pe(active, image.macs)                          # [batch, pes]
         self.count_actions(actions, image, active, sched, macs, a.pes)
-        return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
+        return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows, a.mac_drain))
 
     @staticmethod
     def count_actions(into: dict, image: PassImage, active: np.ndarray, sched, macs, pes: int,
@@ -219,7 +220,7 @@ class BinaryPasses(SimKind):
         sched, reads = self.schedule(a, image, batch)
         macs = np.broadcast_to(image.valid_rows * sched.nonzeros[:1, None], (batch, a.pes))
         self.count_actions(actions, image, sched, reads, a.pes, batch)
-        return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows))
+        return PassRun(sched, macs, pass_cycles(sched.column_end, image.rows, a.mac_drain))
 
     @staticmethod
     def schedule(a, image: PassImage, batch: int) -> tuple[PassSchedule, int]:
@@ -301,7 +302,7 @@ class ConvPasses(SparsePasses):
             "column_end", "broadcast_done", "broadcast_stalls", "nonzeros", "pe_busy",
             "pe_stall", "pe_idle")})
         cycles = pixel_pass_cycles(sched.column_end.reshape(batch, pixels), image.rows,
-                                   bool(a.sweep_overlap))
+                                   bool(a.sweep_overlap), a.mac_drain)
         return PassRun(summed, per_pixel(macs), cycles, per_pixel(macs.max(axis=1)),
                        np.full(batch, int(w.padding.sum()), np.int64))
 
@@ -352,7 +353,7 @@ class BinaryConvPasses(BinaryPasses):
         macs = np.broadcast_to(image.valid_rows * int(items.sum()), (batch, pes))
         ideal = np.full(batch, int(image.valid_rows.max()) * int(items.sum()), np.int64)
         ends = np.array([[int(sched.column_end[0]) for sched, _, _ in pixels]], np.int64)
-        cycles = int(pixel_pass_cycles(ends, image.rows, bool(a.sweep_overlap))[0])
+        cycles = int(pixel_pass_cycles(ends, image.rows, bool(a.sweep_overlap), a.mac_drain)[0])
         self.count_actions(actions, image, summed, 0, pes, batch)
         actions["act_read"] += reads * pes * batch
         # count_actions priced one sweep per pass; a pixel-pass sweeps once per pixel

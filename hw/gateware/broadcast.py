@@ -103,7 +103,10 @@ class Broadcaster(wiring.Component):
             m.d.comb += start.eq(delays[-1])
             with m.If(self.run.start):                 # not done while the scan waits
                 m.d.sync += finished.eq(0)
-            sources, fed_padding, heads = self.elaborate_feed(m, read, maximum)
+            # a sparse or conv pass's pop, decided without ``ready``: the only pop that loads the
+            # feed's head with what the scan takes of a group (a binary pass takes its bits)
+            scan_pop = Signal(name="scan_pop")
+            sources, fed_padding, heads = self.elaborate_feed(m, read, scan_pop, maximum)
             # what the feed found of the group as it entered: a binary pass's bits, its
             # candidates, the column of its lane 0, whether it is the pass's last (the group
             # register's, held as it is)
@@ -219,11 +222,12 @@ class Broadcaster(wiring.Component):
                 # whether it is the pass's last); the next one is popped in a group's first cycle
                 m.d.sync += fresh.eq(start | (running & advance))
                 last = fed["last"]
+                m.d.comb += read.eq(scan_pop)
                 with m.If(start):
-                    m.d.comb += read.eq(1)
+                    m.d.comb += scan_pop.eq(1)
                     m.d.sync += [running.eq(1), finished.eq(0), fired.eq(0)]
                 with m.Elif(running):
-                    m.d.comb += read.eq(fresh & ~last)
+                    m.d.comb += scan_pop.eq(fresh & ~last)
                     self.scan_step(m, lnzd, remaining, chosen, push, advance, fired, lane_pass)
                     with m.If(advance & last):
                         m.d.sync += [running.eq(0), finished.eq(1)]
@@ -338,24 +342,31 @@ class Broadcaster(wiring.Component):
             """value < min(limit, end)."""
             return (value < limit) & (value < end)
 
-        # entering a position: every call site names its B and whether it is inside; the
-        # adders below serve them all
+        # entering a position: its B and whether it is inside, the same at every call site
+        # whether or not a position is entered (the window's next kernel position after the
+        # first, else a plane's first), so the adders and comparisons below start from the
+        # walk's registers and not from the decision to enter, which waits for ``ready``
         entering, enter_base, enter_inside = Signal(), Signal(span, name="binary_base"), Signal()
+        stepping = ~start & window & ~walk.last
+        m.d.comb += [enter_base.eq(Mux(stepping, walk.next_base, Mux(window, pixel.origin, 0))),
+                     enter_inside.eq(Mux(stepping, walk.next_inside,
+                                         ~window | walk.in_map(pixel.iy0, pixel.ix0)))]
 
-        def enter(start, inside):
-            """Make the position [start, start + C) current: read its first group now, or, in
-            the padding, spend the next cycle on it."""
-            m.d.comb += [entering.eq(1), enter_base.eq(start), enter_inside.eq(inside)]
+        def enter():
+            """Make the position [B, B + C) current: read its first group now, or, in the
+            padding, spend the next cycle on it."""
+            m.d.comb += entering.eq(1)
 
         def restart_window():
             """Position 0 of a plane: the window's first kernel position, or [0, in_len)."""
-            enter(Mux(window, pixel.origin, 0), ~window | walk.in_map(pixel.iy0, pixel.ix0))
+            enter()
             walk.restart()
 
         def next_position():
             """After a position: the next kernel position, the next plane, or the end."""
             with m.If(window & ~walk.last):
-                enter(*walk.step())
+                walk.step()
+                enter()
             with m.Elif(~last_plane):
                 m.d.sync += [plane.eq(plane + 1), line.eq(desc.line_base),
                              last_plane.eq(plane + 2 >= planes)]
@@ -391,20 +402,14 @@ class Broadcaster(wiring.Component):
                          start_3.eq(start + 3 * w)]
 
         next_end = Mux(position_end > start_2, start_2, position_end)
-        with m.If(start):
-            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), line.eq(desc.line_base),
-                         last_plane.eq(planes <= 1)]
-            restart_window()
-        with m.Elif(running & in_padding):                     # a padding position: one cycle
-            m.d.sync += line.eq(line + tap_lines)
-            next_position()
-        with m.Elif(running & complete & self.ready):
+        # the push first: of the cases below only it waits for ``ready``, so ``ready`` takes the
+        # outermost multiplexers and every value beside it is made from registers
+        with m.If(running & ~start & complete & self.ready):
             m.d.comb += push.eq(1)
             m.d.sync += line.eq(line + desc.rows)
             with m.If(chunk_follows):                          # the position's next chunk
                 m.d.sync += [chunk_start.eq(next_start), next_start.eq(start_2),
                              start_2.eq(start_3), start_3.eq(start_3 + w), chunk_end.eq(next_end),
-                             assembled.eq(placed(offset_next)),
                              chunk_follows.eq(start_2 < position_end)]
                 with m.If(next_reads):
                     read_next(next_start)
@@ -416,16 +421,30 @@ class Broadcaster(wiring.Component):
                     aim(port_base, next_start)
             with m.Else():
                 next_position()
+        with m.Elif(start):
+            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), line.eq(desc.line_base),
+                         last_plane.eq(planes <= 1)]
+            restart_window()
+        with m.Elif(running & in_padding):                     # a padding position: one cycle
+            m.d.sync += line.eq(line + tap_lines)
+            next_position()
         with m.Elif(running & complete):                       # stalled: hold the item
-            m.d.sync += [assembled.eq(current), full.eq(1), arrive.eq(0)]
+            m.d.sync += [full.eq(1), arrive.eq(0)]
         with m.Elif(running):                                  # assembling: next read
-            m.d.sync += assembled.eq(current)
             with m.If(reads_left):
                 read_next(chunk_start)
                 m.d.sync += [reads_left.eq(after < chunk_end),
                              next_reads.eq(below(after, start_2, position_end))]
             with m.Else():
                 m.d.sync += arrive.eq(0)
+        # the chunk's bits so far, in every cycle: the next chunk's first bits after a push that
+        # leaves the position's chunks to follow, none after a position ends (at a pass's start,
+        # a padding position, a position's last push: the next position starts from none, and
+        # after the pass's last the bits are not read), else what has arrived. No enable: a
+        # multiplexer after the push, not an enable fanned out to the chunk's bits
+        clears = start | (running & in_padding) | (push & ~chunk_follows)
+        m.d.sync += assembled.eq(Mux(push & chunk_follows, placed(offset_next),
+                                     Mux(clears, 0, current)))
 
         # a position's first group holds its activations from B's lane on: ``lead`` of them
         b = enter_base
@@ -435,7 +454,7 @@ class Broadcaster(wiring.Component):
             first, first_base, lead = b[shift:], Cat(Const(0, shift), b[shift:]), n - b[:shift]
         with m.If(entering & (enter_inside if fed_padding is None else 1)):
             m.d.comb += [read.eq(1), address.eq(first)]
-            m.d.sync += [arrive.eq(1), full.eq(0), assembled.eq(0), padding.eq(0),
+            m.d.sync += [arrive.eq(1), full.eq(0), padding.eq(0),
                          port_base.eq(first_base), read_group.eq(first + 1),
                          read_base.eq(first_base + n), after.eq(first_base + 2 * n),
                          chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len),
@@ -447,7 +466,7 @@ class Broadcaster(wiring.Component):
             m.d.sync += [arrive.eq(0), full.eq(0), padding.eq(1)]
 
 
-    def elaborate_feed(self, m: Module, pop: Signal, maximum) -> list:
+    def elaborate_feed(self, m: Module, pop: Signal, scan_pop: Signal, maximum) -> list:
         """docs/timing.md "Group feed": the walker issues the reads of the pass's group sequence
         from ``start`` on, one a cycle while the feed has room; each group reaches a slot of the
         feed GROUP_FEED_LATENCY cycles after its read (the bank's output is registered in its
@@ -460,7 +479,9 @@ class Broadcaster(wiring.Component):
         plane, of each lane inside the position) and its candidates (its non-zero lanes inside
         the position, every lane inside with ``maximum``) are found as it enters its slot, and
         the walker adds the column of its lane 0 and whether it is the pass's last. Returns the
-        popped group's lanes, its padding flag and the rest by name."""
+        popped group's lanes, its padding flag and the rest by name. ``scan_pop``: the pops of
+        sparse and conv passes, the only ones that load the head's group, candidates, column and
+        last (a binary pass's pop waits for ``ready``, and takes the bits and the padding only)."""
         a = self.arch
         n, w = a.pes, a.line_bits
         desc, pixel = self.run.desc, self.run.pixel
@@ -615,13 +636,16 @@ class Broadcaster(wiring.Component):
         m.d.comb += landing.eq(arriving[-1] & (write_at == read_at))
         with m.If(pop):
             m.d.sync += read_at.eq(following(read_at))
-            with m.If(landing):
-                m.d.sync += [heads[name].eq(value) for name, value in arriving_values.items()]
-            with m.Else():
-                with m.Switch(read_at):
-                    for k in range(slots):
-                        with m.Case(k):
-                            m.d.sync += [heads[name].eq(values[k]) for name, values in slotted.items()]
+        for names, popped in ((("bits", "padding"), pop),
+                              (("group", "candidates", "columns", "last"), scan_pop)):
+            with m.If(popped):
+                with m.If(landing):
+                    m.d.sync += [heads[name].eq(arriving_values[name]) for name in names]
+                with m.Else():
+                    with m.Switch(read_at):
+                        for k in range(slots):
+                            with m.Case(k):
+                                m.d.sync += [heads[name].eq(slotted[name][k]) for name in names]
         m.d.sync += outstanding.eq(outstanding + emit - pop)
         with m.If(self.run.start):                                # every slot is free at a pass
             m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
@@ -694,8 +718,11 @@ class _Window:
         d, wrap, kernel = self.desc, self.wrap, self.desc.kernel
         ky, kx = Mux(wrap, self.ky + 1, self.ky), Mux(wrap, 0, self.kx + 1)
         sync = self.m.d.sync
+        # the next position is the last: (ky' + 1 == k) & (kx' + 1 == k), each outcome of
+        # ``wrap`` compared from the registers rather than after the multiplexer
         sync += [self.ky.eq(ky), self.kx.eq(kx), self.base.eq(self.next_base),
-                 self.last.eq((ky + 1 == kernel) & (kx + 1 == kernel)),
+                 self.last.eq(Mux(wrap, (self.ky + 2 == kernel) & (kernel == 1),
+                                  (self.ky + 1 == kernel) & (self.kx + 2 == kernel))),
                  self.wrap.eq(Mux(wrap, kernel == 1, self.kx + 2 == kernel))]
         with self.m.If(wrap):           # the next kernel row, from its first column
             sync += [self.iy.eq(self.iy + 1), self.ix.eq(self.pixel.ix0),
@@ -717,9 +744,9 @@ class BroadcastRelay(wiring.Component):
     - ``inputs`` (the broadcaster's item, or with ``lane_passes`` each lane's) are registered and
       leave as ``outputs``: an item pushed at b reaches the PEs at b + 1;
     - each PE's ``rooms`` (``ProcessingElement.room``: room for 1, 2, 3 more items beside what it
-      holds) are registered (ANDed across the PEs first when every PE takes the one item), and
-      ``ready`` picks the bit for the pushes the relay has in flight (the one in its register
-      and the one before, which the PE did not count when its room was registered): the
+      holds) reach ``ready``, a register, through the pick of the bit for the pushes that will
+      be in flight in the next cycle (this cycle's and the one in the relay's register, which
+      that room does not count), ANDed across the PEs when every PE takes the one item: the
       broadcaster sees a pop a cycle late, and never overfills a queue;
     - ``busy``: an item is in the register (the column phase is not over)."""
 
@@ -739,39 +766,43 @@ class BroadcastRelay(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         # the valid bit in the register twice (each copy kept, ``OWN_COPY``): one copy drives
-        # every PE across the die, the other only the count of pushes in flight here, so the
-        # broadcaster's decisions after ``ready`` do not start from a net that spans the array
-        held, before = [], []         # per lane: the push in the register, and the one before
+        # every PE across the die, the other only the count of pushes in flight here
+        held, pushing = [], []        # per lane: the push in the register, and this cycle's
         for lane, (source, sink) in enumerate(zip(self.inputs, self.outputs)):
             sent = Signal(name=f"relay_valid_{lane}", attrs={OWN_COPY: 1})
             mine = Signal(name=f"relay_held_{lane}", attrs={OWN_COPY: 1})
-            earlier = Signal(name=f"relay_earlier_{lane}")
             m.d.sync += [sent.eq(source.valid), mine.eq(source.valid),
-                         sink.payload.eq(source.payload), earlier.eq(mine)]
+                         sink.payload.eq(source.payload)]
             m.d.comb += sink.valid.eq(sent)
             held.append(mine)
-            before.append(earlier)
-        bits = len(self.rooms[0])     # room for 1 .. bits more items
+            pushing.append(source.valid)
 
-        def in_flight(lane):
-            counted = Signal(range(bits), name=f"relay_in_flight_{lane}")
-            m.d.comb += counted.eq(held[lane] + before[lane])
-            return counted
+        def fits(room, lane):
+            """Room, in the next cycle, for the pushes in flight then (this cycle's and the
+            register's, which the room registered now does not count) and one more: ``room``'s
+            bit ``pushes + mine``, the push taking the last multiplexer."""
+            mine = held[lane]
+            return Mux(pushing[lane], Mux(mine, room[2], room[1]), Mux(mine, room[1], room[0]))
 
+        assert len(self.rooms[0]) == 3      # room for 1 .. 3 more items
+        # ``ready`` is a register of its own, the room picked by the pushes in flight a cycle
+        # ahead: the broadcaster's decisions after it start from a flip-flop beside them, not
+        # from a pick of the registered room by the relay's count (docs/fpga.md, "The entry
+        # stage ..."). Exact: at b it is what the room registered at b − 1 allows for the pushes
+        # of b − 1 and b − 2
+        ready = Signal(name="relay_ready")
+        m.d.comb += self.ready.eq(ready)
         if len(self.outputs) == 1:
-            # one item for every PE, so one count in flight: the rooms are ANDed across the
-            # array before their register (bit k: every PE has room for k + 1 more), and
-            # ``ready`` is one pick after it, not a pick per PE and an AND tree
-            everywhere = Signal(bits, name="relay_room_all")
-            m.d.sync += everywhere.eq(Cat(Cat(room[k] for room in self.rooms).all()
-                                          for k in range(bits)))
-            m.d.comb += self.ready.eq(everywhere.bit_select(in_flight(0), 1))
+            # one item for every PE, so one count in flight: the rooms ANDed across the array
+            everywhere = Signal(3, name="relay_room_all")
+            m.d.comb += everywhere.eq(Cat(Cat(room[k] for room in self.rooms).all() for k in range(3)))
+            m.d.sync += ready.eq(fits(everywhere, 0))
         else:                      # lane passes: each PE counts its own lane's pushes
-            fits = []
+            fitting = []
             for p, room in enumerate(self.rooms):
-                registered = Signal.like(room, name=f"relay_room_{p}")
-                m.d.sync += registered.eq(room)
-                fits.append(registered.bit_select(in_flight(p), 1))
-            m.d.comb += self.ready.eq(Cat(fits).all())
+                fit = Signal(name=f"relay_fits_{p}")
+                m.d.sync += fit.eq(fits(room, p))
+                fitting.append(fit)
+            m.d.comb += ready.eq(Cat(fitting).all())
         m.d.comb += self.busy.eq(Cat(held).any())
         return m

@@ -2,9 +2,10 @@
 
 Cycle 0 is the cycle ``start`` is asserted (the FSM sees it at the edge closing it). Per pass,
 beginning at T: COLUMN (from T to C, the first cycle the broadcaster is done and every PE is
-free, seen at C + 1 through a register) → DRAIN (``MAC_DRAIN - 2`` cycles) → SWEEP (R cycles,
+free, seen at C + 1 through a register) → DRAIN (``mac_drain - 2`` cycles) → SWEEP (R cycles,
 one accumulator row each) → TAIL (``REQUANT_TAIL`` cycles) → the next pass at
-``T_next = C + MAC_DRAIN + R + REQUANT_TAIL``. The descriptor read port reads in every cycle:
+``T_next = C + mac_drain + R + REQUANT_TAIL`` (``ArchConfig.mac_drain``: ``MAC_DRAIN``, a cycle
+more with ``entry_stage``). The descriptor read port reads in every cycle:
 descriptor 0 between programs (latched after the ``PROGRAM_HEAD`` cycles), the next pass's from
 the cycle after a pass begins (latched in its last tail cycle). After the last pass, ``PROGRAM_TAIL`` cycles, then
 ``done``; the counter then holds the program's cycle count. Banks need no swap state: a pass's
@@ -41,8 +42,6 @@ CYCLE_BITS = DATA_BITS      #: the cycle counter is the CYCLES register, one bus
 # what the PE's pipeline needs of the constants (docs/timing.md, hw/gateware/pe.py): the sweep
 # may read a row the last MAC writes (transparent port) in that very cycle; the last activation
 # lands before the next pass's first group read; pass 0's descriptor needs a read and a latch
-assert timing.MAC_DRAIN >= timing.MAC_WRITE_LATENCY, \
-    f"the MAC pipeline writes its last sum at C + {timing.MAC_WRITE_LATENCY}"
 assert timing.REQUANT_TAIL >= timing.REQUANT_WRITE_LATENCY, \
     f"the sweep writes its last activation {timing.REQUANT_WRITE_LATENCY} cycles after the read"
 assert timing.MAC_DRAIN >= 3, "column_done is registered: C is seen at C + 1, then one drain cycle"
@@ -53,6 +52,8 @@ assert timing.PROGRAM_TAIL >= 0
 
 class ControlUnit(wiring.Component):
     def __init__(self, arch: ArchConfig, descriptors=None):
+        assert arch.mac_drain >= arch.mac_write_latency, \
+            f"the MAC pipeline writes its last sum at C + {arch.mac_write_latency}"
         self.arch = arch
         self.descriptors = descriptors
         super().__init__({
@@ -83,7 +84,7 @@ class ControlUnit(wiring.Component):
         m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we.descriptors),
                      rd.addr.eq(fetch), rd.en.eq(1)]
 
-        count = Signal(range(max(timing.MAC_DRAIN, timing.REQUANT_TAIL, timing.PROGRAM_HEAD,
+        count = Signal(range(max(a.mac_drain, timing.REQUANT_TAIL, timing.PROGRAM_HEAD,
                                  timing.PROGRAM_TAIL) + 1))
         row = Signal(range(a.acc_depth + 1))
         first = Signal()
@@ -135,20 +136,20 @@ class ControlUnit(wiring.Component):
 
         # ``column_done`` (every PE's pointer compare and the broadcaster, ANDed across the
         # array) is registered: the FSM sees C at C + 1 and drains one cycle less, so the sweep
-        # still begins at C + MAC_DRAIN. At a pass's first cycle the register still holds the
+        # still begins at C + mac_drain. At a pass's first cycle the register still holds the
         # previous pass's level; ``first`` masks it (the input is low then: start clears it).
         column_done = Signal()
         m.d.sync += column_done.eq(self.column_done)
 
         # the sweep unit (``sweep_overlap``, docs/timing.md "Sweep overlap"): a pass's sweep is
-        # requested at C + 1 and begins at X = max(C + MAC_DRAIN, the previous sweep's end), one
+        # requested at C + 1 and begins at X = max(C + mac_drain, the previous sweep's end), one
         # row a cycle; meanwhile the next pixel-pass of a conv pass may scan into the other
         # accumulator file. Without the switch the FSM's SWEEP state sweeps, as EIE's order
         overlap = bool(a.sweep_overlap)
         if overlap:
             half = Signal(name="acc_half")            # the running pass's accumulator file
             pending, pending_half = Signal(name="sweep_pending"), Signal(name="pending_half")
-            pending_count = Signal(range(timing.MAC_DRAIN + 1), name="pending_count")
+            pending_count = Signal(range(a.mac_drain + 1), name="pending_count")
             pending_offset = Signal.like(pixel.out_offset, name="pending_offset")
             sweeping, sweep_half = Signal(name="sweeping"), Signal(name="sweep_half")
             sweep_offset = Signal.like(pixel.out_offset, name="sweep_offset")
@@ -174,7 +175,7 @@ class ControlUnit(wiring.Component):
             m.d.comb += overlapping.eq(~last_pixel & ~no_rows)
 
             def request_sweep():
-                m.d.sync += [pending.eq(1), pending_count.eq(timing.MAC_DRAIN - 3),
+                m.d.sync += [pending.eq(1), pending_count.eq(a.mac_drain - 3),
                              pending_half.eq(half), pending_offset.eq(pixel.out_offset)]
 
             def next_overlapped():
@@ -206,7 +207,7 @@ class ControlUnit(wiring.Component):
                 with m.If(column_done & ~first):
                     if overlap:
                         with m.If(no_rows):
-                            m.d.sync += count.eq(timing.MAC_DRAIN - 3)
+                            m.d.sync += count.eq(a.mac_drain - 3)
                             m.next = "DRAIN"
                         with m.Else():
                             request_sweep()
@@ -217,7 +218,7 @@ class ControlUnit(wiring.Component):
                             with m.Else():
                                 m.next = "FLUSH"
                     else:
-                        m.d.sync += [count.eq(timing.MAC_DRAIN - 3), row.eq(0),
+                        m.d.sync += [count.eq(a.mac_drain - 3), row.eq(0),
                                      sweep_bias.eq(desc.bias_base)]
                         m.next = "DRAIN"
             if overlap:

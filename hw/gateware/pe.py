@@ -23,7 +23,10 @@ empty column is dropped there), and the pop at ``s`` is the first entry's issue 
 entries issuing at ``s .. s + n − 1``; the stages after stage 0 are the same.
 
 These stages fit inside ``MAC_DRAIN`` (docs/timing.md): the pipelining for the clock
-(docs/fpga.md) adds no cycle to any program.
+(docs/fpga.md) adds no cycle to any program. With ``entry_stage`` (docs/timing.md "Entry
+stage") the entry is sliced out of the line at + 2 into registers of its own, and stages 2 to
+4 follow a cycle later (the write at + 5, ``ArchConfig.mac_write_latency``), inside
+``ArchConfig.mac_drain``, a cycle longer.
 
 The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` (the control
 unit's ``sweep_bias``) in one cycle X; both leave their block RAMs into registers at X + 1 (the
@@ -45,7 +48,7 @@ passes.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -87,6 +90,17 @@ def tree_sum(terms):
         terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
                  for k in range(0, len(terms), 2)]
     return terms[0] if terms else Const(0, 1)
+
+
+def carry_save_sum(operands, width: int):
+    """The sum of ``operands`` modulo 2^width: carry-save steps (three operands into two, one
+    LUT each bit) down to two, then one carry chain."""
+    operands = [Value.cast(operand)[:width] for operand in operands]
+    while len(operands) > 2:
+        x, y, z = operands[:3]
+        carries = ((x & y) | (x & z) | (y & z))[:width - 1]
+        operands = operands[3:] + [x ^ y ^ z, Cat(Const(0, 1), carries)]
+    return (operands[0] + operands[1])[:width] if len(operands) == 2 else operands[0]
 
 
 def popcount(value):
@@ -290,8 +304,7 @@ class ProcessingElement(wiring.Component):
         # entries are still in them when the next pixel-pass begins)
         s1_half, s2_half, s3_half, s4_half = (Signal(name=f"s{k}_half") for k in range(1, 5))
         if a.sweep_overlap:
-            m.d.sync += [s1_half.eq(self.run.half), s2_half.eq(s1_half), s3_half.eq(s2_half),
-                         s4_half.eq(s3_half)]
+            m.d.sync += [s1_half.eq(self.run.half), s2_half.eq(s1_half)]
         m.d.sync += [s1_valid.eq(issue), s1_first.eq(first), s1_slot.eq(slot), s1_act.eq(column_act),
                      s1_bits.eq(column_bits), s1_plane.eq(column_plane),
                      s1_valid_bits.eq(column_valid)]
@@ -304,7 +317,7 @@ class ProcessingElement(wiring.Component):
                      s2_act.eq(s1_act), s2_bits.eq(s1_bits), s2_plane.eq(s1_plane),
                      s2_valid_bits.eq(s1_valid_bits), s2_line.eq(sparse_rd.data)]
 
-        # -- stage 2: slice the entry, local row = previous + run + 1, read the codebook ---------------
+        # -- stage 2 (with ``entry_stage`` its own stage first): slice the entry --------------------------
         def entry_at(slot):
             return data.View(entry_struct(a), s2_line.word_select(slot, a.entry_bits))
 
@@ -323,41 +336,12 @@ class ProcessingElement(wiring.Component):
 
         merge = a.padding_merge and per_line > 1
         (fields, taken), (coded, coded_taken) = slot_copies("run"), slot_copies("code")
-        row_bits = _bits_for(a.acc_depth + (2 if merge else 1) * (a.max_run + 1))
-        row, row_prev = Signal(row_bits), Signal(row_bits)
-        # the pass's kind at stages 2 and 4 from the PE's own registers (``OWN_COPY``; an entry
+        # the pass's kind at stage 2 and after from the PE's own register (``OWN_COPY``; an entry
         # reaches stage 2 two cycles or more after its pass began, when ``binary`` last changed):
         # the descriptor's kind fanned out through the comparison to the row, the addend's
         # multiplexer and on into the accumulator's ports (docs/fpga.md, "Every failing endpoint")
         s2_binary = Signal(name="s2_binary", attrs={OWN_COPY: 1})
         m.d.sync += s2_binary.eq(binary)
-        run = Mux(s2_binary, 0, fields.run)       # binary: one row per line
-        code = coded.code
-        if merge:
-            # a merged pair: the padding entry's rows, then the next entry's (docs/timing.md)
-            after = Signal(row_bits)
-            m.d.comb += after.eq(Mux(s2_first, run, row_prev + run + 1))
-            m.d.comb += row.eq(Mux(s2_merge, after + taken.run + 1, after))
-            code = Mux(s2_merge, coded_taken.code, coded.code)
-        else:
-            m.d.comb += row.eq(Mux(s2_first, run, row_prev + run + 1))
-        with m.If(s2_valid):
-            m.d.sync += row_prev.eq(row)
-        codebook_rd = codebook.read_port()
-        m.d.comb += [codebook_rd.addr.eq(Cat(code, desc.layer)), codebook_rd.en.eq(s2_valid)]
-        s2_writes = Signal()                      # the entry writes its row (code 0 writes nothing)
-        m.d.comb += s2_writes.eq(s2_valid & (s2_binary | (code != 0)))
-        s3_valid = Signal()
-        s3_row = Signal(range(a.acc_depth))
-        s3_act = Signal(signed(a.act_bits))
-        m.d.sync += [s3_valid.eq(s2_writes), s3_row.eq(row), s3_act.eq(s2_act)]
-
-        # binary stage 2: the popcount term is 2·X − Y << s, bipolar (planes = 0) X = the valid
-        # bits where line and item agree, Y = the valid bits, s = 0; bit planes X = the bits set
-        # in both, Y = the item's ones, s = its plane. X's popcounts per chunk are registered;
-        # Y and s depend on the item alone and are registered whole (the item's ones counted
-        # per chunk at stage 1)
-        weights = s2_line[:a.line_bits]
         # the pass's constant, registered off the counts' paths in each PE's own flip-flop
         # (``OWN_COPY``): merged into one for the array, its net crossed to the other PEs' counts
         # (docs/fpga.md, "Every failing endpoint")
@@ -368,19 +352,73 @@ class ProcessingElement(wiring.Component):
         # chain each on the ECP5; a shift and a line-wide subtraction made one chain of the
         # line's width, and a table's LUTs measured slower: docs/fpga.md)
         m.d.sync += mask.eq(Cat(s1_valid_bits > i for i in range(a.line_bits)))
-        count_parts = _registered(m, "count", popcount_parts(
-            Mux(bipolar, ~(s2_bits ^ weights) & mask, s2_bits & weights)))
         ones_parts = _registered(m, "ones", popcount_parts(s1_bits))
-        s3_excess = Signal(range(a.line_bits + 1))
+        # what stage 2 takes of the entry: its run (binary: one row per line), the run of a merged
+        # pair's second entry, the code that reads the codebook; binary: the bits where line and
+        # item agree (bipolar: the valid bits where they are equal; bit planes: the bits set in
+        # both), and the term's Y and shift s, which depend on the item alone (Y: the valid bits,
+        # or the item's ones counted per chunk at stage 1). With ``entry_stage`` (docs/timing.md
+        # "Entry stage") all of it is registered first, and every later stage is a cycle later
+        weights = s2_line[:a.line_bits]
+        entry = {"valid": s2_valid, "first": s2_first, "merge": s2_merge, "act": s2_act,
+                 "half": s2_half, "run": Mux(s2_binary, 0, fields.run),
+                 "code": Mux(s2_merge, coded_taken.code, coded.code) if merge else coded.code,
+                 "agree": Mux(bipolar, ~(s2_bits ^ weights) & mask, s2_bits & weights),
+                 "excess": Mux(bipolar, s2_valid_bits, tree_sum(ones_parts)),
+                 "shift": Mux(bipolar, 0, s2_plane)}
+        if merge:
+            entry["taken_run"] = taken.run
+        if a.entry_stage:
+            staged = {}
+            for name, value in entry.items():
+                staged[name] = Signal.like(value, name=f"entry_{name}") if isinstance(value, Signal) \
+                    else Signal(value.shape(), name=f"entry_{name}")
+                m.d.sync += staged[name].eq(value)
+            entry = staged
+        row_valid, row_first, row_half = entry["valid"], entry["first"], entry["half"]
+        if a.sweep_overlap:
+            m.d.sync += [s3_half.eq(row_half), s4_half.eq(s3_half)]
+
+        # -- stage 2: local row = previous + run + 1, the codebook read, the popcount per chunk ------
+        row_bits = _bits_for(a.acc_depth + (2 if merge else 1) * (a.max_run + 1))
+        row, row_prev = Signal(row_bits), Signal(row_bits)
+        run, code = entry["run"], entry["code"]
+        if merge:
+            # a merged pair: the padding entry's rows, then the next entry's (docs/timing.md)
+            after = Signal(row_bits)
+            m.d.comb += after.eq(Mux(row_first, run, row_prev + run + 1))
+            m.d.comb += row.eq(Mux(entry["merge"], after + entry["taken_run"] + 1, after))
+        else:
+            m.d.comb += row.eq(Mux(row_first, run, row_prev + run + 1))
+        with m.If(row_valid):
+            m.d.sync += row_prev.eq(row)
+        codebook_rd = codebook.read_port()
+        m.d.comb += [codebook_rd.addr.eq(Cat(code, desc.layer)), codebook_rd.en.eq(row_valid)]
+        s2_writes = Signal()                      # the entry writes its row (code 0 writes nothing)
+        m.d.comb += s2_writes.eq(row_valid & (s2_binary | (code != 0)))
+        s3_valid = Signal()
+        s3_row = Signal(range(a.acc_depth))
+        s3_act = Signal(signed(a.act_bits))
+        m.d.sync += [s3_valid.eq(s2_writes), s3_row.eq(row), s3_act.eq(entry["act"])]
+
+        # binary: the popcount term is 2·X − Y << s, X the agreeing bits' popcount, registered
+        # per chunk; Y and s registered whole
+        count_parts = _registered(m, "count", popcount_parts(entry["agree"]))
+        dot_bits = binary_term_bits(a)
+        s3_excess = Signal(dot_bits, name="s3_excess_shifted")      # Y << s
         s3_shift = Signal.like(s2_plane)
-        m.d.sync += [s3_excess.eq(Mux(bipolar, s2_valid_bits, tree_sum(ones_parts))),
-                     s3_shift.eq(Mux(bipolar, 0, s2_plane))]
+        m.d.sync += [s3_excess.eq(entry["excess"] << entry["shift"]), s3_shift.eq(entry["shift"])]
 
         # -- stage 3: product and popcount term, each registered (stage 4 takes the pass's); the
         # accumulator row leaves its block RAM -----------------------------------------------------
-        dot_bits = binary_term_bits(a)
+        # the term (2·X − Y) << s as the sum of 2·(c_k << s) over the chunks' counts c_k, and of
+        # −(Y << s) = ~(Y << s) + 1, the + 1 in the first operand's bit 0 (0 after the doubling):
+        # the counts shifted from their registers, then one carry-save step and one carry chain,
+        # modulo 2^dot_bits (the term fits), rather than two chains and then the shift
         dot = Signal(signed(dot_bits))
-        m.d.comb += dot.eq((2 * tree_sum(count_parts) - s3_excess) << s3_shift)
+        operands = [((count << s3_shift) << 1)[:dot_bits] for count in count_parts]
+        operands[0] = operands[0] | 1
+        m.d.comb += dot.eq(carry_save_sum(operands + [~s3_excess], dot_bits))
         product = codebook_rd.data.as_signed() * s3_act
         s4_valid = Signal()
         s4_row = Signal.like(s3_row)
@@ -465,7 +503,7 @@ class ProcessingElement(wiring.Component):
             with m.Else():
                 # read at every entry, code 0 too (its data is never taken: it writes nothing), so
                 # the enable comes from a flip-flop, not from the entry's code
-                m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(s2_valid & (s2_half == number))]
+                m.d.comb += [acc_rd.addr.eq(row), acc_rd.en.eq(row_valid & (row_half == number))]
             with m.If(cleared):
                 m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
             with m.Else():

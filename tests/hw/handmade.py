@@ -89,22 +89,23 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
     acts = trace_int(program, np.asarray(xq)[None, :])
     t = timing.PROGRAM_HEAD
     delay = a.scan_delay            # "Group feed": every group scan starts at T + delay
+    drain = timing.MAC_DRAIN + timing.ENTRY_STAGES * a.entry_stage      # "Entry stage"
     for index, p in enumerate(program.passes):
         if p.kind == 1:
-            t = _binary_pass_end(program, p, t + delay) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+            t = _binary_pass_end(program, p, t + delay) + drain + p.rows + timing.REQUANT_TAIL
             continue
         if p.kind == 3:
             swept = None                  # "Sweep overlap": the previous pixel's X + R
             for gaps, trailing in _binary_window_gaps(program, p):
                 column = _binary_items_end(a, gaps, p.rows, t + delay, trailing)
                 if a.sweep_overlap and p.rows:
-                    x = column + timing.MAC_DRAIN
+                    x = column + drain
                     t = column + timing.PIXEL_RESTART
                     if swept is not None:
                         x, t = max(x, swept), max(t, swept)
                     swept = x + p.rows
                 else:
-                    t = column + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+                    t = column + drain + p.rows + timing.REQUANT_TAIL
             if swept is not None:         # the last pixel-pass's sweep, then the tail
                 t = swept + timing.REQUANT_TAIL
             continue
@@ -128,7 +129,7 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
             tail = [[int(tails[pe][j]) for pe in range(n)] for j in nonzero]
             b_last, end = lookahead_column_phase(t + delay, scan, work, depth, tail, stages(a), lag(a))
             done_b = b_last + 1 + (groups - 1 - nonzero[-1] // n) if nonzero else t + delay + groups + 1
-            t = max(done_b, end) + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+            t = max(done_b, end) + drain + p.rows + timing.REQUANT_TAIL
             continue
         b, s = [], [[] for _ in range(n)]
         prev_b, prev_g = t + delay, -1
@@ -150,7 +151,7 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
         else:
             done_b, free = t + delay + groups + 1, [t] * n
         column_end = max(done_b, max(free))
-        t = column_end + timing.MAC_DRAIN + p.rows + timing.REQUANT_TAIL
+        t = column_end + drain + p.rows + timing.REQUANT_TAIL
     return t + timing.PROGRAM_TAIL
 
 

@@ -4,10 +4,12 @@ back-to-back entries to one accumulator row, and the requantisation sweep."""
 import dataclasses
 
 import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from zeroskip.hw import timing
-from zeroskip.hw.gateware.pe import ProcessingElement
+from zeroskip.hw.gateware.pe import ProcessingElement, carry_save_sum
 from zeroskip.hw.program import descriptor_values, memory_images, pass_columns
 from zeroskip.hw.reference import predict_int
 
@@ -60,7 +62,7 @@ def run_pe(pe, program, pass_index, x, push_when_ready=True, gap=0):
             assert cycle < 500
         ctx.set(pe.items.valid, 0)
         log["free"] = cycle
-        for _ in range(timing.MAC_DRAIN):                    # the sweep reads at C + MAC_DRAIN
+        for _ in range(program.arch.mac_drain):              # the sweep reads at C + mac_drain
             await ctx.tick()
         for row in range(p.rows):
             ctx.set(pe.run.sweep, 1)
@@ -149,13 +151,15 @@ def test_pointer_banks_even_and_odd_bases():
     check(pe, program, x, pass_index=1)
 
 
-def test_mac_bypass_back_to_back_same_row():
+@pytest.mark.parametrize("entry_stage", [0, 1])
+def test_mac_bypass_back_to_back_same_row(entry_stage):
     """Single-entry columns all hitting row 0 issue in consecutive cycles (read-after-write
-    through the transparent port), and two cycles apart around an empty column."""
+    through the transparent port), and two cycles apart around an empty column; with the entry
+    stage too (every stage after it a cycle later, the forwarding's distances the same)."""
     codes = np.zeros((3, 8), np.int64)
     codes[0, :] = [1, 2, 3, 4, 0, 5, 6, 7]
     codes[2, 5:] = 9
-    pe, program = one_pe(ARCH, codes)
+    pe, program = one_pe(dataclasses.replace(ARCH, entry_stage=entry_stage), codes)
     x = np.array([3, -4, 5, 6, 9, 7, -8, 2])
     log = check(pe, program, x)
     assert list(np.diff(log["pop"]))[:5] == [1] * 5            # no bubble for the hazard
@@ -167,13 +171,15 @@ def test_slow_pushes_leave_the_pe_idle_between_columns():
     check(pe, program, np.array([1, 2, 3, 4, 5]), gap=3)
 
 
-def test_pipeline_latencies_are_the_timing_constants():
-    """An entry issued at t writes its accumulator at t + MAC_WRITE_LATENCY, a sweep row read at
-    X writes its activation at X + REQUANT_WRITE_LATENCY (docs/timing.md): the depths the
-    control unit checks against MAC_DRAIN and REQUANT_TAIL."""
+@pytest.mark.parametrize("entry_stage", [0, 1])
+def test_pipeline_latencies_are_the_timing_constants(entry_stage):
+    """An entry issued at t writes its accumulator at t + MAC_WRITE_LATENCY (a cycle later with
+    ``entry_stage``), a sweep row read at X writes its activation at X + REQUANT_WRITE_LATENCY
+    (docs/timing.md): the depths the control unit checks against the drain and REQUANT_TAIL."""
     codes = np.zeros((2, 1), np.int64)
     codes[0, 0] = 5                                       # one entry, row 0
-    pe, program = one_pe(ARCH, codes, bias=np.array([3, 0]))
+    arch = dataclasses.replace(ARCH, entry_stage=entry_stage)
+    pe, program = one_pe(arch, codes, bias=np.array([3, 0]))
     p = program.passes[0]
     acc, bank = pe.memories, 1 - p.layer % 2
     seen = {}
@@ -206,5 +212,31 @@ def test_pipeline_latencies_are_the_timing_constants():
     sim.add_testbench(bench)
     sim.run()
     issue = seen["pop"] + 1                               # the bounds arrive, the entry issues
-    assert seen["write"] == issue + timing.MAC_WRITE_LATENCY
+    assert seen["write"] == issue + timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
+    assert arch.mac_write_latency == timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
     assert seen["activation"] == seen["sweep"] + timing.REQUANT_WRITE_LATENCY
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_carry_save_sum_is_the_sum_modulo_the_width(count):
+    """``carry_save_sum`` (the binary term's adder) against Python's sum, modulo 2^width, on
+    random operands and on all-ones ones (every carry)."""
+    width = 9
+    rng = np.random.default_rng(count)
+    cases = [list(rng.integers(0, 1 << width, count)) for _ in range(40)] + [[(1 << width) - 1] * count]
+    inputs = [Signal(width, name=f"x{k}") for k in range(count)]
+    total = Signal(width)
+    m = Module()
+    m.d.comb += total.eq(carry_save_sum(inputs, width))
+    seen = []
+
+    async def bench(ctx):
+        for values in cases:
+            for signal, value in zip(inputs, values):
+                ctx.set(signal, int(value))
+            seen.append(ctx.get(total))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [sum(int(v) for v in values) % (1 << width) for values in cases]

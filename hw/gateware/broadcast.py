@@ -107,16 +107,19 @@ class Broadcaster(wiring.Component):
             # feed's head with what the scan takes of a group (a binary pass takes its bits)
             scan_pop = Signal(name="scan_pop")
             sources, fed_padding, heads = self.elaborate_feed(m, read, scan_pop, maximum)
-            # what the feed found of the group as it entered: a binary pass's bits, its
-            # candidates, the column of its lane 0, whether it is the pass's last (the group
-            # register's, held as it is)
+            # what the feed found of the group as it entered: its candidates, the column of its
+            # lane 0, whether it is the pass's last (the group register's, held as it is: a
+            # sparse pass pops the next group in the current one's first cycle). A binary pass
+            # takes its bits from the head itself: it pops a group only in the cycle it takes
+            # the last bits it needs of the one before, so the head holds the group register's
             fed = {}
+            fed_bits = heads.pop("bits")
             for name, head in heads.items():
                 now, held_now = Signal.like(head, name=f"group_{name}"), Signal.like(head, name=f"group_{name}_held")
                 m.d.comb += now.eq(Mux(fresh, head, held_now))
                 m.d.sync += held_now.eq(now)
                 fed[name] = now
-            fed_bits, fed_candidates = fed["bits"], fed["candidates"]
+            fed_candidates = fed["candidates"]
         else:
             start = self.run.start
             for port in self.groups:
@@ -631,24 +634,43 @@ class Broadcaster(wiring.Component):
         # the popped group is registered as it leaves its slot (the scan's ``head`` in the next
         # cycle, from flip-flops): the oldest slot's, or the arriving group's when it lands in
         # that very slot (every older one popped)
+        # A lane's fields leave their slot by the lane's own copy of the read pointer
+        # (``OWN_COPY``), as the slots' enables are decided per lane: one pointer's net selected
+        # every lane's multiplexers across the die (docs/fpga.md, "The entry stage ...")
         heads = {name: Signal(shape, name=f"feed_head_{name}") for name, shape in shapes.items()}
-        landing = Signal(name="feed_landing")
-        m.d.comb += landing.eq(arriving[-1] & (write_at == read_at))
+        lane_read_at = [Signal.like(read_at, name=f"feed_read_{lane}", attrs={OWN_COPY: 1})
+                        for lane in range(n)]
         with m.If(pop):
-            m.d.sync += read_at.eq(following(read_at))
-        for names, popped in ((("bits", "padding"), pop),
-                              (("group", "candidates", "columns", "last"), scan_pop)):
+            m.d.sync += [at.eq(following(at)) for at in (read_at, *lane_read_at)]
+
+        def leave(parts, popped, at):
+            """Load ``parts`` (head, the arriving value, each slot's) when ``popped``, from the
+            slot ``at`` points to, or the arriving group's when it lands in that very slot."""
             with m.If(popped):
-                with m.If(landing):
-                    m.d.sync += [heads[name].eq(arriving_values[name]) for name in names]
+                with m.If(arriving[-1] & (write_at == at)):
+                    m.d.sync += [head.eq(value) for head, value, _ in parts]
                 with m.Else():
-                    with m.Switch(read_at):
+                    with m.Switch(at):
                         for k in range(slots):
                             with m.Case(k):
-                                m.d.sync += [heads[name].eq(slotted[name][k]) for name in names]
+                                m.d.sync += [head.eq(values[k]) for head, _, values in parts]
+
+        def scalar(name):
+            return heads[name], arriving_values[name], slotted[name]
+
+        leave([scalar("padding")], pop, read_at)
+        leave([scalar("columns"), scalar("last")], scan_pop, read_at)
+        for lane, at in enumerate(lane_read_at):
+            def part(name):
+                arrived_part = (arriving_values[name].word_select(lane, a.act_bits) if name == "group"
+                                else arriving_values[name][lane])
+                return heads[name][lane], arrived_part, [values[lane] for values in slotted[name]]
+            leave([part("bits")], pop, at)
+            leave([part("group"), part("candidates")], scan_pop, at)
         m.d.sync += outstanding.eq(outstanding + emit - pop)
         with m.If(self.run.start):                                # every slot is free at a pass
-            m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit)]
+            m.d.sync += [write_at.eq(0), read_at.eq(0), outstanding.eq(emit),
+                         *(at.eq(0) for at in lane_read_at)]
         head, head_padding = heads.pop("group"), heads.pop("padding")
         return [head[lane] for lane in range(n)], head_padding, heads
 

@@ -553,12 +553,17 @@ class ProcessingElement(wiring.Component):
             m.d.comb += result.eq(low)
         with m.Else():
             m.d.comb += result.eq(total >> shift)
-        requantised = Mux(desc.relu & result[-1], 0, result)
-        magnitude = Signal(signed(a.act_bits + 1))
-        m.d.comb += magnitude.eq(Const(1, a.act_bits + 1) << desc.shift)
+        # the pass's constants registered in the PE, as the shift's bounds are: the descriptor's
+        # fields crossed the die into the last multiplexers before the bank's write port
+        relu, binarizing = Signal(name="requant_relu"), Signal(name="requant_binarize")
+        magnitude = Signal(signed(a.act_bits + 1), name="requant_magnitude")    # ±2^shift
+        negative = Signal.like(magnitude, name="requant_negative")
+        m.d.sync += [relu.eq(desc.relu), binarizing.eq(binary & desc.binarize),
+                     magnitude.eq(Const(1, a.act_bits + 1) << desc.shift),
+                     negative.eq(-(Const(1, a.act_bits + 1) << desc.shift))]
+        requantised = Mux(relu & result[-1], 0, result)
         activation = Signal(signed(a.act_bits))
-        m.d.comb += activation.eq(Mux(binary & desc.binarize, Mux(above, magnitude, -magnitude),
-                                      requantised))
+        m.d.comb += activation.eq(Mux(binarizing, Mux(above, magnitude, negative), requantised))
 
         # -- activation banks: source = layer parity, destination = the other -----------------------
         source = desc.layer[0]

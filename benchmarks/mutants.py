@@ -147,7 +147,11 @@ MUTANTS = [
     # -- the registers of "Every failing endpoint" (docs/fpga.md, 2026-12-07) -----------------
     Mutant("queue-writes-when-full", "queue", QUEUE,
            "write.en.eq(self.w_rdy)", "write.en.eq(1)",
-           "the queue's storage written in every cycle: a full queue loses its oldest item"),
+           "the queue's storage written in every cycle: a full queue loses the oldest item behind its head"),
+    Mutant("queue-head-skipped", "queue", QUEUE,
+           "into_head = pushed & ((self.level == 0) | (popped & (self.level == 1)))",
+           "into_head = pushed & (self.level == 0)",
+           "a push meeting the pop of the queue's only item goes to the storage, not the head"),
     Mutant("fetch-same-pass", "control", CONTROL,
            "fetch.eq(index + 2)", "fetch.eq(index + 1)",
            "the descriptor read ahead is the running pass's, latched again as the next"),

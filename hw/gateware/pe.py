@@ -523,7 +523,10 @@ class ProcessingElement(wiring.Component):
         # up; a shift of ``whole`` bits or more leaves 0 (and needs no more than 2^(whole-1));
         # the binarising comparison (the bias word is 2·T + flip)
         whole = a.acc_bits + 1                              # y = acc + bias fits signed(whole)
-        shift = Signal(range(whole + 1), name="requant_shift")
+        # the pass's shift in each PE's own register (``OWN_COPY``), as the constants below made
+        # from it: alike in every PE, Yosys had merged them into one register for the array, its
+        # net crossing the die into every PE's last stage (docs/fpga.md, "The entry stage ...")
+        shift = Signal(range(whole + 1), name="requant_shift", attrs={OWN_COPY: 1})
         half = Signal(whole, name="requant_half")           # 2^(shift-1), 0 for shift 0
         m.d.sync += [shift.eq(Mux(desc.shift > whole, whole, desc.shift)),
                      half.eq((Const(1, whole + 1) << shift) >> 1)]
@@ -553,11 +556,12 @@ class ProcessingElement(wiring.Component):
             m.d.comb += result.eq(low)
         with m.Else():
             m.d.comb += result.eq(total >> shift)
-        # the pass's constants registered in the PE, as the shift's bounds are: the descriptor's
-        # fields crossed the die into the last multiplexers before the bank's write port
-        relu, binarizing = Signal(name="requant_relu"), Signal(name="requant_binarize")
-        magnitude = Signal(signed(a.act_bits + 1), name="requant_magnitude")    # ±2^shift
-        negative = Signal.like(magnitude, name="requant_negative")
+        # the pass's constants registered in each PE's own flip-flops, as the shift is: the
+        # descriptor's fields crossed the die into the last multiplexers before the bank's port
+        own = {OWN_COPY: 1}
+        relu, binarizing = Signal(name="requant_relu", attrs=own), Signal(name="requant_binarize", attrs=own)
+        magnitude = Signal(signed(a.act_bits), name="requant_magnitude", attrs=own)   # ±2^shift
+        negative = Signal.like(magnitude, name="requant_negative", attrs=own)
         m.d.sync += [relu.eq(desc.relu), binarizing.eq(binary & desc.binarize),
                      magnitude.eq(Const(1, a.act_bits + 1) << desc.shift),
                      negative.eq(-(Const(1, a.act_bits + 1) << desc.shift))]

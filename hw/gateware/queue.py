@@ -1,13 +1,20 @@
-"""A PE's activation queue: a synchronous FIFO whose storage is written whenever it has room.
+"""A PE's activation queue: a synchronous FIFO whose oldest item is a register.
 
 It has ``amaranth.lib.fifo.SyncFIFO``'s ports (those the PE uses) and its cycle behaviour: a
-pushed item can be popped from the next cycle, ``r_data`` is the oldest item as a
-combinational read, ``level`` counts the items. While the queue is not full the slot after the
-newest item holds none, so the storage is written there in every such cycle, pushed or not, and
-a push only moves the write pointer. The LUT RAM's write enable is then the room (a function of
-the ``level`` register): with SyncFIFO it was the push's logic (the bounds stage's comparison)
-fanned out to every slice of the queue, and at 16 PEs the largest group of failing endpoints on
-the ECP5 (docs/fpga.md, "Every failing endpoint").
+pushed item can be popped from the next cycle, ``r_data`` is the oldest item, ``level`` counts
+the items. The oldest item is held in a register of its own (``head``), so ``r_data`` and
+``r_rdy`` come from flip-flops: with the oldest item read out of the LUT RAM through the read
+pointer, and ``r_rdy`` a comparison of the ``level`` register, the PE's pop, its column's first
+entry and its ``free`` began behind them (docs/fpga.md, "The entry stage ..."). A push into an
+empty queue (or into one whose only item leaves) goes straight into the head; a pop refills the
+head from the storage's oldest item, read asynchronously at ``consume``.
+
+The storage holds the items after the head, ``depth − 1`` at most. While it has room the slot
+after its newest item holds none, so it is written there in every such cycle, pushed or not,
+and a push into the storage only moves the write pointer: the LUT RAM's write enable is the
+room, a function of the ``level`` register (with SyncFIFO it was the push's logic, the bounds
+stage's comparison, fanned out to every slice of the queue: docs/fpga.md, "Every failing
+endpoint").
 """
 
 from __future__ import annotations
@@ -30,25 +37,40 @@ class Queue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.storage = storage = Memory(shape=self.width, depth=self.depth, init=[])
-        write, read = storage.write_port(), storage.read_port(domain="comb")
-        produce = Signal(range(self.depth), name="produce")     # after the newest item
-        consume = Signal(range(self.depth), name="consume")     # the oldest item
-
-        def following(pointer):
-            return Mux(pointer == self.depth - 1, 0, pointer + 1)
-
+        head = Signal(self.width, name="head")              # the oldest item
+        held = Signal(name="head_valid")                    # the queue holds an item
+        m.d.comb += [self.r_data.eq(head), self.r_rdy.eq(held),
+                     self.w_rdy.eq(self.level != self.depth)]
         pushed = self.w_en & self.w_rdy
         popped = self.r_en & self.r_rdy
-        m.d.comb += [self.w_rdy.eq(self.level != self.depth), self.r_rdy.eq(self.level != 0),
-                     write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(self.w_rdy),
-                     read.addr.eq(consume), self.r_data.eq(read.data)]
-        with m.If(pushed):
-            m.d.sync += produce.eq(following(produce))
-        with m.If(popped):
-            m.d.sync += consume.eq(following(consume))
+        # the push goes into the head when the queue is empty after this cycle's pop
+        into_head = pushed & ((self.level == 0) | (popped & (self.level == 1)))
         with m.If(pushed & ~popped):
-            m.d.sync += self.level.eq(self.level + 1)
+            m.d.sync += [self.level.eq(self.level + 1), held.eq(1)]
         with m.Elif(popped & ~pushed):
-            m.d.sync += self.level.eq(self.level - 1)
+            m.d.sync += [self.level.eq(self.level - 1), held.eq(self.level != 1)]
+        if self.depth == 1:                                 # the head is all the queue
+            with m.If(into_head):
+                m.d.sync += head.eq(self.w_data)
+            return m
+
+        slots = self.depth - 1
+        m.submodules.storage = storage = Memory(shape=self.width, depth=slots, init=[])
+        write, read = storage.write_port(), storage.read_port(domain="comb")
+        produce = Signal(range(slots), name="produce")     # after the storage's newest item
+        consume = Signal(range(slots), name="consume")     # the storage's oldest item
+
+        def following(pointer):
+            return Mux(pointer == slots - 1, 0, pointer + 1)
+
+        # the storage has room while the queue is not full (the head holds one of the items)
+        m.d.comb += [write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(self.w_rdy),
+                     read.addr.eq(consume)]
+        with m.If(pushed & ~into_head):
+            m.d.sync += produce.eq(following(produce))
+        refill = popped & (self.level >= 2)                 # the storage's oldest becomes the head
+        with m.If(refill):
+            m.d.sync += [consume.eq(following(consume)), head.eq(read.data)]
+        with m.Elif(into_head):
+            m.d.sync += head.eq(self.w_data)
         return m

@@ -162,8 +162,8 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     gateware's ``OWN_COPY`` attribute): as many flip-flops as PEs times one copy's bits, where
     Yosys alone folds the alike copies into one (the check's own control); and so does each copy
     of a MAC's forwarding selects, of a PE's max pooling and bipolar flags, its codebook's load
-    registers, its banks' switch, its pass kind's and its entry slot's, and of the relay's valid bit. A few
-    seconds of Yosys each."""
+    registers, its banks' switch, its pass kind's and its entry slot's, its sweep's pass
+    constants, and of the relay's valid bit. A few seconds of Yosys each."""
     arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
@@ -185,9 +185,12 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     # and the entry's slot at stage 2 twice (for the run, for the code; alike within a PE)
     slot = (arch.entries_per_line - 1).bit_length()
     assert not arch.padding_merge       # (with it, the next slot's too)
-    assert flip_flops(()) == broadcast + selects + 1 + 1 + 1 + loads + 1 + 1 + arch.pes * slot
+    # and the sweep's pass constants: the shift, relu, binarize, ±2^shift
+    requant = (arch.acc_bits + 1).bit_length() + 1 + 1 + 2 * arch.act_bits
+    assert flip_flops(()) == (broadcast + selects + 1 + 1 + 1 + loads + 1 + 1 + arch.pes * slot
+                              + requant)
     assert flip_flops(flow.KEEP_OWN_COPIES) == \
-        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot) + selects * slices + 2
+        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant) + selects * slices + 2
 
 
 @needs_yosys

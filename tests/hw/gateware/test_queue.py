@@ -1,6 +1,6 @@
-"""The PE's activation queue (hw/gateware/queue.py) against amaranth.lib.fifo.SyncFIFO, the FIFO
-it replaces: driven alike by random pushes and pops (full and empty included), cycle by cycle
-the same readiness, level and oldest item."""
+"""The PE's activation queue (hw/gateware/queue.py, its oldest item a register) against
+amaranth.lib.fifo.SyncFIFO, the FIFO it replaces: driven alike by random pushes and pops (full
+and empty included), cycle by cycle the same readiness, level and oldest item."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 from zeroskip.hw.gateware.queue import Queue
 
 
-@pytest.mark.parametrize("depth", [1, 3, 8])
+@pytest.mark.parametrize("depth", [1, 2, 3, 8])
 def test_the_queue_behaves_as_syncfifo(depth):
     m = Module()
     m.submodules.ours = ours = Queue(width=12, depth=depth)

@@ -274,11 +274,10 @@ MUTANTS = [
            "return Mux(pushing[lane], room[1], room[0])",
            "the broadcast relay forgets the push in its register (a full queue is pushed)"),
     # the lane passes' per-PE rooms: the RTL sample's conv architecture with the relay has lane
-    # passes; the same mutation of the ANDed room (one lane) survives the RTL stages and is
-    # killed by tests/hw/gateware/test_broadcast_relay.py (cycles, one-deep queues)
-    Mutant("relay-room-unregistered", "stall", BROADCAST,
-           "m.d.sync += fit.eq(fits(room, p))", "m.d.comb += fit.eq(fits(room, p))",
-           "the broadcast relay's room picked unregistered (lane passes): a pop seen a cycle early"),
+    # passes
+    Mutant("relay-lanes-any-room", "stall", BROADCAST,
+           "m.d.comb += ready.eq(Cat(fitting).all())", "m.d.comb += ready.eq(Cat(fitting).any())",
+           "the broadcast relay's ready in a lane pass: one PE with room, not every PE"),
     Mutant("pop-late", "stall", PE,
            "pop.eq((~issue | last) & queue.r_rdy)", "pop.eq(~issue & queue.r_rdy)",
            "next item popped the cycle after the column's last entry (a bubble per column)"),

@@ -6,8 +6,9 @@ the items. The oldest item is held in a register of its own (``head``), so ``r_d
 ``r_rdy`` come from flip-flops: with the oldest item read out of the LUT RAM through the read
 pointer, and ``r_rdy`` a comparison of the ``level`` register, the PE's pop, its column's first
 entry and its ``free`` began behind them (docs/fpga.md, "The entry stage ..."). A push into an
-empty queue (or into one whose only item leaves) goes straight into the head; a pop refills the
-head from the storage's oldest item, read asynchronously at ``consume``.
+empty queue (or into one whose only item leaves) goes straight into the head, which is written
+in every such cycle, pushed or not; a pop refills the head from the storage's oldest item, read
+asynchronously at ``consume``.
 
 The storage holds the items after the head, ``depth − 1`` at most. While it has room the slot
 after its newest item holds none, so it is written there in every such cycle, pushed or not,
@@ -43,14 +44,17 @@ class Queue(wiring.Component):
                      self.w_rdy.eq(self.level != self.depth)]
         pushed = self.w_en & self.w_rdy
         popped = self.r_en & self.r_rdy
-        # the push goes into the head when the queue is empty after this cycle's pop
-        into_head = pushed & ((self.level == 0) | (popped & (self.level == 1)))
+        # the head takes a push when the queue is empty after this cycle's pop; it is written
+        # then whether or not an item is pushed (``head_valid`` says whether it holds one), so its
+        # enable does not wait for the push's logic (the bounds stage's comparison)
+        empty_after = (self.level == 0) | (popped & (self.level == 1))
+        into_head = pushed & empty_after
         with m.If(pushed & ~popped):
             m.d.sync += [self.level.eq(self.level + 1), held.eq(1)]
         with m.Elif(popped & ~pushed):
             m.d.sync += [self.level.eq(self.level - 1), held.eq(self.level != 1)]
         if self.depth == 1:                                 # the head is all the queue
-            with m.If(into_head):
+            with m.If(empty_after):
                 m.d.sync += head.eq(self.w_data)
             return m
 
@@ -71,6 +75,6 @@ class Queue(wiring.Component):
         refill = popped & (self.level >= 2)                 # the storage's oldest becomes the head
         with m.If(refill):
             m.d.sync += [consume.eq(following(consume)), head.eq(read.data)]
-        with m.Elif(into_head):
+        with m.Elif(empty_after):
             m.d.sync += head.eq(self.w_data)
         return m

@@ -86,7 +86,11 @@ class Broadcaster(wiring.Component):
         # are registered beside it
         desc, pixel = self.run.desc, self.run.pixel
         shift = n.bit_length() - 1 if n & (n - 1) == 0 else None
-        conv, maximum, kind_binary = Signal(), Signal(), Signal()
+        # (registered, each kept as the broadcaster's own, ``OWN_COPY``: alike a PE's registers
+        # of the pass's kind, Yosys had merged it into one of them, across the die)
+        own = {OWN_COPY: 1} if a.group_feed else {}
+        conv, maximum, kind_binary = (Signal(name=name, attrs=own) for name in
+                                      ("scan_conv", "scan_maximum", "scan_binary"))
         constant = m.d.sync if a.group_feed else m.d.comb
         if shift is not None:     # B div N, B mod N are bit slices; other arrays run no conv pass
             constant += [conv.eq(desc.kind == KIND_CONV),

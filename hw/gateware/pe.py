@@ -562,9 +562,11 @@ class ProcessingElement(wiring.Component):
         relu, binarizing = Signal(name="requant_relu", attrs=own), Signal(name="requant_binarize", attrs=own)
         magnitude = Signal(signed(a.act_bits), name="requant_magnitude", attrs=own)   # ±2^shift
         negative = Signal.like(magnitude, name="requant_negative", attrs=own)
+        # (±2^shift from the PE's own shift register a cycle later, not from the descriptor
+        # across the die: the same values, 0 for every shift of act_bits or more)
         m.d.sync += [relu.eq(desc.relu), binarizing.eq(binary & desc.binarize),
-                     magnitude.eq(Const(1, a.act_bits + 1) << desc.shift),
-                     negative.eq(-(Const(1, a.act_bits + 1) << desc.shift))]
+                     magnitude.eq(Const(1, a.act_bits + 1) << shift),
+                     negative.eq(-(Const(1, a.act_bits + 1) << shift))]
         requantised = Mux(relu & result[-1], 0, result)
         activation = Signal(signed(a.act_bits))
         m.d.comb += activation.eq(Mux(binarizing, Mux(above, magnitude, negative), requantised))

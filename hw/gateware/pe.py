@@ -405,20 +405,28 @@ class ProcessingElement(wiring.Component):
         # per chunk; Y and s registered whole
         count_parts = _registered(m, "count", popcount_parts(entry["agree"]))
         dot_bits = binary_term_bits(a)
-        s3_excess = Signal(dot_bits, name="s3_excess_shifted")      # Y << s
+        # with two chunks or more, Y << s (the carry-save sum below); with one, Y
+        carry_save = len(count_parts) > 1
+        s3_excess = Signal(dot_bits if carry_save else range(a.line_bits + 1), name="s3_excess")
         s3_shift = Signal.like(s2_plane)
-        m.d.sync += [s3_excess.eq(entry["excess"] << entry["shift"]), s3_shift.eq(entry["shift"])]
+        m.d.sync += [s3_excess.eq(entry["excess"] << entry["shift"] if carry_save else entry["excess"]),
+                     s3_shift.eq(entry["shift"])]
 
         # -- stage 3: product and popcount term, each registered (stage 4 takes the pass's); the
         # accumulator row leaves its block RAM -----------------------------------------------------
-        # the term (2·X − Y) << s as the sum of 2·(c_k << s) over the chunks' counts c_k, and of
-        # −(Y << s) = ~(Y << s) + 1, the + 1 in the first operand's bit 0 (0 after the doubling):
-        # the counts shifted from their registers, then one carry-save step and one carry chain,
-        # modulo 2^dot_bits (the term fits), rather than two chains and then the shift
+        # the term (2·X − Y) << s. With two chunks or more, the sum of 2·(c_k << s) over the
+        # chunks' counts c_k and of −(Y << s) = ~(Y << s) + 1, the + 1 in the first operand's
+        # bit 0 (0 after the doubling): the counts shifted from their registers, then one
+        # carry-save step and one carry chain, modulo 2^dot_bits (the term fits), rather than two
+        # chains and then the shift. With one chunk, one chain and then the shift (as deep, and
+        # one shifter fewer: the iCEBreaker's PE fits)
         dot = Signal(signed(dot_bits))
-        operands = [((count << s3_shift) << 1)[:dot_bits] for count in count_parts]
-        operands[0] = operands[0] | 1
-        m.d.comb += dot.eq(carry_save_sum(operands + [~s3_excess], dot_bits))
+        if carry_save:
+            operands = [((count << s3_shift) << 1)[:dot_bits] for count in count_parts]
+            operands[0] = operands[0] | 1
+            m.d.comb += dot.eq(carry_save_sum(operands + [~s3_excess], dot_bits))
+        else:
+            m.d.comb += dot.eq((2 * count_parts[0] - s3_excess) << s3_shift)
         product = codebook_rd.data.as_signed() * s3_act
         s4_valid = Signal()
         s4_row = Signal.like(s3_row)

@@ -810,7 +810,6 @@ class BroadcastRelay(wiring.Component):
             mine = held[lane]
             return Mux(pushing[lane], Mux(mine, room[2], room[1]), Mux(mine, room[1], room[0]))
 
-        assert len(self.rooms[0]) == 3      # room for 1 .. 3 more items
         # ``ready`` is a register of its own, the room picked by the pushes in flight a cycle
         # ahead: the broadcaster's decisions after it start from a flip-flop beside them, not
         # from a pick of the registered room by the relay's count (docs/fpga.md, "The entry
@@ -820,8 +819,9 @@ class BroadcastRelay(wiring.Component):
         m.d.comb += self.ready.eq(ready)
         if len(self.outputs) == 1:
             # one item for every PE, so one count in flight: the rooms ANDed across the array
-            everywhere = Signal(3, name="relay_room_all")
-            m.d.comb += everywhere.eq(Cat(Cat(room[k] for room in self.rooms).all() for k in range(3)))
+            bits = len(self.rooms[0])
+            everywhere = Signal(bits, name="relay_room_all")
+            m.d.comb += everywhere.eq(Cat(Cat(room[k] for room in self.rooms).all() for k in range(bits)))
             m.d.sync += ready.eq(fits(everywhere, 0))
         else:                      # lane passes: each PE counts its own lane's pushes
             fitting = []

@@ -369,11 +369,9 @@ class ProcessingElement(wiring.Component):
         if merge:
             entry["taken_run"] = taken.run
         if a.entry_stage:
-            staged = {}
-            for name, value in entry.items():
-                staged[name] = Signal.like(value, name=f"entry_{name}") if isinstance(value, Signal) \
-                    else Signal(value.shape(), name=f"entry_{name}")
-                m.d.sync += staged[name].eq(value)
+            staged = {name: Signal(Value.cast(value).shape(), name=f"entry_{name}")
+                      for name, value in entry.items()}
+            m.d.sync += [staged[name].eq(value) for name, value in entry.items()]
             entry = staged
         row_valid, row_first, row_half = entry["valid"], entry["first"], entry["half"]
         if a.sweep_overlap:

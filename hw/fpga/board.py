@@ -277,7 +277,7 @@ def design_clock(fmax: dict, target_mhz: float) -> tuple[str | None, float | Non
 
 
 def build(board_name: str, arch: ArchConfig, directory: str, *, clock_mhz: float | None = None,
-          baud: float = DEFAULT_BAUD, seed: int | None = None,
+          baud: float = DEFAULT_BAUD, seed: int | None = None, floorplan: bool = True,
           progress: Progress = QUIET) -> dict:
     """Build ``arch`` for a board in ``directory`` (created; the design files, a log per step,
     ``report.json`` and the bitstream) and return the report as a JSON-able dict."""
@@ -330,6 +330,9 @@ def build(board_name: str, arch: ArchConfig, directory: str, *, clock_mhz: float
     result["yosys_cells"] = summary
     progress("yosys: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
 
+    device = platform._nextpnr_device_options[platform.device].removeprefix("--")
+    result["floorplan"] = flow.place_by_pe(os.path.join(directory, "top.json"), fam, device,
+                                           floorplan, progress)
     name = fam.nextpnr.removeprefix("yowasp-")
     progress(f"{name} (log {os.path.join(directory, 'nextpnr.log')})")
     seconds["nextpnr"] = round(flow.run_tool(name, [tools["nextpnr"]]

@@ -26,6 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--baud", type=float, default=DEFAULT_BAUD,
                         help="the UART's rate, fixed in the bitstream")
     parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
+    parser.add_argument("--no-floorplan", dest="floorplan", action="store_false",
+                        help="leave the PEs' block RAMs to nextpnr's placer (ECP5)")
     parser.add_argument("--json", default=None, help="write the report as JSON")
     parser.add_argument("-o", "--output", required=True, help="build directory (kept)")
 
@@ -41,7 +43,8 @@ def run(args) -> int:
     arch = with_overrides(load_arch(args.arch) if args.arch is not None else spec.arch, **overrides)
     try:
         result = build(spec.name, arch, args.output, baud=args.baud,
-                       seed=args.seed, progress=progress)
+                       seed=args.seed, floorplan=args.floorplan,
+                       progress=progress)
     except ToolError as error:
         print(f"zeroskip build: error: {error}", file=sys.stderr)
         return 1

@@ -35,6 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
     parser.add_argument("--router", default=None, choices=("router1", "router2"),
                         help="nextpnr router (default router2 for ECP5, router1 for iCE40)")
+    parser.add_argument("--no-floorplan", dest="floorplan", action="store_false",
+                        help="leave the PEs' block RAMs to nextpnr's placer (ECP5)")
     parser.add_argument("--no-pnr", dest="pnr", action="store_false",
                         help="stop after Yosys (cell counts only)")
     parser.add_argument("--json", default=None, help="write the results as JSON")
@@ -51,7 +53,8 @@ def run(args) -> int:
     try:
         result = synthesize(arch, args.family, args.output, device=args.device,
                             package=args.package, speed=args.speed, freq=args.freq,
-                            pnr=args.pnr, seed=args.seed, router=args.router, progress=progress)
+                            pnr=args.pnr, seed=args.seed, router=args.router,
+                            floorplan=args.floorplan, progress=progress)
     except ToolError as error:       # the design did not build: exit 1, one line
         print(f"zeroskip synth: error: {error}", file=sys.stderr)
         return 1

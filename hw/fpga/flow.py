@@ -29,6 +29,7 @@ from importlib import metadata
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.arch import PRESETS, ArchConfig
 from zeroskip.hw.gateware import OWN_COPY
+from zeroskip.hw.fpga import floorplan as ebr_floorplan
 from zeroskip.hw.fpga import slack
 from zeroskip.hw.fpga.slack import signal_name
 from zeroskip.hw.gateware.pe import FORWARDED_FILES
@@ -317,10 +318,11 @@ def read_report(directory: str, fam: Family, yosys_summary: dict,
 def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: str | None = None,
                package: str | None = None, speed: int | None = None, freq: float = 100.0,
                pnr: bool = True, seed: int | None = None, router: str | None = None,
-               progress: Progress = QUIET) -> dict:
+               floorplan: bool = True, progress: Progress = QUIET) -> dict:
     """Build ``arch`` for one FPGA family in ``directory`` (created; files ``top.il``,
     ``synth.ys``, ``synth.json``, ``stat.json``, ``report.json`` and a log per step) and return
-    the results as a JSON-able dict. ``pnr=False`` stops after Yosys (cell counts only)."""
+    the results as a JSON-able dict. ``pnr=False`` stops after Yosys (cell counts only);
+    ``floorplan`` fixes each PE's block RAMs side by side on an ECP5 (``hw.fpga.floorplan``)."""
     fam = family(family_name)
     device = device or fam.device
     if package is None:
@@ -364,6 +366,8 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     if not pnr:
         return result
 
+    result["floorplan"] = place_by_pe(os.path.join(directory, "synth.json"), fam, device,
+                                      floorplan, progress)
     args = fam.nextpnr_args(device, package, speed, freq, router)
     clock = fam.clock_file(package)
     if clock is not None:
@@ -379,6 +383,19 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     progress("reading every endpoint's slack (routed.sdf)")
     result.update(read_report(directory, fam, summary, freq))
     return result
+
+
+def place_by_pe(netlist: str, fam: Family, device: str, wanted: bool,
+                progress: Progress) -> dict:
+    """The floorplan of ``hw.fpga.floorplan`` applied to ``netlist`` (ECP5 only), as reported."""
+    if not wanted:
+        plan = {"sites": {}, "none": "not asked for"}
+    elif fam.name != "ecp5":
+        plan = {"sites": {}, "none": f"no floorplan for {fam.name}"}
+    else:
+        plan = ebr_floorplan.apply(netlist, device)
+    progress(ebr_floorplan.line(plan))
+    return plan
 
 
 def summary_lines(result: dict) -> list[str]:

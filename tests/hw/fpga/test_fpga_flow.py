@@ -246,11 +246,31 @@ def test_place_and_route_one_tiny_pe(family, narrower, tmp_path):
     path = result["critical_paths"][0]
     assert path["delay_ns"] > 0 and path["from"] and path["to"]
     assert set(result["seconds"]) == {"elaborate", "yosys", "nextpnr"}
+    # the ECP5's floorplan fixed the PE's block RAMs, every one of them (nextpnr took the sites)
+    netlist = json.loads((tmp_path / "b" / "synth.json").read_text())
+    rams = {n: c["attributes"].get("BEL") for n, c in netlist["modules"]["top"]["cells"].items()
+            if c["type"] == "DP16KD" and n.startswith("pe0.")}
+    if family == "ecp5":
+        assert rams and result["floorplan"]["sites"] == rams
+    else:
+        assert result["floorplan"] == {"sites": {}, "none": "no floorplan for ice40"}
     # every endpoint's slack (routed.sdf) agrees with nextpnr's own Fmax on the worst one
     (fmax,) = [f["achieved_mhz"] for f in result["fmax"].values()]
     ends = result["endpoints"]
     assert ends["worst_slack_ns"] == pytest.approx(1000.0 / 100 - 1000.0 / fmax, abs=0.02)
     assert ends["endpoints"] > 0 and (ends["failing"] > 0) == (fmax < 100)
+
+
+def test_the_floorplan_is_left_out_when_not_asked_for_or_not_an_ecp5(tmp_path):
+    netlist = tmp_path / "synth.json"
+    netlist.write_text("not read")
+    lines = []
+    assert flow.place_by_pe(str(netlist), flow.FAMILIES["ecp5"], "85k", False, lines.append) \
+        == {"sites": {}, "none": "not asked for"}
+    assert flow.place_by_pe(str(netlist), flow.FAMILIES["ice40"], "up5k", True, lines.append) \
+        == {"sites": {}, "none": "no floorplan for ice40"}
+    assert lines == ["floorplan: none (not asked for)", "floorplan: none (no floorplan for ice40)"]
+    assert netlist.read_text() == "not read"
 
 
 def test_ice40_design_sits_behind_the_port_shim():

@@ -234,7 +234,18 @@ class BoardTop(Elaboratable):
                 o_PLLOUTGLOBAL=pll_clk, o_LOCK=locked)
         m.domains.sync = sync = ClockDomain("sync")
         m.d.comb += sync.clk.eq(pll_clk)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+        if setting.primitive == "EHXPLLL":
+            # the synchronised reset reaches every flip-flop of the array through a global
+            # network (a DCCA buffer, which nextpnr routes onto one): in the fabric its one net
+            # crossed the die into the PEs' flip-flops, the 16-PE build's worst path (20.86 ns,
+            # docs/board.md). The synchroniser runs in a domain of its own on the same clock
+            m.domains.reset = reset = ClockDomain("reset")
+            m.d.comb += reset.clk.eq(pll_clk)
+            m.submodules.reset_sync = ResetSynchronizer(~locked, domain="reset")
+            m.submodules.reset_buffer = Instance("DCCA", i_CLKI=reset.rst, i_CE=1,
+                                                 o_CLKO=sync.rst)
+        else:
+            m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         # no clock constraint here: nextpnr derives the PLL output's from the board oscillator's
         # (which the platform constrains) and the dividers; a net name given here would not
         # survive Yosys's renaming of the clock net

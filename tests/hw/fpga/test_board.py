@@ -67,6 +67,28 @@ def test_board_top_has_pll_and_uart_pins():
     assert pins["rx"] == ["6"] and pins["tx"] == ["9"]
 
 
+def test_the_ecp5_top_drives_its_reset_through_a_global_buffer():
+    """On an ECP5 board the synchronised reset leaves through a DCCA, which nextpnr routes onto
+    a global network: the sync domain's reset is the buffer's output, the synchroniser's domain
+    feeds its input (the reset's fabric net was the 16-PE build's worst path); the iCE40 top
+    has no such buffer."""
+    from amaranth.hdl import Fragment, Instance
+
+    def instances(name):
+        spec = board.board(name)
+        top = board.BoardTop(TINY_ARCH, spec, 50, 115200)
+        fragment = Fragment.get(top, spec.platform())
+        return fragment, {f.type: f for f, *_ in fragment.subfragments if isinstance(f, Instance)}
+
+    fragment, found = instances("ulx3s-85f")
+    assert set(found) == {"EHXPLLL", "DCCA"}
+    dcca = found["DCCA"]
+    assert dcca.ports["CLKO"][0] is fragment.domains["sync"].rst
+    assert dcca.ports["CLKI"][0] is fragment.domains["reset"].rst
+    _, found = instances("icebreaker")
+    assert set(found) == {"SB_PLL40_PAD"}
+
+
 def test_unknown_board_and_impossible_baud_are_bad_input(tmp_path, capsys):
     assert main(["build", "--board", "de10", "-o", str(tmp_path / "b")]) == 2
     capsys.readouterr()

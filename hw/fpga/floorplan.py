@@ -39,9 +39,9 @@ def grid(device: str) -> dict | None:
 
 def row_sites(device: str) -> list[list[str]]:
     """Each block-RAM row's sites, left to right."""
-    grid_ = grid(device)
-    return [[f"X{x + 2 * k}/Y{y}/EBR{k}" for x in grid_["groups"] for k in range(4)]
-            for y in grid_["rows"]]
+    layout = grid(device)
+    return [[f"X{x + 2 * k}/Y{y}/EBR{k}" for x in layout["groups"] for k in range(4)]
+            for y in layout["rows"]]
 
 
 def assign(device: str, rams: dict[int, list[str]]) -> dict[str, str]:

@@ -83,14 +83,17 @@ def test_apply_fixes_the_pe_rams_only_and_reports_why_not(tmp_path):
         == plan["sites"]
     assert not list(tmp_path.glob("*.tmp"))
 
+    # no floorplan: the netlist is left as it was
     before = path.read_text()
     assert apply(str(path), "25k") == {"sites": {}, "none": "no block-RAM grid for the 25k"}
+    assert path.read_text() == before
     path.write_text(json.dumps(netlist_of({"control.descriptors.0.0": BRAM_CELL})))
     assert apply(str(path), "85k")["none"] == "the design has no PE block RAMs"
-    path.write_text(json.dumps(netlist_of({f"pe{p}.m{k}": BRAM_CELL for p in range(32)
-                                           for k in range(8)})))
+    too_many = json.dumps(netlist_of({f"pe{p}.m{k}": BRAM_CELL for p in range(32)
+                                      for k in range(8)}))
+    path.write_text(too_many)
     assert "52 sites" in apply(str(path), "85k")["none"]
-    assert before != path.read_text()
+    assert path.read_text() == too_many
 
 
 @needs_nextpnr

@@ -1,14 +1,15 @@
 """What the clock's pipeline switches cost in cycles (issue 10; docs/timing.md "Registered
-broadcast", "Group feed", "Bounds lookahead", "Broadcast relay", "Entry stage"), one switch added
-at a time:
+broadcast", "Group feed", "Bounds lookahead", "Broadcast relay", "Entry stage", "PE copies"), one
+switch added at a time:
 
 - EIE's Table III (``zeroskip bench eie``, ``run_suite``) on eie64: cycles and efficiency per
   layer, for eie64, + ``registered_broadcast``, + ``group_feed``, + ``bounds_lookahead`` (the set
-  the FPGA builds of docs/fpga.md use), + ``broadcast_relay``, + ``entry_stage``; the issue allows
-  at most 1 % less efficiency;
+  the FPGA builds of docs/fpga.md use), + ``broadcast_relay``, + ``entry_stage``, + ``pe_copies``;
+  the issue allows at most 1 % less efficiency;
 - with ``--model lenet5-eie.zsk``: LeNet-5 on ``small`` with 16 PEs (benchmarks/lenet5_array.py's
   SMALL16), cycles per image over ``--images`` MNIST test images, with and without
-  ``sweep_overlap``: the group feed costs its latency once per conv pixel-pass.
+  ``sweep_overlap``: the group feed costs its latency once per conv pixel-pass, the PE copies a
+  cycle per pixel-pass with the overlap.
 
     .venv/bin/python benchmarks/clock_pipeline.py [--model lenet5-eie.zsk] [--images 100] [--json FILE]
 """
@@ -29,7 +30,8 @@ from zeroskip.table import format_table
 #: the switches, added in this order
 STEPS = (("EIE", {}), ("+ registered broadcast", {"registered_broadcast": 1}),
          ("+ group feed", {"group_feed": 1}), ("+ bounds lookahead", {"bounds_lookahead": 1}),
-         ("+ broadcast relay", {"broadcast_relay": 1}), ("+ entry stage", {"entry_stage": 1}))
+         ("+ broadcast relay", {"broadcast_relay": 1}), ("+ entry stage", {"entry_stage": 1}),
+         ("+ PE copies", {"pe_copies": 1}))
 
 
 def cumulative(base, overlap: int = 0):

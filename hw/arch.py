@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
-from zeroskip.hw.timing import ENTRY_STAGES, GROUP_FEED_LATENCY, MAC_DRAIN, MAC_WRITE_LATENCY
+from zeroskip.hw.timing import (COLUMN_END_STAGES, ENTRY_STAGES, GROUP_FEED_LATENCY, MAC_DRAIN,
+                               MAC_WRITE_LATENCY, PIXEL_RESTART, SWEEP_COPY_STAGES)
 
 
 #: fields that are positive integers (each also bounded by ``LIMITS``)
@@ -42,7 +43,8 @@ LIMITS = {"pes": (1, 1024), "fifo_depth": (1, 64), "code_bits": (1, 12), "run_bi
 TIMING_SWITCHES = ("bounds_lookahead", "padding_merge", "lane_passes", "sweep_overlap")
 #: pipeline registers for the clock (docs/timing.md "Registered broadcast", docs/fpga.md): switches
 #: like the improvements (0 = off, left out of the fingerprint), but each adds latency
-PIPELINE_SWITCHES = ("registered_broadcast", "group_feed", "broadcast_relay", "entry_stage")
+PIPELINE_SWITCHES = ("registered_broadcast", "group_feed", "broadcast_relay", "entry_stage",
+                     "pe_copies")
 #: an architecture file is small; anything larger is not one
 MAX_ARCH_FILE_BYTES = 1 << 20
 
@@ -97,6 +99,12 @@ class ArchConfig:
     #: the row's sum and the codebook's read: every pass drains ``timing.ENTRY_STAGES`` cycle
     #: longer (for the clock)
     entry_stage: int = 0
+    #: every PE registers its own copy of what one register drives across the array: the pass
+    #: descriptor, the control unit's sweep (every pass drains a cycle longer), the host bus's
+    #: load port (a bus transfer two cycles longer) and its own ``free`` into the column's end (the
+    #: control unit sees a column phase end a cycle later: a sweep-overlap pixel-pass restarts
+    #: a cycle later)
+    pe_copies: int = 0
     #: conv passes whose every column has entries only in the PE of its activation's lane
     #: (depthwise convs, pools) push each non-zero lane of a group into its own PE's queue, the
     #: whole group in one cycle, instead of broadcasting one activation per cycle
@@ -197,13 +205,19 @@ class ArchConfig:
     @property
     def mac_drain(self) -> int:
         """Cycles from a pass's column phase end to its sweep's first read (``MAC_DRAIN``, and
-        ``entry_stage``'s cycle)."""
-        return MAC_DRAIN + ENTRY_STAGES * self.entry_stage
+        ``entry_stage``'s and ``pe_copies``' cycles)."""
+        return MAC_DRAIN + ENTRY_STAGES * self.entry_stage + SWEEP_COPY_STAGES * self.pe_copies
 
     @property
     def mac_write_latency(self) -> int:
         """Cycles from an entry's issue to its accumulator write (the gateware's MAC pipeline)."""
         return MAC_WRITE_LATENCY + ENTRY_STAGES * self.entry_stage
+
+    @property
+    def pixel_restart(self) -> int:
+        """Cycles from a conv pixel-pass's column phase end to the next pixel-pass's first
+        (``sweep_overlap``; ``PIXEL_RESTART``, and ``pe_copies``' cycle)."""
+        return PIXEL_RESTART + COLUMN_END_STAGES * self.pe_copies
 
     @property
     def cycle_ns(self) -> float:
@@ -315,6 +329,7 @@ CLI_OVERRIDES = {
     "--bounds-lookahead": "bounds_lookahead", "--padding-merge": "padding_merge",
     "--registered-broadcast": "registered_broadcast", "--group-feed": "group_feed",
     "--broadcast-relay": "broadcast_relay", "--entry-stage": "entry_stage",
+    "--pe-copies": "pe_copies",
     "--lane-passes": "lane_passes",
     "--sweep-overlap": "sweep_overlap",
 }

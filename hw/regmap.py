@@ -26,8 +26,16 @@ from zeroskip.hw.program import descriptor_layout, layout_width
 
 DATA_BITS = 32
 #: a bus transfer's cycles: the request, its decode registered into the load ports, ``ack``
-#: (with a read's data); hw/gateware/top.py
+#: (with a read's data); hw/gateware/top.py. With ``pe_copies`` each PE registers the load
+#: port twice more (``LOAD_STAGES``: one register for the array across the die into 16 PEs'
+#: was routed 14 ns, docs/fpga.md "PE copies"): ``transfer_cycles(arch)``
 TRANSFER_CYCLES = 3
+LOAD_STAGES = 2
+
+
+def transfer_cycles(arch: ArchConfig) -> int:
+    """Cycles of one bus transfer on ``arch``: ``ack`` rises in the last."""
+    return TRANSFER_CYCLES + LOAD_STAGES * arch.pe_copies
 
 #: registers (word addresses inside the register region at 0)
 REG_ID = 0          #: read: ``fingerprint(arch)``

@@ -48,6 +48,17 @@ RELAY_ROOM_LAG = 1
 #: before the row's sum and the codebook's read; MAC_DRAIN and MAC_WRITE_LATENCY grow by it
 ENTRY_STAGES = 1
 
+#: with ``pe_copies`` (docs/timing.md "PE copies"): each PE's ``free`` is registered before the
+#: array's AND into the control unit, which sees a column phase end C at C + 2; the drain is a
+#: cycle shorter (the sweep still reads at C + mac_drain), and a sweep-overlap pixel-pass restarts
+#: a cycle later (``ArchConfig.pixel_restart``)
+COLUMN_END_STAGES = 1
+
+#: with ``pe_copies``: each PE registers the control unit's sweep (flag, row, bias address), so
+#: the control unit sweeps a cycle ahead and every pass drains ``SWEEP_COPY_STAGES`` cycle longer
+#: (``ArchConfig.mac_drain``)
+SWEEP_COPY_STAGES = 1
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

@@ -48,14 +48,15 @@ def pass_cycles(column_end: np.ndarray, rows: int, drain: int) -> np.ndarray:
     return column_end + drain + rows + timing.REQUANT_TAIL
 
 
-def pixel_pass_cycles(column_end: np.ndarray, rows: int, overlap: bool, drain: int) -> np.ndarray:
+def pixel_pass_cycles(column_end: np.ndarray, rows: int, overlap: bool, drain: int,
+                      restart: int) -> np.ndarray:
     """[batch] cycles of a conv descriptor's pixel-passes, the first's T to the next pass's,
     from each pixel-pass's column phase end ``column_end`` [batch, P] (relative to its own T).
     With ``overlap`` (``ArchConfig.sweep_overlap``, docs/timing.md "Sweep overlap") a pixel's
     sweep runs while the next pixel-pass scans: the sweep of pixel p begins at
     ``X_p = max(C_p + drain, X_{p-1} + R)`` and pixel-pass p + 1 at
-    ``max(C_p + PIXEL_RESTART, X_{p-1} + R)`` (its accumulator file is the one pixel p − 1's
-    sweep empties)."""
+    ``max(C_p + restart, X_{p-1} + R)`` (its accumulator file is the one pixel p − 1's
+    sweep empties; ``restart``: ``ArchConfig.pixel_restart``)."""
     column_end = np.asarray(column_end, np.int64)
     if not overlap or rows == 0:
         return pass_cycles(column_end, rows, drain).sum(axis=1)
@@ -64,7 +65,7 @@ def pixel_pass_cycles(column_end: np.ndarray, rows: int, overlap: bool, drain: i
     swept = np.full(batch, np.iinfo(np.int64).min // 2, np.int64)    # X_{p-1} + R
     for p in range(pixels):
         column = start + column_end[:, p]
-        start = np.maximum(column + timing.PIXEL_RESTART, swept)
+        start = np.maximum(column + restart, swept)
         swept = np.maximum(column + drain, swept) + rows
     return swept + timing.REQUANT_TAIL
 
@@ -302,7 +303,7 @@ class ConvPasses(SparsePasses):
             "column_end", "broadcast_done", "broadcast_stalls", "nonzeros", "pe_busy",
             "pe_stall", "pe_idle")})
         cycles = pixel_pass_cycles(sched.column_end.reshape(batch, pixels), image.rows,
-                                   bool(a.sweep_overlap), a.mac_drain)
+                                   bool(a.sweep_overlap), a.mac_drain, a.pixel_restart)
         return PassRun(summed, per_pixel(macs), cycles, per_pixel(macs.max(axis=1)),
                        np.full(batch, int(w.padding.sum()), np.int64))
 
@@ -353,7 +354,8 @@ class BinaryConvPasses(BinaryPasses):
         macs = np.broadcast_to(image.valid_rows * int(items.sum()), (batch, pes))
         ideal = np.full(batch, int(image.valid_rows.max()) * int(items.sum()), np.int64)
         ends = np.array([[int(sched.column_end[0]) for sched, _, _ in pixels]], np.int64)
-        cycles = int(pixel_pass_cycles(ends, image.rows, bool(a.sweep_overlap), a.mac_drain)[0])
+        cycles = int(pixel_pass_cycles(ends, image.rows, bool(a.sweep_overlap), a.mac_drain,
+                                       a.pixel_restart)[0])
         self.count_actions(actions, image, summed, 0, pes, batch)
         actions["act_read"] += reads * pes * batch
         # count_actions priced one sweep per pass; a pixel-pass sweeps once per pixel

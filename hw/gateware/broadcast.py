@@ -79,7 +79,12 @@ class Broadcaster(wiring.Component):
         address = Signal(range(a.act_depth), name="group_addr")
         group = Signal(data.ArrayLayout(signed(a.act_bits), n))
         held = Signal(data.ArrayLayout(signed(a.act_bits), n), name="group_held")
-        fresh = Signal(name="group_fresh")
+        fresh = Signal(name="group_fresh", attrs={OWN_COPY: 1})
+        # and ``fresh`` again in a register per lane (``OWN_COPY``), each selecting its lane's
+        # group: one register had fanned out to every lane's bits (docs/fpga.md, "PE copies")
+        fresh_next = Signal(name="group_fresh_next")
+        lane_fresh = [Signal(name=f"group_fresh_{lane}", attrs={OWN_COPY: 1}) for lane in range(n)]
+        m.d.sync += [register.eq(fresh_next) for register in (fresh, *lane_fresh)]
         finished = Signal()
         # the pass's kind, as the scan needs it (``maximum``: every activation is a candidate).
         # With the feed the scan starts GROUP_FEED_LATENCY cycles after the descriptor, so these
@@ -132,7 +137,7 @@ class Broadcaster(wiring.Component):
             fed_padding = fed_bits = fed_candidates = None
             fed = {}
         for lane, source in enumerate(sources):
-            m.d.comb += group[lane].eq(Mux(fresh, source, held[lane]))
+            m.d.comb += group[lane].eq(Mux(lane_fresh[lane], source, held[lane]))
         m.d.sync += held.eq(group)
         push = Signal()                 # the item enters every queue this cycle
         m.d.comb += [self.items.valid.eq(push), self.done.eq(finished & ~self.run.start)]
@@ -222,12 +227,12 @@ class Broadcaster(wiring.Component):
         with m.If(kind_binary):
             self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift,
                                   fed_padding, fed_bits)
-            m.d.sync += fresh.eq(read)           # the port holds a group until the next read
+            m.d.comb += fresh_next.eq(read)      # the port holds a group until the next read
         if fed:
             with m.Else():
                 # the feed: each group says what the scan needs (its candidates' lanes, its columns,
                 # whether it is the pass's last); the next one is popped in a group's first cycle
-                m.d.sync += fresh.eq(start | (running & advance))
+                m.d.comb += fresh_next.eq(start | (running & advance))
                 last = fed["last"]
                 m.d.comb += read.eq(scan_pop)
                 with m.If(start):
@@ -242,7 +247,7 @@ class Broadcaster(wiring.Component):
             with m.Else():
                 m.d.comb += address.eq(Mux(start, first_group(Mux(conv, pixel.origin, 0)),
                                            next_address))
-                m.d.sync += fresh.eq(start | (running & advance))
+                m.d.comb += fresh_next.eq(start | (running & advance))
                 with m.If(start):
                     origin = Mux(conv, pixel.origin, 0)
                     inside = ~conv | walk.in_map(pixel.iy0, pixel.ix0)
@@ -411,7 +416,11 @@ class Broadcaster(wiring.Component):
         next_end = Mux(position_end > start_2, start_2, position_end)
         # the push first: of the cases below only it waits for ``ready``, so ``ready`` takes the
         # outermost multiplexers and every value beside it is made from registers
-        with m.If(running & ~start & complete & self.ready):
+        # (the assembly below takes this pass's own push, not the array's ``push``, which a
+        # sparse pass's scan drives too: the scan's logic lay before the chunk's bits)
+        pushing = Signal(name="binary_push")
+        m.d.comb += pushing.eq(running & ~start & complete & self.ready)
+        with m.If(pushing):
             m.d.comb += push.eq(1)
             m.d.sync += line.eq(line + desc.rows)
             with m.If(chunk_follows):                          # the position's next chunk
@@ -449,8 +458,8 @@ class Broadcaster(wiring.Component):
         # a padding position, a position's last push: the next position starts from none, and
         # after the pass's last the bits are not read), else what has arrived. No enable: a
         # multiplexer after the push, not an enable fanned out to the chunk's bits
-        clears = start | (running & in_padding) | (push & ~chunk_follows)
-        m.d.sync += assembled.eq(Mux(push & chunk_follows, placed(offset_next),
+        clears = start | (running & in_padding) | (pushing & ~chunk_follows)
+        m.d.sync += assembled.eq(Mux(pushing & chunk_follows, placed(offset_next),
                                      Mux(clears, 0, current)))
 
         # a position's first group holds its activations from B's lane on: ``lead`` of them

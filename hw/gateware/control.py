@@ -2,7 +2,8 @@
 
 Cycle 0 is the cycle ``start`` is asserted (the FSM sees it at the edge closing it). Per pass,
 beginning at T: COLUMN (from T to C, the first cycle the broadcaster is done and every PE is
-free, seen at C + 1 through a register) → DRAIN (``mac_drain - 2`` cycles) → SWEEP (R cycles,
+free, seen at C + 1 through a register; with ``pe_copies`` at C + 2, each PE's ``free``
+registered first) → DRAIN → SWEEP (from X = C + mac_drain, R cycles,
 one accumulator row each) → TAIL (``REQUANT_TAIL`` cycles) → the next pass at
 ``T_next = C + mac_drain + R + REQUANT_TAIL`` (``ArchConfig.mac_drain``: ``MAC_DRAIN``, a cycle
 more with ``entry_stage``). The descriptor read port reads in every cycle:
@@ -25,7 +26,7 @@ still reads), while any other pass waits for its sweep (``FLUSH``) and then ``TA
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -44,10 +45,12 @@ CYCLE_BITS = DATA_BITS      #: the cycle counter is the CYCLES register, one bus
 # lands before the next pass's first group read; pass 0's descriptor needs a read and a latch
 assert timing.REQUANT_TAIL >= timing.REQUANT_WRITE_LATENCY, \
     f"the sweep writes its last activation {timing.REQUANT_WRITE_LATENCY} cycles after the read"
-assert timing.MAC_DRAIN >= 3, "column_done is registered: C is seen at C + 1, then one drain cycle"
+assert timing.MAC_DRAIN >= 3 + timing.COLUMN_END_STAGES, \
+    "column_done is registered (with pe_copies twice): C is seen at C + 1 (C + 2), then a drain cycle"
 assert timing.PROGRAM_HEAD >= 2, "the first descriptor takes a read and a latch"
 assert timing.PIXEL_RESTART == 2, "sweep_overlap: C is seen at C + 1, the next pixel-pass begins at C + 2"
 assert timing.PROGRAM_TAIL >= 0
+assert timing.REQUANT_TAIL >= 2, "the descriptor's latch is decided in the tail's last cycle but one"
 
 
 class ControlUnit(wiring.Component):
@@ -113,10 +116,19 @@ class ControlUnit(wiring.Component):
                                    ((oy + 1 == desc.out_height) & (ox + 1 == desc.out_width))),
                      last_pass.eq(index + 1 >= self.passes), no_rows.eq(desc.rows == 0)]
 
+        # the descriptor's register loads in the cycle ``latch`` is called, its enable a register
+        # set the cycle before: the FSM's decision fanned out to the enables of every bit of it
+        # (docs/fpga.md, "PE copies")
+        latching = Signal(name="desc_latching")
+        m.d.sync += latching.eq(0)
+        with m.If(latching):
+            m.d.sync += desc.eq(rd.data)
+
         def latch(word):
-            """Begin the pass of the descriptor ``word`` (the read port's data) at pixel 0."""
+            """Begin the pass of the descriptor ``word`` (the read port's data) at pixel 0 (its
+            register loads it: ``latching``)."""
             new = data.View(descriptor_struct(a), word)
-            m.d.sync += [desc.eq(word), first.eq(1), oy.eq(0), ox.eq(0),
+            m.d.sync += [first.eq(1), oy.eq(0), ox.eq(0),
                          line.eq(-new.origin), pixel.origin.eq(-new.origin),
                          pixel.iy0.eq(-new.pad), pixel.ix0.eq(-new.pad), pixel.out_offset.eq(0)]
 
@@ -140,6 +152,20 @@ class ControlUnit(wiring.Component):
         # previous pass's level; ``first`` masks it (the input is low then: start clears it).
         column_done = Signal()
         m.d.sync += column_done.eq(self.column_done)
+        # with ``pe_copies`` every PE's ``free`` is registered before the AND (the top): C is
+        # seen at C + 2, and at a pass's second cycle the register still holds the previous
+        # pass's level too (``settling`` masks it). And each PE registers the sweep (``lead``):
+        # the sweep here runs a cycle ahead of the PEs', X − 1 (docs/timing.md "PE copies")
+        seen = 1 + timing.COLUMN_END_STAGES * a.pe_copies          # C is seen at C + seen
+        lead = timing.SWEEP_COPY_STAGES * a.pe_copies
+        drain = a.mac_drain - lead                                   # to this unit's sweep
+        assert drain >= 2 + seen
+        if a.pe_copies:
+            settling = Signal(name="column_settling")
+            m.d.sync += settling.eq(first)
+            ended = column_done & ~first & ~settling
+        else:
+            ended = column_done & ~first
 
         # the sweep unit (``sweep_overlap``, docs/timing.md "Sweep overlap"): a pass's sweep is
         # requested at C + 1 and begins at X = max(C + mac_drain, the previous sweep's end), one
@@ -167,15 +193,21 @@ class ControlUnit(wiring.Component):
             with m.If(pending & (pending_count == 0) & (~sweeping | ending)):    # X − 1
                 m.d.sync += [pending.eq(0), sweeping.eq(1), row.eq(0), sweep_bias.eq(desc.bias_base),
                              sweep_half.eq(pending_half), sweep_offset.eq(pending_offset)]
-            # the previous pixel-pass's sweep (the other file's) reads no row after this cycle
+            # the previous pixel-pass's sweep (the other file's) reads no row after this cycle,
+            # in the PEs (with ``pe_copies`` the sweep's registers a cycle later, as the PEs')
             previous_swept = Signal()
-            m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)
+            if lead:
+                in_pes = [Signal(name=f"{name}_in_pes") for name in ("sweeping", "sweep_half", "ending")]
+                m.d.sync += [copy.eq(value) for copy, value in zip(in_pes, (sweeping, sweep_half, ending))]
+                m.d.comb += previous_swept.eq(~in_pes[0] | (in_pes[1] == half) | in_pes[2])
+            else:
+                m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)
             # a pixel-pass whose next one may begin before its sweep: same descriptor, rows to sweep
             overlapping = Signal()
             m.d.comb += overlapping.eq(~last_pixel & ~no_rows)
 
             def request_sweep():
-                m.d.sync += [pending.eq(1), pending_count.eq(a.mac_drain - 3),
+                m.d.sync += [pending.eq(1), pending_count.eq(drain - 2 - seen),
                              pending_half.eq(half), pending_offset.eq(pixel.out_offset)]
 
             def next_overlapped():
@@ -192,10 +224,12 @@ class ControlUnit(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.done.eq(0)
                 with m.If(self.start):
-                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
+                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2),
+                                 latching.eq(timing.PROGRAM_HEAD == 2)]
                     m.next = "HEAD"
             with m.State("HEAD"):
                 m.d.comb += run.busy.eq(1)
+                m.d.sync += latching.eq(count == 1)
                 with m.If(count == 0):
                     latch(rd.data)
                     m.d.sync += fetch.eq(1)
@@ -204,10 +238,10 @@ class ControlUnit(wiring.Component):
                     m.d.sync += count.eq(count - 1)
             with m.State("COLUMN"):
                 m.d.comb += run.busy.eq(1)
-                with m.If(column_done & ~first):
+                with m.If(ended):
                     if overlap:
                         with m.If(no_rows):
-                            m.d.sync += count.eq(a.mac_drain - 3)
+                            m.d.sync += count.eq(a.mac_drain - 2 - seen)
                             m.next = "DRAIN"
                         with m.Else():
                             request_sweep()
@@ -218,7 +252,7 @@ class ControlUnit(wiring.Component):
                             with m.Else():
                                 m.next = "FLUSH"
                     else:
-                        m.d.sync += [count.eq(a.mac_drain - 3), row.eq(0),
+                        m.d.sync += [count.eq(Mux(no_rows, a.mac_drain, drain) - 2 - seen), row.eq(0),
                                      sweep_bias.eq(desc.bias_base)]
                         m.next = "DRAIN"
             if overlap:
@@ -230,7 +264,7 @@ class ControlUnit(wiring.Component):
                 with m.State("FLUSH"):        # the pass's own sweep, then the tail
                     m.d.comb += run.busy.eq(1)
                     with m.If(~pending & ending):
-                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
+                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1 + lead)
                         m.next = "TAIL"
             with m.State("DRAIN"):           # with the sweep unit: passes with no rows only
                 m.d.comb += run.busy.eq(1)
@@ -250,10 +284,11 @@ class ControlUnit(wiring.Component):
                     m.d.sync += [row.eq(row + 1), sweep_bias.eq(sweep_bias + 1)]
                     with m.If(row + 1 == run.desc.rows):
                         m.d.sync += sweep_state.eq(0)
-                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1)
+                        m.d.sync += count.eq(timing.REQUANT_TAIL - 1 + lead)
                         m.next = "TAIL"
             with m.State("TAIL"):
                 m.d.comb += run.busy.eq(1)
+                m.d.sync += latching.eq((count == 1) & last_pixel & ~last_pass)
                 with m.If(count == 0):
                     with m.If(~last_pixel):
                         next_pixel()
@@ -280,6 +315,7 @@ class ControlUnit(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 with m.If(self.start):
-                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
+                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2),
+                                 latching.eq(timing.PROGRAM_HEAD == 2)]
                     m.next = "HEAD"
         return m

@@ -23,14 +23,18 @@ PORT_DESCRIPTIONS = {
     "bus__sel": "Wishbone SEL_I: accepted and ignored, every transfer is a whole word",
     "bus__dat_w": "Wishbone DAT_I: write data",
     "bus__dat_r": "Wishbone DAT_O: read data, valid with ack (hold adr until ack)",
-    "bus__ack": f"Wishbone ACK_O: registered, {regmap.TRANSFER_CYCLES - 1} cycles after the request "
-                f"({regmap.TRANSFER_CYCLES}-cycle transfers)",
+    # "bus__ack": the configuration's transfer (``ack_description``)
     "done": "the program finished: STATUS.done, high until the next start (an interrupt)",
 }
 
 #: the example top's ports are the accelerator's, ``rst`` replaced by an asynchronous
 #: active-low board reset that the example synchronises
 EXAMPLE_RESET = "rst_n"
+
+
+def ack_description(arch: ArchConfig) -> str:
+    cycles = regmap.transfer_cycles(arch)
+    return f"Wishbone ACK_O: registered, {cycles - 1} cycles after the request ({cycles}-cycle transfers)"
 
 
 def _range(width: int) -> str:
@@ -50,10 +54,11 @@ def header_comment(arch: ArchConfig, name: str, ports: list[dict], loadable: boo
              f"{name}_example.v).",
              "",
              "Ports:"]
+    descriptions = {**PORT_DESCRIPTIONS, "bus__ack": ack_description(arch)}
     width = max(len(p["name"]) for p in ports)
     for p in ports:
         lines.append(f"  {p['direction']:<6} {_range(p['width']):<8}{p['name']:<{width}}  "
-                     f"{PORT_DESCRIPTIONS.get(p['name'], '')}".rstrip())
+                     f"{descriptions.get(p['name'], '')}".rstrip())
     lines += ["",
               "Simulators: the always @* blocks below are woken at time 0 by a register's",
               "declaration initialiser; Icarus makes that event only in Verilog-2005 mode",

@@ -48,6 +48,8 @@ passes.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
@@ -64,7 +66,7 @@ from zeroskip.hw.gateware.layouts import entry_struct
 from zeroskip.hw.gateware.queue import Queue
 from zeroskip.hw.program import (KIND_BINARY, KIND_BINARY_CONV, KIND_CONV, OP_MAX, PROGRAM_GLOBAL_MEMORIES, field_max,
                                  image_name)
-from zeroskip.hw.regmap import memory_shapes
+from zeroskip.hw.regmap import LOAD_STAGES, memory_shapes
 
 
 #: bits per popcount chunk: the chunks' counts are registered, their sum is the next stage's
@@ -81,6 +83,10 @@ FORWARD_SLICE = 8
 #: is never taken, the forwarding taking the written value (``ProcessingElement.collided``): the
 #: FPGA flow marks their read ports ``COLLISION_X_MASK`` (hw/fpga/flow.py)
 FORWARDED_FILES = ("acc", "acc1")
+
+#: the pass descriptor's fields a PE reads (``ProcessingElement.pass_descriptor``)
+DESCRIPTOR_FIELDS = ("kind", "planes", "layer", "op", "row_base", "shift", "relu", "binarize",
+                     "ptr_base", "rows")
 
 
 def tree_sum(terms):
@@ -202,12 +208,77 @@ class ProcessingElement(wiring.Component):
             m.d.sync += self.collisions_seen.eq(self.collisions_seen + 1)
         return Mux(collision, ~read.data, read.data)
 
+    def own_copy(self, m: Module, name: str, value):
+        """``value`` registered in this PE's own flip-flop (``OWN_COPY``), named ``name``: the
+        array's one register would cross the die into every PE (docs/fpga.md, "PE copies").
+        The copy's shape is ``value``'s (``Signal.like`` would copy its attributes too)."""
+        shape = value.shape() if isinstance(value, data.View) else Value.cast(value).shape()
+        copy = Signal(shape, name=name, attrs={OWN_COPY: 1})
+        m.d.sync += copy.eq(value)
+        return copy
+
+    def pass_descriptor(self, m: Module):
+        """The running pass's descriptor, the fields a PE reads (``DESCRIPTOR_FIELDS``).
+
+        With ``pe_copies`` each PE reads its own registers, loaded from the control unit's a
+        cycle after it latches a pass. No PE reads the descriptor in a pass's first cycle T: the
+        pass's first group read, at T, goes to both banks, and its bank is picked from the data
+        at T + 1; the first item reaches a PE at T + 2 or later; the previous pass's last
+        activation is written before T (``REQUANT_TAIL``). Two cycles late, the copy picks the
+        wrong bank (the mutant ``descriptor-copy-late``)."""
+        run = self.run.desc
+        if not self.arch.pe_copies:
+            return run
+        return SimpleNamespace(**{name: self.own_copy(m, f"pass_{name}", getattr(run, name))
+                                  for name in DESCRIPTOR_FIELDS})
+
+    def sweep_registers(self, m: Module):
+        """The sweep: its flag, row, bias address and, with ``sweep_overlap``, its accumulator
+        file and output offset; with ``pe_copies`` this PE's own copies of the control unit's
+        registers, a cycle later (the control unit sweeps a cycle ahead, docs/timing.md "PE
+        copies")."""
+        a, run = self.arch, self.run
+        sweep = {"sweep": run.sweep, "row": run.sweep_row, "bias": run.sweep_bias}
+        if a.sweep_overlap:
+            sweep.update(half=run.sweep_half, offset=run.sweep_offset)
+        if a.pe_copies:
+            sweep = {name: self.own_copy(m, f"sweep_{name}_copy", value) for name, value in sweep.items()}
+        return SimpleNamespace(**sweep)
+
+    def load_port(self, m: Module):
+        """The host bus's load port: the top's registers, or with ``pe_copies`` this PE's own
+        copies of them ``regmap.LOAD_STAGES`` cycles later, through as many registers (the
+        placer puts the first between the top and the PE; a transfer takes that much longer,
+        ``regmap.transfer_cycles``)."""
+        load = self.load
+        if not self.arch.pe_copies:
+            return load
+
+        def copied(name, value):
+            for stage in range(LOAD_STAGES - 1):
+                value = self.own_copy(m, f"load_{name}_{stage}", value)
+            return self.own_copy(m, f"load_{name}", value)
+
+        return SimpleNamespace(**{name: copied(name, getattr(load, name))
+                                  for name in ("addr", "data", "we", "re", "bank")}, rdata=load.rdata)
+
+    def report_free(self, m: Module, free) -> None:
+        """``free`` to the column's end, the array's AND into the control unit: with
+        ``pe_copies`` registered here first (``timing.COLUMN_END_STAGES``), so the AND's inputs
+        are flip-flops, not this PE's queue and issue logic across the die."""
+        if self.arch.pe_copies:
+            m.d.sync += self.free.eq(free)
+        else:
+            m.d.comb += self.free.eq(free)
+
     def elaborate(self, platform):
         m = Module()
         a = self.arch
         i = self.index
         self.collisions_seen = Signal(32)       # with ``scramble_collisions``
-        desc, load = self.run.desc, self.load
+        self.desc = desc = self.pass_descriptor(m)
+        load = self.load_port(m)
+        self.sweep = sweeper = self.sweep_registers(m)      # (testbenches watch it)
 
         shapes = memory_shapes(a)
 
@@ -218,7 +289,7 @@ class ProcessingElement(wiring.Component):
             memory = self.memories[name] = _memory(m, image, *shapes[name],
                                                    self.images.get(image, (None,))[0])
             port = memory.write_port()
-            if name == "codebook":
+            if name == "codebook" and not a.pe_copies:     # (the load port is the PE's own then)
                 # the codebook (LUT RAM, alike in every PE) is written from the PE's own copy of
                 # the load port's registers (``OWN_COPY``), a cycle later: one register for the
                 # array fanned out into every PE's LUT RAM across the die (docs/fpga.md, "Every
@@ -495,17 +566,17 @@ class ProcessingElement(wiring.Component):
         # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
         r_valid, r_half = Signal(), Signal()
         r_row = Signal(range(a.acc_depth))
-        sweep_half = self.run.sweep_half if a.sweep_overlap else Const(0, 1)
-        m.d.sync += [r_valid.eq(self.run.sweep), r_row.eq(self.run.sweep_row), r_half.eq(sweep_half)]
+        sweep_half = sweeper.half if a.sweep_overlap else Const(0, 1)
+        m.d.sync += [r_valid.eq(sweeper.sweep), r_row.eq(sweeper.row), r_half.eq(sweep_half)]
         m.d.comb += bias_rd.en.eq(0)            # read ports are enabled unless driven
-        with m.If(self.run.sweep):
-            m.d.comb += [bias_rd.addr.eq(self.run.sweep_bias), bias_rd.en.eq(1)]   # bias_base + row
+        with m.If(sweeper.sweep):
+            m.d.comb += [bias_rd.addr.eq(sweeper.bias), bias_rd.en.eq(1)]   # bias_base + row
         # each file serves the sweep of its pass or the MAC of its pass (never both at once:
         # docs/timing.md "Sweep overlap")
         for number, (acc_wr, acc_rd) in enumerate(ports):
-            swept, cleared = self.run.sweep & (sweep_half == number), r_valid & (r_half == number)
+            swept, cleared = sweeper.sweep & (sweep_half == number), r_valid & (r_half == number)
             with m.If(swept):
-                m.d.comb += [acc_rd.addr.eq(self.run.sweep_row), acc_rd.en.eq(1)]
+                m.d.comb += [acc_rd.addr.eq(sweeper.row), acc_rd.en.eq(1)]
             with m.Else():
                 # read at every entry, code 0 too (its data is never taken: it writes nothing), so
                 # the enable comes from a flip-flop, not from the entry's code
@@ -519,9 +590,9 @@ class ProcessingElement(wiring.Component):
         # X + 1: the row and its bias leave their block RAMs into registers (the sweep's first
         # row may be the one the last MAC writes as it is read, at C + MAC_DRAIN)
         q1_valid, q2_valid = Signal(), Signal()
-        q1_row, q2_row = Signal.like(r_row), Signal.like(desc.row_base)
+        q1_row, q2_row = Signal.like(r_row), Signal(Value.cast(desc.row_base).shape())
         swept_written = Signal()
-        m.d.sync += swept_written.eq(s4_valid & (s4_row == self.run.sweep_row) & (s4_half == sweep_half))
+        m.d.sync += swept_written.eq(s4_valid & (s4_row == sweeper.row) & (s4_half == sweep_half))
         q1_acc, q1_bias = Signal(signed(a.acc_bits)), Signal.like(bias_rd.data)
         m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row), q1_bias.eq(bias_rd.data),
                      q1_acc.eq(Mux(swept_written, w1_sum, read_data(r_half)))]
@@ -544,8 +615,8 @@ class ProcessingElement(wiring.Component):
         # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
         # the sum is registered with the row's read and travels with it (with ``sweep_overlap``
         # the next sweep, another pixel's, may begin the cycle after this one's last read)
-        r_base, q1_base = Signal.like(desc.row_base), Signal.like(desc.row_base)
-        offset = self.run.sweep_offset if a.sweep_overlap else self.run.pixel.out_offset
+        r_base, q1_base = (Signal(Value.cast(desc.row_base).shape()) for _ in range(2))
+        offset = sweeper.offset if a.sweep_overlap else self.run.pixel.out_offset
         m.d.sync += [r_base.eq(desc.row_base + offset), q1_base.eq(r_base)]
         m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row)]
         # X + 3: shift, saturate (compared before the shift, with the bounds shifted up: pass
@@ -645,7 +716,7 @@ class ProcessingElement(wiring.Component):
         continues one entry further on, or is finished if that was its last.
         Returns (issue, entry, first, last, act, bits, plane, valid bits) of the entry issued now."""
         a = self.arch
-        desc = self.run.desc
+        desc = self.desc
         # -- activation queue -----------------------------------------------------------------
         layout = broadcast_item(a)      # the queue holds the broadcaster's items, bit for bit
         queue = self.queue = m.submodules.queue = Queue(width=layout.size, depth=a.fifo_depth)
@@ -700,8 +771,8 @@ class ProcessingElement(wiring.Component):
         if a.registered_broadcast:      # not free while an item is in the broadcast register
             free = free & ~self.arrived
         m.d.comb += [last.eq(issue & (entry + 1 == stop)),
-                     pop.eq((~issue | last) & queue.r_rdy),
-                     self.free.eq(free)]
+                     pop.eq((~issue | last) & queue.r_rdy)]
+        self.report_free(m, free)
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
         return issue, entry, first, last, column_act, column_bits, column_plane, column_valid
 
@@ -713,7 +784,7 @@ class ProcessingElement(wiring.Component):
         last entry. The queue holds at most ``fifo_depth`` items together with the stage.
         Returns what ``column_issue`` returns."""
         a = self.arch
-        desc = self.run.desc
+        desc = self.desc
         layout = broadcast_item(a)
         queued = data.StructLayout({"item": layout, "start": a.ptr_bits, "stop": a.ptr_bits})
         queue = self.queue = m.submodules.queue = Queue(width=queued.size, depth=a.fifo_depth)
@@ -772,9 +843,9 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [entry.eq(head.start), stop.eq(head.stop), issue.eq(1), first.eq(1),
                          pop.eq(1)]
         last = Signal()
-        m.d.comb += [last.eq(issue & (entry + 1 == stop)), queue.r_en.eq(pop),
-                     # free: nothing left after this cycle (the popped item is issuing now)
-                     self.free.eq((~issue | last) & (holding == 0) & (queue.level == pop))]
+        m.d.comb += [last.eq(issue & (entry + 1 == stop)), queue.r_en.eq(pop)]
+        # free: nothing left after this cycle (the popped item is issuing now)
+        self.report_free(m, (~issue | last) & (holding == 0) & (queue.level == pop))
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
 
         # the column's activation (binary: its bits, plane and valid bits), held after the pop

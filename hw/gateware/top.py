@@ -1,10 +1,11 @@
 """The accelerator's top: N PEs, the broadcast (LNZD) unit, the control unit, and the Wishbone
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
-Bus transfers take three cycles (``regmap.TRANSFER_CYCLES``): the request's decode is
-registered once here into the memories' load ports and the start (no bus logic lies on a path
-across the die to the PEs' memories: a write lands the cycle after its request, a start begins
-the program then), then ``ack`` follows with a read's data from a synchronous read port;
+Bus transfers take three cycles (``regmap.transfer_cycles``; five with ``pe_copies``, each PE
+registering the load port twice more): the request's decode is registered once here into the
+memories' load ports and the start (no bus logic lies on a path across the die to the PEs'
+memories: a write lands the cycle after its request, a start begins the program then), then
+``ack`` follows with a read's data from a synchronous read port;
 ``dat_r`` is driven by registers and read ports only. Writes of entries wider than 32 bits
 collect their low words in a staging register; the last word commits the entry. While the
 program runs, memory writes are ignored (registers still read).
@@ -86,7 +87,14 @@ class Accelerator(wiring.Component):
             wiring.connect(m, sources[0], *(pe.items for pe in pes))
         for lane, pe in zip(broadcast.groups, pes):
             wiring.connect(m, lane, pe.group)
-        m.d.comb += [control.column_done.eq(broadcast.done & between & Cat(pe.free for pe in pes).all()),
+        # the column's end: the broadcaster done, nothing in the relay, every PE free (with
+        # ``pe_copies`` each PE's ``free`` is its own register, and so is the broadcaster's part)
+        scanned = broadcast.done & between
+        if a.pe_copies:
+            scanned_registered = Signal(name="column_scanned")
+            m.d.sync += scanned_registered.eq(scanned)
+            scanned = scanned_registered
+        m.d.comb += [control.column_done.eq(scanned & Cat(pe.free for pe in pes).all()),
                      self.done.eq(control.done)]
 
         # -- the host bus -------------------------------------------------------------------------
@@ -94,8 +102,9 @@ class Accelerator(wiring.Component):
         # the transfer's cycle: 0 waiting for (or taking) a request, then its decode in the load
         # ports, then ack. A counter rather than ack's own flip-flop gates the next request:
         # out of context that flip-flop sits by its pin, a trip across the die and back
-        last = regmap.TRANSFER_CYCLES - 1
-        step = Signal(range(regmap.TRANSFER_CYCLES), name="bus_step")
+        cycles = regmap.transfer_cycles(a)
+        last = cycles - 1
+        step = Signal(range(cycles), name="bus_step")
         access = Signal()
         m.d.comb += [access.eq(bus.cyc & bus.stb & (step == 0)), bus.ack.eq(step == last)]
         with m.If(access | (step != 0)):

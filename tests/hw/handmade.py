@@ -89,7 +89,8 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
     acts = trace_int(program, np.asarray(xq)[None, :])
     t = timing.PROGRAM_HEAD
     delay = a.scan_delay            # "Group feed": every group scan starts at T + delay
-    drain = timing.MAC_DRAIN + timing.ENTRY_STAGES * a.entry_stage      # "Entry stage"
+    drain = (timing.MAC_DRAIN + timing.ENTRY_STAGES * a.entry_stage      # "Entry stage"
+             + timing.SWEEP_COPY_STAGES * a.pe_copies)                   # "PE copies"
     for index, p in enumerate(program.passes):
         if p.kind == 1:
             t = _binary_pass_end(program, p, t + delay) + drain + p.rows + timing.REQUANT_TAIL
@@ -100,7 +101,7 @@ def timing_cycles(program: Program, xq: np.ndarray) -> int:
                 column = _binary_items_end(a, gaps, p.rows, t + delay, trailing)
                 if a.sweep_overlap and p.rows:
                     x = column + drain
-                    t = column + timing.PIXEL_RESTART
+                    t = column + a.pixel_restart
                     if swept is not None:
                         x, t = max(x, swept), max(t, swept)
                     swept = x + p.rows

@@ -84,11 +84,11 @@ ZS_ARCHS = [
           ptr_depth=512, bias_depth=128, max_passes=16, padding_merge=1, registered_broadcast=1,
           group_feed=1, entry_stage=1),
     _arch("z3pe-reg", pes=3, fifo_depth=1, act_depth=64, acc_depth=4, sparse_depth=1024,
-          ptr_depth=512, bias_depth=128, max_passes=32, registered_broadcast=1),
+          ptr_depth=512, bias_depth=128, max_passes=32, registered_broadcast=1, pe_copies=1),
     # the broadcast relay with the FPGA builds' switches, two-deep queues (docs/fpga.md)
     _arch("z4pe-relay", pes=4, fifo_depth=2, act_depth=32, acc_depth=8, sparse_depth=512,
           ptr_depth=512, bias_depth=128, max_passes=16, registered_broadcast=1, group_feed=1,
-          bounds_lookahead=1, broadcast_relay=1, entry_stage=1),
+          bounds_lookahead=1, broadcast_relay=1, entry_stage=1, pe_copies=1),
 ]
 
 #: the random binary cases' shapes: which layers are binary ("b") and which sparse ("s")
@@ -551,7 +551,8 @@ def corner_inputs(program: Program, layers: list, xq: np.ndarray, seed: int) -> 
 #: files small enough that output channels tile (several descriptors looping over the pixels);
 #: lane passes on three: on one PE every conv is one (columns of many entries, zeros not pushed),
 #: on 2 and 8 PEs pools and depthwise convs, on 8 with the registered broadcast, the group feed,
-#: the broadcast relay and the entry stage; the sweep overlap with the entry stage on 4
+#: the broadcast relay, the entry stage and the PEs' copies; the sweep overlap with the entry
+#: stage and the PEs' copies on 4
 CONV_ARCHS = [
     _arch("c1pe", pes=1, fifo_depth=2, act_depth=512, acc_depth=4, sparse_depth=2048,
           ptr_depth=1024, bias_depth=256, max_layers=4, max_passes=32, lane_passes=1),
@@ -560,10 +561,10 @@ CONV_ARCHS = [
           sweep_overlap=1),
     _arch("c4pe", pes=4, fifo_depth=8, act_depth=128, acc_depth=2, sparse_depth=1024,
           ptr_depth=1024, bias_depth=128, max_layers=4, max_passes=32, sweep_overlap=1,
-          entry_stage=1),
+          entry_stage=1, pe_copies=1),
     _arch("c8pe", pes=8, fifo_depth=2, act_depth=64, acc_depth=4, sparse_depth=512,
           ptr_depth=1024, bias_depth=64, max_layers=4, max_passes=16, lane_passes=1,
-          registered_broadcast=1, group_feed=1, broadcast_relay=1, entry_stage=1),
+          registered_broadcast=1, group_feed=1, broadcast_relay=1, entry_stage=1, pe_copies=1),
 ]
 
 

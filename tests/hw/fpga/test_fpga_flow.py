@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from amaranth.hdl import Shape
 
 from zeroskip.errors import ZeroskipError
 
@@ -20,6 +21,7 @@ from zeroskip.cli import main
 from zeroskip.hw.fpga import flow
 from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.gateware.interfaces import broadcast_item
+from zeroskip.hw.gateware.layouts import descriptor_struct
 from zeroskip.hw.gateware.pe import FORWARD_SLICE, addend_bits
 from zeroskip.hw.regmap import memory_shapes
 
@@ -163,7 +165,8 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     Yosys alone folds the alike copies into one (the check's own control); and so does each copy
     of a MAC's forwarding selects, of a PE's max pooling and bipolar flags, its codebook's load
     registers, its banks' switch, its pass kind's and its entry slot's, its sweep's pass
-    constants, and of the relay's valid bit. A few seconds of Yosys each."""
+    constants, of the relay's valid bit, and the broadcaster's group flag per lane. A few seconds
+    of Yosys each."""
     arch = dataclasses.replace(flow.TINY_ARCH, pes=2, registered_broadcast=1, broadcast_relay=1)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
@@ -187,10 +190,39 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     assert not arch.padding_merge       # (with it, the next slot's too)
     # and the sweep's pass constants: the shift, relu, binarize, ±2^shift
     requant = (arch.acc_bits + 1).bit_length() + 1 + 1 + 2 * arch.act_bits
+    # and the broadcaster's group flag ``fresh``, once and once per lane (as many as PEs)
     assert flip_flops(()) == (broadcast + selects + 1 + 1 + 1 + loads + 1 + 1 + arch.pes * slot
-                              + requant)
+                              + requant + 1)
     assert flip_flops(flow.KEEP_OWN_COPIES) == \
-        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant) + selects * slices + 2
+        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant) + selects * slices + 2 \
+        + 1 + arch.pes
+
+
+@needs_yosys
+def test_every_pe_keeps_its_own_copies_of_the_array_registers(tmp_path):
+    """With ``pe_copies`` each PE's copies of the pass descriptor's fields, of the bus's load
+    address and data and of the control unit's sweep stay its own (``flow.KEEP_OWN_COPIES``):
+    PEs times the flip-flops Yosys alone keeps of each, one set for the array, alike in every PE
+    (the check's own control). A few seconds of Yosys each."""
+    arch = dataclasses.replace(flow.TINY_ARCH, pes=2, pe_copies=1)
+    (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
+    kinds = {"descriptor": "w:pe*.pass_*", "load": "w:pe*.load_addr w:pe*.load_data %u",
+             "sweep": "w:pe*.sweep_*_copy"}
+
+    def flip_flops(commands):
+        return yosys_counts(tmp_path, ["read_rtlil top.il", *commands,
+                                       "synth_ecp5 -top top -run begin:map_ffs",
+                                       *(f"select -count {wires} %ci1:+[Q] c:* %i"
+                                         for wires in kinds.values())])[-len(kinds):]
+
+    merged = dict(zip(kinds, flip_flops(())))
+    fields = descriptor_struct(arch).members
+    assert merged["descriptor"] >= sum(Shape.cast(fields[name]).width for name in ("kind", "layer"))
+    assert merged["load"] >= memory_shapes(arch)["sparse"][0]     # the load port's data at least
+    # the sweep's flag, row and bias address
+    assert merged["sweep"] >= 1 + (arch.acc_depth - 1).bit_length()
+    assert dict(zip(kinds, flip_flops(flow.KEEP_OWN_COPIES))) == \
+        {kind: arch.pes * count for kind, count in merged.items()}
 
 
 @needs_yosys

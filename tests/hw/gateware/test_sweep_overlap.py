@@ -99,13 +99,17 @@ def test_the_recurrence():
     0's); pixel 2 starts at max(16, 19) = 19 (its file is pixel 0's), C at 21, sweeps at
     25..29 (C + the drain, 4); the pass ends at 30 + REQUANT_TAIL. Without the switch: 3 sweeps
     and tails. With a drain of 5 (``entry_stage``) pixel 0 sweeps at 15..19, pixel 1 at 20..24,
-    pixel 2 starts at 20, ends its column phase at 22 and sweeps at 27..31."""
+    pixel 2 starts at 20, ends its column phase at 22 and sweeps at 27..31. With one row the
+    restart decides: pixel 1 starts at 12 (C = 14, sweeps at 18), pixel 2 at 16 (C = 18, sweeps
+    at 22); restarting a cycle later (``pe_copies``), at 13 and 18 (sweeps at 19 and 24)."""
     ends = np.array([[10, 2, 2]])
     assert timing.PIXEL_RESTART == 2
-    assert pixel_pass_cycles(ends, 5, True, 4)[0] == 30 + timing.REQUANT_TAIL
-    assert pixel_pass_cycles(ends, 5, False, 4)[0] == 14 + 3 * (4 + 5 + timing.REQUANT_TAIL)
-    assert pixel_pass_cycles(ends, 0, True, 4)[0] == 14 + 3 * (4 + timing.REQUANT_TAIL)
-    assert pixel_pass_cycles(ends, 5, True, 5)[0] == 32 + timing.REQUANT_TAIL
+    assert pixel_pass_cycles(ends, 5, True, 4, timing.PIXEL_RESTART)[0] == 30 + timing.REQUANT_TAIL
+    assert pixel_pass_cycles(ends, 5, False, 4, timing.PIXEL_RESTART)[0] == 14 + 3 * (4 + 5 + timing.REQUANT_TAIL)
+    assert pixel_pass_cycles(ends, 0, True, 4, timing.PIXEL_RESTART)[0] == 14 + 3 * (4 + timing.REQUANT_TAIL)
+    assert pixel_pass_cycles(ends, 5, True, 5, timing.PIXEL_RESTART)[0] == 32 + timing.REQUANT_TAIL
+    assert pixel_pass_cycles(ends, 1, True, 4, 2)[0] == 23 + timing.REQUANT_TAIL
+    assert pixel_pass_cycles(ends, 1, True, 4, 3)[0] == 25 + timing.REQUANT_TAIL
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -1,7 +1,11 @@
-"""The Wishbone slave of the top: three-cycle transfers (``regmap.TRANSFER_CYCLES``), registers, activation banks read back,
+"""The Wishbone slave of the top: three-cycle transfers (``regmap.transfer_cycles``, five with
+``pe_copies``), registers, activation banks read back,
 memory writes locked out while the program runs."""
 
+import dataclasses
+
 import numpy as np
+import pytest
 
 from zeroskip.hw import regmap
 from zeroskip.hw.gateware.top import Accelerator
@@ -10,18 +14,19 @@ from benches import simulate, tiny
 from handmade import encode, random_layers
 
 
-def test_ack_timing_and_registers():
-    arch = tiny()
+@pytest.mark.parametrize("pe_copies", [0, 1])
+def test_ack_timing_and_registers(pe_copies):
+    arch = dataclasses.replace(tiny(), pe_copies=pe_copies)
     top = Accelerator(arch)
     bus = top.bus
     log = {}
 
     async def bench(ctx, host):
-        # a raw read: ack exactly TRANSFER_CYCLES - 1 cycles after the request, for one cycle
+        # a raw read: ack exactly transfer_cycles - 1 cycles after the request, for one cycle
         ctx.set(bus.adr, regmap.REG_ID)
         ctx.set(bus.cyc, 1)
         ctx.set(bus.stb, 1)
-        for _ in range(regmap.TRANSFER_CYCLES - 1):
+        for _ in range(regmap.transfer_cycles(arch) - 1):
             assert not ctx.get(bus.ack)
             await ctx.tick()
         assert ctx.get(bus.ack)
@@ -39,8 +44,9 @@ def test_ack_timing_and_registers():
     assert log == {"id": regmap.fingerprint(arch), "passes": 5, "status": 0}
 
 
-def test_activation_banks_round_trip():
-    arch = tiny(pes=3)
+@pytest.mark.parametrize("pe_copies", [0, 1])
+def test_activation_banks_round_trip(pe_copies):
+    arch = dataclasses.replace(tiny(pes=3), pe_copies=pe_copies)
     top = Accelerator(arch)
     regions = regmap.regions(arch)
     values = {(bank, pe, i): (bank * 1000 + pe * 100 + i * 7 - 300) & 0xFFFF
@@ -57,8 +63,9 @@ def test_activation_banks_round_trip():
     assert read == values
 
 
-def test_memory_writes_ignored_while_running():
-    arch = tiny()
+@pytest.mark.parametrize("pe_copies", [0, 1])
+def test_memory_writes_ignored_while_running(pe_copies):
+    arch = dataclasses.replace(tiny(), pe_copies=pe_copies)
     rng = np.random.default_rng(0)
     program = encode(arch, random_layers(rng, arch, [16, 16], density=1.0))
     top = Accelerator(arch, program)

@@ -1,10 +1,11 @@
 """The Wishbone slave's handshake on the generated Verilog, at the signal level: back-to-back
 classic transfers (registers, a wide entry, the activation banks of every PE) with ``cyc`` and
-``stb`` held high, ``ack`` low in each request's first ``regmap.TRANSFER_CYCLES`` − 1 cycles and
+``stb`` held high, ``ack`` low in each request's first ``regmap.transfer_cycles(arch)`` − 1 cycles and
 high with the data in its last (``wishbone_handshake_tb.py``). The host driver's adapter cannot
 see that (benchmarks/mutants.py: ``ack-held``, ``ack-early``, ``ack-before-decode``). On the quick build the other tests share.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -42,12 +43,16 @@ def handshake_transfers(arch) -> list:
     return transfers
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
-def test_back_to_back_transfers_take_their_cycles_each(simulator, tmp_path, monkeypatch):
+@pytest.mark.parametrize("simulator, arch", [*((simulator, QUICK) for simulator in SIMULATORS),
+                                             ("icarus", dataclasses.replace(QUICK, pe_copies=1))],
+                         ids=[*SIMULATORS, "icarus-pe-copies"])
+def test_back_to_back_transfers_take_their_cycles_each(simulator, arch, tmp_path, monkeypatch):
+    """(With ``pe_copies`` a transfer takes two cycles more: each PE registers the load port
+    twice.)"""
     from cocotb_tools.runner import get_results, get_runner
 
     simulator = require_simulator(simulator)
-    generated = generated_verilog(QUICK)
+    generated = generated_verilog(arch)
     model = build(generated["verilog"], generated["name"], simulator)
     # under pytest cocotb's runner exits the process on a failed test: the results file says
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
@@ -59,7 +64,8 @@ def test_back_to_back_transfers_take_their_cycles_each(simulator, tmp_path, monk
             test_module="wishbone_handshake_tb", hdl_toplevel=model.toplevel,
             hdl_toplevel_lang="verilog", build_dir=model.directory, test_dir=tmp_path,
             results_xml=str(tmp_path / "results.xml"), timescale=TIMESCALE, log_file=log,
-            extra_env={"ZEROSKIP_BUS_TB": json.dumps(handshake_transfers(QUICK))})
+            extra_env={"ZEROSKIP_BUS_TB": json.dumps(handshake_transfers(arch)),
+                       "ZEROSKIP_BUS_CYCLES": str(regmap.transfer_cycles(arch))})
     tests, failed = get_results(Path(xml))
     text = log.read_text(errors="replace") if log.exists() else ""
     why = [line.strip() for line in text.splitlines() if "Error" in line]

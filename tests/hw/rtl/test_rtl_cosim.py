@@ -149,13 +149,15 @@ def test_regression_graph_sample():
 
 def test_regression_zs_sample():
     """The timing model's improvements switched on (``bounds_lookahead``, ``padding_merge``,
-    docs/timing.md), the registered broadcast, the broadcast relay and the entry stage: a sparse and a binary or mixed program per
+    docs/timing.md), the registered broadcast, the broadcast relay, the entry stage and the PEs'
+    copies: a sparse and a binary or mixed program per
     ``ZS_ARCHS``, bit- and cycle-exact on Icarus."""
     cases = zs_sample_cases()
     assert {case.arch.bounds_lookahead for case in cases} == {0, 1}
     assert {case.arch.registered_broadcast for case in cases} == {0, 1}
     assert {case.arch.broadcast_relay for case in cases} == {0, 1}
     assert {case.arch.entry_stage for case in cases} == {0, 1}
+    assert {case.arch.pe_copies for case in cases} == {0, 1}
     assert any(case.arch.padding_merge for case in cases)
     assert sum(int(image.merged.sum()) for case in cases
                for image in case.program.decoded.passes if image.merged is not None) > 0

@@ -192,7 +192,7 @@ MUTANTS = [
            "group_data = Mux(source, banks[0].data, banks[1].data)",
            "broadcaster reads the destination bank"),
     Mutant("host-read-bank", "bank select", TOP,
-           'pe.load.bank.eq(hits["act1"])', 'pe.load.bank.eq(hits["act0"])',
+           'port.bank.eq(hits["act1"])', 'port.bank.eq(hits["act0"])',
            "host reads of act1 return act0 (and back)"),
     # -- slices and bit ranges ------------------------------------------------------------------
     Mutant("entry-slot-bits", "slice", PE,
@@ -270,10 +270,10 @@ MUTANTS = [
            "broadcast.ready.eq(Cat(pe.ready for pe in pes).any())",
            "broadcast stalls only when every queue is full"),
     Mutant("copies-descriptor-late", "pe copies", PE,
-           'return SimpleNamespace(**{name: self.own_copy(m, f"pass_{name}", getattr(run, name))',
+           'return SimpleNamespace(**{name: self.own_copy(m, f"pass_{name}", getattr(group, name))',
            'return SimpleNamespace(**{name: self.own_copy(m, f"pass_{name}",\n'
-           '                                                    self.own_copy(m, f"late_{name}", getattr(run, name)))',
-           "the PE's copy of the pass descriptor two cycles after the control unit's"),
+           '                                                    self.own_copy(m, f"late_{name}", getattr(group, name)))',
+           "the PE's copy of the pass descriptor a cycle later than the control unit's"),
     Mutant("copies-sweep-in-step", "pe copies", CONTROL,
            "lead = timing.SWEEP_COPY_STAGES * a.pe_copies", "lead = 0",
            "the control unit sweeps as if the PEs' copies of its sweep were not a cycle later"),

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig
-from zeroskip.hw.gateware.interfaces import descriptor_load_signature, pass_signature
+from zeroskip.hw.gateware.interfaces import descriptor_load_signature, pass_signature, pe_descriptor
 from zeroskip.hw.gateware.layouts import descriptor_struct
 from zeroskip.hw.program import KIND_BINARY_CONV, KIND_CONV, image_name
 from zeroskip.hw.regmap import DATA_BITS, memory_shapes
@@ -59,7 +59,11 @@ class ControlUnit(wiring.Component):
             f"the MAC pipeline writes its last sum at C + {arch.mac_write_latency}"
         self.arch = arch
         self.descriptors = descriptors
+        # with ``pe_copies``: the PEs' fields of the next pass's descriptor, loaded the cycle
+        # before ``run.desc`` (docs/timing.md "PE copies")
+        ahead = {"desc_ahead": Out(pe_descriptor(arch))} if arch.pe_copies else {}
         super().__init__({
+            **ahead,
             "start": In(1), "passes": In(range(arch.max_passes + 1)),
             "column_done": In(1),                  # broadcaster done and every PE free
             "run": Out(pass_signature(arch)),      # to the broadcaster and every PE
@@ -120,9 +124,18 @@ class ControlUnit(wiring.Component):
         # set the cycle before: the FSM's decision fanned out to the enables of every bit of it
         # (docs/fpga.md, "PE copies")
         latching = Signal(name="desc_latching")
-        m.d.sync += latching.eq(0)
+        latching_next = Signal(name="desc_latching_next")         # the FSM's decisions below
+        m.d.sync += latching.eq(latching_next)
         with m.If(latching):
             m.d.sync += desc.eq(rd.data)
+        if a.pe_copies:
+            # the PEs' fields a cycle ahead: the read port holds the next descriptor then already
+            # (fetched as the pass before began; the bus writes none while a program runs, and
+            # a write lands cycles before a start)
+            word = data.View(descriptor_struct(a), rd.data)
+            with m.If(latching_next):
+                m.d.sync += [getattr(self.desc_ahead, name).eq(getattr(word, name))
+                             for name in self.desc_ahead.shape().members]
 
         def latch(word):
             """Begin the pass of the descriptor ``word`` (the read port's data) at pixel 0 (its
@@ -224,12 +237,11 @@ class ControlUnit(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.done.eq(0)
                 with m.If(self.start):
-                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2),
-                                 latching.eq(timing.PROGRAM_HEAD == 2)]
+                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
+                    m.d.comb += latching_next.eq(timing.PROGRAM_HEAD == 2)
                     m.next = "HEAD"
             with m.State("HEAD"):
-                m.d.comb += run.busy.eq(1)
-                m.d.sync += latching.eq(count == 1)
+                m.d.comb += [run.busy.eq(1), latching_next.eq(count == 1)]
                 with m.If(count == 0):
                     latch(rd.data)
                     m.d.sync += fetch.eq(1)
@@ -288,7 +300,7 @@ class ControlUnit(wiring.Component):
                         m.next = "TAIL"
             with m.State("TAIL"):
                 m.d.comb += run.busy.eq(1)
-                m.d.sync += latching.eq((count == 1) & last_pixel & ~last_pass)
+                m.d.comb += latching_next.eq((count == 1) & last_pixel & ~last_pass)
                 with m.If(count == 0):
                     with m.If(~last_pixel):
                         next_pixel()
@@ -315,7 +327,7 @@ class ControlUnit(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 with m.If(self.start):
-                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2),
-                                 latching.eq(timing.PROGRAM_HEAD == 2)]
+                    m.d.sync += [self.cycles.eq(1), index.eq(0), count.eq(timing.PROGRAM_HEAD - 2)]
+                    m.d.comb += latching_next.eq(timing.PROGRAM_HEAD == 2)
                     m.next = "HEAD"
         return m

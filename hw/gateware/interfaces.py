@@ -93,6 +93,19 @@ def pixel_layout(arch: ArchConfig) -> data.StructLayout:
                               "ix0": corner, "out_offset": desc["row_base"].shape})
 
 
+#: the pass descriptor's fields a PE reads (``pe_descriptor``)
+DESCRIPTOR_FIELDS = ("kind", "planes", "layer", "op", "row_base", "shift", "relu", "binarize",
+                     "ptr_base", "rows")
+
+
+def pe_descriptor(arch: ArchConfig) -> data.StructLayout:
+    """The fields of the pass descriptor a PE reads: with ``pe_copies`` the control unit sends
+    them a cycle ahead, through a register per group of PEs, into each PE's own (docs/timing.md
+    "PE copies")."""
+    members = descriptor_struct(arch).members
+    return data.StructLayout({name: members[name] for name in DESCRIPTOR_FIELDS})
+
+
 def pass_signature(arch: ArchConfig) -> wiring.Signature:
     """The running pass, as the control unit drives it: ``start`` in its first cycle, its
     descriptor and, for conv passes, its output pixel (``start`` then begins each pixel-pass),

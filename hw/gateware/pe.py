@@ -59,8 +59,8 @@ from zeroskip.hw import timing
 from zeroskip.hw.arch import ArchConfig, _bits_for
 from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.fixedpoint import max_offset, signed_range
-from zeroskip.hw.gateware.interfaces import (broadcast_item, broadcast_signature,
-                                             group_read_signature, pass_signature,
+from zeroskip.hw.gateware.interfaces import (DESCRIPTOR_FIELDS, broadcast_item, broadcast_signature,
+                                             group_read_signature, pass_signature, pe_descriptor,
                                              pe_load_signature, plane_bits)
 from zeroskip.hw.gateware.layouts import entry_struct
 from zeroskip.hw.gateware.queue import Queue
@@ -84,9 +84,6 @@ FORWARD_SLICE = 8
 #: FPGA flow marks their read ports ``COLLISION_X_MASK`` (hw/fpga/flow.py)
 FORWARDED_FILES = ("acc", "acc1")
 
-#: the pass descriptor's fields a PE reads (``ProcessingElement.pass_descriptor``)
-DESCRIPTOR_FIELDS = ("kind", "planes", "layer", "op", "row_base", "shift", "relu", "binarize",
-                     "ptr_base", "rows")
 
 
 def tree_sum(terms):
@@ -175,6 +172,8 @@ class ProcessingElement(wiring.Component):
             # (``queue_room``), picked by whether an item arrived last cycle (a register here
             # too), so a path from a PE to the broadcaster begins at this PE's flip-flops
             room = {"ready": Out(1)}
+        if arch.pe_copies:      # the descriptor's fields from the PE's group register (top.py)
+            room["desc_ahead"] = In(pe_descriptor(arch))
         super().__init__({
             # from the broadcaster (pushed only while every PE's queue has room); with
             # ``registered_broadcast`` each PE holds its own copy of the broadcast register
@@ -220,16 +219,17 @@ class ProcessingElement(wiring.Component):
     def pass_descriptor(self, m: Module):
         """The running pass's descriptor, the fields a PE reads (``DESCRIPTOR_FIELDS``).
 
-        With ``pe_copies`` each PE reads its own registers, loaded from the control unit's a
-        cycle after it latches a pass. No PE reads the descriptor in a pass's first cycle T: the
+        With ``pe_copies`` each PE reads its own registers, loaded from its group's register
+        (``desc_ahead``, hw/gateware/top.py), which the control unit loads a cycle before it
+        latches a pass: the PE's copy changes a cycle after the control unit's. No PE reads the descriptor in a pass's first cycle T: the
         pass's first group read, at T, goes to both banks, and its bank is picked from the data
         at T + 1; the first item reaches a PE at T + 2 or later; the previous pass's last
         activation is written before T (``REQUANT_TAIL``). Two cycles late, the copy picks the
         wrong bank (the mutant ``descriptor-copy-late``)."""
-        run = self.run.desc
         if not self.arch.pe_copies:
-            return run
-        return SimpleNamespace(**{name: self.own_copy(m, f"pass_{name}", getattr(run, name))
+            return self.run.desc
+        group = self.desc_ahead
+        return SimpleNamespace(**{name: self.own_copy(m, f"pass_{name}", getattr(group, name))
                                   for name in DESCRIPTOR_FIELDS})
 
     def sweep_registers(self, m: Module):
@@ -247,19 +247,14 @@ class ProcessingElement(wiring.Component):
 
     def load_port(self, m: Module):
         """The host bus's load port: the top's registers, or with ``pe_copies`` this PE's own
-        copies of them ``regmap.LOAD_STAGES`` cycles later, through as many registers (the
-        placer puts the first between the top and the PE; a transfer takes that much longer,
-        ``regmap.transfer_cycles``)."""
+        copies of them, after a register per group of PEs in the top: ``regmap.LOAD_STAGES``
+        cycles later (a transfer takes that much longer, ``regmap.transfer_cycles``)."""
         load = self.load
         if not self.arch.pe_copies:
             return load
 
-        def copied(name, value):
-            for stage in range(LOAD_STAGES - 1):
-                value = self.own_copy(m, f"load_{name}_{stage}", value)
-            return self.own_copy(m, f"load_{name}", value)
-
-        return SimpleNamespace(**{name: copied(name, getattr(load, name))
+        assert LOAD_STAGES == 2          # the top's group register, then the PE's own
+        return SimpleNamespace(**{name: self.own_copy(m, f"load_{name}", getattr(load, name))
                                   for name in ("addr", "data", "we", "re", "bank")}, rdata=load.rdata)
 
     def report_free(self, m: Module, free) -> None:

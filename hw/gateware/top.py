@@ -21,10 +21,16 @@ from zeroskip.hw import regmap
 from zeroskip.hw.arch import ArchConfig
 from zeroskip.hw.gateware.broadcast import BroadcastRelay, Broadcaster
 from zeroskip.hw.gateware.control import ControlUnit
-from zeroskip.hw.gateware.interfaces import PE_LOAD_TARGETS
+from zeroskip.hw.gateware import OWN_COPY
+from zeroskip.hw.gateware.interfaces import PE_LOAD_TARGETS, pe_load_signature
 from zeroskip.hw.gateware.pe import ProcessingElement
 from zeroskip.hw.program import Program, memory_images
 from zeroskip.hw.gateware.wishbone import bus_signature
+
+
+#: with ``pe_copies``: PEs per register on the way across the die, between a register one for
+#: the array (the pass descriptor's, the bus's load port) and each PE's own copy
+GROUP_PES = 4
 
 
 def _log2(n: int) -> int:
@@ -66,6 +72,12 @@ class Accelerator(wiring.Component):
 
         # -- the array ----------------------------------------------------------------------------
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
+        groups = [pes[k:k + GROUP_PES] for k in range(0, len(pes), GROUP_PES)]
+        if a.pe_copies:     # the descriptor's fields a cycle ahead, a register per group of PEs
+            for g, members in enumerate(groups):
+                staged = Signal(control.desc_ahead.shape(), name=f"desc_group{g}", attrs={OWN_COPY: 1})
+                m.d.sync += staged.eq(control.desc_ahead)
+                m.d.comb += [pe.desc_ahead.eq(staged) for pe in members]
         # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE;
         # with the registered broadcast every PE registers it itself (its own copy of the register)
         sources = list(broadcast.lane_items) if a.lane_passes else [broadcast.items]
@@ -147,17 +159,30 @@ class Accelerator(wiring.Component):
 
         # load ports, registered: address and data from the region hit, one write enable per
         # memory (the PEs' address and data are alike: one register drives them all; each PE
-        # registers the codebook's write again, hw/gateware/pe.py)
-        for p, pe in enumerate(pes):
+        # registers the codebook's write again, hw/gateware/pe.py). With ``pe_copies`` they pass
+        # a register per group of PEs on the way (``regmap.LOAD_STAGES``; each PE has its own)
+        ports = [pe_load_signature(a).create() if a.pe_copies else pe.load for pe in pes]
+        for p, (pe, port) in enumerate(zip(pes, ports)):
             for name in PE_LOAD_TARGETS:
                 index, pe_sel, commit, value = fields[name]
                 with m.If(hits[name]):
-                    m.d.sync += [pe.load.addr.eq(index), pe.load.data.eq(value)]
+                    m.d.sync += [port.addr.eq(index), port.data.eq(value)]
                 enable = commit if name == "codebook" else commit & (pe_sel == p)
-                m.d.sync += pe.load.we[name].eq(enable)
+                m.d.sync += port.we[name].eq(enable)
             act_hit = hits["act0"] | hits["act1"]
-            m.d.sync += [pe.load.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
-                         pe.load.bank.eq(hits["act1"])]
+            m.d.sync += [port.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
+                         port.bank.eq(hits["act1"])]
+        if a.pe_copies:
+            for g, members in enumerate(groups):
+                own = {OWN_COPY: 1}
+                first = ports[pes.index(members[0])]
+                addr = Signal.like(first.addr, name=f"load_group{g}_addr", attrs=own)
+                word = Signal.like(first.data, name=f"load_group{g}_data", attrs=own)
+                m.d.sync += [addr.eq(first.addr), word.eq(first.data)]
+                for pe in members:
+                    port = ports[pes.index(pe)]
+                    m.d.sync += [pe.load.we.eq(port.we), pe.load.re.eq(port.re), pe.load.bank.eq(port.bank)]
+                    m.d.comb += [pe.load.addr.eq(addr), pe.load.data.eq(word)]
         index, _, commit, value = fields["descriptors"]
         m.d.sync += [control.load.addr.eq(index), control.load.data.eq(value),
                      control.load.we.descriptors.eq(commit)]

@@ -28,7 +28,7 @@ DATA_BITS = 32
 #: a bus transfer's cycles: the request, its decode registered into the load ports, ``ack``
 #: (with a read's data); hw/gateware/top.py. With ``pe_copies`` the load port goes through a
 #: register per group of PEs and then each PE's own (``LOAD_STAGES``: one register for the
-#: array into 16 PEs' across the die was routed 14 ns, docs/fpga.md "PE copies"):
+#: array into 16 PEs' across the die was routed 14 ns, docs/fpga.md "The PEs' own copies"):
 #: ``transfer_cycles(arch)``
 TRANSFER_CYCLES = 3
 LOAD_STAGES = 2

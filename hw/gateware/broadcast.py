@@ -81,7 +81,7 @@ class Broadcaster(wiring.Component):
         held = Signal(data.ArrayLayout(signed(a.act_bits), n), name="group_held")
         fresh = Signal(name="group_fresh", attrs={OWN_COPY: 1})
         # and ``fresh`` again in a register per lane (``OWN_COPY``), each selecting its lane's
-        # group: one register had fanned out to every lane's bits (docs/fpga.md, "PE copies")
+        # group: one register had fanned out to every lane's bits (docs/fpga.md, "The PEs' own copies")
         fresh_next = Signal(name="group_fresh_next")
         lane_fresh = [Signal(name=f"group_fresh_{lane}", attrs={OWN_COPY: 1}) for lane in range(n)]
         m.d.sync += [register.eq(fresh_next) for register in (fresh, *lane_fresh)]

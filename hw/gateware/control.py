@@ -122,7 +122,7 @@ class ControlUnit(wiring.Component):
 
         # the descriptor's register loads in the cycle ``latch`` is called, its enable a register
         # set the cycle before: the FSM's decision fanned out to the enables of every bit of it
-        # (docs/fpga.md, "PE copies")
+        # (docs/fpga.md, "The PEs' own copies")
         latching = Signal(name="desc_latching")
         latching_next = Signal(name="desc_latching_next")         # the FSM's decisions below
         m.d.sync += latching.eq(latching_next)

@@ -85,7 +85,6 @@ FORWARD_SLICE = 8
 FORWARDED_FILES = ("acc", "acc1")
 
 
-
 def tree_sum(terms):
     """Sum of ``terms`` (a balanced adder tree)."""
     terms = list(terms)
@@ -209,7 +208,8 @@ class ProcessingElement(wiring.Component):
 
     def own_copy(self, m: Module, name: str, value):
         """``value`` registered in this PE's own flip-flop (``OWN_COPY``), named ``name``: the
-        array's one register would cross the die into every PE (docs/fpga.md, "PE copies").
+        array's one register would cross the die into every PE (docs/fpga.md, "The PEs' own
+        copies").
         The copy's shape is ``value``'s (``Signal.like`` would copy its attributes too)."""
         shape = value.shape() if isinstance(value, data.View) else Value.cast(value).shape()
         copy = Signal(shape, name=name, attrs={OWN_COPY: 1})
@@ -221,11 +221,12 @@ class ProcessingElement(wiring.Component):
 
         With ``pe_copies`` each PE reads its own registers, loaded from its group's register
         (``desc_ahead``, hw/gateware/top.py), which the control unit loads a cycle before it
-        latches a pass: the PE's copy changes a cycle after the control unit's. No PE reads the descriptor in a pass's first cycle T: the
-        pass's first group read, at T, goes to both banks, and its bank is picked from the data
-        at T + 1; the first item reaches a PE at T + 2 or later; the previous pass's last
-        activation is written before T (``REQUANT_TAIL``). Two cycles late, the copy picks the
-        wrong bank (the mutant ``descriptor-copy-late``)."""
+        latches a pass: the PE's copy changes a cycle after the control unit's. No PE reads the
+        descriptor in a pass's first cycle T: the pass's first group read, at T, goes to both
+        banks, and its bank is picked from the data at T + 1; the first item reaches a PE at
+        T + 2 or later; the previous pass's last activation is written before T
+        (``REQUANT_TAIL``). A cycle later still, the copy picks the wrong bank (the mutant
+        ``copies-descriptor-late``)."""
         if not self.arch.pe_copies:
             return self.run.desc
         group = self.desc_ahead
@@ -252,7 +253,6 @@ class ProcessingElement(wiring.Component):
         load = self.load
         if not self.arch.pe_copies:
             return load
-
         assert LOAD_STAGES == 2          # the top's group register, then the PE's own
         return SimpleNamespace(**{name: self.own_copy(m, f"load_{name}", getattr(load, name))
                                   for name in ("addr", "data", "we", "re", "bank")}, rdata=load.rdata)

@@ -1,8 +1,8 @@
 """The accelerator's top: N PEs, the broadcast (LNZD) unit, the control unit, and the Wishbone
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
-Bus transfers take three cycles (``regmap.transfer_cycles``; five with ``pe_copies``, each PE
-registering the load port twice more): the request's decode is registered once here into the
+Bus transfers take three cycles (``regmap.transfer_cycles``; five with ``pe_copies``, the load
+port then passing a register per ``GROUP_PES`` PEs and each PE's own): the request's decode is registered once here into the
 memories' load ports and the start (no bus logic lies on a path across the die to the PEs'
 memories: a write lands the cycle after its request, a start begins the program then), then
 ``ack`` follows with a read's data from a synchronous read port;

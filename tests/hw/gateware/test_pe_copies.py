@@ -112,3 +112,33 @@ def test_the_sweep_copies_follow_the_control_unit_a_cycle_later():
     simulate(top, bench)
     assert seen["sweeping"] == sum(p.rows for p in program.passes) > len(program.passes)
     assert seen["differ"] == []
+
+
+@pytest.mark.parametrize("feed", [0, 1])
+def test_the_next_pass_reads_the_last_row_swept(feed):
+    """One output row per PE (R = 1), read by the next layer's first group at its first cycle
+    (without the group feed at T, with it at T + 1): the PEs' last activation must be written
+    before, though their sweep runs a cycle behind the control unit's (the tail waits for it)."""
+    from switches import check
+    rng = np.random.default_rng(41 + feed)
+    arch = tiny(pes=2, fifo_depth=2, acc_depth=4, act_depth=16, sparse_depth=64, ptr_depth=128,
+                bias_depth=32, pe_copies=1, group_feed=feed)
+    program = encode(arch, random_layers(rng, arch, [6, 2, 3], density=1.0))
+    assert [p.rows for p in program.passes][:1] == [1]
+    inputs = [rng.integers(1, 60, 6) for _ in range(3)]
+    check(program, inputs, run_program(program, inputs))
+
+
+def test_the_sweeps_pace_the_pixel_passes():
+    """With the sweep overlap, a 1x1 conv of one input channel and eight output rows per PE:
+    each pixel's sweep is longer than the next pixel's column phase, so a pixel-pass waits for
+    the sweep of the file it takes, as the PEs' copies of the sweep show it (the control unit's
+    own sweep ends a cycle earlier). Cycles as the simulator's, outputs as the reference's."""
+    arch = dataclasses.replace(PRESETS["small"], name="paced", pes=2, fifo_depth=2, act_depth=128,
+                               acc_depth=8, sparse_depth=128, ptr_depth=256, bias_depth=64,
+                               max_layers=4, max_passes=24, sweep_overlap=1, pe_copies=1)
+    program, x = random_conv_program(arch, 6, density=0.2, batch=1, input_density=1.0, height=3,
+                                     width=3, channels=1, convs=((16, 1, 1, 0),), pool=None,
+                                     classes=2)
+    assert program.passes[0].rows == 8
+    rungs_agree(program, x)

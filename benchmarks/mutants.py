@@ -123,7 +123,7 @@ MUTANTS = [
            "a lane pass stays on a group until its candidates went out one a cycle"),
     # -- the sweep overlap (2026-12-06) -------------------------------------------------------------
     Mutant("overlap-no-hold", "sweep overlap", CONTROL,
-           "previous_swept.eq(~sweeping | (sweep_half == half) | ending)",
+           "previous_swept.eq(~in_pes[0] | (in_pes[1] == half) | in_pes[2])",
            "previous_swept.eq(1)",
            "the next pixel-pass does not wait for the sweep emptying its accumulator file"),
     Mutant("overlap-sweeps-collide", "sweep overlap", CONTROL,
@@ -278,8 +278,8 @@ MUTANTS = [
            "lead = timing.SWEEP_COPY_STAGES * a.pe_copies", "lead = 0",
            "the control unit sweeps as if the PEs' copies of its sweep were not a cycle later"),
     Mutant("copies-overlap-not-in-pes", "pe copies", CONTROL,
-           "m.d.comb += previous_swept.eq(~in_pes[0] | (in_pes[1] == half) | in_pes[2])",
-           "m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)",
+           "m.d.sync += [copy.eq(value) for copy, value in zip(in_pes, (sweeping, sweep_half, ending))]",
+           "in_pes = (sweeping, sweep_half, ending)",
            "the next pixel-pass takes the other file when this unit's sweep of it ends, a cycle "
            "before the PEs'"),
     Mutant("copies-column-end-unseen", "pe copies", CONTROL,

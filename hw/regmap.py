@@ -38,6 +38,7 @@ def transfer_cycles(arch: ArchConfig) -> int:
     """Cycles of one bus transfer on ``arch``: ``ack`` rises in the last."""
     return TRANSFER_CYCLES + LOAD_STAGES * arch.pe_copies
 
+
 #: registers (word addresses inside the register region at 0)
 REG_ID = 0          #: read: ``fingerprint(arch)``
 REG_CTRL = 1        #: write bit 0 = 1: start the program

@@ -173,12 +173,11 @@ class ControlUnit(wiring.Component):
         lead = timing.SWEEP_COPY_STAGES * a.pe_copies
         drain = a.mac_drain - lead                                   # to this unit's sweep
         assert drain >= 2 + seen
+        ended = column_done & ~first
         if a.pe_copies:
             settling = Signal(name="column_settling")
             m.d.sync += settling.eq(first)
-            ended = column_done & ~first & ~settling
-        else:
-            ended = column_done & ~first
+            ended = ended & ~settling
 
         # the sweep unit (``sweep_overlap``, docs/timing.md "Sweep overlap"): a pass's sweep is
         # requested at C + 1 and begins at X = max(C + mac_drain, the previous sweep's end), one
@@ -208,13 +207,12 @@ class ControlUnit(wiring.Component):
                              sweep_half.eq(pending_half), sweep_offset.eq(pending_offset)]
             # the previous pixel-pass's sweep (the other file's) reads no row after this cycle,
             # in the PEs (with ``pe_copies`` the sweep's registers a cycle later, as the PEs')
-            previous_swept = Signal()
+            in_pes = (sweeping, sweep_half, ending)
             if lead:
-                in_pes = [Signal(name=f"{name}_in_pes") for name in ("sweeping", "sweep_half", "ending")]
+                in_pes = [Signal(name=f"{value.name}_in_pes") for value in in_pes]
                 m.d.sync += [copy.eq(value) for copy, value in zip(in_pes, (sweeping, sweep_half, ending))]
-                m.d.comb += previous_swept.eq(~in_pes[0] | (in_pes[1] == half) | in_pes[2])
-            else:
-                m.d.comb += previous_swept.eq(~sweeping | (sweep_half == half) | ending)
+            previous_swept = Signal()
+            m.d.comb += previous_swept.eq(~in_pes[0] | (in_pes[1] == half) | in_pes[2])
             # a pixel-pass whose next one may begin before its sweep: same descriptor, rows to sweep
             overlapping = Signal()
             m.d.comb += overlapping.eq(~last_pixel & ~no_rows)

@@ -209,8 +209,8 @@ class ProcessingElement(wiring.Component):
     def own_copy(self, m: Module, name: str, value):
         """``value`` registered in this PE's own flip-flop (``OWN_COPY``), named ``name``: the
         array's one register would cross the die into every PE (docs/fpga.md, "The PEs' own
-        copies").
-        The copy's shape is ``value``'s (``Signal.like`` would copy its attributes too)."""
+        copies"). The copy's shape is ``value``'s (``Signal.like`` would copy its attributes
+        too)."""
         shape = value.shape() if isinstance(value, data.View) else Value.cast(value).shape()
         copy = Signal(shape, name=name, attrs={OWN_COPY: 1})
         m.d.sync += copy.eq(value)
@@ -289,12 +289,10 @@ class ProcessingElement(wiring.Component):
                 # the load port's registers (``OWN_COPY``), a cycle later: one register for the
                 # array fanned out into every PE's LUT RAM across the die (docs/fpga.md, "Every
                 # failing endpoint"). Nothing reads it while the bus writes
-                own = {OWN_COPY: 1}
-                addr = Signal.like(port.addr, name="codebook_load_addr", attrs=own)
-                word = Signal.like(port.data, name="codebook_load_data", attrs=own)
-                enable = Signal(name="codebook_load_we", attrs=own)
-                m.d.sync += [addr.eq(load.addr), word.eq(load.data), enable.eq(load.we[name])]
-                m.d.comb += [port.addr.eq(addr), port.data.eq(word), port.en.eq(enable)]
+                m.d.comb += [
+                    port.addr.eq(self.own_copy(m, "codebook_load_addr", load.addr[:len(port.addr)])),
+                    port.data.eq(self.own_copy(m, "codebook_load_data", load.data[:len(port.data)])),
+                    port.en.eq(self.own_copy(m, "codebook_load_we", load.we[name]))]
             else:
                 m.d.comb += [port.addr.eq(load.addr), port.data.eq(load.data),
                              port.en.eq(load.we[name])]

@@ -2,8 +2,8 @@
 host bus decoding ``zeroskip.hw.regmap``'s address map.
 
 Bus transfers take three cycles (``regmap.transfer_cycles``; five with ``pe_copies``, the load
-port then passing a register per ``GROUP_PES`` PEs and each PE's own): the request's decode is registered once here into the
-memories' load ports and the start (no bus logic lies on a path across the die to the PEs'
+port then passing a register per ``GROUP_PES`` PEs and each PE's own): the request's decode is
+registered once here into the memories' load ports and the start (no bus logic lies on a path across the die to the PEs'
 memories: a write lands the cycle after its request, a start begins the program then), then
 ``ack`` follows with a read's data from a synchronous read port;
 ``dat_r`` is driven by registers and read ports only. Writes of entries wider than 32 bits
@@ -72,12 +72,13 @@ class Accelerator(wiring.Component):
 
         # -- the array ----------------------------------------------------------------------------
         wiring.connect(m, control.run, broadcast.run, *(pe.run for pe in pes))
-        groups = [pes[k:k + GROUP_PES] for k in range(0, len(pes), GROUP_PES)]
+        # with ``pe_copies``: the PEs' numbers in each group of ``GROUP_PES``
+        groups = [range(k, min(k + GROUP_PES, a.pes)) for k in range(0, a.pes, GROUP_PES)]
         if a.pe_copies:     # the descriptor's fields a cycle ahead, a register per group of PEs
             for g, members in enumerate(groups):
                 staged = Signal(control.desc_ahead.shape(), name=f"desc_group{g}", attrs={OWN_COPY: 1})
                 m.d.sync += staged.eq(control.desc_ahead)
-                m.d.comb += [pe.desc_ahead.eq(staged) for pe in members]
+                m.d.comb += [pes[p].desc_ahead.eq(staged) for p in members]
         # each PE's item: the broadcast one, or (lane passes) the broadcaster's item for that PE;
         # with the registered broadcast every PE registers it itself (its own copy of the register)
         sources = list(broadcast.lane_items) if a.lane_passes else [broadcast.items]
@@ -175,14 +176,14 @@ class Accelerator(wiring.Component):
         if a.pe_copies:
             for g, members in enumerate(groups):
                 own = {OWN_COPY: 1}
-                first = ports[pes.index(members[0])]
+                first = ports[members[0]]          # (the address and data are alike in every PE)
                 addr = Signal.like(first.addr, name=f"load_group{g}_addr", attrs=own)
                 word = Signal.like(first.data, name=f"load_group{g}_data", attrs=own)
                 m.d.sync += [addr.eq(first.addr), word.eq(first.data)]
-                for pe in members:
-                    port = ports[pes.index(pe)]
-                    m.d.sync += [pe.load.we.eq(port.we), pe.load.re.eq(port.re), pe.load.bank.eq(port.bank)]
-                    m.d.comb += [pe.load.addr.eq(addr), pe.load.data.eq(word)]
+                for p in members:
+                    load, port = pes[p].load, ports[p]
+                    m.d.sync += [load.we.eq(port.we), load.re.eq(port.re), load.bank.eq(port.bank)]
+                    m.d.comb += [load.addr.eq(addr), load.data.eq(word)]
         index, _, commit, value = fields["descriptors"]
         m.d.sync += [control.load.addr.eq(index), control.load.data.eq(value),
                      control.load.we.descriptors.eq(commit)]

@@ -15,9 +15,9 @@ from zeroskip.hw import timing
 from zeroskip.hw.arch import PRESETS
 from zeroskip.hw.gateware.top import Accelerator
 
-from benches import run_program, tiny
+from benches import run_program, simulate, tiny
 from handmade import encode, random_layers
-from switches import check_binary_passes, check_conv_program, counts_off_and_on, rungs_agree
+from switches import check, check_binary_passes, check_conv_program, counts_off_and_on, rungs_agree
 from test_top import sparse_inputs
 
 
@@ -44,7 +44,6 @@ def test_random_sparse_programs(seed):
     program = encode(arch, random_layers(rng, arch, sizes, density=float(rng.uniform(0.05, 0.7))))
     inputs = sparse_inputs(rng, sizes[0], 2, density=float(rng.uniform(0.3, 1.0)))
     inputs.append(np.zeros(sizes[0], np.int64))
-    from switches import check
     check(program, inputs, run_program(program, inputs, load_over_bus=bool(seed % 2)))
 
 
@@ -85,7 +84,6 @@ def test_a_pixel_pass_restarts_a_cycle_later():
 def test_the_sweep_copies_follow_the_control_unit_a_cycle_later():
     """Each PE's sweep registers hold, cycle by cycle, what the control unit drove the cycle
     before (checked on a run of a program with several row tiles)."""
-    from benches import simulate
     arch = tiny(pes=2, fifo_depth=2, acc_depth=3, act_depth=32, sparse_depth=64, ptr_depth=128,
                 bias_depth=64, pe_copies=1)
     rng = np.random.default_rng(3)
@@ -119,7 +117,6 @@ def test_the_next_pass_reads_the_last_row_swept(feed):
     """One output row per PE (R = 1), read by the next layer's first group at its first cycle
     (without the group feed at T, with it at T + 1): the PEs' last activation must be written
     before, though their sweep runs a cycle behind the control unit's (the tail waits for it)."""
-    from switches import check
     rng = np.random.default_rng(41 + feed)
     arch = tiny(pes=2, fifo_depth=2, acc_depth=4, act_depth=16, sparse_depth=64, ptr_depth=128,
                 bias_depth=32, pe_copies=1, group_feed=feed)

@@ -192,7 +192,7 @@ MUTANTS = [
            "group_data = Mux(source, banks[0].data, banks[1].data)",
            "broadcaster reads the destination bank"),
     Mutant("host-read-bank", "bank select", TOP,
-           'port.bank.eq(hits["act1"])', 'port.bank.eq(hits["act0"])',
+           'pe.load.bank.eq(hits["act1"])', 'pe.load.bank.eq(hits["act0"])',
            "host reads of act1 return act0 (and back)"),
     # -- slices and bit ranges ------------------------------------------------------------------
     Mutant("entry-slot-bits", "slice", PE,
@@ -349,9 +349,13 @@ MUTANTS = [
            "sweep one row too many"),
     # -- MAC ------------------------------------------------------------------------------------
     Mutant("no-bypass", "MAC", PE,
-           "Mux(after_previous, w1_sum[bits], Mux(after_second, w2_sum[bits], s4_acc[bits])))",
-           "s4_acc[bits])",
+           "m.d.comb += mac_data[bits].eq(Mux(after_previous, w1_sum[bits], s4_acc[bits]))",
+           "m.d.comb += mac_data[bits].eq(s4_acc[bits])",
            "accumulator read without the forwarding: back-to-back entries to one row lose a sum"),
+    Mutant("no-second-bypass", "MAC", PE,
+           "m.d.sync += s4_acc.eq(Mux(second_row, w1_sum, read_data(s3_half)))",
+           "m.d.sync += s4_acc.eq(read_data(s3_half))",
+           "the second predecessor's sum not forwarded: entries two apart to one row lose a sum"),
     # -- binary datapath ------------------------------------------------------------------------
     Mutant("xnor-mask", "binary", PE,
            "Mux(bipolar, ~(s2_bits ^ weights) & mask,", "Mux(bipolar, ~(s2_bits ^ weights),",

@@ -302,10 +302,24 @@ class Broadcaster(wiring.Component):
         in_len, planes = desc.in_len, desc.planes
         window = Signal()         # a binary conv pass: needs N and line_bits powers of two
         tap_lines = Signal(line_index(a), name="binary_tap_lines")    # a position's weight lines
+        # as the scan's pass constants: registered with the feed (the scan starts
+        # GROUP_FEED_LATENCY cycles after the descriptor), the lines per position in two steps
+        # (the chunks and the rows, then their product), no descriptor field before the multiplier
+        constant = m.d.sync if a.group_feed else m.d.comb
         if shift is not None and w & (w - 1) == 0:
-            constant = m.d.sync if a.group_feed else m.d.comb    # as the scan's pass constants
             per_tap = (in_len + (w - 1)) >> (w.bit_length() - 1)      # chunks per position
-            constant += [window.eq(desc.kind == KIND_BINARY_CONV), tap_lines.eq(per_tap * desc.rows)]
+            constant += window.eq(desc.kind == KIND_BINARY_CONV)
+            if a.group_feed:
+                assert timing.GROUP_FEED_LATENCY >= 2
+                chunks = Signal.like(per_tap, name="binary_tap_chunks")
+                rows = Signal.like(desc.rows, name="binary_tap_rows")
+                m.d.sync += [chunks.eq(per_tap), rows.eq(desc.rows), tap_lines.eq(chunks * rows)]
+            else:
+                m.d.comb += tap_lines.eq(per_tap * desc.rows)
+        # a position's first chunk: its width, and whether chunks follow it
+        first_width = Signal(range(w + 1), name="binary_first_width")
+        spans_chunks = Signal(name="binary_spans_chunks")
+        constant += [first_width.eq(Mux(in_len > w, w, in_len)), spans_chunks.eq(in_len > w)]
         span = _bits_for(a.max_vector + w + n)
         running = Signal()
         plane = Signal(plane_bits(a))
@@ -457,9 +471,10 @@ class Broadcaster(wiring.Component):
         # leaves the position's chunks to follow, none after a position ends (at a pass's start,
         # a padding position, a position's last push: the next position starts from none, and
         # after the pass's last the bits are not read), else what has arrived. No enable: a
-        # multiplexer after the push, not an enable fanned out to the chunk's bits
-        clears = start | (running & in_padding) | (pushing & ~chunk_follows)
-        m.d.sync += assembled.eq(Mux(pushing & chunk_follows, placed(offset_next),
+        # multiplexer after the push, not an enable fanned out to the chunk's bits; the push (it
+        # waits for ``ready``) takes the last one, its two outcomes made beside it
+        clears = start | (running & in_padding)
+        m.d.sync += assembled.eq(Mux(pushing, Mux(chunk_follows, placed(offset_next), 0),
                                      Mux(clears, 0, current)))
 
         # a position's first group holds its activations from B's lane on: ``lead`` of them
@@ -473,8 +488,8 @@ class Broadcaster(wiring.Component):
             m.d.sync += [arrive.eq(1), full.eq(0), padding.eq(0),
                          port_base.eq(first_base), read_group.eq(first + 1),
                          read_base.eq(first_base + n), after.eq(first_base + 2 * n),
-                         chunk_end.eq(b + Mux(in_len > w, w, in_len)), position_end.eq(b + in_len),
-                         reads_left.eq(below(lead, w, in_len)), chunk_follows.eq(in_len > w),
+                         chunk_end.eq(b + first_width), position_end.eq(b + in_len),
+                         reads_left.eq(below(lead, w, in_len)), chunk_follows.eq(spans_chunks),
                          next_reads.eq(below(lead, 2 * w, in_len))]
             aim(first_base, b)
             chunk_at(b)

@@ -88,6 +88,13 @@ class ControlUnit(wiring.Component):
         # port's register, and an address from ``index + 1`` lay before its block of LUT RAM
         # (docs/fpga.md, "Every failing endpoint")
         fetch = Signal.like(index, name="fetch")
+        if a.pe_copies:
+            # the bus's write registered again here, beside the LUT RAM its address drives
+            # (every cell of it): the top's register sits by the bus. It lands a cycle later,
+            # still within the transfer (``regmap.transfer_cycles``)
+            staged = descriptor_load_signature(a).create(path=("descriptor_write",))
+            m.d.sync += [staged.addr.eq(load.addr), staged.data.eq(load.data), staged.we.eq(load.we)]
+            load = staged
         m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we.descriptors),
                      rd.addr.eq(fetch), rd.en.eq(1)]
 

@@ -194,7 +194,7 @@ class ProcessingElement(wiring.Component):
     def collided(self, m: Module, write, read):
         """An accumulator file's read data. Where a read meets a write of the same row in one
         cycle (a collision), the MAC's and the sweep's forwarding take the written sum instead
-        (``after_previous``, ``after_second``, ``swept_written``), so the data read there is never
+        (``after_previous``, ``second_row``, ``swept_written``), so the data read there is never
         taken: the FPGA flow lets the block RAM return anything (``FORWARDED_FILES``), which
         spares Yosys the logic that keeps the old row. ``scramble_collisions`` shows it in
         simulation: the complement is returned there, and every output must stay the same."""
@@ -509,15 +509,16 @@ class ProcessingElement(wiring.Component):
         # the row read at stage 2 arrives now and is registered. That read did not see the sums
         # its two predecessors write at stage 4 (in its own cycle and the next): where one of
         # them wrote its row, stage 4 takes that sum instead (the latest), so back-to-back
-        # entries to one row still cost no cycle. ``w1``/``w2``: the writes of one and two
-        # cycles ago
+        # entries to one row still cost no cycle. ``w1``: the write of a cycle ago, here the
+        # second predecessor's, taken into the register instead of the read data (its sum is
+        # known now), so stage 4 picks between two values, the previous entry's sum or this one
         s4_acc = Signal(a.acc_bits)
-        w1_valid, w2_valid, w1_half, w2_half = Signal(), Signal(), Signal(), Signal()
-        w1_row, w2_row = Signal.like(s4_row), Signal.like(s4_row)
-        w1_sum, w2_sum = Signal(a.acc_bits), Signal(a.acc_bits)
-        m.d.sync += s4_acc.eq(read_data(s3_half))
+        w1_valid, w1_half = Signal(), Signal()
+        w1_row = Signal.like(s4_row)
+        w1_sum = Signal(a.acc_bits)
         previous_row = s4_valid & (s4_row == s3_row) & (s4_half == s3_half)
         second_row = w1_valid & (w1_row == s3_row) & (w1_half == s3_half)
+        m.d.sync += s4_acc.eq(Mux(second_row, w1_sum, read_data(s3_half)))
 
         # -- stage 4: accumulate ----------------------------------------------------------------------
         # the pass's constant, registered in each PE's own flip-flop (``OWN_COPY``): from the
@@ -525,16 +526,14 @@ class ProcessingElement(wiring.Component):
         # multiplexer (docs/fpga.md). A pass's first cycle writes no sum
         maximum = Signal(name="maximum", attrs={OWN_COPY: 1})
         m.d.sync += maximum.eq((desc.kind == KIND_CONV) & (desc.op == OP_MAX))
-        # the forwarding's two selects drive every bit of the sum: registered in a copy per
+        # the forwarding's select drives every bit of the sum: registered in a copy per
         # ``FORWARD_SLICE`` bits (kept apart by ``OWN_COPY``), so no copy's net spans the MAC
         mac_data = Signal(a.acc_bits)            # the row's sum before this entry
         for low in range(0, a.acc_bits, FORWARD_SLICE):
             bits = slice(low, min(low + FORWARD_SLICE, a.acc_bits))
             after_previous = Signal(name=f"after_previous_{low}", attrs={OWN_COPY: 1})
-            after_second = Signal(name=f"after_second_{low}", attrs={OWN_COPY: 1})
-            m.d.sync += [after_previous.eq(previous_row), after_second.eq(second_row)]
-            m.d.comb += mac_data[bits].eq(
-                Mux(after_previous, w1_sum[bits], Mux(after_second, w2_sum[bits], s4_acc[bits])))
+            m.d.sync += after_previous.eq(previous_row)
+            m.d.comb += mac_data[bits].eq(Mux(after_previous, w1_sum[bits], s4_acc[bits]))
         # max pooling: a pass's rows start cleared (0) and keep an activation + offset, both in
         # [0, 2^act_bits) (``max_offset``), so the comparison and the kept value take act_bits
         # bits and the bits above stay 0
@@ -553,8 +552,7 @@ class ProcessingElement(wiring.Component):
             m.d.sync += adds_dot.eq(binary)
             m.d.comb += s4_addend[bits].eq(Mux(adds_dot, dot_wide[bits], product_wide[bits]))
         m.d.comb += written.eq(Mux(maximum, kept, mac_data + s4_addend))
-        m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written),
-                     w2_valid.eq(w1_valid), w2_row.eq(w1_row), w2_half.eq(w1_half), w2_sum.eq(w1_sum)]
+        m.d.sync += [w1_valid.eq(s4_valid), w1_row.eq(s4_row), w1_half.eq(s4_half), w1_sum.eq(written)]
 
         # -- requantisation sweep: read (cycle X), then three stages, the activation written at X + 3
         r_valid, r_half = Signal(), Signal()
@@ -598,12 +596,53 @@ class ProcessingElement(wiring.Component):
         # net crossing the die into every PE's last stage (docs/fpga.md, "The entry stage ...")
         shift = Signal(range(whole + 1), name="requant_shift", attrs={OWN_COPY: 1})
         half = Signal(whole, name="requant_half")           # 2^(shift-1), 0 for shift 0
-        m.d.sync += [shift.eq(Mux(desc.shift > whole, whole, desc.shift)),
-                     half.eq((Const(1, whole + 1) << shift) >> 1)]
+        m.d.sync += shift.eq(Mux(desc.shift > whole, whole, desc.shift))
         total = Signal(signed(whole + 1))
         above = Signal()
         threshold = q1_bias.as_signed() >> 1
-        m.d.sync += [total.eq(q1_acc + q1_bias.as_signed() + half),
+        # saturation decided here, beside the sum, rather than after it: y + half >= (high + 1) << s
+        # is y + (half − ((high + 1) << s)) >= 0, and y + half < low << s is y + (half −
+        # (low << s)) < 0, each the sign of three operands' sum: one carry-save step and one
+        # carry chain, beside the sum's. The offsets are the pass's constants, made from the
+        # shift in registered steps (shifted, less from the half, clamped to what y's range can
+        # tell apart), so the last stage selects among registered outcomes
+        low, high = signed_range(a.act_bits)
+        ceiling = Signal(signed(whole + a.act_bits + 2), name="requant_ceiling")    # (high + 1) << s
+        floor = Signal(signed(whole + a.act_bits + 2), name="requant_floor")        # low << s
+        # (from a copy of the shift of their own, ``OWN_COPY``: the shift's one register fanned
+        # out to every constant made from it)
+        bounds_shift = Signal.like(shift, name="requant_bounds_shift", attrs={OWN_COPY: 1})
+        m.d.sync += [bounds_shift.eq(Mux(desc.shift > whole, whole, desc.shift)),
+                     half.eq((Const(1, whole + 1) << bounds_shift) >> 1),
+                     ceiling.eq(Const(high + 1, signed(a.act_bits + 1)) << bounds_shift),
+                     floor.eq(Const(low, signed(a.act_bits + 1)) << bounds_shift)]
+        reach = 1 << (whole - 1)                # y lies in [−reach, reach): offsets past ±reach
+        offsets = []                            # decide as ±reach do
+        for name, scale, bound in (("high", high + 1, ceiling), ("low", low, floor)):
+            # which shifts put the offset past ±reach: a table of the shift, registered beside
+            # the bound, so the clamp's decision is a flip-flop and not a wide comparison
+            values = [((1 << s) >> 1) - (scale << s) for s in range(whole + 1)]
+            past_above = Signal(name=f"requant_{name}_above")
+            past_below = Signal(name=f"requant_{name}_below")
+            m.d.sync += [past_above.eq(Const(sum(1 << s for s, v in enumerate(values) if v > reach),
+                                        whole + 1).bit_select(shift, 1)),
+                         past_below.eq(Const(sum(1 << s for s, v in enumerate(values) if v < -reach),
+                                        whole + 1).bit_select(shift, 1))]
+            offset = Signal(signed(whole + 1), name=f"requant_{name}_offset")
+            m.d.sync += offset.eq(Mux(past_above, reach, Mux(past_below, -reach, half - bound)))
+            offsets.append(offset)
+        sign_bit = whole                        # y + offset lies in [−2·reach, 2·reach)
+        signs = []
+        for offset in offsets:
+            operands = []
+            for operand in (q1_acc, q1_bias.as_signed(), offset):
+                extended = Signal(signed(sign_bit + 1))
+                m.d.comb += extended.eq(operand)
+                operands.append(extended)
+            signs.append(carry_save_sum(operands, sign_bit + 1)[sign_bit])
+        saturate_high, saturate_low = Signal(name="requant_saturate_high"), Signal(name="requant_saturate_low")
+        m.d.sync += [total.eq(q1_acc + q1_bias.as_signed() + half), saturate_high.eq(~signs[0]),
+                     saturate_low.eq(signs[1]),
                      above.eq(Mux(q1_bias[0], q1_acc <= threshold, q1_acc >= threshold))]
         # the sweep's first row goes to row_base + P·out_step (conv passes; row_base otherwise):
         # the sum is registered with the row's read and travels with it (with ``sweep_overlap``
@@ -612,20 +651,18 @@ class ProcessingElement(wiring.Component):
         offset = sweeper.offset if a.sweep_overlap else self.run.pixel.out_offset
         m.d.sync += [r_base.eq(desc.row_base + offset), q1_base.eq(r_base)]
         m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row)]
-        # X + 3: shift, saturate (compared before the shift, with the bounds shifted up: pass
-        # constants, registered), ReLU or binarise (±2^shift by the threshold), write
-        low, high = signed_range(a.act_bits)
-        ceiling = Signal(signed(whole + a.act_bits + 2), name="requant_ceiling")    # (high + 1) << s
-        floor = Signal(signed(whole + a.act_bits + 2), name="requant_floor")        # low << s
-        m.d.sync += [ceiling.eq(Const(high + 1, signed(a.act_bits + 1)) << shift),
-                     floor.eq(Const(low, signed(a.act_bits + 1)) << shift)]
+        # X + 3: shift, saturate, ReLU or binarise (±2^shift by the threshold), write. The
+        # shifter has its own copy of the shift (``OWN_COPY``): the shift's one register drove
+        # every multiplexer of it besides the pass's constants
+        shifter = Signal.like(shift, name="requant_shifter", attrs={OWN_COPY: 1})
+        m.d.sync += shifter.eq(Mux(desc.shift > whole, whole, desc.shift))
         result = Signal(signed(a.act_bits))
-        with m.If(total >= ceiling):
+        with m.If(saturate_high):
             m.d.comb += result.eq(high)
-        with m.Elif(total < floor):
+        with m.Elif(saturate_low):
             m.d.comb += result.eq(low)
         with m.Else():
-            m.d.comb += result.eq(total >> shift)
+            m.d.comb += result.eq(total >> shifter)
         # the pass's constants registered in each PE's own flip-flops, as the shift is: the
         # descriptor's fields crossed the die into the last multiplexers before the bank's port
         own = {OWN_COPY: 1}
@@ -637,7 +674,9 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [relu.eq(desc.relu), binarizing.eq(binary & desc.binarize),
                      magnitude.eq(Const(1, a.act_bits + 1) << shift),
                      negative.eq(-(Const(1, a.act_bits + 1) << shift))]
-        requantised = Mux(relu & result[-1], 0, result)
+        # the result is negative exactly when the sum is (saturation keeps the sign), so ReLU's
+        # select is the sum's sign register, not the result's after the shifter
+        requantised = Mux(relu & total[-1], 0, result)
         activation = Signal(signed(a.act_bits))
         m.d.comb += activation.eq(Mux(binarizing, Mux(above, magnitude, negative), requantised))
 

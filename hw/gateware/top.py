@@ -160,30 +160,20 @@ class Accelerator(wiring.Component):
 
         # load ports, registered: address and data from the region hit, one write enable per
         # memory (the PEs' address and data are alike: one register drives them all; each PE
-        # registers the codebook's write again, hw/gateware/pe.py). With ``pe_copies`` they pass
-        # a register per group of PEs on the way (``regmap.LOAD_STAGES``; each PE has its own)
-        ports = [pe_load_signature(a).create() if a.pe_copies else pe.load for pe in pes]
-        for p, (pe, port) in enumerate(zip(pes, ports)):
-            for name in PE_LOAD_TARGETS:
-                index, pe_sel, commit, value = fields[name]
-                with m.If(hits[name]):
-                    m.d.sync += [port.addr.eq(index), port.data.eq(value)]
-                enable = commit if name == "codebook" else commit & (pe_sel == p)
-                m.d.sync += port.we[name].eq(enable)
-            act_hit = hits["act0"] | hits["act1"]
-            m.d.sync += [port.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
-                         port.bank.eq(hits["act1"])]
+        # registers the codebook's write again, hw/gateware/pe.py)
+        act_hit = hits["act0"] | hits["act1"]
         if a.pe_copies:
-            for g, members in enumerate(groups):
-                own = {OWN_COPY: 1}
-                first = ports[members[0]]          # (the address and data are alike in every PE)
-                addr = Signal.like(first.addr, name=f"load_group{g}_addr", attrs=own)
-                word = Signal.like(first.data, name=f"load_group{g}_data", attrs=own)
-                m.d.sync += [addr.eq(first.addr), word.eq(first.data)]
-                for p in members:
-                    load, port = pes[p].load, ports[p]
-                    m.d.sync += [load.we.eq(port.we), load.re.eq(port.re), load.bank.eq(port.bank)]
-                    m.d.comb += [load.addr.eq(addr), load.data.eq(word)]
+            self.load_through_groups(m, groups, hits, fields, read & act_hit & idle)
+        else:
+            for p, pe in enumerate(pes):
+                for name in PE_LOAD_TARGETS:
+                    index, pe_sel, commit, value = fields[name]
+                    with m.If(hits[name]):
+                        m.d.sync += [pe.load.addr.eq(index), pe.load.data.eq(value)]
+                    enable = commit if name == "codebook" else commit & (pe_sel == p)
+                    m.d.sync += pe.load.we[name].eq(enable)
+                m.d.sync += [pe.load.re.eq(read & act_hit & (fields["act0"][1] == p) & idle),
+                             pe.load.bank.eq(hits["act1"])]
         index, _, commit, value = fields["descriptors"]
         m.d.sync += [control.load.addr.eq(index), control.load.data.eq(value),
                      control.load.we.descriptors.eq(commit)]
@@ -234,3 +224,39 @@ class Accelerator(wiring.Component):
                     with m.Case(p):
                         m.d.comb += bus.dat_r.eq(pe.load.rdata)
         return m
+
+    def load_through_groups(self, m: Module, groups, hits, fields, reading) -> None:
+        """With ``pe_copies`` (``regmap.LOAD_STAGES``): the request registered once for the
+        array beside the bus (the word, a write enable per memory and the PE addressed), then
+        once per group of PEs (the enables kept for the group's PEs only), then in each PE's
+        own copy (``ProcessingElement.load_port``), its enables decoded from the group's. No
+        register decoded per PE sits beside the bus, its net crossing the die to its PE."""
+        a, pes = self.arch, self.pes
+        staged = pe_load_signature(a).create(path=("load_staged",))
+        target = Signal(range(max(a.pes, 2)), name="load_target")
+        for name in PE_LOAD_TARGETS:
+            index, pe_sel, commit, value = fields[name]
+            with m.If(hits[name]):
+                m.d.sync += [staged.addr.eq(index), staged.data.eq(value), target.eq(pe_sel)]
+            m.d.sync += staged.we[name].eq(commit)
+        m.d.sync += [staged.re.eq(reading), staged.bank.eq(hits["act1"])]
+        within = _log2(GROUP_PES)
+        own = {OWN_COPY: 1}
+        for g, members in enumerate(groups):
+            ours = (target >> within) == g
+            addr = Signal.like(staged.addr, name=f"load_group{g}_addr", attrs=own)
+            word = Signal.like(staged.data, name=f"load_group{g}_data", attrs=own)
+            we = Signal.like(staged.we, name=f"load_group{g}_we", attrs=own)
+            re = Signal(name=f"load_group{g}_re", attrs=own)
+            bank = Signal(name=f"load_group{g}_bank", attrs=own)
+            member = Signal(within, name=f"load_group{g}_member", attrs=own)
+            m.d.sync += [addr.eq(staged.addr), word.eq(staged.data), re.eq(staged.re & ours),
+                         bank.eq(staged.bank), member.eq(target[:within]),
+                         *(we[name].eq(staged.we[name] if name == "codebook" else staged.we[name] & ours)
+                           for name in PE_LOAD_TARGETS)]
+            for p in members:
+                load, mine = pes[p].load, member == p % GROUP_PES
+                m.d.comb += [load.addr.eq(addr), load.data.eq(word), load.bank.eq(bank),
+                             load.re.eq(re & mine),
+                             *(load.we[name].eq(we[name] if name == "codebook" else we[name] & mine)
+                               for name in PE_LOAD_TARGETS)]

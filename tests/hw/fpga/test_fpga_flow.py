@@ -175,11 +175,11 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
                                        "synth_ecp5 -top top -run begin:map_ffs",
                                        f"select -count a:{OWN_COPY} %ci1:+[Q] c:* %i"])[-1]
 
-    # each PE's MAC keeps its forwarding's two selects in a copy per FORWARD_SLICE bits and
-    # its own max pooling and bipolar flags (alike in every PE), and the relay its valid bit
+    # each PE's MAC keeps its forwarding's select in a copy per FORWARD_SLICE bits and its
+    # own max pooling and bipolar flags (alike in every PE), and the relay its valid bit
     # twice (for the PEs, for its own count)
     broadcast = 1 + broadcast_item(arch).size             # the valid bit and the item's
-    selects, slices = 2 * arch.pes, -(-arch.acc_bits // FORWARD_SLICE)
+    selects, slices = arch.pes, -(-arch.acc_bits // FORWARD_SLICE)
     # each PE's copy of the codebook's write (address, word, enable), its banks' switch, and
     # its kind at stage 2 and per FORWARD_SLICE bits of the addend (alike, so one when merged)
     weight_bits, codebook_depth = memory_shapes(arch)["codebook"]
@@ -188,13 +188,16 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     # and the entry's slot at stage 2 twice (for the run, for the code; alike within a PE)
     slot = (arch.entries_per_line - 1).bit_length()
     assert not arch.padding_merge       # (with it, the next slot's too)
-    # and the sweep's pass constants: the shift, relu, binarize, ±2^shift
-    requant = (arch.acc_bits + 1).bit_length() + 1 + 1 + 2 * arch.act_bits
+    # and the sweep's pass constants: the shift, relu, binarize, ±2^shift; kept, the shift
+    # three times (the shifter's and the bounds' own copies, alike the shift's)
+    shift_bits = (arch.acc_bits + 1).bit_length()
+    requant = shift_bits + 1 + 1 + 2 * arch.act_bits
     # and the broadcaster's group flag ``fresh``, once and once per lane (as many as PEs)
     assert flip_flops(()) == (broadcast + selects + 1 + 1 + 1 + loads + 1 + 1 + arch.pes * slot
                               + requant + 1)
     assert flip_flops(flow.KEEP_OWN_COPIES) == \
-        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant) + selects * slices + 2 \
+        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant + 2 * shift_bits) \
+        + selects * slices + 2 \
         + 1 + arch.pes
 
 

@@ -9,6 +9,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from zeroskip.hw import timing
+from zeroskip.hw.fixedpoint import signed_range
 from zeroskip.hw.gateware.pe import ProcessingElement, carry_save_sum
 from zeroskip.hw.program import descriptor_values, memory_images, pass_columns
 from zeroskip.hw.reference import predict_int
@@ -215,6 +216,31 @@ def test_pipeline_latencies_are_the_timing_constants(entry_stage):
     assert seen["write"] == issue + timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
     assert arch.mac_write_latency == timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
     assert seen["activation"] == seen["sweep"] + timing.REQUANT_WRITE_LATENCY
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("shift", [0, 1, 5, 15, 16, 17, 30, 33, 40])
+def test_requantisation_rounds_saturates_and_rectifies_at_every_shift(shift, relu):
+    """The sweep's last stages (saturation decided beside the sum, against bounds made from
+    the shift) against the reference, with biases on either side of each saturation bound
+    ((high + 1)·2^s − half and low·2^s − half), at the rounding's ties and in between; shifts
+    past the sum's width (every result 0) included."""
+    rng = np.random.default_rng(shift)
+    codes = rng.integers(1, 16, size=(8, 4))
+    codes[:, 1] = 0
+    x = np.array([2, 0, -3, 1])
+    low, high = signed_range(ARCH.act_bits)
+    half = (1 << shift) >> 1
+    codebook = np.arange(ARCH.codebook_size) * 3 - 7
+    codebook[0] = 0
+    acc = codebook[codes] @ x
+    targets = [((high + 1) << shift) - half, ((high + 1) << shift) - half - 1,
+               (low << shift) - half, (low << shift) - half - 1,
+               half, -half, 0, int(rng.integers(-(1 << 40), 1 << 40))]
+    bias_low, bias_high = -(1 << 31), (1 << 31) - 1
+    bias = np.clip(np.array(targets) - acc, bias_low, bias_high)
+    pe, program = one_pe(ARCH, codes, codebook=codebook, bias=bias, shift=shift, relu=relu)
+    check(pe, program, x)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5])

@@ -135,6 +135,8 @@ def folded(rng, out_len, in_len, planes, binarize):
     ([20, 9, 5], 2, 3, 16, 3, 8),          # bit planes, chunks of whole groups
     ([40, 12, 4], 0, 2, 16, 4, 1),         # bipolar, one-deep queues: stalls
     ([17, 10, 6], 0, 3, 16, 2, 2),         # groups straddle chunk boundaries (16 = 5·3 + 1)
+    ([60, 9, 4], 3, 2, 64, 3, 4),          # 64-bit lines: two popcount chunks, the carry-save term
+    ([56, 8, 4], 0, 2, 64, 4, 2),          # the same, bipolar
 ])
 def test_binary_passes(sizes, planes, pes, line_bits, acc_depth, fifo):
     rng = np.random.default_rng(sum(sizes))

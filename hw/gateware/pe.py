@@ -594,9 +594,9 @@ class ProcessingElement(wiring.Component):
         # the pass's shift in each PE's own register (``OWN_COPY``), as the constants below made
         # from it: alike in every PE, Yosys had merged them into one register for the array, its
         # net crossing the die into every PE's last stage (docs/fpga.md, "The entry stage ...")
-        shift = Signal(range(whole + 1), name="requant_shift", attrs={OWN_COPY: 1})
+        clamped_shift = Mux(desc.shift > whole, whole, desc.shift)
+        shift = self.own_copy(m, "requant_shift", clamped_shift)
         half = Signal(whole, name="requant_half")           # 2^(shift-1), 0 for shift 0
-        m.d.sync += shift.eq(Mux(desc.shift > whole, whole, desc.shift))
         total = Signal(signed(whole + 1))
         above = Signal()
         threshold = q1_bias.as_signed() >> 1
@@ -611,9 +611,8 @@ class ProcessingElement(wiring.Component):
         floor = Signal(signed(whole + a.act_bits + 2), name="requant_floor")        # low << s
         # (from a copy of the shift of their own, ``OWN_COPY``: the shift's one register fanned
         # out to every constant made from it)
-        bounds_shift = Signal.like(shift, name="requant_bounds_shift", attrs={OWN_COPY: 1})
-        m.d.sync += [bounds_shift.eq(Mux(desc.shift > whole, whole, desc.shift)),
-                     half.eq((Const(1, whole + 1) << bounds_shift) >> 1),
+        bounds_shift = self.own_copy(m, "requant_bounds_shift", clamped_shift)
+        m.d.sync += [half.eq((Const(1, whole + 1) << bounds_shift) >> 1),
                      ceiling.eq(Const(high + 1, signed(a.act_bits + 1)) << bounds_shift),
                      floor.eq(Const(low, signed(a.act_bits + 1)) << bounds_shift)]
         reach = 1 << (whole - 1)                # y lies in [−reach, reach): offsets past ±reach
@@ -654,8 +653,7 @@ class ProcessingElement(wiring.Component):
         # X + 3: shift, saturate, ReLU or binarise (±2^shift by the threshold), write. The
         # shifter has its own copy of the shift (``OWN_COPY``): the shift's one register drove
         # every multiplexer of it besides the pass's constants
-        shifter = Signal.like(shift, name="requant_shifter", attrs={OWN_COPY: 1})
-        m.d.sync += shifter.eq(Mux(desc.shift > whole, whole, desc.shift))
+        shifter = self.own_copy(m, "requant_shifter", clamped_shift)
         result = Signal(signed(a.act_bits))
         with m.If(saturate_high):
             m.d.comb += result.eq(high)

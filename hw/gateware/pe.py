@@ -105,12 +105,17 @@ def carry_save_sum(operands, width: int):
     return (operands[0] + operands[1])[:width] if len(operands) == 2 else operands[0]
 
 
+def nibble_counts(value):
+    """The popcounts of ``value``'s nibbles, each from a table (a short tail's bits summed)."""
+    counts = Array(Const(count, 3) for count in NIBBLE_COUNTS)
+    return [counts[value[k:k + 4]] if k + 4 <= len(value) else
+            tree_sum(value[i] for i in range(k, len(value)))
+            for k in range(0, len(value), 4)]
+
+
 def popcount(value):
     """Sum of the bits of ``value``: each nibble's count from a table, then an adder tree."""
-    counts = Array(Const(count, 3) for count in NIBBLE_COUNTS)
-    return tree_sum(counts[value[k:k + 4]] if k + 4 <= len(value) else
-                    tree_sum(value[i] for i in range(k, len(value)))
-                    for k in range(0, len(value), 4))
+    return tree_sum(nibble_counts(value))
 
 
 def popcount_parts(value, chunk: int = POPCOUNT_CHUNK):
@@ -416,27 +421,35 @@ class ProcessingElement(wiring.Component):
         # chain each on the ECP5; a shift and a line-wide subtraction made one chain of the
         # line's width, and a table's LUTs measured slower: docs/fpga.md)
         m.d.sync += mask.eq(Cat(s1_valid_bits > i for i in range(a.line_bits)))
-        ones_parts = _registered(m, "ones", popcount_parts(s1_bits))
+        # the item's ones (Y of bit planes) counted per chunk at stage 1; with ``entry_stage`` per
+        # byte, the bytes summed in the entry's cycle, so neither cycle holds the whole count
+        ones_parts = _registered(m, "ones", popcount_parts(s1_bits, 8 if a.entry_stage else POPCOUNT_CHUNK))
         # what stage 2 takes of the entry: its run (binary: one row per line), the run of a merged
         # pair's second entry, the code that reads the codebook; binary: the bits where line and
         # item agree (bipolar: the valid bits where they are equal; bit planes: the bits set in
-        # both), and the term's Y and shift s, which depend on the item alone (Y: the valid bits,
-        # or the item's ones counted per chunk at stage 1). With ``entry_stage`` (docs/timing.md
-        # "Entry stage") all of it is registered first, and every later stage is a cycle later
+        # both), counted per nibble (a table), and the term's Y and shift s, which depend on the
+        # item alone (Y: the valid bits, or the item's ones). With ``entry_stage`` (docs/timing.md
+        # "Entry stage") all of it is registered first, and every later stage is a cycle later:
+        # the nibbles' counts then, so the popcount's tree alone follows in the next cycle
         weights = s2_line[:a.line_bits]
+        agree = Mux(bipolar, ~(s2_bits ^ weights) & mask, s2_bits & weights)
         entry = {"valid": s2_valid, "first": s2_first, "merge": s2_merge, "act": s2_act,
                  "half": s2_half, "run": Mux(s2_binary, 0, fields.run),
                  "code": Mux(s2_merge, coded_taken.code, coded.code) if merge else coded.code,
-                 "agree": Mux(bipolar, ~(s2_bits ^ weights) & mask, s2_bits & weights),
+                 "agree": [nibble_counts(agree[k:k + POPCOUNT_CHUNK])
+                           for k in range(0, a.line_bits, POPCOUNT_CHUNK)],
                  "excess": Mux(bipolar, s2_valid_bits, tree_sum(ones_parts)),
                  "shift": Mux(bipolar, 0, s2_plane)}
         if merge:
             entry["taken_run"] = taken.run
         if a.entry_stage:
-            staged = {name: Signal(Value.cast(value).shape(), name=f"entry_{name}")
-                      for name, value in entry.items()}
-            m.d.sync += [staged[name].eq(value) for name, value in entry.items()]
-            entry = staged
+            def staged(name, value):
+                if isinstance(value, list):
+                    return [staged(f"{name}_{k}", part) for k, part in enumerate(value)]
+                register = Signal(Value.cast(value).shape(), name=f"entry_{name}")
+                m.d.sync += register.eq(value)
+                return register
+            entry = {name: staged(name, value) for name, value in entry.items()}
         row_valid, row_first, row_half = entry["valid"], entry["first"], entry["half"]
         if a.sweep_overlap:
             m.d.sync += [s3_half.eq(row_half), s4_half.eq(s3_half)]
@@ -465,14 +478,17 @@ class ProcessingElement(wiring.Component):
 
         # binary: the popcount term is 2·X − Y << s, X the agreeing bits' popcount, registered
         # per chunk; Y and s registered whole
-        count_parts = _registered(m, "count", popcount_parts(entry["agree"]))
+        count_parts = _registered(m, "count", [tree_sum(nibbles) for nibbles in entry["agree"]])
         dot_bits = binary_term_bits(a)
         # with two chunks or more, Y << s (the carry-save sum below); with one, Y
         carry_save = len(count_parts) > 1
         s3_excess = Signal(dot_bits if carry_save else range(a.line_bits + 1), name="s3_excess")
-        s3_shift = Signal.like(s2_plane)
+        # s: with two chunks or more, each count's shifter its own copy (``OWN_COPY``), one
+        # register's net fanned out to every bit of both shifters (docs/fpga.md)
+        s3_shifts = [Signal.like(s2_plane, name=f"s3_shift_{k}", attrs={OWN_COPY: 1} if carry_save else {})
+                     for k in range(len(count_parts))]
         m.d.sync += [s3_excess.eq(entry["excess"] << entry["shift"] if carry_save else entry["excess"]),
-                     s3_shift.eq(entry["shift"])]
+                     *(shift.eq(entry["shift"]) for shift in s3_shifts)]
 
         # -- stage 3: product and popcount term, each registered (stage 4 takes the pass's); the
         # accumulator row leaves its block RAM -----------------------------------------------------
@@ -484,11 +500,11 @@ class ProcessingElement(wiring.Component):
         # one shifter fewer: the iCEBreaker's PE fits)
         dot = Signal(signed(dot_bits))
         if carry_save:
-            operands = [((count << s3_shift) << 1)[:dot_bits] for count in count_parts]
+            operands = [((count << shift) << 1)[:dot_bits] for count, shift in zip(count_parts, s3_shifts)]
             operands[0] = operands[0] | 1
             m.d.comb += dot.eq(carry_save_sum(operands + [~s3_excess], dot_bits))
         else:
-            m.d.comb += dot.eq((2 * count_parts[0] - s3_excess) << s3_shift)
+            m.d.comb += dot.eq((2 * count_parts[0] - s3_excess) << s3_shifts[0])
         product = codebook_rd.data.as_signed() * s3_act
         s4_valid = Signal()
         s4_row = Signal.like(s3_row)

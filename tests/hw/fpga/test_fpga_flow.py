@@ -20,9 +20,9 @@ from zeroskip.errors import ZeroskipError
 from zeroskip.cli import main
 from zeroskip.hw.fpga import flow
 from zeroskip.hw.gateware import OWN_COPY
-from zeroskip.hw.gateware.interfaces import broadcast_item
+from zeroskip.hw.gateware.interfaces import broadcast_item, plane_bits
 from zeroskip.hw.gateware.layouts import descriptor_struct
-from zeroskip.hw.gateware.pe import FORWARD_SLICE, addend_bits
+from zeroskip.hw.gateware.pe import FORWARD_SLICE, POPCOUNT_CHUNK, addend_bits
 from zeroskip.hw.regmap import memory_shapes
 
 needs_yosys = pytest.mark.skipif(
@@ -192,11 +192,15 @@ def test_every_pe_keeps_its_own_broadcast_register(tmp_path):
     # three times (the shifter's and the bounds' own copies, alike the shift's)
     shift_bits = (arch.acc_bits + 1).bit_length()
     requant = shift_bits + 1 + 1 + 2 * arch.act_bits
+    # and the binary term's plane shift once per popcount chunk (alike within a PE)
+    chunks, plane = -(-arch.line_bits // POPCOUNT_CHUNK), plane_bits(arch)
+    assert chunks > 1
     # and the broadcaster's group flag ``fresh``, once and once per lane (as many as PEs)
     assert flip_flops(()) == (broadcast + selects + 1 + 1 + 1 + loads + 1 + 1 + arch.pes * slot
-                              + requant + 1)
+                              + requant + arch.pes * plane + 1)
     assert flip_flops(flow.KEEP_OWN_COPIES) == \
-        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant + 2 * shift_bits) \
+        arch.pes * (broadcast + 1 + 1 + loads + 1 + kinds + 2 * slot + requant + 2 * shift_bits
+                    + chunks * plane) \
         + selects * slices + 2 \
         + 1 + arch.pes
 

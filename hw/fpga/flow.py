@@ -32,7 +32,7 @@ from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.fpga import floorplan as ebr_floorplan
 from zeroskip.hw.fpga import slack
 from zeroskip.hw.fpga.slack import signal_name
-from zeroskip.hw.gateware.pe import FORWARDED_FILES
+from zeroskip.hw.gateware.pe import FORWARDED_FILES, RUN_READ_FILES
 from zeroskip.progress import QUIET, Progress
 
 #: a ``small``-like array with memories sized for FPGA block RAM (per PE: 256 sparse lines of
@@ -61,7 +61,12 @@ KEEP_OWN_COPIES = ("hierarchy -top top", "proc",
 #: per file, whose comparison the MAC's row reaches in its cycle (docs/fpga.md)
 FORWARDED_COLLISIONS = tuple(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\{name} %i"
                              for name in FORWARDED_FILES)
-PREPARE = KEEP_OWN_COPIES + FORWARDED_COLLISIONS
+#: and so may those of the memories the host alone writes and a run alone reads
+#: (``RUN_READ_FILES``, one per PE: ``ptr_even_pe3`` ...), which never meet a write: otherwise
+#: the pointer's address, after its adders, went on into that comparison (docs/fpga.md)
+RUN_READ_COLLISIONS = tuple(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\{name}_pe* %i"
+                            for name in RUN_READ_FILES)
+PREPARE = KEEP_OWN_COPIES + FORWARDED_COLLISIONS + RUN_READ_COLLISIONS
 
 
 class ToolError(ZeroskipError):

@@ -225,7 +225,10 @@ class Broadcaster(wiring.Component):
 
         advance = Signal()
         with m.If(kind_binary):
-            self.elaborate_binary(m, start, group, read, address, push, finished, binary, walk, shift,
+            # the binary walk's window its own (the scan's had its steps multiplexed by the
+            # pass's kind in front of every enable of the window's registers: docs/fpga.md)
+            self.elaborate_binary(m, start, group, read, address, push, finished, binary,
+                                  _Window(m, desc, pixel, prefix="binary_"), shift,
                                   fed_padding, fed_bits)
             m.d.comb += fresh_next.eq(read)      # the port holds a group until the next read
         if fed:

@@ -83,6 +83,12 @@ FORWARD_SLICE = 8
 #: is never taken, the forwarding taking the written value (``ProcessingElement.collided``): the
 #: FPGA flow marks their read ports ``COLLISION_X_MASK`` (hw/fpga/flow.py)
 FORWARDED_FILES = ("acc", "acc1")
+#: the memories the host alone writes and a run alone reads (each PE's, named ``ptr_even_pe3``
+#: ...): the bus commits a write only while the array is idle, and the write lands
+#: ``regmap.LOAD_STAGES`` cycles later, before a run's first read, so no read meets a write
+#: (``host_collisions_seen`` counts them in tests) and the FPGA flow marks their read ports
+#: ``COLLISION_X_MASK`` too: no address comparison after the pointer's adders
+RUN_READ_FILES = ("sparse", "ptr_even", "ptr_odd", "bias")
 
 
 def tree_sum(terms):
@@ -193,10 +199,11 @@ class ProcessingElement(wiring.Component):
         })
 
     #: tests only: complement an accumulator file's read data after a collision, and count the
-    #: collisions in ``collisions_seen`` (see ``collided``)
+    #: collisions in ``collisions_seen`` (see ``collided``; a ``RUN_READ_FILES`` memory's in
+    #: ``host_collisions_seen``)
     scramble_collisions = False
 
-    def collided(self, m: Module, write, read):
+    def collided(self, m: Module, write, read, seen=None):
         """An accumulator file's read data. Where a read meets a write of the same row in one
         cycle (a collision), the MAC's and the sweep's forwarding take the written sum instead
         (``after_previous``, ``second_row``, ``swept_written``), so the data read there is never
@@ -207,9 +214,16 @@ class ProcessingElement(wiring.Component):
             return read.data
         collision = Signal()
         m.d.sync += collision.eq(write.en & read.en & (write.addr == read.addr))
+        seen = self.collisions_seen if seen is None else seen
         with m.If(collision):
-            m.d.sync += self.collisions_seen.eq(self.collisions_seen + 1)
+            m.d.sync += seen.eq(seen + 1)
         return Mux(collision, ~read.data, read.data)
+
+    def run_read_port(self, m: Module, name: str):
+        """A read port of the ``RUN_READ_FILES`` memory ``name`` and its data (scrambled at a
+        collision in tests, which never happens: ``host_collisions_seen`` stays 0)."""
+        read = self.memories[name].read_port()
+        return read, self.collided(m, self.host_writes[name], read, self.host_collisions_seen)
 
     def own_copy(self, m: Module, name: str, value):
         """``value`` registered in this PE's own flip-flop (``OWN_COPY``), named ``name``: the
@@ -276,6 +290,8 @@ class ProcessingElement(wiring.Component):
         a = self.arch
         i = self.index
         self.collisions_seen = Signal(32)       # with ``scramble_collisions``
+        self.host_collisions_seen = Signal(32)
+        self.host_writes = {}
         self.desc = desc = self.pass_descriptor(m)
         load = self.load_port(m)
         self.sweep = sweeper = self.sweep_registers(m)      # (testbenches watch it)
@@ -301,10 +317,12 @@ class ProcessingElement(wiring.Component):
             else:
                 m.d.comb += [port.addr.eq(load.addr), port.data.eq(load.data),
                              port.en.eq(load.we[name])]
+            self.host_writes[name] = port
             return memory
 
-        sparse, ptr_even, ptr_odd, bias, codebook = (
-            host_written(name) for name in ("sparse", "ptr_even", "ptr_odd", "bias", "codebook"))
+        for name in RUN_READ_FILES + ("codebook",):
+            host_written(name)
+        codebook = self.memories["codebook"]
         # the accumulators: one file, or with ``sweep_overlap`` two that the pixel-passes of a
         # conv pass alternate between (``run.half``), so one's sweep runs while the next scans
         files = []
@@ -337,7 +355,7 @@ class ProcessingElement(wiring.Component):
         column = self.column_issue_lookahead if a.bounds_lookahead else self.column_issue
         skip = Signal()       # padding merge: the entry issued last cycle took the next one along
         issue, entry, first, last, column_act, column_bits, column_plane, column_valid = column(
-            m, binary, ptr_even, ptr_odd, skip)
+            m, binary, skip)
 
         per_line = a.entries_per_line
         if per_line & (per_line - 1) == 0:        # a power of two: slice the entry index
@@ -345,7 +363,7 @@ class ProcessingElement(wiring.Component):
             line, slot = entry[shift:], entry[:shift] if shift else Const(0, 1)
         else:                                       # general case: divide by a constant
             line, slot = entry // per_line, entry % per_line
-        sparse_rd = sparse.read_port()
+        sparse_rd, sparse_data = self.run_read_port(m, "sparse")
         with m.If(binary):                       # a binary pass reads one whole line per row
             m.d.comb += [sparse_rd.addr.eq(entry), sparse_rd.en.eq(issue)]
         with m.Else():
@@ -359,7 +377,7 @@ class ProcessingElement(wiring.Component):
             last_slot = Signal.like(slot, name="merge_slot")
             m.d.sync += [mergeable.eq(issue & ~binary & ~last & (slot != per_line - 1)),
                          last_slot.eq(slot)]
-            issued = data.View(entry_struct(a), sparse_rd.data.word_select(last_slot, a.entry_bits))
+            issued = data.View(entry_struct(a), sparse_data.word_select(last_slot, a.entry_bits))
             m.d.comb += [skip.eq(mergeable & (issued.code == 0)), merging.eq(skip)]
 
         # -- stage 1: the line leaves the block RAM into a register (nothing else in this cycle) ---
@@ -384,7 +402,7 @@ class ProcessingElement(wiring.Component):
         s2_line = Signal(a.line_bits)            # the read port holds its data between reads
         m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first),
                      s2_act.eq(s1_act), s2_bits.eq(s1_bits), s2_plane.eq(s1_plane),
-                     s2_valid_bits.eq(s1_valid_bits), s2_line.eq(sparse_rd.data)]
+                     s2_valid_bits.eq(s1_valid_bits), s2_line.eq(sparse_data)]
 
         # -- stage 2 (with ``entry_stage`` its own stage first): slice the entry --------------------------
         def entry_at(slot):
@@ -514,7 +532,7 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [s4_valid.eq(s3_valid), s4_row.eq(s3_row), s4_dot.eq(dot), s4_product.eq(product),
                      s4_offered.eq(s3_act + max_offset(a.act_bits))]
 
-        bias_rd = bias.read_port()
+        bias_rd, bias_data = self.run_read_port(m, "bias")
         ports = [(memory.write_port(), memory.read_port()) for memory in files]
         file_data = [self.collided(m, write, read) for write, read in ports]
 
@@ -601,7 +619,7 @@ class ProcessingElement(wiring.Component):
         swept_written = Signal()
         m.d.sync += swept_written.eq(s4_valid & (s4_row == sweeper.row) & (s4_half == sweep_half))
         q1_acc, q1_bias = Signal(signed(a.acc_bits)), Signal.like(bias_rd.data)
-        m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row), q1_bias.eq(bias_rd.data),
+        m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row), q1_bias.eq(bias_data),
                      q1_acc.eq(Mux(swept_written, w1_sum, read_data(r_half)))]
         # X + 2: bias added with the rounding's half, floor((y + 2^(s-1)) / 2^s) being round half
         # up; a shift of ``whole`` bits or more leaves 0 (and needs no more than 2^(whole-1));
@@ -754,7 +772,7 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [room.eq(later < a.fifo_depth), room_after_push.eq(later + 1 < a.fifo_depth)]
         m.d.comb += self.ready.eq(Mux(self.pushed, room_after_push, room))
 
-    def column_issue(self, m: Module, binary, ptr_even, ptr_odd, skip):
+    def column_issue(self, m: Module, binary, skip):
         """EIE's order (docs/timing.md "PE p"): the queue holds the broadcaster's items; popping
         one at s reads its column's bounds, its entries issue at s + 1 .. s + n, and the next item
         is popped as the last entry issues (or when the bounds show an empty column).
@@ -773,7 +791,8 @@ class ProcessingElement(wiring.Component):
         item = data.View(layout, queue.r_data)
 
         # -- pointer read unit: both bounds in one cycle ------------------------------------------
-        even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
+        (even_rd, even_data), (odd_rd, odd_data) = (self.run_read_port(m, name)
+                                                    for name in ("ptr_even", "ptr_odd"))
         pop = Signal()
         ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
         m.d.comb += [ptr_addr.eq(desc.ptr_base + item.sparse.index),
@@ -807,8 +826,8 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [entry.eq(first_line), stop.eq(first_line + desc.rows),
                          issue.eq(desc.rows != 0), first.eq(1)]
         with m.Elif(bounds):
-            m.d.comb += [entry.eq(Mux(odd, odd_rd.data, even_rd.data)),
-                         stop.eq(Mux(odd, even_rd.data, odd_rd.data)),
+            m.d.comb += [entry.eq(Mux(odd, odd_data, even_data)),
+                         stop.eq(Mux(odd, even_data, odd_data)),
                          issue.eq(entry != stop), first.eq(1)]
         with m.Elif(active & ~(skip & (current + 1 == end))):
             m.d.comb += [entry.eq(current + skip), stop.eq(end), issue.eq(1)]
@@ -822,7 +841,7 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [active.eq(issue & ~last), current.eq(entry + 1), end.eq(stop)]
         return issue, entry, first, last, column_act, column_bits, column_plane, column_valid
 
-    def column_issue_lookahead(self, m: Module, binary, ptr_even, ptr_odd, skip):
+    def column_issue_lookahead(self, m: Module, binary, skip):
         """The bounds lookahead (docs/timing.md "Bounds lookahead"): an item's column bounds are
         read in the cycle it is pushed (b); at b + 1 the bounds stage writes the item with its
         bounds into the queue, unless the column is empty (then it vanishes); popping an item
@@ -838,7 +857,8 @@ class ProcessingElement(wiring.Component):
         # -- push cycle b: both bounds read at the pushed item's column (with the registered
         # broadcast at b + 1, from the broadcast register) ---------------------------------------
         pushed = data.View(layout, self.arrived_item)
-        even_rd, odd_rd = ptr_even.read_port(), ptr_odd.read_port()
+        (even_rd, even_data), (odd_rd, odd_data) = (self.run_read_port(m, name)
+                                                    for name in ("ptr_even", "ptr_odd"))
         ptr_addr = Signal(_bits_for(a.ptr_depth + a.max_vector))
         m.d.comb += [ptr_addr.eq(desc.ptr_base + pushed.sparse.index),
                      even_rd.addr.eq((ptr_addr + 1) >> 1), odd_rd.addr.eq(ptr_addr >> 1),
@@ -854,8 +874,8 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [start.eq(staged_item.binary.line),       # the sum from the item alone,
                          stop_at.eq(staged_item.binary.line + desc.rows)]   # not the bounds' mux
         with m.Else():
-            m.d.comb += [start.eq(Mux(odd, odd_rd.data, even_rd.data)),
-                         stop_at.eq(Mux(odd, even_rd.data, odd_rd.data))]
+            m.d.comb += [start.eq(Mux(odd, odd_data, even_data)),
+                         stop_at.eq(Mux(odd, even_data, odd_data))]
         # the items a PE holds outside its queue (docs/timing.md "Bounds lookahead": ``stages``)
         flight = [staged]
         if a.registered_broadcast:

@@ -3,7 +3,8 @@ the sweep's forwarding take the written sum there, so the data read is never tak
 FPGA flow lets the block RAM return anything (``FORWARDED_FILES``). Under Amaranth's simulator
 with ``ProcessingElement.scramble_collisions`` the complement is returned at every collision:
 the outputs must stay the reference's and the cycles the simulator's, on programs where
-collisions happen (counted)."""
+collisions happen (counted). The memories the host alone writes and a run alone reads
+(``RUN_READ_FILES``, marked alike) are scrambled too, and see none."""
 
 import dataclasses
 
@@ -33,20 +34,23 @@ def scrambled(monkeypatch):
 
 def run_scrambled(program, inputs) -> int:
     """Every input through the array with the collisions scrambled, checked against the
-    reference and the simulator; returns the collisions counted over all PEs."""
+    reference and the simulator, no collision in a ``RUN_READ_FILES`` memory (the program
+    loaded over the bus, then run); returns the collisions counted over all PEs."""
     top = Accelerator(program.arch, None)
-    results, seen = [], []
+    results, seen, host_seen = [], [], []
 
     async def bench(ctx, host):
         await host.load_program(program, write_images=True)
         for x in inputs:
             results.append(await host.run(x))
         seen.extend(ctx.get(pe.collisions_seen) for pe in top.pes)
+        host_seen.extend(ctx.get(pe.host_collisions_seen) for pe in top.pes)
 
     simulate(top, bench)
     for x, (outputs, cycles) in zip(inputs, results):
         np.testing.assert_array_equal(outputs, predict_int(program, np.asarray(x)[None])[0])
         assert cycles == simulate_int(program, np.asarray(x)[None]).cycles
+    assert host_seen == [0] * len(top.pes)
     return sum(seen)
 
 

@@ -224,13 +224,24 @@ class Broadcaster(wiring.Component):
                      next_address.eq(Mux(more, index + 1, first_group(walk.next_base)))]
 
         advance = Signal()
+        # the binary walk runs in every pass, its registers enabled by its own decisions alone
+        # (it restarts at every ``start``); the pass's kind picks only what leaves it: its read,
+        # push and end. Under the kind, the kind's register fanned out into every enable of the
+        # walk, and its own window's: the scan's had its steps multiplexed by the kind in
+        # front of them (docs/fpga.md)
+        binary_read, binary_push, binary_done = (Signal(name=f"binary_{name}")
+                                                 for name in ("read", "pushes", "done"))
+        binary_address = Signal.like(address, name="binary_addr")
+        self.elaborate_binary(m, start, group, binary_read, binary_address, binary_push,
+                              binary_done, binary, _Window(m, desc, pixel, prefix="binary_"), shift,
+                              fed_padding, fed_bits)
         with m.If(kind_binary):
-            # the binary walk's window its own (the scan's had its steps multiplexed by the
-            # pass's kind in front of every enable of the window's registers: docs/fpga.md)
-            self.elaborate_binary(m, start, group, read, address, push, finished, binary,
-                                  _Window(m, desc, pixel, prefix="binary_"), shift,
-                                  fed_padding, fed_bits)
-            m.d.comb += fresh_next.eq(read)      # the port holds a group until the next read
+            m.d.comb += [read.eq(binary_read), address.eq(binary_address), push.eq(binary_push),
+                         fresh_next.eq(binary_read)]     # the port holds a group until the next read
+            with m.If(start):
+                m.d.sync += finished.eq(0)
+            with m.Elif(binary_done):
+                m.d.sync += finished.eq(1)
         if fed:
             with m.Else():
                 # the feed: each group says what the scan needs (its candidates' lanes, its columns,
@@ -287,7 +298,7 @@ class Broadcaster(wiring.Component):
             m.d.sync += fired.eq(0)
 
     def elaborate_binary(self, m: Module, start, group, read: Signal, address: Signal, push: Signal,
-                         finished: Signal, item, walk: "_Window", shift, fed_padding=None,
+                         done: Signal, item, walk: "_Window", shift, fed_padding=None,
                          fed_bits=None) -> None:
         """Every (plane, position, chunk) item: a binary pass's one position [0, in_len), a binary
         conv pass's kernel positions [B, B + C) (a padding one examined in one cycle, with no item);
@@ -401,7 +412,8 @@ class Broadcaster(wiring.Component):
                              last_plane.eq(plane + 2 >= planes)]
                 restart_window()
             with m.Else():
-                m.d.sync += [running.eq(0), finished.eq(1), arrive.eq(0), padding.eq(0)]
+                m.d.comb += done.eq(1)
+                m.d.sync += [running.eq(0), arrive.eq(0), padding.eq(0)]
 
         contribution = Signal(w)
         m.d.comb += contribution.eq(Mux(arrive, placed(offset), 0))
@@ -455,7 +467,7 @@ class Broadcaster(wiring.Component):
             with m.Else():
                 next_position()
         with m.Elif(start):
-            m.d.sync += [running.eq(1), finished.eq(0), plane.eq(0), line.eq(desc.line_base),
+            m.d.sync += [running.eq(1), plane.eq(0), line.eq(desc.line_base),
                          last_plane.eq(planes <= 1)]
             restart_window()
         with m.Elif(running & in_padding):                     # a padding position: one cycle

@@ -32,7 +32,7 @@ from zeroskip.hw.gateware import OWN_COPY
 from zeroskip.hw.fpga import floorplan as ebr_floorplan
 from zeroskip.hw.fpga import slack
 from zeroskip.hw.fpga.slack import signal_name
-from zeroskip.hw.gateware.pe import FORWARDED_FILES, RUN_READ_FILES
+from zeroskip.hw.gateware.pe import BANK_FILES, FORWARDED_FILES, RUN_READ_FILES
 from zeroskip.progress import QUIET, Progress
 
 #: a ``small``-like array with memories sized for FPGA block RAM (per PE: 256 sparse lines of
@@ -55,12 +55,13 @@ HEARTBEAT_S = 30.0
 #: every PE, and the logic after it with them (docs/fpga.md "The broadcast relay")
 KEEP_OWN_COPIES = ("hierarchy -top top", "proc",
                    f"setattr -set keep 1 a:{OWN_COPY} %ci1:+[Q] c:* %i")
-#: and the accumulator files' read ports may return anything at a collision with their write
-#: port (``FORWARDED_FILES``: the gateware never takes that data); otherwise Yosys builds the
-#: logic that returns the old row, a register of the written word and an address comparison
-#: per file, whose comparison the MAC's row reaches in its cycle (docs/fpga.md)
+#: and the accumulator files' and the activation banks' read ports may return anything at a
+#: collision with their write port (``FORWARDED_FILES``, ``BANK_FILES``: the gateware never
+#: takes that data); otherwise Yosys builds the logic that returns the old row, a register of
+#: the written word and an address comparison per file, whose comparison the MAC's row reaches
+#: in its cycle, and a multiplexer after the bank's data on the group's read (docs/fpga.md)
 FORWARDED_COLLISIONS = tuple(f"setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2 r:MEMID=\\{name} %i"
-                             for name in FORWARDED_FILES)
+                             for name in FORWARDED_FILES + BANK_FILES)
 #: and so may those of the memories the host alone writes and a run alone reads
 #: (``RUN_READ_FILES``, one per PE: ``ptr_even_pe3`` ...), which never meet a write: otherwise
 #: the pointer's address, after its adders, went on into that comparison (docs/fpga.md)

@@ -89,6 +89,11 @@ FORWARDED_FILES = ("acc", "acc1")
 #: (``host_collisions_seen`` counts them in tests) and the FPGA flow marks their read ports
 #: ``COLLISION_X_MASK`` too: no address comparison after the pointer's adders
 RUN_READ_FILES = ("sparse", "ptr_even", "ptr_odd", "bias")
+#: the activation banks: while the array runs, the group read reads both at one address and
+#: takes the source bank's data while the sweep writes the destination, so a read meets a write
+#: only in the destination, whose data is not taken (``collided``); the bus reads and writes
+#: them only while the array is idle. The FPGA flow marks them as ``FORWARDED_FILES``
+BANK_FILES = ("act0", "act1")
 
 
 def tree_sum(terms):
@@ -204,7 +209,7 @@ class ProcessingElement(wiring.Component):
     scramble_collisions = False
 
     def collided(self, m: Module, write, read, seen=None):
-        """An accumulator file's read data. Where a read meets a write of the same row in one
+        """An accumulator file's (or an activation bank's, ``BANK_FILES``) read data. Where a read meets a write of the same row in one
         cycle (a collision), the MAC's and the sweep's forwarding take the written sum instead
         (``after_previous``, ``second_row``, ``swept_written``), so the data read there is never
         taken: the FPGA flow lets the block RAM return anything (``FORWARDED_FILES``), which
@@ -722,7 +727,7 @@ class ProcessingElement(wiring.Component):
         # every bank's ports (docs/fpga.md, "Every failing endpoint")
         array_owns = Signal(name="banks_busy", attrs={OWN_COPY: 1})
         m.d.sync += array_owns.eq(self.run.busy)
-        for bank, name in enumerate(("act0", "act1")):
+        for bank, name in enumerate(BANK_FILES):
             memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
             with m.If(array_owns):
@@ -732,16 +737,16 @@ class ProcessingElement(wiring.Component):
             with m.Else():
                 m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we[name]),
                              rd.addr.eq(load.addr), rd.en.eq(load.re)]
-            banks.append(rd)
+            banks.append(self.collided(m, wr, rd))
         read_bank = Signal()        # registered with the read: rdata depends on no bus input
         m.d.sync += read_bank.eq(load.bank)
-        group_data = Mux(source, banks[1].data, banks[0].data)
+        group_data = Mux(source, banks[1], banks[0])
         if a.group_feed:            # docs/timing.md "Group feed": the bank's output registered
             registered = Signal.like(self.group.data, name="group_out")
             m.d.sync += registered.eq(group_data)
             group_data = registered
         m.d.comb += [self.group.data.eq(group_data),
-                     load.rdata.eq(Mux(read_bank, banks[1].data, banks[0].data))]
+                     load.rdata.eq(Mux(read_bank, banks[1], banks[0]))]
         return m
 
     def queue_room(self, m: Module, queue, flight: list) -> None:

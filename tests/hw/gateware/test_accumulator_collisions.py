@@ -3,8 +3,11 @@ the sweep's forwarding take the written sum there, so the data read is never tak
 FPGA flow lets the block RAM return anything (``FORWARDED_FILES``). Under Amaranth's simulator
 with ``ProcessingElement.scramble_collisions`` the complement is returned at every collision:
 the outputs must stay the reference's and the cycles the simulator's, on programs where
-collisions happen (counted). The memories the host alone writes and a run alone reads
-(``RUN_READ_FILES``, marked alike) are scrambled too, and see none."""
+collisions happen (counted). The activation banks' are scrambled alike (``BANK_FILES``: the
+group read may meet the sweep's writes in the destination bank, whose data it does not take).
+The memories
+the host alone writes and a run alone reads (``RUN_READ_FILES``, marked alike) are scrambled
+too, and see none."""
 
 import dataclasses
 

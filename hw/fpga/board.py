@@ -274,7 +274,7 @@ def _nextpnr_args(platform, family: str, seed: int | None) -> list[str]:
                 platform.package.lower() + platform._nextpnr_package_options.get(platform.device, ""),
                 "--pcf", "top.pcf", "--asc", "top.asc"]
     args += ["--json", "top.json", "--report", "report.json", "--timing-allow-fail",
-             *flow.router_args(flow.FAMILIES[family].router)]
+             "--router", flow.FAMILIES[family].router]
     return args + (["--seed", str(seed)] if seed is not None else [])
 
 

@@ -35,6 +35,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="nextpnr placement seed")
     parser.add_argument("--router", default=None, choices=("router1", "router2"),
                         help="nextpnr router (default router2 for ECP5, router1 for iCE40)")
+    parser.add_argument("--tmg-ripup", action="store_true",
+                        help="router2 re-routes the nets of failing paths (nextpnr --tmg-ripup): "
+                             "until none fails, or 1,500 iterations, which can take hours")
     parser.add_argument("--no-floorplan", dest="floorplan", action="store_false",
                         help="leave the PEs' block RAMs to nextpnr's placer (ECP5)")
     parser.add_argument("--no-pnr", dest="pnr", action="store_false",
@@ -54,6 +57,7 @@ def run(args) -> int:
         result = synthesize(arch, args.family, args.output, device=args.device,
                             package=args.package, speed=args.speed, freq=args.freq,
                             pnr=args.pnr, seed=args.seed, router=args.router,
+                            tmg_ripup=args.tmg_ripup,
                             floorplan=args.floorplan, progress=progress)
     except ToolError as error:       # the design did not build: exit 1, one line
         print(f"zeroskip synth: error: {error}", file=sys.stderr)

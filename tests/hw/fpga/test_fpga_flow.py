@@ -130,14 +130,19 @@ def test_the_ecp5_clock_comes_in_on_a_clock_pad():
 
 
 def test_each_family_names_its_router():
-    """ECP5 routes with router2 (router1 did not converge for 8 and 16 PEs, docs/fpga.md) and
-    its timing-driven rip-up; a router asked for replaces the family's."""
+    """ECP5 routes with router2 (router1 did not converge for 8 and 16 PEs, docs/fpga.md); a
+    router asked for replaces the family's; router2's timing-driven rip-up only when asked for,
+    and only with router2."""
     ecp5, ice40 = flow.family("ecp5"), flow.family("ice40")
-    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100)[-3:] == ["--router", "router2", "--tmg-ripup"]
+    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100)[-2:] == ["--router", "router2"]
     assert ice40.nextpnr_args("up5k", "sg48", None, 12)[-2:] == ["--router", "router1"]
-    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100, "router1")[-2:] == ["--router", "router1"]
+    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100, "router1")[-1] == "router1"
+    assert ecp5.nextpnr_args("85k", "CABGA381", 6, 100, None, True)[-3:] == \
+        ["--router", "router2", "--tmg-ripup"]
     with pytest.raises(ZeroskipError, match="--router"):
         flow.synthesize(None, "ecp5", "unused", router="router9", pnr=False)
+    with pytest.raises(ZeroskipError, match="--tmg-ripup: router2 only"):
+        flow.synthesize(None, "ice40", "unused", tmg_ripup=True, pnr=False)
 
 
 def test_tool_failure_exits_1(monkeypatch, tmp_path, capsys):

@@ -209,12 +209,15 @@ class ProcessingElement(wiring.Component):
     scramble_collisions = False
 
     def collided(self, m: Module, write, read, seen=None):
-        """An accumulator file's (or an activation bank's, ``BANK_FILES``) read data. Where a read meets a write of the same row in one
+        """An accumulator file's read data. Where a read meets a write of the same row in one
         cycle (a collision), the MAC's and the sweep's forwarding take the written sum instead
         (``after_previous``, ``second_row``, ``swept_written``), so the data read there is never
         taken: the FPGA flow lets the block RAM return anything (``FORWARDED_FILES``), which
-        spares Yosys the logic that keeps the old row. ``scramble_collisions`` shows it in
-        simulation: the complement is returned there, and every output must stay the same."""
+        spares Yosys the logic that keeps the old row. An activation bank's alike
+        (``BANK_FILES``: only the destination's reads meet writes, and are not taken), and a
+        ``RUN_READ_FILES`` memory's, counted in ``seen`` (none meets a write).
+        ``scramble_collisions`` shows it in simulation: the complement is returned there, and
+        every output must stay the same."""
         if not self.scramble_collisions:
             return read.data
         collision = Signal()

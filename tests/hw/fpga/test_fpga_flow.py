@@ -237,6 +237,15 @@ def test_every_pe_keeps_its_own_copies_of_the_array_registers(tmp_path):
         {kind: arch.pes * count for kind, count in merged.items()}
 
 
+def marked_and_flip_flops(directory, commands) -> list[int]:
+    """``top.il`` in ``directory`` after ``commands``: its read ports marked ``COLLISION_X``,
+    and its flip-flops once Yosys has mapped the memories."""
+    return yosys_counts(directory, ["read_rtlil top.il", "hierarchy -top top", "proc", *commands,
+                                    "select -count t:$memrd_v2 r:COLLISION_X_MASK=1'1 %i",
+                                    "synth_ecp5 -top top -run begin:map_ffs",
+                                    "select -count t:$_*DFF*"])
+
+
 @needs_yosys
 def test_the_accumulator_files_may_return_anything_at_a_collision(tmp_path):
     """``flow.FORWARDED_COLLISIONS`` marks the read port of each accumulator file (two with the
@@ -247,14 +256,8 @@ def test_the_accumulator_files_may_return_anything_at_a_collision(tmp_path):
     arch = dataclasses.replace(flow.TINY_ARCH, sweep_overlap=1, acc_depth=64, act_depth=64)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
-    def counts(commands):
-        return yosys_counts(tmp_path, ["read_rtlil top.il", "hierarchy -top top", "proc",
-                                       *commands,
-                                       "select -count t:$memrd_v2 r:COLLISION_X_MASK=1'1 %i",
-                                       "synth_ecp5 -top top -run begin:map_ffs",
-                                       "select -count t:$_*DFF*"])
-
-    (unmarked, plain), (marked, spared) = counts(()), counts(flow.FORWARDED_COLLISIONS)
+    (unmarked, plain), (marked, spared) = (marked_and_flip_flops(tmp_path, commands)
+                                           for commands in ((), flow.FORWARDED_COLLISIONS))
     assert (unmarked, marked) == (0, 2 + arch.pes * len(BANK_FILES))
     assert plain - spared >= 2 * arch.acc_bits + arch.pes * len(BANK_FILES) * arch.act_bits
 
@@ -270,14 +273,8 @@ def test_the_memories_a_run_alone_reads_may_return_anything_at_a_collision(tmp_p
     arch = dataclasses.replace(flow.FPGA_ARCH, pes=2)
     (tmp_path / "top.il").write_text(flow.elaborate(arch, flow.FAMILIES["ecp5"]))
 
-    def counts(commands):
-        return yosys_counts(tmp_path, ["read_rtlil top.il", "hierarchy -top top", "proc",
-                                       *commands,
-                                       "select -count t:$memrd_v2 r:COLLISION_X_MASK=1'1 %i",
-                                       "synth_ecp5 -top top -run begin:map_ffs",
-                                       "select -count t:$_*DFF*"])
-
-    (unmarked, plain), (marked, spared) = counts(()), counts(flow.RUN_READ_COLLISIONS)
+    (unmarked, plain), (marked, spared) = (marked_and_flip_flops(tmp_path, commands)
+                                           for commands in ((), flow.RUN_READ_COLLISIONS))
     assert (unmarked, marked) == (0, arch.pes * len(RUN_READ_FILES))
     # at least the sparse matrix's written word, and a flip-flop of each memory's comparison
     assert plain - spared >= arch.pes * (memory_shapes(arch)["sparse"][0] + len(RUN_READ_FILES))

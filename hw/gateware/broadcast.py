@@ -229,18 +229,18 @@ class Broadcaster(wiring.Component):
         # push and end. Under the kind, the kind's register fanned out into every enable of the
         # walk, and its own window's: the scan's had its steps multiplexed by the kind in
         # front of them (docs/fpga.md)
-        binary_read, binary_push, binary_done = (Signal(name=f"binary_{name}")
-                                                 for name in ("read", "pushes", "done"))
+        binary_read, binary_push, binary_end = (Signal(name=f"binary_{name}")
+                                                for name in ("read", "pushes", "end"))
         binary_address = Signal.like(address, name="binary_addr")
         self.elaborate_binary(m, start, group, binary_read, binary_address, binary_push,
-                              binary_done, binary, _Window(m, desc, pixel, prefix="binary_"), shift,
+                              binary_end, binary, _Window(m, desc, pixel, prefix="binary_"), shift,
                               fed_padding, fed_bits)
         with m.If(kind_binary):
             m.d.comb += [read.eq(binary_read), address.eq(binary_address), push.eq(binary_push),
                          fresh_next.eq(binary_read)]     # the port holds a group until the next read
             with m.If(start):
                 m.d.sync += finished.eq(0)
-            with m.Elif(binary_done):
+            with m.Elif(binary_end):
                 m.d.sync += finished.eq(1)
         if fed:
             with m.Else():

@@ -191,6 +191,12 @@ MUTANTS = [
            "group_data = Mux(source, banks[1], banks[0])",
            "group_data = Mux(source, banks[0], banks[1])",
            "broadcaster reads the destination bank"),
+    Mutant("requant-bank-late", "bank select", PE,
+           "bank_writes = registered_writes",
+           "bank_writes = [(registered_writes[0] | registered_writes[1]) & (source != bank)\n"
+           "                           for bank in range(len(BANK_FILES))]",
+           "with group_feed, the sweep's last write (in the next pass's first cycle) picks its "
+           "bank from the next pass's layer"),
     Mutant("host-read-bank", "bank select", TOP,
            'pe.load.bank.eq(hits["act1"])', 'pe.load.bank.eq(hits["act0"])',
            "host reads of act1 return act0 (and back)"),

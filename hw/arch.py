@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.timing import (COLUMN_END_STAGES, ENTRY_STAGES, GROUP_FEED_LATENCY, MAC_DRAIN,
-                               MAC_WRITE_LATENCY, PIXEL_RESTART, SWEEP_COPY_STAGES)
+                               MAC_WRITE_LATENCY, PIXEL_RESTART, REQUANT_OUTPUT_STAGES,
+                               REQUANT_WRITE_LATENCY, SWEEP_COPY_STAGES)
 
 
 #: fields that are positive integers (each also bounded by ``LIMITS``)
@@ -212,6 +213,17 @@ class ArchConfig:
     def mac_write_latency(self) -> int:
         """Cycles from an entry's issue to its accumulator write (the gateware's MAC pipeline)."""
         return MAC_WRITE_LATENCY + ENTRY_STAGES * self.entry_stage
+
+    @property
+    def requant_write_latency(self) -> int:
+        """Cycles from a sweep row's read to its activation write (the gateware's sweep)."""
+        return REQUANT_WRITE_LATENCY + REQUANT_OUTPUT_STAGES * self.group_feed
+
+    @property
+    def first_group_read(self) -> int:
+        """Cycles from a pass's first cycle T to its first read of an activation bank: the
+        walker's first token is read at T + 1 (``group_feed``), the scan's first group at T."""
+        return 1 if self.group_feed else 0
 
     @property
     def pixel_restart(self) -> int:

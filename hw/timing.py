@@ -19,6 +19,12 @@ REQUANT_TAIL = 3
 MAC_WRITE_LATENCY = 4
 REQUANT_WRITE_LATENCY = 3
 
+#: with ``group_feed`` (docs/timing.md "Group feed"): the activation is registered once more
+#: before the destination bank's write port, so the sweep writes a cycle later
+#: (``ArchConfig.requant_write_latency``): a pass's last activation may land in the next pass's
+#: first cycle T, since with the feed the next pass reads its first group at T + 1
+REQUANT_OUTPUT_STAGES = 1
+
 #: with ``sweep_overlap`` (docs/timing.md "Sweep overlap"): cycles from a pixel-pass's column
 #: phase end C to the next pixel-pass's first cycle (the control unit sees C at C + 1)
 PIXEL_RESTART = 2

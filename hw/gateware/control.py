@@ -57,6 +57,9 @@ class ControlUnit(wiring.Component):
     def __init__(self, arch: ArchConfig, descriptors=None):
         assert arch.mac_drain >= arch.mac_write_latency, \
             f"the MAC pipeline writes its last sum at C + {arch.mac_write_latency}"
+        assert timing.REQUANT_TAIL + arch.first_group_read >= arch.requant_write_latency, \
+            f"the sweep writes its last activation {arch.requant_write_latency} cycles after the " \
+            f"read, the next pass reads its first group {arch.first_group_read} cycle(s) after T"
         self.arch = arch
         self.descriptors = descriptors
         # with ``pe_copies``: the PEs' fields of the next pass's descriptor, loaded the cycle

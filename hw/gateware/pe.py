@@ -33,6 +33,8 @@ unit's ``sweep_bias``) in one cycle X; both leave their block RAMs into register
 row is cleared then), their sum with the rounding's half is registered at X + 2, and at X + 3
 (``REQUANT_WRITE_LATENCY``) it is shifted, saturated and ``requantize(...)`` written to the
 destination bank at ``row_base + i`` (``zeroskip.hw.fixedpoint.requantize``, bit for bit).
+With ``group_feed`` the activation is registered at X + 3 and written at X + 4
+(``ArchConfig.requant_write_latency``), in time for the next pass's first group read at T + 1.
 
 Conv passes (docs/conv.md) are sparse passes run once per output pixel P: the sweep writes
 ``row_base + P·out_step + i``; with ``op = OP_MAX`` stage 4 keeps
@@ -722,6 +724,20 @@ class ProcessingElement(wiring.Component):
 
         # -- activation banks: source = layer parity, destination = the other -----------------------
         source = desc.layer[0]
+        # the write: at X + 3, or with ``group_feed`` from registers at X + 4
+        # (``REQUANT_OUTPUT_STAGES``): the shifter and the saturation's picks end in a flip-flop,
+        # not at a block RAM's data pins across the PE. The bank is picked at X + 3 as before,
+        # from the pass's layer: a pass's last activation may be written in the next pass's
+        # first cycle, whose descriptor is another layer's
+        bank_writes = [q2_valid & (source != bank) for bank in range(len(BANK_FILES))]
+        write_row, write_data = q2_row, activation
+        if a.group_feed:
+            registered_writes = [Signal(name=f"requant_write_{bank}") for bank in range(len(bank_writes))]
+            write_row = Signal.like(q2_row, name="requant_row")
+            write_data = Signal.like(activation, name="requant_out")
+            m.d.sync += [*(late.eq(now) for late, now in zip(registered_writes, bank_writes)),
+                         write_row.eq(q2_row), write_data.eq(activation)]
+            bank_writes = registered_writes
         banks = []
         # the banks serve the array while it runs, the bus otherwise: switched from the PE's own
         # register (``OWN_COPY``), a cycle after the control unit's state. The array touches no
@@ -734,8 +750,7 @@ class ProcessingElement(wiring.Component):
             memory = self.memories[name] = _memory(m, name, a.act_bits, a.act_depth, None)
             wr, rd = memory.write_port(), memory.read_port()
             with m.If(array_owns):
-                m.d.comb += [wr.addr.eq(q2_row), wr.data.eq(activation),
-                             wr.en.eq(q2_valid & (source != bank)),
+                m.d.comb += [wr.addr.eq(write_row), wr.data.eq(write_data), wr.en.eq(bank_writes[bank]),
                              rd.addr.eq(self.group.addr), rd.en.eq(self.group.en)]
             with m.Else():
                 m.d.comb += [wr.addr.eq(load.addr), wr.data.eq(load.data), wr.en.eq(load.we[name]),

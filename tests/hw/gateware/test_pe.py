@@ -172,14 +172,15 @@ def test_slow_pushes_leave_the_pe_idle_between_columns():
     check(pe, program, np.array([1, 2, 3, 4, 5]), gap=3)
 
 
-@pytest.mark.parametrize("entry_stage", [0, 1])
-def test_pipeline_latencies_are_the_timing_constants(entry_stage):
+@pytest.mark.parametrize("entry_stage,group_feed", [(0, 0), (1, 0), (0, 1)])
+def test_pipeline_latencies_are_the_timing_constants(entry_stage, group_feed):
     """An entry issued at t writes its accumulator at t + MAC_WRITE_LATENCY (a cycle later with
     ``entry_stage``), a sweep row read at X writes its activation at X + REQUANT_WRITE_LATENCY
-    (docs/timing.md): the depths the control unit checks against the drain and REQUANT_TAIL."""
+    (a cycle later with ``group_feed``; docs/timing.md): the depths the control unit checks
+    against the drain and REQUANT_TAIL."""
     codes = np.zeros((2, 1), np.int64)
     codes[0, 0] = 5                                       # one entry, row 0
-    arch = dataclasses.replace(ARCH, entry_stage=entry_stage)
+    arch = dataclasses.replace(ARCH, entry_stage=entry_stage, group_feed=group_feed)
     pe, program = one_pe(arch, codes, bias=np.array([3, 0]))
     p = program.passes[0]
     acc, bank = pe.memories, 1 - p.layer % 2
@@ -215,7 +216,9 @@ def test_pipeline_latencies_are_the_timing_constants(entry_stage):
     issue = seen["pop"] + 1                               # the bounds arrive, the entry issues
     assert seen["write"] == issue + timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
     assert arch.mac_write_latency == timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
-    assert seen["activation"] == seen["sweep"] + timing.REQUANT_WRITE_LATENCY
+    latency = timing.REQUANT_WRITE_LATENCY + timing.REQUANT_OUTPUT_STAGES * group_feed
+    assert seen["activation"] == seen["sweep"] + latency
+    assert arch.requant_write_latency == latency
 
 
 @pytest.mark.parametrize("relu", [False, True])

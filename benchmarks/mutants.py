@@ -185,7 +185,7 @@ MUTANTS = [
            "local row = previous + run (the +1 forgotten)"),
     # -- bank select ----------------------------------------------------------------------------
     Mutant("act-dest-bank", "bank select", PE,
-           "wr.en.eq(q2_valid & (source != bank))", "wr.en.eq(q2_valid & (source == bank))",
+           "bank_writes = [q2_valid & (source != bank) for bank", "bank_writes = [q2_valid & (source == bank) for bank",
            "sweep writes the layer's source bank, not the other one"),
     Mutant("act-source-bank", "bank select", PE,
            "group_data = Mux(source, banks[1], banks[0])",

@@ -49,12 +49,17 @@ TINY_ARCH = dataclasses.replace(PRESETS["small"], name="fpga-tiny", pes=1, spars
 HEARTBEAT_S = 30.0
 
 
-#: Yosys commands between reading the design and synthesising it: the flip-flops whose wires
-#: carry the gateware's ``OWN_COPY`` attribute (each PE's broadcast register) are kept, one per
-#: PE; otherwise opt_merge folds the alike copies into one cell whose net crosses the die to
-#: every PE, and the logic after it with them (docs/fpga.md "The broadcast relay")
-KEEP_OWN_COPIES = ("hierarchy -top top", "proc",
-                   f"setattr -set keep 1 a:{OWN_COPY} %ci1:+[Q] c:* %i")
+#: the flip-flops whose wires carry the gateware's ``OWN_COPY`` attribute
+OWN_COPIES = f"a:{OWN_COPY} %ci1:+[Q] c:* %i"
+#: Yosys commands between reading the design and synthesising it: the own copies (each PE's
+#: broadcast register ...) are kept, one per PE; otherwise opt_merge folds the alike copies into
+#: one cell whose net crosses the die to every PE, and the logic after it with them (docs/fpga.md
+#: "The broadcast relay"). Their synchronous reset is first taken into the flip-flop (the
+#: ECP5's LSR), as synth_ecp5 does for the others: a kept cell is left as it is, so the reset
+#: stayed a LUT in front of each copy, and opt_merge folded the copies' alike LUTs into one
+#: whose net crossed the die to every copy (docs/fpga.md, "Own copies with their reset")
+KEEP_OWN_COPIES = ("hierarchy -top top", "proc", "opt_expr", "opt_clean",
+                   f"opt_dff -nodffe {OWN_COPIES}", f"setattr -set keep 1 {OWN_COPIES}")
 #: and the accumulator files' and the activation banks' read ports may return anything at a
 #: collision with their write port (``FORWARDED_FILES``, ``BANK_FILES``: the gateware never
 #: takes that data); otherwise Yosys builds the logic that returns the old row, a register of

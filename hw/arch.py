@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from zeroskip.errors import ZeroskipError
 from zeroskip.hw.timing import (COLUMN_END_STAGES, ENTRY_STAGES, GROUP_FEED_LATENCY, MAC_DRAIN,
-                               MAC_WRITE_LATENCY, PIXEL_RESTART, REQUANT_OUTPUT_STAGES,
-                               REQUANT_WRITE_LATENCY, SWEEP_COPY_STAGES)
+                               MAC_OUTPUT_STAGES, MAC_WRITE_LATENCY, PIXEL_RESTART,
+                               REQUANT_OUTPUT_STAGES, REQUANT_WRITE_LATENCY, SWEEP_COPY_STAGES)
 
 
 #: fields that are positive integers (each also bounded by ``LIMITS``)
@@ -212,7 +212,7 @@ class ArchConfig:
     @property
     def mac_write_latency(self) -> int:
         """Cycles from an entry's issue to its accumulator write (the gateware's MAC pipeline)."""
-        return MAC_WRITE_LATENCY + ENTRY_STAGES * self.entry_stage
+        return MAC_WRITE_LATENCY + ENTRY_STAGES * self.entry_stage + MAC_OUTPUT_STAGES * self.pe_copies
 
     @property
     def requant_write_latency(self) -> int:

@@ -65,6 +65,10 @@ COLUMN_END_STAGES = 1
 #: (``ArchConfig.mac_drain``)
 SWEEP_COPY_STAGES = 1
 
+#: with ``pe_copies``: the MAC writes its sum from registers a cycle after its stage 4, in the
+#: drain's cycle more (``ArchConfig.mac_write_latency``; docs/timing.md "PE copies")
+MAC_OUTPUT_STAGES = 1
+
 #: cycles between ``start`` and the first pass's first cycle (descriptor fetch)
 PROGRAM_HEAD = 2
 

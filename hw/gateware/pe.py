@@ -26,7 +26,8 @@ These stages fit inside ``MAC_DRAIN`` (docs/timing.md): the pipelining for the c
 (docs/fpga.md) adds no cycle to any program. With ``entry_stage`` (docs/timing.md "Entry
 stage") the entry is sliced out of the line at + 2 into registers of its own, and stages 2 to
 4 follow a cycle later (the write at + 5, ``ArchConfig.mac_write_latency``), inside
-``ArchConfig.mac_drain``, a cycle longer.
+``ArchConfig.mac_drain``, a cycle longer. With ``pe_copies`` the sum is written from registers
+a cycle after stage 4, in the cycle the drain gained for the PEs' copies of the sweep.
 
 The requantisation sweep reads accumulator row ``i`` and bias ``bias_base + i`` (the control
 unit's ``sweep_bias``) in one cycle X; both leave their block RAMs into registers at X + 1 (the
@@ -562,7 +563,20 @@ class ProcessingElement(wiring.Component):
         w1_sum = Signal(a.acc_bits)
         previous_row = s4_valid & (s4_row == s3_row) & (s4_half == s3_half)
         second_row = w1_valid & (w1_row == s3_row) & (w1_half == s3_half)
-        m.d.sync += s4_acc.eq(Mux(second_row, w1_sum, read_data(s3_half)))
+        if a.pe_copies:
+            # docs/timing.md "PE copies": the sum is written from ``w1``, a cycle after stage 4
+            # (``MAC_OUTPUT_STAGES``), so the read misses a third predecessor's sum, written in
+            # its own cycle: ``w2`` holds it now. The newer of the two forwarded sums is picked
+            # among registers, and the block RAM's data passes one multiplexer
+            w2_valid, w2_half = Signal(name="w2_valid"), Signal(name="w2_half")
+            w2_row, w2_sum = Signal.like(s4_row, name="w2_row"), Signal(a.acc_bits, name="w2_sum")
+            m.d.sync += [w2_valid.eq(w1_valid), w2_row.eq(w1_row), w2_half.eq(w1_half), w2_sum.eq(w1_sum)]
+            third_row = w2_valid & (w2_row == s3_row) & (w2_half == s3_half)
+            forwarded = Signal(a.acc_bits, name="forwarded_sum")
+            m.d.comb += forwarded.eq(Mux(second_row, w1_sum, w2_sum))
+            m.d.sync += s4_acc.eq(Mux(second_row | third_row, forwarded, read_data(s3_half)))
+        else:
+            m.d.sync += s4_acc.eq(Mux(second_row, w1_sum, read_data(s3_half)))
 
         # -- stage 4: accumulate ----------------------------------------------------------------------
         # the pass's constant, registered in each PE's own flip-flop (``OWN_COPY``): from the
@@ -607,7 +621,10 @@ class ProcessingElement(wiring.Component):
         with m.If(sweeper.sweep):
             m.d.comb += [bias_rd.addr.eq(sweeper.bias), bias_rd.en.eq(1)]   # bias_base + row
         # each file serves the sweep of its pass or the MAC of its pass (never both at once:
-        # docs/timing.md "Sweep overlap")
+        # docs/timing.md "Sweep overlap"); the MAC writes at stage 4, or with ``pe_copies`` from
+        # ``w1``'s registers
+        mac_write = SimpleNamespace(**dict(zip(("valid", "row", "half", "sum"), (
+            (w1_valid, w1_row, w1_half, w1_sum) if a.pe_copies else (s4_valid, s4_row, s4_half, written)))))
         for number, (acc_wr, acc_rd) in enumerate(ports):
             swept, cleared = sweeper.sweep & (sweep_half == number), r_valid & (r_half == number)
             with m.If(swept):
@@ -619,18 +636,22 @@ class ProcessingElement(wiring.Component):
             with m.If(cleared):
                 m.d.comb += [acc_wr.addr.eq(r_row), acc_wr.data.eq(0), acc_wr.en.eq(1)]
             with m.Else():
-                m.d.comb += [acc_wr.addr.eq(s4_row), acc_wr.en.eq(s4_valid & (s4_half == number)),
-                             acc_wr.data.eq(written)]
+                m.d.comb += [acc_wr.addr.eq(mac_write.row), acc_wr.data.eq(mac_write.sum),
+                             acc_wr.en.eq(mac_write.valid & (mac_write.half == number))]
 
         # X + 1: the row and its bias leave their block RAMs into registers (the sweep's first
         # row may be the one the last MAC writes as it is read, at C + MAC_DRAIN)
         q1_valid, q2_valid = Signal(), Signal()
         q1_row, q2_row = Signal.like(r_row), Signal(Value.cast(desc.row_base).shape())
+        # (with ``pe_copies``, the row ``w1`` writes as it is read, taken from ``w2`` at X + 1:
+        # the drain is a cycle longer, and stage 4 holds no entry at X)
         swept_written = Signal()
-        m.d.sync += swept_written.eq(s4_valid & (s4_row == sweeper.row) & (s4_half == sweep_half))
+        writing_valid, writing_row, writing_half, writing_sum = (
+            (w1_valid, w1_row, w1_half, w2_sum) if a.pe_copies else (s4_valid, s4_row, s4_half, w1_sum))
+        m.d.sync += swept_written.eq(writing_valid & (writing_row == sweeper.row) & (writing_half == sweep_half))
         q1_acc, q1_bias = Signal(signed(a.acc_bits)), Signal.like(bias_rd.data)
         m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row), q1_bias.eq(bias_data),
-                     q1_acc.eq(Mux(swept_written, w1_sum, read_data(r_half)))]
+                     q1_acc.eq(Mux(swept_written, writing_sum, read_data(r_half)))]
         # X + 2: bias added with the rounding's half, floor((y + 2^(s-1)) / 2^s) being round half
         # up; a shift of ``whole`` bits or more leaves 0 (and needs no more than 2^(whole-1));
         # the binarising comparison (the bias word is 2·T + flip)

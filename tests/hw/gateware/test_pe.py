@@ -172,15 +172,16 @@ def test_slow_pushes_leave_the_pe_idle_between_columns():
     check(pe, program, np.array([1, 2, 3, 4, 5]), gap=3)
 
 
-@pytest.mark.parametrize("entry_stage,group_feed", [(0, 0), (1, 0), (0, 1)])
-def test_pipeline_latencies_are_the_timing_constants(entry_stage, group_feed):
+@pytest.mark.parametrize("entry_stage,group_feed,pe_copies", [(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 1)])
+def test_pipeline_latencies_are_the_timing_constants(entry_stage, group_feed, pe_copies):
     """An entry issued at t writes its accumulator at t + MAC_WRITE_LATENCY (a cycle later with
-    ``entry_stage``), a sweep row read at X writes its activation at X + REQUANT_WRITE_LATENCY
-    (a cycle later with ``group_feed``; docs/timing.md): the depths the control unit checks
-    against the drain and REQUANT_TAIL."""
+    ``entry_stage``, another with ``pe_copies``), a sweep row read at X writes its activation at
+    X + REQUANT_WRITE_LATENCY (a cycle later with ``group_feed``; docs/timing.md): the depths
+    the control unit checks against the drain and REQUANT_TAIL. (With ``pe_copies`` the PE reads
+    the sweep a cycle after the control unit, from its own copy.)"""
     codes = np.zeros((2, 1), np.int64)
     codes[0, 0] = 5                                       # one entry, row 0
-    arch = dataclasses.replace(ARCH, entry_stage=entry_stage, group_feed=group_feed)
+    arch = dataclasses.replace(ARCH, entry_stage=entry_stage, group_feed=group_feed, pe_copies=pe_copies)
     pe, program = one_pe(arch, codes, bias=np.array([3, 0]))
     p = program.passes[0]
     acc, bank = pe.memories, 1 - p.layer % 2
@@ -188,6 +189,10 @@ def test_pipeline_latencies_are_the_timing_constants(entry_stage, group_feed):
 
     async def bench(ctx):
         ctx.set(pe.run.desc, descriptor_values(p, program.arch))
+        if pe_copies:
+            values = descriptor_values(p, program.arch)
+            ctx.set(pe.desc_ahead, {name: values[name] for name in pe.desc_ahead.shape().members})
+            await ctx.tick().repeat(2)                    # into the PE's copies
         ctx.set(pe.run.busy, 1)
         ctx.set(pe.items.payload.sparse, {"value": 2, "index": 0})
         ctx.set(pe.items.valid, 1)
@@ -214,10 +219,12 @@ def test_pipeline_latencies_are_the_timing_constants(entry_stage, group_feed):
     sim.add_testbench(bench)
     sim.run()
     issue = seen["pop"] + 1                               # the bounds arrive, the entry issues
-    assert seen["write"] == issue + timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
-    assert arch.mac_write_latency == timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
+    mac = (timing.MAC_WRITE_LATENCY + timing.ENTRY_STAGES * entry_stage
+           + timing.MAC_OUTPUT_STAGES * pe_copies)
+    assert seen["write"] == issue + mac
+    assert arch.mac_write_latency == mac
     latency = timing.REQUANT_WRITE_LATENCY + timing.REQUANT_OUTPUT_STAGES * group_feed
-    assert seen["activation"] == seen["sweep"] + latency
+    assert seen["activation"] == seen["sweep"] + timing.SWEEP_COPY_STAGES * pe_copies + latency
     assert arch.requant_write_latency == latency
 
 

@@ -713,6 +713,11 @@ class ProcessingElement(wiring.Component):
         # the next sweep, another pixel's, may begin the cycle after this one's last read)
         r_base, q1_base = (Signal(Value.cast(desc.row_base).shape()) for _ in range(2))
         offset = sweeper.offset if a.sweep_overlap else self.run.pixel.out_offset
+        if a.pe_copies and not a.sweep_overlap:
+            # the pixel's offset in the PE's own register, a cycle after the control unit's (it
+            # changes as a pixel-pass begins, cycles before its sweep): the control unit's
+            # register, stepped by its FSM, had its adder here in every PE across the die
+            offset = self.own_copy(m, "pixel_offset_copy", offset)
         m.d.sync += [r_base.eq(desc.row_base + offset), q1_base.eq(r_base)]
         m.d.sync += [q2_valid.eq(q1_valid), q2_row.eq(q1_base + q1_row)]
         # X + 3: shift, saturate, ReLU or binarise (±2^shift by the threshold), write. The

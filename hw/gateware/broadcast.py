@@ -545,9 +545,6 @@ class Broadcaster(wiring.Component):
 
         running = Signal(name="walker_running")
         plane = Signal(plane_bits(a), name="walker_plane")
-        # the plane again, for the PEs' reads alone (``OWN_COPY``): the walker's own register,
-        # driving every PE too, drew the walk's logic apart across the die
-        read_plane = Signal(plane_bits(a), name="walker_read_plane", attrs={OWN_COPY: 1})
         index = Signal(range(a.act_depth + 1), name="walker_index")      # the group last read
         base = Signal(_bits_for(a.max_vector + n), name="walker_base")   # its first activation
         end = Signal(pixel.origin.shape(), name="walker_end")            # the position's B + C
@@ -595,8 +592,7 @@ class Broadcaster(wiring.Component):
         # behind the pops): just enough for one three cycles ahead of its pop, and no slot is
         # written before it is popped
         with m.If(self.run.start):
-            m.d.sync += [running.eq(1), plane.eq(0), read_plane.eq(0), columns.eq(0),
-                         delta.eq(-origin),
+            m.d.sync += [running.eq(1), plane.eq(0), columns.eq(0), delta.eq(-origin),
                          more_planes.eq(kind_binary & (desc.planes > 1))]   # ``planes`` is not yet
             walk.restart()
             enter(origin, origin_inside)
@@ -610,8 +606,7 @@ class Broadcaster(wiring.Component):
                 enter(b, next_inside)
                 m.d.sync += [columns.eq(columns + desc.in_len), delta.eq(columns + desc.in_len - b)]
             with m.Elif(more_planes):                             # the next plane's first
-                m.d.sync += [plane.eq(plane + 1), read_plane.eq(read_plane + 1), columns.eq(0),
-                             delta.eq(-origin),
+                m.d.sync += [plane.eq(plane + 1), columns.eq(0), delta.eq(-origin),
                              more_planes.eq(plane + 2 < planes)]
                 walk.restart()
                 enter(origin, origin_inside)
@@ -640,7 +635,7 @@ class Broadcaster(wiring.Component):
         m.d.sync += [lanes[0].eq(Cat((lane >= low) & (base + lane < end) & inside for lane in range(n))),
                      column_bases[0].eq(base + delta), lasts[0].eq(final)]
         for port in self.groups:
-            m.d.comb += port.plane.eq(read_plane)
+            m.d.comb += port.plane.eq(plane)
         for carried in (lanes, column_bases, lasts):
             m.d.sync += [later.eq(sooner) for sooner, later in zip(carried, carried[1:])]
         # what a slot (and the head) holds of a group

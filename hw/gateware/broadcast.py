@@ -626,17 +626,13 @@ class Broadcaster(wiring.Component):
         # pass's last, with no group, position or plane after it)
         stages = range(1, timing.GROUP_FEED_LATENCY)
         lanes = [Signal(n, name=f"feed_lanes_{k}") for k in stages]
+        planes_at = [Signal(plane_bits(a), name=f"feed_plane_{k}") for k in stages]
         column_bases = [Signal(a.act_index_bits, name=f"feed_columns_{k}") for k in stages]
         lasts = [Signal(name=f"feed_last_{k}") for k in stages]
         final = ~more_groups & ~(windowed & ~walk.last) & ~more_planes
-        # the token's plane goes with its read (the walker's registers hold the token's position
-        # and plane in the cycle after it is issued, as its read leaves): each PE finds the
-        # group's bit of it
         m.d.sync += [lanes[0].eq(Cat((lane >= low) & (base + lane < end) & inside for lane in range(n))),
-                     column_bases[0].eq(base + delta), lasts[0].eq(final)]
-        for port in self.groups:
-            m.d.comb += port.plane.eq(plane)
-        for carried in (lanes, column_bases, lasts):
+                     planes_at[0].eq(plane), column_bases[0].eq(base + delta), lasts[0].eq(final)]
+        for carried in (lanes, planes_at, column_bases, lasts):
             m.d.sync += [later.eq(sooner) for sooner, later in zip(carried, carried[1:])]
         # what a slot (and the head) holds of a group
         shapes = {"group": data.ArrayLayout(signed(a.act_bits), n), "padding": 1, "bits": n,
@@ -644,7 +640,9 @@ class Broadcaster(wiring.Component):
         slotted = {name: [Signal(shape, name=f"feed_slot{k}_{name}") for k in range(slots)]
                    for name, shape in shapes.items()}
         arrived = [port.data for port in self.groups]
-        bits = Cat(port.bit for port in self.groups) & lanes[-1]
+        bits = Cat(Mux(desc.planes == 0, arrived[lane] >= 0,
+                       arrived[lane].as_unsigned().bit_select(planes_at[-1], 1)) & lanes[-1][lane]
+                   for lane in range(n))
         write_at = Signal(range(slots), name="feed_write")
         read_at = Signal(range(slots), name="feed_read")
 
@@ -653,7 +651,7 @@ class Broadcaster(wiring.Component):
 
         # what a group brings into its slot, found as it arrives
         arriving_values = {"group": Cat(arrived), "padding": padded[-1], "bits": bits,
-                           "candidates": (Cat(port.nonzero for port in self.groups) | maximum.replicate(n))
+                           "candidates": (Cat(value != 0 for value in arrived) | maximum.replicate(n))
                                          & lanes[-1],
                            "columns": column_bases[-1], "last": lasts[-1]}
         with m.If(arriving[-1]):

@@ -75,14 +75,8 @@ def group_read_signature(arch: ArchConfig) -> wiring.Signature:
     """A synchronous read of one PE's source bank (the initiator's view): ``data`` is the word
     at the ``addr`` given with ``en`` one cycle earlier, held while ``en`` is low; with
     ``group_feed`` two cycles earlier (the PE registers the bank's output), for one cycle."""
-    members = {"en": Out(1), "addr": Out(range(arch.act_depth)), "data": In(signed(arch.act_bits))}
-    if arch.group_feed:
-        # what the feed finds of the word, found by the PE as it registers the bank's output,
-        # so no logic lies between a PE's register and the feed's slots across the die:
-        # ``nonzero``, and ``bit``, the word's bit of the ``plane`` given with ``en`` (with no
-        # planes, a binary pass's ±1: the complement of its sign)
-        members.update(plane=Out(plane_bits(arch)), bit=In(1), nonzero=In(1))
-    return wiring.Signature(members)
+    return wiring.Signature({"en": Out(1), "addr": Out(range(arch.act_depth)),
+                             "data": In(signed(arch.act_bits))})
 
 
 def pixel_layout(arch: ArchConfig) -> data.StructLayout:

@@ -785,16 +785,9 @@ class ProcessingElement(wiring.Component):
         read_bank = Signal()        # registered with the read: rdata depends on no bus input
         m.d.sync += read_bank.eq(load.bank)
         group_data = Mux(source, banks[1], banks[0])
-        if a.group_feed:            # docs/timing.md "Group feed": the bank's output registered,
-            # with its nonzero flag and the bit of the plane read with it (``bipolar``: the pass's
-            # planes in the PE's register, as this first bank data arrives at T + 2)
+        if a.group_feed:            # docs/timing.md "Group feed": the bank's output registered
             registered = Signal.like(self.group.data, name="group_out")
-            read_plane = Signal.like(self.group.plane, name="group_plane")
-            bit, nonzero = Signal(name="group_bit"), Signal(name="group_nonzero")
-            m.d.sync += [read_plane.eq(self.group.plane), registered.eq(group_data),
-                         bit.eq(Mux(bipolar, ~group_data[-1], group_data.bit_select(read_plane, 1))),
-                         nonzero.eq(group_data != 0)]
-            m.d.comb += [self.group.bit.eq(bit), self.group.nonzero.eq(nonzero)]
+            m.d.sync += registered.eq(group_data)
             group_data = registered
         m.d.comb += [self.group.data.eq(group_data),
                      load.rdata.eq(Mux(read_bank, banks[1], banks[0]))]

@@ -370,8 +370,8 @@ MUTANTS = [
            "m.d.sync += s4_acc.eq(Mux(second_row, forwarded, read_data(s3_half)))",
            "with pe_copies (the sum written from w1), entries three apart to one row lose a sum"),
     Mutant("sweep-forward-early", "MAC", PE,
-           "(w1_valid, w1_row, w1_half, w2_sum) if a.pe_copies",
-           "(w1_valid, w1_row, w1_half, w1_sum) if a.pe_copies",
+           "            written_sum = w2_sum\n",
+           "            written_sum = w1_sum\n",
            "with pe_copies, the sweep's first read takes the last entry's sum from the wrong register"),
     # -- binary datapath ------------------------------------------------------------------------
     Mutant("xnor-mask", "binary", PE,

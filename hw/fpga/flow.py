@@ -57,7 +57,7 @@ OWN_COPIES = f"a:{OWN_COPY} %ci1:+[Q] c:* %i"
 #: "The broadcast relay"). Their synchronous reset is first taken into the flip-flop (the
 #: ECP5's LSR), as synth_ecp5 does for the others: a kept cell is left as it is, so the reset
 #: stayed a LUT in front of each copy, and opt_merge folded the copies' alike LUTs into one
-#: whose net crossed the die to every copy (docs/fpga.md, "Own copies with their reset")
+#: whose net crossed the die to every copy (docs/fpga.md, "Writes from registers, the own copies' reset ...")
 KEEP_OWN_COPIES = ("hierarchy -top top", "proc", "opt_expr", "opt_clean",
                    f"opt_dff -nodffe {OWN_COPIES}", f"setattr -set keep 1 {OWN_COPIES}")
 #: and the accumulator files' and the activation banks' read ports may return anything at a

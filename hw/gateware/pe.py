@@ -622,9 +622,13 @@ class ProcessingElement(wiring.Component):
             m.d.comb += [bias_rd.addr.eq(sweeper.bias), bias_rd.en.eq(1)]   # bias_base + row
         # each file serves the sweep of its pass or the MAC of its pass (never both at once:
         # docs/timing.md "Sweep overlap"); the MAC writes at stage 4, or with ``pe_copies`` from
-        # ``w1``'s registers
-        mac_write = SimpleNamespace(**dict(zip(("valid", "row", "half", "sum"), (
-            (w1_valid, w1_row, w1_half, w1_sum) if a.pe_copies else (s4_valid, s4_row, s4_half, written)))))
+        # ``w1``'s registers; ``written_sum``: the written sum in the register after the write
+        if a.pe_copies:
+            mac_write = SimpleNamespace(valid=w1_valid, row=w1_row, half=w1_half, sum=w1_sum)
+            written_sum = w2_sum
+        else:
+            mac_write = SimpleNamespace(valid=s4_valid, row=s4_row, half=s4_half, sum=written)
+            written_sum = w1_sum
         for number, (acc_wr, acc_rd) in enumerate(ports):
             swept, cleared = sweeper.sweep & (sweep_half == number), r_valid & (r_half == number)
             with m.If(swept):
@@ -646,12 +650,11 @@ class ProcessingElement(wiring.Component):
         # (with ``pe_copies``, the row ``w1`` writes as it is read, taken from ``w2`` at X + 1:
         # the drain is a cycle longer, and stage 4 holds no entry at X)
         swept_written = Signal()
-        writing_valid, writing_row, writing_half, writing_sum = (
-            (w1_valid, w1_row, w1_half, w2_sum) if a.pe_copies else (s4_valid, s4_row, s4_half, w1_sum))
-        m.d.sync += swept_written.eq(writing_valid & (writing_row == sweeper.row) & (writing_half == sweep_half))
+        m.d.sync += swept_written.eq(mac_write.valid & (mac_write.row == sweeper.row)
+                                     & (mac_write.half == sweep_half))
         q1_acc, q1_bias = Signal(signed(a.acc_bits)), Signal.like(bias_rd.data)
         m.d.sync += [q1_valid.eq(r_valid), q1_row.eq(r_row), q1_bias.eq(bias_data),
-                     q1_acc.eq(Mux(swept_written, writing_sum, read_data(r_half)))]
+                     q1_acc.eq(Mux(swept_written, written_sum, read_data(r_half)))]
         # X + 2: bias added with the rounding's half, floor((y + 2^(s-1)) / 2^s) being round half
         # up; a shift of ``whole`` bits or more leaves 0 (and needs no more than 2^(whole-1));
         # the binarising comparison (the bias word is 2·T + flip)
